@@ -1,0 +1,193 @@
+/**
+ * The catalog: an index of every document this peer holds (id → type,
+ * times, heads), so listing a type, querying it and deciding what to sync
+ * never load documents of other types, and opening a database loads none.
+ *
+ * It persists through the same storage adapter as the documents, as a
+ * snapshot plus a short log of batched updates (one record per flush, not
+ * per change), compacted into a new snapshot when the log grows. If it is
+ * missing or damaged, the database rebuilds it from the documents.
+ */
+import type { StorageAdapterInterface } from "@automerge/automerge-repo"
+
+/** What the catalog knows about one document. */
+export interface CatalogEntry {
+  id: string
+  type: string
+  createdAt: number
+  createdBy: string
+  modifiedAt: number
+  deletedAt: number | null
+  /** Automerge heads (hex change hashes), sorted. Empty for a purged document. */
+  heads: string[]
+  /** Set when the body was purged: only this tombstone remains. */
+  purged?: true
+  /** Set when the document was refused (for example its type was changed by a peer): the reason. */
+  quarantined?: string
+}
+
+const PREFIX = "cairn-catalog"
+const SNAPSHOT_KEY = [PREFIX, "snapshot"]
+const FORMAT = 1
+/** Compact when the log has this many records: keeps opening fast without rewriting the snapshot on every flush. */
+const MAX_LOG_RECORDS = 32
+
+interface SnapshotRecord {
+  format: number
+  seq: number
+  entries: CatalogEntry[]
+}
+interface LogRecord {
+  seq: number
+  entries: CatalogEntry[]
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export class Catalog {
+  readonly #entries = new Map<string, CatalogEntry>()
+  readonly #byType = new Map<string, Set<string>>()
+  readonly #dirty = new Set<string>()
+  #seq = 0
+  #logRecords = 0
+  #logBytes = 0
+  #snapshotBytes = 0
+  #writing: Promise<void> = Promise.resolve()
+
+  private constructor(private readonly storage: StorageAdapterInterface | undefined) {}
+
+  /**
+   * Load the catalog from storage. `damaged` is true when a record could not
+   * be read (the caller should rebuild); `found` is false when none exists.
+   */
+  static async load(storage: StorageAdapterInterface | undefined): Promise<{ catalog: Catalog; found: boolean; damaged: boolean }> {
+    const catalog = new Catalog(storage)
+    if (!storage) return { catalog, found: false, damaged: false }
+    const chunks = await storage.loadRange([PREFIX])
+    let snapshot: SnapshotRecord | undefined
+    const logs: LogRecord[] = []
+    let damaged = false
+    for (const chunk of chunks) {
+      if (!chunk.data) continue
+      try {
+        const parsed = JSON.parse(decoder.decode(chunk.data))
+        if (chunk.key[1] === "snapshot") {
+          if (parsed.format !== FORMAT || !Array.isArray(parsed.entries)) throw new Error("bad snapshot")
+          snapshot = parsed
+          catalog.#snapshotBytes = chunk.data.byteLength
+        } else if (chunk.key[1] === "log") {
+          if (typeof parsed.seq !== "number" || !Array.isArray(parsed.entries)) throw new Error("bad log record")
+          logs.push(parsed)
+          catalog.#logBytes += chunk.data.byteLength
+        }
+      } catch {
+        damaged = true
+      }
+    }
+    const found = snapshot !== undefined || logs.length > 0
+    const base = snapshot?.seq ?? 0
+    for (const entry of snapshot?.entries ?? []) catalog.#put(entry)
+    logs.sort((a, b) => a.seq - b.seq)
+    for (const log of logs) {
+      if (log.seq <= base) continue
+      for (const entry of log.entries) catalog.#put(entry)
+      catalog.#logRecords++
+    }
+    catalog.#seq = Math.max(base, logs.at(-1)?.seq ?? 0)
+    for (const entry of catalog.#entries.values()) {
+      if (!isEntry(entry)) damaged = true
+    }
+    return { catalog, found, damaged }
+  }
+
+  /** An empty catalog on the same storage, to be filled by a rebuild and then saved whole. */
+  static empty(storage: StorageAdapterInterface | undefined): Catalog {
+    return new Catalog(storage)
+  }
+
+  get size(): number {
+    return this.#entries.size
+  }
+
+  get(id: string): CatalogEntry | undefined {
+    return this.#entries.get(id)
+  }
+
+  has(id: string): boolean {
+    return this.#entries.has(id)
+  }
+
+  /** Ids of one type (including deleted, purged and quarantined entries; filter as needed). */
+  idsOfType(type: string): ReadonlySet<string> {
+    return this.#byType.get(type) ?? new Set()
+  }
+
+  /** Every type with at least one entry. */
+  types(): string[] {
+    return [...this.#byType.keys()].filter(type => this.#byType.get(type)!.size > 0)
+  }
+
+  entries(): IterableIterator<CatalogEntry> {
+    return this.#entries.values()
+  }
+
+  /** Record an entry (new or changed); it is written on the next `flush`. */
+  set(entry: CatalogEntry): void {
+    this.#put(entry)
+    this.#dirty.add(entry.id)
+  }
+
+  /** Write pending updates as one log record, compacting when the log has grown. */
+  flush(): Promise<void> {
+    this.#writing = this.#writing.then(() => this.#flushNow())
+    return this.#writing
+  }
+
+  /** Write the whole catalog as a new snapshot and drop the log. */
+  compact(): Promise<void> {
+    this.#writing = this.#writing.then(() => this.#compactNow())
+    return this.#writing
+  }
+
+  async #flushNow(): Promise<void> {
+    if (!this.storage || this.#dirty.size === 0) return
+    const entries = [...this.#dirty].map(id => this.#entries.get(id)!).filter(Boolean)
+    this.#dirty.clear()
+    if (this.#logRecords >= MAX_LOG_RECORDS || (this.#logBytes > 64 * 1024 && this.#logBytes > this.#snapshotBytes)) {
+      return this.#compactNow()
+    }
+    const seq = ++this.#seq
+    const bytes = encoder.encode(JSON.stringify({ seq, entries } satisfies LogRecord))
+    await this.storage.save([PREFIX, "log", String(seq).padStart(12, "0")], bytes)
+    this.#logRecords++
+    this.#logBytes += bytes.byteLength
+  }
+
+  async #compactNow(): Promise<void> {
+    if (!this.storage) return
+    this.#dirty.clear()
+    const seq = ++this.#seq
+    const bytes = encoder.encode(JSON.stringify({ format: FORMAT, seq, entries: [...this.#entries.values()] } satisfies SnapshotRecord))
+    // The new snapshot is written before the log is removed, so a crash in between leaves a readable catalog.
+    await this.storage.save(SNAPSHOT_KEY, bytes)
+    await this.storage.removeRange([PREFIX, "log"])
+    this.#snapshotBytes = bytes.byteLength
+    this.#logRecords = 0
+    this.#logBytes = 0
+  }
+
+  #put(entry: CatalogEntry): void {
+    const previous = this.#entries.get(entry.id)
+    if (previous && previous.type !== entry.type) this.#byType.get(previous.type)?.delete(entry.id)
+    this.#entries.set(entry.id, entry)
+    let ids = this.#byType.get(entry.type)
+    if (!ids) this.#byType.set(entry.type, (ids = new Set()))
+    ids.add(entry.id)
+  }
+}
+
+function isEntry(entry: unknown): entry is CatalogEntry {
+  const e = entry as CatalogEntry
+  return typeof e === "object" && e !== null && typeof e.id === "string" && typeof e.type === "string" && Array.isArray(e.heads)
+}

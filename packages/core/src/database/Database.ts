@@ -1,0 +1,317 @@
+/**
+ * The typed database: create, read, change, delete and query documents over
+ * an automerge-repo `Repo` that the runtime (Node, browser) provides with its
+ * storage and network.
+ */
+import * as A from "@automerge/automerge"
+import type { DocHandle, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
+import { Catalog, type CatalogEntry } from "../catalog/Catalog.js"
+import { materialize, type Doc } from "../document/Document.js"
+import { changeTimeMs, type Envelope } from "../document/envelope.js"
+import { NotFoundError, WrongTypeError, ClosedError, TypeDefinitionError, ImmutableTypeError } from "../errors.js"
+import { encodeDocument, type DecodedDocument, type ExportedDocument } from "../codec/exportCodec.js"
+import { Emitter } from "../helpers/Emitter.js"
+import { machineIdOfActor, newSessionActor } from "../identity/actor.js"
+import type { MachineIdentity } from "../identity/Machine.js"
+import { assertTypeName, type CreateDataOf, type DataOf, TypeDefinition } from "../schema/TypeDefinition.js"
+import { toPlain } from "../schema/values.js"
+import { DocumentStore, type StoreEvents } from "./DocumentStore.js"
+import { GroupCommit } from "./GroupCommit.js"
+import { runQuery, type QueryOptions } from "./Query.js"
+import { rebuildCatalog, storageHasDocuments, type RebuildReport } from "./rebuild.js"
+import { Transaction, type DraftOf, type TypeRef } from "./Transaction.js"
+
+export interface DatabaseOptions {
+  /** The automerge-repo Repo, with the runtime's storage and network. */
+  repo: Repo
+  /** This machine; every change records its id. */
+  machine: MachineIdentity
+  /** The repo's storage adapter, where the catalog is kept too. Without it the catalog lives in memory. */
+  storage?: StorageAdapterInterface
+  /** Type definitions the app knows; documents of other types are stored and synced without validation. */
+  types?: TypeDefinition<any>[]
+}
+
+export interface HistoryEntry {
+  hash: string
+  machineId: string
+  /** Milliseconds since the epoch. */
+  time: number
+  message: string | null
+}
+
+export interface DatabaseEvents extends StoreEvents {}
+
+type DocOf<R> = R extends TypeDefinition<any> ? Doc<DataOf<R>> : Doc
+
+export class Database extends Emitter<DatabaseEvents> {
+  readonly #store: DocumentStore
+  readonly #definitions: Map<string, TypeDefinition>
+  readonly #commit: GroupCommit
+  #closed = false
+  /** What opening had to repair, if anything (a rebuilt catalog). */
+  readonly repairs: RebuildReport | undefined
+
+  private constructor(
+    readonly repo: Repo,
+    readonly machine: MachineIdentity,
+    readonly catalog: Catalog,
+    definitions: Map<string, TypeDefinition>,
+    repairs: RebuildReport | undefined,
+  ) {
+    super()
+    this.#definitions = definitions
+    this.repairs = repairs
+    this.#store = new DocumentStore(repo, catalog, newSessionActor(machine.machineId), definitions)
+    this.#store.on("change", event => this.emit("change", event))
+    this.#store.on("quarantine", event => this.emit("quarantine", event))
+    this.#commit = new GroupCommit(async ids => {
+      const live = ids.filter(id => this.#store.loaded(id) && !this.catalog.get(id)?.purged)
+      if (live.length) await this.repo.flush(live as never)
+      await this.catalog.flush()
+    })
+  }
+
+  /** Open a database: load the catalog (rebuilding it from the documents if it is missing or damaged). Loads no document. */
+  static async open(options: DatabaseOptions): Promise<Database> {
+    const definitions = new Map<string, TypeDefinition>()
+    for (const definition of options.types ?? []) definitions.set(definition.name, definition)
+    let { catalog, found, damaged } = await Catalog.load(options.storage)
+    let repairs: RebuildReport | undefined
+    if (options.storage && (damaged || (!found && (await storageHasDocuments(options.storage))))) {
+      const rebuilt = await rebuildCatalog(options.storage, catalog)
+      catalog = rebuilt.catalog
+      repairs = rebuilt.report
+    }
+    return new Database(options.repo, options.machine, catalog, definitions, repairs)
+  }
+
+  /** The document store (handles, remote checks); for runtimes and replication, not apps. */
+  get store(): DocumentStore {
+    return this.#store
+  }
+
+  /** Add a type definition (documents of that type are validated from now on). */
+  register(definition: TypeDefinition<any>): void {
+    this.#definitions.set(definition.name, definition)
+  }
+
+  /** The definition of a type, if this peer has one. */
+  definition(type: string): TypeDefinition | undefined {
+    return this.#definitions.get(type)
+  }
+
+  /** Every type that has documents here, with how many live (not deleted) documents each has. */
+  types(): { type: string; count: number }[] {
+    return this.catalog
+      .types()
+      .map(type => ({ type, count: [...this.catalog.idsOfType(type)].filter(id => isLive(this.catalog.get(id))).length }))
+      .sort((a, b) => (a.type < b.type ? -1 : 1))
+  }
+
+  /** Create a document. Throws ValidationError at once if the data is invalid; the promise resolves when it is on disk. */
+  create<R extends TypeRef>(type: R, data: R extends TypeDefinition<any> ? CreateDataOf<R> : Record<string, unknown>, options: { message?: string } = {}): Promise<DocOf<R>> {
+    const tx = this.#transaction()
+    const id = tx.create(type, data as never)
+    return tx.commit(options.message).then(() => this.get(id) as Promise<DocOf<R>>)
+  }
+
+  /** Read a document. Pass a definition to check its type and get typed data. Throws NotFoundError, WrongTypeError, QuarantinedError, PurgedError. */
+  async get<R extends TypeRef | undefined = undefined>(typeOrId: R | string, maybeId?: string): Promise<R extends TypeDefinition<any> ? Doc<DataOf<R>> : Doc> {
+    this.#open()
+    const [type, id] = maybeId === undefined ? [undefined, typeOrId as string] : [typeOrId as TypeRef, maybeId]
+    const handle = await this.#store.handle(id)
+    const entry = this.catalog.get(id)!
+    const expected = type === undefined ? undefined : typeName(type)
+    if (expected !== undefined && entry.type !== expected) throw new WrongTypeError(id, expected, entry.type)
+    return materialize(id, handle.doc(), entry) as never
+  }
+
+  /** Change a document through a typed draft; invalid results are refused as a whole. Resolves when on disk. */
+  change<R extends TypeRef>(type: R, id: string, mutate: (draft: DraftOf<R>) => void, options: { message?: string } = {}): Promise<DocOf<R>> {
+    return this.transaction(tx => tx.change(type, id, mutate), options).then(() => this.get(id) as Promise<DocOf<R>>)
+  }
+
+  /** Soft delete: sets deletedAt; the document leaves lists and replicates as deleted. */
+  delete(id: string, options: { message?: string } = {}): Promise<void> {
+    return this.transaction(tx => tx.delete(id), options)
+  }
+
+  /** Undo a soft delete. */
+  restore(id: string): Promise<void> {
+    return this.transaction(tx => tx.restore(id))
+  }
+
+  /** Drop a deleted document's body; a tombstone stays so peers learn to purge it too. */
+  async purge(id: string): Promise<void> {
+    this.#open()
+    const entry = this.catalog.get(id)
+    if (!entry) throw new NotFoundError(id)
+    if (entry.purged) return
+    const purged: CatalogEntry = { ...entry, heads: [], purged: true, deletedAt: entry.deletedAt ?? Date.now(), modifiedAt: Date.now() }
+    this.purgeLocally(purged, "local")
+    await this.#commit.commit([])
+  }
+
+  /** Apply a purge tombstone (here, or one that arrived from a peer). */
+  purgeLocally(tombstone: CatalogEntry, origin: "local" | "remote"): void {
+    this.repo.delete(tombstone.id as never)
+    this.#store.forget(tombstone.id)
+    this.catalog.set(tombstone)
+    this.emit("change", { id: tombstone.id, type: tombstone.type, origin, entry: tombstone })
+  }
+
+  /**
+   * Change several documents together. Every change is validated before any
+   * is applied; if one fails, none is. Resolves when all are on disk.
+   */
+  transaction(build: (tx: Transaction) => void, options: { message?: string } = {}): Promise<void> {
+    const tx = this.#transaction()
+    build(tx)
+    return tx.commit(options.message)
+  }
+
+  /** Live documents of a type (not deleted), most recently modified first. */
+  list<R extends TypeRef>(type: R, options: { includeDeleted?: boolean } = {}): Promise<DocOf<R>[]> {
+    return this.query(type, options as QueryOptions<any>) as Promise<DocOf<R>[]>
+  }
+
+  /** Query one type: filter, sort, limit. Loads only documents of that type. */
+  async query<R extends TypeRef>(type: R, options: QueryOptions<R extends TypeDefinition<any> ? DataOf<R> : Record<string, unknown>> = {}): Promise<DocOf<R>[]> {
+    this.#open()
+    const name = typeName(type)
+    const ids = [...this.catalog.idsOfType(name)].filter(id => {
+      const entry = this.catalog.get(id)!
+      return !entry.purged && !entry.quarantined && (options.includeDeleted || entry.deletedAt === null)
+    })
+    const docs = await Promise.all(ids.map(id => this.#store.handle(id).then(handle => materialize(id, handle.doc(), this.catalog.get(id)!))))
+    return runQuery(docs as never, options as never) as DocOf<R>[]
+  }
+
+  /** Call `listener` with the document now and after every change to it (local or remote); undefined once deleted or purged. */
+  subscribe(id: string, listener: (doc: Doc | undefined) => void): () => void {
+    const push = () => {
+      const entry = this.catalog.get(id)
+      if (!entry || entry.purged || entry.quarantined || entry.deletedAt !== null) return listener(undefined)
+      this.get(id).then(listener, () => listener(undefined))
+    }
+    push()
+    return this.on("change", event => {
+      if (event.id === id) push()
+    })
+  }
+
+  /** A live query: `listener` gets the results now and again whenever a document of the type changes anywhere. */
+  liveQuery<R extends TypeRef>(type: R, options: QueryOptions<any>, listener: (docs: DocOf<R>[]) => void): () => void {
+    const name = typeName(type)
+    let generation = 0
+    const run = () => {
+      const mine = ++generation
+      this.query(type, options).then(docs => {
+        if (mine === generation && !this.#closed) listener(docs)
+      }, () => {})
+    }
+    run()
+    return this.on("change", event => {
+      if (event.type === name) run()
+    })
+  }
+
+  /** Every value concurrently written to the register at `path` (one value when there is no conflict). */
+  async conflicts(id: string, path: (string | number)[]): Promise<unknown[]> {
+    const handle = await this.#store.handle(id)
+    if (path.length === 0) throw new TypeError("conflicts needs the path of a field")
+    let parent: any = handle.doc().data
+    for (const key of path.slice(0, -1)) parent = parent?.[key]
+    if (parent === undefined || parent === null) throw new NotFoundError(`${id} at ${path.join(".")}`)
+    const values = A.getConflicts(parent, path.at(-1)! as never)
+    return values ? Object.values(values).map(toPlain) : []
+  }
+
+  /** The changes of a document, oldest first: hash, machine, time, message. */
+  async history(id: string): Promise<HistoryEntry[]> {
+    const handle = await this.#store.handle(id)
+    return A.getChangesMetaSince(handle.doc(), []).map(change => ({
+      hash: change.hash,
+      machineId: machineIdOfActor(change.actor),
+      time: changeTimeMs(change.time),
+      message: change.message ?? null,
+    }))
+  }
+
+  /** A read-only view of a document as it was at a change (`hash` from history), or at several heads. */
+  async view(id: string, heads: string | string[]): Promise<Doc> {
+    const handle = await this.#store.handle(id)
+    const at = A.view(handle.doc(), Array.isArray(heads) ? heads : [heads]) as A.Doc<Envelope>
+    const entry = this.catalog.get(id)!
+    const time = Math.max(0, ...A.getHeads(at).map(hash => changeTimeMs((A.inspectChange(at, hash) as { time: number }).time)))
+    return { ...materialize(id, at, { ...entry, modifiedAt: time }), modifiedAt: time }
+  }
+
+  /** A document as exportable JSON that keeps field kinds (see codec/exportCodec.ts). */
+  async exportDocument(id: string): Promise<ExportedDocument> {
+    const handle = await this.#store.handle(id)
+    return encodeDocument(id, handle.doc(), this.catalog.get(id)!)
+  }
+
+  /**
+   * Import an exported document under its own id. Importing a document that
+   * is already here creates nothing (returns "exists"); one whose id is here
+   * with another type is refused with ImmutableTypeError. The importing
+   * machine becomes its creator (a creator cannot be claimed for another machine).
+   */
+  async importDocument(input: DecodedDocument): Promise<"created" | "exists"> {
+    this.#open()
+    const existing = this.catalog.get(input.id)
+    if (existing) {
+      if (existing.type !== input.type) throw new ImmutableTypeError(`document ${input.id} is a ${existing.type} here; it cannot be imported as a ${input.type}`)
+      return "exists"
+    }
+    const tx = this.#transaction()
+    tx.createStored({ id: input.id, type: input.type, data: input.data, typeVersion: input.typeVersion, createdAt: input.createdAt, deletedAt: input.deletedAt })
+    await tx.commit()
+    return "created"
+  }
+
+  /** Resolves when every acknowledged write so far is on disk. */
+  async flush(): Promise<void> {
+    await this.#commit.idle()
+  }
+
+  /** Flush and stop; the repo is the runtime's to shut down. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    await this.flush()
+    await this.catalog.compact()
+    this.#closed = true
+  }
+
+  #transaction(): Transaction {
+    this.#open()
+    return new Transaction({
+      repo: this.repo,
+      store: this.#store,
+      catalog: this.catalog,
+      machineId: this.machine.machineId,
+      definition: name => this.#definitions.get(name),
+      commit: ids => this.#commit.commit(ids),
+    })
+  }
+
+  #open(): void {
+    if (this.#closed) throw new ClosedError()
+  }
+}
+
+function typeName(type: TypeRef): string {
+  if (type instanceof TypeDefinition) return type.name
+  assertTypeName(type)
+  return type
+}
+
+function isLive(entry: CatalogEntry | undefined): boolean {
+  return !!entry && !entry.purged && !entry.quarantined && entry.deletedAt === null
+}
+
+export { TypeDefinitionError }
+export type { DocHandle }

@@ -1,0 +1,181 @@
+/**
+ * The documents behind the database: loading handles from the repo, writing
+ * local changes with this session's actor and a millisecond time, checking
+ * every change that arrives from a peer, and keeping the catalog in step.
+ */
+import * as A from "@automerge/automerge"
+import type { DocHandle, DocumentId, Repo } from "@automerge/automerge-repo"
+import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
+import { modifiedAtOf, readEnvelope, type Envelope } from "../document/envelope.js"
+import { NotFoundError, PurgedError, QuarantinedError, ValidationError } from "../errors.js"
+import type { TypeDefinition } from "../schema/TypeDefinition.js"
+import { validateStored } from "../schema/values.js"
+import type { FieldJSON } from "../schema/fields.js"
+import { Emitter } from "../helpers/Emitter.js"
+
+export type Origin = "local" | "remote"
+
+export interface StoreEvents extends Record<string, unknown> {
+  /** A document changed (created, edited, deleted, purged), here or on a peer. */
+  change: { id: string; type: string; origin: Origin; entry: CatalogEntry }
+  /** A document was refused and will not be shown; `reason` says why. */
+  quarantine: { id: string; type: string; reason: string }
+}
+
+export class DocumentStore extends Emitter<StoreEvents> {
+  readonly #handles = new Map<string, DocHandle<Envelope>>()
+  readonly #loading = new Map<string, Promise<DocHandle<Envelope>>>()
+  readonly #forked = new WeakSet<DocHandle<Envelope>>()
+  #applyingLocal = false
+
+  constructor(
+    readonly repo: Repo,
+    readonly catalog: Catalog,
+    readonly actor: string,
+    private readonly definitions: Map<string, TypeDefinition>,
+  ) {
+    super()
+  }
+
+  /** The handle of a document in the catalog, loading it if needed. Throws NotFound/Purged/Quarantined. */
+  async handle(id: string): Promise<DocHandle<Envelope>> {
+    const entry = this.catalog.get(id)
+    if (!entry) throw new NotFoundError(id)
+    if (entry.purged) throw new PurgedError(id)
+    if (entry.quarantined) throw new QuarantinedError(id, entry.quarantined)
+    return this.load(id)
+  }
+
+  /** Load a handle without the catalog checks (for documents arriving from peers). */
+  load(id: string): Promise<DocHandle<Envelope>> {
+    const ready = this.#handles.get(id)
+    if (ready) return Promise.resolve(ready)
+    let loading = this.#loading.get(id)
+    if (!loading) {
+      loading = this.repo
+        .find<Envelope>(id as DocumentId)
+        .then(handle => {
+          this.#attach(handle)
+          return handle
+        })
+        .finally(() => this.#loading.delete(id))
+      this.#loading.set(id, loading)
+    }
+    return loading
+  }
+
+  /** The handle if it is already in memory. */
+  loaded(id: string): DocHandle<Envelope> | undefined {
+    return this.#handles.get(id)
+  }
+
+  /** Register a handle made here (create) and watch it. */
+  adopt(handle: DocHandle<Envelope>): void {
+    this.#forked.add(handle)
+    this.#attach(handle)
+  }
+
+  /** Forget a purged document's handle. */
+  forget(id: string): void {
+    this.#handles.delete(id)
+  }
+
+  /** Before a local change: give the handle this session's actor (see identity/actor.ts). */
+  prepareLocal(handle: DocHandle<Envelope>): void {
+    if (this.#forked.has(handle)) return
+    this.#forked.add(handle)
+    if (A.getActorId(handle.doc()) === this.actor) return
+    handle.update(doc => A.clone(doc, { actor: this.actor }))
+  }
+
+  /** After a local change was made on `handle.doc()`: hand the new state to the repo (which saves and syncs it). */
+  publishLocal(handle: DocHandle<Envelope>, next: A.Doc<Envelope>): void {
+    this.#applyingLocal = true
+    try {
+      handle.update(() => next)
+    } finally {
+      this.#applyingLocal = false
+    }
+  }
+
+  /** Record a local change in the catalog and tell listeners. */
+  noteLocal(id: string, doc: A.Doc<Envelope>, modifiedAt: number): CatalogEntry {
+    const previous = this.catalog.get(id)
+    const entry: CatalogEntry = {
+      id,
+      type: doc.type.val,
+      createdAt: doc.createdAt,
+      createdBy: doc.createdBy.val,
+      modifiedAt,
+      deletedAt: doc.deletedAt ?? null,
+      heads: [...A.getHeads(doc)].sort(),
+    }
+    if (previous?.quarantined) entry.quarantined = previous.quarantined
+    this.catalog.set(entry)
+    this.emit("change", { id, type: entry.type, origin: "local", entry })
+    return entry
+  }
+
+  /**
+   * Check a document state that came from a peer (or from storage after a
+   * peer wrote it) and record it: a changed or forged type, a bad envelope or
+   * data that fails its type's definition quarantines the document.
+   */
+  noteRemote(id: string, doc: A.Doc<Envelope>): CatalogEntry {
+    const previous = this.catalog.get(id)
+    const heads = [...A.getHeads(doc)].sort()
+    const envelope = readEnvelope(doc)
+    let reason = envelope.ok ? undefined : envelope.reason
+    if (envelope.ok && previous && !previous.quarantined && previous.type !== envelope.meta.type) {
+      reason = `its type was changed from ${previous.type} to ${envelope.meta.type}`
+    }
+    const type = previous?.type ?? (envelope.ok ? envelope.meta.type : "unknown")
+    if (!reason && envelope.ok) reason = this.invalidData(envelope.meta.type, doc)
+    const entry: CatalogEntry = envelope.ok
+      ? { id, type, createdAt: envelope.meta.createdAt, createdBy: envelope.meta.createdBy, modifiedAt: modifiedAtOf(doc), deletedAt: envelope.meta.deletedAt, heads }
+      : { id, type, createdAt: previous?.createdAt ?? 0, createdBy: previous?.createdBy ?? "", modifiedAt: modifiedAtOf(doc), deletedAt: previous?.deletedAt ?? null, heads }
+    if (reason ?? previous?.quarantined) entry.quarantined = (reason ?? previous?.quarantined)!
+    this.catalog.set(entry)
+    if (entry.quarantined && !previous?.quarantined) this.emit("quarantine", { id, type, reason: entry.quarantined })
+    if (!entry.quarantined) this.emit("change", { id, type, origin: "remote", entry })
+    return entry
+  }
+
+  /** Why the data breaks its type's definition, or undefined if it is fine or the type is unknown here. */
+  invalidData(type: string, doc: A.Doc<Envelope>): string | undefined {
+    const definition = this.definitions.get(type)
+    if (!definition) return undefined
+    try {
+      validateData(definition, doc.data, true)
+      return undefined
+    } catch (error) {
+      return error instanceof ValidationError ? `its data does not match type ${type}: ${error.message}` : String(error)
+    }
+  }
+
+  #attach(handle: DocHandle<Envelope>): void {
+    const id = handle.documentId as string
+    if (this.#handles.has(id)) return
+    this.#handles.set(id, handle)
+    handle.on("heads-changed", ({ doc }) => {
+      if (this.#applyingLocal) return
+      this.noteRemote(id, doc)
+    })
+    // Changes that reached the repo before we were listening (a peer synced it while it loaded).
+    const entry = this.catalog.get(id)
+    if (handle.isReady()) {
+      const heads = [...A.getHeads(handle.doc())].sort()
+      if (!entry || entry.heads.join() !== heads.join()) this.noteRemote(id, handle.doc())
+    }
+  }
+
+}
+
+/** Validate a document's data map against its definition (throws ValidationError). */
+export function validateData(definition: TypeDefinition, data: unknown, allowUnknownKeys: boolean): void {
+  let field = dataFields.get(definition)
+  if (!field) dataFields.set(definition, (field = { kind: "map", fields: definition.toJSON().fields }))
+  validateStored(field, data, [], { allowUnknownKeys })
+}
+
+const dataFields = new WeakMap<TypeDefinition, FieldJSON>()

@@ -1,0 +1,42 @@
+/**
+ * A document as the app reads it: metadata plus data in app form (text and
+ * string registers are strings, counters are numbers). A snapshot: reading
+ * it never changes, and a change gives a new one.
+ */
+import * as A from "@automerge/automerge"
+import type { CatalogEntry } from "../catalog/Catalog.js"
+import { toPlain } from "../schema/values.js"
+import type { Envelope } from "./envelope.js"
+
+export interface Doc<Data = Record<string, unknown>> {
+  readonly id: string
+  readonly type: string
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number
+  /** The machine id that created it. */
+  readonly createdBy: string
+  /** Time of the latest change, in milliseconds. */
+  readonly modifiedAt: number
+  /** When it was deleted, or null. */
+  readonly deletedAt: number | null
+  readonly data: Data
+}
+
+const cache = new WeakMap<object, Doc<any>>()
+
+/** The app-form snapshot of an Automerge document (cached per Automerge snapshot). */
+export function materialize<Data>(id: string, doc: A.Doc<Envelope>, entry: CatalogEntry): Doc<Data> {
+  const cached = cache.get(doc)
+  if (cached && cached.modifiedAt === entry.modifiedAt) return cached as Doc<Data>
+  const result: Doc<Data> = Object.freeze({
+    id,
+    type: entry.type,
+    createdAt: doc.createdAt,
+    createdBy: doc.createdBy.val,
+    modifiedAt: entry.modifiedAt,
+    deletedAt: doc.deletedAt ?? null,
+    data: toPlain(doc.data) as Data,
+  })
+  cache.set(doc, result)
+  return result
+}

@@ -1,0 +1,107 @@
+/**
+ * The envelope: how a Cairn document is laid out inside its Automerge doc.
+ *
+ *   { v, type, createdBy, createdAt, typeVersion, deletedAt, data }
+ *
+ * Everything but `deletedAt` and `data` is written once, in the document's
+ * first change, in that order, so `type` is always operation 2 of the
+ * creating actor. That is how a receiving peer tells a genuine type from one
+ * a peer rewrote later (a later write has a higher operation counter) or
+ * forged concurrently (two values, seen as a conflict). `modifiedAt` is not
+ * stored: it is the time of the latest change, which Automerge records.
+ */
+import * as A from "@automerge/automerge"
+import { isTypeName } from "../schema/TypeDefinition.js"
+import { machineIdOfActor } from "../identity/actor.js"
+
+export const ENVELOPE_VERSION = 1
+
+/** The stored root of a Cairn document. */
+export interface Envelope {
+  v: number
+  type: A.ImmutableString
+  createdBy: A.ImmutableString
+  createdAt: number
+  typeVersion: number
+  deletedAt: number | null
+  data: Record<string, unknown>
+}
+
+/** The metadata every document carries, read from its envelope. */
+export interface EnvelopeMeta {
+  type: string
+  createdBy: string
+  createdAt: number
+  typeVersion: number
+  deletedAt: number | null
+}
+
+/** Build the envelope of a new document (keys in this order; see the file comment). */
+export function newEnvelope(type: string, machineId: string, createdAt: number, typeVersion: number, data: Record<string, unknown>): Envelope {
+  return {
+    v: ENVELOPE_VERSION,
+    type: new A.ImmutableString(type),
+    createdBy: new A.ImmutableString(machineId),
+    createdAt,
+    typeVersion,
+    deletedAt: null,
+    data,
+  }
+}
+
+/**
+ * Read and check a document's envelope. Returns the metadata, or a reason
+ * the document must be quarantined: not a Cairn document, a type that was
+ * changed after creation or forged concurrently, a forged creator.
+ */
+export function readEnvelope(doc: A.Doc<unknown>): { ok: true; meta: EnvelopeMeta } | { ok: false; reason: string } {
+  const root = doc as Partial<Envelope>
+  if (root.v === undefined && root.type === undefined) return { ok: false, reason: "not a Cairn document (no envelope)" }
+  const backend = A.getBackend(doc)
+  const typeOps = backend.getAll("_root", "type").map(value => String(value.at(-1)))
+  if (typeOps.length !== 1) return { ok: false, reason: `its type was set concurrently to ${typeOps.length} values` }
+  const typeOp = typeOps[0]!
+  if (!typeOp.startsWith("2@")) return { ok: false, reason: "its type was changed after creation" }
+  if (!(root.type instanceof A.ImmutableString) || !isTypeName(root.type.val)) return { ok: false, reason: "its type is not a valid type name" }
+  const creatorOps = backend.getAll("_root", "createdBy").map(value => String(value.at(-1)))
+  if (creatorOps.length !== 1 || !(root.createdBy instanceof A.ImmutableString)) return { ok: false, reason: "its creator is missing or was set concurrently" }
+  const creatorActor = actorOfOp(creatorOps[0]!)
+  if (creatorActor !== actorOfOp(typeOp) || !creatorOps[0]!.startsWith("3@")) return { ok: false, reason: "its creator was changed after creation" }
+  if (machineIdOfActor(creatorActor) !== root.createdBy.val) return { ok: false, reason: "its creator does not match the machine that created it" }
+  if (typeof root.createdAt !== "number") return { ok: false, reason: "createdAt is not a number" }
+  if (root.deletedAt !== null && typeof root.deletedAt !== "number") return { ok: false, reason: "deletedAt is not a number or null" }
+  if (typeof root.data !== "object" || root.data === null || Array.isArray(root.data)) return { ok: false, reason: "data is not a map" }
+  return {
+    ok: true,
+    meta: {
+      type: root.type.val,
+      createdBy: root.createdBy.val,
+      createdAt: root.createdAt,
+      typeVersion: typeof root.typeVersion === "number" ? root.typeVersion : 1,
+      deletedAt: root.deletedAt ?? null,
+    },
+  }
+}
+
+function actorOfOp(opId: string): string {
+  return opId.slice(opId.indexOf("@") + 1)
+}
+
+/**
+ * The time of a document's latest change, in milliseconds. Cairn records
+ * change times in milliseconds; Automerge's own default is seconds, so a
+ * small value from another writer is read as seconds.
+ */
+export function modifiedAtOf(doc: A.Doc<unknown>): number {
+  let latest = 0
+  for (const hash of A.getHeads(doc)) {
+    const change = A.inspectChange(doc, hash) as { time?: number } | null
+    if (change && typeof change.time === "number") latest = Math.max(latest, changeTimeMs(change.time))
+  }
+  return latest
+}
+
+/** Change time as milliseconds (see modifiedAtOf). */
+export function changeTimeMs(time: number): number {
+  return time < 100_000_000_000 ? time * 1000 : time
+}

@@ -1,0 +1,77 @@
+/**
+ * Every failure a caller can act on has its own class, so code can branch on
+ * `instanceof` and people can read the message. Each message says what was
+ * wrong and, where it helps, what to do instead.
+ */
+export class CairnError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = new.target.name
+  }
+}
+
+/** A value does not match its type definition (wrong kind, missing field, unknown field). */
+export class ValidationError extends CairnError {
+  /** Where in the document the problem is, as a path of keys and indexes. */
+  readonly path: readonly (string | number)[]
+  constructor(message: string, path: readonly (string | number)[] = []) {
+    super(path.length ? `${message} (at ${formatPath(path)})` : message)
+    this.path = path
+  }
+}
+
+/** A type name is not allowed, or a type definition is malformed. */
+export class TypeDefinitionError extends CairnError {}
+
+/** Something tried to change a document's type, which is fixed at creation. */
+export class ImmutableTypeError extends CairnError {}
+
+/** No document with this id is known here. */
+export class NotFoundError extends CairnError {
+  constructor(readonly id: string) {
+    super(`no document with id ${id}`)
+  }
+}
+
+/** The document exists but is not of the type the caller asked for. */
+export class WrongTypeError extends CairnError {
+  constructor(readonly id: string, readonly expected: string, readonly actual: string) {
+    super(`document ${id} is a ${actual}, not a ${expected}`)
+  }
+}
+
+/** The document is deleted; changes to it are refused until it is restored. */
+export class DeletedDocumentError extends CairnError {
+  constructor(readonly id: string) {
+    super(`document ${id} is deleted; a deleted document cannot be changed`)
+  }
+}
+
+/** The document arrived from a peer in a state we refuse to show (for example its type was changed). */
+export class QuarantinedError extends CairnError {
+  constructor(readonly id: string, readonly reason: string) {
+    super(`document ${id} is quarantined: ${reason}`)
+  }
+}
+
+/** A document's body was purged; only its tombstone remains. */
+export class PurgedError extends CairnError {
+  constructor(readonly id: string) {
+    super(`document ${id} was purged; its body no longer exists`)
+  }
+}
+
+/** Export/import input that cannot be decoded. */
+export class CodecError extends CairnError {}
+
+/** The database was closed; open it again to continue. */
+export class ClosedError extends CairnError {
+  constructor() {
+    super("the database is closed")
+  }
+}
+
+export function formatPath(path: readonly (string | number)[]): string {
+  if (path.length === 0) return "the document root"
+  return path.map(String).join(".")
+}

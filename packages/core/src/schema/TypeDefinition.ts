@@ -1,0 +1,97 @@
+import { TypeDefinitionError } from "../errors.js"
+import { fieldFromJSON, type FieldJSON, type Fields, type InferCreate, type InferFields } from "./fields.js"
+
+/** A type name starts with a lowercase letter; then lowercase letters, digits, `.`, `_` or `-`; at most 64 characters. */
+const TYPE_NAME = /^[a-z][a-z0-9._-]{0,63}$/
+
+/** Throws a TypeDefinitionError unless `name` is a valid type name. */
+export function assertTypeName(name: unknown): asserts name is string {
+  if (typeof name !== "string" || !TYPE_NAME.test(name)) {
+    throw new TypeDefinitionError(
+      `invalid type name ${JSON.stringify(name)}: a type name starts with a lowercase letter and has lowercase letters, digits, ".", "_" or "-", at most 64 characters`,
+    )
+  }
+}
+
+/** True when `name` is a valid type name. */
+export function isTypeName(name: unknown): name is string {
+  return typeof name === "string" && TYPE_NAME.test(name)
+}
+
+/** The JSON form of a type definition, readable by peers that lack the app's code. */
+export interface TypeDefinitionJSON {
+  name: string
+  version: number
+  fields: Record<string, FieldJSON>
+}
+
+/**
+ * A document type: its name, its schema version and its fields. Made once
+ * with `defineType`; the app's TypeScript types come from it
+ * (`DataOf<typeof Task>`), and the database validates every change with it.
+ */
+export class TypeDefinition<F extends Fields = Fields> {
+  declare readonly _data: InferFields<F>
+  declare readonly _create: InferCreate<F>
+
+  constructor(
+    readonly name: string,
+    readonly version: number,
+    readonly fields: F,
+  ) {}
+
+  /** The plain JSON form; `typeFromJSON` turns it back into a definition. */
+  toJSON(): TypeDefinitionJSON {
+    const fields: Record<string, FieldJSON> = {}
+    for (const [key, field] of Object.entries(this.fields)) fields[key] = field.spec
+    return { name: this.name, version: this.version, fields }
+  }
+}
+
+/** The data type of documents of a definition. */
+export type DataOf<D> = D extends TypeDefinition<infer F> ? InferFields<F> : never
+/** What `create` accepts for a definition. */
+export type CreateDataOf<D> = D extends TypeDefinition<infer F> ? InferCreate<F> : never
+
+/**
+ * Define a document type.
+ *
+ * @example
+ * const Task = defineType("task", { version: 1, fields: { title: f.string(), done: f.boolean().default(false) } })
+ */
+export function defineType<F extends Fields>(name: string, options: { version?: number; fields: F }): TypeDefinition<F> {
+  assertTypeName(name)
+  const version = options.version ?? 1
+  if (!Number.isInteger(version) || version < 1) {
+    throw new TypeDefinitionError(`type ${name}: version must be a positive integer, got ${String(version)}`)
+  }
+  for (const key of Object.keys(options.fields)) assertFieldName(name, key)
+  return new TypeDefinition(name, version, options.fields)
+}
+
+/** Rebuild a definition from its JSON form; throws TypeDefinitionError naming what is wrong. */
+export function typeFromJSON(json: unknown): TypeDefinition {
+  if (typeof json !== "object" || json === null) throw new TypeDefinitionError("a type definition must be an object")
+  const o = json as Record<string, unknown>
+  assertTypeName(o.name)
+  if (typeof o.fields !== "object" || o.fields === null || Array.isArray(o.fields)) {
+    throw new TypeDefinitionError(`type ${o.name}: "fields" must be an object`)
+  }
+  const fields: Fields = {}
+  try {
+    for (const [key, value] of Object.entries(o.fields)) {
+      assertFieldName(o.name, key)
+      fields[key] = fieldFromJSON(value, `${o.name}.${key}`)
+    }
+  } catch (error) {
+    if (error instanceof TypeDefinitionError) throw error
+    throw new TypeDefinitionError(`type ${o.name}: ${(error as Error).message}`)
+  }
+  return defineType(o.name, { version: typeof o.version === "number" ? o.version : 1, fields })
+}
+
+function assertFieldName(typeName: string, key: string): void {
+  if (key.length === 0 || key.startsWith("$")) {
+    throw new TypeDefinitionError(`type ${typeName}: field name ${JSON.stringify(key)} is not allowed (empty, or starts with "$")`)
+  }
+}

@@ -1,0 +1,15 @@
+import { defineProject } from "vitest/config"
+import { defaultServerConditions } from "vite"
+
+export default defineProject({
+  ssr: { resolve: { conditions: ["source", ...defaultServerConditions] } },
+  resolve: { conditions: ["source"] },
+  test: {
+    name: "integration",
+    include: ["**/*.test.ts"],
+    exclude: ["node_modules/**", "bench/**"],
+    environment: "node",
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+})
