@@ -14,3 +14,5 @@ export { Machine, machineIdFromPublicKey, verifySignature, type MachineIdentity,
 export { machineIdOfActor, toHex, fromHex } from "./identity/actor.js"
 export { encodeDocument, decodeDocument, EXPORT_FORMAT, type ExportedDocument, type DecodedDocument } from "./codec/exportCodec.js"
 export * from "./errors.js"
+export { Replicator, type ReplicatorOptions, type Grants, type PeerLink, type PeerStatus } from "./replication/Replicator.js"
+export { PROTOCOL_VERSION, selects, type ReplicationInfo, type TypeSelection, type ControlMessage, type Checkpoint } from "./replication/protocol.js"

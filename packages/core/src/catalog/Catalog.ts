@@ -24,6 +24,12 @@ export interface CatalogEntry {
   purged?: true
   /** Set when the document was refused (for example its type was changed by a peer): the reason. */
   quarantined?: string
+  /**
+   * This catalog's change sequence number when the entry last changed. A
+   * peer that remembers the highest number it has seen from us (a
+   * checkpoint) asks only for entries above it on reconnect.
+   */
+  seq?: number
 }
 
 const PREFIX = "cairn-catalog"
@@ -34,6 +40,7 @@ const MAX_LOG_RECORDS = 32
 
 interface SnapshotRecord {
   format: number
+  epoch: string
   seq: number
   entries: CatalogEntry[]
 }
@@ -54,6 +61,8 @@ export class Catalog {
   #logBytes = 0
   #snapshotBytes = 0
   #writing: Promise<void> = Promise.resolve()
+  #changeSeq = 0
+  #epoch = randomEpoch()
 
   private constructor(private readonly storage: StorageAdapterInterface | undefined) {}
 
@@ -75,6 +84,7 @@ export class Catalog {
         if (chunk.key[1] === "snapshot") {
           if (parsed.format !== FORMAT || !Array.isArray(parsed.entries)) throw new Error("bad snapshot")
           snapshot = parsed
+          if (typeof parsed.epoch === "string") catalog.#epoch = parsed.epoch
           catalog.#snapshotBytes = chunk.data.byteLength
         } else if (chunk.key[1] === "log") {
           if (typeof parsed.seq !== "number" || !Array.isArray(parsed.entries)) throw new Error("bad log record")
@@ -97,6 +107,7 @@ export class Catalog {
     catalog.#seq = Math.max(base, logs.at(-1)?.seq ?? 0)
     for (const entry of catalog.#entries.values()) {
       if (!isEntry(entry)) damaged = true
+      catalog.#changeSeq = Math.max(catalog.#changeSeq, entry.seq ?? 0)
     }
     return { catalog, found, damaged }
   }
@@ -104,6 +115,24 @@ export class Catalog {
   /** An empty catalog on the same storage, to be filled by a rebuild and then saved whole. */
   static empty(storage: StorageAdapterInterface | undefined): Catalog {
     return new Catalog(storage)
+  }
+
+  /**
+   * Identifies this catalog's numbering of changes. A rebuilt catalog gets a
+   * new epoch, so peers' checkpoints of the old one are not trusted.
+   */
+  get epoch(): string {
+    return this.#epoch
+  }
+
+  /** The sequence number of the latest change. */
+  get changeSeq(): number {
+    return this.#changeSeq
+  }
+
+  /** Entries changed after `seq` (all of them for 0), in no particular order. */
+  *changedSince(seq: number): IterableIterator<CatalogEntry> {
+    for (const entry of this.#entries.values()) if ((entry.seq ?? 0) > seq) yield entry
   }
 
   get size(): number {
@@ -134,6 +163,7 @@ export class Catalog {
 
   /** Record an entry (new or changed); it is written on the next `flush`. */
   set(entry: CatalogEntry): void {
+    entry.seq = ++this.#changeSeq
     this.#put(entry)
     this.#dirty.add(entry.id)
   }
@@ -168,7 +198,7 @@ export class Catalog {
     if (!this.storage) return
     this.#dirty.clear()
     const seq = ++this.#seq
-    const bytes = encoder.encode(JSON.stringify({ format: FORMAT, seq, entries: [...this.#entries.values()] } satisfies SnapshotRecord))
+    const bytes = encoder.encode(JSON.stringify({ format: FORMAT, epoch: this.#epoch, seq, entries: [...this.#entries.values()] } satisfies SnapshotRecord))
     // The new snapshot is written before the log is removed, so a crash in between leaves a readable catalog.
     await this.storage.save(SNAPSHOT_KEY, bytes)
     await this.storage.removeRange([PREFIX, "log"])
@@ -185,6 +215,10 @@ export class Catalog {
     if (!ids) this.#byType.set(entry.type, (ids = new Set()))
     ids.add(entry.id)
   }
+}
+
+function randomEpoch(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(8)), b => b.toString(16).padStart(2, "0")).join("")
 }
 
 function isEntry(entry: unknown): entry is CatalogEntry {

@@ -58,11 +58,12 @@ export class Database extends Emitter<DatabaseEvents> {
     readonly catalog: Catalog,
     definitions: Map<string, TypeDefinition>,
     repairs: RebuildReport | undefined,
+    storage: StorageAdapterInterface | undefined,
   ) {
     super()
     this.#definitions = definitions
     this.repairs = repairs
-    this.#store = new DocumentStore(repo, catalog, newSessionActor(machine.machineId), definitions)
+    this.#store = new DocumentStore(repo, catalog, newSessionActor(machine.machineId), definitions, storage)
     this.#store.on("change", event => this.emit("change", event))
     this.#store.on("quarantine", event => this.emit("quarantine", event))
     this.#commit = new GroupCommit(async ids => {
@@ -82,8 +83,11 @@ export class Database extends Emitter<DatabaseEvents> {
       const rebuilt = await rebuildCatalog(options.storage, catalog)
       catalog = rebuilt.catalog
       repairs = rebuilt.report
+    } else if (options.storage && !found) {
+      // Persist the new catalog's epoch at once, so peers' checkpoints stay valid across a restart.
+      await catalog.compact()
     }
-    return new Database(options.repo, options.machine, catalog, definitions, repairs)
+    return new Database(options.repo, options.machine, catalog, definitions, repairs, options.storage)
   }
 
   /** The document store (handles, remote checks); for runtimes and replication, not apps. */
@@ -271,6 +275,18 @@ export class Database extends Emitter<DatabaseEvents> {
     tx.createStored({ id: input.id, type: input.type, data: input.data, typeVersion: input.typeVersion, createdAt: input.createdAt, deletedAt: input.deletedAt })
     await tx.commit()
     return "created"
+  }
+
+  /**
+   * Apply document bytes that a peer sent (replication). Checked like any
+   * remote change: a bad document is stored but quarantined. Resolves when
+   * on disk.
+   */
+  async ingest(docs: { id: string; bytes: Uint8Array }[], acceptType: (type: string) => boolean = () => true): Promise<CatalogEntry[]> {
+    this.#open()
+    const entries = await this.#store.ingest(docs, acceptType)
+    await this.#commit.commit(docs.map(d => d.id))
+    return entries
   }
 
   /** Resolves when every acknowledged write so far is on disk. */

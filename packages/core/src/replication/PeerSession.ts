@@ -1,0 +1,255 @@
+/**
+ * Replication with one connected peer: serving its pulls (offers and
+ * documents of the types it may read, never another id) and pulling from it
+ * (wanting only what differs, ingesting in batches, then moving the
+ * checkpoint). Messages from one peer are handled one at a time, in order.
+ */
+import type { CatalogEntry } from "../catalog/Catalog.js"
+import type { CheckpointStore } from "./CheckpointStore.js"
+import { selects, type Checkpoint, type ControlMessage, type OfferEntry, type ReplicationInfo } from "./protocol.js"
+import type { Grants, Replicator } from "./Replicator.js"
+
+/** The transport's side of a connected peer. */
+export interface PeerLink {
+  /** The automerge-repo peer id of the connection. */
+  peerId: string
+  /** What the peer said about itself in its handshake. */
+  info: ReplicationInfo
+  /** Send a control message to the peer. */
+  send(message: ControlMessage): void
+}
+
+export interface PeerStatus {
+  peerId: string
+  machineId: string
+  name?: string
+  wants: ReplicationInfo["wants"]
+  relay: boolean
+  state: "syncing" | "in-sync" | "closed"
+  /** When the last pull from this peer completed (ms), or null. */
+  lastSyncAt: number | null
+  /** Documents sent to / received from this peer in this connection. */
+  sent: number
+  received: number
+}
+
+const OFFER_CHUNK = 2000
+
+export class PeerSession {
+  #queue: Promise<void> = Promise.resolve()
+  #closed = false
+  #pulling = false
+  #pullAgain = false
+  #pulledOnce = false
+  #offer: { epoch: string; seq: number; done: boolean } | undefined
+  #outstanding = new Set<string>()
+  #wantQueue: { id: string; have: string[] }[] = []
+  #remotePulledSeq = -1
+  #relevantSeq = 0
+  #lastSyncAt: number | null = null
+  #sent = 0
+  #received = 0
+
+  constructor(
+    private readonly replicator: Replicator,
+    private readonly link: PeerLink,
+    private readonly grants: Grants,
+    private readonly checkpoints: CheckpointStore,
+    private readonly batchSize: number,
+    private readonly onStatus: (status: PeerStatus) => void,
+  ) {
+    for (const entry of replicator.db.catalog.entries()) {
+      if (this.sends(entry.type)) this.#relevantSeq = Math.max(this.#relevantSeq, entry.seq ?? 0)
+    }
+  }
+
+  get peerId(): string {
+    return this.link.peerId
+  }
+
+  /** May this peer receive documents of `type` from us? */
+  sends(type: string): boolean {
+    return selects(this.link.info.wants, type) && selects(this.grants.read, type) && this.replicator.keeps(type)
+  }
+
+  /** Do we take documents of `type` from this peer? */
+  accepts(type: string): boolean {
+    return this.replicator.keeps(type) && selects(this.grants.write, type)
+  }
+
+  start(): void {
+    this.#pull()
+  }
+
+  close(): void {
+    this.#closed = true
+    this.onStatus(this.status())
+  }
+
+  /** Tell the peer we have changes it may want. */
+  notify(): void {
+    this.#send({ t: "notify" })
+  }
+
+  /** Note that an entry the peer may read changed (so we are not in sync until it pulls again). */
+  touched(entry: CatalogEntry): void {
+    if (this.sends(entry.type)) this.#relevantSeq = Math.max(this.#relevantSeq, entry.seq ?? 0)
+  }
+
+  inSync(): boolean {
+    return !this.#closed && this.#pulledOnce && !this.#pulling && !this.#pullAgain && this.#remotePulledSeq >= this.#relevantSeq
+  }
+
+  status(): PeerStatus {
+    const info = this.link.info
+    return {
+      peerId: this.link.peerId,
+      machineId: info.machineId,
+      ...(info.name ? { name: info.name } : {}),
+      wants: info.wants,
+      relay: info.relay ?? false,
+      state: this.#closed ? "closed" : this.inSync() ? "in-sync" : "syncing",
+      lastSyncAt: this.#lastSyncAt,
+      sent: this.#sent,
+      received: this.#received,
+    }
+  }
+
+  /** Handle one message (queued behind the previous ones). */
+  receive(message: ControlMessage): Promise<void> {
+    const run = this.#queue.then(() => (this.#closed ? undefined : this.#handle(message)))
+    this.#queue = run.catch(() => {})
+    return run
+  }
+
+  async #handle(message: ControlMessage): Promise<void> {
+    switch (message.t) {
+      case "pull":
+        return this.#serve(message.since)
+      case "offer":
+        return this.#onOffer(message)
+      case "want":
+        return this.#onWant(message.docs)
+      case "docs":
+        return this.#onDocs(message.docs, message.refused ?? [])
+      case "pulled":
+        this.#remotePulledSeq = Math.max(this.#remotePulledSeq, message.seq)
+        this.onStatus(this.status())
+        return
+      case "notify":
+        return this.#pull()
+    }
+  }
+
+  #scope(): string {
+    return JSON.stringify([this.replicator.wants, this.grants.write])
+  }
+
+  #pull(): void {
+    if (this.#pulling) {
+      this.#pullAgain = true
+      return
+    }
+    this.#pulling = true
+    this.onStatus(this.status())
+    void this.checkpoints.get(this.link.info.machineId, this.#scope()).then(since => this.#send({ t: "pull", since }))
+  }
+
+  async #serve(since: Checkpoint | null): Promise<void> {
+    const catalog = this.replicator.db.catalog
+    const seq = catalog.changeSeq
+    const from = since && since.epoch === catalog.epoch ? since.seq : 0
+    const entries: OfferEntry[] = []
+    for (const entry of catalog.changedSince(from)) {
+      if (entry.quarantined || !this.sends(entry.type)) continue
+      entries.push(entry.purged ? { id: entry.id, type: entry.type, heads: [], purged: true, deletedAt: entry.deletedAt } : { id: entry.id, type: entry.type, heads: entry.heads })
+    }
+    for (let i = 0; i < entries.length || i === 0; i += OFFER_CHUNK) {
+      const chunk = entries.slice(i, i + OFFER_CHUNK)
+      this.#send({ t: "offer", epoch: catalog.epoch, seq, entries: chunk, done: i + OFFER_CHUNK >= entries.length })
+    }
+  }
+
+  async #onOffer(offer: Extract<ControlMessage, { t: "offer" }>): Promise<void> {
+    const db = this.replicator.db
+    for (const entry of offer.entries) {
+      if (!this.accepts(entry.type)) continue
+      const local = db.catalog.get(entry.id)
+      if (entry.purged) {
+        if (!local?.purged) {
+          db.purgeLocally({ id: entry.id, type: entry.type, createdAt: local?.createdAt ?? 0, createdBy: local?.createdBy ?? "", modifiedAt: Date.now(), deletedAt: entry.deletedAt ?? Date.now(), heads: [], purged: true }, "remote")
+        }
+        continue
+      }
+      if (local?.purged) continue
+      if (!local) this.#wantQueue.push({ id: entry.id, have: [] })
+      else if (local.type === entry.type && !(await this.replicator.hasHeads(local, entry.heads))) this.#wantQueue.push({ id: entry.id, have: local.heads })
+    }
+    if (offer.done) this.#offer = { epoch: offer.epoch, seq: offer.seq, done: true }
+    this.#sendWants()
+    await this.#maybeFinish()
+  }
+
+  #sendWants(): void {
+    while (this.#wantQueue.length > 0 && this.#outstanding.size < this.batchSize * 4) {
+      const batch = this.#wantQueue.splice(0, this.batchSize)
+      for (const want of batch) this.#outstanding.add(want.id)
+      this.#send({ t: "want", docs: batch })
+    }
+  }
+
+  async #onWant(wants: { id: string; have: string[] }[]): Promise<void> {
+    const db = this.replicator.db
+    const docs: { id: string; bytes: Uint8Array }[] = []
+    const refused: { id: string; reason: string }[] = []
+    await Promise.all(
+      wants.map(async ({ id, have }) => {
+        const entry = db.catalog.get(id)
+        // The same answer whether the id is unknown or of a type the peer may not read: its existence is not revealed.
+        if (!entry || entry.purged || entry.quarantined || !this.sends(entry.type)) return refused.push({ id, reason: "not available" })
+        const bytes = await this.replicator.bytesFor(id, have)
+        if (bytes) docs.push({ id, bytes })
+        else refused.push({ id, reason: "not available" })
+      }),
+    )
+    this.#sent += docs.length
+    this.#send({ t: "docs", docs, refused })
+  }
+
+  async #onDocs(docs: { id: string; bytes: Uint8Array }[], refused: { id: string }[]): Promise<void> {
+    const asked = docs.filter(doc => this.#outstanding.has(doc.id))
+    if (asked.length > 0) {
+      await this.replicator.db.ingest(asked, type => this.accepts(type))
+      this.#received += asked.length
+    }
+    for (const doc of docs) this.#outstanding.delete(doc.id)
+    for (const doc of refused) this.#outstanding.delete(doc.id)
+    this.#sendWants()
+    await this.#maybeFinish()
+  }
+
+  async #maybeFinish(): Promise<void> {
+    if (!this.#offer?.done || this.#outstanding.size > 0 || this.#wantQueue.length > 0) return
+    const { epoch, seq } = this.#offer
+    this.#offer = undefined
+    await this.checkpoints.set(this.link.info.machineId, this.#scope(), { epoch, seq })
+    this.#pulling = false
+    this.#pulledOnce = true
+    this.#lastSyncAt = Date.now()
+    this.#send({ t: "pulled", seq })
+    if (this.#pullAgain) {
+      this.#pullAgain = false
+      this.#pull()
+    }
+    this.onStatus(this.status())
+  }
+
+  #send(message: ControlMessage): void {
+    if (this.#closed) return
+    try {
+      this.link.send(message)
+    } catch {
+      // The connection is going away; the transport reports the disconnect.
+    }
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * Type-filtered, minimal replication between this peer and the peers it is
+ * connected to. See protocol.ts for the messages. automerge-repo keeps doing
+ * what it does well — live, per-document sync of documents open on both
+ * sides — and this does what it does not: deciding which documents a peer
+ * may have (by type, from the catalog, without loading them), and moving
+ * only the documents that differ, in batches, on connect and whenever the
+ * catalog changes.
+ */
+import * as A from "@automerge/automerge"
+import type { PeerId, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
+
+type ShareConfig = NonNullable<ConstructorParameters<typeof Repo>[0]>["shareConfig"] & {}
+import type { CatalogEntry } from "../catalog/Catalog.js"
+import type { Database } from "../database/Database.js"
+import { Emitter } from "../helpers/Emitter.js"
+import { CheckpointStore } from "./CheckpointStore.js"
+import { PeerSession, type PeerLink, type PeerStatus } from "./PeerSession.js"
+import { PROTOCOL_VERSION, malformed, selects, type ControlMessage, type ReplicationInfo, type TypeSelection } from "./protocol.js"
+
+export interface Grants {
+  /** Types the peer may receive from us. */
+  read: TypeSelection
+  /** Types we accept changes to from the peer. */
+  write: TypeSelection
+}
+
+export interface ReplicatorOptions {
+  /** Types this peer wants. */
+  wants: TypeSelection
+  /** A relay keeps every type it is sent, without schemas. */
+  relay?: boolean
+  /** Where checkpoints are kept (the database's storage). */
+  storage?: StorageAdapterInterface
+  /** What a peer may read and write; default: everything (until authentication decides otherwise). */
+  grants?: (info: ReplicationInfo, peerId: string) => Grants
+  /** Documents per `docs` frame. */
+  batchSize?: number
+  /** Called with a reason when a peer sends something malformed. */
+  onProtocolError?: (peerId: string, reason: string) => void
+}
+
+export interface ReplicatorEvents extends Record<string, unknown> {
+  status: PeerStatus
+}
+
+const NOTIFY_DELAY_MS = 15
+
+export class Replicator extends Emitter<ReplicatorEvents> {
+  readonly #sessions = new Map<string, PeerSession>()
+  readonly #checkpoints: CheckpointStore
+  readonly wants: TypeSelection
+  readonly relay: boolean
+  #notifyTimer: ReturnType<typeof setTimeout> | undefined
+  #pendingNotify = new Set<string>()
+  #stopListening: () => void
+
+  constructor(
+    readonly db: Database,
+    private readonly options: ReplicatorOptions,
+  ) {
+    super()
+    this.wants = options.relay ? "*" : options.wants
+    this.relay = options.relay ?? false
+    this.#checkpoints = new CheckpointStore(options.storage)
+    this.#stopListening = db.on("change", ({ entry }) => this.#changed(entry))
+  }
+
+  /** What this peer tells others about itself when it connects. */
+  localInfo(): ReplicationInfo {
+    return {
+      protocol: PROTOCOL_VERSION,
+      machineId: this.db.machine.machineId,
+      ...(this.db.machine.name ? { name: this.db.machine.name } : {}),
+      wants: this.wants,
+      ...(this.relay ? { relay: true } : {}),
+    }
+  }
+
+  /** The share policy to give automerge-repo: a peer gets a document only if its type is one the peer may read. */
+  shareConfig(): ShareConfig {
+    const allowed = async (peerId: PeerId, documentId?: string) => {
+      if (!documentId) return false
+      const entry = this.db.catalog.get(documentId)
+      const session = this.#sessions.get(peerId)
+      return !!entry && !!session && !entry.purged && !entry.quarantined && session.sends(entry.type)
+    }
+    return { announce: allowed, access: allowed as ShareConfig["access"] }
+  }
+
+  /** A peer finished its handshake: start syncing with it. */
+  connected(link: PeerLink): void {
+    this.#sessions.get(link.peerId)?.close()
+    const grants = this.options.grants?.(link.info, link.peerId) ?? { read: "*", write: "*" }
+    const session = new PeerSession(this, link, grants, this.#checkpoints, this.options.batchSize ?? 250, status => this.emit("status", status))
+    this.#sessions.set(link.peerId, session)
+    this.db.repo.shareConfigChanged()
+    session.start()
+  }
+
+  /** A peer went away. */
+  disconnected(peerId: string): void {
+    const session = this.#sessions.get(peerId)
+    if (!session) return
+    session.close()
+    this.#sessions.delete(peerId)
+  }
+
+  /** A control message arrived from a peer. Malformed messages are reported and dropped. */
+  receive(peerId: string, message: unknown): void {
+    const session = this.#sessions.get(peerId)
+    if (!session) return
+    const problem = malformed(message)
+    if (problem) {
+      this.options.onProtocolError?.(peerId, problem)
+      return
+    }
+    session.receive(message as ControlMessage).catch(error => this.options.onProtocolError?.(peerId, String(error)))
+  }
+
+  /** Every connected peer's sync status. */
+  status(): PeerStatus[] {
+    return [...this.#sessions.values()].map(s => s.status())
+  }
+
+  /** Resolves when every connected peer (or the one given) is in sync both ways, or rejects after `timeoutMs`. */
+  async whenSynced(peerId?: string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const sessions = peerId ? [this.#sessions.get(peerId)].filter(Boolean) : [...this.#sessions.values()]
+      if (sessions.length > 0 && sessions.every(s => s!.inSync())) return
+      if (Date.now() > deadline) throw new Error("timed out waiting for sync")
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
+  }
+
+  /** Stop: forget every session and listener. */
+  close(): void {
+    this.#stopListening()
+    clearTimeout(this.#notifyTimer)
+    for (const session of this.#sessions.values()) session.close()
+    this.#sessions.clear()
+  }
+
+  /** Whether we keep documents of this type at all. */
+  keeps(type: string): boolean {
+    return selects(this.wants, type)
+  }
+
+  /** Bytes for a document a peer wants: its changes since `have` (the whole document if `have` is empty). */
+  async bytesFor(id: string, have: string[]): Promise<Uint8Array | undefined> {
+    const store = this.db.store
+    const loaded = store.loaded(id)
+    if (have.length === 0) return store.readStored(id)
+    const doc = loaded?.isReady() ? loaded.doc() : await this.#loadDetached(id)
+    if (!doc) return undefined
+    const known = have.filter(hash => A.hasHeads(doc, [hash]))
+    return A.saveSince(doc, known)
+  }
+
+  /** True when this peer's copy of a document already contains all of `heads`. */
+  async hasHeads(entry: CatalogEntry, heads: string[]): Promise<boolean> {
+    if (entry.heads.join() === [...heads].sort().join()) return true
+    const loaded = this.db.store.loaded(entry.id)
+    const doc = loaded?.isReady() ? loaded.doc() : await this.#loadDetached(entry.id)
+    return !!doc && A.hasHeads(doc, heads)
+  }
+
+  async #loadDetached(id: string): Promise<A.Doc<unknown> | undefined> {
+    const bytes = await this.db.store.readStored(id)
+    return bytes ? A.load(bytes) : undefined
+  }
+
+  /** The catalog changed: tell peers that may read that type to pull (debounced, batched). */
+  #changed(entry: CatalogEntry): void {
+    for (const session of this.#sessions.values()) {
+      session.touched(entry)
+      if (session.sends(entry.type)) this.#pendingNotify.add(session.peerId)
+    }
+    if (this.#pendingNotify.size === 0 || this.#notifyTimer) return
+    this.#notifyTimer = setTimeout(() => {
+      this.#notifyTimer = undefined
+      for (const peerId of this.#pendingNotify) this.#sessions.get(peerId)?.notify()
+      this.#pendingNotify.clear()
+    }, NOTIFY_DELAY_MS)
+  }
+}
+
+export type { PeerLink, PeerStatus }

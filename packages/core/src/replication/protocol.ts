@@ -1,0 +1,94 @@
+/**
+ * Cairn's replication protocol: the control messages two peers exchange
+ * beside automerge-repo's per-document sync, to find and move only the
+ * documents that differ, in batches.
+ *
+ *   A → B  pull   { since }            "what changed since my checkpoint of you?"
+ *   B → A  offer  { entries, seq }     ids, types and heads of changed documents
+ *                                      of types A may have (never any other id)
+ *   A → B  want   { docs: {id, have} } the ones whose heads A lacks
+ *   B → A  docs   { docs: {id, bytes} } changes since `have` (or whole documents)
+ *   A → B  pulled { seq }              A now holds everything B had at `seq`
+ *   B → A  notify                      B changed something A may want: pull again
+ *
+ * A checkpoint is (B's catalog epoch, B's change sequence number), so a
+ * reconnect after a day offline moves the entries changed since, not a
+ * listing of every document.
+ */
+export const PROTOCOL_VERSION = 1
+
+/** Which types a peer wants: a list, or every type. */
+export type TypeSelection = readonly string[] | "*"
+
+/** What a peer says about itself when it connects (the hello/welcome info). */
+export interface ReplicationInfo {
+  protocol: number
+  machineId: string
+  name?: string
+  /** The types it wants to receive. */
+  wants: TypeSelection
+  /** True for a relay: it keeps every type it is sent. */
+  relay?: boolean
+}
+
+export interface Checkpoint {
+  epoch: string
+  seq: number
+}
+
+export interface OfferEntry {
+  id: string
+  type: string
+  heads: string[]
+  purged?: true
+  deletedAt?: number | null
+  modifiedAt?: number
+}
+
+export type ControlMessage =
+  | { t: "pull"; since: Checkpoint | null }
+  | { t: "offer"; epoch: string; seq: number; entries: OfferEntry[]; done: boolean }
+  | { t: "want"; docs: { id: string; have: string[] }[] }
+  | { t: "docs"; docs: { id: string; bytes: Uint8Array }[]; refused?: { id: string; reason: string }[] }
+  | { t: "pulled"; seq: number }
+  | { t: "notify" }
+
+/** True when `type` is in the selection. */
+export function selects(selection: TypeSelection, type: string): boolean {
+  return selection === "*" || selection.includes(type)
+}
+
+/** Check a control message's shape; returns a reason when it is malformed. */
+export function malformed(message: unknown): string | undefined {
+  if (typeof message !== "object" || message === null) return "not an object"
+  const m = message as Record<string, unknown>
+  switch (m.t) {
+    case "pull":
+      if (m.since !== null && (typeof m.since !== "object" || typeof (m.since as Checkpoint).epoch !== "string" || typeof (m.since as Checkpoint).seq !== "number")) return "pull: bad checkpoint"
+      return undefined
+    case "offer":
+      if (typeof m.epoch !== "string" || typeof m.seq !== "number" || !Array.isArray(m.entries)) return "offer: bad fields"
+      for (const e of m.entries as OfferEntry[]) {
+        if (typeof e !== "object" || e === null || typeof e.id !== "string" || typeof e.type !== "string" || !Array.isArray(e.heads) || !e.heads.every(h => typeof h === "string")) return "offer: bad entry"
+      }
+      return undefined
+    case "want":
+      if (!Array.isArray(m.docs)) return "want: bad docs"
+      for (const d of m.docs as { id: unknown; have: unknown }[]) {
+        if (typeof d !== "object" || d === null || typeof d.id !== "string" || !Array.isArray(d.have) || !d.have.every(h => typeof h === "string")) return "want: bad entry"
+      }
+      return undefined
+    case "docs":
+      if (!Array.isArray(m.docs)) return "docs: bad docs"
+      for (const d of m.docs as { id: unknown; bytes: unknown }[]) {
+        if (typeof d !== "object" || d === null || typeof d.id !== "string" || !(d.bytes instanceof Uint8Array)) return "docs: bad entry"
+      }
+      return undefined
+    case "pulled":
+      return typeof m.seq === "number" ? undefined : "pulled: bad seq"
+    case "notify":
+      return undefined
+    default:
+      return `unknown message ${JSON.stringify(m.t)}`
+  }
+}

@@ -1,0 +1,85 @@
+import { describe, expect, it } from "vitest"
+import { defineType, f, Replicator, type ControlMessage, type TypeSelection } from "../src/index.js"
+import { MemoryStorage, openDb, waitFor } from "./helpers.js"
+
+const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false) } })
+const Note = defineType("note", { fields: { body: f.text() } })
+
+/** Two replicators joined by an in-memory link that delivers control messages asynchronously and logs them. */
+async function pair(wantsA: TypeSelection, wantsB: TypeSelection, options: { storageA?: MemoryStorage; storageB?: MemoryStorage } = {}) {
+  const a = await openDb({ types: [Task, Note], storage: options.storageA })
+  const b = await openDb({ types: [Task, Note], storage: options.storageB })
+  const ra = new Replicator(a.db, { wants: wantsA, storage: a.storage })
+  const rb = new Replicator(b.db, { wants: wantsB, storage: b.storage })
+  const wire: { from: string; message: ControlMessage }[] = []
+  const deliver = (from: string, to: Replicator, peerId: string) => (message: ControlMessage) => {
+    wire.push({ from, message })
+    setTimeout(() => to.receive(peerId, message), 0)
+  }
+  const connect = () => {
+    ra.connected({ peerId: "b", info: rb.localInfo(), send: deliver("a", rb, "a") })
+    rb.connected({ peerId: "a", info: ra.localInfo(), send: deliver("b", ra, "b") })
+  }
+  const disconnect = () => {
+    ra.disconnected("b")
+    rb.disconnected("a")
+  }
+  return { a, b, ra, rb, wire, connect, disconnect }
+}
+
+describe("Replicator", () => {
+  it("sends only the types a peer wants and never mentions other ids", async () => {
+    const { a, b, ra, rb, wire, connect } = await pair("*", ["task"])
+    const tasks = await Promise.all(Array.from({ length: 20 }, (_, i) => a.db.create(Task, { title: `t${i}` })))
+    const notes = await Promise.all(Array.from({ length: 20 }, (_, i) => a.db.create(Note, { body: `n${i}` })))
+    connect()
+    await ra.whenSynced("b", 5000)
+    await rb.whenSynced("a", 5000)
+    expect((await b.db.list(Task)).map(d => d.id).sort()).toEqual(tasks.map(d => d.id).sort())
+    expect(b.db.catalog.idsOfType("note").size).toBe(0)
+    const transcript = JSON.stringify(wire.map(w => ({ ...w, message: { ...w.message, docs: undefined } })))
+    for (const note of notes) expect(transcript).not.toContain(note.id)
+  })
+
+  it("moves only changed documents after a reconnect", async () => {
+    const { a, b, ra, rb, wire, connect, disconnect } = await pair(["task"], ["task"])
+    const tasks = await Promise.all(Array.from({ length: 100 }, (_, i) => a.db.create(Task, { title: `t${i}` })))
+    connect()
+    await ra.whenSynced("b", 5000)
+    await rb.whenSynced("a", 5000)
+    disconnect()
+    await a.db.change(Task, tasks[3]!.id, d => {
+      d.done = true
+    })
+    await b.db.change(Task, tasks[7]!.id, d => {
+      d.title = "changed on b"
+    })
+    wire.length = 0
+    connect()
+    await waitFor(async () => (await b.db.get(Task, tasks[3]!.id)).data.done && (await a.db.get(Task, tasks[7]!.id)).data.title === "changed on b")
+    const offered = wire.flatMap(w => (w.message.t === "offer" ? w.message.entries : []))
+    expect(offered.map(e => e.id).sort()).toEqual([tasks[3]!.id, tasks[7]!.id].sort())
+  })
+
+  it("delivers documents created while connected", async () => {
+    const { a, b, ra, connect } = await pair(["task"], ["task"])
+    connect()
+    await ra.whenSynced("b", 5000)
+    const doc = await a.db.create(Task, { title: "live" })
+    await waitFor(() => b.db.catalog.has(doc.id))
+    expect((await b.db.get(Task, doc.id)).data.title).toBe("live")
+  })
+
+  it("replicates deletes and purges", async () => {
+    const { a, b, ra, connect } = await pair(["task"], ["task"])
+    const doc = await a.db.create(Task, { title: "to go" })
+    connect()
+    await waitFor(() => b.db.catalog.has(doc.id))
+    await a.db.delete(doc.id)
+    await waitFor(() => b.db.catalog.get(doc.id)?.deletedAt !== null)
+    expect(await b.db.list(Task)).toEqual([])
+    await a.db.purge(doc.id)
+    await waitFor(() => b.db.catalog.get(doc.id)?.purged)
+    await ra.whenSynced()
+  })
+})
