@@ -16,7 +16,13 @@ export interface RebuildReport {
 
 /** True when storage holds any document chunk (so a missing catalog means "lost", not "new"). */
 export async function storageHasDocuments(storage: StorageAdapterInterface): Promise<boolean> {
-  const chunks = await storage.loadRange([])
+  let chunks
+  try {
+    chunks = await storage.loadRange([])
+  } catch {
+    // An adapter that cannot list everything cannot be rebuilt from either.
+    return false
+  }
   return chunks.some(chunk => chunk.key[1] === "snapshot" || chunk.key[1] === "incremental")
 }
 

@@ -1,0 +1,164 @@
+/**
+ * A peer's data directory:
+ *
+ *   <dir>/machine.json   this machine's identity (id, ed25519 key pair), mode 0600
+ *   <dir>/types.json     type definitions this peer knows, as JSON (schemas are data)
+ *   <dir>/lock           the pid of the process that has the directory open
+ *   <dir>/store/         documents, catalog and checkpoints (the storage adapter)
+ *
+ * One process at a time: a second one gets DirectoryLockedError instead of
+ * writing behind the first one's back.
+ */
+import { mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/promises"
+import { join, resolve } from "node:path"
+import { CairnError, Machine, typeFromJSON, type MachineIdentityJSON, type TypeDefinition, type TypeDefinitionJSON } from "@cairn/core"
+
+/** Another live process has this data directory open. */
+export class DirectoryLockedError extends CairnError {
+  constructor(readonly dir: string, readonly pid: number) {
+    super(`data directory ${dir} is in use by process ${pid}; stop it, or talk to it through its server`)
+  }
+}
+
+/** The data directory cannot be used (permissions, not a directory, damaged identity). */
+export class DataDirectoryError extends CairnError {}
+
+export class DataDirectory {
+  #locked = false
+
+  private constructor(readonly path: string) {}
+
+  /** Open (creating if needed) a data directory. Does not lock it; see `lock`. */
+  static async open(path: string): Promise<DataDirectory> {
+    const dir = resolve(path)
+    try {
+      await mkdir(join(dir, "store"), { recursive: true })
+    } catch (error) {
+      throw new DataDirectoryError(`cannot create data directory ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`)
+    }
+    return new DataDirectory(dir)
+  }
+
+  get storePath(): string {
+    return join(this.path, "store")
+  }
+
+  /** Take the directory for this process. Throws DirectoryLockedError if a live process holds it; a stale lock (dead pid) is taken over. */
+  async lock(): Promise<void> {
+    const path = join(this.path, "lock")
+    if (lockedHere.has(this.path)) throw new DirectoryLockedError(this.path, process.pid)
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const handle = await open(path, "wx", 0o600)
+        await handle.writeFile(String(process.pid))
+        await handle.close()
+        this.#locked = true
+        lockedHere.add(this.path)
+        return
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
+          throw new DataDirectoryError(`cannot lock data directory ${this.path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`)
+        }
+      }
+      const pid = Number((await readFile(path, "utf8").catch(() => "")).trim())
+      if (pid && pid !== process.pid && isAlive(pid)) throw new DirectoryLockedError(this.path, pid)
+      await unlink(path).catch(() => {})
+    }
+    throw new DataDirectoryError(`cannot lock data directory ${this.path}`)
+  }
+
+  /** The pid holding the lock, if a live process does. */
+  async lockHolder(): Promise<number | undefined> {
+    const pid = Number((await readFile(join(this.path, "lock"), "utf8").catch(() => "")).trim())
+    return pid && isAlive(pid) ? pid : undefined
+  }
+
+  async unlock(): Promise<void> {
+    if (!this.#locked) return
+    this.#locked = false
+    lockedHere.delete(this.path)
+    await unlink(join(this.path, "lock")).catch(() => {})
+  }
+
+  /** This machine's identity: loaded, or created on first use. `name` renames it. */
+  async machine(name?: string): Promise<Machine> {
+    const path = join(this.path, "machine.json")
+    let text: string | undefined
+    try {
+      text = await readFile(path, "utf8")
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw new DataDirectoryError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code}`)
+    }
+    if (text === undefined) {
+      const machine = await Machine.generate({ extractable: true, ...(name ? { name } : {}) })
+      await writeAtomic(path, JSON.stringify(await machine.toJSON(), null, 2) + "\n", 0o600)
+      return machine
+    }
+    let json: MachineIdentityJSON
+    try {
+      json = JSON.parse(text)
+    } catch {
+      throw new DataDirectoryError(`${path} is damaged (not JSON); restore it from a backup, or move it away to become a new machine`)
+    }
+    let machine: Machine
+    try {
+      machine = await Machine.fromJSON(json)
+    } catch (error) {
+      throw new DataDirectoryError(`${path} is damaged: ${(error as Error).message}`)
+    }
+    if (name !== undefined && name !== machine.name) {
+      machine = machine.withName(name)
+      await writeAtomic(path, JSON.stringify(await machine.toJSON(), null, 2) + "\n", 0o600)
+    }
+    return machine
+  }
+
+  /** Type definitions stored in the directory. */
+  async types(): Promise<TypeDefinition[]> {
+    const path = join(this.path, "types.json")
+    let text: string
+    try {
+      text = await readFile(path, "utf8")
+    } catch {
+      return []
+    }
+    try {
+      const list = JSON.parse(text) as TypeDefinitionJSON[]
+      return list.map(json => typeFromJSON(json))
+    } catch (error) {
+      throw new DataDirectoryError(`${path} is damaged: ${(error as Error).message}`)
+    }
+  }
+
+  /** Store type definitions (replacing those of the same name). */
+  async saveTypes(definitions: TypeDefinition<any>[]): Promise<void> {
+    const existing = new Map((await this.types()).map(d => [d.name, d.toJSON()]))
+    for (const definition of definitions) existing.set(definition.name, definition.toJSON())
+    await writeAtomic(join(this.path, "types.json"), JSON.stringify([...existing.values()], null, 2) + "\n")
+  }
+}
+
+/** Directories this process holds, so a second open in the same process is refused too. */
+const lockedHere = new Set<string>()
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/** Write a file so a crash leaves either the old or the new content, never half of one. */
+export async function writeAtomic(path: string, content: string, mode = 0o644): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`
+  const handle = await open(temp, "w", mode)
+  try {
+    await handle.writeFile(content)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await rename(temp, path)
+}

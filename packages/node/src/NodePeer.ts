@@ -1,0 +1,109 @@
+/**
+ * A Cairn peer in Node: a data directory (identity, types, documents on
+ * disk), the database over an automerge-repo Repo, and replication with
+ * other peers over WebSocket, as a server, a client, or both.
+ */
+import { Repo, type PeerId, type StorageAdapterInterface } from "@automerge/automerge-repo"
+import { Database, Replicator, type PeerStatus, type TypeDefinition, type TypeSelection } from "@cairn/core"
+import { DataDirectory } from "./DataDirectory.js"
+import { openStorage } from "./storage/openStorage.js"
+import { PeerNetwork, type ListenOptions, type ServerAddress } from "./PeerNetwork.js"
+
+export interface NodePeerOptions {
+  /** The data directory (created if missing). */
+  dir: string
+  /** Type definitions the app knows; they are also saved in the directory for other tools. */
+  types?: TypeDefinition<any>[]
+  /** Types this peer wants from others (default: every type). */
+  wants?: TypeSelection
+  /** Keep every type sent, without schemas (a relay). */
+  relay?: boolean
+  /** A human name for this machine (saved). */
+  name?: string
+  /** Log protocol problems and refusals (default: silent). */
+  log?: (message: string) => void
+}
+
+export class NodePeer {
+  #closed = false
+
+  private constructor(
+    readonly directory: DataDirectory,
+    readonly repo: Repo,
+    readonly db: Database,
+    readonly replicator: Replicator,
+    readonly network: PeerNetwork,
+    private readonly storage: StorageAdapterInterface & { close?: () => Promise<void> },
+  ) {}
+
+  /** Open a peer on a data directory. Throws DirectoryLockedError if another process has it open. */
+  static async open(options: NodePeerOptions): Promise<NodePeer> {
+    const directory = await DataDirectory.open(options.dir)
+    await directory.lock()
+    try {
+      const machine = await directory.machine(options.name)
+      if (options.types?.length) await directory.saveTypes(options.types)
+      const types = await directory.types()
+      const storage = await openStorage(directory.storePath)
+      const peerId = `${machine.machineId}-${Math.random().toString(36).slice(2, 10)}` as PeerId
+      let replicator: Replicator | undefined
+      const repo = new Repo({
+        storage,
+        network: [],
+        peerId,
+        shareConfig: {
+          announce: (peer, doc) => replicator?.shareConfig().announce(peer, doc) ?? Promise.resolve(false),
+          access: (peer, doc) => replicator?.shareConfig().access(peer, doc) ?? Promise.resolve(false),
+        },
+      })
+      const db = await Database.open({ repo, machine, storage, types })
+      replicator = new Replicator(db, {
+        wants: options.relay ? "*" : (options.wants ?? "*"),
+        relay: options.relay ?? false,
+        storage,
+        onProtocolError: (peer, reason) => options.log?.(`peer ${peer}: ${reason}`),
+      })
+      const network = new PeerNetwork(repo, replicator, options.log)
+      return new NodePeer(directory, repo, db, replicator, network, storage)
+    } catch (error) {
+      await directory.unlock()
+      throw error
+    }
+  }
+
+  get machineId(): string {
+    return this.db.machine.machineId
+  }
+
+  /** Serve other peers over WebSocket (127.0.0.1 unless told otherwise). */
+  listen(options: ListenOptions = {}): Promise<ServerAddress> {
+    return this.network.listen(options)
+  }
+
+  /** Connect to a peer's server; reconnects with backoff until closed. */
+  connect(url: string): void {
+    this.network.connect(url)
+  }
+
+  /** Sync status of every connected peer. */
+  peers(): PeerStatus[] {
+    return this.replicator.status()
+  }
+
+  /** Resolves when every connected peer is in sync both ways. */
+  whenSynced(timeoutMs?: number): Promise<void> {
+    return this.replicator.whenSynced(undefined, timeoutMs)
+  }
+
+  /** Flush everything to disk, disconnect, and release the directory. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.replicator.close()
+    await this.network.close()
+    await this.db.close()
+    await this.repo.shutdown().catch(() => {})
+    await this.storage.close?.()
+    await this.directory.unlock()
+  }
+}

@@ -1,0 +1,66 @@
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { defineType, f } from "@cairn/core"
+import { DirectoryLockedError, NodePeer } from "../src/index.js"
+
+const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false) } })
+const Note = defineType("note", { fields: { body: f.text() } })
+
+const cleanup: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "cairn-node-"))
+  cleanup.push(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function peer(options: Partial<Parameters<typeof NodePeer.open>[0]> = {}): Promise<NodePeer> {
+  const p = await NodePeer.open({ dir: options.dir ?? (await tempDir()), types: [Task, Note], ...options })
+  cleanup.push(() => p.close())
+  return p
+}
+
+describe("NodePeer", () => {
+  it("keeps its identity and documents across reopen", async () => {
+    const dir = await tempDir()
+    const first = await NodePeer.open({ dir, types: [Task] })
+    const doc = await first.db.create(Task, { title: "persist me" })
+    const machineId = first.machineId
+    await first.close()
+    const second = await peer({ dir })
+    expect(second.machineId).toBe(machineId)
+    expect((await second.db.get(Task, doc.id)).data.title).toBe("persist me")
+  })
+
+  it("refuses a second opener of the same directory", async () => {
+    const dir = await tempDir()
+    await peer({ dir })
+    await expect(NodePeer.open({ dir })).rejects.toBeInstanceOf(DirectoryLockedError)
+  })
+
+  it("syncs over WebSocket with a type filter, both ways and live", async () => {
+    const server = await peer()
+    const client = await peer({ wants: ["task"] })
+    const tasks = await Promise.all(Array.from({ length: 30 }, (_, i) => server.db.create(Task, { title: `t${i}` })))
+    await server.db.create(Note, { body: "secret" })
+    const mine = await client.db.create(Task, { title: "from client" })
+    const { url } = await server.listen({ port: 0 })
+    client.connect(url)
+    await client.whenSynced(10_000)
+    await server.whenSynced(10_000)
+    expect((await client.db.list(Task)).length).toBe(31)
+    expect(client.db.catalog.idsOfType("note").size).toBe(0)
+    expect((await server.db.get(Task, mine.id)).data.title).toBe("from client")
+    const live = await server.db.create(Task, { title: "live" })
+    await expect.poll(() => client.db.catalog.has(live.id), { timeout: 5000 }).toBe(true)
+    await client.db.change(Task, tasks[0]!.id, d => {
+      d.done = true
+    })
+    await expect.poll(async () => (await server.db.get(Task, tasks[0]!.id)).data.done, { timeout: 5000 }).toBe(true)
+  })
+})
