@@ -1,0 +1,120 @@
+/**
+ * A Cairn peer in a child process (test/fixtures/peer.mjs), driven by
+ * JSON-line requests. Every peer in a cross-process test is one of these.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+
+const FIXTURE = fileURLToPath(new URL("../fixtures/peer.mjs", import.meta.url))
+
+export interface PeerProcessOptions {
+  dir: string
+  wants?: string
+  relay?: boolean
+}
+
+export class PeerProcess {
+  #next = 0
+  #pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>()
+  readonly acked: string[] = []
+  readonly stderr: string[] = []
+  /** Lines on stdout that were not protocol messages (logged by libraries). */
+  readonly stray: string[] = []
+  exited: Promise<number | null>
+
+  private constructor(readonly child: ChildProcessWithoutNullStreams, readonly options: PeerProcessOptions) {
+    this.exited = new Promise(resolve => child.on("exit", code => resolve(code)))
+    child.stderr.on("data", chunk => this.stderr.push(String(chunk)))
+    child.on("exit", () => {
+      for (const { reject } of this.#pending.values()) reject(new Error(`peer process exited\n${this.stderr.join("")}`))
+      this.#pending.clear()
+    })
+  }
+
+  /** Start a peer process on a data directory and wait until it is ready. */
+  static async start(options: PeerProcessOptions): Promise<PeerProcess> {
+    const args = [FIXTURE, `--dir=${options.dir}`]
+    if (options.wants) args.push(`--wants=${options.wants}`)
+    if (options.relay) args.push("--relay")
+    const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] })
+    const peer = new PeerProcess(child, options)
+    await new Promise<void>((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout })
+      lines.on("line", line => {
+        let message
+        try {
+          message = JSON.parse(line)
+        } catch {
+          peer.stray.push(line)
+          if (process.env.CAIRN_TEST_VERBOSE) console.log(`[peer stdout] ${line}`)
+          return
+        }
+        if (message.ready) return resolve()
+        if (message.acked) return peer.acked.push(message.acked)
+        const pending = peer.#pending.get(message.id)
+        if (!pending) return
+        peer.#pending.delete(message.id)
+        if (message.ok) pending.resolve(message.result)
+        else pending.reject(new Error(message.error))
+      })
+      child.on("exit", code => reject(new Error(`peer process exited with ${code} before it was ready\n${peer.stderr.join("")}`)))
+    })
+    return peer
+  }
+
+  /** Send a command and wait for its answer. */
+  call<T = any>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
+    const id = this.#next++
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject })
+      this.child.stdin.write(JSON.stringify({ id, cmd, args }) + "\n")
+    })
+  }
+
+  /** Close cleanly (flush, release the directory). */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return
+    await this.call("close").catch(() => {})
+    await this.exited
+  }
+
+  /** SIGKILL: no chance to flush anything. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null) return
+    this.child.kill("SIGKILL")
+    await this.exited
+  }
+}
+
+/** Temporary directories removed at the end of a test file. */
+export class TempDirs {
+  #dirs: string[] = []
+  async make(prefix = "cairn-test-"): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), prefix))
+    this.#dirs.push(dir)
+    return dir
+  }
+  async cleanup(): Promise<void> {
+    await Promise.all(this.#dirs.splice(0).map(dir => rm(dir, { recursive: true, force: true })))
+  }
+}
+
+/** Poll until `check` returns a truthy value. */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 15_000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await check()
+      if (value) return value
+    } catch (error) {
+      last = error
+    }
+    if (Date.now() > deadline) throw new Error(`timed out${last ? `: ${String(last)}` : ""}`)
+    await new Promise(resolve => setTimeout(resolve, intervalMs))
+  }
+}
