@@ -1,0 +1,48 @@
+/**
+ * Real Chromium for end-to-end tests: Debian's `chromium` driven by
+ * playwright-core (no browser download). Where chromium is missing the
+ * tests skip with how to get it — except in CI (CI=true), where a missing
+ * browser is a failure: `.ci/run` installs it.
+ */
+import { existsSync } from "node:fs"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { chromium, type BrowserContext } from "playwright-core"
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
+
+/** True when the browser tests can run here. Throws in CI when they cannot. */
+export function chromiumAvailable(): boolean {
+  if (existsSync(CHROMIUM_PATH)) return true
+  if (process.env.CI) throw new Error(`Chromium is missing at ${CHROMIUM_PATH}; CI must install it (apt-get install -y chromium)`)
+  console.warn(`skipping browser tests: no Chromium at ${CHROMIUM_PATH} (install it with: sudo apt-get install -y chromium, or set CHROMIUM_PATH)`)
+  return false
+}
+
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-dev-shm-usage",
+]
+
+/** A persistent browser context with a fresh profile directory (its IndexedDB survives reloads, not the test). */
+export async function launchContext(): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
+  const profile = await mkdtemp(join(tmpdir(), "cairn-chromium-"))
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS })
+  return {
+    context,
+    close: async () => {
+      await context.close().catch(() => {})
+      await rm(profile, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Where tests keep screenshots for a reviewer to open (test/artifacts/, kept out of git). */
+export const ARTIFACTS = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "artifacts")
