@@ -40,7 +40,10 @@ export interface HistoryEntry {
   message: string | null
 }
 
-export interface DatabaseEvents extends StoreEvents {}
+export interface DatabaseEvents extends StoreEvents {
+  /** The app started or stopped subscribing to a document. */
+  watch: { id: string; watched: boolean }
+}
 
 type DocOf<R> = R extends TypeDefinition<any> ? Doc<DataOf<R>> : Doc
 
@@ -49,6 +52,7 @@ export class Database extends Emitter<DatabaseEvents> {
   readonly #definitions: Map<string, TypeDefinition>
   readonly #commit: GroupCommit
   #closed = false
+  readonly #watchers = new Map<string, number>()
   /** What opening had to repair, if anything (a rebuilt catalog). */
   readonly repairs: RebuildReport | undefined
 
@@ -200,9 +204,33 @@ export class Database extends Emitter<DatabaseEvents> {
       this.get(id).then(listener, () => listener(undefined))
     }
     push()
-    return this.on("change", event => {
+    const stop = this.on("change", event => {
       if (event.id === id) push()
     })
+    this.#watch(id, +1)
+    let active = true
+    return () => {
+      if (!active) return
+      active = false
+      stop()
+      this.#watch(id, -1)
+    }
+  }
+
+  /**
+   * True while the app subscribes to the document. Replication uses this:
+   * automerge-repo's live per-document sync (lowest latency, one message per
+   * keystroke) runs for watched documents; everything else moves in batches.
+   */
+  isWatched(id: string): boolean {
+    return (this.#watchers.get(id) ?? 0) > 0
+  }
+
+  #watch(id: string, delta: number): void {
+    const count = (this.#watchers.get(id) ?? 0) + delta
+    if (count > 0) this.#watchers.set(id, count)
+    else this.#watchers.delete(id)
+    if ((delta > 0 && count === 1) || count === 0) this.emit("watch", { id, watched: count > 0 })
   }
 
   /** A live query: `listener` gets the results now and again whenever a document of the type changes anywhere. */

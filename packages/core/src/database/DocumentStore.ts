@@ -60,7 +60,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
       }
     }
     await Promise.all(
-      direct.map(async ({ id, bytes }) => {
+      direct.map(({ id, bytes }) => this.#serially(id, async () => {
         const stored = this.storage && this.catalog.has(id) ? await this.readStored(id) : undefined
         let doc = A.init<Envelope>()
         if (stored) doc = A.loadIncremental(doc, stored)
@@ -74,9 +74,21 @@ export class DocumentStore extends Emitter<StoreEvents> {
         if (this.storage) await this.storage.save([id, "incremental", chunkName(bytes)], bytes)
         else this.repo.import(A.save(doc), { docId: id as DocumentId })
         entries.push(this.noteRemote(id, doc))
-      }),
+      })),
     )
     return entries
+  }
+
+  readonly #ingesting = new Map<string, Promise<void>>()
+
+  /** Run ingests of one document one after another (two peers may send it at once). */
+  #serially(id: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.#ingesting.get(id) ?? Promise.resolve()
+    const next = previous.then(work, work)
+    this.#ingesting.set(id, next)
+    return next.finally(() => {
+      if (this.#ingesting.get(id) === next) this.#ingesting.delete(id)
+    })
   }
 
   /** The stored bytes of a document (all its chunks, concatenated), without loading it into the repo. */

@@ -63,7 +63,12 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     this.wants = options.relay ? "*" : options.wants
     this.relay = options.relay ?? false
     this.#checkpoints = new CheckpointStore(options.storage)
-    this.#stopListening = db.on("change", ({ entry }) => this.#changed(entry))
+    const stopChanges = db.on("change", ({ entry }) => this.#changed(entry))
+    const stopWatches = db.on("watch", () => db.repo.shareConfigChanged())
+    this.#stopListening = () => {
+      stopChanges()
+      stopWatches()
+    }
   }
 
   /** What this peer tells others about itself when it connects. */
@@ -77,15 +82,24 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     }
   }
 
-  /** The share policy to give automerge-repo: a peer gets a document only if its type is one the peer may read. */
+  /**
+   * The share policy to give automerge-repo. A peer may access a document
+   * only if its type is one the peer may read. automerge-repo announces
+   * (starts live sync of) only documents the app is watching: announcing
+   * every document in memory would resend each one to every peer on every
+   * connect, which the batched protocol already does once, in bulk.
+   */
   shareConfig(): ShareConfig {
-    const allowed = async (peerId: PeerId, documentId?: string) => {
+    const allowed = (peerId: PeerId, documentId?: string) => {
       if (!documentId) return false
       const entry = this.db.catalog.get(documentId)
       const session = this.#sessions.get(peerId)
       return !!entry && !!session && !entry.purged && !entry.quarantined && session.sends(entry.type)
     }
-    return { announce: allowed, access: allowed as ShareConfig["access"] }
+    return {
+      announce: async (peerId, documentId) => allowed(peerId, documentId) && this.db.isWatched(documentId!),
+      access: async (peerId, documentId) => allowed(peerId, documentId),
+    }
   }
 
   /** A peer finished its handshake: start syncing with it. */
