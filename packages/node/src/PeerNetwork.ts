@@ -4,12 +4,12 @@
  * adapter that also carries Cairn's replication messages. Wires the
  * handshake info and control messages to the Replicator.
  */
-import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
+import type { Server } from "node:http"
 import type { PeerId, Repo } from "@automerge/automerge-repo"
 import { PROTOCOL_VERSION, type ControlMessage, type ReplicationInfo, type Replicator } from "@cairn/core"
-import { CairnClientAdapter, CairnServerAdapter, type CairnNetworkAdapter } from "@cairn/core/network"
-import { WebSocket, WebSocketServer } from "ws"
+import type { CairnClientAdapter, CairnNetworkAdapter } from "@cairn/core/network"
+import { createNodeClientAdapter } from "./network/createNodeClientAdapter.js"
+import { WebSocketServerTransport } from "./network/WebSocketServerTransport.js"
 
 export interface ListenOptions {
   /** Interface to bind; 127.0.0.1 unless told otherwise. */
@@ -37,7 +37,7 @@ export function replicationInfoOf(info: unknown): ReplicationInfo | undefined {
 
 export class PeerNetwork {
   readonly #clients = new Map<string, CairnClientAdapter>()
-  #server: { http: Server; wss: WebSocketServer; adapter: CairnServerAdapter; ownsHttp: boolean } | undefined
+  #server: WebSocketServerTransport | undefined
 
   constructor(
     private readonly repo: Repo,
@@ -48,45 +48,29 @@ export class PeerNetwork {
   /** Start serving peers. */
   async listen(options: ListenOptions = {}): Promise<ServerAddress> {
     if (this.#server) throw new Error("already listening")
-    const host = options.host ?? "127.0.0.1"
-    const adapter = new CairnServerAdapter({
+    const transport = new WebSocketServerTransport({
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? 3030,
+      ...(options.server ? { server: options.server } : {}),
       log: this.log,
       accept: hello => {
         const info = replicationInfoOf(hello.info)
         if (!info) return { ok: false, reason: `unsupported hello: this peer speaks replication protocol ${PROTOCOL_VERSION}` }
-        return { ok: true, info: this.replicator.localInfo() as never }
+        return { ok: true, info: { ...this.replicator.localInfo() } }
       },
     })
-    this.#wire(adapter)
-    const http = options.server ?? createServer((_, response) => response.writeHead(426).end("this is a Cairn peer: connect over WebSocket\n"))
-    const wss = new WebSocketServer({ server: http })
-    wss.on("connection", (socket, request) => adapter.acceptSocket(socket as never, { address: request.socket.remoteAddress ?? "" }))
-    if (!options.server) {
-      await new Promise<void>((resolve, reject) => {
-        http.once("error", reject)
-        http.listen(options.port ?? 3030, host, () => {
-          http.off("error", reject)
-          resolve()
-        })
-      })
-    }
-    this.repo.networkSubsystem.addNetworkAdapter(adapter)
-    this.#server = { http, wss, adapter, ownsHttp: !options.server }
-    const address = http.address() as AddressInfo
-    const shown = address.family === "IPv6" ? `[${address.address}]` : address.address
-    return { host: address.address, port: address.port, url: `ws://${shown}:${address.port}` }
+    this.#wire(transport.adapter)
+    const address = await transport.listen()
+    this.repo.networkSubsystem.addNetworkAdapter(transport.adapter)
+    this.#server = transport
+    return { host: address.host, port: address.port, url: address.url }
   }
 
   /** Connect to a peer's server, reconnecting with backoff until `disconnect` or `close`. */
   connect(url: string): CairnClientAdapter {
     const existing = this.#clients.get(url)
     if (existing) return existing
-    const adapter = new CairnClientAdapter({
-      url,
-      log: this.log,
-      createSocket: target => new WebSocket(target) as never,
-      info: () => this.replicator.localInfo() as never,
-    })
+    const adapter = createNodeClientAdapter({ url, log: this.log, info: () => ({ ...this.replicator.localInfo() }) })
     this.#wire(adapter)
     this.#clients.set(url, adapter)
     this.repo.networkSubsystem.addNetworkAdapter(adapter)
@@ -111,7 +95,7 @@ export class PeerNetwork {
   traffic(): { bytesIn: number; bytesOut: number } {
     let bytesIn = 0
     let bytesOut = 0
-    for (const adapter of [...this.#clients.values(), ...(this.#server ? [this.#server.adapter] : [])]) {
+    for (const adapter of [...this.#clients.values(), ...(this.#server ? [this.#server.adapter] : [])] as CairnNetworkAdapter<any>[]) {
       const stats = adapter.stats()
       if (stats) {
         bytesIn += stats.bytesIn
@@ -121,20 +105,13 @@ export class PeerNetwork {
     return { bytesIn, bytesOut }
   }
 
-  /** The HTTP server that the WebSocket server shares, if listening. */
-  get httpServer(): Server | undefined {
-    return this.#server?.http
-  }
-
   async close(): Promise<void> {
     for (const url of [...this.#clients.keys()]) this.disconnect(url)
     const server = this.#server
     this.#server = undefined
     if (!server) return
-    server.adapter.disconnect()
-    for (const client of server.wss.clients) client.terminate()
-    await new Promise<void>(resolve => server.wss.close(() => resolve()))
-    if (server.ownsHttp) await new Promise<void>(resolve => server.http.close(() => resolve()))
+    this.repo.networkSubsystem.removeNetworkAdapter(server.adapter)
+    await server.close()
   }
 
   #wire(adapter: CairnNetworkAdapter<any>): void {

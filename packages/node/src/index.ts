@@ -1,3 +1,5 @@
 export { NodePeer, type NodePeerOptions } from "./NodePeer.js"
 export { DataDirectory, DataDirectoryError, DirectoryLockedError, writeAtomic } from "./DataDirectory.js"
 export { PeerNetwork, type ListenOptions, type ServerAddress } from "./PeerNetwork.js"
+export { WebSocketServerTransport, type WebSocketServerTransportOptions, type ListenAddress } from "./network/WebSocketServerTransport.js"
+export { createNodeClientAdapter } from "./network/createNodeClientAdapter.js"

@@ -1,0 +1,202 @@
+import { NetworkAdapter, type Message, type PeerId, type PeerMetadata } from "@automerge/automerge-repo"
+import { CloseCode } from "./closeCodes.js"
+import { Connection, emptyStats, type ConnectionOptions, type ConnectionStats } from "./Connection.js"
+import { NotConnectedError } from "./errors.js"
+import { DEFAULT_MAX_FRAME_BYTES, type Frame, type PeerInfo } from "./frames.js"
+import type { SocketLike } from "./SocketLike.js"
+
+/** A peer at the other end of an open, welcomed connection. */
+export interface RemotePeer {
+  readonly peerId: PeerId
+  readonly peerMetadata: PeerMetadata
+  /** What it said about itself in its hello (seen by a server) or welcome (seen by a client). */
+  readonly info: PeerInfo
+}
+
+/** A peer connected or went away. */
+export interface PeerEvent extends RemotePeer {
+  readonly state: "connected" | "disconnected"
+}
+
+/** A control message from a connected peer. */
+export interface ControlEvent {
+  readonly peerId: PeerId
+  readonly message: unknown
+}
+
+/**
+ * The events both adapters add to automerge-repo's (`peer-candidate`,
+ * `peer-disconnected`, `message`, `close`), by name and payload.
+ */
+export interface CairnAdapterEvents {
+  /**
+   * A peer finished the handshake (emitted before automerge-repo hears of it,
+   * so the replication layer knows the peer's info before the Repo syncs
+   * anything) or disconnected (emitted after automerge-repo forgot it).
+   */
+  peer: PeerEvent
+  /** A control message arrived. */
+  control: ControlEvent
+}
+
+/** Settings both adapters share. */
+export interface AdapterOptions {
+  /** A larger frame closes the connection that sent it. Default 64 MiB. */
+  readonly maxFrameBytes?: number
+  /** Ping after this many ms of silence, drop the connection if the ping goes unanswered as long; 0 turns it off. Default 15,000. */
+  readonly keepAliveMs?: number
+  /** How long a handshake may take, in ms. Default 10,000. */
+  readonly handshakeTimeoutMs?: number
+  /** Where to report closed connections and refusals. Default `console.warn`. */
+  readonly log?: (message: string) => void
+}
+
+/** eventemitter3's methods, typed for a second event map of one payload per event. */
+interface TypedEvents<Events> {
+  on<K extends keyof Events>(event: K, listener: (payload: Events[K]) => void): this
+  once<K extends keyof Events>(event: K, listener: (payload: Events[K]) => void): this
+  off<K extends keyof Events>(event: K, listener?: (payload: Events[K]) => void): this
+}
+
+// NetworkAdapter's emitter is typed with automerge-repo's events only; this
+// cast adds ours beside them without changing anything at run time.
+const TypedNetworkAdapter = NetworkAdapter as unknown as abstract new <Events>() => NetworkAdapter & TypedEvents<Events>
+
+/**
+ * What the client and the server adapters share once a connection is
+ * welcomed: the peer table, routing automerge-repo's messages and Cairn's
+ * control messages, and traffic counters.
+ */
+export abstract class CairnNetworkAdapter<
+  Events extends CairnAdapterEvents = CairnAdapterEvents,
+> extends TypedNetworkAdapter<Events> {
+  protected readonly maxFrameBytes: number
+  protected readonly keepAliveMs: number
+  protected readonly handshakeTimeoutMs: number
+  protected readonly log: (message: string) => void
+  readonly #peers = new Map<PeerId, { remote: RemotePeer; connection: Connection }>()
+  readonly #totals = emptyStats()
+
+  constructor(options: AdapterOptions) {
+    super()
+    this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+    this.keepAliveMs = options.keepAliveMs ?? 15_000
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000
+    this.log = options.log ?? (message => console.warn(`cairn network: ${message}`))
+  }
+
+  /** The peers with an open connection right now. */
+  get peers(): RemotePeer[] {
+    return [...this.#peers.values()].map(entry => entry.remote)
+  }
+
+  /**
+   * Called by the Repo to send one of its messages. One for a peer that just
+   * went away is dropped quietly, as it would be lost on the wire: the Repo
+   * hears of the disconnect through `peer-disconnected`.
+   */
+  override send(message: Message): void {
+    this.#peers.get(message.targetId)?.connection.send({ kind: "repo", message })
+  }
+
+  /**
+   * Send a control message (anything CBOR can encode, Uint8Arrays included)
+   * to a connected peer. Throws {@link NotConnectedError} if it is not connected.
+   */
+  sendControl(peerId: PeerId, message: unknown): void {
+    const entry = this.#peers.get(peerId)
+    if (!entry?.connection.send({ kind: "control", message })) throw new NotConnectedError(peerId)
+  }
+
+  /** Traffic on every connection this adapter ever had, handshakes and refused ones included. */
+  stats(): ConnectionStats
+  /** Traffic on the open connection to `peerId`, or undefined if it is not connected. */
+  stats(peerId: PeerId): ConnectionStats | undefined
+  stats(peerId?: PeerId): ConnectionStats | undefined {
+    if (peerId === undefined) return { ...this.#totals }
+    return this.#peers.get(peerId)?.connection.stats
+  }
+
+  /** Wrap a socket with this adapter's limits and counters. */
+  protected createConnection(
+    socket: SocketLike,
+    label: string,
+    handlers: Pick<ConnectionOptions, "onOpen" | "onFrame" | "onClose">,
+  ): Connection {
+    return new Connection(socket, label, {
+      maxFrameBytes: this.maxFrameBytes,
+      keepAliveMs: this.keepAliveMs,
+      totals: this.#totals,
+      log: this.log,
+      ...handlers,
+    })
+  }
+
+  /** The open connection to a peer, if any. */
+  protected connectionOf(peerId: PeerId): Connection | undefined {
+    return this.#peers.get(peerId)?.connection
+  }
+
+  /** A handshake finished: tell the app, then the Repo. */
+  protected addPeer(remote: RemotePeer, connection: Connection): void {
+    this.#peers.set(remote.peerId, { remote, connection })
+    this.emitToApp("peer", { ...remote, state: "connected" } as Events["peer"])
+    this.emit("peer-candidate", { peerId: remote.peerId, peerMetadata: remote.peerMetadata })
+  }
+
+  /** A welcomed connection closed: tell the Repo, then the app. Ignores a connection that was already replaced. */
+  protected removePeer(peerId: PeerId, connection: Connection): void {
+    const entry = this.#peers.get(peerId)
+    if (entry?.connection !== connection) return
+    this.#peers.delete(peerId)
+    this.emit("peer-disconnected", { peerId })
+    this.emitToApp("peer", { ...entry.remote, state: "disconnected" } as Events["peer"])
+  }
+
+  /** A frame on a welcomed connection. */
+  protected handleFrame(remote: RemotePeer, connection: Connection, frame: Frame): void {
+    switch (frame.kind) {
+      case "repo": {
+        const { senderId, targetId } = frame.message
+        // automerge-repo trusts senderId for access decisions, so it must be
+        // the id this connection was welcomed under.
+        if (senderId !== remote.peerId || targetId !== this.peerId) {
+          this.closeForBadFrame(connection, `repo message from ${senderId} to ${targetId} on ${remote.peerId}'s connection`)
+          return
+        }
+        this.emit("message", frame.message)
+        return
+      }
+      case "control":
+        this.emitToApp("control", { peerId: remote.peerId, message: frame.message } as Events["control"])
+        return
+      case "refuse":
+        this.log(`${remote.peerId} ended the connection: ${frame.reason}`)
+        connection.close(CloseCode.NORMAL, frame.reason)
+        return
+      default:
+        this.closeForBadFrame(connection, `unexpected ${frame.kind} frame after the handshake`)
+    }
+  }
+
+  /**
+   * Emit one of Cairn's events. A listener that throws must not break the
+   * connection's state, so its error is rethrown on its own, like an
+   * uncaught error in any event handler.
+   */
+  protected emitToApp<K extends keyof Events & string>(event: K, payload: Events[K]): void {
+    try {
+      ;(this.emit as (event: string, payload: unknown) => boolean)(event, payload)
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error
+      })
+    }
+  }
+
+  /** Close a connection that broke the protocol, saying why in the log and the close reason. */
+  protected closeForBadFrame(connection: Connection, reason: string): void {
+    this.log(`${connection.label}: closing the connection: ${reason}`)
+    connection.close(CloseCode.BAD_FRAME, reason)
+  }
+}
