@@ -15,6 +15,8 @@ export interface PeerProcessOptions {
   dir: string
   wants?: string
   relay?: boolean
+  /** "open" (default), "trust", or "psk:SECRET" */
+  auth?: string
 }
 
 export class PeerProcess {
@@ -40,6 +42,7 @@ export class PeerProcess {
     const args = [FIXTURE, `--dir=${options.dir}`]
     if (options.wants) args.push(`--wants=${options.wants}`)
     if (options.relay) args.push("--relay")
+    if (options.auth) args.push(`--auth=${options.auth}`)
     const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] })
     const peer = new PeerProcess(child, options)
     await new Promise<void>((resolve, reject) => {

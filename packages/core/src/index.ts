@@ -16,3 +16,4 @@ export { encodeDocument, decodeDocument, EXPORT_FORMAT, type ExportedDocument, t
 export * from "./errors.js"
 export { Replicator, type ReplicatorOptions, type Grants, type PeerLink, type PeerStatus } from "./replication/Replicator.js"
 export { PROTOCOL_VERSION, selects, type ReplicationInfo, type TypeSelection, type ControlMessage, type Checkpoint } from "./replication/protocol.js"
+export { serverAuthenticate, clientAnswer, checkIdentity, newNonce, type Prover, type AuthHello, type AuthMessage } from "./auth/handshake.js"

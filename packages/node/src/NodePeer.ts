@@ -7,7 +7,8 @@ import { Repo, type PeerId, type StorageAdapterInterface } from "@automerge/auto
 import { Database, Replicator, type PeerStatus, type TypeDefinition, type TypeSelection } from "@cairn/core"
 import { DataDirectory } from "./DataDirectory.js"
 import { openStorage } from "./storage/openStorage.js"
-import { PeerNetwork, type ListenOptions, type ServerAddress } from "./PeerNetwork.js"
+import { PeerNetwork, type AuthMode, type ConnectOptions, type ListenOptions, type NetworkLimits, type ServerAddress } from "./PeerNetwork.js"
+import { TrustList } from "./TrustList.js"
 
 export interface NodePeerOptions {
   /** The data directory (created if missing). */
@@ -22,6 +23,13 @@ export interface NodePeerOptions {
   name?: string
   /** Log protocol problems and refusals (default: silent). */
   log?: (message: string) => void
+  /**
+   * How peers authenticate (default `{ mode: "open" }` for the library;
+   * `cairn serve` defaults to `trust`). See PeerNetwork's AuthMode.
+   */
+  auth?: AuthMode
+  /** Per-connection limits (frame size, connections per machine, message rate). */
+  limits?: NetworkLimits
 }
 
 export class NodePeer {
@@ -33,6 +41,7 @@ export class NodePeer {
     readonly db: Database,
     readonly replicator: Replicator,
     readonly network: PeerNetwork,
+    readonly trust: TrustList,
     private readonly storage: StorageAdapterInterface & { close?: () => Promise<void> },
   ) {}
 
@@ -57,14 +66,17 @@ export class NodePeer {
         },
       })
       const db = await Database.open({ repo, machine, storage, types })
+      const trust = await TrustList.open(directory.path)
+      let network: PeerNetwork | undefined
       replicator = new Replicator(db, {
         wants: options.relay ? "*" : (options.wants ?? "*"),
         relay: options.relay ?? false,
         storage,
+        grants: (_, peerId) => network!.grantsFor(peerId),
         onProtocolError: (peer, reason) => options.log?.(`peer ${peer}: ${reason}`),
       })
-      const network = new PeerNetwork(repo, replicator, options.log)
-      return new NodePeer(directory, repo, db, replicator, network, storage)
+      network = new PeerNetwork(repo, replicator, machine, options.auth ?? { mode: "open" }, trust, options.limits, options.log)
+      return new NodePeer(directory, repo, db, replicator, network, trust, storage)
     } catch (error) {
       await directory.unlock()
       throw error
@@ -81,8 +93,8 @@ export class NodePeer {
   }
 
   /** Connect to a peer's server; reconnects with backoff until closed. */
-  connect(url: string): void {
-    this.network.connect(url)
+  connect(url: string, options: ConnectOptions = {}): void {
+    this.network.connect(url, options)
   }
 
   /** Sync status of every connected peer. */
@@ -101,6 +113,7 @@ export class NodePeer {
     this.#closed = true
     this.replicator.close()
     await this.network.close()
+    await this.trust.close()
     await this.db.close()
     await this.repo.shutdown().catch(() => {})
     await this.storage.close?.()

@@ -1,29 +1,72 @@
 /**
  * The network side of a Node peer: a WebSocket server (127.0.0.1 by
  * default) and clients to other peers, each an automerge-repo network
- * adapter that also carries Cairn's replication messages. Wires the
- * handshake info and control messages to the Replicator.
+ * adapter that also carries Cairn's replication messages. Here the
+ * handshake is authenticated (see core/src/auth/handshake.ts), a machine's
+ * grants from the trust list become the replicator's read/write decisions,
+ * write grants are enforced on automerge-repo's live sync too, and each
+ * connection is held to its limits.
  */
+import { createServer as createHttpsServer } from "node:https"
 import type { Server } from "node:http"
-import type { PeerId, Repo } from "@automerge/automerge-repo"
-import { PROTOCOL_VERSION, type ControlMessage, type ReplicationInfo, type Replicator } from "@cairn/core"
+import type { Message, PeerId, Repo } from "@automerge/automerge-repo"
+import * as A from "@automerge/automerge"
+import {
+  PROTOCOL_VERSION,
+  checkIdentity,
+  clientAnswer,
+  newNonce,
+  serverAuthenticate,
+  type ControlMessage,
+  type Grants,
+  type MachineIdentity,
+  type Prover,
+  type ReplicationInfo,
+  type Replicator,
+} from "@cairn/core"
 import type { CairnClientAdapter, CairnNetworkAdapter } from "@cairn/core/network"
 import { createNodeClientAdapter } from "./network/createNodeClientAdapter.js"
 import { WebSocketServerTransport } from "./network/WebSocketServerTransport.js"
+import type { TrustList } from "./TrustList.js"
+import { RateLimiter } from "./RateLimiter.js"
+
+/**
+ * How peers prove who they are.
+ * - `open`: no authentication; every peer may read and write everything (local development).
+ * - `trust`: machines prove their ed25519 key; only machines in the trust list get in, with their grants.
+ * - `psk`: every machine that knows the shared secret gets in, with every grant (a household's devices).
+ */
+export type AuthMode = { mode: "open" } | { mode: "trust" } | { mode: "psk"; secret: string }
+
+export interface NetworkLimits {
+  /** Largest frame accepted, in bytes (default 64 MiB). */
+  maxFrameBytes?: number
+  /** Open connections one machine may have to this server (default 8). */
+  connectionsPerMachine?: number
+  /** Messages per second one connection may send, sustained (default 2,000; bursts of 10x). */
+  messagesPerSecond?: number
+}
 
 export interface ListenOptions {
   /** Interface to bind; 127.0.0.1 unless told otherwise. */
   host?: string
   /** Port; 0 picks a free one. Default 3030. */
   port?: number
-  /** An HTTP server to share (the dashboard); one is made if absent. */
+  /** An HTTP(S) server to share (the dashboard); one is made if absent. */
   server?: Server
+  /** Serve wss:// with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer }
+}
+
+export interface ConnectOptions {
+  /** Extra certificate authorities to trust for wss:// (PEM), e.g. a self-signed server's certificate. */
+  ca?: string | Buffer
 }
 
 export interface ServerAddress {
   host: string
   port: number
-  /** ws://host:port */
+  /** ws://host:port (wss:// with TLS) */
   url: string
 }
 
@@ -35,42 +78,124 @@ export function replicationInfoOf(info: unknown): ReplicationInfo | undefined {
   return i as ReplicationInfo
 }
 
+const ALL: Grants = { read: "*", write: "*" }
+
 export class PeerNetwork {
   readonly #clients = new Map<string, CairnClientAdapter>()
+  readonly #grants = new Map<string, Grants>()
+  readonly #machineOfPeer = new Map<string, string>()
+  readonly #limiters = new Map<string, RateLimiter>()
   #server: WebSocketServerTransport | undefined
 
   constructor(
     private readonly repo: Repo,
     private readonly replicator: Replicator,
+    private readonly machine: MachineIdentity,
+    private readonly auth: AuthMode,
+    private readonly trust: TrustList,
+    private readonly limits: NetworkLimits = {},
     private readonly log: (message: string) => void = () => {},
   ) {}
+
+  /** What a connected peer may read and write here (the replicator asks). */
+  grantsFor(peerId: string): Grants {
+    return this.#grants.get(peerId) ?? (this.auth.mode === "trust" ? { read: [], write: [] } : ALL)
+  }
 
   /** Start serving peers. */
   async listen(options: ListenOptions = {}): Promise<ServerAddress> {
     if (this.#server) throw new Error("already listening")
-    const transport = new WebSocketServerTransport({
+    const server = options.server ?? (options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }) : undefined)
+    const transport: WebSocketServerTransport = new WebSocketServerTransport({
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 3030,
-      ...(options.server ? { server: options.server } : {}),
+      ...(server ? { server: server as Server } : {}),
+      ...(this.limits.maxFrameBytes ? { maxFrameBytes: this.limits.maxFrameBytes } : {}),
       log: this.log,
-      accept: hello => {
+      inbound: (peerId: PeerId, message: Message): boolean => this.#inbound(transport.adapter, peerId, message),
+      accept: async (hello, _remote, exchange) => {
         const info = replicationInfoOf(hello.info)
         if (!info) return { ok: false, reason: `unsupported hello: this peer speaks replication protocol ${PROTOCOL_VERSION}` }
-        return { ok: true, info: { ...this.replicator.localInfo() } }
+        const decision = await this.#admit(hello.peerId, info, hello.info as Record<string, unknown>, exchange)
+        if (!decision.ok) return decision
+        this.#grants.set(hello.peerId, decision.grants)
+        this.#machineOfPeer.set(hello.peerId, info.machineId)
+        return { ok: true, info: { ...this.replicator.localInfo(), publicKey: this.machine.publicKey } }
       },
     })
     this.#wire(transport.adapter)
     const address = await transport.listen()
     this.repo.networkSubsystem.addNetworkAdapter(transport.adapter)
     this.#server = transport
-    return { host: address.host, port: address.port, url: address.url }
+    const url = options.tls ? address.url.replace(/^ws:/, "wss:") : address.url
+    return { host: address.host, port: address.port, url }
+  }
+
+  async #admit(
+    peerId: string,
+    info: ReplicationInfo,
+    hello: Record<string, unknown>,
+    exchange: { send(message: unknown): void; receive(): Promise<unknown> },
+  ): Promise<{ ok: true; grants: Grants } | { ok: false; reason: string }> {
+    const connections = [...this.#machineOfPeer.entries()].filter(([peer, machine]) => machine === info.machineId && this.#server?.adapter.peers.some(p => p.peerId === peer))
+    if (connections.length >= (this.limits.connectionsPerMachine ?? 8)) return { ok: false, reason: `machine ${info.machineId} already has ${connections.length} connections here` }
+    if (this.auth.mode === "open") return { ok: true, grants: ALL }
+    const problem = await checkIdentity(info.machineId, hello.publicKey, peerId)
+    if (problem) return { ok: false, reason: `authentication failed: ${problem}` }
+    const publicKey = hello.publicKey as string
+    const trusted = this.trust.get(publicKey)
+    if (this.auth.mode === "trust" && !trusted) {
+      return { ok: false, reason: `machine ${info.machineId} is not trusted here; on the server run: cairn trust ${publicKey} --read TYPES --write TYPES` }
+    }
+    if (typeof hello.nonce !== "string") return { ok: false, reason: "authentication failed: no nonce in the hello" }
+    const reason = await serverAuthenticate(this.#prover(), { publicKey, nonce: hello.nonce }, exchange)
+    if (reason) return { ok: false, reason: `authentication failed: ${reason}` }
+    this.trust.seen(publicKey)
+    return { ok: true, grants: trusted ? { read: trusted.read, write: trusted.write } : ALL }
+  }
+
+  #prover(): Prover {
+    return this.auth.mode === "psk" ? { kind: "psk", machine: this.machine, secret: this.auth.secret } : { kind: "key", machine: this.machine }
   }
 
   /** Connect to a peer's server, reconnecting with backoff until `disconnect` or `close`. */
-  connect(url: string): CairnClientAdapter {
+  connect(url: string, options: ConnectOptions = {}): CairnClientAdapter {
     const existing = this.#clients.get(url)
     if (existing) return existing
-    const adapter = createNodeClientAdapter({ url, log: this.log, info: () => ({ ...this.replicator.localInfo() }) })
+    let nonce = newNonce()
+    let serverKey: string | undefined
+    const adapter: CairnClientAdapter = createNodeClientAdapter({
+      url,
+      log: this.log,
+      ...(options.ca ? { ca: options.ca } : {}),
+      ...(this.limits.maxFrameBytes ? { maxFrameBytes: this.limits.maxFrameBytes } : {}),
+      inbound: (peerId: PeerId, message: Message): boolean => this.#inbound(adapter, peerId, message),
+      info: () => {
+        nonce = newNonce()
+        return { ...this.replicator.localInfo(), publicKey: this.machine.publicKey, nonce }
+      },
+      answerAuth: message =>
+        clientAnswer(this.#prover(), { publicKey: this.machine.publicKey, nonce }, message, (_, publicKey) => {
+          serverKey = publicKey
+          return this.auth.mode !== "trust" || this.trust.get(publicKey) !== undefined
+        }),
+    })
+    adapter.on("peer", event => {
+      if (event.state !== "connected") return
+      if (this.auth.mode === "trust") {
+        const trusted = serverKey ? this.trust.get(serverKey) : undefined
+        if (!trusted) {
+          // A server in open mode asked for no proof, so we cannot know whom we reached: share nothing with it.
+          this.log(`${url} did not prove its identity; this peer only syncs with trusted machines`)
+          this.#grants.set(event.peerId, { read: [], write: [] })
+        } else {
+          this.trust.seen(trusted.publicKey)
+          this.#grants.set(event.peerId, { read: trusted.read, write: trusted.write })
+        }
+      } else {
+        this.#grants.set(event.peerId, ALL)
+      }
+    })
     this.#wire(adapter)
     this.#clients.set(url, adapter)
     this.repo.networkSubsystem.addNetworkAdapter(adapter)
@@ -91,7 +216,7 @@ export class PeerNetwork {
     return [...this.#clients].map(([url, adapter]) => ({ url, status: adapter.status, ...(adapter.refusalReason ? { refusal: adapter.refusalReason } : {}) }))
   }
 
-  /** Bytes and frames in and out, over every connection. */
+  /** Bytes in and out, over every connection. */
   traffic(): { bytesIn: number; bytesOut: number } {
     let bytesIn = 0
     let bytesOut = 0
@@ -114,6 +239,36 @@ export class PeerNetwork {
     await server.close()
   }
 
+  /**
+   * Every automerge-repo message from a peer passes here first: over its rate
+   * limit, the connection is closed; a sync message carrying changes to a
+   * document of a type the peer may not write is dropped (and the peer told).
+   */
+  #inbound(adapter: CairnNetworkAdapter<any>, peerId: PeerId, message: Message): boolean {
+    if (!this.#allowRate(adapter, peerId)) return false
+    if (message.type !== "sync" || !("documentId" in message)) return true
+    if (this.grantsFor(peerId).write === "*") return true
+    const documentId = message.documentId as string
+    let carriesChanges = true
+    try {
+      carriesChanges = A.decodeSyncMessage((message as { data: Uint8Array }).data).changes.length > 0
+    } catch {
+      return false
+    }
+    return !carriesChanges || this.replicator.acceptsWrite(peerId, documentId)
+  }
+
+  #allowRate(adapter: CairnNetworkAdapter<any>, peerId: PeerId): boolean {
+    let limiter = this.#limiters.get(peerId)
+    if (!limiter) {
+      const rate = this.limits.messagesPerSecond ?? 2000
+      this.#limiters.set(peerId, (limiter = new RateLimiter(rate, rate * 10)))
+    }
+    if (limiter.take()) return true
+    adapter.closePeer(peerId, `more than ${this.limits.messagesPerSecond ?? 2000} messages per second`)
+    return false
+  }
+
   #wire(adapter: CairnNetworkAdapter<any>): void {
     adapter.on("peer", event => {
       if (event.state === "connected") {
@@ -126,8 +281,13 @@ export class PeerNetwork {
         })
       } else {
         this.replicator.disconnected(event.peerId)
+        this.#grants.delete(event.peerId)
+        this.#limiters.delete(event.peerId)
+        this.#machineOfPeer.delete(event.peerId)
       }
     })
-    adapter.on("control", event => this.replicator.receive(event.peerId, event.message))
+    adapter.on("control", event => {
+      if (this.#allowRate(adapter, event.peerId)) this.replicator.receive(event.peerId, event.message)
+    })
   }
 }

@@ -49,6 +49,12 @@ export interface AdapterOptions {
   readonly handshakeTimeoutMs?: number
   /** Where to report closed connections and refusals. Default `console.warn`. */
   readonly log?: (message: string) => void
+  /**
+   * Sees every automerge-repo message from a peer before the Repo does;
+   * returning false drops it. This is where a peer's write grants are
+   * enforced on live sync (automerge-repo itself has no notion of them).
+   */
+  readonly inbound?: (peerId: PeerId, message: Message) => boolean
 }
 
 /** eventemitter3's methods, typed for a second event map of one payload per event. */
@@ -74,6 +80,7 @@ export abstract class CairnNetworkAdapter<
   protected readonly keepAliveMs: number
   protected readonly handshakeTimeoutMs: number
   protected readonly log: (message: string) => void
+  protected readonly inbound: ((peerId: PeerId, message: Message) => boolean) | undefined
   readonly #peers = new Map<PeerId, { remote: RemotePeer; connection: Connection }>()
   readonly #totals = emptyStats()
 
@@ -83,6 +90,15 @@ export abstract class CairnNetworkAdapter<
     this.keepAliveMs = options.keepAliveMs ?? 15_000
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000
     this.log = options.log ?? (message => console.warn(`cairn network: ${message}`))
+    this.inbound = options.inbound
+  }
+
+  /** Close one peer's connection, telling it why (for example: it exceeded a rate limit). */
+  closePeer(peerId: PeerId, reason: string): void {
+    const connection = this.connectionOf(peerId)
+    if (!connection) return
+    this.log(`${connection.label}: closing the connection: ${reason}`)
+    connection.refuse(reason, CloseCode.REFUSED)
   }
 
   /** The peers with an open connection right now. */
@@ -164,6 +180,7 @@ export abstract class CairnNetworkAdapter<
           this.closeForBadFrame(connection, `repo message from ${senderId} to ${targetId} on ${remote.peerId}'s connection`)
           return
         }
+        if (this.inbound && !this.inbound(remote.peerId, frame.message)) return
         this.emit("message", frame.message)
         return
       }

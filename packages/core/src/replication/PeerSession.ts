@@ -57,6 +57,7 @@ export class PeerSession {
     private readonly checkpoints: CheckpointStore,
     private readonly batchSize: number,
     private readonly onStatus: (status: PeerStatus) => void,
+    private readonly onDenied: (ids: string[], reason: string) => void,
   ) {
     for (const entry of replicator.db.catalog.entries()) {
       if (this.sends(entry.type)) this.#relevantSeq = Math.max(this.#relevantSeq, entry.seq ?? 0)
@@ -84,6 +85,11 @@ export class PeerSession {
   close(): void {
     this.#closed = true
     this.onStatus(this.status())
+  }
+
+  /** Tell the peer we refused its changes to these documents, and why. */
+  deny(ids: string[], reason: string): void {
+    this.#send({ t: "denied", ids, reason })
   }
 
   /** Tell the peer we have changes it may want. */
@@ -138,6 +144,9 @@ export class PeerSession {
         return
       case "notify":
         return this.#pull()
+      case "denied":
+        this.onDenied(message.ids, message.reason)
+        return
     }
   }
 
@@ -172,8 +181,13 @@ export class PeerSession {
 
   async #onOffer(offer: Extract<ControlMessage, { t: "offer" }>): Promise<void> {
     const db = this.replicator.db
+    const denied: string[] = []
     for (const entry of offer.entries) {
-      if (!this.accepts(entry.type)) continue
+      if (!this.accepts(entry.type)) {
+        const local = db.catalog.get(entry.id)
+        if (local && !local.purged && local.heads.join() !== [...entry.heads].sort().join()) denied.push(entry.id)
+        continue
+      }
       const local = db.catalog.get(entry.id)
       if (entry.purged) {
         if (!local?.purged) {
@@ -185,6 +199,7 @@ export class PeerSession {
       if (!local) this.#wantQueue.push({ id: entry.id, have: [] })
       else if (local.type === entry.type && !(await this.replicator.hasHeads(local, entry.heads))) this.#wantQueue.push({ id: entry.id, have: local.heads })
     }
+    if (denied.length > 0) this.deny(denied, "this peer may not write documents of these types here")
     if (offer.done) this.#offer = { epoch: offer.epoch, seq: offer.seq, done: true }
     this.#sendWants()
     await this.#maybeFinish()

@@ -42,6 +42,8 @@ export interface ReplicatorOptions {
 
 export interface ReplicatorEvents extends Record<string, unknown> {
   status: PeerStatus
+  /** A peer refused our changes to these documents (we may not write their type there). */
+  denied: { peerId: string; ids: string[]; reason: string }
 }
 
 const NOTIFY_DELAY_MS = 15
@@ -106,7 +108,15 @@ export class Replicator extends Emitter<ReplicatorEvents> {
   connected(link: PeerLink): void {
     this.#sessions.get(link.peerId)?.close()
     const grants = this.options.grants?.(link.info, link.peerId) ?? { read: "*", write: "*" }
-    const session = new PeerSession(this, link, grants, this.#checkpoints, this.options.batchSize ?? 250, status => this.emit("status", status))
+    const session = new PeerSession(
+      this,
+      link,
+      grants,
+      this.#checkpoints,
+      this.options.batchSize ?? 250,
+      status => this.emit("status", status),
+      (ids, reason) => this.emit("denied", { peerId: link.peerId, ids, reason }),
+    )
     this.#sessions.set(link.peerId, session)
     this.db.repo.shareConfigChanged()
     session.start()
@@ -130,6 +140,19 @@ export class Replicator extends Emitter<ReplicatorEvents> {
       return
     }
     session.receive(message as ControlMessage).catch(error => this.options.onProtocolError?.(peerId, String(error)))
+  }
+
+  /**
+   * May this peer's live changes to a document be applied? False when the
+   * document's type is one the peer may not write here (the peer is told).
+   */
+  acceptsWrite(peerId: string, documentId: string): boolean {
+    const entry = this.db.catalog.get(documentId)
+    const session = this.#sessions.get(peerId)
+    if (!session) return false
+    if (!entry || session.accepts(entry.type)) return true
+    session.deny([documentId], `this peer may not write documents of type ${entry.type} here`)
+    return false
   }
 
   /** Every connected peer's sync status. */

@@ -10,6 +10,7 @@
  *   B → A  docs   { docs: {id, bytes} } changes since `have` (or whole documents)
  *   A → B  pulled { seq }              A now holds everything B had at `seq`
  *   B → A  notify                      B changed something A may want: pull again
+ *   B → A  denied { ids, reason }      B refused A's changes to these documents (no write grant)
  *
  * A checkpoint is (B's catalog epoch, B's change sequence number), so a
  * reconnect after a day offline moves the entries changed since, not a
@@ -52,6 +53,7 @@ export type ControlMessage =
   | { t: "docs"; docs: { id: string; bytes: Uint8Array }[]; refused?: { id: string; reason: string }[] }
   | { t: "pulled"; seq: number }
   | { t: "notify" }
+  | { t: "denied"; ids: string[]; reason: string }
 
 /** True when `type` is in the selection. */
 export function selects(selection: TypeSelection, type: string): boolean {
@@ -88,6 +90,8 @@ export function malformed(message: unknown): string | undefined {
       return typeof m.seq === "number" ? undefined : "pulled: bad seq"
     case "notify":
       return undefined
+    case "denied":
+      return Array.isArray(m.ids) && m.ids.every(id => typeof id === "string") && typeof m.reason === "string" ? undefined : "denied: bad fields"
     default:
       return `unknown message ${JSON.stringify(m.t)}`
   }

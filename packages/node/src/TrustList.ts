@@ -1,0 +1,119 @@
+/**
+ * The machines this peer trusts, and what each may read and write:
+ * `<dir>/trust.json`. Authentication proves a machine holds its key; this
+ * list decides whether that machine is let in, and with which types.
+ */
+import { readFile } from "node:fs/promises"
+import { join } from "node:path"
+import { CairnError, machineIdFromPublicKey, fromHex, isTypeName, type TypeSelection } from "@cairn/core"
+import { writeAtomic } from "./DataDirectory.js"
+
+export interface TrustedMachine {
+  publicKey: string
+  machineId: string
+  name?: string
+  /** Types it may read (receive from us). */
+  read: TypeSelection
+  /** Types it may write (we accept its changes to). */
+  write: TypeSelection
+  addedAt: number
+  /** When it last connected (ms), if ever. */
+  lastSeen?: number
+}
+
+/** A trust command got something it cannot use (a malformed key, a bad type list). */
+export class TrustError extends CairnError {}
+
+/** Parse "T1,T2" or "*" into a type selection; throws TrustError naming a bad type. */
+export function parseTypeSelection(text: string): TypeSelection {
+  if (text.trim() === "*") return "*"
+  const types = text.split(",").map(t => t.trim()).filter(Boolean)
+  for (const type of types) if (!isTypeName(type)) throw new TrustError(`invalid type name ${JSON.stringify(type)}`)
+  return types
+}
+
+export class TrustList {
+  #machines = new Map<string, TrustedMachine>()
+  #saveTimer: ReturnType<typeof setTimeout> | undefined
+
+  private constructor(private readonly path: string) {}
+
+  static async open(dir: string): Promise<TrustList> {
+    const list = new TrustList(join(dir, "trust.json"))
+    let text: string | undefined
+    try {
+      text = await readFile(list.path, "utf8")
+    } catch {
+      return list
+    }
+    try {
+      for (const machine of JSON.parse(text).machines as TrustedMachine[]) list.#machines.set(machine.publicKey, machine)
+    } catch (error) {
+      throw new TrustError(`${list.path} is damaged: ${(error as Error).message}`)
+    }
+    return list
+  }
+
+  /** Trust a machine by its public key (hex), with read and write grants. Replaces an earlier entry. */
+  async trust(publicKey: string, grants: { name?: string; read: TypeSelection; write?: TypeSelection }): Promise<TrustedMachine> {
+    const key = publicKey.trim().toLowerCase()
+    if (!/^[0-9a-f]{64}$/.test(key)) throw new TrustError(`a public key is 64 hex digits (see \`cairn whoami\` on that machine), got ${JSON.stringify(publicKey)}`)
+    const machine: TrustedMachine = {
+      publicKey: key,
+      machineId: await machineIdFromPublicKey(fromHex(key)),
+      ...(grants.name ? { name: grants.name } : {}),
+      read: grants.read,
+      write: grants.write ?? [],
+      addedAt: Date.now(),
+      ...(this.#machines.get(key)?.lastSeen ? { lastSeen: this.#machines.get(key)!.lastSeen! } : {}),
+    }
+    this.#machines.set(key, machine)
+    await this.save()
+    return machine
+  }
+
+  /** Stop trusting a machine; returns false if it was not trusted. */
+  async untrust(publicKeyOrMachineId: string): Promise<boolean> {
+    const machine = this.find(publicKeyOrMachineId)
+    if (!machine) return false
+    this.#machines.delete(machine.publicKey)
+    await this.save()
+    return true
+  }
+
+  get(publicKey: string): TrustedMachine | undefined {
+    return this.#machines.get(publicKey)
+  }
+
+  /** By public key or machine id. */
+  find(key: string): TrustedMachine | undefined {
+    return this.#machines.get(key) ?? [...this.#machines.values()].find(m => m.machineId === key)
+  }
+
+  list(): TrustedMachine[] {
+    return [...this.#machines.values()]
+  }
+
+  /** Note that a machine connected now (saved shortly after, not on every connect). */
+  seen(publicKey: string): void {
+    const machine = this.#machines.get(publicKey)
+    if (!machine) return
+    machine.lastSeen = Date.now()
+    this.#saveTimer ??= setTimeout(() => {
+      this.#saveTimer = undefined
+      void this.save().catch(() => {})
+    }, 1000)
+  }
+
+  async save(): Promise<void> {
+    await writeAtomic(this.path, JSON.stringify({ machines: this.list() }, null, 2) + "\n", 0o600)
+  }
+
+  async close(): Promise<void> {
+    if (this.#saveTimer) {
+      clearTimeout(this.#saveTimer)
+      this.#saveTimer = undefined
+      await this.save()
+    }
+  }
+}
