@@ -128,11 +128,11 @@ export class Database extends Emitter<DatabaseEvents> {
   async get<R extends TypeRef | undefined = undefined>(typeOrId: R | string, maybeId?: string): Promise<R extends TypeDefinition<any> ? Doc<DataOf<R>> : Doc> {
     this.#open()
     const [type, id] = maybeId === undefined ? [undefined, typeOrId as string] : [typeOrId as TypeRef, maybeId]
-    const handle = await this.#store.handle(id)
-    const entry = this.catalog.get(id)!
+    const entry = this.catalog.get(id)
     const expected = type === undefined ? undefined : typeName(type)
-    if (expected !== undefined && entry.type !== expected) throw new WrongTypeError(id, expected, entry.type)
-    return materialize(id, handle.doc(), entry) as never
+    if (entry && expected !== undefined && entry.type !== expected) throw new WrongTypeError(id, expected, entry.type)
+    const doc = await this.#store.read(id)
+    return materialize(id, doc, this.catalog.get(id)!) as never
   }
 
   /** Change a document through a typed draft; invalid results are refused as a whole. Resolves when on disk. */
@@ -192,7 +192,7 @@ export class Database extends Emitter<DatabaseEvents> {
       const entry = this.catalog.get(id)!
       return !entry.purged && !entry.quarantined && (options.includeDeleted || entry.deletedAt === null)
     })
-    const docs = await Promise.all(ids.map(id => this.#store.handle(id).then(handle => materialize(id, handle.doc(), this.catalog.get(id)!))))
+    const docs = await Promise.all(ids.map(id => this.#store.read(id).then(doc => materialize(id, doc, this.catalog.get(id)!))))
     return runQuery(docs as never, options as never) as DocOf<R>[]
   }
 
@@ -251,9 +251,9 @@ export class Database extends Emitter<DatabaseEvents> {
 
   /** Every value concurrently written to the register at `path` (one value when there is no conflict). */
   async conflicts(id: string, path: (string | number)[]): Promise<unknown[]> {
-    const handle = await this.#store.handle(id)
+    const current = await this.#store.read(id)
     if (path.length === 0) throw new TypeError("conflicts needs the path of a field")
-    let parent: any = handle.doc().data
+    let parent: any = current.data
     for (const key of path.slice(0, -1)) parent = parent?.[key]
     if (parent === undefined || parent === null) throw new NotFoundError(`${id} at ${path.join(".")}`)
     const values = A.getConflicts(parent, path.at(-1)! as never)
@@ -262,8 +262,8 @@ export class Database extends Emitter<DatabaseEvents> {
 
   /** The changes of a document, oldest first: hash, machine, time, message. */
   async history(id: string): Promise<HistoryEntry[]> {
-    const handle = await this.#store.handle(id)
-    return A.getChangesMetaSince(handle.doc(), []).map(change => ({
+    const doc = await this.#store.read(id)
+    return A.getChangesMetaSince(doc, []).map(change => ({
       hash: change.hash,
       machineId: machineIdOfActor(change.actor),
       time: changeTimeMs(change.time),
@@ -273,8 +273,8 @@ export class Database extends Emitter<DatabaseEvents> {
 
   /** A read-only view of a document as it was at a change (`hash` from history), or at several heads. */
   async view(id: string, heads: string | string[]): Promise<Doc> {
-    const handle = await this.#store.handle(id)
-    const at = A.view(handle.doc(), Array.isArray(heads) ? heads : [heads]) as A.Doc<Envelope>
+    const current = await this.#store.read(id)
+    const at = A.view(current, Array.isArray(heads) ? heads : [heads]) as A.Doc<Envelope>
     const entry = this.catalog.get(id)!
     const time = Math.max(0, ...A.getHeads(at).map(hash => changeTimeMs((A.inspectChange(at, hash) as { time: number }).time)))
     return { ...materialize(id, at, { ...entry, modifiedAt: time }), modifiedAt: time }
@@ -282,8 +282,8 @@ export class Database extends Emitter<DatabaseEvents> {
 
   /** A document as exportable JSON that keeps field kinds (see codec/exportCodec.ts). */
   async exportDocument(id: string): Promise<ExportedDocument> {
-    const handle = await this.#store.handle(id)
-    return encodeDocument(id, handle.doc(), this.catalog.get(id)!)
+    const doc = await this.#store.read(id)
+    return encodeDocument(id, doc, this.catalog.get(id)!)
   }
 
   /**

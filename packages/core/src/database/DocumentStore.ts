@@ -15,6 +15,9 @@ import { Emitter } from "../helpers/Emitter.js"
 
 export type Origin = "local" | "remote"
 
+/** Documents kept loaded for reading without a repo handle (most recently read). */
+const READ_CACHE_SIZE = 2000
+
 export interface StoreEvents extends Record<string, unknown> {
   /** A document changed (created, edited, deleted, purged), here or on a peer. */
   change: { id: string; type: string; origin: Origin; entry: CatalogEntry }
@@ -24,6 +27,7 @@ export interface StoreEvents extends Record<string, unknown> {
 
 export class DocumentStore extends Emitter<StoreEvents> {
   readonly #handles = new Map<string, DocHandle<Envelope>>()
+  readonly #readCache = new Map<string, { heads: string; doc: A.Doc<Envelope> }>()
   readonly #loading = new Map<string, Promise<DocHandle<Envelope>>>()
   readonly #forked = new WeakSet<DocHandle<Envelope>>()
   #applyingLocal = false
@@ -74,6 +78,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
         if (this.storage) await this.storage.save([id, "incremental", chunkName(bytes)], bytes)
         else this.repo.import(A.save(doc), { docId: id as DocumentId })
         entries.push(this.noteRemote(id, doc))
+        this.#remember(id, doc)
       })),
     )
     return entries
@@ -109,6 +114,39 @@ export class DocumentStore extends Emitter<StoreEvents> {
     if (entry.purged) throw new PurgedError(id)
     if (entry.quarantined) throw new QuarantinedError(id, entry.quarantined)
     return this.load(id)
+  }
+
+  /**
+   * The current state of a document, for reading. A document in memory is
+   * read from its handle; one that is not is loaded straight from storage
+   * with Automerge (no repo handle: listing 1,000 documents costs about what
+   * `Automerge.load` costs, and they are not announced to peers) and kept in
+   * a small cache, checked against the catalog's heads on every read.
+   */
+  async read(id: string): Promise<A.Doc<Envelope>> {
+    const entry = this.catalog.get(id)
+    if (!entry) throw new NotFoundError(id)
+    if (entry.purged) throw new PurgedError(id)
+    if (entry.quarantined) throw new QuarantinedError(id, entry.quarantined)
+    const handle = this.#handles.get(id)
+    if (handle?.isReady()) return handle.doc()
+    const cached = this.#readCache.get(id)
+    if (cached && cached.heads === entry.heads.join()) {
+      this.#readCache.delete(id)
+      this.#readCache.set(id, cached)
+      return cached.doc
+    }
+    const bytes = this.storage ? await this.readStored(id) : undefined
+    if (!bytes) return (await this.load(id)).doc()
+    const doc = A.load<Envelope>(bytes)
+    this.#remember(id, doc)
+    return doc
+  }
+
+  #remember(id: string, doc: A.Doc<Envelope>): void {
+    this.#readCache.delete(id)
+    this.#readCache.set(id, { heads: [...A.getHeads(doc)].sort().join(), doc })
+    if (this.#readCache.size > READ_CACHE_SIZE) this.#readCache.delete(this.#readCache.keys().next().value!)
   }
 
   /** Load a handle without the catalog checks (for documents arriving from peers). */
