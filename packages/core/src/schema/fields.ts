@@ -104,15 +104,7 @@ export type InferCreate<F extends Fields> = Simplify<
   }
 >
 type CreateOf<F> = F extends Field<infer T, any, any> ? CreateValue<T> : never
-type CreateValue<T> = T extends CounterValue
-  ? number
-  : T extends TextValue
-    ? string
-    : T extends readonly (infer I)[]
-      ? CreateValue<I>[]
-      : T extends Record<string, any>
-        ? { [K in keyof T]: CreateValue<T[K]> }
-        : T
+type CreateValue<T> = ReadValue<T>
 
 /** The value type carried by a field. */
 export type ValueOf<F> = F extends Field<infer T, any, any> ? T : never
