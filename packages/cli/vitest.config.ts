@@ -8,5 +8,6 @@ export default defineProject({
     name: "cli",
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     environment: "node",
+    testTimeout: 120_000,
   },
 })

@@ -90,6 +90,9 @@ function mapDraft(target: Proxied, field: FieldJSON | undefined, path: Path): ob
       const stored = sub ? toStored(sub, value, [...path, key]) : fromTagged(value, [...path, key])
       if (sub?.kind === "text" && typeof obj[key] === "string") {
         A.updateText(obj as A.Doc<unknown>, [key], stored as string)
+      } else if (!sub && typeof obj[key] === "string" && typeof value === "string") {
+        // No definition, but the value there is text: a string keeps it text.
+        A.updateText(obj as A.Doc<unknown>, [key], value)
       } else {
         obj[key] = stored
       }

@@ -1,0 +1,185 @@
+/**
+ * `cairn`: a full Cairn peer from the shell. See `cairn --help`.
+ *
+ * Exit codes: 0 success, 1 runtime error, 2 usage error. Errors go to stderr
+ * as one line starting "cairn: ".
+ */
+import { readFileSync } from "node:fs"
+import { resolve } from "node:path"
+import { Command, CommanderError, Option } from "commander"
+import { NodePeer } from "@cairn/node"
+import { commands, type Request } from "./commands.js"
+import { UsageError, errorLine, exitCodeOf } from "./errors.js"
+import { request, serverSocket } from "./LocalClient.js"
+import { watchChanges } from "./LocalServer.js"
+import { serve, type ServeOptions } from "./serve.js"
+
+interface Global {
+  data?: string
+  json?: boolean
+}
+
+/** How each command prints its result when --json is not given. */
+const text: Record<string, (result: any) => string | undefined> = {
+  create: doc => doc.id,
+  set: () => undefined,
+  unset: () => undefined,
+  incr: () => undefined,
+  text: () => undefined,
+  rm: () => undefined,
+  untrust: () => undefined,
+  export: r => `exported ${r.exported} documents to ${r.dir}`,
+  import: r => `imported ${r.created} new documents (${r.existing} already here)`,
+  sync: r => `in sync: sent ${r.sent}, received ${r.received}; ${r.documents} documents here`,
+  init: r => `machine ${r.machineId}${r.name ? ` (${r.name})` : ""}\npublic key ${r.publicKey}`,
+}
+
+function dataDir(global: Global): string {
+  return resolve(global.data ?? process.env.CAIRN_DATA ?? ".cairn")
+}
+
+function print(command: string, result: unknown, global: Global): void {
+  if (global.json) return void process.stdout.write(JSON.stringify(result) + "\n")
+  const format = text[command]
+  const out = format ? format(result) : JSON.stringify(result, null, 2)
+  if (out !== undefined) process.stdout.write(out + "\n")
+}
+
+async function readStdin(): Promise<string | undefined> {
+  if (process.stdin.isTTY) return undefined
+  try {
+    return readFileSync(0, "utf8")
+  } catch {
+    return undefined
+  }
+}
+
+/** Run one command: through a running server on the directory if there is one, else on the directory itself. */
+async function run(command: string, args: string[], options: Record<string, unknown>, global: Global): Promise<void> {
+  const dir = dataDir(global)
+  const body: Request = { command: command === "init" ? "whoami" : command, args, options }
+  if (command === "create" && args[1] === undefined) body.stdin = await readStdin()
+  const socket = await serverSocket(dir)
+  if (socket) {
+    if (command === "init" && options.name) throw new UsageError("a server is running on this directory; stop it to rename the machine")
+    return print(command, await request(socket, body), global)
+  }
+  const peer = await NodePeer.open({ dir, ...(options.name ? { name: String(options.name) } : {}) })
+  try {
+    print(command, await commands[body.command]!(peer, body), global)
+  } finally {
+    await peer.close()
+  }
+}
+
+async function watch(options: { type?: string }, global: Global): Promise<void> {
+  const dir = dataDir(global)
+  const write = (event: unknown) => process.stdout.write(JSON.stringify(event) + "\n")
+  const socket = await serverSocket(dir)
+  if (socket) {
+    await request(socket, { command: "watch", args: [], options }, write)
+    return
+  }
+  const peer = await NodePeer.open({ dir })
+  const stop = watchChanges(peer, options.type, write)
+  await new Promise<void>(resolve => {
+    process.once("SIGINT", resolve)
+    process.once("SIGTERM", resolve)
+  })
+  stop()
+  await peer.close()
+}
+
+export function program(): Command {
+  const program = new Command("cairn")
+    .description("Cairn: a local-first, typed document database. Every command works on a data directory (a peer).")
+    .option("--data <dir>", "data directory (default: $CAIRN_DATA, else ./.cairn)")
+    .option("--json", "print machine-readable JSON (one value; JSON lines for streams)")
+    .exitOverride()
+    .configureOutput({ writeErr: message => process.stderr.write(message.startsWith("error:") ? `cairn: ${message.slice(7)}` : message) })
+  const global = (): Global => program.opts<Global>()
+  const action = (name: string) => async (...params: unknown[]) => {
+    const command = params.at(-1) as Command
+    const options = command.opts()
+    const args = command.args
+    await run(name, args, options, global())
+  }
+  const example = (command: Command, lines: string) => command.addHelpText("after", `\nExample:\n${lines}`)
+
+  example(program.command("init").description("create the data directory and this machine's identity (again: keeps the identity)").option("--name <name>", "a name for this machine").action(action("init")), "  cairn init --name laptop")
+  example(program.command("whoami").description('this machine: {"machineId", "publicKey", "name"}').action(action("whoami")), "  cairn whoami --json")
+  example(program.command("create").argument("<type>").argument("[json]").description("create a document (JSON from the argument or stdin); prints its id").action(action("create")), `  cairn create task '{"title": "Buy milk", "notes": {"$text": "oat"}, "votes": {"$counter": 0}}'`)
+  example(program.command("get").argument("<id>").description("a document: id, type, times, creator and data (plain JSON)").action(action("get")), "  cairn get 2S7nW9… --json")
+  example(program.command("ls").description("documents, most recently modified first").option("--type <type>", "only this type").option("--deleted", "include deleted documents").action(action("ls")), "  cairn ls --type task")
+  example(program.command("set").argument("<id>").argument("<path>").argument("<value>").description("set a value at a dotted path (a.b.0.c); VALUE is JSON if it parses, else a string").action(action("set")), "  cairn set 2S7nW9… title 'Buy oat milk'\n  cairn set 2S7nW9… done true")
+  example(program.command("unset").argument("<id>").argument("<path>").description("remove a map key or list item").action(action("unset")), "  cairn unset 2S7nW9… tags.0")
+  example(program.command("incr").argument("<id>").argument("<path>").argument("[n]").description("add N (default 1, may be negative) to a counter").action(action("incr")), "  cairn incr 2S7nW9… votes -- -2")
+  example(
+    program
+      .command("text")
+      .argument("<id>")
+      .argument("<path>")
+      .argument("[pos del str...]", "with --splice: position, characters to delete, text to insert")
+      .option("--splice", "at POS delete DEL characters and insert STR")
+      .description("edit collaborative text: cairn text ID PATH --splice POS DEL [STR]")
+      .action(action("text")),
+    "  cairn text 2S7nW9… notes --splice 0 0 'Hello '",
+  )
+  example(program.command("rm").argument("<id>").description("delete a document (the delete replicates)").action(action("rm")), "  cairn rm 2S7nW9…")
+  example(program.command("history").argument("<id>").description("changes of a document, oldest first: hash, machine, time, message").action(action("history")), "  cairn history 2S7nW9… --json")
+  example(program.command("watch").description("print a JSON line per changed document (local or remote) until SIGINT/SIGTERM").option("--type <type>", "only this type").action((options: { type?: string }) => watch(options, global())), "  cairn watch --type task")
+  example(
+    program
+      .command("serve")
+      .description('run a peer; first line on stdout: "listening on ws://H:P"')
+      .option("--host <host>", "interface to bind", "127.0.0.1")
+      .option("--port <port>", "port (0: any free port)", "3030")
+      .option("--types <types>", "types to keep: T1,T2 or *", "*")
+      .option("--relay", "keep every type sent, without schemas")
+      .option("--open", "accept any peer without authentication (local development)")
+      .option("--insecure", "allow --open on a non-loopback --host")
+      .option("--psk <secret>", "authenticate with a pre-shared key instead of the trust list")
+      .option("--connect <url...>", "also connect to these peers")
+      .option("--tls-cert <file>", "serve wss:// and https:// with this certificate (PEM)")
+      .option("--tls-key <file>", "the certificate's private key (PEM)")
+      .option("--name <name>", "a name for this machine")
+      .action((options: ServeOptions) => serve(dataDir(global()), options)),
+    "  cairn serve --port 3030\n  cairn serve --open --port 0",
+  )
+  example(
+    program.command("sync").argument("<url>").description("connect, sync both ways until in sync, then exit").option("--types <types>", "types to sync: T1,T2 or *").option("--timeout <seconds>", "give up after this long", "30").action(action("sync")),
+    "  cairn sync ws://127.0.0.1:3030 --json",
+  )
+  example(program.command("export").argument("<dir>").description("one JSON file per document (kinds kept) plus a manifest").action(action("export")), "  cairn export ./backup")
+  example(program.command("import").argument("<dir>").description("import an export (again: creates nothing new)").action(action("import")), "  cairn import ./backup")
+  example(program.command("status").description("data directory, machine, documents per type, known peers").action(action("status")), "  cairn status")
+  example(
+    program.command("trust").argument("<publicKey>").description("trust a machine: what it may read and write").option("--name <name>").option("--read <types>", "T1,T2 or *").option("--write <types>", "T1,T2 or *").action(action("trust")),
+    "  cairn trust 5f1c… --name phone --read task,note --write task",
+  )
+  example(program.command("untrust").argument("<publicKey>").description("stop trusting a machine").action(action("untrust")), "  cairn untrust 5f1c…")
+  example(program.command("peers").description("trusted and connected machines, with when each was last seen").action(action("peers")), "  cairn peers --json")
+  return program
+}
+
+/** Parse and run; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const cli = program()
+  if (argv.length === 0) {
+    cli.outputHelp()
+    return 0
+  }
+  try {
+    await cli.parseAsync(argv, { from: "user" })
+    return 0
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return 0
+      return 2
+    }
+    process.stderr.write(errorLine(error) + "\n")
+    return exitCodeOf(error)
+  }
+}
+
+export { Option }

@@ -1,0 +1,296 @@
+/**
+ * What each command does, as a function of a peer: the same code runs in
+ * the `cairn` process (which opens the data directory) or inside a running
+ * `cairn serve` (which received the request over its local socket).
+ */
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises"
+import { join, relative, resolve, sep } from "node:path"
+import { NotFoundError, assertTypeName, decodeDocument, encodeDocument, untagForField, type Doc, type FieldJSON, type TypeDefinition } from "@cairn/core"
+import { parseTypeSelection, type NodePeer } from "@cairn/node"
+import { UsageError } from "./errors.js"
+import { parentOf, parsePath, setAt, unsetAt, child, type PathSegment } from "./paths.js"
+
+export interface Request {
+  command: string
+  args: string[]
+  options: Record<string, unknown>
+  /** Standard input, for `create` without a JSON argument. */
+  stdin?: string
+}
+
+export type Command = (peer: NodePeer, request: Request) => Promise<unknown>
+
+/** Parse JSON given by the user; invalid JSON is a usage error. */
+export function parseJSON(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new UsageError(`${what} is not valid JSON: ${(error as Error).message}`)
+  }
+}
+
+/** A VALUE argument: JSON if it parses, else the string itself. */
+function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+function dataField(definition: TypeDefinition): FieldJSON {
+  return { kind: "map", fields: definition.toJSON().fields }
+}
+
+/** The declared field at a path, if the definition declares one. */
+function fieldAt(definition: TypeDefinition | undefined, path: PathSegment[]): FieldJSON | undefined {
+  let field: FieldJSON | undefined = definition ? dataField(definition) : undefined
+  for (const key of path) {
+    if (!field) return undefined
+    if (field.kind === "map") field = field.fields[String(key)]
+    else if (field.kind === "record" || field.kind === "list") field = field.of
+    else return undefined
+  }
+  return field
+}
+
+async function documentOf(peer: NodePeer, id: string): Promise<Doc> {
+  if (!id) throw new UsageError("missing document id")
+  return peer.db.get(id)
+}
+
+async function change(peer: NodePeer, id: string, mutate: (draft: Record<string, unknown>) => void): Promise<Doc> {
+  const doc = await documentOf(peer, id)
+  return peer.db.change(doc.type, id, mutate as never)
+}
+
+function integer(text: string | undefined, what: string): number {
+  if (text === undefined || !/^-?\d+$/.test(text)) throw new UsageError(`${what} must be an integer, got ${JSON.stringify(text)}`)
+  return Number(text)
+}
+
+export const commands: Record<string, Command> = {
+  async whoami(peer) {
+    const machine = peer.db.machine
+    return { machineId: machine.machineId, publicKey: machine.publicKey, name: machine.name ?? null }
+  },
+
+  async create(peer, { args, stdin }) {
+    const [type, json] = args
+    assertTypeName(type)
+    const text = json ?? stdin
+    if (text === undefined || text.trim() === "") throw new UsageError("no data: give JSON as an argument or on standard input")
+    const data = parseJSON(text, "the document data")
+    if (typeof data !== "object" || data === null || Array.isArray(data)) throw new UsageError("the document data must be a JSON object")
+    const definition = peer.db.definition(type)
+    if (definition) return peer.db.create(definition, untagForField(dataField(definition), data, []) as never)
+    return peer.db.create(type, data as Record<string, unknown>)
+  },
+
+  async get(peer, { args }) {
+    return documentOf(peer, args[0]!)
+  },
+
+  async ls(peer, { options }) {
+    const types = options.type ? [String(options.type)] : peer.db.types().map(t => t.type)
+    for (const type of types) assertTypeName(type)
+    const docs = (await Promise.all(types.map(type => peer.db.list(type, { includeDeleted: !!options.deleted })))).flat()
+    return docs.sort((a, b) => b.modifiedAt - a.modifiedAt || (a.id < b.id ? -1 : 1))
+  },
+
+  async set(peer, { args }) {
+    const [id, pathText, valueText] = args
+    if (valueText === undefined) throw new UsageError("usage: cairn set ID PATH VALUE")
+    const path = parsePath(pathText!)
+    const doc = await documentOf(peer, id!)
+    const field = fieldAt(peer.db.definition(doc.type), path)
+    const value = parseValue(valueText)
+    return peer.db.change(doc.type, id!, draft => setAt(draft, path, field ? untagForField(field, value, path) : value))
+  },
+
+  async unset(peer, { args }) {
+    const path = parsePath(args[1] ?? "")
+    return change(peer, args[0]!, draft => unsetAt(draft, path))
+  },
+
+  async incr(peer, { args }) {
+    const path = parsePath(args[1] ?? "")
+    const by = args[2] === undefined ? 1 : integer(args[2], "N")
+    return change(peer, args[0]!, draft => {
+      const { container, key } = parentOf(draft, path)
+      const counter = child(container, key) as { increment?: (n: number) => void } | undefined
+      if (!counter || typeof counter.increment !== "function") throw new Error(`${path.join(".")} is not a counter`)
+      counter.increment(by)
+    })
+  },
+
+  async text(peer, { args, options }) {
+    const path = parsePath(args[1] ?? "")
+    const splice = args.slice(2)
+    if (!options.splice || splice.length < 2 || splice.length > 3) throw new UsageError("usage: cairn text ID PATH --splice POS DEL [STR]")
+    const position = integer(splice[0], "POS")
+    const remove = integer(splice[1], "DEL")
+    const insert = splice[2] ?? ""
+    return change(peer, args[0]!, draft => {
+      const { container, key } = parentOf(draft, path)
+      const text = child(container, key) as { splice?: (i: number, d: number, s?: string) => void } | undefined
+      if (!text || typeof text.splice !== "function") throw new Error(`${path.join(".")} is not text`)
+      text.splice(position, remove, insert)
+    })
+  },
+
+  async rm(peer, { args }) {
+    await documentOf(peer, args[0]!)
+    await peer.db.delete(args[0]!)
+    return { id: args[0], deleted: true }
+  },
+
+  async history(peer, { args }) {
+    await documentOf(peer, args[0]!)
+    return peer.db.history(args[0]!)
+  },
+
+  async status(peer) {
+    return {
+      dataDir: peer.directory.path,
+      machine: await commands.whoami!(peer, { command: "whoami", args: [], options: {} }),
+      documents: Object.fromEntries(peer.db.types().map(({ type, count }) => [type, count])),
+      peers: peerList(peer),
+    }
+  },
+
+  async peers(peer) {
+    return peerList(peer)
+  },
+
+  async trust(peer, { args, options }) {
+    if (!args[0]) throw new UsageError("usage: cairn trust PUBKEY --read T1,T2|* [--write T1,T2|*] [--name NAME]")
+    if (options.read === undefined) throw new UsageError("say what the machine may read: --read T1,T2 or --read '*'")
+    const machine = await peer.trust.trust(args[0], {
+      read: selection(String(options.read)),
+      write: options.write === undefined ? [] : selection(String(options.write)),
+      ...(options.name ? { name: String(options.name) } : {}),
+    })
+    return machine
+  },
+
+  async untrust(peer, { args }) {
+    if (!args[0]) throw new UsageError("usage: cairn untrust PUBKEY")
+    if (!(await peer.trust.untrust(args[0]))) throw new Error(`no trusted machine ${args[0]}`)
+    return { untrusted: args[0] }
+  },
+
+  async export(peer, { args }) {
+    const target = resolve(args[0] ?? "")
+    if (!args[0]) throw new UsageError("usage: cairn export DIR")
+    await mkdir(target, { recursive: true })
+    const documents: { id: string; type: string; file: string }[] = []
+    for (const entry of peer.db.catalog.entries()) {
+      if (entry.purged || entry.quarantined) continue
+      const exported = await peer.db.exportDocument(entry.id)
+      const file = join(entry.type, `${entry.id}.json`)
+      await mkdir(join(target, entry.type), { recursive: true })
+      await writeFile(inside(target, file), JSON.stringify(exported, null, 2) + "\n")
+      documents.push({ id: entry.id, type: entry.type, file })
+    }
+    const manifest = { format: "cairn.export/1", exportedAt: new Date().toISOString(), machineId: peer.db.machine.machineId, documents }
+    await writeFile(join(target, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n")
+    return { exported: documents.length, dir: target }
+  },
+
+  async import(peer, { args }) {
+    if (!args[0]) throw new UsageError("usage: cairn import DIR")
+    const source = resolve(args[0])
+    let manifestText: string
+    try {
+      manifestText = await readFile(join(source, "manifest.json"), "utf8")
+    } catch {
+      throw new Error(`${source} is not a Cairn export: no readable manifest.json`)
+    }
+    const manifest = parseJSON(manifestText, "manifest.json") as { format?: string; documents?: { file?: unknown }[] }
+    if (manifest.format !== "cairn.export/1" || !Array.isArray(manifest.documents)) throw new Error(`${source}/manifest.json is not a Cairn export manifest`)
+    // Check every file first, so a bad export imports nothing.
+    const decoded = []
+    for (const item of manifest.documents) {
+      if (typeof item.file !== "string") throw new Error("manifest.json lists a document without a file")
+      const path = inside(source, item.file)
+      let text: string
+      try {
+        text = await readFile(path, "utf8")
+      } catch {
+        throw new Error(`cannot read ${item.file} listed in the manifest`)
+      }
+      decoded.push(decodeDocument(text, item.file))
+    }
+    let created = 0
+    let existing = 0
+    for (const document of decoded) {
+      if ((await peer.db.importDocument(document)) === "created") created++
+      else existing++
+    }
+    return { created, existing }
+  },
+
+  async sync(peer, { args, options }) {
+    const url = args[0]
+    if (!url || !/^wss?:\/\//.test(url)) throw new UsageError("usage: cairn sync ws://HOST:PORT")
+    const timeoutMs = options.timeout === undefined ? 30_000 : Number(options.timeout) * 1000
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError("--timeout takes a number of seconds")
+    const client = peer.network.connect(url)
+    try {
+      const deadline = Date.now() + timeoutMs
+      while (client.status !== "connected") {
+        if (client.status === "refused") throw new Error(`${url} refused this peer: ${client.refusalReason ?? "no reason given"}`)
+        if (Date.now() > deadline) throw new Error(`cannot connect to ${url}`)
+        await new Promise(resolve => setTimeout(resolve, 20))
+      }
+      const peerId = client.remotePeerId!
+      await peer.replicator.whenSynced(peerId, Math.max(1, deadline - Date.now())).catch(() => {
+        throw new Error(`timed out after ${timeoutMs / 1000} s before ${url} and this peer were in sync`)
+      })
+      const status = peer.peers().find(p => p.peerId === peerId)
+      const wants = options.types === undefined ? "*" : selection(String(options.types))
+      const documents = peer.db.types().filter(t => wants === "*" || wants.includes(t.type)).reduce((n, t) => n + t.count, 0)
+      return { sent: status?.sent ?? 0, received: status?.received ?? 0, documents }
+    } finally {
+      peer.network.disconnect(url)
+    }
+  },
+}
+
+function selection(text: string) {
+  try {
+    return parseTypeSelection(text)
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+}
+
+function peerList(peer: NodePeer) {
+  const connected = peer.peers()
+  const trusted = peer.trust.list().map(machine => ({
+    machineId: machine.machineId,
+    publicKey: machine.publicKey,
+    name: machine.name ?? null,
+    read: machine.read,
+    write: machine.write,
+    lastSeen: machine.lastSeen ?? null,
+    connected: connected.some(p => p.machineId === machine.machineId && p.state !== "closed"),
+  }))
+  const others = connected
+    .filter(p => !trusted.some(t => t.machineId === p.machineId))
+    .map(p => ({ machineId: p.machineId, publicKey: null, name: p.name ?? null, read: p.wants, write: null, lastSeen: p.lastSyncAt, connected: p.state !== "closed" }))
+  return [...trusted, ...others]
+}
+
+/** A path inside `root`; refuses one that escapes it (`..`, absolute paths). */
+function inside(root: string, file: string): string {
+  const full = resolve(root, file)
+  const rel = relative(root, full)
+  if (rel === "" || rel.startsWith("..") || rel.split(sep)[0] === ".." || resolve(full) !== full || /^[\\/]/.test(file)) {
+    throw new Error(`refusing ${JSON.stringify(file)}: it is outside ${root}`)
+  }
+  return full
+}
+
+export { NotFoundError }

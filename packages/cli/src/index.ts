@@ -1,0 +1,3 @@
+export { main, program } from "./cli.js"
+export { commands, type Request } from "./commands.js"
+export { UsageError } from "./errors.js"

@@ -1,0 +1,90 @@
+/**
+ * `cairn serve`: a long-running peer. It listens for peers over WebSocket,
+ * serves the local process API on `<dir>/cairn.sock`, and connects to the
+ * peers given with --connect.
+ */
+import { readFileSync } from "node:fs"
+import { createServer } from "node:http"
+import { createServer as createHttpsServer } from "node:https"
+import { NodePeer, type AuthMode } from "@cairn/node"
+import { parseTypeSelection } from "@cairn/node"
+import { UsageError } from "./errors.js"
+import { LocalServer } from "./LocalServer.js"
+
+export interface ServeOptions {
+  host: string
+  port: string
+  types: string
+  relay?: boolean
+  open?: boolean
+  insecure?: boolean
+  psk?: string
+  connect?: string[]
+  tlsCert?: string
+  tlsKey?: string
+  name?: string
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/
+
+export async function serve(dir: string, options: ServeOptions): Promise<void> {
+  const port = Number(options.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got ${options.port}`)
+  if (options.open && !LOOPBACK.test(options.host) && !options.insecure) {
+    throw new UsageError(`--open on ${options.host} would let anyone on the network read and write everything; add --insecure if you mean it`)
+  }
+  if (!!options.tlsCert !== !!options.tlsKey) throw new UsageError("--tls-cert and --tls-key go together")
+  let wants
+  try {
+    wants = parseTypeSelection(options.types)
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+  const auth: AuthMode = options.open ? { mode: "open" } : options.psk ? { mode: "psk", secret: options.psk } : { mode: "trust" }
+  const peer = await NodePeer.open({
+    dir,
+    wants,
+    relay: options.relay ?? false,
+    auth,
+    ...(options.name ? { name: options.name } : {}),
+    log: message => process.stderr.write(`cairn: ${message}\n`),
+  })
+  const tls = options.tlsCert ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey!) } : undefined
+  const http = tls ? createHttpsServer(tls) : createServer()
+  await attachDashboard(peer, http)
+  let address
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once("error", reject)
+      http.listen(port, options.host, () => resolve())
+    })
+    address = await peer.listen({ host: options.host, port, server: http })
+  } catch (error) {
+    await peer.close()
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === "EADDRINUSE") throw new Error(`port ${port} on ${options.host} is already in use`)
+    if (code === "EACCES") throw new Error(`not allowed to listen on ${options.host}:${port}`)
+    throw error
+  }
+  const local = await LocalServer.start(peer)
+  const scheme = tls ? "wss" : "ws"
+  const host = address.host.includes(":") ? `[${address.host}]` : address.host
+  process.stdout.write(`listening on ${scheme}://${host}:${address.port}\n`)
+  if (auth.mode === "trust") process.stderr.write(`cairn: only trusted machines may connect (cairn trust PUBKEY ...); this machine's key: ${peer.db.machine.publicKey}\n`)
+  for (const url of options.connect ?? []) peer.connect(url)
+  await new Promise<void>(resolve => {
+    process.once("SIGINT", resolve)
+    process.once("SIGTERM", resolve)
+  })
+  await local.close()
+  await peer.close()
+  await new Promise<void>(resolve => http.close(() => resolve()))
+}
+
+/** Serve the dashboard on the same port, if it is built. */
+async function attachDashboard(_peer: NodePeer, http: ReturnType<typeof createServer>): Promise<void> {
+  http.on("request", (_request, response) => {
+    if (response.headersSent || response.writableEnded) return
+    response.writeHead(404, { "content-type": "text/plain" }).end("this is a Cairn peer; connect over WebSocket\n")
+  })
+}
