@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
-import { NodePeer, type AuthMode } from "@cairn/node"
+import { DashboardServer, NodePeer, type AuthMode } from "@cairn/node"
 import { parseTypeSelection } from "@cairn/node"
 import { UsageError } from "./errors.js"
 import { LocalServer } from "./LocalServer.js"
@@ -50,8 +50,9 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
     log: message => process.stderr.write(`cairn: ${message}\n`),
   })
   const tls = options.tlsCert ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey!) } : undefined
-  const http = tls ? createHttpsServer(tls) : createServer()
-  await attachDashboard(peer, http)
+  // The dashboard shares the WebSocket's port (it finds @cairn/web's built page itself).
+  const dashboard = new DashboardServer(peer)
+  const http = tls ? createHttpsServer(tls, dashboard.handle) : createServer(dashboard.handle)
   let address
   try {
     await new Promise<void>((resolve, reject) => {
@@ -70,21 +71,17 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
   const scheme = tls ? "wss" : "ws"
   const host = address.host.includes(":") ? `[${address.host}]` : address.host
   process.stdout.write(`listening on ${scheme}://${host}:${address.port}\n`)
+  process.stdout.write(`dashboard on ${tls ? "https" : "http"}://${host}:${address.port}/\n`)
   if (auth.mode === "trust") process.stderr.write(`cairn: only trusted machines may connect (cairn trust PUBKEY ...); this machine's key: ${peer.db.machine.publicKey}\n`)
   for (const url of options.connect ?? []) peer.connect(url)
   await new Promise<void>(resolve => {
     process.once("SIGINT", resolve)
     process.once("SIGTERM", resolve)
   })
+  // The dashboard's open event streams would keep the HTTP server alive: close them first.
+  dashboard.close()
   await local.close()
   await peer.close()
+  http.closeAllConnections()
   await new Promise<void>(resolve => http.close(() => resolve()))
-}
-
-/** Serve the dashboard on the same port, if it is built. */
-async function attachDashboard(_peer: NodePeer, http: ReturnType<typeof createServer>): Promise<void> {
-  http.on("request", (_request, response) => {
-    if (response.headersSent || response.writableEnded) return
-    response.writeHead(404, { "content-type": "text/plain" }).end("this is a Cairn peer; connect over WebSocket\n")
-  })
 }

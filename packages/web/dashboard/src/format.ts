@@ -1,0 +1,38 @@
+/** Times, ids and type selections as people read them. */
+import { h } from "./dom.js"
+
+/** Server time minus this browser's time, so "5 s ago" is right even when the clocks differ. */
+let skew = 0
+export function setServerNow(now: number): void {
+  skew = now - Date.now()
+}
+
+export function ago(time: number): string {
+  const seconds = Math.max(0, Math.round((Date.now() + skew - time) / 1000))
+  if (seconds < 5) return "just now"
+  if (seconds < 60) return `${seconds} s ago`
+  const minutes = Math.round(seconds / 60)
+  if (minutes < 60) return `${minutes} min ago`
+  const hours = Math.round(minutes / 60)
+  if (hours < 48) return `${hours} h ago`
+  return new Date(time).toLocaleDateString()
+}
+
+/** A <time> that keeps saying how long ago it was (see `refreshTimes`). */
+export function timeAgo(time: number): HTMLTimeElement {
+  return h("time", { datetime: new Date(time).toISOString(), title: new Date(time).toLocaleString(), "data-ago": time }, ago(time))
+}
+
+export function refreshTimes(root: ParentNode = document): void {
+  for (const element of root.querySelectorAll<HTMLElement>("[data-ago]")) element.textContent = ago(Number(element.dataset.ago))
+}
+
+export function shortId(id: string, length = 8): string {
+  return id.length > length ? id.slice(0, length) : id
+}
+
+export function types(selection: "*" | string[]): string {
+  if (selection === "*") return "all types"
+  if (selection.length === 0) return "no types"
+  return selection.join(", ")
+}
