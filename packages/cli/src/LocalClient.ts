@@ -16,9 +16,10 @@ export async function serverSocket(dir: string): Promise<string | undefined> {
 }
 
 /** Send one request; resolves with the result, rejects with the server's error. Events (watch) go to `onEvent`. */
-export function request(socketPath: string, body: Request, onEvent?: (event: unknown) => void): Promise<unknown> {
+export function request(socketPath: string, body: Request, onEvent?: (event: unknown) => void, signal?: AbortSignal): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const socket = connect(socketPath)
+    signal?.addEventListener("abort", () => socket.end())
     let buffer = ""
     let answered = false
     socket.setEncoding("utf8")

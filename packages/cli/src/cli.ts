@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { Command, CommanderError, Option } from "commander"
-import { NodePeer } from "@cairn/node"
+import { NodePeer, parseTypeSelection } from "@cairn/node"
 import { commands, type Request } from "./commands.js"
 import { UsageError, errorLine, exitCodeOf } from "./errors.js"
 import { request, serverSocket } from "./LocalClient.js"
@@ -64,11 +64,20 @@ async function run(command: string, args: string[], options: Record<string, unkn
     if (command === "init" && options.name) throw new UsageError("a server is running on this directory; stop it to rename the machine")
     return print(command, await request(socket, body), global)
   }
-  const peer = await NodePeer.open({ dir, ...(options.name ? { name: String(options.name) } : {}) })
+  const wants = command === "sync" && options.types !== undefined ? parseTypes(String(options.types)) : "*"
+  const peer = await NodePeer.open({ dir, wants, ...(options.name ? { name: String(options.name) } : {}) })
   try {
     print(command, await commands[body.command]!(peer, body), global)
   } finally {
     await peer.close()
+  }
+}
+
+function parseTypes(text: string) {
+  try {
+    return parseTypeSelection(text)
+  } catch (error) {
+    throw new UsageError((error as Error).message)
   }
 }
 
@@ -77,7 +86,10 @@ async function watch(options: { type?: string }, global: Global): Promise<void> 
   const write = (event: unknown) => process.stdout.write(JSON.stringify(event) + "\n")
   const socket = await serverSocket(dir)
   if (socket) {
-    await request(socket, { command: "watch", args: [], options }, write)
+    const stop = new AbortController()
+    process.once("SIGINT", () => stop.abort())
+    process.once("SIGTERM", () => stop.abort())
+    await request(socket, { command: "watch", args: [], options }, write, stop.signal)
     return
   }
   const peer = await NodePeer.open({ dir })

@@ -239,10 +239,13 @@ export const commands: Record<string, Command> = {
     const client = peer.network.connect(url)
     try {
       const deadline = Date.now() + timeoutMs
+      let tried = false
       while (client.status !== "connected") {
         if (client.status === "refused") throw new Error(`${url} refused this peer: ${client.refusalReason ?? "no reason given"}`)
-        if (Date.now() > deadline) throw new Error(`cannot connect to ${url}`)
-        await new Promise(resolve => setTimeout(resolve, 20))
+        // A first attempt that failed means nothing answers there: say so now rather than retry until the timeout.
+        if (client.status === "connecting") tried = true
+        else if (tried || Date.now() > deadline) throw new Error(`cannot connect to ${url}`)
+        await new Promise(resolve => setTimeout(resolve, 10))
       }
       const peerId = client.remotePeerId!
       await peer.replicator.whenSynced(peerId, Math.max(1, deadline - Date.now())).catch(() => {
