@@ -115,7 +115,10 @@ export class NodePeer {
     await this.network.close()
     await this.trust.close()
     await this.db.close()
-    await this.repo.shutdown().catch(() => {})
+    // Not repo.shutdown(): in automerge-repo 2.5.6 it rejects at the first handle that is not ready and leaves
+    // the other saves running after close returns (into a directory another process may open next).
+    const ready = Object.values(this.repo.handles).filter(handle => handle.isReady())
+    await Promise.allSettled(ready.map(handle => this.repo.flush([handle.documentId])))
     await this.storage.close?.()
     await this.directory.unlock()
   }

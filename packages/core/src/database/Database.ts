@@ -15,6 +15,7 @@ import { machineIdOfActor, newSessionActor } from "../identity/actor.js"
 import type { MachineIdentity } from "../identity/Machine.js"
 import { assertTypeName, type CreateDataOf, type DataOf, TypeDefinition } from "../schema/TypeDefinition.js"
 import { toPlain } from "../schema/values.js"
+import { DamagedDocumentError, type DamagedDocument } from "./DamagedDocuments.js"
 import { DocumentStore, type StoreEvents } from "./DocumentStore.js"
 import { GroupCommit } from "./GroupCommit.js"
 import { runQuery, type QueryOptions } from "./Query.js"
@@ -68,8 +69,14 @@ export class Database extends Emitter<DatabaseEvents> {
     this.#definitions = definitions
     this.repairs = repairs
     this.#store = new DocumentStore(repo, catalog, newSessionActor(machine.machineId), definitions, storage)
-    this.#store.on("change", event => this.emit("change", event))
+    this.#store.on("change", event => {
+      // A change that arrived by live sync is saved by the repo; the catalog must follow it to disk (ingest commits its own).
+      if (event.origin === "remote") this.#commit.commit([event.id]).catch(() => {})
+      this.emit("change", event)
+    })
     this.#store.on("quarantine", event => this.emit("quarantine", event))
+    this.#store.on("damaged", event => this.emit("damaged", event))
+    for (const damage of repairs?.damaged ?? []) this.#store.noteDamaged(damage.id, damage.reason)
     this.#commit = new GroupCommit(async ids => {
       const live = ids.filter(id => this.#store.loaded(id) && !this.catalog.get(id)?.purged)
       if (live.length) await this.repo.flush(live as never)
@@ -117,11 +124,16 @@ export class Database extends Emitter<DatabaseEvents> {
       .sort((a, b) => (a.type < b.type ? -1 : 1))
   }
 
-  /** Create a document. Throws ValidationError at once if the data is invalid; the promise resolves when it is on disk. */
+  /** Create a document. Rejects with ValidationError if the data is invalid (checked before anything is written); resolves when it is on disk. */
   create<R extends TypeRef>(type: R, data: R extends TypeDefinition<any> ? CreateDataOf<R> : Record<string, unknown>, options: { message?: string } = {}): Promise<DocOf<R>> {
-    const tx = this.#transaction()
-    const id = tx.create(type, data as never)
-    return tx.commit(options.message).then(() => this.get(id) as Promise<DocOf<R>>)
+    // Every failure is reported through the promise, so `create(...).catch(...)` catches a validation error too.
+    try {
+      const tx = this.#transaction()
+      const id = tx.create(type, data as never)
+      return tx.commit(options.message).then(() => this.get(id) as Promise<DocOf<R>>)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /** Read a document. Pass a definition to check its type and get typed data. Throws NotFoundError, WrongTypeError, QuarantinedError, PurgedError. */
@@ -174,9 +186,13 @@ export class Database extends Emitter<DatabaseEvents> {
    * is applied; if one fails, none is. Resolves when all are on disk.
    */
   transaction(build: (tx: Transaction) => void, options: { message?: string } = {}): Promise<void> {
-    const tx = this.#transaction()
-    build(tx)
-    return tx.commit(options.message)
+    try {
+      const tx = this.#transaction()
+      build(tx)
+      return tx.commit(options.message)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /** Live documents of a type (not deleted), most recently modified first. */
@@ -192,27 +208,45 @@ export class Database extends Emitter<DatabaseEvents> {
       const entry = this.catalog.get(id)!
       return !entry.purged && !entry.quarantined && (options.includeDeleted || entry.deletedAt === null)
     })
-    const docs = await Promise.all(ids.map(id => this.#store.read(id).then(doc => materialize(id, doc, this.catalog.get(id)!))))
-    return runQuery(docs as never, options as never) as DocOf<R>[]
+    const docs = await Promise.all(
+      ids.map(id =>
+        this.#store.read(id).then(
+          doc => materialize(id, doc, this.catalog.get(id)!),
+          // A document with nothing readable left is reported by `damaged()`; it must not hide the healthy rest.
+          error => (error instanceof DamagedDocumentError ? undefined : Promise.reject(error)),
+        ),
+      ),
+    )
+    return runQuery(docs.filter(doc => doc !== undefined) as never, options as never) as DocOf<R>[]
   }
 
   /** Call `listener` with the document now and after every change to it (local or remote); undefined once deleted or purged. */
   subscribe(id: string, listener: (doc: Doc | undefined) => void): () => void {
+    let active = true
+    let generation = 0
     const push = () => {
+      const mine = ++generation
+      // Reads can finish out of order: only the latest may call the listener, and none after unsubscribing.
+      const deliver = (doc: Doc | undefined) => {
+        if (active && mine === generation) listener(doc)
+      }
       const entry = this.catalog.get(id)
-      if (!entry || entry.purged || entry.quarantined || entry.deletedAt !== null) return listener(undefined)
-      this.get(id).then(listener, () => listener(undefined))
+      if (!entry || entry.purged || entry.quarantined || entry.deletedAt !== null) return deliver(undefined)
+      this.get(id).then(deliver, () => deliver(undefined))
     }
     push()
-    const stop = this.on("change", event => {
+    const stopChanges = this.on("change", event => {
+      if (event.id === id) push()
+    })
+    const stopQuarantine = this.on("quarantine", event => {
       if (event.id === id) push()
     })
     this.#watch(id, +1)
-    let active = true
     return () => {
       if (!active) return
       active = false
-      stop()
+      stopChanges()
+      stopQuarantine()
       this.#watch(id, -1)
     }
   }
@@ -236,17 +270,27 @@ export class Database extends Emitter<DatabaseEvents> {
   /** A live query: `listener` gets the results now and again whenever a document of the type changes anywhere. */
   liveQuery<R extends TypeRef>(type: R, options: QueryOptions<any>, listener: (docs: DocOf<R>[]) => void): () => void {
     const name = typeName(type)
+    let active = true
     let generation = 0
     const run = () => {
       const mine = ++generation
       this.query(type, options).then(docs => {
-        if (mine === generation && !this.#closed) listener(docs)
+        if (active && mine === generation && !this.#closed) listener(docs)
       }, () => {})
     }
     run()
-    return this.on("change", event => {
+    const stopChanges = this.on("change", event => {
       if (event.type === name) run()
     })
+    // A quarantined document must drop out of the results at once.
+    const stopQuarantine = this.on("quarantine", event => {
+      if (event.type === name) run()
+    })
+    return () => {
+      active = false
+      stopChanges()
+      stopQuarantine()
+    }
   }
 
   /** Every value concurrently written to the register at `path` (one value when there is no conflict). */
@@ -256,8 +300,11 @@ export class Database extends Emitter<DatabaseEvents> {
     let parent: any = current.data
     for (const key of path.slice(0, -1)) parent = parent?.[key]
     if (parent === undefined || parent === null) throw new NotFoundError(`${id} at ${path.join(".")}`)
-    const values = A.getConflicts(parent, path.at(-1)! as never)
-    return values ? Object.values(values).map(toPlain) : []
+    const key = path.at(-1)!
+    const values = A.getConflicts(parent, key as never)
+    if (values) return Object.values(values).map(toPlain)
+    // Automerge reports nothing for a register with a single value: that value is the answer.
+    return parent[key] === undefined ? [] : [toPlain(parent[key])]
   }
 
   /** The changes of a document, oldest first: hash, machine, time, message. */
@@ -315,6 +362,28 @@ export class Database extends Emitter<DatabaseEvents> {
     const entries = await this.#store.ingest(docs, acceptType)
     await this.#commit.commit(docs.map(d => d.id))
     return entries
+  }
+
+  /**
+   * Documents whose stored copy was found damaged (by a catalog rebuild, a
+   * read, or `verify`) and not yet recovered. Replication asks connected
+   * peers for them; each leaves this list once a peer has sent it back.
+   */
+  damaged(): DamagedDocument[] {
+    return this.#store.damaged()
+  }
+
+  /**
+   * Check every stored document (unreadable chunks are dropped, lost changes
+   * noticed) and return the damaged ones. Reads every document, so it is
+   * not done on open; documents open in memory are whole there and skipped.
+   */
+  async verify(): Promise<DamagedDocument[]> {
+    this.#open()
+    for (const entry of [...this.catalog.entries()]) {
+      if (!entry.purged && !this.#store.loaded(entry.id)) await this.#store.loadStored(entry.id)
+    }
+    return this.damaged()
   }
 
   /** Resolves when every acknowledged write so far is on disk. */

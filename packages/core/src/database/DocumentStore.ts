@@ -4,7 +4,7 @@
  * every change that arrives from a peer, and keeping the catalog in step.
  */
 import * as A from "@automerge/automerge"
-import type { DocHandle, DocumentId, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
+import type { DocHandle, DocumentId, HandleState, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
 import { modifiedAtOf, readEnvelope, type Envelope } from "../document/envelope.js"
 import { NotFoundError, PurgedError, QuarantinedError, ValidationError } from "../errors.js"
@@ -12,8 +12,13 @@ import type { TypeDefinition } from "../schema/TypeDefinition.js"
 import { validateStored } from "../schema/values.js"
 import type { FieldJSON } from "../schema/fields.js"
 import { Emitter } from "../helpers/Emitter.js"
+import { DamagedDocumentError, DamagedDocuments, type DamagedDocument } from "./DamagedDocuments.js"
+import { concatChunks, loadChunks } from "./StoredChunks.js"
 
 export type Origin = "local" | "remote"
+
+/** Handle states a load ends in, found or not. */
+const SETTLED: HandleState[] = ["ready", "requesting", "unavailable", "deleted", "unloaded"]
 
 /** Documents kept loaded for reading without a repo handle (most recently read). */
 const READ_CACHE_SIZE = 2000
@@ -23,6 +28,8 @@ export interface StoreEvents extends Record<string, unknown> {
   change: { id: string; type: string; origin: Origin; entry: CatalogEntry }
   /** A document was refused and will not be shown; `reason` says why. */
   quarantine: { id: string; type: string; reason: string }
+  /** A document's stored copy was found damaged; peers are asked for it again. */
+  damaged: DamagedDocument
 }
 
 export class DocumentStore extends Emitter<StoreEvents> {
@@ -30,6 +37,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
   readonly #readCache = new Map<string, { heads: string; doc: A.Doc<Envelope> }>()
   readonly #loading = new Map<string, Promise<DocHandle<Envelope>>>()
   readonly #forked = new WeakSet<DocHandle<Envelope>>()
+  readonly #damaged = new DamagedDocuments()
   #applyingLocal = false
 
   constructor(
@@ -55,7 +63,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
     const entries: CatalogEntry[] = []
     const direct: { id: string; bytes: Uint8Array }[] = []
     for (const item of docs) {
-      const handle = this.#handles.get(item.id)
+      const handle = this.#handles.get(item.id) ?? (await this.#inRepo(item.id))
       if (handle?.isReady()) {
         handle.update(doc => A.loadIncremental(doc, item.bytes))
         entries.push(this.catalog.get(item.id)!)
@@ -65,9 +73,11 @@ export class DocumentStore extends Emitter<StoreEvents> {
     }
     await Promise.all(
       direct.map(({ id, bytes }) => this.#serially(id, async () => {
-        const stored = this.storage && this.catalog.has(id) ? await this.readStored(id) : undefined
+        const listed = this.catalog.get(id)
+        const stored = this.storage && listed ? await this.readStored(id) : undefined
         let doc = A.init<Envelope>()
         if (stored) doc = A.loadIncremental(doc, stored)
+        if (this.storage && listed && this.catalog.get(id) === listed) this.#checkAgainstCatalog(id, doc)
         doc = A.loadIncremental(doc, bytes)
         if (A.getHeads(doc).length === 0) return
         const envelope = readEnvelope(doc)
@@ -77,11 +87,35 @@ export class DocumentStore extends Emitter<StoreEvents> {
         if (before && before.heads.join() === [...A.getHeads(doc)].sort().join()) return
         if (this.storage) await this.storage.save([id, "incremental", chunkName(bytes)], bytes)
         else this.repo.import(A.save(doc), { docId: id as DocumentId })
+        // The document may have been loaded meanwhile (a local change, a peer's live sync): then its copy in memory
+        // is the newest, and `doc` (built from what was stored before) would set the catalog back.
+        const late = (this.#handles.get(id) ?? this.repo.handles[id as DocumentId]) as DocHandle<Envelope> | undefined
+        if (late?.isReady()) {
+          this.#attach(late)
+          late.update(current => A.loadIncremental(current, bytes))
+          entries.push(this.catalog.get(id)!)
+          return
+        }
         entries.push(this.noteRemote(id, doc))
         this.#remember(id, doc)
+        if (late) void late.whenReady(SETTLED).then(() => late.isReady() && late.update(current => A.loadIncremental(current, bytes)), () => {})
       })),
     )
     return entries
+  }
+
+  /**
+   * A handle the repo holds without the store having attached it (a peer's
+   * live sync made the repo load the document): wait for a load in progress,
+   * then attach it, so an ingest updates that copy instead of writing behind it.
+   */
+  async #inRepo(id: string): Promise<DocHandle<Envelope> | undefined> {
+    const handle = ((await this.#loading.get(id)?.catch(() => undefined)) ?? this.repo.handles[id as DocumentId]) as DocHandle<Envelope> | undefined
+    if (!handle) return undefined
+    await handle.whenReady(SETTLED).catch(() => {})
+    if (!handle.isReady()) return undefined
+    this.#attach(handle)
+    return handle
   }
 
   readonly #ingesting = new Map<string, Promise<void>>()
@@ -96,15 +130,68 @@ export class DocumentStore extends Emitter<StoreEvents> {
     })
   }
 
-  /** The stored bytes of a document (all its chunks, concatenated), without loading it into the repo. */
+  /**
+   * The stored bytes of a document (its readable chunks, concatenated),
+   * without loading it into the repo. An unreadable chunk is removed from
+   * storage and the document reported damaged (see StoredChunks.ts).
+   */
   async readStored(id: string): Promise<Uint8Array | undefined> {
     const loaded = this.#handles.get(id)
     if (loaded?.isReady()) return A.save(loaded.doc())
     if (!this.storage) return undefined
-    const chunks = [...(await this.storage.loadRange([id, "snapshot"])), ...(await this.storage.loadRange([id, "incremental"]))]
-    const parts = chunks.map(c => c.data).filter((d): d is Uint8Array => !!d)
-    if (parts.length === 0) return undefined
-    return concat(parts)
+    const { good, bad } = await loadChunks(this.storage, id)
+    if (bad.length > 0) {
+      await Promise.all(bad.map(key => this.storage!.remove(key)))
+      this.noteDamaged(id, `${bad.length} of ${bad.length + good.length} stored chunks were unreadable (torn or corrupted) and were dropped`)
+    }
+    return good.length > 0 ? concatChunks(good) : undefined
+  }
+
+  /**
+   * The stored document, checked: damaged chunks dropped (see readStored),
+   * and a stored copy that lacks changes the catalog lists (a lost file) is
+   * reported damaged and the catalog set to what is really there, so the next
+   * sync fetches the rest. Undefined when nothing readable is stored.
+   */
+  async loadStored(id: string): Promise<A.Doc<Envelope> | undefined> {
+    const loaded = this.#handles.get(id)
+    if (loaded?.isReady()) return loaded.doc()
+    const listed = this.catalog.get(id)
+    const bytes = await this.readStored(id)
+    let doc: A.Doc<Envelope> | undefined
+    if (bytes) {
+      try {
+        doc = A.load<Envelope>(bytes)
+      } catch {
+        // Chunks that pass their checksums but do not load together (a change whose dependencies were lost): keep what loads.
+        doc = A.loadIncremental(A.init<Envelope>(), bytes)
+      }
+    }
+    // A write that landed while we read (a change, an ingest) is not damage.
+    if (this.catalog.get(id) === listed) this.#checkAgainstCatalog(id, doc)
+    return doc && A.getHeads(doc).length > 0 ? doc : undefined
+  }
+
+  /** Documents found damaged here and not yet recovered from a peer. */
+  damaged(): DamagedDocument[] {
+    return this.#damaged.list()
+  }
+
+  /** Record that a document's stored copy is damaged (and tell listeners, once). */
+  noteDamaged(id: string, reason: string, missing?: string[]): void {
+    const entry = this.catalog.get(id)
+    if (entry?.purged) return
+    const damage = { id, type: entry?.type ?? "unknown", reason, missing: missing ?? entry?.heads ?? [] }
+    if (this.#damaged.note(damage)) this.emit("damaged", damage)
+  }
+
+  /** If the catalog lists changes `doc` (what storage holds) lacks, the document is damaged: make the catalog say what is there. */
+  #checkAgainstCatalog(id: string, doc: A.Doc<Envelope> | undefined): void {
+    const entry = this.catalog.get(id)
+    if (!entry || entry.purged || entry.heads.length === 0) return
+    if (doc && A.hasHeads(doc, entry.heads)) return
+    this.noteDamaged(id, doc && A.getHeads(doc).length > 0 ? "changes the catalog lists are missing from storage" : "nothing readable is left in storage", entry.heads)
+    this.catalog.set({ ...entry, heads: doc ? [...A.getHeads(doc)].sort() : [] })
   }
 
   /** The handle of a document in the catalog, loading it if needed. Throws NotFound/Purged/Quarantined. */
@@ -136,9 +223,9 @@ export class DocumentStore extends Emitter<StoreEvents> {
       this.#readCache.set(id, cached)
       return cached.doc
     }
-    const bytes = this.storage ? await this.readStored(id) : undefined
-    if (!bytes) return (await this.load(id)).doc()
-    const doc = A.load<Envelope>(bytes)
+    if (!this.storage) return (await this.load(id)).doc()
+    const doc = await this.loadStored(id)
+    if (!doc) throw new DamagedDocumentError(id, this.#damaged.get(id)?.reason ?? "nothing readable is stored")
     this.#remember(id, doc)
     return doc
   }
@@ -155,8 +242,10 @@ export class DocumentStore extends Emitter<StoreEvents> {
     if (ready) return Promise.resolve(ready)
     let loading = this.#loading.get(id)
     if (!loading) {
-      loading = this.repo
-        .find<Envelope>(id as DocumentId)
+      // Drop unreadable chunks first: automerge-repo would fail on them, or silently stop loading at them.
+      const checked = this.storage && !this.repo.handles[id as DocumentId] ? this.readStored(id) : Promise.resolve(undefined)
+      loading = checked
+        .then(() => this.repo.find<Envelope>(id as DocumentId))
         .then(handle => {
           this.#attach(handle)
           return handle
@@ -239,6 +328,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
       : { id, type, createdAt: previous?.createdAt ?? 0, createdBy: previous?.createdBy ?? "", modifiedAt: modifiedAtOf(doc), deletedAt: previous?.deletedAt ?? null, heads }
     if (reason ?? previous?.quarantined) entry.quarantined = (reason ?? previous?.quarantined)!
     this.catalog.set(entry)
+    this.#damaged.settle(id, doc)
     if (entry.quarantined && !previous?.quarantined) this.emit("quarantine", { id, type, reason: entry.quarantined })
     if (!entry.quarantined) this.emit("change", { id, type, origin: "remote", entry })
     return entry
@@ -261,13 +351,15 @@ export class DocumentStore extends Emitter<StoreEvents> {
     if (this.#handles.has(id)) return
     this.#handles.set(id, handle)
     handle.on("heads-changed", ({ doc }) => {
-      if (this.#applyingLocal) return
+      // A purge deletes the handle, which empties its document: that is not a change from a peer.
+      if (this.#applyingLocal || !handle.isReady()) return
       this.noteRemote(id, doc)
     })
     // Changes that reached the repo before we were listening (a peer synced it while it loaded).
     const entry = this.catalog.get(id)
     if (handle.isReady()) {
       const heads = [...A.getHeads(handle.doc())].sort()
+      if (entry && !entry.purged && !this.#ingesting.has(id) && !A.hasHeads(handle.doc(), entry.heads)) this.noteDamaged(id, "changes the catalog lists are missing from storage", entry.heads)
       if (!entry || entry.heads.join() !== heads.join()) this.noteRemote(id, handle.doc())
     }
   }
@@ -282,17 +374,6 @@ export function validateData(definition: TypeDefinition, data: unknown, allowUnk
 }
 
 const dataFields = new WeakMap<TypeDefinition, FieldJSON>()
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-  return out
-}
 
 let chunkCounter = 0
 /** A unique name for a chunk written by ingest (the repo names its own by content hash; any unique name loads the same). */

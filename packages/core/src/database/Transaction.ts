@@ -23,7 +23,7 @@ import { newEnvelope, type Envelope } from "../document/envelope.js"
 import { DeletedDocumentError, ImmutableTypeError, ValidationError, WrongTypeError } from "../errors.js"
 import type { Fields, FieldsValue } from "../schema/fields.js"
 import { assertTypeName, TypeDefinition } from "../schema/TypeDefinition.js"
-import { fromTagged, initialValue, isPlainObject, toStored } from "../schema/values.js"
+import { fromTaggedData, initialValue, isPlainObject, toStored } from "../schema/values.js"
 import { validateData, type DocumentStore } from "./DocumentStore.js"
 
 /** A type given by its definition (typed) or by name (untyped, tagged JSON). */
@@ -51,7 +51,7 @@ interface PendingCreate {
 }
 
 type Op =
-  | { kind: "change"; id: string; type?: string; mutate: (draft: any) => void }
+  | { kind: "change"; id: string; type?: string; definition?: TypeDefinition; mutate: (draft: any) => void }
   | { kind: "delete"; id: string }
   | { kind: "restore"; id: string }
 
@@ -68,7 +68,7 @@ export class Transaction {
     if (!isPlainObject(data)) throw new ValidationError("document data must be an object")
     const stored = definition
       ? (toStored({ kind: "map", fields: definition.toJSON().fields }, data, []) as Record<string, unknown>)
-      : (fromTagged(data, []) as Record<string, unknown>)
+      : fromTaggedData(data)
     const id = parseAutomergeUrl(generateAutomergeUrl()).documentId as string
     this.#creates.push({ id, type: name, data: stored, typeVersion: definition?.version ?? 1 })
     return id
@@ -84,7 +84,8 @@ export class Transaction {
 
   /** Change a document through a draft. */
   change(type: TypeRef | undefined, id: string, mutate: (draft: any) => void): void {
-    this.#ops.push({ kind: "change", id, mutate, ...(type === undefined ? {} : { type: typeof type === "string" ? type : type.name }) })
+    const typed = type instanceof TypeDefinition ? { type: type.name, definition: type } : type === undefined ? {} : { type }
+    this.#ops.push({ kind: "change", id, mutate, ...typed })
   }
 
   /** Soft-delete a document. */
@@ -121,6 +122,8 @@ export class Transaction {
     const created = this.#creates.map(create => this.#build(create, time, message))
     for (const plan of plans) {
       const next = results.get(plan.id)!
+      // An edit that changed nothing made no Automerge change: record nothing, or modifiedAt would move here and nowhere else.
+      if (A.getHeads(next).join() === A.getHeads(plan.handle.doc()).join()) continue
       store.publishLocal(plan.handle, next)
       store.noteLocal(plan.id, next, time)
     }
@@ -158,7 +161,9 @@ export class Transaction {
         if (entry.deletedAt !== null && !ops.some(o => o.kind === "restore")) throw new DeletedDocumentError(id)
       }
     }
-    const definition = this.context.definition(entry.type)
+    // A definition the caller passed validates its change even if it was never registered with the database.
+    const given = ops.find(op => op.kind === "change" && op.definition)
+    const definition = (given?.kind === "change" ? given.definition : undefined) ?? this.context.definition(entry.type)
     const fields = definition?.toJSON().fields
     return {
       id,

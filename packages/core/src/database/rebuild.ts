@@ -4,13 +4,18 @@
  * that repair path.
  */
 import * as A from "@automerge/automerge"
-import type { StorageAdapterInterface } from "@automerge/automerge-repo"
+import { isValidDocumentId, type Chunk, type StorageAdapterInterface } from "@automerge/automerge-repo"
 import { Catalog, type CatalogEntry } from "../catalog/Catalog.js"
 import { modifiedAtOf, readEnvelope } from "../document/envelope.js"
+import { concatChunks, sortChunks } from "./StoredChunks.js"
 
 export interface RebuildReport {
   documents: number
-  /** Documents whose stored bytes could not be loaded at all. */
+  /**
+   * Documents found damaged: some or all of their stored chunks were
+   * unreadable (and were dropped; the readable rest is kept), or the old
+   * catalog listed them and nothing of them is stored. Peers are asked for them.
+   */
   damaged: { id: string; reason: string }[]
 }
 
@@ -23,39 +28,43 @@ export async function storageHasDocuments(storage: StorageAdapterInterface): Pro
     // An adapter that cannot list everything cannot be rebuilt from either.
     return false
   }
-  return chunks.some(chunk => chunk.key[1] === "snapshot" || chunk.key[1] === "incremental")
+  return chunks.some(isDocumentChunk)
+}
+
+/** A chunk of a document's body. The catalog's own snapshot (`["cairn-catalog", "snapshot"]`) has the same shape of key, so the id must be a document id. */
+function isDocumentChunk(chunk: { key: string[]; data?: Uint8Array }): boolean {
+  const [id, kind] = chunk.key
+  return (kind === "snapshot" || kind === "incremental") && id !== undefined && isValidDocumentId(id)
 }
 
 export async function rebuildCatalog(storage: StorageAdapterInterface, previous?: Catalog): Promise<{ catalog: Catalog; report: RebuildReport }> {
   const catalog = Catalog.empty(storage)
-  const byDoc = new Map<string, Uint8Array[]>()
+  const byDoc = new Map<string, Chunk[]>()
   for (const chunk of await storage.loadRange([])) {
-    const [id, kind] = chunk.key
-    if (!id || !chunk.data || (kind !== "snapshot" && kind !== "incremental")) continue
+    const id = chunk.key[0]!
+    if (!chunk.data || !isDocumentChunk(chunk)) continue
     let list = byDoc.get(id)
     if (!list) byDoc.set(id, (list = []))
-    list.push(chunk.data)
+    list.push(chunk)
   }
   const report: RebuildReport = { documents: 0, damaged: [] }
   for (const [id, chunks] of byDoc) {
-    let doc: A.Doc<unknown> | undefined
-    try {
-      doc = A.init()
-      for (const chunk of chunks) {
-        try {
-          doc = A.loadIncremental(doc, chunk)
-        } catch {
-          // One bad chunk must not hide the healthy rest of the document.
-        }
+    // One bad chunk must not hide the healthy rest of the document: it is dropped (see StoredChunks.ts).
+    const { good, bad } = await sortChunks(chunks.sort((a, b) => (a.key[1] === b.key[1] ? 0 : a.key[1] === "snapshot" ? -1 : 1)))
+    await Promise.all(bad.map(key => storage.remove(key)))
+    let doc: A.Doc<unknown> = A.init()
+    if (good.length > 0) {
+      try {
+        doc = A.load(concatChunks(good))
+      } catch {
+        doc = A.loadIncremental(A.init(), concatChunks(good))
       }
-    } catch (error) {
-      report.damaged.push({ id, reason: String(error) })
-      continue
     }
     if (A.getHeads(doc).length === 0) {
       report.damaged.push({ id, reason: "no readable changes" })
       continue
     }
+    if (bad.length > 0) report.damaged.push({ id, reason: `${bad.length} of ${chunks.length} stored chunks were unreadable (torn or corrupted) and were dropped` })
     const envelope = readEnvelope(doc)
     const heads = [...A.getHeads(doc)].sort()
     const old = previous?.get(id)
@@ -66,8 +75,15 @@ export async function rebuildCatalog(storage: StorageAdapterInterface, previous?
     report.documents++
   }
   // Tombstones of purged documents have no body left to rebuild from: keep them from the old catalog.
+  // A document the old catalog lists with nothing stored was lost here: keep its entry, without heads, so peers send it back.
   for (const entry of previous?.entries() ?? []) {
-    if (entry.purged && !catalog.has(entry.id)) catalog.set(entry)
+    // A damaged catalog can hold junk records: carry over only entries that name a document and a type.
+    if (catalog.has(entry.id) || !isValidDocumentId(entry.id) || typeof entry.type !== "string") continue
+    if (entry.purged) catalog.set(entry)
+    else if (!entry.quarantined) {
+      catalog.set({ ...entry, heads: [] })
+      if (!report.damaged.some(d => d.id === entry.id)) report.damaged.push({ id: entry.id, reason: "listed in the catalog but nothing of it is stored" })
+    }
   }
   await catalog.compact()
   return { catalog, report }

@@ -57,6 +57,12 @@ export class Machine implements MachineIdentity {
     const privateKey = await crypto.subtle.importKey("pkcs8", fromHex(json.privateKey) as BufferSource, ED25519, true, ["sign"])
     const expected = await machineIdFromPublicKey(fromHex(json.publicKey))
     if (expected !== json.machineId) throw new Error(`machine identity is damaged: id ${json.machineId} does not belong to its public key`)
+    // The id proves the public key, not that we hold its private key: a swapped key would sign as nobody.
+    const probe = crypto.getRandomValues(new Uint8Array(32))
+    const signature = new Uint8Array(await crypto.subtle.sign(ED25519, privateKey, probe as BufferSource))
+    if (!(await verifySignature(json.publicKey, probe, signature))) {
+      throw new Error(`machine identity is damaged: its private key does not match the public key of machine ${json.machineId}`)
+    }
     return new Machine(json.machineId, json.publicKey, privateKey, json.name)
   }
 

@@ -92,6 +92,20 @@ export class PeerSession {
     this.#send({ t: "denied", ids, reason })
   }
 
+  /**
+   * Ask the peer for documents found damaged here, even though it did not
+   * offer them (it offers only what changed since our checkpoint). A peer
+   * that does not have one, or may not send it, answers "not available".
+   */
+  fetch(damaged: { id: string; type: string }[]): void {
+    for (const { id, type } of damaged) {
+      if (type !== "unknown" && !this.accepts(type)) continue
+      if (this.#outstanding.has(id) || this.#wantQueue.some(want => want.id === id)) continue
+      this.#wantQueue.push({ id, have: this.replicator.db.catalog.get(id)?.heads ?? [] })
+    }
+    this.#sendWants()
+  }
+
   /** Tell the peer we have changes it may want. */
   notify(): void {
     this.#send({ t: "notify" })
@@ -151,7 +165,8 @@ export class PeerSession {
   }
 
   #scope(): string {
-    return JSON.stringify([this.replicator.wants, this.grants.write])
+    // Our own catalog's epoch too: a rebuilt catalog (after damage) may lack documents we once pulled, so pull everything again.
+    return JSON.stringify([this.replicator.wants, this.grants.write, this.replicator.db.catalog.epoch])
   }
 
   #pull(): void {

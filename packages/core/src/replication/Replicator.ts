@@ -67,9 +67,13 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     this.#checkpoints = new CheckpointStore(options.storage)
     const stopChanges = db.on("change", ({ entry }) => this.#changed(entry))
     const stopWatches = db.on("watch", () => db.repo.shareConfigChanged())
+    const stopDamage = db.on("damaged", damage => {
+      for (const session of this.#sessions.values()) session.fetch([damage])
+    })
     this.#stopListening = () => {
       stopChanges()
       stopWatches()
+      stopDamage()
     }
   }
 
@@ -100,7 +104,13 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     }
     return {
       announce: async (peerId, documentId) => allowed(peerId, documentId) && this.db.isWatched(documentId!),
-      access: async (peerId, documentId) => allowed(peerId, documentId),
+      access: async (peerId, documentId) => {
+        if (!allowed(peerId, documentId)) return false
+        // automerge-repo loads a document that a peer syncs live by itself; give the handle to the store too,
+        // so the changes it receives reach the catalog and are checked like any remote change.
+        void this.db.store.load(documentId!).catch(() => {})
+        return true
+      },
     }
   }
 
@@ -120,6 +130,7 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     this.#sessions.set(link.peerId, session)
     this.db.repo.shareConfigChanged()
     session.start()
+    session.fetch(this.db.damaged())
   }
 
   /** A peer went away. */
@@ -203,9 +214,8 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     return !!doc && A.hasHeads(doc, heads)
   }
 
-  async #loadDetached(id: string): Promise<A.Doc<unknown> | undefined> {
-    const bytes = await this.db.store.readStored(id)
-    return bytes ? A.load(bytes) : undefined
+  #loadDetached(id: string): Promise<A.Doc<unknown> | undefined> {
+    return this.db.store.loadStored(id)
   }
 
   /** The catalog changed: tell peers that may read that type to pull (debounced, batched). */

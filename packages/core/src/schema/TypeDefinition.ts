@@ -1,5 +1,6 @@
-import { TypeDefinitionError } from "../errors.js"
+import { TypeDefinitionError, ValidationError } from "../errors.js"
 import { fieldFromJSON, type FieldJSON, type Fields, type InferCreate, type InferFields } from "./fields.js"
+import { toStored } from "./values.js"
 
 /** A type name starts with a lowercase letter; then lowercase letters, digits, `.`, `_` or `-`; at most 64 characters. */
 const TYPE_NAME = /^[a-z][a-z0-9._-]{0,63}$/
@@ -63,9 +64,12 @@ export function defineType<F extends Fields>(name: string, options: { version?: 
   assertTypeName(name)
   const version = options.version ?? 1
   if (!Number.isInteger(version) || version < 1) {
-    throw new TypeDefinitionError(`type ${name}: version must be a positive integer, got ${String(version)}`)
+    throw new TypeDefinitionError(`type ${name}: version must be a positive integer, got ${JSON.stringify(version)}`)
   }
-  for (const key of Object.keys(options.fields)) assertFieldName(name, key)
+  for (const [key, field] of Object.entries(options.fields)) {
+    assertFieldName(name, key)
+    checkDefaults(name, field.spec, [key])
+  }
   return new TypeDefinition(name, version, options.fields)
 }
 
@@ -87,7 +91,20 @@ export function typeFromJSON(json: unknown): TypeDefinition {
     if (error instanceof TypeDefinitionError) throw error
     throw new TypeDefinitionError(`type ${o.name}: ${(error as Error).message}`)
   }
-  return defineType(o.name, { version: typeof o.version === "number" ? o.version : 1, fields })
+  return defineType(o.name, { version: (o.version ?? 1) as number, fields })
+}
+
+/** A default that does not fit its field would fail every create that leaves the field out: refuse it with the definition. */
+function checkDefaults(typeName: string, field: FieldJSON, path: string[]): void {
+  if ("default" in field) {
+    try {
+      toStored(field, field.default, [])
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error
+      throw new TypeDefinitionError(`type ${typeName}: field ${path.join(".")} has a default that does not fit it (${error.message})`)
+    }
+  }
+  if (field.kind === "map") for (const [key, sub] of Object.entries(field.fields)) checkDefaults(typeName, sub, [...path, key])
 }
 
 function assertFieldName(typeName: string, key: string): void {

@@ -8,6 +8,8 @@
  * the app its document type with no second declaration.
  */
 
+import { TypeDefinitionError } from "../errors.js"
+
 export type ScalarName = "string" | "number" | "boolean" | "null"
 
 /** The JSON form of a field: what a peer without the app's code reads. */
@@ -30,7 +32,7 @@ export type FieldKind = FieldJSON["kind"]
 export class Field<T = unknown, Opt extends boolean = boolean, Def extends boolean = boolean> {
   declare readonly _value: T
   declare readonly _optional: Opt
-  /** True where create may leave the field out: a default, or a kind that starts empty (counter, list, record). */
+  /** True where create may leave the field out: a default, or a kind that starts empty (counter, list, record, a map of such fields). */
   declare readonly _hasDefault: Def
 
   constructor(readonly spec: FieldJSON) {}
@@ -50,10 +52,10 @@ export class Field<T = unknown, Opt extends boolean = boolean, Def extends boole
     return new Field({ ...this.spec, optional: true }) as Field<T, true, Def>
   }
 
-  /** Value used on create when the app does not give one. */
-  default(value: T): Field<T, Opt, true> {
+  /** Value used on create when the app does not give one, in the app's form (a counter's default is a number, text's a string). */
+  default(value: DefaultOf<T>): Field<T, Opt, true> {
     if (this.spec.kind === "map" || this.spec.kind === "record" || this.spec.kind === "list") {
-      throw new TypeError(`a ${this.spec.kind} field takes no default; it starts empty`)
+      throw new TypeDefinitionError(`a ${this.spec.kind} field takes no default; it starts empty`)
     }
     return new Field({ ...this.spec, default: value } as FieldJSON) as Field<T, Opt, true>
   }
@@ -62,6 +64,8 @@ export class Field<T = unknown, Opt extends boolean = boolean, Def extends boole
     return this.spec
   }
 }
+
+type DefaultOf<T> = T extends CounterValue ? number : T extends TextValue ? string : T
 
 export type Fields = Record<string, Field<any, boolean, boolean>>
 
@@ -90,6 +94,9 @@ type CreateOptionalKeys<F extends Fields> = {
   [K in keyof F]: F[K]["_optional"] extends true ? K : F[K]["_hasDefault"] extends true ? K : never
 }[keyof F]
 
+/** True when create may leave out every field (so a map of them can start empty). */
+type StartsEmpty<F extends Fields> = [Exclude<keyof F, CreateOptionalKeys<F>>] extends [never] ? true : false
+
 type Simplify<T> = { [K in keyof T]: T[K] } & {}
 
 /** The document data as the app reads it, inferred from fields. */
@@ -117,8 +124,11 @@ type MapValue<F extends Fields> = Simplify<
 
 /** The field builders. `f.string()`, `f.counter()`, `f.map({...})` and so on. */
 export const f = {
-  /** A string register: last writer wins, concurrent values kept as conflicts. `values` restricts it to a set. */
-  string<const V extends string = string>(options: { values?: readonly V[] } = {}): Field<V, false, false> {
+  /**
+   * A string register: last writer wins, concurrent values kept as conflicts. `values` restricts it to a set.
+   * (`NoInfer`: inside a definition the contextual type `Field<any>` would otherwise make the value type `any`.)
+   */
+  string<const V extends string = string>(options: { values?: readonly V[] } = {}): Field<NoInfer<V>, false, false> {
     return new Field(options.values ? { kind: "register", of: "string", values: [...options.values] } : { kind: "register", of: "string" })
   },
   /** A number register. */
@@ -141,8 +151,8 @@ export const f = {
   text(): Field<TextValue, false, false> {
     return new Field({ kind: "text" })
   },
-  /** A nested map with declared fields; keys merge independently. */
-  map<F extends Fields>(fields: F): Field<MapValue<F>, false, false> {
+  /** A nested map with declared fields; keys merge independently. Create may leave it out when every field it has may be left out. */
+  map<F extends Fields>(fields: F): Field<MapValue<F>, false, StartsEmpty<F>> {
     const spec: Record<string, FieldJSON> = {}
     for (const [key, field] of Object.entries(fields)) spec[key] = field.spec
     return new Field({ kind: "map", fields: spec })
@@ -173,7 +183,10 @@ function checkFieldJSON(json: unknown, where: string): FieldJSON {
       if (o.of !== "string" && o.of !== "number" && o.of !== "boolean" && o.of !== "null") {
         throw new TypeError(`${where}: a register's "of" must be string, number, boolean or null`)
       }
-      const values = Array.isArray(o.values) && o.values.every(v => typeof v === "string") ? { values: o.values as string[] } : {}
+      if ("values" in o && (o.of !== "string" || !Array.isArray(o.values) || !o.values.every(v => typeof v === "string"))) {
+        throw new TypeError(`${where}: "values" must be a list of strings, on a string register only`)
+      }
+      const values = "values" in o ? { values: o.values as string[] } : {}
       const def = "default" in o ? { default: o.default } : {}
       return { kind: "register", of: o.of, ...values, ...def, ...optional }
     }
@@ -184,7 +197,7 @@ function checkFieldJSON(json: unknown, where: string): FieldJSON {
       if ("default" in o && typeof o.default !== "string") throw new TypeError(`${where}: a text's default must be a string`)
       return { kind: "text", ...("default" in o ? { default: o.default as string } : {}), ...optional }
     case "map": {
-      if (typeof o.fields !== "object" || o.fields === null) throw new TypeError(`${where}: a map needs "fields"`)
+      if (typeof o.fields !== "object" || o.fields === null || Array.isArray(o.fields)) throw new TypeError(`${where}: a map needs "fields" (an object)`)
       const fields: Record<string, FieldJSON> = {}
       for (const [key, value] of Object.entries(o.fields)) fields[key] = checkFieldJSON(value, `${where}.${key}`)
       return { kind: "map", fields, ...optional }

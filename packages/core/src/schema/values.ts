@@ -165,14 +165,21 @@ export function validateStored(field: FieldJSON, value: unknown, path: Path, opt
   }
 }
 
-/** Stored form → app form: registers and text become strings, counters numbers. */
+/**
+ * Map keys in a stable order. Automerge sorts keys when it builds a document
+ * but appends keys that later changes add, so without sorting two peers with
+ * the same heads would give differently ordered JSON.
+ */
+const keysOf = (value: Record<string, unknown>): string[] => Object.keys(value).sort()
+
+/** Stored form → app form: registers and text become strings, counters numbers. Map keys are sorted. */
 export function toPlain(value: unknown): unknown {
   if (value instanceof ImmutableString) return value.val
   if (value instanceof Counter) return value.value
   if (Array.isArray(value)) return value.map(toPlain)
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {}
-    for (const key of Object.keys(value)) out[key] = toPlain(value[key])
+    for (const key of keysOf(value)) out[key] = toPlain(value[key])
     return out
   }
   return value
@@ -180,7 +187,7 @@ export function toPlain(value: unknown): unknown {
 
 const TAGS = ["$text", "$counter", "$map"]
 
-/** Stored form → tagged JSON, which keeps every kind without a schema. */
+/** Stored form → tagged JSON, which keeps every kind without a schema. Map keys are sorted. */
 export function toTagged(value: unknown): unknown {
   if (value instanceof ImmutableString) return value.val
   if (value instanceof Counter) return { $counter: value.value }
@@ -188,7 +195,7 @@ export function toTagged(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(toTagged)
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {}
-    for (const key of Object.keys(value)) out[key] = toTagged(value[key])
+    for (const key of keysOf(value)) out[key] = toTagged(value[key])
     // A map whose only key looks like a tag would read back as that kind: wrap it.
     const keys = Object.keys(out)
     if (keys.length === 1 && TAGS.includes(keys[0]!)) return { $map: out }
@@ -221,6 +228,13 @@ export function fromTagged(value: unknown, path: Path): unknown {
     return fromTaggedMap(value, path)
   }
   throw new ValidationError(`cannot store ${typeof value}`, path)
+}
+
+/** Tagged JSON of a document's whole data → stored form. The data is a map, so a tag at the top (`{"$text": "…"}`) is refused. */
+export function fromTaggedData(value: unknown): Record<string, unknown> {
+  const stored = fromTagged(value, [])
+  if (!isPlainObject(stored)) throw new ValidationError(`document data must be a map (an object), got ${describe(stored)}`)
+  return stored
 }
 
 function fromTaggedMap(value: unknown, path: Path): Record<string, unknown> {

@@ -1,0 +1,83 @@
+/**
+ * A document's chunks in storage, checked before anything loads them.
+ *
+ * Why check: Automerge.loadIncremental stops silently at the first chunk it
+ * cannot read and drops every chunk after it, and throws if the bad one comes
+ * first; automerge-repo loads a document's chunks as one run that way. So one
+ * torn write (a process killed mid-write leaves an empty or short file) or one
+ * flipped bit could hide the healthy rest of a document, or make it
+ * unloadable. Each Automerge chunk carries the first four bytes of the
+ * SHA-256 of its body, so checking costs a hash of the bytes, not a load.
+ */
+import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo"
+
+const MAGIC = [0x85, 0x6f, 0x4a, 0x83]
+/** Chunk type of a compressed change: its checksum is over the uncompressed bytes, so only its framing is checked. */
+const COMPRESSED_CHANGE = 2
+
+export interface StoredChunks {
+  /** Readable chunks, snapshots first. */
+  good: Chunk[]
+  /** Keys of chunks that are empty, cut short or fail their checksum. */
+  bad: StorageKey[]
+}
+
+/** Load a document's chunks and sort the readable from the unreadable. */
+export async function loadChunks(storage: StorageAdapterInterface, id: string): Promise<StoredChunks> {
+  const chunks = [...(await storage.loadRange([id, "snapshot"])), ...(await storage.loadRange([id, "incremental"]))]
+  return sortChunks(chunks)
+}
+
+/** Sort chunks (of one document) into readable and unreadable. */
+export async function sortChunks(chunks: Chunk[]): Promise<StoredChunks> {
+  const good: Chunk[] = []
+  const bad: StorageKey[] = []
+  for (const chunk of chunks) {
+    if (!chunk.data) continue
+    if (await isIntact(chunk.data)) good.push(chunk)
+    else bad.push(chunk.key)
+  }
+  return { good, bad }
+}
+
+/** True when `bytes` is a run of whole Automerge chunks whose checksums match. */
+export async function isIntact(bytes: Uint8Array): Promise<boolean> {
+  if (bytes.byteLength === 0) return false
+  let offset = 0
+  while (offset < bytes.byteLength) {
+    if (offset + 9 > bytes.byteLength) return false
+    for (let i = 0; i < 4; i++) if (bytes[offset + i] !== MAGIC[i]) return false
+    const type = bytes[offset + 8]!
+    let length = 0
+    let shift = 0
+    let position = offset + 9
+    for (;;) {
+      if (position >= bytes.byteLength || shift > 35) return false
+      const byte = bytes[position++]!
+      length += (byte & 0x7f) * 2 ** shift
+      shift += 7
+      if ((byte & 0x80) === 0) break
+    }
+    const end = position + length
+    if (end > bytes.byteLength) return false
+    if (type !== COMPRESSED_CHANGE) {
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.subarray(offset + 8, end) as BufferSource))
+      for (let i = 0; i < 4; i++) if (digest[i] !== bytes[offset + 4 + i]) return false
+    }
+    offset = end
+  }
+  return true
+}
+
+/** The bytes of several chunks as one run (what Automerge loads). */
+export function concatChunks(chunks: Chunk[]): Uint8Array {
+  const parts = chunks.map(c => c.data).filter((d): d is Uint8Array => !!d)
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.byteLength
+  }
+  return out
+}

@@ -1,0 +1,168 @@
+/**
+ * What the store does with changes that arrive from peers: accept them,
+ * or quarantine a document whose type a peer changed or whose data breaks
+ * its definition. The peer is a plain automerge-repo Repo editing the
+ * document's raw Automerge state, as a buggy or hostile app could.
+ */
+import * as A from "@automerge/automerge"
+import { Repo, type DocumentId } from "@automerge/automerge-repo"
+import { describe, expect, it } from "vitest"
+import { defineType, f, QuarantinedError, type Database, type Doc } from "../src/index.js"
+import { adapterPair, MemoryStorage, openDb, sendDocs, sleep, waitFor } from "./helpers.js"
+
+const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false) } })
+const Note = defineType("note", { fields: { body: f.text() } })
+
+/** A raw copy of a database's document in a separate Repo, for a peer to edit. */
+async function rawPeerCopy(db: Database, id: string) {
+  const repo = new Repo({ network: [] })
+  const handle = repo.import<any>((await db.store.readStored(id))!, { docId: id as DocumentId })
+  const send = () => db.ingest([{ id, bytes: A.save(handle.doc()) }])
+  return { handle, send }
+}
+
+/** Everything the app could see of a document, recorded while a peer changes its type. */
+function observe(db: Database, id: string) {
+  const quarantines: { id: string; type: string; reason: string }[] = []
+  const seen: (Doc | undefined)[] = []
+  const live: string[][] = []
+  db.on("quarantine", event => quarantines.push(event))
+  db.subscribe(id, doc => seen.push(doc))
+  db.liveQuery(Task, {}, docs => live.push(docs.map(d => d.id)))
+  return { quarantines, seen, live }
+}
+
+async function expectQuarantined(db: Database, id: string, reason: RegExp) {
+  await expect(db.get(id)).rejects.toThrow(QuarantinedError)
+  await expect(db.get(Task, id)).rejects.toThrow(reason)
+  await expect(db.change(Task, id, d => (d.done = true))).rejects.toThrow(QuarantinedError)
+  expect((await db.list(Task, { includeDeleted: true })).map(d => d.id)).not.toContain(id)
+  expect(await db.list("note", { includeDeleted: true })).toEqual([])
+  expect(db.catalog.get(id)!.type).toBe("task")
+  expect(db.types().find(t => t.type === "note")).toBeUndefined()
+}
+
+describe("a document whose type a peer changed", () => {
+  it("is quarantined when the change arrives for a document in memory", async () => {
+    const { db } = await openDb({ types: [Task, Note] })
+    const other = await db.create(Task, { title: "unaffected" })
+    const doc = await db.create(Task, { title: "victim" })
+    const { quarantines, seen, live } = observe(db, doc.id)
+    await expect.poll(() => live.at(-1)?.length).toBe(2)
+    const peer = await rawPeerCopy(db, doc.id)
+    peer.handle.change(d => (d.type = new A.ImmutableString("note")))
+    await peer.send()
+    expect(quarantines).toEqual([{ id: doc.id, type: "task", reason: "its type was changed after creation" }])
+    await expectQuarantined(db, doc.id, /quarantined: its type was changed after creation/)
+    await expect.poll(() => seen.at(-1)).toBeUndefined()
+    await expect.poll(() => live.at(-1)).toEqual([other.id])
+    // Later changes from the peer do not lift it, and the rest of the database works on.
+    peer.handle.change(d => (d.data.title = new A.ImmutableString("more")))
+    await peer.send()
+    await expectQuarantined(db, doc.id, /its type was changed/)
+    expect(quarantines).toHaveLength(1)
+    expect((await db.change(Task, other.id, d => (d.done = true))).data.done).toBe(true)
+  })
+
+  it("is quarantined when the change arrives for a document not loaded, and stays so after a reopen", async () => {
+    const storage = new MemoryStorage()
+    const first = await openDb({ storage, types: [Task, Note] })
+    const doc = await first.db.create(Task, { title: "victim" })
+    await first.db.close()
+    const { db } = await openDb({ storage, types: [Task, Note] })
+    const quarantines: unknown[] = []
+    db.on("quarantine", event => quarantines.push(event))
+    const peer = await rawPeerCopy(db, doc.id)
+    peer.handle.change(d => (d.type = new A.ImmutableString("note")))
+    await peer.send()
+    expect(quarantines).toHaveLength(1)
+    await expectQuarantined(db, doc.id, /its type was changed after creation/)
+    await db.close()
+    const reopened = await openDb({ storage, types: [Task, Note] })
+    await expectQuarantined(reopened.db, doc.id, /its type was changed after creation/)
+  })
+
+  it("is quarantined on a peer that first sees it with the type already changed", async () => {
+    const { db: origin } = await openDb({ types: [Task, Note] })
+    const doc = await origin.create(Task, { title: "victim" })
+    const peer = await rawPeerCopy(origin, doc.id)
+    peer.handle.change(d => (d.type = new A.ImmutableString("note")))
+    const { db } = await openDb({ types: [Task, Note] })
+    const quarantines: { reason: string }[] = []
+    db.on("quarantine", event => quarantines.push(event))
+    await db.ingest([{ id: doc.id, bytes: A.save(peer.handle.doc()) }])
+    expect(quarantines.map(q => q.reason)).toEqual(["its type was changed after creation"])
+    await expect(db.get(doc.id)).rejects.toThrow(QuarantinedError)
+    expect(await db.list(Task)).toEqual([])
+    expect(await db.list(Note)).toEqual([])
+  })
+
+  it("is quarantined when it arrives by automerge-repo's live sync", async () => {
+    const [wireA, wireB] = adapterPair()
+    const storage = new MemoryStorage()
+    const { db } = await openDb({ storage, repo: new Repo({ storage, network: [wireA] }), types: [Task, Note] })
+    const doc = await db.create(Task, { title: "victim" })
+    const { quarantines, seen } = observe(db, doc.id)
+    const peerRepo = new Repo({ network: [wireB] })
+    const handle = await peerRepo.find<any>(doc.id as DocumentId)
+    handle.change(d => (d.data.title = new A.ImmutableString("renamed by the peer")))
+    await expect.poll(() => seen.at(-1)?.data.title).toBe("renamed by the peer")
+    handle.change(d => (d.type = new A.ImmutableString("note")))
+    await waitFor(() => quarantines.length === 1)
+    await expectQuarantined(db, doc.id, /its type was changed after creation/)
+    await expect.poll(() => seen.at(-1)).toBeUndefined()
+  })
+})
+
+describe("changes from peers", () => {
+  it("quarantines a document whose data breaks its definition", async () => {
+    const { db } = await openDb({ types: [Task] })
+    const doc = await db.create(Task, { title: "t" })
+    const peer = await rawPeerCopy(db, doc.id)
+    peer.handle.change(d => (d.data.title = 42))
+    const quarantines: { reason: string }[] = []
+    db.on("quarantine", event => quarantines.push(event))
+    await peer.send()
+    expect(quarantines.map(q => q.reason)).toEqual(["its data does not match type task: expected a string register, got number 42 (at title)"])
+    await expect(db.get(doc.id)).rejects.toThrow(QuarantinedError)
+  })
+
+  it("applies a valid change, tells subscribers, and records it in the catalog", async () => {
+    const { db } = await openDb({ types: [Task] })
+    const doc = await db.create(Task, { title: "t" })
+    const changes: { id: string; origin: string }[] = []
+    db.on("change", event => changes.push({ id: event.id, origin: event.origin }))
+    const seen: (Doc | undefined)[] = []
+    db.subscribe(doc.id, d => seen.push(d))
+    const peer = await rawPeerCopy(db, doc.id)
+    peer.handle.change(d => (d.data.done = true))
+    const [entry] = await peer.send()
+    expect(entry!.heads).toEqual([...A.getHeads(peer.handle.doc())].sort())
+    expect(db.catalog.get(doc.id)!.heads).toEqual(entry!.heads)
+    expect(changes).toContainEqual({ id: doc.id, origin: "remote" })
+    await expect.poll(() => seen.at(-1)?.data.done).toBe(true)
+  })
+
+  it("sends a deleted document to another database as deleted, and the same bytes twice change nothing", async () => {
+    const { db: a } = await openDb({ types: [Task] })
+    const { db: b } = await openDb({ types: [Task] })
+    const doc = await a.create(Task, { title: "t" })
+    await a.delete(doc.id)
+    await sendDocs(a, b, [doc.id])
+    expect((await b.get(doc.id)).deletedAt).toBe((await a.get(doc.id)).deletedAt)
+    expect(await b.list(Task)).toEqual([])
+    const seq = b.catalog.changeSeq
+    await sendDocs(a, b, [doc.id])
+    await sleep(5)
+    expect(b.catalog.changeSeq).toBe(seq)
+  })
+
+  it("refuses a document of a type the receiver did not ask for", async () => {
+    const { db: a } = await openDb({ types: [Task, Note] })
+    const { db: b } = await openDb({ types: [Task, Note] })
+    const note = await a.create(Note, { body: "private" })
+    const bytes = (await a.store.readStored(note.id))!
+    expect(await b.ingest([{ id: note.id, bytes }], type => type === "task")).toEqual([])
+    expect(b.catalog.has(note.id)).toBe(false)
+  })
+})
