@@ -59,6 +59,7 @@ async function run(command: string, args: string[], options: Record<string, unkn
   const dir = dataDir(global)
   const body: Request = { command: command === "init" ? "whoami" : command, args, options }
   if (command === "create" && args[1] === undefined) body.stdin = await readStdin()
+  const showProgress = process.stdout.isTTY && !global.json
   const socket = await serverSocket(dir)
   if (socket) {
     if (command === "init" && options.name) throw new UsageError("a server is running on this directory; stop it to rename the machine")
@@ -66,8 +67,11 @@ async function run(command: string, args: string[], options: Record<string, unkn
   }
   const wants = command === "sync" && options.types !== undefined ? parseTypes(String(options.types)) : "*"
   const peer = await NodePeer.open({ dir, wants, ...(options.name ? { name: String(options.name) } : {}) })
+  if (showProgress) body.progress = (done, total) => process.stderr.write(`\r${command}: ${done}/${total}`)
   try {
-    print(command, await commands[body.command]!(peer, body), global)
+    const result = await commands[body.command]!(peer, body)
+    if (showProgress && body.progress) process.stderr.write("\r\x1b[K")
+    print(command, result, global)
   } finally {
     await peer.close()
   }

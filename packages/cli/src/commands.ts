@@ -16,6 +16,8 @@ export interface Request {
   options: Record<string, unknown>
   /** Standard input, for `create` without a JSON argument. */
   stdin?: string
+  /** Progress of long work (export, import), shown only on a terminal. */
+  progress?: (done: number, total: number) => void
 }
 
 export type Command = (peer: NodePeer, request: Request) => Promise<unknown>
@@ -180,13 +182,14 @@ export const commands: Record<string, Command> = {
     return { untrusted: args[0] }
   },
 
-  async export(peer, { args }) {
+  async export(peer, { args, progress }) {
     const target = resolve(args[0] ?? "")
     if (!args[0]) throw new UsageError("usage: cairn export DIR")
     await mkdir(target, { recursive: true })
     const documents: { id: string; type: string; file: string }[] = []
-    for (const entry of peer.db.catalog.entries()) {
-      if (entry.purged || entry.quarantined) continue
+    const entries = [...peer.db.catalog.entries()].filter(entry => !entry.purged && !entry.quarantined)
+    for (const entry of entries) {
+      progress?.(documents.length, entries.length)
       const exported = await peer.db.exportDocument(entry.id)
       const file = join(entry.type, `${entry.id}.json`)
       await mkdir(join(target, entry.type), { recursive: true })
@@ -198,7 +201,7 @@ export const commands: Record<string, Command> = {
     return { exported: documents.length, dir: target }
   },
 
-  async import(peer, { args }) {
+  async import(peer, { args, progress }) {
     if (!args[0]) throw new UsageError("usage: cairn import DIR")
     const source = resolve(args[0])
     let manifestText: string
@@ -225,6 +228,7 @@ export const commands: Record<string, Command> = {
     let created = 0
     let existing = 0
     for (const document of decoded) {
+      progress?.(created + existing, decoded.length)
       if ((await peer.db.importDocument(document)) === "created") created++
       else existing++
     }

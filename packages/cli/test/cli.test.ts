@@ -152,6 +152,22 @@ describe.concurrent("cairn", () => {
     }
   })
 
+  it("trust, peers and untrust; serve refuses --open on a public interface without --insecure", async () => {
+    const data = ["--data", await dirs.make()]
+    const other = await json(["--data", await dirs.make(), "whoami"])
+    const trusted = await json([...data, "trust", other.publicKey, "--name", "phone", "--read", "task,note", "--write", "task"])
+    expect(trusted).toMatchObject({ machineId: other.machineId, name: "phone", read: ["task", "note"], write: ["task"] })
+    const peers = await json([...data, "peers"])
+    expect(peers).toEqual([expect.objectContaining({ machineId: other.machineId, name: "phone", lastSeen: null, connected: false })])
+    expect((await cairn([...data, "trust", "not-a-key", "--read", "*"])).code).toBe(1)
+    expect((await cairn([...data, "trust", other.publicKey, "--read", "Bad Type"])).code).toBe(2)
+    expect((await cairn([...data, "untrust", other.publicKey])).code).toBe(0)
+    expect(await json([...data, "peers"])).toEqual([])
+    const open = await cairn([...data, "serve", "--open", "--host", "0.0.0.0", "--port", "0"])
+    expect(open.code).toBe(2)
+    expect(open.stderr).toMatch(/--insecure/)
+  })
+
   it("--help says what each command does, with an example", async () => {
     for (const command of ["create", "set", "text", "serve", "sync", "export", "trust"]) {
       const help = await cairn([command, "--help"])
