@@ -62,6 +62,7 @@ export class Catalog {
   #snapshotBytes = 0
   #writing: Promise<void> = Promise.resolve()
   #changeSeq = 0
+  #durableSeq = 0
   #epoch = randomEpoch()
 
   private constructor(private readonly storage: StorageAdapterInterface | undefined) {}
@@ -109,6 +110,7 @@ export class Catalog {
       if (!isEntry(entry)) damaged = true
       catalog.#changeSeq = Math.max(catalog.#changeSeq, entry.seq ?? 0)
     }
+    catalog.#durableSeq = catalog.#changeSeq
     return { catalog, found, damaged }
   }
 
@@ -128,6 +130,15 @@ export class Catalog {
   /** The sequence number of the latest change. */
   get changeSeq(): number {
     return this.#changeSeq
+  }
+
+  /**
+   * The sequence number up to which every change is on disk. A peer's
+   * checkpoint of us must not pass it: after a crash, numbers above it are
+   * given again to other changes, which that peer would then skip.
+   */
+  get durableSeq(): number {
+    return this.storage ? this.#durableSeq : this.#changeSeq
   }
 
   /** Entries changed after `seq` (all of them for 0), in no particular order. */
@@ -181,7 +192,12 @@ export class Catalog {
   }
 
   async #flushNow(): Promise<void> {
-    if (!this.storage || this.#dirty.size === 0) return
+    if (!this.storage) return
+    if (this.#dirty.size === 0) {
+      this.#durableSeq = this.#changeSeq
+      return
+    }
+    const upTo = this.#changeSeq
     const entries = [...this.#dirty].map(id => this.#entries.get(id)!).filter(Boolean)
     this.#dirty.clear()
     if (this.#logRecords >= MAX_LOG_RECORDS || (this.#logBytes > 64 * 1024 && this.#logBytes > this.#snapshotBytes)) {
@@ -192,11 +208,13 @@ export class Catalog {
     await this.storage.save([PREFIX, "log", String(seq).padStart(12, "0")], bytes)
     this.#logRecords++
     this.#logBytes += bytes.byteLength
+    this.#durableSeq = Math.max(this.#durableSeq, upTo)
   }
 
   async #compactNow(): Promise<void> {
     if (!this.storage) return
     this.#dirty.clear()
+    const upTo = this.#changeSeq
     const seq = ++this.#seq
     const bytes = encoder.encode(JSON.stringify({ format: FORMAT, epoch: this.#epoch, seq, entries: [...this.#entries.values()] } satisfies SnapshotRecord))
     // The new snapshot is written before the log is removed, so a crash in between leaves a readable catalog.
@@ -205,6 +223,7 @@ export class Catalog {
     this.#snapshotBytes = bytes.byteLength
     this.#logRecords = 0
     this.#logBytes = 0
+    this.#durableSeq = Math.max(this.#durableSeq, upTo)
   }
 
   #put(entry: CatalogEntry): void {

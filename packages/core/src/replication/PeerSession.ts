@@ -181,7 +181,10 @@ export class PeerSession {
 
   async #serve(since: Checkpoint | null): Promise<void> {
     const catalog = this.replicator.db.catalog
-    const seq = catalog.changeSeq
+    // The checkpoint we offer must be on disk (see Catalog.durableSeq): write what is pending first.
+    await this.replicator.db.flush()
+    await catalog.flush()
+    const seq = catalog.durableSeq
     const from = since && since.epoch === catalog.epoch ? since.seq : 0
     const entries: OfferEntry[] = []
     for (const entry of catalog.changedSince(from)) {

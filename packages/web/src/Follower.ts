@@ -1,0 +1,103 @@
+/**
+ * What a follower tab runs: the database in memory, linked to the leader
+ * tab over the BroadcastChannel with Cairn's own transport and replication.
+ * The leader sends it every document of the wanted types at once, and
+ * automerge-repo syncs each document the app subscribes to live, so a
+ * change in any tab shows in the others within milliseconds, with or
+ * without a server. Writes here reach IndexedDB through the leader.
+ */
+import type { Machine, TypeDefinition, TypeSelection } from "@cairn/core"
+import { CairnClientAdapter } from "@cairn/core/network"
+import { wireReplicator } from "./network/wireReplicator.js"
+import { openReplicated, type Replicated } from "./openReplicated.js"
+import type { LeaderStatus } from "./tabs/protocol.js"
+import { TabDialer } from "./tabs/TabDialer.js"
+
+export interface FollowerOptions {
+  database: string
+  tab: string
+  machine: Machine
+  types: TypeDefinition<any>[]
+  wants: TypeSelection
+  log: (message: string) => void
+  onStatus: () => void
+}
+
+export class Follower {
+  readonly #dialer: TabDialer
+  readonly #link: CairnClientAdapter
+  readonly #unwire: (() => void)[] = []
+  /** The server URL this tab asked for (undefined: it asked for none), sent to every leader it links to. */
+  #wantedUrl: string | null | undefined
+  #closed = false
+
+  private constructor(readonly replicated: Replicated, options: FollowerOptions) {
+    const { repo, replicator } = replicated
+    this.#dialer = new TabDialer({
+      database: options.database,
+      tab: options.tab,
+      onNewLeader: () => this.#link.reconnect(),
+      onStatus: options.onStatus,
+    })
+    this.#link = new CairnClientAdapter({
+      url: `tab:${options.database}`,
+      createSocket: this.#dialer.createSocket,
+      info: () => ({ ...replicator.localInfo() }),
+      backoff: { initialMs: 50, maxMs: 1_000 },
+      readyTimeoutMs: 100,
+      log: options.log,
+    })
+    this.#unwire.push(wireReplicator(this.#link, replicator, options.log))
+    const onLinkStatus = () => {
+      if (this.#link.status === "connected" && this.#wantedUrl !== undefined) this.#dialer.requestConnect(this.#wantedUrl)
+      options.onStatus()
+    }
+    this.#link.on("status", onLinkStatus)
+    this.#unwire.push(() => this.#link.off("status", onLinkStatus))
+    this.#unwire.push(replicator.on("status", options.onStatus))
+    repo.networkSubsystem.addNetworkAdapter(this.#link)
+  }
+
+  static async open(options: FollowerOptions): Promise<Follower> {
+    return new Follower(await openReplicated({ machine: options.machine, types: options.types, wants: options.wants, log: options.log }), options)
+  }
+
+  /** The leader's view of the server connection; undefined while no leader is linked. */
+  get leaderStatus(): LeaderStatus | undefined {
+    return this.#link.status === "connected" ? this.#dialer.leaderStatus : undefined
+  }
+
+  /** True when the leader holds everything written here and this tab holds everything the leader has. */
+  inSync(): boolean {
+    const leader = this.#link.remotePeerId
+    return !!leader && this.replicated.replicator.status().some(peer => peer.peerId === leader && peer.state === "in-sync")
+  }
+
+  /** Resolves when the leader tab holds (on disk) every write made here so far. */
+  async whenSaved(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (!this.#link.remotePeerId) {
+      if (Date.now() > deadline) throw new Error("timed out waiting for the leader tab")
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    await this.replicated.replicator.whenSynced(this.#link.remotePeerId, Math.max(0, deadline - Date.now()))
+  }
+
+  /** Ask the leader tab to connect to a server (null: disconnect), now or as soon as a leader is linked. */
+  requestConnect(url: string | null): void {
+    this.#wantedUrl = url
+    if (this.#link.status === "connected") this.#dialer.requestConnect(url)
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const { repo, db, replicator } = this.replicated
+    for (const unwire of this.#unwire) unwire()
+    replicator.close()
+    repo.networkSubsystem.removeNetworkAdapter(this.#link)
+    this.#dialer.close()
+    await db.close()
+    await repo.shutdown().catch(() => {})
+  }
+}
