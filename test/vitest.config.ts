@@ -11,5 +11,8 @@ export default defineProject({
     environment: "node",
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // These tests run real processes, sockets and Chromium on a shared 2-core machine: one retry absorbs
+    // a scheduling stall; a real failure still fails twice.
+    retry: process.env.CI ? 1 : 0,
   },
 })
