@@ -7,6 +7,7 @@ export { readEnvelope, modifiedAtOf, type Envelope, type EnvelopeMeta } from "./
 export { Catalog, type CatalogEntry } from "./catalog/Catalog.js"
 export { Database, type DatabaseOptions, type HistoryEntry, type DatabaseEvents } from "./database/Database.js"
 export { DocumentStore, type Origin } from "./database/DocumentStore.js"
+export { DamagedDocumentError, type DamagedDocument } from "./database/DamagedDocuments.js"
 export { Transaction, type TypeRef, type DraftOf } from "./database/Transaction.js"
 export type { QueryOptions, Where, OrderBy } from "./database/Query.js"
 export type { RebuildReport } from "./database/rebuild.js"

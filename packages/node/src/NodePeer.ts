@@ -7,6 +7,7 @@ import { Repo, type PeerId, type StorageAdapterInterface } from "@automerge/auto
 import { Database, Replicator, type PeerStatus, type TypeDefinition, type TypeSelection } from "@cairn/core"
 import { DataDirectory } from "./DataDirectory.js"
 import { openStorage } from "./storage/openStorage.js"
+import { storageForRepo } from "./storage/storageForRepo.js"
 import { PeerNetwork, type AuthMode, type ConnectOptions, type ListenOptions, type NetworkLimits, type ServerAddress } from "./PeerNetwork.js"
 import { TrustList } from "./TrustList.js"
 
@@ -57,7 +58,7 @@ export class NodePeer {
       const peerId = `${machine.machineId}-${Math.random().toString(36).slice(2, 10)}` as PeerId
       let replicator: Replicator | undefined
       const repo = new Repo({
-        storage,
+        storage: storageForRepo(storage, options.log ?? (message => process.emitWarning(message))),
         network: [],
         peerId,
         shareConfig: {
@@ -107,19 +108,22 @@ export class NodePeer {
     return this.replicator.whenSynced(undefined, timeoutMs)
   }
 
-  /** Flush everything to disk, disconnect, and release the directory. */
+  /** Flush everything to disk, disconnect, and release the directory (also when a flush fails: the error is rethrown). */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.replicator.close()
-    await this.network.close()
-    await this.trust.close()
-    await this.db.close()
-    // Not repo.shutdown(): in automerge-repo 2.5.6 it rejects at the first handle that is not ready and leaves
-    // the other saves running after close returns (into a directory another process may open next).
-    const ready = Object.values(this.repo.handles).filter(handle => handle.isReady())
-    await Promise.allSettled(ready.map(handle => this.repo.flush([handle.documentId])))
-    await this.storage.close?.()
-    await this.directory.unlock()
+    try {
+      this.replicator.close()
+      await this.network.close()
+      await this.trust.close()
+      await this.db.close()
+    } finally {
+      // Not repo.shutdown(): in automerge-repo 2.5.6 it rejects at the first handle that is not ready and leaves
+      // the other saves running after close returns (into a directory another process may open next).
+      const ready = Object.values(this.repo.handles).filter(handle => handle.isReady())
+      await Promise.allSettled(ready.map(handle => this.repo.flush([handle.documentId])))
+      await this.storage.close?.()
+      await this.directory.unlock()
+    }
   }
 }

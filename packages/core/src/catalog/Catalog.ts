@@ -181,13 +181,14 @@ export class Catalog {
 
   /** Write pending updates as one log record, compacting when the log has grown. */
   flush(): Promise<void> {
-    this.#writing = this.#writing.then(() => this.#flushNow())
+    // A failed write (a full disk) rejects its own callers only: the next flush starts afresh and writes its entries again.
+    this.#writing = this.#writing.catch(() => {}).then(() => this.#flushNow())
     return this.#writing
   }
 
   /** Write the whole catalog as a new snapshot and drop the log. */
   compact(): Promise<void> {
-    this.#writing = this.#writing.then(() => this.#compactNow())
+    this.#writing = this.#writing.catch(() => {}).then(() => this.#compactNow())
     return this.#writing
   }
 
@@ -198,14 +199,20 @@ export class Catalog {
       return
     }
     const upTo = this.#changeSeq
-    const entries = [...this.#dirty].map(id => this.#entries.get(id)!).filter(Boolean)
-    this.#dirty.clear()
     if (this.#logRecords >= MAX_LOG_RECORDS || (this.#logBytes > 64 * 1024 && this.#logBytes > this.#snapshotBytes)) {
       return this.#compactNow()
     }
+    const dirty = [...this.#dirty]
+    const entries = dirty.map(id => this.#entries.get(id)!).filter(Boolean)
+    this.#dirty.clear()
     const seq = ++this.#seq
     const bytes = encoder.encode(JSON.stringify({ seq, entries } satisfies LogRecord))
-    await this.storage.save([PREFIX, "log", String(seq).padStart(12, "0")], bytes)
+    try {
+      await this.storage.save([PREFIX, "log", String(seq).padStart(12, "0")], bytes)
+    } catch (error) {
+      for (const id of dirty) this.#dirty.add(id)
+      throw error
+    }
     this.#logRecords++
     this.#logBytes += bytes.byteLength
     this.#durableSeq = Math.max(this.#durableSeq, upTo)
@@ -213,12 +220,18 @@ export class Catalog {
 
   async #compactNow(): Promise<void> {
     if (!this.storage) return
+    const dirty = [...this.#dirty]
     this.#dirty.clear()
     const upTo = this.#changeSeq
     const seq = ++this.#seq
     const bytes = encoder.encode(JSON.stringify({ format: FORMAT, epoch: this.#epoch, seq, entries: [...this.#entries.values()] } satisfies SnapshotRecord))
     // The new snapshot is written before the log is removed, so a crash in between leaves a readable catalog.
-    await this.storage.save(SNAPSHOT_KEY, bytes)
+    try {
+      await this.storage.save(SNAPSHOT_KEY, bytes)
+    } catch (error) {
+      for (const id of dirty) this.#dirty.add(id)
+      throw error
+    }
     await this.storage.removeRange([PREFIX, "log"])
     this.#snapshotBytes = bytes.byteLength
     this.#logRecords = 0

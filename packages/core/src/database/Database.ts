@@ -19,7 +19,7 @@ import { DamagedDocumentError, type DamagedDocument } from "./DamagedDocuments.j
 import { DocumentStore, type StoreEvents } from "./DocumentStore.js"
 import { GroupCommit } from "./GroupCommit.js"
 import { runQuery, type QueryOptions } from "./Query.js"
-import { rebuildCatalog, storageHasDocuments, type RebuildReport } from "./rebuild.js"
+import { hasImplausibleEntries, rebuildCatalog, storageHasDocuments, type RebuildReport } from "./rebuild.js"
 import { Transaction, type DraftOf, type TypeRef } from "./Transaction.js"
 
 export interface DatabaseOptions {
@@ -77,9 +77,13 @@ export class Database extends Emitter<DatabaseEvents> {
     this.#store.on("quarantine", event => this.emit("quarantine", event))
     this.#store.on("damaged", event => this.emit("damaged", event))
     for (const damage of repairs?.damaged ?? []) this.#store.noteDamaged(damage.id, damage.reason)
-    this.#commit = new GroupCommit(async ids => {
-      const live = ids.filter(id => this.#store.loaded(id) && !this.catalog.get(id)?.purged)
-      if (live.length) await this.repo.flush(live as never)
+    this.#commit = new GroupCommit(async (ids, queued) => {
+      const saved = new Set<string>()
+      for (let next = ids; next.length > 0; next = queued().filter(id => !saved.has(id))) {
+        for (const id of next) saved.add(id)
+        const live = next.filter(id => this.#store.loaded(id) && !this.catalog.get(id)?.purged)
+        if (live.length) await this.repo.flush(live as never)
+      }
       await this.catalog.flush()
     })
   }
@@ -89,6 +93,7 @@ export class Database extends Emitter<DatabaseEvents> {
     const definitions = new Map<string, TypeDefinition>()
     for (const definition of options.types ?? []) definitions.set(definition.name, definition)
     let { catalog, found, damaged } = await Catalog.load(options.storage)
+    damaged ||= hasImplausibleEntries(catalog)
     let repairs: RebuildReport | undefined
     if (options.storage && (damaged || (!found && (await storageHasDocuments(options.storage))))) {
       const rebuilt = await rebuildCatalog(options.storage, catalog)
@@ -375,15 +380,24 @@ export class Database extends Emitter<DatabaseEvents> {
 
   /**
    * Check every stored document (unreadable chunks are dropped, lost changes
-   * noticed) and return the damaged ones. Reads every document, so it is
-   * not done on open; documents open in memory are whole there and skipped.
+   * noticed) and return the damaged ones: those still missing something (also
+   * in `damaged()`) and those whose dropped chunks held nothing the rest
+   * lacked. Reads every document, so it is not done on open; documents open
+   * in memory are whole there and skipped.
    */
   async verify(): Promise<DamagedDocument[]> {
     this.#open()
-    for (const entry of [...this.catalog.entries()]) {
-      if (!entry.purged && !this.#store.loaded(entry.id)) await this.#store.loadStored(entry.id)
+    const found = new Map<string, DamagedDocument>()
+    const stop = this.on("damaged", damage => void found.set(damage.id, damage))
+    try {
+      for (const entry of [...this.catalog.entries()]) {
+        if (!entry.purged && !this.#store.loaded(entry.id)) await this.#store.loadStored(entry.id)
+      }
+    } finally {
+      stop()
     }
-    return this.damaged()
+    for (const damage of this.damaged()) found.set(damage.id, damage)
+    return [...found.values()]
   }
 
   /** Resolves when every acknowledged write so far is on disk. */

@@ -112,7 +112,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
   async #inRepo(id: string): Promise<DocHandle<Envelope> | undefined> {
     const handle = ((await this.#loading.get(id)?.catch(() => undefined)) ?? this.repo.handles[id as DocumentId]) as DocHandle<Envelope> | undefined
     if (!handle) return undefined
-    await handle.whenReady(SETTLED).catch(() => {})
+    if (handle.inState(["loading"])) await handle.whenReady(SETTLED).catch(() => {})
     if (!handle.isReady()) return undefined
     this.#attach(handle)
     return handle
@@ -169,6 +169,8 @@ export class DocumentStore extends Emitter<StoreEvents> {
     }
     // A write that landed while we read (a change, an ingest) is not damage.
     if (this.catalog.get(id) === listed) this.#checkAgainstCatalog(id, doc)
+    // A dropped chunk may have held nothing the others lack: then the document is whole again.
+    if (doc) this.#damaged.settle(id, doc)
     return doc && A.getHeads(doc).length > 0 ? doc : undefined
   }
 
@@ -200,6 +202,8 @@ export class DocumentStore extends Emitter<StoreEvents> {
     if (!entry) throw new NotFoundError(id)
     if (entry.purged) throw new PurgedError(id)
     if (entry.quarantined) throw new QuarantinedError(id, entry.quarantined)
+    const damage = this.#damaged.get(id)
+    if (damage && entry.heads.length === 0) throw new DamagedDocumentError(id, damage.reason)
     return this.load(id)
   }
 

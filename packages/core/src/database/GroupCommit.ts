@@ -7,11 +7,20 @@
  */
 export class GroupCommit {
   #pending = new Set<string>()
+  /** Ids of groups closed but not yet saved, oldest first. */
+  readonly #closed: string[][] = []
   #waiters: { resolve: () => void; reject: (error: unknown) => void }[] = []
   #scheduled = false
   #running: Promise<void> = Promise.resolve()
 
-  constructor(private readonly save: (ids: string[]) => Promise<void>) {}
+  /**
+   * `save` writes the documents, then the catalog. `queued` lists documents
+   * changed since this group closed (in groups behind it, or not yet in a
+   * group): the catalog flush writes every entry
+   * changed so far, so those must be written first too (an entry must never
+   * reach the disk before its document does).
+   */
+  constructor(private readonly save: (ids: string[], queued: () => string[]) => Promise<void>) {}
 
   /** Queue documents to save; resolves when they (and the catalog) are on disk. */
   commit(ids: Iterable<string>): Promise<void> {
@@ -36,12 +45,16 @@ export class GroupCommit {
     const waiters = this.#waiters
     this.#pending = new Set()
     this.#waiters = []
+    this.#closed.push(ids)
+    const queued = () => [...this.#closed.slice(this.#closed.indexOf(ids) + 1).flat(), ...this.#pending]
     // Saves run one after another so an older save never lands after a newer one.
-    this.#running = this.#running.then(
-      () => this.save(ids).then(
-        () => waiters.forEach(w => w.resolve()),
-        error => waiters.forEach(w => w.reject(error)),
-      ),
+    this.#running = this.#running.then(() =>
+      this.save(ids, queued)
+        .finally(() => this.#closed.splice(this.#closed.indexOf(ids), 1))
+        .then(
+          () => waiters.forEach(w => w.resolve()),
+          error => waiters.forEach(w => w.reject(error)),
+        ),
     )
   }
 }

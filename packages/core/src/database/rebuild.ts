@@ -7,6 +7,7 @@ import * as A from "@automerge/automerge"
 import { isValidDocumentId, type Chunk, type StorageAdapterInterface } from "@automerge/automerge-repo"
 import { Catalog, type CatalogEntry } from "../catalog/Catalog.js"
 import { modifiedAtOf, readEnvelope } from "../document/envelope.js"
+import { isTypeName } from "../schema/TypeDefinition.js"
 import { concatChunks, sortChunks } from "./StoredChunks.js"
 
 export interface RebuildReport {
@@ -36,6 +37,21 @@ function isDocumentChunk(chunk: { key: string[]; data?: Uint8Array }): boolean {
   const [id, kind] = chunk.key
   return (kind === "snapshot" || kind === "incremental") && id !== undefined && isValidDocumentId(id)
 }
+
+/**
+ * True when a catalog that parsed holds entries no Cairn peer could have
+ * written: catalog records carry no checksum, so a flipped byte inside a
+ * string (an id, a head, a type) still parses. Such a catalog is rebuilt.
+ */
+export function hasImplausibleEntries(catalog: Catalog): boolean {
+  for (const entry of catalog.entries()) {
+    if (!isValidDocumentId(entry.id) || !isTypeName(entry.type) || !entry.heads.every(head => HEAD.test(head))) return true
+    if (!Number.isFinite(entry.createdAt) || !Number.isFinite(entry.modifiedAt) || (entry.deletedAt !== null && !Number.isFinite(entry.deletedAt))) return true
+  }
+  return false
+}
+
+const HEAD = /^[0-9a-f]{64}$/
 
 export async function rebuildCatalog(storage: StorageAdapterInterface, previous?: Catalog): Promise<{ catalog: Catalog; report: RebuildReport }> {
   const catalog = Catalog.empty(storage)
