@@ -48,7 +48,7 @@ await phone.db.change(Task, task.id, draft => {
   draft.done = true
   draft.votes.increment()
 })
-await laptop.whenSynced()
+await phone.whenSynced() // resolves once the laptop has pulled the phone's change
 
 const [onLaptop] = await laptop.db.query(Task, { where: { done: true }, orderBy: "title", limit: 10 })
 console.log(onLaptop.data)
