@@ -59,7 +59,7 @@ if (!only || only === "damage") {
     const seed = number("seed", randomSeed())
     const result = await runDamage({ seed, mode })
     summary.damage.push(result)
-    log(`damaged storage, ${mode} (seed ${seed}): ${result.damagedDocuments} documents damaged, ${result.reported} reported, ${result.recovered} recovered, catalog ${result.catalogRebuilt ? "rebuilt" : "kept"}`)
+    log(`damaged storage, ${mode} (seed ${seed}): ${result.damagedDocuments} documents damaged, ${result.reported} reported (${result.unknowable ?? 0} unknowable), ${result.recovered} recovered, catalog ${result.catalogRebuilt ? "rebuilt" : "kept"}`)
     if (result.failures.length) failures.push(`damaged storage failed (${mode}, seed ${seed}); replay: ${damageReplayCommand(result)}\n  ${result.failures.slice(0, 20).join("\n  ")}`)
   }
 }

@@ -241,14 +241,20 @@ export const commands: Record<string, Command> = {
     const timeoutMs = options.timeout === undefined ? 30_000 : Number(options.timeout) * 1000
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError("--timeout takes a number of seconds")
     const client = peer.network.connect(url)
+    // A first attempt that failed means nothing answers there: say so now rather than retry until the timeout.
+    // Followed by event, not by polling: a refused connection goes from connecting to disconnected within a poll.
+    let tried = client.status === "connecting"
+    let failed = false
+    const onStatus = (status: string) => {
+      if (status === "connecting") tried = true
+      else if (status === "disconnected" && tried) failed = true
+    }
+    client.on("status", onStatus)
     try {
       const deadline = Date.now() + timeoutMs
-      let tried = false
       while (client.status !== "connected") {
         if (client.status === "refused") throw new Error(`${url} refused this peer: ${client.refusalReason ?? "no reason given"}`)
-        // A first attempt that failed means nothing answers there: say so now rather than retry until the timeout.
-        if (client.status === "connecting") tried = true
-        else if (tried || Date.now() > deadline) throw new Error(`cannot connect to ${url}`)
+        if (failed || Date.now() > deadline) throw new Error(`cannot connect to ${url}`)
         await new Promise(resolve => setTimeout(resolve, 10))
       }
       const peerId = client.remotePeerId!
@@ -260,6 +266,7 @@ export const commands: Record<string, Command> = {
       const documents = peer.db.types().filter(t => wants === "*" || wants.includes(t.type)).reduce((n, t) => n + t.count, 0)
       return { sent: status?.sent ?? 0, received: status?.received ?? 0, documents }
     } finally {
+      client.off("status", onStatus)
       peer.network.disconnect(url)
     }
   },

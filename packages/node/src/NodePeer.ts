@@ -3,10 +3,10 @@
  * disk), the database over an automerge-repo Repo, and replication with
  * other peers over WebSocket, as a server, a client, or both.
  */
-import { Repo, type PeerId, type StorageAdapterInterface } from "@automerge/automerge-repo"
+import { Repo, type PeerId } from "@automerge/automerge-repo"
 import { Database, Replicator, type PeerStatus, type TypeDefinition, type TypeSelection } from "@cairn/core"
 import { DataDirectory } from "./DataDirectory.js"
-import { openStorage } from "./storage/openStorage.js"
+import { openStorage, type PeerStorage } from "./storage/openStorage.js"
 import { storageForRepo } from "./storage/storageForRepo.js"
 import { PeerNetwork, type AuthMode, type ConnectOptions, type ListenOptions, type NetworkLimits, type ServerAddress } from "./PeerNetwork.js"
 import { TrustList } from "./TrustList.js"
@@ -43,22 +43,26 @@ export class NodePeer {
     readonly replicator: Replicator,
     readonly network: PeerNetwork,
     readonly trust: TrustList,
-    private readonly storage: StorageAdapterInterface & { close?: () => Promise<void> },
+    private readonly storage: PeerStorage,
   ) {}
 
   /** Open a peer on a data directory. Throws DirectoryLockedError if another process has it open. */
   static async open(options: NodePeerOptions): Promise<NodePeer> {
     const directory = await DataDirectory.open(options.dir)
     await directory.lock()
+    let storage: PeerStorage | undefined
     try {
       const machine = await directory.machine(options.name)
       if (options.types?.length) await directory.saveTypes(options.types)
       const types = await directory.types()
-      const storage = await openStorage(directory.storePath)
+      const log = options.log ?? ((message: string) => process.emitWarning(message))
+      storage = await openStorage(directory.storePath, {
+        onDamage: damage => log(`storage: skipped a damaged record (${damage.reason}, ${damage.length} bytes at ${damage.offset}${damage.key ? `, key ${damage.key.join("/")}` : ""})`),
+      })
       const peerId = `${machine.machineId}-${Math.random().toString(36).slice(2, 10)}` as PeerId
       let replicator: Replicator | undefined
       const repo = new Repo({
-        storage: storageForRepo(storage, options.log ?? (message => process.emitWarning(message))),
+        storage: storageForRepo(storage, log),
         network: [],
         peerId,
         shareConfig: {
@@ -66,7 +70,18 @@ export class NodePeer {
           access: (peer, doc) => replicator?.shareConfig().access(peer, doc) ?? Promise.resolve(false),
         },
       })
-      const db = await Database.open({ repo, machine, storage, types })
+      const db = await Database.open({ repo, machine, storage, types, storageDamaged: storage.damage.catalog })
+      const damage = storage.damage
+      if (damage.catalog) {
+        // The catalog was rebuilt from the damaged documents, so it cannot tell what they lack: fetch them again.
+        for (const id of damage.documents) db.store.noteDamaged(id, "a stored record of it was damaged; fetched again from peers to be whole", [])
+      } else if (damage.unknownDocuments || damage.documents.length > 0) {
+        // The intact catalog lists every document's heads: checking against it finds what the damage took.
+        await db.verify(damage.unknownDocuments ? undefined : damage.documents)
+      }
+      if (db.damaged().length > 0) log(`storage: ${db.damaged().length} damaged document(s) will be fetched again from peers: ${db.damaged().map(d => d.id).join(", ")}`)
+      await db.flush()
+      await storage.damageHandled()
       const trust = await TrustList.open(directory.path)
       let network: PeerNetwork | undefined
       replicator = new Replicator(db, {
@@ -79,6 +94,7 @@ export class NodePeer {
       network = new PeerNetwork(repo, replicator, machine, options.auth ?? { mode: "open" }, trust, options.limits, options.log)
       return new NodePeer(directory, repo, db, replicator, network, trust, storage)
     } catch (error) {
+      await storage?.close().catch(() => {})
       await directory.unlock()
       throw error
     }
@@ -122,7 +138,7 @@ export class NodePeer {
       // the other saves running after close returns (into a directory another process may open next).
       const ready = Object.values(this.repo.handles).filter(handle => handle.isReady())
       await Promise.allSettled(ready.map(handle => this.repo.flush([handle.documentId])))
-      await this.storage.close?.()
+      await this.storage.close()
       await this.directory.unlock()
     }
   }

@@ -40,10 +40,15 @@ export class DamagedDocuments {
     return [...this.#byId.values()]
   }
 
-  /** A new state of the document arrived: it is repaired if it has everything it was missing. */
-  settle(id: string, doc: A.Doc<unknown>): void {
+  /**
+   * A new state of the document was read from storage or arrived from a peer:
+   * it is repaired if it has everything it was missing. When what it lacks is
+   * unknown (`missing` empty), only a copy from a peer repairs it.
+   */
+  settle(id: string, doc: A.Doc<unknown>, from: "storage" | "peer"): void {
     const damage = this.#byId.get(id)
     if (!damage) return
+    if (damage.missing.length === 0 && from === "storage") return
     const heads = A.getHeads(doc)
     if (heads.length > 0 && A.hasHeads(doc, damage.missing)) this.#byId.delete(id)
   }

@@ -31,6 +31,12 @@ export interface DatabaseOptions {
   storage?: StorageAdapterInterface
   /** Type definitions the app knows; documents of other types are stored and synced without validation. */
   types?: TypeDefinition<any>[]
+  /**
+   * The storage found damaged records on open and skipped them. The catalog
+   * may then be missing entries or be an older copy, so it is rebuilt from
+   * the documents (which also finds the documents the damage hit).
+   */
+  storageDamaged?: boolean
 }
 
 export interface HistoryEntry {
@@ -93,7 +99,7 @@ export class Database extends Emitter<DatabaseEvents> {
     const definitions = new Map<string, TypeDefinition>()
     for (const definition of options.types ?? []) definitions.set(definition.name, definition)
     let { catalog, found, damaged } = await Catalog.load(options.storage)
-    damaged ||= hasImplausibleEntries(catalog)
+    damaged ||= hasImplausibleEntries(catalog) || (found && options.storageDamaged === true)
     let repairs: RebuildReport | undefined
     if (options.storage && (damaged || (!found && (await storageHasDocuments(options.storage))))) {
       const rebuilt = await rebuildCatalog(options.storage, catalog)
@@ -379,24 +385,31 @@ export class Database extends Emitter<DatabaseEvents> {
   }
 
   /**
-   * Check every stored document (unreadable chunks are dropped, lost changes
-   * noticed) and return the damaged ones: those still missing something (also
-   * in `damaged()`) and those whose dropped chunks held nothing the rest
-   * lacked. Reads every document, so it is not done on open; documents open
-   * in memory are whole there and skipped.
+   * Check every stored document (or those in `ids`): unreadable chunks are
+   * dropped, lost changes noticed; return the damaged ones: those still
+   * missing something (also in `damaged()`) and those whose dropped chunks
+   * held nothing the rest lacked. Reads every document it checks, so it is
+   * not done on open; documents open in memory are whole there and skipped.
+   * An id the catalog does not know (its storage reported a damaged record of
+   * it, and nothing else of it is left) is reported damaged of unknown type,
+   * so peers that have it send it back.
    */
-  async verify(): Promise<DamagedDocument[]> {
+  async verify(ids?: Iterable<string>): Promise<DamagedDocument[]> {
     this.#open()
     const found = new Map<string, DamagedDocument>()
     const stop = this.on("damaged", damage => void found.set(damage.id, damage))
     try {
-      for (const entry of [...this.catalog.entries()]) {
-        if (!entry.purged && !this.#store.loaded(entry.id)) await this.#store.loadStored(entry.id)
+      const entries = ids ? [...new Set(ids)].map(id => this.catalog.get(id) ?? id) : [...this.catalog.entries()]
+      for (const entry of entries) {
+        if (typeof entry === "string") {
+          if (!(await this.#store.loadStored(entry))) this.#store.noteDamaged(entry, "a stored record of it was damaged and nothing readable is left", [])
+        } else if (!entry.purged && !this.#store.loaded(entry.id)) await this.#store.loadStored(entry.id)
       }
     } finally {
       stop()
     }
-    for (const damage of this.damaged()) found.set(damage.id, damage)
+    const wanted = ids ? new Set(ids) : undefined
+    for (const damage of this.damaged()) if (!wanted || wanted.has(damage.id)) found.set(damage.id, damage)
     return [...found.values()]
   }
 

@@ -170,7 +170,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
     // A write that landed while we read (a change, an ingest) is not damage.
     if (this.catalog.get(id) === listed) this.#checkAgainstCatalog(id, doc)
     // A dropped chunk may have held nothing the others lack: then the document is whole again.
-    if (doc) this.#damaged.settle(id, doc)
+    if (doc) this.#damaged.settle(id, doc, "storage")
     return doc && A.getHeads(doc).length > 0 ? doc : undefined
   }
 
@@ -332,7 +332,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
       : { id, type, createdAt: previous?.createdAt ?? 0, createdBy: previous?.createdBy ?? "", modifiedAt: modifiedAtOf(doc), deletedAt: previous?.deletedAt ?? null, heads }
     if (reason ?? previous?.quarantined) entry.quarantined = (reason ?? previous?.quarantined)!
     this.catalog.set(entry)
-    this.#damaged.settle(id, doc)
+    this.#damaged.settle(id, doc, "peer")
     if (entry.quarantined && !previous?.quarantined) this.emit("quarantine", { id, type, reason: entry.quarantined })
     if (!entry.quarantined) this.emit("change", { id, type, origin: "remote", entry })
     return entry

@@ -1,0 +1,92 @@
+/**
+ * Reading a whole log on open: every intact record in file order, and a
+ * report of every damaged byte range, never an exception for damage.
+ */
+import { ForwardReader } from "./ForwardReader.js"
+import { FILE_HEADER_BYTES, type LogFile } from "./LogFile.js"
+import { bodyIsIntact, readHeader, readKey, RECORD_HEADER_BYTES, RECORD_MAGIC, type RecordKind } from "./record.js"
+
+/** A byte range of the log that did not hold an intact record, so it was skipped. */
+export interface DamagedRecord {
+  /** Where the damage starts in the log file, in bytes. */
+  readonly offset: number
+  /** How many bytes were skipped. */
+  readonly length: number
+  /**
+   * - `checksum`: a record's key or value does not match its checksum (flipped bytes); it is skipped
+   *   exactly, so an older value of its key, if any, is what `load` returns.
+   * - `header`: a record header is unreadable, so everything up to the next readable record is skipped.
+   * - `torn-tail`: damage with no intact record after it, as an interrupted write leaves; the file was cut
+   *   back to the last intact record so new records append cleanly. With fsync on, no save that was
+   *   acknowledged is lost this way.
+   */
+  readonly reason: "checksum" | "header" | "torn-tail"
+  /** The record's key when it could still be read. Best effort: it comes from damaged bytes. */
+  readonly key?: readonly string[]
+  /** Found by the scan on open, or by a later `load` that re-checked the record's checksum. */
+  readonly foundWhen: "open" | "read"
+}
+
+/** An intact record, as the scan meets it. */
+export interface ScannedRecord {
+  readonly kind: RecordKind
+  /** The key as JSON, checked to be an array of strings. */
+  readonly id: string
+  readonly offset: number
+  readonly length: number
+}
+
+export interface ScanResult {
+  /** End of the last intact record: where the file should end. */
+  readonly end: number
+  readonly damaged: DamagedRecord[]
+}
+
+/** Call `onRecord` for every intact record of `file`, in order, and report the damage in between. */
+export async function scanLog(file: LogFile, onRecord: (record: ScannedRecord) => void): Promise<ScanResult> {
+  const reader = new ForwardReader(file, file.size)
+  const damaged: DamagedRecord[] = []
+  let position = FILE_HEADER_BYTES
+  let intactEnd = position
+  while (position < file.size) {
+    const view = await reader.bytes(position, RECORD_HEADER_BYTES)
+    const header = view && readHeader(view.buffer, view.at)
+    if (!header) {
+      // Resynchronise only here, where the lengths are untrustworthy. A record
+      // whose header is intact is skipped by its length instead, so a value
+      // that happens to contain record-like bytes is never read as records.
+      const next = await nextHeader(reader, position + 1)
+      damaged.push({ offset: position, length: (next < 0 ? file.size : next) - position, reason: "header", foundWhen: "open" })
+      if (next < 0) break
+      position = next
+      continue
+    }
+    const record = await reader.bytes(position, header.length)
+    if (!record) break // runs past the end of the file: the torn tail handled below
+    const key = bodyIsIntact(record.buffer, record.at, header) ? readKey(record.buffer, record.at, header) : undefined
+    if (key) {
+      onRecord({ kind: header.kind, id: key.id, offset: position, length: header.length })
+      intactEnd = position + header.length
+    } else {
+      const damagedKey = readKey(record.buffer, record.at, header)?.key
+      damaged.push({ offset: position, length: header.length, reason: "checksum", ...(damagedKey ? { key: damagedKey } : {}), foundWhen: "open" })
+    }
+    position += header.length
+  }
+  if (intactEnd === file.size) return { end: intactEnd, damaged }
+  const tailKey = damaged.find((damage) => damage.offset >= intactEnd && damage.key)?.key
+  const middle = damaged.filter((damage) => damage.offset < intactEnd)
+  middle.push({ offset: intactEnd, length: file.size - intactEnd, reason: "torn-tail", ...(tailKey ? { key: tailKey } : {}), foundWhen: "open" })
+  return { end: intactEnd, damaged: middle }
+}
+
+/** The next position at or after `from` where an intact record header starts, or -1. */
+async function nextHeader(reader: ForwardReader, from: number): Promise<number> {
+  for (;;) {
+    const candidate = await reader.indexOf(RECORD_MAGIC, from)
+    if (candidate < 0) return -1
+    const view = await reader.bytes(candidate, RECORD_HEADER_BYTES)
+    if (view && readHeader(view.buffer, view.at)) return candidate
+    from = candidate + 1
+  }
+}

@@ -1,0 +1,80 @@
+import { mkdir, mkdtemp, open, readdir, rm, stat } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { Repo } from "@automerge/automerge-repo"
+import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
+import { Database, defineType, f, Machine } from "@cairn/core"
+import { NodePeer } from "../src/index.js"
+
+const Task = defineType("task", { fields: { title: f.string(), votes: f.counter() } })
+
+const cleanup: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "cairn-storage-"))
+  cleanup.push(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+describe("a peer's storage", () => {
+  it("keeps everything in one log file in <dir>/store", async () => {
+    const dir = await tempDir()
+    const peer = await NodePeer.open({ dir, types: [Task] })
+    for (let i = 0; i < 20; i++) await peer.db.create(Task, { title: `task ${i}` })
+    await peer.close()
+    expect((await readdir(join(dir, "store"))).sort()).toEqual(["catalog", "storage.log"])
+    expect(await readdir(join(dir, "store", "catalog"))).toEqual(["storage.log"])
+    const reopened = await NodePeer.open({ dir, types: [Task] })
+    cleanup.push(() => reopened.close())
+    expect(await reopened.db.list(Task)).toHaveLength(20)
+  })
+
+  it("moves a store written in automerge-repo's nodefs layout into the log, losing nothing", async () => {
+    const dir = await tempDir()
+    const store = join(dir, "store")
+    await mkdir(store, { recursive: true })
+    const storage = new NodeFSStorageAdapter(store)
+    const db = await Database.open({ repo: new Repo({ storage, network: [] }), machine: await Machine.generate(), storage, types: [Task] })
+    const created = []
+    for (let i = 0; i < 10; i++) created.push(await db.create(Task, { title: `old ${i}`, votes: i }))
+    await db.change(Task, created[0]!.id, draft => draft.votes.increment(5))
+    await db.close()
+    expect((await readdir(store)).length).toBeGreaterThan(1)
+
+    const peer = await NodePeer.open({ dir, types: [Task] })
+    expect((await readdir(store)).sort()).toEqual(["catalog", "storage.log"])
+    const titles = (await peer.db.list(Task)).map(doc => doc.data.title).sort()
+    expect(titles).toEqual(created.map(doc => doc.data.title).sort())
+    expect((await peer.db.get(Task, created[0]!.id)).data.votes).toBe(5)
+    await peer.db.create(Task, { title: "new", votes: 0 })
+    await peer.close()
+    const again = await NodePeer.open({ dir, types: [Task] })
+    cleanup.push(() => again.close())
+    expect(await again.db.list(Task)).toHaveLength(11)
+  })
+
+  it("opens after a damaged catalog record, rebuilds the catalog and keeps every document", async () => {
+    const dir = await tempDir()
+    const peer = await NodePeer.open({ dir, types: [Task] })
+    const ids = []
+    for (let i = 0; i < 10; i++) ids.push((await peer.db.create(Task, { title: `task ${i}`, votes: 0 })).id)
+    await peer.close()
+    // Flip bytes in the last record of the catalog's log.
+    const log = join(dir, "store", "catalog", "storage.log")
+    const size = (await stat(log)).size
+    const handle = await open(log, "r+")
+    await handle.write(Buffer.from([0xde, 0xad, 0xbe, 0xef]), 0, 4, size - 20)
+    await handle.close()
+
+    const messages: string[] = []
+    const reopened = await NodePeer.open({ dir, types: [Task], log: message => messages.push(message) })
+    cleanup.push(() => reopened.close())
+    expect(messages.join("\n")).toMatch(/damaged record/)
+    expect(reopened.db.repairs).toBeDefined()
+    expect((await reopened.db.list(Task)).map(doc => doc.id).sort()).toEqual([...ids].sort())
+  })
+})
