@@ -3,7 +3,8 @@
  * (test/fixtures/dashboard-peer.mjs, as `cairn serve` runs it), driven in
  * real Chromium. Documents made in other processes appear without a reload,
  * edits made in the page reach the peer, and connected peers show in the
- * network graph. Screenshots land in docs/screenshots/ for a reviewer.
+ * network graph. Screenshots land in test/artifacts/screenshots/ for a reviewer
+ * (in docs/screenshots/, for the README, with CAIRN_UPDATE_SCREENSHOTS=1).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process"
 import { existsSync } from "node:fs"
@@ -17,7 +18,9 @@ import { PeerProcess, TempDirs, eventually } from "../helpers/PeerProcess.js"
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/dashboard-peer.mjs", import.meta.url))
 const CLI = fileURLToPath(new URL("../../packages/cli/bin/cairn.js", import.meta.url))
-const SCREENSHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url))
+const SCREENSHOTS = fileURLToPath(
+  new URL(process.env.CAIRN_UPDATE_SCREENSHOTS === "1" ? "../../docs/screenshots/" : "../artifacts/screenshots/", import.meta.url),
+)
 
 /** The dashboard peer's process: its URL, and JSON-line commands to its database. */
 class DashboardProcess {

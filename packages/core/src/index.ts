@@ -3,7 +3,7 @@ export { defineType, typeFromJSON, assertTypeName, isTypeName, TypeDefinition, t
 export { toPlain, toTagged, fromTagged, untagForField } from "./schema/values.js"
 export type { Doc } from "./document/Document.js"
 export type { Draft, DraftCounter, DraftText, DraftList } from "./document/draft.js"
-export { readEnvelope, modifiedAtOf, type Envelope, type EnvelopeMeta } from "./document/envelope.js"
+export { readEnvelope, verifyCreation, creationMessage, modifiedAtOf, type Envelope, type EnvelopeMeta } from "./document/envelope.js"
 export { Catalog, type CatalogEntry } from "./catalog/Catalog.js"
 export { Database, type DatabaseOptions, type HistoryEntry, type DatabaseEvents } from "./database/Database.js"
 export { DocumentStore, type Origin } from "./database/DocumentStore.js"

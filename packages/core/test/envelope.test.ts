@@ -1,6 +1,6 @@
 import * as A from "@automerge/automerge"
 import { describe, expect, it } from "vitest"
-import { defineType, f, modifiedAtOf, readEnvelope } from "../src/index.js"
+import { defineType, f, Machine, modifiedAtOf, readEnvelope, verifyCreation } from "../src/index.js"
 import { openDb } from "./helpers.js"
 
 const machineId = "0123456789abcdef0123456789abcdef"
@@ -16,6 +16,8 @@ function cairnDoc(options: { type?: string; createdBy?: string; actorMachine?: s
     d.typeVersion = 2
     d.deletedAt = null
     d.data = { title: new A.ImmutableString("t") }
+    d.creatorKey = new A.ImmutableString("00".repeat(32))
+    d.proof = new A.ImmutableString("00".repeat(64))
   })
 }
 
@@ -83,5 +85,53 @@ describe("modifiedAtOf", () => {
     // Automerge's own default is seconds: another writer's change is read as seconds.
     const inSeconds = A.change(later, { time: 1_800_000_000 }, d => (d.deletedAt = 2))
     expect(modifiedAtOf(inSeconds)).toBe(1_800_000_000_000)
+  })
+})
+
+describe("verifyCreation", () => {
+  it("accepts what the database writes", async () => {
+    const Task = defineType("task", { fields: { title: f.string() } })
+    const { db } = await openDb({ types: [Task] })
+    const doc = await db.create(Task, { title: "a" })
+    const stored = A.load((await db.store.readStored(doc.id))!)
+    expect(await verifyCreation(doc.id, stored)).toBeUndefined()
+    // The proof binds the id: the same document under another id does not verify.
+    expect(await verifyCreation("2".repeat(28), stored)).toMatch(/does not verify/)
+  })
+
+  it("refuses a document made under another machine's actor id", async () => {
+    const victim = await Machine.generate()
+    const forger = await Machine.generate()
+    const id = "3vQB7B6MrGQZaxCuFg4oh"
+    // The forger writes the creation with the victim's machine id in the actor, and signs with its own key.
+    const forgerActor = victim.machineId + "00000000000000aa"
+    const forged = A.change(A.init<any>({ actor: forgerActor }), { time: 1 }, d => {
+      d.v = 1
+      d.type = new A.ImmutableString("task")
+      d.createdBy = new A.ImmutableString(victim.machineId)
+      d.createdAt = 1
+      d.typeVersion = 1
+      d.deletedAt = null
+      d.data = {}
+      d.creatorKey = new A.ImmutableString(forger.publicKey)
+      d.proof = new A.ImmutableString("00".repeat(64))
+    })
+    expect(readEnvelope(forged).ok).toBe(true)
+    expect(await verifyCreation(id, forged)).toBe("its creator key is not the creating machine's")
+    // With the victim's public key instead, the signature (made by the forger) does not verify.
+    const withVictimKey = A.change(A.init<any>({ actor: forgerActor }), { time: 1 }, d => {
+      Object.assign(d, { v: 1, type: new A.ImmutableString("task"), createdBy: new A.ImmutableString(victim.machineId), createdAt: 1, typeVersion: 1, deletedAt: null, data: {} })
+      d.creatorKey = new A.ImmutableString(victim.publicKey)
+      d.proof = new A.ImmutableString("11".repeat(64))
+    })
+    expect(await verifyCreation(id, withVictimKey)).toMatch(/does not verify/)
+  })
+
+  it("refuses a document without a proof", async () => {
+    const bare = A.change(A.init<any>({ actor: actor(machineId) }), d => {
+      Object.assign(d, { v: 1, type: new A.ImmutableString("task"), createdBy: new A.ImmutableString(machineId), createdAt: 1, typeVersion: 1, deletedAt: null, data: {} })
+    })
+    expect(readEnvelope(bare)).toMatchObject({ ok: false, reason: "its creatorKey is missing, was changed or was set concurrently" })
+    expect(await verifyCreation("x", bare)).toBe("it has no creation proof")
   })
 })

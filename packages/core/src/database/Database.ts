@@ -432,7 +432,7 @@ export class Database extends Emitter<DatabaseEvents> {
       repo: this.repo,
       store: this.#store,
       catalog: this.catalog,
-      machineId: this.machine.machineId,
+      machine: this.machine,
       definition: name => this.#definitions.get(name),
       commit: ids => this.#commit.commit(ids),
     })

@@ -6,7 +6,7 @@
 import * as A from "@automerge/automerge"
 import type { DocHandle, DocumentId, HandleState, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
-import { modifiedAtOf, readEnvelope, type Envelope } from "../document/envelope.js"
+import { modifiedAtOf, readEnvelope, verifyCreation, type Envelope } from "../document/envelope.js"
 import { NotFoundError, PurgedError, QuarantinedError, ValidationError } from "../errors.js"
 import type { TypeDefinition } from "../schema/TypeDefinition.js"
 import { validateStored } from "../schema/values.js"
@@ -38,6 +38,8 @@ export class DocumentStore extends Emitter<StoreEvents> {
   readonly #loading = new Map<string, Promise<DocHandle<Envelope>>>()
   readonly #forked = new WeakSet<DocHandle<Envelope>>()
   readonly #damaged = new DamagedDocuments()
+  /** Creation proofs being checked, for documents that arrived by live sync. */
+  readonly #checking = new Map<string, Promise<string | undefined>>()
   #applyingLocal = false
 
   constructor(
@@ -85,6 +87,8 @@ export class DocumentStore extends Emitter<StoreEvents> {
         if (!stored && envelope.ok && !acceptType(envelope.meta.type)) return
         const before = this.catalog.get(id)
         if (before && before.heads.join() === [...A.getHeads(doc)].sort().join()) return
+        // A document new here: its creation proof is checked once, now (see document/envelope.ts).
+        const unproven = before ? undefined : await this.#creationCheck(id, doc)
         if (this.storage) await this.storage.save([id, "incremental", chunkName(bytes)], bytes)
         else this.repo.import(A.save(doc), { docId: id as DocumentId })
         // The document may have been loaded meanwhile (a local change, a peer's live sync): then its copy in memory
@@ -96,7 +100,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
           entries.push(this.catalog.get(id)!)
           return
         }
-        entries.push(this.noteRemote(id, doc))
+        entries.push(this.noteRemote(id, doc, unproven))
         this.#remember(id, doc)
         if (late) void late.whenReady(SETTLED).then(() => late.isReady() && late.update(current => A.loadIncremental(current, bytes)), () => {})
       })),
@@ -265,10 +269,10 @@ export class DocumentStore extends Emitter<StoreEvents> {
     return this.#handles.get(id)
   }
 
-  /** Register a handle made here (create) and watch it. */
+  /** Register a handle made here (create) and watch it; the caller lists it (noteLocal). */
   adopt(handle: DocHandle<Envelope>): void {
     this.#forked.add(handle)
-    this.#attach(handle)
+    this.#attach(handle, false)
   }
 
   /** Forget a purged document's handle. */
@@ -317,11 +321,11 @@ export class DocumentStore extends Emitter<StoreEvents> {
    * peer wrote it) and record it: a changed or forged type, a bad envelope or
    * data that fails its type's definition quarantines the document.
    */
-  noteRemote(id: string, doc: A.Doc<Envelope>): CatalogEntry {
+  noteRemote(id: string, doc: A.Doc<Envelope>, unproven?: string): CatalogEntry {
     const previous = this.catalog.get(id)
     const heads = [...A.getHeads(doc)].sort()
     const envelope = readEnvelope(doc)
-    let reason = envelope.ok ? undefined : envelope.reason
+    let reason = envelope.ok ? unproven : envelope.reason
     if (envelope.ok && previous && !previous.quarantined && previous.type !== envelope.meta.type) {
       reason = `its type was changed from ${previous.type} to ${envelope.meta.type}`
     }
@@ -350,22 +354,52 @@ export class DocumentStore extends Emitter<StoreEvents> {
     }
   }
 
-  #attach(handle: DocHandle<Envelope>): void {
+  #attach(handle: DocHandle<Envelope>, checkNow = true): void {
     const id = handle.documentId as string
     if (this.#handles.has(id)) return
     this.#handles.set(id, handle)
     handle.on("heads-changed", ({ doc }) => {
       // A purge deletes the handle, which empties its document: that is not a change from a peer.
       if (this.#applyingLocal || !handle.isReady()) return
-      this.noteRemote(id, doc)
+      this.#noteRemoteChecked(id, doc)
     })
     // Changes that reached the repo before we were listening (a peer synced it while it loaded).
     const entry = this.catalog.get(id)
-    if (handle.isReady()) {
+    if (checkNow && handle.isReady()) {
       const heads = [...A.getHeads(handle.doc())].sort()
       if (entry && !entry.purged && !this.#ingesting.has(id) && !A.hasHeads(handle.doc(), entry.heads)) this.noteDamaged(id, "changes the catalog lists are missing from storage", entry.heads)
-      if (!entry || entry.heads.join() !== heads.join()) this.noteRemote(id, handle.doc())
+      if (!entry || entry.heads.join() !== heads.join()) this.#noteRemoteChecked(id, handle.doc())
     }
+  }
+
+  /** Why a document's creation proof fails (undefined when it holds, or when the envelope itself is bad: noteRemote says why). */
+  async #creationCheck(id: string, doc: A.Doc<Envelope>): Promise<string | undefined> {
+    return readEnvelope(doc).ok ? verifyCreation(id, doc) : undefined
+  }
+
+  /**
+   * noteRemote for a change that came by live sync: a document new here is
+   * listed only once its creation proof has been checked (asynchronously;
+   * later changes of it are recorded at once).
+   */
+  #noteRemoteChecked(id: string, doc: A.Doc<Envelope>): void {
+    if (this.catalog.get(id)) {
+      this.noteRemote(id, doc)
+      return
+    }
+    let check = this.#checking.get(id)
+    if (!check) {
+      check = this.#creationCheck(id, doc)
+      this.#checking.set(id, check)
+    }
+    void check.then(unproven => {
+      this.#checking.delete(id)
+      const handle = this.#handles.get(id)
+      const latest = handle?.isReady() ? handle.doc() : doc
+      if (A.getHeads(latest).length === 0) return
+      if (this.catalog.get(id)) this.noteRemote(id, latest)
+      else this.noteRemote(id, latest, unproven)
+    })
   }
 
 }

@@ -19,9 +19,11 @@ import type { DocHandle, DocumentId, Repo } from "@automerge/automerge-repo"
 import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo"
 import type { Catalog } from "../catalog/Catalog.js"
 import { draftOfData, type Draft } from "../document/draft.js"
-import { newEnvelope, type Envelope } from "../document/envelope.js"
+import { creationMessage, newEnvelope, type Envelope } from "../document/envelope.js"
 import { DeletedDocumentError, ImmutableTypeError, ValidationError, WrongTypeError } from "../errors.js"
 import type { Fields, FieldsValue } from "../schema/fields.js"
+import { toHex } from "../identity/actor.js"
+import type { MachineIdentity } from "../identity/Machine.js"
 import { assertTypeName, TypeDefinition } from "../schema/TypeDefinition.js"
 import { fromTaggedData, initialValue, isPlainObject, toStored } from "../schema/values.js"
 import { validateData, type DocumentStore } from "./DocumentStore.js"
@@ -36,7 +38,7 @@ interface Context {
   repo: Repo
   store: DocumentStore
   catalog: Catalog
-  machineId: string
+  machine: MachineIdentity
   definition(name: string): TypeDefinition | undefined
   commit(ids: string[]): Promise<void>
 }
@@ -100,11 +102,16 @@ export class Transaction {
 
   /** Check and apply everything; resolves when it is on disk. */
   async commit(message?: string): Promise<void> {
-    const { store } = this.context
+    const { store, machine } = this.context
     const ids = [...new Set(this.#ops.map(op => op.id))]
+    const time = Date.now()
+    for (const create of this.#creates) create.createdAt ??= time
+    // Sign each creation first (see document/envelope.ts): nothing is applied before every part is ready.
+    const proofs = await Promise.all(
+      this.#creates.map(async create => toHex(await machine.sign(creationMessage(create.id, create.type, store.actor, create.createdAt!, create.typeVersion)))),
+    )
     const handles = new Map<string, DocHandle<Envelope>>()
     await Promise.all(ids.map(async id => handles.set(id, await store.handle(id))))
-    const time = Date.now()
     const plans = ids.map(id => this.#plan(id, handles.get(id)!))
     for (const plan of plans) store.prepareLocal(plan.handle)
     const results = new Map<string, A.Doc<Envelope>>()
@@ -119,7 +126,7 @@ export class Transaction {
       results.set(plan.id, next)
     }
     applyFrom(0)
-    const created = this.#creates.map(create => this.#build(create, time, message))
+    const created = this.#creates.map((create, i) => this.#build(create, time, message, proofs[i]!))
     for (const plan of plans) {
       const next = results.get(plan.id)!
       // An edit that changed nothing made no Automerge change: record nothing, or modifiedAt would move here and nowhere else.
@@ -137,8 +144,8 @@ export class Transaction {
     await this.context.commit([...ids, ...created.map(c => c.id)])
   }
 
-  #build(create: PendingCreate, time: number, message: string | undefined) {
-    const envelope = newEnvelope(create.type, this.context.machineId, create.createdAt ?? time, create.typeVersion, create.data)
+  #build(create: PendingCreate, time: number, message: string | undefined, proof: string) {
+    const envelope = newEnvelope(create.type, this.context.machine.machineId, create.createdAt ?? time, create.typeVersion, create.data)
     const doc = A.change(A.init<Envelope>({ actor: this.context.store.actor }), message ? { time, message } : { time }, d => {
       // Key order matters: see document/envelope.ts.
       d.v = envelope.v
@@ -148,6 +155,8 @@ export class Transaction {
       d.typeVersion = envelope.typeVersion
       d.deletedAt = create.deletedAt ?? null
       d.data = envelope.data
+      d.creatorKey = new A.ImmutableString(this.context.machine.publicKey)
+      d.proof = new A.ImmutableString(proof)
     })
     return { id: create.id, doc }
   }

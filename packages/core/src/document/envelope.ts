@@ -1,7 +1,7 @@
 /**
  * The envelope: how a Cairn document is laid out inside its Automerge doc.
  *
- *   { v, type, createdBy, createdAt, typeVersion, deletedAt, data }
+ *   { v, type, createdBy, createdAt, typeVersion, deletedAt, data, creatorKey, proof }
  *
  * Everything but `deletedAt` and `data` is written once, in the document's
  * first change, in that order, so `type` is always operation 2 of the
@@ -9,10 +9,19 @@
  * a peer rewrote later (a later write has a higher operation counter) or
  * forged concurrently (two values, seen as a conflict). `modifiedAt` is not
  * stored: it is the time of the latest change, which Automerge records.
+ *
+ * The creator cannot be forged either: Automerge lets anyone write changes
+ * under any actor id, so a peer could make a document whose creating actor
+ * names another machine. `proof` is the creating machine's ed25519 signature
+ * over the document id, type, creating actor, creation time and type version
+ * (`creationMessage`), and `creatorKey` its public key, whose hash is the
+ * machine id in the actor. A receiving peer checks it once, the first time it
+ * sees the document (`verifyCreation`); a document that fails is quarantined.
  */
 import * as A from "@automerge/automerge"
 import { isTypeName } from "../schema/TypeDefinition.js"
-import { machineIdOfActor } from "../identity/actor.js"
+import { machineIdOfActor, fromHex } from "../identity/actor.js"
+import { machineIdFromPublicKey } from "../identity/Machine.js"
 
 export const ENVELOPE_VERSION = 1
 
@@ -25,6 +34,61 @@ export interface Envelope {
   typeVersion: number
   deletedAt: number | null
   data: Record<string, unknown>
+  /** The creating machine's public key (raw ed25519, hex). */
+  creatorKey: A.ImmutableString
+  /** The creating machine's signature (hex) over `creationMessage`. */
+  proof: A.ImmutableString
+}
+
+/** What the creating machine signs: everything about the document that may never change. */
+export function creationMessage(id: string, type: string, actor: string, createdAt: number, typeVersion: number): Uint8Array {
+  return new TextEncoder().encode(`cairn.create/1\n${id}\n${type}\n${actor}\n${createdAt}\n${typeVersion}`)
+}
+
+/**
+ * Check a document's creation proof: the key hashes to the machine in the
+ * creating actor, and the signature over this id, type, actor, time and
+ * version is that key's. Returns why it fails, or undefined when it holds.
+ * Call it after `readEnvelope` said the envelope is well formed.
+ */
+export async function verifyCreation(id: string, doc: A.Doc<unknown>): Promise<string | undefined> {
+  const root = doc as Partial<Envelope>
+  if (!(root.creatorKey instanceof A.ImmutableString) || !(root.proof instanceof A.ImmutableString)) return "it has no creation proof"
+  const typeOp = A.getBackend(doc).getAll("_root", "type").map(value => String(value.at(-1)))[0] ?? ""
+  const actor = actorOfOp(typeOp)
+  const key = root.creatorKey.val
+  if (!/^[0-9a-f]{64}$/.test(key) || !/^[0-9a-f]{128}$/.test(root.proof.val)) return "its creation proof is malformed"
+  const creator = await creatorKey(key)
+  if (!creator || creator.machineId !== machineIdOfActor(actor)) return "its creator key is not the creating machine's"
+  const message = creationMessage(id, String(root.type?.val), actor, Number(root.createdAt), typeof root.typeVersion === "number" ? root.typeVersion : 1)
+  let valid = false
+  try {
+    valid = await crypto.subtle.verify("Ed25519", creator.key, fromHex(root.proof.val) as BufferSource, message as BufferSource)
+  } catch {
+    valid = false
+  }
+  return valid ? undefined : "its creation proof does not verify (forged creator, type or id)"
+}
+
+/**
+ * Creator keys imported once each: an initial sync checks thousands of
+ * documents made by a handful of machines, and importing the key and hashing
+ * it for every document cost more than the signature check itself.
+ */
+const creatorKeys = new Map<string, Promise<{ machineId: string; key: CryptoKey } | undefined>>()
+
+function creatorKey(publicKey: string): Promise<{ machineId: string; key: CryptoKey } | undefined> {
+  let found = creatorKeys.get(publicKey)
+  if (!found) {
+    const raw = fromHex(publicKey)
+    found = Promise.all([machineIdFromPublicKey(raw), crypto.subtle.importKey("raw", raw as BufferSource, "Ed25519", false, ["verify"])]).then(
+      ([machineId, key]) => ({ machineId, key }),
+      () => undefined,
+    )
+    if (creatorKeys.size >= 1024) creatorKeys.delete(creatorKeys.keys().next().value!)
+    creatorKeys.set(publicKey, found)
+  }
+  return found
 }
 
 /** The metadata every document carries, read from its envelope. */
@@ -37,7 +101,7 @@ export interface EnvelopeMeta {
 }
 
 /** Build the envelope of a new document (keys in this order; see the file comment). */
-export function newEnvelope(type: string, machineId: string, createdAt: number, typeVersion: number, data: Record<string, unknown>): Envelope {
+export function newEnvelope(type: string, machineId: string, createdAt: number, typeVersion: number, data: Record<string, unknown>): Omit<Envelope, "creatorKey" | "proof"> {
   return {
     v: ENVELOPE_VERSION,
     type: new A.ImmutableString(type),
@@ -68,6 +132,10 @@ export function readEnvelope(doc: A.Doc<unknown>): { ok: true; meta: EnvelopeMet
   const creatorActor = actorOfOp(creatorOps[0]!)
   if (creatorActor !== actorOfOp(typeOp) || !creatorOps[0]!.startsWith("3@")) return { ok: false, reason: "its creator was changed after creation" }
   if (machineIdOfActor(creatorActor) !== root.createdBy.val) return { ok: false, reason: "its creator does not match the machine that created it" }
+  for (const field of ["creatorKey", "proof"] as const) {
+    const ops = backend.getAll("_root", field).map(value => String(value.at(-1)))
+    if (ops.length !== 1 || actorOfOp(ops[0]!) !== creatorActor || !(root[field] instanceof A.ImmutableString)) return { ok: false, reason: `its ${field} is missing, was changed or was set concurrently` }
+  }
   if (typeof root.createdAt !== "number") return { ok: false, reason: "createdAt is not a number" }
   if (root.deletedAt !== null && typeof root.deletedAt !== "number") return { ok: false, reason: "deletedAt is not a number or null" }
   if (typeof root.data !== "object" || root.data === null || Array.isArray(root.data)) return { ok: false, reason: "data is not a map" }
