@@ -1,6 +1,6 @@
 import * as A from "@automerge/automerge"
 import { describe, expect, it } from "vitest"
-import { defineType, f, Machine, modifiedAtOf, readEnvelope, verifyCreation } from "../src/index.js"
+import { defineType, f, fromHex, Machine, modifiedAtOf, readEnvelope, verifyCreation } from "../src/index.js"
 import { openDb } from "./helpers.js"
 
 const machineId = "0123456789abcdef0123456789abcdef"
@@ -16,8 +16,8 @@ function cairnDoc(options: { type?: string; createdBy?: string; actorMachine?: s
     d.typeVersion = 2
     d.deletedAt = null
     d.data = { title: new A.ImmutableString("t") }
-    d.creatorKey = new A.ImmutableString("00".repeat(32))
-    d.proof = new A.ImmutableString("00".repeat(64))
+    d.creatorKey = new Uint8Array(32)
+    d.proof = new Uint8Array(64)
   })
 }
 
@@ -113,16 +113,16 @@ describe("verifyCreation", () => {
       d.typeVersion = 1
       d.deletedAt = null
       d.data = {}
-      d.creatorKey = new A.ImmutableString(forger.publicKey)
-      d.proof = new A.ImmutableString("00".repeat(64))
+      d.creatorKey = fromHex(forger.publicKey)
+      d.proof = new Uint8Array(64)
     })
     expect(readEnvelope(forged).ok).toBe(true)
     expect(await verifyCreation(id, forged)).toBe("its creator key is not the creating machine's")
     // With the victim's public key instead, the signature (made by the forger) does not verify.
     const withVictimKey = A.change(A.init<any>({ actor: forgerActor }), { time: 1 }, d => {
       Object.assign(d, { v: 1, type: new A.ImmutableString("task"), createdBy: new A.ImmutableString(victim.machineId), createdAt: 1, typeVersion: 1, deletedAt: null, data: {} })
-      d.creatorKey = new A.ImmutableString(victim.publicKey)
-      d.proof = new A.ImmutableString("11".repeat(64))
+      d.creatorKey = fromHex(victim.publicKey)
+      d.proof = new Uint8Array(64).fill(0x11)
     })
     expect(await verifyCreation(id, withVictimKey)).toMatch(/does not verify/)
   })

@@ -77,10 +77,17 @@ export class DocumentStore extends Emitter<StoreEvents> {
       direct.map(({ id, bytes }) => this.#serially(id, async () => {
         const listed = this.catalog.get(id)
         const stored = this.storage && listed ? await this.readStored(id) : undefined
-        let doc = A.init<Envelope>()
-        if (stored) doc = A.loadIncremental(doc, stored)
-        if (this.storage && listed && this.catalog.get(id) === listed) this.#checkAgainstCatalog(id, doc)
-        doc = A.loadIncremental(doc, bytes)
+        let doc: A.Doc<Envelope>
+        if (listed) {
+          doc = A.init<Envelope>()
+          if (stored) doc = A.loadIncremental(doc, stored)
+          if (this.storage && this.catalog.get(id) === listed) this.#checkAgainstCatalog(id, doc)
+          doc = A.loadIncremental(doc, bytes)
+        } else {
+          // New here (an initial sync): A.load builds the document without computing patches, which
+          // loadIncremental into an empty document does; measured about a third of ingest's time.
+          doc = loadNew(bytes)
+        }
         if (A.getHeads(doc).length === 0) return
         const envelope = readEnvelope(doc)
         // A document we did not ask for by its real type is not stored at all (a peer cannot push other types in).
@@ -412,6 +419,15 @@ export function validateData(definition: TypeDefinition, data: unknown, allowUnk
 }
 
 const dataFields = new WeakMap<TypeDefinition, FieldJSON>()
+
+/** A document from bytes a peer sent; bytes that do not load as a whole (a change whose dependencies are missing) load as far as they go. */
+function loadNew(bytes: Uint8Array): A.Doc<Envelope> {
+  try {
+    return A.load<Envelope>(bytes)
+  } catch {
+    return A.loadIncremental(A.init<Envelope>(), bytes)
+  }
+}
 
 let chunkCounter = 0
 /** A unique name for a chunk written by ingest (the repo names its own by content hash; any unique name loads the same). */

@@ -22,7 +22,7 @@ import { draftOfData, type Draft } from "../document/draft.js"
 import { creationMessage, newEnvelope, type Envelope } from "../document/envelope.js"
 import { DeletedDocumentError, ImmutableTypeError, ValidationError, WrongTypeError } from "../errors.js"
 import type { Fields, FieldsValue } from "../schema/fields.js"
-import { toHex } from "../identity/actor.js"
+import { fromHex } from "../identity/actor.js"
 import type { MachineIdentity } from "../identity/Machine.js"
 import { assertTypeName, TypeDefinition } from "../schema/TypeDefinition.js"
 import { fromTaggedData, initialValue, isPlainObject, toStored } from "../schema/values.js"
@@ -108,7 +108,7 @@ export class Transaction {
     for (const create of this.#creates) create.createdAt ??= time
     // Sign each creation first (see document/envelope.ts): nothing is applied before every part is ready.
     const proofs = await Promise.all(
-      this.#creates.map(async create => toHex(await machine.sign(creationMessage(create.id, create.type, store.actor, create.createdAt!, create.typeVersion)))),
+      this.#creates.map(create => machine.sign(creationMessage(create.id, create.type, store.actor, create.createdAt!, create.typeVersion))),
     )
     const handles = new Map<string, DocHandle<Envelope>>()
     await Promise.all(ids.map(async id => handles.set(id, await store.handle(id))))
@@ -144,7 +144,7 @@ export class Transaction {
     await this.context.commit([...ids, ...created.map(c => c.id)])
   }
 
-  #build(create: PendingCreate, time: number, message: string | undefined, proof: string) {
+  #build(create: PendingCreate, time: number, message: string | undefined, proof: Uint8Array) {
     const envelope = newEnvelope(create.type, this.context.machine.machineId, create.createdAt ?? time, create.typeVersion, create.data)
     const doc = A.change(A.init<Envelope>({ actor: this.context.store.actor }), message ? { time, message } : { time }, d => {
       // Key order matters: see document/envelope.ts.
@@ -155,8 +155,8 @@ export class Transaction {
       d.typeVersion = envelope.typeVersion
       d.deletedAt = create.deletedAt ?? null
       d.data = envelope.data
-      d.creatorKey = new A.ImmutableString(this.context.machine.publicKey)
-      d.proof = new A.ImmutableString(proof)
+      d.creatorKey = fromHex(this.context.machine.publicKey)
+      d.proof = proof
     })
     return { id: create.id, doc }
   }

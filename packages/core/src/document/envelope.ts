@@ -20,7 +20,7 @@
  */
 import * as A from "@automerge/automerge"
 import { isTypeName } from "../schema/TypeDefinition.js"
-import { machineIdOfActor, fromHex } from "../identity/actor.js"
+import { machineIdOfActor, fromHex, toHex } from "../identity/actor.js"
 import { machineIdFromPublicKey } from "../identity/Machine.js"
 
 export const ENVELOPE_VERSION = 1
@@ -34,10 +34,10 @@ export interface Envelope {
   typeVersion: number
   deletedAt: number | null
   data: Record<string, unknown>
-  /** The creating machine's public key (raw ed25519, hex). */
-  creatorKey: A.ImmutableString
-  /** The creating machine's signature (hex) over `creationMessage`. */
-  proof: A.ImmutableString
+  /** The creating machine's public key (raw ed25519, 32 bytes). */
+  creatorKey: Uint8Array
+  /** The creating machine's signature (64 bytes) over `creationMessage`. Bytes, not hex: half the size in every document. */
+  proof: Uint8Array
 }
 
 /** What the creating machine signs: everything about the document that may never change. */
@@ -53,17 +53,17 @@ export function creationMessage(id: string, type: string, actor: string, created
  */
 export async function verifyCreation(id: string, doc: A.Doc<unknown>): Promise<string | undefined> {
   const root = doc as Partial<Envelope>
-  if (!(root.creatorKey instanceof A.ImmutableString) || !(root.proof instanceof A.ImmutableString)) return "it has no creation proof"
+  if (!(root.creatorKey instanceof Uint8Array) || !(root.proof instanceof Uint8Array)) return "it has no creation proof"
   const typeOp = A.getBackend(doc).getAll("_root", "type").map(value => String(value.at(-1)))[0] ?? ""
   const actor = actorOfOp(typeOp)
-  const key = root.creatorKey.val
-  if (!/^[0-9a-f]{64}$/.test(key) || !/^[0-9a-f]{128}$/.test(root.proof.val)) return "its creation proof is malformed"
+  if (root.creatorKey.byteLength !== 32 || root.proof.byteLength !== 64) return "its creation proof is malformed"
+  const key = toHex(root.creatorKey)
   const creator = await creatorKey(key)
   if (!creator || creator.machineId !== machineIdOfActor(actor)) return "its creator key is not the creating machine's"
   const message = creationMessage(id, String(root.type?.val), actor, Number(root.createdAt), typeof root.typeVersion === "number" ? root.typeVersion : 1)
   let valid = false
   try {
-    valid = await crypto.subtle.verify("Ed25519", creator.key, fromHex(root.proof.val) as BufferSource, message as BufferSource)
+    valid = await crypto.subtle.verify("Ed25519", creator.key, root.proof as BufferSource, message as BufferSource)
   } catch {
     valid = false
   }
@@ -134,7 +134,7 @@ export function readEnvelope(doc: A.Doc<unknown>): { ok: true; meta: EnvelopeMet
   if (machineIdOfActor(creatorActor) !== root.createdBy.val) return { ok: false, reason: "its creator does not match the machine that created it" }
   for (const field of ["creatorKey", "proof"] as const) {
     const ops = backend.getAll("_root", field).map(value => String(value.at(-1)))
-    if (ops.length !== 1 || actorOfOp(ops[0]!) !== creatorActor || !(root[field] instanceof A.ImmutableString)) return { ok: false, reason: `its ${field} is missing, was changed or was set concurrently` }
+    if (ops.length !== 1 || actorOfOp(ops[0]!) !== creatorActor || !(root[field] instanceof Uint8Array)) return { ok: false, reason: `its ${field} is missing, was changed or was set concurrently` }
   }
   if (typeof root.createdAt !== "number") return { ok: false, reason: "createdAt is not a number" }
   if (root.deletedAt !== null && typeof root.deletedAt !== "number") return { ok: false, reason: "deletedAt is not a number or null" }

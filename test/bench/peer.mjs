@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// One benchmark peer in its own OS process: `--kind=cairn` or `--kind=plain`.
+// Driven by JSON lines on stdin ({"id", "cmd", "args"}), answering JSON lines
+// on stdout ({"id", "ok", "result" | "error"}), like test/fixtures/peer.mjs.
+// Every command is a method of the driver, plus the few below.
+import { createInterface } from "node:readline"
+import * as A from "@automerge/automerge"
+import { CairnDriver } from "./drivers/cairn.mjs"
+import { PlainDriver } from "./drivers/plain.mjs"
+import { timed } from "./lib/measure.mjs"
+
+const kind = process.argv.find(arg => arg.startsWith("--kind="))?.slice(7)
+if (kind !== "cairn" && kind !== "plain") throw new Error("--kind=cairn|plain")
+const driver = kind === "cairn" ? new CairnDriver() : new PlainDriver()
+
+// A library's promise rejected with nobody listening (automerge-repo's
+// DocHandle.whenReady times out after 60 s when a peer is too busy to load a
+// document in time, inside its synchronizer). Node would end the process;
+// the benchmark records it and carries on, and reports how many there were.
+const problems = []
+process.on("unhandledRejection", error => {
+  problems.push(String(error?.message ?? error).slice(0, 200))
+  process.stderr.write(`unhandled rejection: ${error?.stack ?? error}\n`)
+})
+
+const commands = {
+  /** Resident set size after a full garbage collection (run with --expose-gc). */
+  rss: () => {
+    globalThis.gc?.()
+    globalThis.gc?.()
+    const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage()
+    return { rss, heapUsed, external, arrayBuffers }
+  },
+  problems: () => ({ count: problems.length, first: problems.slice(0, 3) }),
+  cpu: () => {
+    const { user, system } = process.cpuUsage()
+    return { ms: (user + system) / 1000 }
+  },
+  /** The floor for loading: raw Automerge.load over the bytes this peer's storage holds for its documents. */
+  floor: async () => {
+    const stored = await driver.storedBytes()
+    const bytes = stored.reduce((n, b) => n + b.byteLength, 0)
+    return timed(() => {
+      for (const b of stored) A.load(b)
+      return { count: stored.length, bytes }
+    })
+  },
+  close: async () => {
+    await driver.close()
+    setTimeout(() => process.exit(0), 10)
+    return true
+  },
+}
+
+const lines = createInterface({ input: process.stdin })
+lines.on("line", async line => {
+  let request
+  try {
+    request = JSON.parse(line)
+  } catch {
+    return
+  }
+  try {
+    const command = commands[request.cmd] ?? (typeof driver[request.cmd] === "function" ? driver[request.cmd].bind(driver) : undefined)
+    if (!command) throw new Error(`unknown command ${request.cmd}`)
+    const result = await command(request.args ?? {})
+    process.stdout.write(JSON.stringify({ id: request.id, ok: true, result: result ?? null }) + "\n")
+  } catch (error) {
+    process.stdout.write(JSON.stringify({ id: request.id, ok: false, error: `${error?.name}: ${error?.message}\n${error?.stack ?? ""}` }) + "\n")
+  }
+})
+lines.on("close", () => driver.close().finally(() => process.exit(0)))
+process.stdout.write(JSON.stringify({ ready: true, pid: process.pid }) + "\n")
