@@ -3,11 +3,11 @@
 // Driven by JSON lines on stdin ({"id", "cmd", "args"}), answering JSON lines
 // on stdout ({"id", "ok", "result" | "error"}), like test/fixtures/peer.mjs.
 // Every command is a method of the driver, plus the few below.
-import { createInterface } from "node:readline"
 import * as A from "@automerge/automerge"
 import { CairnDriver } from "./drivers/cairn.mjs"
 import { PlainDriver } from "./drivers/plain.mjs"
 import { timed } from "./lib/measure.mjs"
+import { serveCommands } from "../fixtures/commandLoop.mjs"
 
 const kind = process.argv.find(arg => arg.startsWith("--kind="))?.slice(7)
 if (kind !== "cairn" && kind !== "plain") throw new Error("--kind=cairn|plain")
@@ -52,22 +52,10 @@ const commands = {
   },
 }
 
-const lines = createInterface({ input: process.stdin })
-lines.on("line", async line => {
-  let request
-  try {
-    request = JSON.parse(line)
-  } catch {
-    return
-  }
-  try {
-    const command = commands[request.cmd] ?? (typeof driver[request.cmd] === "function" ? driver[request.cmd].bind(driver) : undefined)
-    if (!command) throw new Error(`unknown command ${request.cmd}`)
-    const result = await command(request.args ?? {})
-    process.stdout.write(JSON.stringify({ id: request.id, ok: true, result: result ?? null }) + "\n")
-  } catch (error) {
-    process.stdout.write(JSON.stringify({ id: request.id, ok: false, error: `${error?.name}: ${error?.message}\n${error?.stack ?? ""}` }) + "\n")
-  }
+serveCommands({
+  commands,
+  find: cmd => commands[cmd] ?? (typeof driver[cmd] === "function" ? driver[cmd].bind(driver) : undefined),
+  hello: { pid: process.pid },
+  onClose: () => driver.close(),
+  stack: true,
 })
-lines.on("close", () => driver.close().finally(() => process.exit(0)))
-process.stdout.write(JSON.stringify({ ready: true, pid: process.pid }) + "\n")
