@@ -7,7 +7,7 @@ import { Repo, type PeerId } from "@automerge/automerge-repo"
 import { Database, Replicator, type PeerStatus, type TypeDefinition, type TypeSelection } from "@cairn/core"
 import { DataDirectory } from "./DataDirectory.js"
 import { openStorage, type PeerStorage } from "./storage/openStorage.js"
-import { storageForRepo } from "./storage/storageForRepo.js"
+import { storageForRepo, type RepoStorage } from "./storage/storageForRepo.js"
 import { PeerNetwork, type AuthMode, type ConnectOptions, type ListenOptions, type NetworkLimits, type ServerAddress } from "./PeerNetwork.js"
 import { TrustList } from "./TrustList.js"
 
@@ -44,6 +44,7 @@ export class NodePeer {
     readonly network: PeerNetwork,
     readonly trust: TrustList,
     private readonly storage: PeerStorage,
+    private readonly repoStorage: RepoStorage,
   ) {}
 
   /** Open a peer on a data directory. Throws DirectoryLockedError if another process has it open. */
@@ -61,8 +62,9 @@ export class NodePeer {
       })
       const peerId = `${machine.machineId}-${Math.random().toString(36).slice(2, 10)}` as PeerId
       let replicator: Replicator | undefined
+      const repoStorage = storageForRepo(storage, log)
       const repo = new Repo({
-        storage: storageForRepo(storage, log),
+        storage: repoStorage,
         network: [],
         peerId,
         shareConfig: {
@@ -92,7 +94,7 @@ export class NodePeer {
         onProtocolError: (peer, reason) => options.log?.(`peer ${peer}: ${reason}`),
       })
       network = new PeerNetwork(repo, replicator, machine, options.auth ?? { mode: "open" }, trust, options.limits, options.log)
-      return new NodePeer(directory, repo, db, replicator, network, trust, storage)
+      return new NodePeer(directory, repo, db, replicator, network, trust, storage, repoStorage)
     } catch (error) {
       await storage?.close().catch(() => {})
       await directory.unlock()
@@ -138,6 +140,7 @@ export class NodePeer {
       // the other saves running after close returns (into a directory another process may open next).
       const ready = Object.values(this.repo.handles).filter(handle => handle.isReady())
       await Promise.allSettled(ready.map(handle => this.repo.flush([handle.documentId])))
+      this.repoStorage.retire()
       await this.storage.close()
       await this.directory.unlock()
     }

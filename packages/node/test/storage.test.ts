@@ -6,6 +6,8 @@ import { Repo } from "@automerge/automerge-repo"
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import { Database, defineType, f, Machine } from "@cairn/core"
 import { NodePeer } from "../src/index.js"
+import { storageForRepo } from "../src/storage/storageForRepo.js"
+import { openStorage } from "../src/storage/openStorage.js"
 
 const Task = defineType("task", { fields: { title: f.string(), votes: f.counter() } })
 
@@ -76,5 +78,18 @@ describe("a peer's storage", () => {
     expect(messages.join("\n")).toMatch(/damaged record/)
     expect(reopened.db.repairs).toBeDefined()
     expect((await reopened.db.list(Task)).map(doc => doc.id).sort()).toEqual([...ids].sort())
+  })
+
+  it("drops the Repo's writes once the peer has closed its store (late sync-state saves), instead of failing them", async () => {
+    // Found by the soak: automerge-repo saves sync states from throttled timers that fire after close; on the
+    // closed log each was an unhandled StorageClosedError.
+    const store = await openStorage(join(await tempDir(), "store"))
+    const forRepo = storageForRepo(store, () => {})
+    await forRepo.save(["doc", "sync-state", "peer"], new Uint8Array([1]))
+    forRepo.retire()
+    await store.close()
+    await expect(store.save(["doc", "sync-state", "peer"], new Uint8Array([2]))).rejects.toThrow(/closed/)
+    await expect(forRepo.save(["doc", "sync-state", "peer"], new Uint8Array([2]))).resolves.toBeUndefined()
+    await expect(forRepo.remove(["doc", "sync-state", "peer"])).resolves.toBeUndefined()
   })
 })

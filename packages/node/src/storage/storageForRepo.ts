@@ -17,19 +17,32 @@ import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/auto
 /** Marks an error from a write the Repo made; its value is the log of the peer whose storage failed. */
 export const BACKGROUND_WRITE_FAILURE = Symbol.for("cairn.backgroundWriteFailure")
 
-export function storageForRepo(storage: StorageAdapterInterface, log: (message: string) => void): StorageAdapterInterface {
+export interface RepoStorage extends StorageAdapterInterface {
+  /**
+   * The peer is closing: every document was flushed, so writes the Repo makes
+   * from now on (its throttled sync-state saves fire on timers after close)
+   * are dropped instead of failing on a closed store.
+   */
+  retire(): void
+}
+
+export function storageForRepo(storage: StorageAdapterInterface, log: (message: string) => void): RepoStorage {
   installHandler()
-  const marked = <T>(write: Promise<T>): Promise<T> =>
-    write.catch(error => {
-      if (typeof error === "object" && error !== null) (error as Record<symbol, unknown>)[BACKGROUND_WRITE_FAILURE] = log
-      throw error
-    })
+  let retired = false
+  const marked = (write: () => Promise<void>): Promise<void> =>
+    retired
+      ? Promise.resolve()
+      : write().catch(error => {
+          if (typeof error === "object" && error !== null) (error as Record<symbol, unknown>)[BACKGROUND_WRITE_FAILURE] = log
+          throw error
+        })
   return {
     load: (key: StorageKey) => storage.load(key),
     loadRange: (prefix: StorageKey): Promise<Chunk[]> => storage.loadRange(prefix),
-    save: (key: StorageKey, data: Uint8Array) => marked(storage.save(key, data)),
-    remove: (key: StorageKey) => marked(storage.remove(key)),
-    removeRange: (prefix: StorageKey) => marked(storage.removeRange(prefix)),
+    save: (key: StorageKey, data: Uint8Array) => marked(() => storage.save(key, data)),
+    remove: (key: StorageKey) => marked(() => storage.remove(key)),
+    removeRange: (prefix: StorageKey) => marked(() => storage.removeRange(prefix)),
+    retire: () => void (retired = true),
   }
 }
 
