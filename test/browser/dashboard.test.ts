@@ -121,7 +121,7 @@ describe.skipIf(!hasBrowser)("dashboard in Chromium", () => {
     taskId = await dashboard.call("create", { type: "task", data: { title: "Water the plants", tags: ["home", "weekly"], meta: { room: "kitchen" } } })
     await page.locator(`button.doc[data-id="${taskId}"]`).waitFor()
     expect(await page.locator(`button.doc[data-id="${taskId}"] .doc-summary`).textContent()).toBe("Water the plants")
-    expect(await page.locator('button.type[data-type="task"] .count').textContent()).toBe("1")
+    await page.locator('button.type[data-type="task"] .count', { hasText: /^1$/ }).waitFor({ timeout: 10_000 })
     expect(await page.evaluate(() => (window as unknown as { sameLoad?: boolean }).sameLoad)).toBe(true)
   })
 
@@ -145,7 +145,8 @@ describe.skipIf(!hasBrowser)("dashboard in Chromium", () => {
     expect(doc.data).toMatchObject({ title: "Water the plants twice", votes: 2, notes: "Morning and evening.\nNot the cactus.", tags: ["home", "weekly"] })
     const history = await dashboard.call<{ message: string | null }[]>("history", { id: taskId })
     expect(history.map(h => h.message)).toEqual([null, "dashboard: set title", "dashboard: incr votes", "dashboard: incr votes", "dashboard: incr votes", "dashboard: incr votes", "dashboard: settext notes"])
-    expect(await page.locator(`button.doc[data-id="${taskId}"] .doc-summary`).textContent()).toBe("Water the plants twice")
+    // The list reloads on the change events (debounced), so its summary follows a moment after the edits.
+    await page.locator(`button.doc[data-id="${taskId}"] .doc-summary`, { hasText: "Water the plants twice" }).waitFor({ timeout: 10_000 })
     await screenshot(page, "document")
   })
 
