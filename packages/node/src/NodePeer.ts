@@ -73,17 +73,7 @@ export class NodePeer {
         },
       })
       const db = await Database.open({ repo, machine, storage, types, storageDamaged: storage.damage.catalog })
-      const damage = storage.damage
-      if (damage.catalog) {
-        // The catalog was rebuilt from the damaged documents, so it cannot tell what they lack: fetch them again.
-        for (const id of damage.documents) db.store.noteDamaged(id, "a stored record of it was damaged; fetched again from peers to be whole", [])
-      } else if (damage.unknownDocuments || damage.documents.length > 0) {
-        // The intact catalog lists every document's heads: checking against it finds what the damage took.
-        await db.verify(damage.unknownDocuments ? undefined : damage.documents)
-      }
-      if (db.damaged().length > 0) log(`storage: ${db.damaged().length} damaged document(s) will be fetched again from peers: ${db.damaged().map(d => d.id).join(", ")}`)
-      await db.flush()
-      await storage.damageHandled()
+      await handleStorageDamage(db, storage, log)
       const trust = await TrustList.open(directory.path)
       let network: PeerNetwork | undefined
       replicator = new Replicator(db, {
@@ -145,4 +135,20 @@ export class NodePeer {
       await this.directory.unlock()
     }
   }
+}
+
+/** Deal with damage the storage found (on this open or an earlier one), then let it forget the record. */
+async function handleStorageDamage(db: Database, storage: PeerStorage, log: (message: string) => void): Promise<void> {
+  const damage = storage.damage
+  if (!damage.catalog && !damage.unknownDocuments && damage.documents.length === 0) return
+  if (damage.catalog) {
+    // The catalog was rebuilt from the damaged documents, so it cannot tell what they lack: fetch them again.
+    for (const id of damage.documents) db.store.noteDamaged(id, "a stored record of it was damaged; fetched again from peers to be whole", [])
+  } else {
+    // The intact catalog lists every document's heads: checking against it finds what the damage took.
+    await db.verify(damage.unknownDocuments ? undefined : damage.documents)
+  }
+  if (db.damaged().length > 0) log(`storage: ${db.damaged().length} damaged document(s) will be fetched again from peers: ${db.damaged().map(d => d.id).join(", ")}`)
+  await db.flush()
+  await storage.damageHandled()
 }

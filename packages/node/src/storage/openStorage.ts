@@ -93,7 +93,6 @@ class SplitStorage implements PeerStorage {
   ) {}
 
   async damageHandled(): Promise<void> {
-    if (!this.damage.catalog && !this.damage.unknownDocuments && this.damage.documents.length === 0) return
     await unlink(join(this.documents.directory, DAMAGE_FILE)).catch(() => {})
     Object.assign(this.damage, { catalog: false, documents: [], unknownDocuments: false })
   }
