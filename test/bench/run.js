@@ -15,6 +15,10 @@
 //              (summarize one with: node test/bench/profile-summary.mjs FILE [--inclusive])
 // --keep       keep the scratch directories (their path is printed)
 //
+// BENCH_NODE_FLAGS="--liftoff-only" starts every peer process, Cairn's and
+// plain's alike, with these Node/V8 flags: to see what V8 compiling
+// Automerge's WebAssembly costs a fresh process (see W2 in BENCHMARKS.md).
+//
 // Run through `npm run bench`, which builds the packages first: the peers
 // import @cairn/core and @cairn/node from their dist folders.
 import { execFileSync } from "node:child_process"

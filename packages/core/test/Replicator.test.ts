@@ -1,3 +1,4 @@
+import * as A from "@automerge/automerge"
 import { describe, expect, it } from "vitest"
 import { defineType, f, Replicator, type ControlMessage, type TypeSelection } from "../src/index.js"
 import { MemoryStorage, openDb, waitFor } from "./helpers.js"
@@ -59,6 +60,53 @@ describe("Replicator", () => {
     await waitFor(async () => (await b.db.get(Task, tasks[3]!.id)).data.done && (await a.db.get(Task, tasks[7]!.id)).data.title === "changed on b")
     const offered = wire.flatMap(w => (w.message.t === "offer" ? w.message.entries : []))
     expect(offered.map(e => e.id).sort()).toEqual([tasks[3]!.id, tasks[7]!.id].sort())
+  })
+
+  it("does not offer a peer back the documents it has just sent", async () => {
+    const { a, b, ra, rb, wire, connect } = await pair(["task"], ["task"])
+    const tasks = await Promise.all(Array.from({ length: 50 }, (_, i) => a.db.create(Task, { title: `t${i}` })))
+    connect()
+    await waitFor(() => b.db.catalog.size === 50)
+    await ra.whenSynced("b", 5000)
+    await rb.whenSynced("a", 5000)
+    // b pulled the 50 and a has pulled b since (b's catalog changed): a offered them, b offered none back.
+    expect(wire.filter(w => w.from === "a").flatMap(w => (w.message.t === "offer" ? w.message.entries : [])).length).toBe(50)
+    expect(wire.filter(w => w.from === "b" && w.message.t === "pulled").length).toBeGreaterThan(0)
+    expect(wire.filter(w => w.from === "b").flatMap(w => (w.message.t === "offer" ? w.message.entries : []))).toEqual([])
+    // A change b makes afterwards is still offered.
+    await b.db.change(Task, tasks[0]!.id, d => {
+      d.done = true
+    })
+    await waitFor(async () => (await a.db.get(Task, tasks[0]!.id)).data.done)
+    expect(wire.filter(w => w.from === "b").flatMap(w => (w.message.t === "offer" ? w.message.entries.map(e => e.id) : []))).toEqual([tasks[0]!.id])
+  })
+
+  it("sends many offline changes as one compressed bundle, which the receiver stores and loads", async () => {
+    const { a, b, ra, rb, wire, connect, disconnect } = await pair(["task"], ["task"])
+    const doc = await a.db.create(Task, { title: "v0" })
+    connect()
+    await ra.whenSynced("b", 5000)
+    await rb.whenSynced("a", 5000)
+    disconnect()
+    const before = A.getHeads((await a.db.store.handle(doc.id)).doc())
+    for (let i = 1; i <= 20; i++) {
+      await a.db.change(Task, doc.id, d => {
+        d.title = `v${i}`
+      })
+    }
+    const oneByOne = A.saveSince((await a.db.store.handle(doc.id)).doc(), before).byteLength
+    wire.length = 0
+    connect()
+    await waitFor(async () => (await b.db.get(Task, doc.id)).data.title === "v20")
+    const sent = wire.flatMap(w => (w.from === "a" && w.message.t === "docs" ? w.message.docs : []))
+    expect(sent.map(d => d.id)).toEqual([doc.id])
+    expect(sent[0]!.bytes.byteLength).toBeLessThan(oneByOne / 4)
+    // What b stored loads with the rest in a database opened afresh on its storage.
+    await rb.whenSynced("a", 5000)
+    await b.db.close()
+    const reopened = await openDb({ storage: b.storage, machine: b.machine, types: [Task] })
+    expect((await reopened.db.get(Task, doc.id)).data.title).toBe("v20")
+    expect(reopened.db.catalog.get(doc.id)?.heads).toEqual(a.db.catalog.get(doc.id)?.heads)
   })
 
   it("delivers documents created while connected", async () => {

@@ -25,7 +25,7 @@ describe("readEnvelope", () => {
   it("reads the metadata of a well-formed document", () => {
     expect(readEnvelope(cairnDoc())).toEqual({
       ok: true,
-      meta: { type: "task", createdBy: machineId, createdAt: 1_700_000_000_000, typeVersion: 2, deletedAt: null },
+      meta: { type: "task", createdBy: machineId, createdAt: 1_700_000_000_000, typeVersion: 2, deletedAt: null, actor: actor(machineId) },
     })
   })
 
@@ -33,8 +33,10 @@ describe("readEnvelope", () => {
     const Task = defineType("task", { fields: { title: f.string() } })
     const { db, machine } = await openDb({ types: [Task] })
     const doc = await db.create(Task, { title: "a" })
-    const result = readEnvelope(A.load((await db.store.readStored(doc.id))!))
-    expect(result).toEqual({ ok: true, meta: { type: "task", createdBy: machine.machineId, createdAt: doc.createdAt, typeVersion: 1, deletedAt: null } })
+    const loaded = A.load((await db.store.readStored(doc.id))!)
+    const result = readEnvelope(loaded)
+    expect(result).toEqual({ ok: true, meta: { type: "task", createdBy: machine.machineId, createdAt: doc.createdAt, typeVersion: 1, deletedAt: null, actor: A.getAllChanges(loaded).map(c => A.decodeChange(c).actor)[0] } })
+    expect(result.ok && result.meta.actor.startsWith(machine.machineId)).toBe(true)
   })
 
   it("refuses a document with no envelope", () => {

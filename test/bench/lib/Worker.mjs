@@ -31,7 +31,7 @@ export class Worker {
    * when it exits (node --cpu-prof).
    */
   static async start(kind, label, { profileDir } = {}) {
-    const args = ["--expose-gc"]
+    const args = ["--expose-gc", ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : [])]
     if (profileDir) args.push("--cpu-prof", `--cpu-prof-dir=${join(profileDir)}`, `--cpu-prof-name=${label}-${kind}-${Date.now()}.cpuprofile`)
     const child = spawn(process.execPath, [...args, PEER, `--kind=${kind}`], { stdio: ["pipe", "pipe", "pipe"] })
     const worker = new Worker(kind, label, child)

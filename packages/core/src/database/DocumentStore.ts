@@ -95,7 +95,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
         const before = this.catalog.get(id)
         if (before && before.heads.join() === [...A.getHeads(doc)].sort().join()) return
         // A document new here: its creation proof is checked once, now (see document/envelope.ts).
-        const unproven = before ? undefined : await this.#creationCheck(id, doc)
+        const unproven = before || !envelope.ok ? undefined : await verifyCreation(id, doc, envelope.meta)
         if (this.storage) await this.storage.save([id, "incremental", chunkName(bytes)], bytes)
         else this.repo.import(A.save(doc), { docId: id as DocumentId })
         // The document may have been loaded meanwhile (a local change, a peer's live sync): then its copy in memory
@@ -107,7 +107,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
           entries.push(this.catalog.get(id)!)
           return
         }
-        entries.push(this.noteRemote(id, doc, unproven))
+        entries.push(this.noteRemote(id, doc, unproven, envelope))
         this.#remember(id, doc)
         if (late) void late.whenReady(SETTLED).then(() => late.isReady() && late.update(current => A.loadIncremental(current, bytes)), () => {})
       })),
@@ -172,7 +172,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
     let doc: A.Doc<Envelope> | undefined
     if (bytes) {
       try {
-        doc = A.load<Envelope>(bytes)
+        doc = A.load<Envelope>(bytes, { actor: READ_ONLY_ACTOR })
       } catch {
         // Chunks that pass their checksums but do not load together (a change whose dependencies were lost): keep what loads.
         doc = A.loadIncremental(A.init<Envelope>(), bytes)
@@ -328,19 +328,19 @@ export class DocumentStore extends Emitter<StoreEvents> {
    * peer wrote it) and record it: a changed or forged type, a bad envelope or
    * data that fails its type's definition quarantines the document.
    */
-  noteRemote(id: string, doc: A.Doc<Envelope>, unproven?: string): CatalogEntry {
+  noteRemote(id: string, doc: A.Doc<Envelope>, unproven?: string, envelope = readEnvelope(doc)): CatalogEntry {
     const previous = this.catalog.get(id)
     const heads = [...A.getHeads(doc)].sort()
-    const envelope = readEnvelope(doc)
     let reason = envelope.ok ? unproven : envelope.reason
     if (envelope.ok && previous && !previous.quarantined && previous.type !== envelope.meta.type) {
       reason = `its type was changed from ${previous.type} to ${envelope.meta.type}`
     }
     const type = previous?.type ?? (envelope.ok ? envelope.meta.type : "unknown")
     if (!reason && envelope.ok) reason = this.invalidData(envelope.meta.type, doc)
+    const modifiedAt = modifiedAtOf(doc)
     const entry: CatalogEntry = envelope.ok
-      ? { id, type, createdAt: envelope.meta.createdAt, createdBy: envelope.meta.createdBy, modifiedAt: modifiedAtOf(doc), deletedAt: envelope.meta.deletedAt, heads }
-      : { id, type, createdAt: previous?.createdAt ?? 0, createdBy: previous?.createdBy ?? "", modifiedAt: modifiedAtOf(doc), deletedAt: previous?.deletedAt ?? null, heads }
+      ? { id, type, createdAt: envelope.meta.createdAt, createdBy: envelope.meta.createdBy, modifiedAt, deletedAt: envelope.meta.deletedAt, heads }
+      : { id, type, createdAt: previous?.createdAt ?? 0, createdBy: previous?.createdBy ?? "", modifiedAt, deletedAt: previous?.deletedAt ?? null, heads }
     if (reason ?? previous?.quarantined) entry.quarantined = (reason ?? previous?.quarantined)!
     this.catalog.set(entry)
     this.#damaged.settle(id, doc, "peer")
@@ -381,7 +381,8 @@ export class DocumentStore extends Emitter<StoreEvents> {
 
   /** Why a document's creation proof fails (undefined when it holds, or when the envelope itself is bad: noteRemote says why). */
   async #creationCheck(id: string, doc: A.Doc<Envelope>): Promise<string | undefined> {
-    return readEnvelope(doc).ok ? verifyCreation(id, doc) : undefined
+    const envelope = readEnvelope(doc)
+    return envelope.ok ? verifyCreation(id, doc, envelope.meta) : undefined
   }
 
   /**
@@ -420,14 +421,23 @@ export function validateData(definition: TypeDefinition, data: unknown, allowUnk
 
 const dataFields = new WeakMap<TypeDefinition, FieldJSON>()
 
-/** A document from bytes a peer sent; bytes that do not load as a whole (a change whose dependencies are missing) load as far as they go. */
+/**
+ * A document from bytes a peer sent; bytes that do not load as a whole (a change whose dependencies are missing) load as far as they go.
+ */
 function loadNew(bytes: Uint8Array): A.Doc<Envelope> {
   try {
-    return A.load<Envelope>(bytes)
+    return A.load<Envelope>(bytes, { actor: READ_ONLY_ACTOR })
   } catch {
     return A.loadIncremental(A.init<Envelope>(), bytes)
   }
 }
+
+/**
+ * The actor of documents loaded only to be read and checked (never changed: changes go through the repo's
+ * handles, under the session's actor). Without one, Automerge draws a random actor id for every load, about
+ * 5% of an initial sync's ingest. Were one changed by mistake, its changes would name no machine and fail checks.
+ */
+const READ_ONLY_ACTOR = "00000000000000000000000000000000" as A.ActorId
 
 let chunkCounter = 0
 /** A unique name for a chunk written by ingest (the repo names its own by content hash; any unique name loads the same). */

@@ -51,11 +51,10 @@ export function creationMessage(id: string, type: string, actor: string, created
  * version is that key's. Returns why it fails, or undefined when it holds.
  * Call it after `readEnvelope` said the envelope is well formed.
  */
-export async function verifyCreation(id: string, doc: A.Doc<unknown>): Promise<string | undefined> {
+export async function verifyCreation(id: string, doc: A.Doc<unknown>, envelope?: EnvelopeMeta): Promise<string | undefined> {
   const root = doc as Partial<Envelope>
   if (!(root.creatorKey instanceof Uint8Array) || !(root.proof instanceof Uint8Array)) return "it has no creation proof"
-  const typeOp = A.getBackend(doc).getAll("_root", "type").map(value => String(value.at(-1)))[0] ?? ""
-  const actor = actorOfOp(typeOp)
+  const actor = envelope?.actor ?? actorOfOp(A.getBackend(doc).getAll("_root", "type").map(value => String(value.at(-1)))[0] ?? "")
   if (root.creatorKey.byteLength !== 32 || root.proof.byteLength !== 64) return "its creation proof is malformed"
   const key = toHex(root.creatorKey)
   const creator = await creatorKey(key)
@@ -98,6 +97,8 @@ export interface EnvelopeMeta {
   createdAt: number
   typeVersion: number
   deletedAt: number | null
+  /** The Automerge actor that created the document (its first change's). */
+  actor: string
 }
 
 /** Build the envelope of a new document (keys in this order; see the file comment). */
@@ -147,6 +148,7 @@ export function readEnvelope(doc: A.Doc<unknown>): { ok: true; meta: EnvelopeMet
       createdAt: root.createdAt,
       typeVersion: typeof root.typeVersion === "number" ? root.typeVersion : 1,
       deletedAt: root.deletedAt ?? null,
+      actor: creatorActor,
     },
   }
 }
@@ -161,9 +163,11 @@ function actorOfOp(opId: string): string {
  * small value from another writer is read as seconds.
  */
 export function modifiedAtOf(doc: A.Doc<unknown>): number {
+  const backend = A.getBackend(doc)
   let latest = 0
   for (const hash of A.getHeads(doc)) {
-    const change = A.inspectChange(doc, hash) as { time?: number } | null
+    // The change's metadata only: decoding the whole change (inspectChange) cost several times more.
+    const change = backend.getChangeMetaByHash(hash)
     if (change && typeof change.time === "number") latest = Math.max(latest, changeTimeMs(change.time))
   }
   return latest

@@ -44,6 +44,13 @@ export class PeerSession {
   #offer: { epoch: string; seq: number; done: boolean } | undefined
   #outstanding = new Set<string>()
   #wantQueue: { id: string; have: string[] }[] = []
+  /**
+   * Documents the peer said it holds (in its offers), with those heads. Serving
+   * its pull skips a document whose heads here are the same: after an initial
+   * sync, offering back the 1,000 documents it just sent us would move their ids and
+   * heads again (about 100 bytes each) for the peer to find it has them all.
+   */
+  readonly #peerHas = new Map<string, string>()
   #remotePulledSeq = -1
   #relevantSeq = 0
   #lastSyncAt: number | null = null
@@ -189,6 +196,11 @@ export class PeerSession {
     const entries: OfferEntry[] = []
     for (const entry of catalog.changedSince(from)) {
       if (entry.quarantined || !this.sends(entry.type)) continue
+      const theirs = this.#peerHas.get(entry.id)
+      if (theirs !== undefined) {
+        this.#peerHas.delete(entry.id)
+        if (!entry.purged && theirs === entry.heads.join()) continue
+      }
       entries.push(entry.purged ? { id: entry.id, type: entry.type, heads: [], purged: true, deletedAt: entry.deletedAt } : { id: entry.id, type: entry.type, heads: entry.heads })
     }
     for (let i = 0; i < entries.length || i === 0; i += OFFER_CHUNK) {
@@ -201,6 +213,7 @@ export class PeerSession {
     const db = this.replicator.db
     const denied: string[] = []
     for (const entry of offer.entries) {
+      if (!entry.purged) this.#peerHas.set(entry.id, [...entry.heads].sort().join())
       if (!this.accepts(entry.type)) {
         const local = db.catalog.get(entry.id)
         if (local && !local.purged && local.heads.join() !== [...entry.heads].sort().join()) denied.push(entry.id)
