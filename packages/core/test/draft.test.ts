@@ -1,23 +1,22 @@
 import { describe, expect, it } from "vitest"
 import { defineType, f, ValidationError } from "../src/index.js"
-import { openDb } from "./helpers.js"
+import { openDb, sendDocs } from "./helpers.js"
 
-const Item = defineType("item", {
-  fields: {
-    title: f.string(),
-    size: f.number(),
-    done: f.boolean().default(false),
-    nothing: f.null(),
-    note: f.string().optional(),
-    status: f.string({ values: ["open", "closed"] }).default("open"),
-    votes: f.counter(),
-    body: f.text(),
-    meta: f.map({ owner: f.string(), rank: f.number().optional(), summary: f.text().optional() }),
-    scores: f.record(f.counter()),
-    tags: f.list(f.string()),
-    rows: f.list(f.map({ label: f.string(), count: f.counter() })),
-  },
-})
+const itemFields = {
+  title: f.string(),
+  size: f.number(),
+  done: f.boolean().default(false),
+  nothing: f.null(),
+  note: f.string().optional(),
+  status: f.string({ values: ["open", "closed"] }).default("open"),
+  votes: f.counter(),
+  body: f.text(),
+  meta: f.map({ owner: f.string(), rank: f.number().optional(), summary: f.text().optional() }),
+  scores: f.record(f.counter()),
+  tags: f.list(f.string()),
+  rows: f.list(f.map({ label: f.string(), count: f.counter() })),
+}
+const Item = defineType("item", { fields: itemFields })
 
 const base = { title: "t", size: 1, nothing: null, body: "hello world", meta: { owner: "ann" } }
 
@@ -87,6 +86,34 @@ describe("draft", () => {
     await expect(db.change(Item, id, d => d.body.splice(100, 0, "x"))).rejects.toThrow(RangeError)
     await expect(db.change(Item, id, d => d.body.splice(0, 100))).rejects.toThrow(/cannot delete 100 characters/)
     expect(heads()).toEqual(before)
+  })
+
+  it("reads an absent optional text as undefined, and edits it once set", async () => {
+    const { db, id } = await withItem()
+    await db.change(Item, id, d => {
+      expect(d.meta.summary).toBeUndefined()
+      ;(d.meta as { summary?: unknown }).summary = "short"
+      expect(d.meta.summary?.length).toBe(5)
+      d.meta.summary?.splice(5, 0, "er")
+    })
+    expect((await db.get(Item, id)).data.meta.summary).toBe("shorter")
+  })
+
+  it("changes a document that holds a field a newer definition added, and keeps that field", async () => {
+    const Newer = defineType("item", { fields: { ...itemFields, colour: f.string() } })
+    const { db: newer } = await openDb({ types: [Newer] })
+    const doc = await newer.create(Newer, { ...base, colour: "red" })
+    const { db } = await openDb({ types: [Item] })
+    await sendDocs(newer, db, [doc.id])
+    const changed = await db.change(Item, doc.id, d => {
+      d.title = "changed here"
+      d.body.splice(0, 0, "> ")
+    })
+    expect(changed.data.title).toBe("changed here")
+    expect(changed.data.body).toBe("> hello world")
+    expect((changed.data as Record<string, unknown>).colour).toBe("red")
+    // The draft still refuses to write a field this peer does not know.
+    await expect(db.change(Item, doc.id, d => ((d as any).colour = "blue"))).rejects.toThrow(/unknown field "colour"/)
   })
 
   it("adds and removes keys of a map, and edits text inside it", async () => {

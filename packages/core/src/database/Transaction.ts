@@ -181,10 +181,10 @@ export class Transaction {
         for (const op of ops) {
           if (op.kind === "delete") doc.deletedAt = Date.now()
           else if (op.kind === "restore") doc.deletedAt = null
-          else op.mutate(draftOfData(doc.data as never, fields, []))
+          else op.mutate(draftOfData(doc.data as never, fields, [], doc as A.Doc<unknown>))
         }
         if (doc.type.val !== entry.type) throw new ImmutableTypeError(`document ${id} is a ${entry.type}; a document's type cannot be changed`)
-        if (definition) validateData(definition, doc.data, false)
+        // No whole-document validation here: a typed draft checks every write as it is made (see draftOfData).
       },
     }
   }

@@ -65,9 +65,19 @@ export type Draft<Data> = DraftMap<Data>
 
 type Proxied = Record<string | number, unknown>
 
-/** Wrap the `data` map of an Automerge change proxy. `fields` is the definition, or undefined when there is none. */
-export function draftOfData(data: Proxied, fields: Record<string, FieldJSON> | undefined, path: Path): object {
-  return mapDraft(data, fields ? { kind: "map", fields } : undefined, path)
+/**
+ * Wrap the `data` map of an Automerge change proxy. `fields` is the definition, or undefined when there is none.
+ *
+ * With a definition, every write is checked as it is made: assigned values
+ * against their field (`toStored`), list items against the list's, and a
+ * delete against the field being optional. So a change made through a typed
+ * draft leaves valid data behind without the whole document being read
+ * again afterwards (for a note, that re-read was its whole text on every
+ * keystroke). `root` is the change's root proxy: through it a text's length
+ * is read without reading the text.
+ */
+export function draftOfData(data: Proxied, fields: Record<string, FieldJSON> | undefined, path: Path, root?: A.Doc<unknown>): object {
+  return mapDraft(data, fields ? { kind: "map", fields } : undefined, path, root)
 }
 
 function fieldOfKey(field: FieldJSON | undefined, key: string): FieldJSON | undefined {
@@ -77,11 +87,11 @@ function fieldOfKey(field: FieldJSON | undefined, key: string): FieldJSON | unde
   return undefined
 }
 
-function mapDraft(target: Proxied, field: FieldJSON | undefined, path: Path): object {
+function mapDraft(target: Proxied, field: FieldJSON | undefined, path: Path, root: A.Doc<unknown> | undefined): object {
   return new Proxy(target, {
     get(obj, key) {
       if (typeof key === "symbol") return Reflect.get(obj, key)
-      return wrap(obj, key, fieldOfKey(field, key), [...path, key])
+      return wrap(obj, key, fieldOfKey(field, key), [...path, key], root)
     },
     set(obj, key, value) {
       if (typeof key === "symbol") throw new ValidationError("symbol keys cannot be stored", path)
@@ -100,20 +110,29 @@ function mapDraft(target: Proxied, field: FieldJSON | undefined, path: Path): ob
     },
     deleteProperty(obj, key) {
       if (typeof key === "symbol") return false
+      const sub = field?.kind === "map" ? field.fields[key] : undefined
+      if (sub && !sub.optional) throw new ValidationError("missing required field", [...path, key])
       delete obj[key]
       return true
     },
   })
 }
 
-function wrap(parent: Proxied, key: string | number, field: FieldJSON | undefined, path: Path): unknown {
+function wrap(parent: Proxied, key: string | number, field: FieldJSON | undefined, path: Path, root: A.Doc<unknown> | undefined): unknown {
+  if (field?.kind === "text" && root) {
+    // Find the text without reading it (reading a text builds the whole string).
+    const backend = A.getBackend(root)
+    const found = backend.getWithType(A.getObjectId(parent as A.Doc<unknown>) as string, key)
+    if (found === null || found === undefined) return undefined
+    if (found[0] === "text") return textDraft(parent, key, () => backend.length(found[1] as string))
+  }
   const value = parent[key]
   if (value === undefined || value === null) return value
   if (value instanceof A.ImmutableString) return value.val
   if (value instanceof A.Counter) return counterDraft(parent, key)
   if (typeof value === "string") return textDraft(parent, key)
-  if (Array.isArray(value)) return listDraft(value as unknown as Proxied & unknown[], field?.kind === "list" ? field.of : undefined, field !== undefined, path)
-  if (isPlainObject(value)) return mapDraft(value as Proxied, field, path)
+  if (Array.isArray(value)) return listDraft(value as unknown as Proxied & unknown[], field?.kind === "list" ? field.of : undefined, field !== undefined, path, root)
+  if (isPlainObject(value)) return mapDraft(value as Proxied, field, path, root)
   return value
 }
 
@@ -132,17 +151,18 @@ function counterDraft(parent: Proxied, key: string | number): DraftCounter {
   }
 }
 
-function textDraft(parent: Proxied, key: string | number): DraftText {
+function textDraft(parent: Proxied, key: string | number, length?: () => number): DraftText {
   const read = () => parent[key] as string
+  const lengthOf = length ?? (() => read().length)
   return {
     get value() {
       return read()
     },
     get length() {
-      return read().length
+      return lengthOf()
     },
     splice(index, deleteCount, insert) {
-      const length = read().length
+      const length = lengthOf()
       if (!Number.isInteger(index) || index < 0 || index > length) throw new RangeError(`splice position ${index} is outside the text (length ${length})`)
       if (!Number.isInteger(deleteCount) || deleteCount < 0 || index + deleteCount > length) throw new RangeError(`cannot delete ${deleteCount} characters at ${index} from text of length ${length}`)
       A.splice(parent as A.Doc<unknown>, [key], index, deleteCount, insert)
@@ -156,7 +176,7 @@ function textDraft(parent: Proxied, key: string | number): DraftText {
   }
 }
 
-function listDraft(list: Proxied & unknown[], itemField: FieldJSON | undefined, typed: boolean, path: Path): DraftList<unknown> {
+function listDraft(list: Proxied & unknown[], itemField: FieldJSON | undefined, typed: boolean, path: Path, root: A.Doc<unknown> | undefined): DraftList<unknown> {
   const store = (value: unknown, index: number) => (typed && itemField ? toStored(itemField, value, [...path, index]) : fromTagged(value, [...path, index]))
   const checkIndex = (index: number, allowEnd: boolean) => {
     const max = allowEnd ? list.length : list.length - 1
@@ -167,7 +187,7 @@ function listDraft(list: Proxied & unknown[], itemField: FieldJSON | undefined, 
       return list.length
     },
     get(index) {
-      return index >= 0 && index < list.length ? wrap(list, index, itemField, [...path, index]) : undefined
+      return index >= 0 && index < list.length ? wrap(list, index, itemField, [...path, index], root) : undefined
     },
     set(index, value) {
       checkIndex(index, true)
@@ -186,7 +206,7 @@ function listDraft(list: Proxied & unknown[], itemField: FieldJSON | undefined, 
       ;(list as unknown as A.List<unknown>).deleteAt(index, Math.min(count, list.length - index))
     },
     toArray() {
-      return Array.from({ length: list.length }, (_, i) => wrap(list, i, itemField, [...path, i]))
+      return Array.from({ length: list.length }, (_, i) => wrap(list, i, itemField, [...path, i], root))
     },
     [Symbol.iterator]() {
       return api.toArray()[Symbol.iterator]()
