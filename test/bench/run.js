@@ -130,7 +130,7 @@ for (const id of options.only) {
   const workloadStart = Date.now()
   // Kept with each workload's results, since a partial run (--only) merges them with an earlier run's.
   const loadAtStart = loadavg()[0]
-  const runInfo = () => ({ date: new Date(workloadStart).toISOString(), seconds: (Date.now() - workloadStart) / 1000, reps: options.reps, plainReps: options.plainReps, load: { start: loadAtStart, end: loadavg()[0] } })
+  const runInfo = () => ({ date: new Date(workloadStart).toISOString(), seconds: (Date.now() - workloadStart) / 1000, reps: options.reps, plainReps: options.plainReps, load: { start: loadAtStart, end: loadavg()[0] }, commit: machine.commit, uncommitted: machine.uncommitted })
   console.log(`\n${id}`)
   try {
     const { rows, raw } = await workload.run(ctx)
@@ -163,7 +163,8 @@ if (options.write) {
   if (options.only.length < ALL.length) {
     const previous = JSON.parse(await readFile(LATEST, "utf8").catch(() => "null"))
     if (previous && previous.options.quick === options.quick) {
-      const kept = previous.workloads.filter(w => !options.only.includes(w.id))
+      // Each workload keeps the commit it measured (results from before this was recorded per workload: the earlier run's).
+      const kept = previous.workloads.filter(w => !options.only.includes(w.id)).map(w => ({ commit: previous.machine.commit, uncommitted: previous.machine.uncommitted, ...w }))
       merged = { ...results, workloads: [...kept, ...workloads].sort((a, b) => ALL.indexOf(a.id) - ALL.indexOf(b.id)) }
     }
   }

@@ -141,7 +141,7 @@ function machineLine(results) {
   const days = [...new Set(results.workloads.map(w => (w.date ?? results.date).slice(0, 10)))].sort()
   return (
     `**Date:** ${days.length > 1 ? `${days[0]} to ${days.at(-1)}` : days[0]} · **Machine:** ${m.cores} cores (${m.cpu}) · ${Math.round(m.memoryGB)} GB RAM · Node ${m.node} · ${m.platform}` +
-    `${m.commit ? ` · commit ${m.commit}${m.uncommitted ? ` with ${m.uncommitted} uncommitted files in packages/` : ""}` : ""}.`
+    `${commitsOf(results).length === 1 && m.commit ? ` · commit ${m.commit}${m.uncommitted ? ` with ${m.uncommitted} uncommitted files in packages/` : ""}` : " · the commit measured is given with each run below"}.`
   )
 }
 
@@ -153,8 +153,14 @@ function runsLines(results) {
     const date = (w.date ?? results.date).replace("T", " ").slice(0, 16)
     const load = w.load ? ` · load average ${w.load.start.toFixed(1)} → ${w.load.end.toFixed(1)}` : ""
     const plain = plainReps < reps && ["W2", "W3", "W4", "W8", "W9"].includes(w.id) ? ` (plain automerge-repo ${plainReps} at 10,000 documents)` : ""
-    return `- ${w.id}: ${date} UTC · ${reps} repetition${reps === 1 ? "" : "s"}${plain}${load} · took ${minutes(w.seconds)}`
+    const commit = commitsOf(results).length > 1 && w.commit ? ` · commit ${w.commit}${w.uncommitted ? ` with ${w.uncommitted} uncommitted files in packages/` : ""}` : ""
+    return `- ${w.id}: ${date} UTC · ${reps} repetition${reps === 1 ? "" : "s"}${plain}${load} · took ${minutes(w.seconds)}${commit}`
   })
+}
+
+/** The commits the workloads' figures were measured on (a partial run merges with an earlier run's). */
+function commitsOf(results) {
+  return [...new Set(results.workloads.map(w => w.commit ?? results.machine.commit))]
 }
 
 /** The whole BENCHMARKS.md: generated header and table, the hand-written analysis kept from `previous`, and the method. */
