@@ -421,9 +421,7 @@ export function validateData(definition: TypeDefinition, data: unknown, allowUnk
 
 const dataFields = new WeakMap<TypeDefinition, FieldJSON>()
 
-/**
- * A document from bytes a peer sent; bytes that do not load as a whole (a change whose dependencies are missing) load as far as they go.
- */
+/** A document from bytes a peer sent; bytes that do not load as a whole (a change whose dependencies are missing) load as far as they go. */
 function loadNew(bytes: Uint8Array): A.Doc<Envelope> {
   try {
     return A.load<Envelope>(bytes, { actor: READ_ONLY_ACTOR })

@@ -213,10 +213,11 @@ export class PeerSession {
     const db = this.replicator.db
     const denied: string[] = []
     for (const entry of offer.entries) {
-      if (!entry.purged) this.#peerHas.set(entry.id, [...entry.heads].sort().join())
+      const offered = [...entry.heads].sort().join()
+      if (!entry.purged) this.#peerHas.set(entry.id, offered)
       if (!this.accepts(entry.type)) {
         const local = db.catalog.get(entry.id)
-        if (local && !local.purged && local.heads.join() !== [...entry.heads].sort().join()) denied.push(entry.id)
+        if (local && !local.purged && local.heads.join() !== offered) denied.push(entry.id)
         continue
       }
       const local = db.catalog.get(entry.id)

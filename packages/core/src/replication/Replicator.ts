@@ -243,7 +243,7 @@ export class Replicator extends Emitter<ReplicatorEvents> {
  * loads with the rest. (`saveBundle` is marked experimental in Automerge 3.5;
  * the replication tests check that a bundle round-trips.)
  */
-export function changesSince(doc: A.Doc<unknown>, heads: string[]): Uint8Array {
+function changesSince(doc: A.Doc<unknown>, heads: string[]): Uint8Array {
   const changes = A.getChangesMetaSince(doc, heads)
   if (changes.length < 2) return A.saveSince(doc, heads)
   return A.saveBundle(doc, changes.map(change => change.hash))
