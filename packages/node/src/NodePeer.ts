@@ -80,7 +80,6 @@ export class NodePeer {
         wants: options.relay ? "*" : (options.wants ?? "*"),
         relay: options.relay ?? false,
         storage,
-        grants: (_, peerId) => network!.grantsFor(peerId),
         onProtocolError: (peer, reason) => options.log?.(`peer ${peer}: ${reason}`),
       })
       network = new PeerNetwork(repo, replicator, machine, options.auth ?? { mode: "open" }, trust, options.limits, options.log)
@@ -111,9 +110,12 @@ export class NodePeer {
     return this.replicator.status()
   }
 
-  /** Resolves when every connected peer is in sync both ways. */
+  /** Resolves when every connected peer is in sync both ways; rejects with the reason if a server this peer dials refused it. */
   whenSynced(timeoutMs?: number): Promise<void> {
-    return this.replicator.whenSynced(undefined, timeoutMs)
+    return this.replicator.whenSynced(undefined, timeoutMs, () => {
+      const refused = this.network.clients().find(client => client.status === "refused")
+      return refused && `cannot sync with ${refused.url}: ${refused.refusal ?? "refused"}`
+    })
   }
 
   /** Flush everything to disk, disconnect, and release the directory (also when a flush fails: the error is rethrown). */

@@ -10,7 +10,6 @@
 import { createServer as createHttpsServer } from "node:https"
 import type { Server } from "node:http"
 import type { Message, PeerId, Repo } from "@automerge/automerge-repo"
-import * as A from "@automerge/automerge"
 import {
   PROTOCOL_VERSION,
   checkIdentity,
@@ -24,7 +23,7 @@ import {
   type ReplicationInfo,
   type Replicator,
 } from "@cairn/core"
-import type { CairnClientAdapter, CairnNetworkAdapter } from "@cairn/core/network"
+import type { CairnClientAdapter, CairnNetworkAdapter, InboundVerdict, RemotePeer } from "@cairn/core/network"
 import { createNodeClientAdapter } from "./network/createNodeClientAdapter.js"
 import { WebSocketServerTransport } from "./network/WebSocketServerTransport.js"
 import type { TrustList } from "./TrustList.js"
@@ -45,6 +44,8 @@ export interface NetworkLimits {
   connectionsPerMachine?: number
   /** Messages per second one connection may send, sustained (default 2,000; bursts of 10x). */
   messagesPerSecond?: number
+  /** Unsent bytes one connection may hold before its producers wait; a peer that leaves twice this unread is disconnected (default 16 MiB). */
+  maxBufferedBytes?: number
 }
 
 export interface ListenOptions {
@@ -80,11 +81,16 @@ export function replicationInfoOf(info: unknown): ReplicationInfo | undefined {
 
 const ALL: Grants = { read: "*", write: "*" }
 
+/** What one admitted connection may do: decided once, at its handshake, and owned by that connection alone. */
+interface Admission {
+  machineId: string
+  grants: Grants
+}
+
 export class PeerNetwork {
   readonly #clients = new Map<string, CairnClientAdapter>()
-  readonly #grants = new Map<string, Grants>()
-  readonly #machineOfPeer = new Map<string, string>()
-  readonly #limiters = new Map<string, RateLimiter>()
+  /** Rate limits by connection (`RemotePeer.connectionId`), never by the peer id a second connection could reuse. */
+  readonly #limiters = new Map<number, RateLimiter>()
   #server: WebSocketServerTransport | undefined
 
   constructor(
@@ -97,11 +103,6 @@ export class PeerNetwork {
     private readonly log: (message: string) => void = () => {},
   ) {}
 
-  /** What a connected peer may read and write here (the replicator asks). */
-  grantsFor(peerId: string): Grants {
-    return this.#grants.get(peerId) ?? (this.auth.mode === "trust" ? { read: [], write: [] } : ALL)
-  }
-
   /** Start serving peers. */
   async listen(options: ListenOptions = {}): Promise<ServerAddress> {
     if (this.#server) throw new Error("already listening")
@@ -110,17 +111,16 @@ export class PeerNetwork {
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 3030,
       ...(server ? { server: server as Server } : {}),
-      ...(this.limits.maxFrameBytes ? { maxFrameBytes: this.limits.maxFrameBytes } : {}),
+      ...this.#adapterLimits(),
       log: this.log,
-      inbound: (peerId: PeerId, message: Message): boolean => this.#inbound(transport.adapter, peerId, message),
+      inbound: (peer: RemotePeer, message: Message) => this.#inbound(transport.adapter, peer, message),
       accept: async (hello, _remote, exchange) => {
         const info = replicationInfoOf(hello.info)
         if (!info) return { ok: false, reason: `unsupported hello: this peer speaks replication protocol ${PROTOCOL_VERSION}` }
         const decision = await this.#admit(hello.peerId, info, hello.info as Record<string, unknown>, exchange)
         if (!decision.ok) return decision
-        this.#grants.set(hello.peerId, decision.grants)
-        this.#machineOfPeer.set(hello.peerId, info.machineId)
-        return { ok: true, info: { ...this.replicator.localInfo(), publicKey: this.machine.publicKey } }
+        const session: Admission = { machineId: info.machineId, grants: decision.grants }
+        return { ok: true, info: { ...this.replicator.localInfo(), publicKey: this.machine.publicKey }, session }
       },
     })
     this.#wire(transport.adapter)
@@ -137,7 +137,7 @@ export class PeerNetwork {
     hello: Record<string, unknown>,
     exchange: { send(message: unknown): void; receive(): Promise<unknown> },
   ): Promise<{ ok: true; grants: Grants } | { ok: false; reason: string }> {
-    const connections = [...this.#machineOfPeer.entries()].filter(([peer, machine]) => machine === info.machineId && this.#server?.adapter.peers.some(p => p.peerId === peer))
+    const connections = (this.#server?.adapter.peers ?? []).filter(peer => (peer.session as Admission | undefined)?.machineId === info.machineId && peer.peerId !== peerId)
     if (connections.length >= (this.limits.connectionsPerMachine ?? 8)) return { ok: false, reason: `machine ${info.machineId} already has ${connections.length} connections here` }
     if (this.auth.mode === "open") return { ok: true, grants: ALL }
     const problem = await checkIdentity(info.machineId, hello.publicKey, peerId)
@@ -151,7 +151,11 @@ export class PeerNetwork {
     const reason = await serverAuthenticate(this.#prover(), { publicKey, nonce: hello.nonce }, exchange)
     if (reason) return { ok: false, reason: `authentication failed: ${reason}` }
     this.trust.seen(publicKey)
-    return { ok: true, grants: trusted ? { read: trusted.read, write: trusted.write } : ALL }
+    if (!trusted) return { ok: true, grants: ALL }
+    if (isEmpty(trusted.read) && isEmpty(trusted.write)) {
+      return { ok: false, reason: `machine ${info.machineId} is trusted here but may read and write nothing; on the server run: cairn trust ${publicKey} --read TYPES --write TYPES` }
+    }
+    return { ok: true, grants: { read: trusted.read, write: trusted.write } }
   }
 
   #prover(): Prover {
@@ -168,8 +172,8 @@ export class PeerNetwork {
       url,
       log: this.log,
       ...(options.ca ? { ca: options.ca } : {}),
-      ...(this.limits.maxFrameBytes ? { maxFrameBytes: this.limits.maxFrameBytes } : {}),
-      inbound: (peerId: PeerId, message: Message): boolean => this.#inbound(adapter, peerId, message),
+      ...this.#adapterLimits(),
+      inbound: (peer: RemotePeer, message: Message) => this.#inbound(adapter, peer, message),
       info: () => {
         nonce = newNonce()
         return { ...this.replicator.localInfo(), publicKey: this.machine.publicKey, nonce }
@@ -179,24 +183,21 @@ export class PeerNetwork {
           serverKey = publicKey
           return this.auth.mode !== "trust" || this.trust.get(publicKey) !== undefined
         }),
-    })
-    adapter.on("peer", event => {
-      if (event.state !== "connected") return
-      if (this.auth.mode === "trust") {
+      // A server in open mode asks for no proof, so we cannot know whom we reached: a peer that syncs only with trusted machines does not go on.
+      checkWelcome: () => {
+        if (this.auth.mode !== "trust") return undefined
         const trusted = serverKey ? this.trust.get(serverKey) : undefined
-        if (!trusted) {
-          // A server in open mode asked for no proof, so we cannot know whom we reached: share nothing with it.
-          this.log(`${url} did not prove its identity; this peer only syncs with trusted machines`)
-          this.#grants.set(event.peerId, { read: [], write: [] })
-        } else {
-          this.trust.seen(trusted.publicKey)
-          this.#grants.set(event.peerId, { read: trusted.read, write: trusted.write })
-        }
-      } else {
-        this.#grants.set(event.peerId, ALL)
-      }
+        if (!trusted) return `${url} did not prove its identity; this peer only syncs with trusted machines`
+        if (isEmpty(trusted.read) && isEmpty(trusted.write)) return `${url} is trusted here but may read and write nothing`
+        return undefined
+      },
     })
-    this.#wire(adapter)
+    this.#wire(adapter, () => {
+      if (this.auth.mode !== "trust") return ALL
+      const trusted = this.trust.get(serverKey!)!
+      this.trust.seen(trusted.publicKey)
+      return { read: trusted.read, write: trusted.write }
+    })
     this.#clients.set(url, adapter)
     this.repo.networkSubsystem.addNetworkAdapter(adapter)
     return adapter
@@ -239,55 +240,65 @@ export class PeerNetwork {
     await server.close()
   }
 
-  /**
-   * Every automerge-repo message from a peer passes here first: over its rate
-   * limit, the connection is closed; a sync message carrying changes to a
-   * document of a type the peer may not write is dropped (and the peer told).
-   */
-  #inbound(adapter: CairnNetworkAdapter<any>, peerId: PeerId, message: Message): boolean {
-    if (!this.#allowRate(adapter, peerId)) return false
-    if (message.type !== "sync" || !("documentId" in message)) return true
-    if (this.grantsFor(peerId).write === "*") return true
-    const documentId = message.documentId as string
-    let carriesChanges = true
-    try {
-      carriesChanges = A.decodeSyncMessage((message as { data: Uint8Array }).data).changes.length > 0
-    } catch {
-      return false
+  #adapterLimits(): { maxFrameBytes?: number; maxBufferedBytes?: number } {
+    return {
+      ...(this.limits.maxFrameBytes ? { maxFrameBytes: this.limits.maxFrameBytes } : {}),
+      ...(this.limits.maxBufferedBytes ? { maxBufferedBytes: this.limits.maxBufferedBytes } : {}),
     }
-    return !carriesChanges || this.replicator.acceptsWrite(peerId, documentId)
   }
 
-  #allowRate(adapter: CairnNetworkAdapter<any>, peerId: PeerId): boolean {
-    let limiter = this.#limiters.get(peerId)
+  /**
+   * Every automerge-repo message from a peer passes here first, whatever its
+   * kind: over its connection's rate limit, the connection is closed;
+   * otherwise the replicator's gate decides (grants, hidden documents).
+   */
+  #inbound(adapter: CairnNetworkAdapter<any>, peer: RemotePeer, message: Message): InboundVerdict {
+    if (!this.#allowRate(adapter, peer)) return "drop"
+    return this.replicator.admitRepoMessage(peer.peerId, message)
+  }
+
+  #allowRate(adapter: CairnNetworkAdapter<any>, peer: { peerId: PeerId; connectionId: number }): boolean {
+    let limiter = this.#limiters.get(peer.connectionId)
     if (!limiter) {
       const rate = this.limits.messagesPerSecond ?? 2000
-      this.#limiters.set(peerId, (limiter = new RateLimiter(rate, rate * 10)))
+      this.#limiters.set(peer.connectionId, (limiter = new RateLimiter(rate, rate * 10)))
     }
     if (limiter.take()) return true
-    adapter.closePeer(peerId, `more than ${this.limits.messagesPerSecond ?? 2000} messages per second`)
+    adapter.closePeer(peer.peerId, `more than ${this.limits.messagesPerSecond ?? 2000} messages per second`)
     return false
   }
 
-  #wire(adapter: CairnNetworkAdapter<any>): void {
+  /**
+   * Replication sessions follow the adapter's connections. Grants come from
+   * the connection's own admission (a server's accept hook) or, on a client,
+   * from `clientGrants` at its welcome; nothing keyed by peer id outlives
+   * the connection that made it.
+   */
+  #wire(adapter: CairnNetworkAdapter<any>, clientGrants?: () => Grants): void {
     adapter.on("peer", event => {
       if (event.state === "connected") {
         const info = replicationInfoOf(event.info)
         if (!info) return this.log(`peer ${event.peerId} sent no usable replication info; not syncing with it`)
+        const grants = clientGrants ? clientGrants() : ((event.session as Admission | undefined)?.grants ?? ALL)
         this.replicator.connected({
           peerId: event.peerId,
           info,
+          grants,
+          connectionId: event.connectionId,
           send: (message: ControlMessage) => adapter.sendControl(event.peerId as PeerId, message),
+          whenDrained: () => adapter.whenDrained(event.peerId as PeerId),
         })
       } else {
-        this.replicator.disconnected(event.peerId)
-        this.#grants.delete(event.peerId)
-        this.#limiters.delete(event.peerId)
-        this.#machineOfPeer.delete(event.peerId)
+        this.replicator.disconnected(event.peerId, event.connectionId)
+        this.#limiters.delete(event.connectionId)
       }
     })
     adapter.on("control", event => {
-      if (this.#allowRate(adapter, event.peerId)) this.replicator.receive(event.peerId, event.message)
+      if (this.#allowRate(adapter, event)) this.replicator.receive(event.peerId, event.message)
     })
   }
+}
+
+function isEmpty(selection: Grants["read"]): boolean {
+  return selection !== "*" && selection.length === 0
 }

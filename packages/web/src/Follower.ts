@@ -46,6 +46,7 @@ export class Follower {
       backoff: { initialMs: 50, maxMs: 1_000 },
       readyTimeoutMs: 100,
       log: options.log,
+      inbound: (peer, message) => replicator.admitRepoMessage(peer.peerId, message),
     })
     this.#unwire.push(wireReplicator(this.#link, replicator, options.log))
     const onLinkStatus = () => {

@@ -55,6 +55,7 @@ export class Leader {
     this.#tabAdapter = new CairnServerAdapter({
       log: options.log,
       accept: () => ({ ok: true, info: { ...replicator.localInfo() } }),
+      inbound: (peer, message) => perPeer.get(peer.peerId)?.admitRepoMessage(peer.peerId, message) ?? "drop",
     })
     const forTab = () => new Replicator(db, { wants: replicator.wants, onProtocolError: (peer, reason) => options.log(`tab ${peer}: ${reason}`) })
     this.#unwire.push(wireReplicatorPerPeer(this.#tabAdapter, forTab, perPeer, options.log))
@@ -124,6 +125,7 @@ export class Leader {
     const adapter = new CairnClientAdapter({
       url,
       log: this.options.log,
+      inbound: (peer, message) => replicator.admitRepoMessage(peer.peerId, message),
       ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
       info: () => {
         nonce = newNonce()

@@ -30,7 +30,7 @@ afterEach(async () => {
  * dials fail the way they do when nothing listens on the port.
  */
 function memoryServer(options: CairnServerAdapterOptions = {}) {
-  const server = new CairnServerAdapter({ log: () => {}, ...options })
+  const server = new CairnServerAdapter({ log: () => {}, inbound: () => "pass", ...options })
   const dials: number[] = []
   const world = {
     server,
@@ -59,6 +59,7 @@ function newClient(createSocket: () => MemorySocket, options: Partial<CairnClien
     createSocket,
     info: () => ({ machineId: "m-client" }),
     log: message => logs.push(message),
+    inbound: () => "pass",
     ...options,
   })
   const statuses: ClientStatus[] = []
@@ -84,7 +85,7 @@ describe("CairnClientAdapter", () => {
     expect(client.remoteInfo).toEqual({ echo: "m-1" })
     expect(candidates).toEqual([SERVER])
     expect(peerEvents).toEqual([
-      { peerId: SERVER, peerMetadata: {}, info: { echo: "m-1" }, state: "connected", candidatesSoFar: 0 },
+      { peerId: SERVER, peerMetadata: {}, info: { echo: "m-1" }, connectionId: expect.any(Number), state: "connected", candidatesSoFar: 0 },
     ])
     expect(world.server.peers.map(peer => peer.info)).toEqual([{ machineId: "m-1" }])
   })
@@ -111,8 +112,8 @@ describe("CairnClientAdapter", () => {
     client.sendControl(SERVER, { heads: new Uint8Array([1, 2, 3]) })
     world.server.sendControl(CLIENT, { batch: [new Uint8Array([9])] })
     await waitFor(() => received.length === 2)
-    expect(received).toContainEqual({ peerId: CLIENT, message: { heads: new Uint8Array([1, 2, 3]) } })
-    expect(received).toContainEqual({ peerId: SERVER, message: { batch: [new Uint8Array([9])] } })
+    expect(received).toContainEqual({ peerId: CLIENT, connectionId: expect.any(Number), message: { heads: new Uint8Array([1, 2, 3]) } })
+    expect(received).toContainEqual({ peerId: SERVER, connectionId: expect.any(Number), message: { batch: [new Uint8Array([9])] } })
   })
 
   it("is ready after the grace timeout when the server does not answer", async () => {
@@ -272,7 +273,7 @@ describe("CairnClientAdapter", () => {
 
   it("uses the global WebSocket by default, and says so when there is none", async () => {
     vi.stubGlobal("WebSocket", undefined)
-    expect(() => new CairnClientAdapter({ url: "ws://x", info: () => ({}) })).toThrow(NoWebSocketError)
+    expect(() => new CairnClientAdapter({ url: "ws://x", info: () => ({}), inbound: () => "pass" })).toThrow(NoWebSocketError)
 
     const urls: string[] = []
     vi.stubGlobal(
@@ -284,7 +285,7 @@ describe("CairnClientAdapter", () => {
         }
       },
     )
-    const client = new CairnClientAdapter({ url: "ws://example.test/sync", info: () => ({}), log: () => {} })
+    const client = new CairnClientAdapter({ url: "ws://example.test/sync", info: () => ({}), log: () => {}, inbound: () => "pass" })
     cleanups.push(() => client.disconnect())
     client.connect(CLIENT, {})
     expect(urls).toEqual(["ws://example.test/sync"])

@@ -10,7 +10,7 @@
  */
 import type { PeerId, PeerMetadata } from "@automerge/automerge-repo"
 import { Backoff, type BackoffOptions } from "./Backoff.js"
-import { CairnNetworkAdapter, type AdapterOptions, type CairnAdapterEvents, type RemotePeer } from "./CairnNetworkAdapter.js"
+import { CairnNetworkAdapter, newConnectionId, type AdapterOptions, type CairnAdapterEvents, type RemotePeer } from "./CairnNetworkAdapter.js"
 import { CloseCode } from "./closeCodes.js"
 import type { Connection } from "./Connection.js"
 import { messageOf, NoWebSocketError } from "./errors.js"
@@ -52,6 +52,12 @@ export interface CairnClientAdapterOptions extends AdapterOptions {
    * Without it, a server that asks for authentication is refused.
    */
   readonly answerAuth?: (message: unknown) => unknown | Promise<unknown>
+  /**
+   * Looks at the server's welcome before anything flows; a returned reason
+   * refuses the connection (as a server's refusal would, no retries). For
+   * example: a server that was to prove a key it did not prove.
+   */
+  readonly checkWelcome?: (info: PeerInfo) => string | undefined
 }
 
 /** A NetworkAdapter that keeps one connection to a Cairn server, reconnecting with backoff. */
@@ -61,6 +67,7 @@ export class CairnClientAdapter extends CairnNetworkAdapter<CairnClientEvents> {
   readonly #createSocket: CreateSocket
   readonly #info: () => HelloInfo | Promise<HelloInfo>
   readonly #answerAuth: ((message: unknown) => unknown) | undefined
+  readonly #checkWelcome: ((info: PeerInfo) => string | undefined) | undefined
   readonly #backoff: Backoff
   readonly #readyTimeoutMs: number
   #status: ClientStatus = "disconnected"
@@ -82,6 +89,7 @@ export class CairnClientAdapter extends CairnNetworkAdapter<CairnClientEvents> {
     this.#createSocket = options.createSocket ?? globalWebSocket()
     this.#info = options.info
     this.#answerAuth = options.answerAuth
+    this.#checkWelcome = options.checkWelcome
     this.#backoff = new Backoff(options.backoff)
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 1_000
   }
@@ -195,9 +203,14 @@ export class CairnClientAdapter extends CairnNetworkAdapter<CairnClientEvents> {
     } else if (this.#remote) {
       this.handleFrame(this.#remote, connection, frame)
     } else if (frame.kind === "welcome") {
+      const refusal = this.#checkWelcome?.(frame.info)
+      if (refusal !== undefined) {
+        this.#stop(connection, refusal, true)
+        return
+      }
       clearTimeout(this.#handshakeTimer)
       this.#backoff.reset()
-      this.#remote = { peerId: frame.peerId, peerMetadata: frame.peerMetadata, info: frame.info }
+      this.#remote = { peerId: frame.peerId, peerMetadata: frame.peerMetadata, info: frame.info, connectionId: newConnectionId() }
       connection.label = `${frame.peerId} at ${this.url}`
       this.#setStatus("connected")
       this.#markReady()

@@ -11,7 +11,22 @@ export interface RemotePeer {
   readonly peerMetadata: PeerMetadata
   /** What it said about itself in its hello (seen by a server) or welcome (seen by a client). */
   readonly info: PeerInfo
+  /**
+   * Unique to this connection in this process. A peer id is only what the
+   * peer claims and a second connection may reuse it; state that belongs to
+   * one authenticated connection is keyed or checked by this.
+   */
+  readonly connectionId: number
+  /** What the server's accept hook decided for this connection (its grants, say); undefined on a client. */
+  readonly session?: unknown
 }
+
+/**
+ * What to do with an automerge-repo message from a peer: hand it to the
+ * Repo, drop it, or drop it and answer `doc-unavailable` (what the Repo
+ * answers for a document it does not have or will not share).
+ */
+export type InboundVerdict = "pass" | "drop" | "unavailable"
 
 /** A peer connected or went away. */
 export interface PeerEvent extends RemotePeer {
@@ -21,6 +36,8 @@ export interface PeerEvent extends RemotePeer {
 /** A control message from a connected peer. */
 export interface ControlEvent {
   readonly peerId: PeerId
+  /** The connection it came on (see `RemotePeer.connectionId`). */
+  readonly connectionId: number
   readonly message: unknown
 }
 
@@ -49,12 +66,23 @@ export interface AdapterOptions {
   readonly handshakeTimeoutMs?: number
   /** Where to report closed connections and refusals. Default `console.warn`. */
   readonly log?: (message: string) => void
+  /** Unsent bytes past which a connection stops reading from its peer (see `ConnectionOptions.maxBufferedBytes`). */
+  readonly maxBufferedBytes?: number
   /**
-   * Sees every automerge-repo message from a peer before the Repo does;
-   * returning false drops it. This is where a peer's write grants are
-   * enforced on live sync (automerge-repo itself has no notion of them).
+   * Sees every automerge-repo message from a peer before the Repo does,
+   * whatever its kind, and decides; required, so that every runtime says
+   * what its peers may do (a Replicator's `admitRepoMessage` is the usual
+   * answer). This is where a peer's read and write grants hold on
+   * automerge-repo's live sync, which has no notion of them.
    */
-  readonly inbound?: (peerId: PeerId, message: Message) => boolean
+  readonly inbound: (peer: RemotePeer, message: Message) => InboundVerdict
+}
+
+let nextConnectionId = 1
+
+/** A fresh id for a welcomed connection (see `RemotePeer.connectionId`). */
+export function newConnectionId(): number {
+  return nextConnectionId++
 }
 
 /** eventemitter3's methods, typed for a second event map of one payload per event. */
@@ -80,7 +108,8 @@ export abstract class CairnNetworkAdapter<
   protected readonly keepAliveMs: number
   protected readonly handshakeTimeoutMs: number
   protected readonly log: (message: string) => void
-  protected readonly inbound: ((peerId: PeerId, message: Message) => boolean) | undefined
+  protected readonly inbound: (peer: RemotePeer, message: Message) => InboundVerdict
+  readonly #maxBufferedBytes: number | undefined
   readonly #peers = new Map<PeerId, { remote: RemotePeer; connection: Connection }>()
   readonly #totals = emptyStats()
 
@@ -91,6 +120,7 @@ export abstract class CairnNetworkAdapter<
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000
     this.log = options.log ?? (message => console.warn(`cairn network: ${message}`))
     this.inbound = options.inbound
+    this.#maxBufferedBytes = options.maxBufferedBytes
   }
 
   /** Close one peer's connection, telling it why (for example: it exceeded a rate limit). */
@@ -124,6 +154,11 @@ export abstract class CairnNetworkAdapter<
     if (!entry?.connection.send({ kind: "control", message })) throw new NotConnectedError(peerId)
   }
 
+  /** Resolves when the connection to `peerId` can take more (see `Connection.whenDrained`); at once if it is gone. */
+  whenDrained(peerId: PeerId): Promise<void> {
+    return this.#peers.get(peerId)?.connection.whenDrained() ?? Promise.resolve()
+  }
+
   /** Traffic on every connection this adapter ever had, handshakes and refused ones included. */
   stats(): ConnectionStats
   /** Traffic on the open connection to `peerId`, or undefined if it is not connected. */
@@ -141,6 +176,7 @@ export abstract class CairnNetworkAdapter<
   ): Connection {
     return new Connection(socket, label, {
       maxFrameBytes: this.maxFrameBytes,
+      ...(this.#maxBufferedBytes !== undefined ? { maxBufferedBytes: this.#maxBufferedBytes } : {}),
       keepAliveMs: this.keepAliveMs,
       totals: this.#totals,
       log: this.log,
@@ -155,6 +191,7 @@ export abstract class CairnNetworkAdapter<
 
   /** A handshake finished: tell the app, then the Repo. */
   protected addPeer(remote: RemotePeer, connection: Connection): void {
+    connection.opened()
     this.#peers.set(remote.peerId, { remote, connection })
     this.emitToApp("peer", { ...remote, state: "connected" } as Events["peer"])
     this.emit("peer-candidate", { peerId: remote.peerId, peerMetadata: remote.peerMetadata })
@@ -180,12 +217,15 @@ export abstract class CairnNetworkAdapter<
           this.closeForBadFrame(connection, `repo message from ${senderId} to ${targetId} on ${remote.peerId}'s connection`)
           return
         }
-        if (this.inbound && !this.inbound(remote.peerId, frame.message)) return
-        this.emit("message", frame.message)
+        const verdict = this.inbound(remote, frame.message)
+        if (verdict === "pass") this.emit("message", frame.message)
+        else if (verdict === "unavailable" && "documentId" in frame.message && this.peerId) {
+          connection.send({ kind: "repo", message: { type: "doc-unavailable", senderId: this.peerId, targetId: remote.peerId, documentId: frame.message.documentId } as Message })
+        }
         return
       }
       case "control":
-        this.emitToApp("control", { peerId: remote.peerId, message: frame.message } as Events["control"])
+        this.emitToApp("control", { peerId: remote.peerId, connectionId: remote.connectionId, message: frame.message } as Events["control"])
         return
       case "refuse":
         this.log(`${remote.peerId} ended the connection: ${frame.reason}`)

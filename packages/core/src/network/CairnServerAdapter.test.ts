@@ -22,7 +22,7 @@ const servers: CairnServerAdapter[] = []
 
 function startServer(options: CairnServerAdapterOptions = {}) {
   const logs: string[] = []
-  const server = new CairnServerAdapter({ log: message => logs.push(message), ...options })
+  const server = new CairnServerAdapter({ log: message => logs.push(message), inbound: () => "pass", ...options })
   const events: string[] = []
   server.on("peer", event => events.push(`${event.state} ${event.peerId}`))
   server.on("peer-candidate", ({ peerId }) => events.push(`candidate ${peerId}`))
@@ -80,7 +80,7 @@ describe("CairnServerAdapter", () => {
       },
     ])
     expect(events).toEqual(["connected client", "candidate client"])
-    expect(server.peers).toEqual([{ peerId: "client", peerMetadata: {}, info: { types: ["task"], machineId: "m-client" } }])
+    expect(server.peers).toEqual([{ peerId: "client", peerMetadata: {}, info: { types: ["task"], machineId: "m-client" }, connectionId: expect.any(Number) }])
   })
 
   it("refuses another protocol version without asking the accept hook", async () => {
@@ -164,7 +164,7 @@ describe("CairnServerAdapter", () => {
   it.each<[string, (client: Awaited<ReturnType<typeof rawClient>>) => void, RegExp]>([
     ["a frame before hello", client => client.send({ kind: "control", message: "hi" }), /expected hello, got control/],
     ["invalid CBOR", client => client.socket.send(new Uint8Array([0xff, 0x00, 0x13])), /invalid CBOR/],
-    ["a valid frame of the wrong shape", client => client.socket.send(new Encoder().encode({ kind: "hello", protocol: "1" })), /protocol must be a number/],
+    ["a valid frame of the wrong shape", client => client.socket.send(new Encoder({ useRecords: false }).encode({ kind: "hello", protocol: "1" })), /protocol must be a number/],
     ["a text message", client => client.socket.sendText("hello"), /frames are binary CBOR/],
     ["a frame over the limit", client => client.send({ kind: "control", message: new Uint8Array(5000) }), /exceeds the limit of 4096/],
   ])("closes the connection that sends %s, and only that one", async (_, misbehave, reason) => {
@@ -244,7 +244,7 @@ describe("CairnServerAdapter", () => {
     await waitFor(() => client.frames.length === 1)
     client.send({ kind: "control", message: { bytes: new Uint8Array([1, 2, 3]) } })
     await waitFor(() => control.length === 1)
-    expect(control).toEqual([{ peerId: "c", message: { bytes: new Uint8Array([1, 2, 3]) } }])
+    expect(control).toEqual([{ peerId: "c", connectionId: expect.any(Number), message: { bytes: new Uint8Array([1, 2, 3]) } }])
     const stats = server.stats("c" as PeerId)!
     expect(stats.framesIn).toBe(2)
     expect(stats.framesOut).toBe(1)
@@ -270,7 +270,7 @@ describe("CairnServerAdapter", () => {
   })
 
   it("holds a hello that arrives before the Repo connected the adapter", async () => {
-    const server = new CairnServerAdapter({ log: () => {} })
+    const server = new CairnServerAdapter({ log: () => {}, inbound: () => "pass" })
     servers.push(server)
     expect(server.isReady()).toBe(false)
     const client = await rawClient(server)

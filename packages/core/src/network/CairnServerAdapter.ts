@@ -7,7 +7,7 @@
  */
 import type { PeerId, PeerMetadata } from "@automerge/automerge-repo"
 import { AuthChannel, type AuthExchange } from "./AuthExchange.js"
-import { CairnNetworkAdapter, type AdapterOptions, type RemotePeer } from "./CairnNetworkAdapter.js"
+import { CairnNetworkAdapter, newConnectionId, type AdapterOptions, type RemotePeer } from "./CairnNetworkAdapter.js"
 import { CloseCode } from "./closeCodes.js"
 import type { Connection } from "./Connection.js"
 import { HandshakeError, messageOf } from "./errors.js"
@@ -22,7 +22,8 @@ export interface RemoteAddress {
   readonly address?: string
 }
 
-export type AcceptResult = { readonly ok: true; readonly info: WelcomeInfo } | { readonly ok: false; readonly reason: string }
+/** Welcome (with what to tell the client, and what to remember about this connection as its `session`) or refuse. */
+export type AcceptResult = { readonly ok: true; readonly info: WelcomeInfo; readonly session?: unknown } | { readonly ok: false; readonly reason: string }
 
 /**
  * Decides whether to welcome a client, and with what info. Runs after the
@@ -56,7 +57,7 @@ export class CairnServerAdapter extends CairnNetworkAdapter {
   #resolveStarted!: () => void
   readonly #started = new Promise<void>(resolve => (this.#resolveStarted = resolve))
 
-  constructor(options: CairnServerAdapterOptions = {}) {
+  constructor(options: CairnServerAdapterOptions) {
     super(options)
     this.#accept = options.accept ?? (() => ({ ok: true, info: {} }))
   }
@@ -175,7 +176,7 @@ export class CairnServerAdapter extends CairnNetworkAdapter {
     this.connectionOf(hello.peerId)?.refuse("replaced by a newer connection with the same peer id", CloseCode.REPLACED)
     clearTimeout(accepted.timer)
     accepted.phase = "open"
-    accepted.peer = { peerId: hello.peerId, peerMetadata: hello.peerMetadata, info: hello.info }
+    accepted.peer = { peerId: hello.peerId, peerMetadata: hello.peerMetadata, info: hello.info, connectionId: newConnectionId(), session: result.session }
     connection.label = `${hello.peerId} (${connection.label})`
     try {
       connection.send({ kind: "welcome", peerId, peerMetadata: peerMetadata ?? {}, info: result.info })

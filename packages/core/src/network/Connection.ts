@@ -1,6 +1,7 @@
 import { CloseCode } from "./closeCodes.js"
 import { FrameError, messageOf } from "./errors.js"
-import { decodeFrame, encodeFrame, type Frame } from "./frames.js"
+import type { FrameLimits } from "./cborLimits.js"
+import { decodeFrame, encodeFrame, HANDSHAKE_LIMITS, openLimits, type Frame } from "./frames.js"
 import { SocketReadyState, type SocketLike } from "./SocketLike.js"
 
 /** Traffic on one connection, or on all of an adapter's connections. */
@@ -20,7 +21,16 @@ export function emptyStats(): MutableStats {
 }
 
 export interface ConnectionOptions {
+  /** The byte limit on a frame once the handshake is done (before it, {@link HANDSHAKE_LIMITS} hold). */
   readonly maxFrameBytes: number
+  /**
+   * Bytes waiting to go out past which `whenDrained` waits until they drain
+   * to half (default 16 MiB); a frame sent while twice this is waiting
+   * closes the connection. A peer that asks and does not read cannot make us
+   * hold more than that for it. (Reading is not paused meanwhile: two peers
+   * sending to each other would each wait for the other to read.)
+   */
+  readonly maxBufferedBytes?: number
   /** Send a ping after this long without hearing anything; close if the ping goes unanswered as long. 0 turns it off. */
   readonly keepAliveMs: number
   /** Adapter-wide counters that this connection adds to, besides its own. */
@@ -50,11 +60,15 @@ export class Connection {
   #lastHeard = Date.now()
   #pingSentAt: number | undefined
   #keepAlive: ReturnType<typeof setInterval> | undefined
+  #limits: FrameLimits
+  #draining: ReturnType<typeof setInterval> | undefined
+  #drainWaiters: (() => void)[] = []
 
   constructor(socket: SocketLike, label: string, options: ConnectionOptions) {
     this.#socket = socket
     this.label = label
     this.#options = options
+    this.#limits = { ...HANDSHAKE_LIMITS, maxFrameBytes: Math.min(HANDSHAKE_LIMITS.maxFrameBytes, options.maxFrameBytes) }
     socket.binaryType = "arraybuffer"
     // Listeners stay attached after close: `ws` emits an error for a socket
     // closed while connecting, and with no listener that error is thrown.
@@ -75,6 +89,11 @@ export class Connection {
     return !this.#closed && this.#socket.readyState === SocketReadyState.OPEN
   }
 
+  /** The handshake is done: from now on frames up to the adapter's limits are accepted. */
+  opened(): void {
+    this.#limits = openLimits(this.#options.maxFrameBytes)
+  }
+
   /**
    * Send one frame. Returns false, sending nothing, when the socket is not
    * open: the caller decides whether that matters. Throws only if the frame
@@ -90,7 +109,48 @@ export class Connection {
       return false
     }
     this.#count("bytesOut", "framesOut", bytes.byteLength)
+    this.#checkBuffered(bytes.byteLength)
     return true
+  }
+
+  /**
+   * Resolves once the bytes waiting to go out are under the limit (at once
+   * if they are, or if the connection closed). Producers of many frames
+   * await it between frames, so a slow reader slows them instead of
+   * filling memory.
+   */
+  whenDrained(): Promise<void> {
+    if (this.#draining === undefined) return Promise.resolve()
+    return new Promise(resolve => this.#drainWaiters.push(resolve))
+  }
+
+  get #maxBuffered(): number {
+    return this.#options.maxBufferedBytes ?? 16 * 1024 * 1024
+  }
+
+  #checkBuffered(frameBytes: number): void {
+    const buffered = this.#socket.bufferedAmount ?? 0
+    // Producers that wait for the drain stay under the limit; only a peer that keeps asking without reading gets past twice it.
+    if (buffered - frameBytes > 2 * this.#maxBuffered) {
+      const reason = `the peer is not reading: ${buffered} bytes waiting to be sent`
+      this.#options.log(`${this.label}: closing the connection: ${reason}`)
+      // A closing handshake would queue behind those bytes and keep them for its whole timeout.
+      if (this.#socket.terminate) this.#socket.terminate()
+      else this.#socket.close(CloseCode.TOO_SLOW, truncateUtf8(reason, 120))
+      this.#finish(CloseCode.TOO_SLOW, reason, true)
+      return
+    }
+    if (buffered <= this.#maxBuffered || this.#draining !== undefined) return
+    // Neither runtime has an event for "drained", so poll, only while over the limit.
+    this.#draining = setInterval(() => {
+      if ((this.#socket.bufferedAmount ?? 0) <= this.#maxBuffered / 2) this.#drained()
+    }, 20)
+  }
+
+  #drained(): void {
+    clearInterval(this.#draining)
+    this.#draining = undefined
+    for (const resolve of this.#drainWaiters.splice(0)) resolve()
   }
 
   /**
@@ -149,7 +209,7 @@ export class Connection {
     this.#pingSentAt = undefined
     let frame: Frame
     try {
-      frame = decodeFrame(bytes, this.#options.maxFrameBytes)
+      frame = decodeFrame(bytes, this.#limits)
     } catch (error) {
       this.#protocolError(error)
       return
@@ -177,6 +237,7 @@ export class Connection {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#keepAlive)
+    this.#drained()
     this.#options.onClose(code, reason, byUs)
   }
 

@@ -28,6 +28,12 @@ export interface SocketLike {
    */
   close(code?: number, reason?: string): void
 
+  /** Bytes sent but not yet handed to the network (both runtimes have it). */
+  readonly bufferedAmount?: number
+
+  /** Drop the connection now, without a closing handshake and without sending what is queued (`ws` has it). */
+  terminate?(): void
+
   /** The socket is open and may send. */
   addEventListener(type: "open", listener: () => void): void
   /** One message arrived; `data` is a string for a text message. */

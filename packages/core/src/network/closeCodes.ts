@@ -16,4 +16,6 @@ export const CloseCode = {
   TIMEOUT: 4408,
   /** A newer connection with the same peer id took this one's place. */
   REPLACED: 4409,
+  /** The peer left more unread bytes waiting than a connection may hold. */
+  TOO_SLOW: 4429,
 } as const

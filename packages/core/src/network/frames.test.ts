@@ -2,7 +2,7 @@ import { generateAutomergeUrl, parseAutomergeUrl, type Message, type PeerId } fr
 import { Encoder } from "cbor-x"
 import { describe, expect, it } from "vitest"
 import { FrameError } from "./errors.js"
-import { decodeFrame, encodeFrame, type Frame } from "./frames.js"
+import { decodeFrame, encodeFrame, openLimits, type Frame } from "./frames.js"
 
 const cbor = new Encoder({ tagUint8Array: false, useRecords: false })
 const documentId = parseAutomergeUrl(generateAutomergeUrl()).documentId
@@ -41,8 +41,8 @@ describe("frames", () => {
 
   it("refuses a frame over the size limit before decoding it", () => {
     const bytes = encodeFrame({ kind: "control", message: new Uint8Array(2000) })
-    expect(() => decodeFrame(bytes, 1000)).toThrow(/exceeds the limit of 1000/)
-    expect(decodeFrame(bytes, 4000).kind).toBe("control")
+    expect(() => decodeFrame(bytes, openLimits(1000))).toThrow(/exceeds the limit of 1000/)
+    expect(decodeFrame(bytes, openLimits(4000)).kind).toBe("control")
   })
 
   const hostile: [string, Uint8Array, RegExp][] = [
@@ -76,7 +76,7 @@ describe("frames", () => {
     ],
     ["a control frame without a message", cbor.encode({ kind: "control" }), /message is missing/],
     // CBOR tag 27 asks the decoder to call a named global constructor.
-    ["a generic-object tag", new Uint8Array([0xd8, 0x1b, 0x82, 0x65, ...new TextEncoder().encode("Error"), 0x61, 0x78]), /must be a CBOR map/],
+    ["a generic-object tag", new Uint8Array([0xd8, 0x1b, 0x82, 0x65, ...new TextEncoder().encode("Error"), 0x61, 0x78]), /tags are not accepted/],
   ]
 
   it.each(hostile)("throws FrameError for %s", (_, bytes, message) => {

@@ -1,6 +1,7 @@
 import { Decoder, Encoder } from "cbor-x"
 import type { Message, PeerId, PeerMetadata } from "@automerge/automerge-repo"
 import { FrameError } from "./errors.js"
+import { checkCborLimits, type FrameLimits } from "./cborLimits.js"
 import { checkFrame } from "./frameShape.js"
 
 /**
@@ -14,6 +15,22 @@ export const PROTOCOL_VERSION = 1
 
 /** Frames larger than this close the connection unless an adapter is given another limit. */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024
+
+/**
+ * Until the handshake is done a connection has proved nothing, so it gets
+ * only what a hello, a welcome or an auth round needs: at most 64 KiB of
+ * 2,048 values. Anything larger closes it before it is decoded.
+ */
+export const HANDSHAKE_LIMITS: FrameLimits = { maxFrameBytes: 64 * 1024, maxItems: 2048, maxDepth: 8 }
+
+/**
+ * After the handshake: the adapter's byte limit, and at most this many
+ * items. The largest legitimate frames (an offer of 2,000 entries, a batch
+ * of 250 documents) hold a few tens of thousands.
+ */
+export function openLimits(maxFrameBytes: number): FrameLimits {
+  return { maxFrameBytes, maxItems: 200_000, maxDepth: 32 }
+}
 
 /**
  * What one side tells the other about itself in `hello` or `welcome`: for
@@ -97,14 +114,16 @@ export function encodeFrame(frame: Frame): Uint8Array {
 }
 
 /**
- * Decode and validate one frame from the wire. Throws {@link FrameError} for
- * anything else (the caller closes the connection), never another error.
+ * Decode and validate one frame from the wire, within `limits` (checked on
+ * the bytes before decoding). Throws {@link FrameError} for anything else
+ * (the caller closes the connection), never another error.
  */
-export function decodeFrame(bytes: Uint8Array, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): Frame {
-  if (bytes.byteLength > maxFrameBytes) {
-    throw new FrameError(`frame of ${bytes.byteLength} bytes exceeds the limit of ${maxFrameBytes}`)
+export function decodeFrame(bytes: Uint8Array, limits: FrameLimits = openLimits(DEFAULT_MAX_FRAME_BYTES)): Frame {
+  if (bytes.byteLength > limits.maxFrameBytes) {
+    throw new FrameError(`frame of ${bytes.byteLength} bytes exceeds the limit of ${limits.maxFrameBytes}`)
   }
   if (bytes.byteLength === 0) throw new FrameError("empty frame")
+  checkCborLimits(bytes, limits)
   // A plain Uint8Array view (not a Node Buffer) so that the byte strings
   // inside decode as plain Uint8Arrays too.
   const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)

@@ -1,4 +1,4 @@
-export { CairnNetworkAdapter, type RemotePeer, type PeerEvent, type ControlEvent, type CairnAdapterEvents, type AdapterOptions } from "./CairnNetworkAdapter.js"
+export { CairnNetworkAdapter, type InboundVerdict, type RemotePeer, type PeerEvent, type ControlEvent, type CairnAdapterEvents, type AdapterOptions } from "./CairnNetworkAdapter.js"
 export { CairnClientAdapter, type ClientStatus, type CairnClientAdapterOptions, type CairnClientEvents } from "./CairnClientAdapter.js"
 export { CairnServerAdapter, type AcceptHook, type AcceptResult, type Hello, type RemoteAddress, type CairnServerAdapterOptions } from "./CairnServerAdapter.js"
 export type { AuthExchange } from "./AuthExchange.js"

@@ -17,6 +17,12 @@ export interface PeerLink {
   info: ReplicationInfo
   /** Send a control message to the peer. */
   send(message: ControlMessage): void
+  /** What the peer may read and write here, as its connection was admitted; default: everything. */
+  grants?: Grants
+  /** The connection this session belongs to (see `RemotePeer.connectionId`). */
+  connectionId?: number
+  /** Resolves when the connection can take more; producers of many messages await it between them. */
+  whenDrained?(): Promise<void>
 }
 
 export interface PeerStatus {
@@ -34,6 +40,10 @@ export interface PeerStatus {
 }
 
 const OFFER_CHUNK = 2000
+/** Documents read at once when answering a want. */
+const READ_SLICE = 50
+/** A `docs` frame is sent once it holds this many bytes of documents. */
+const DOCS_FRAME_BYTES = 4 * 1024 * 1024
 
 export class PeerSession {
   #queue: Promise<void> = Promise.resolve()
@@ -75,6 +85,10 @@ export class PeerSession {
     return this.link.peerId
   }
 
+  get connectionId(): number | undefined {
+    return this.link.connectionId
+  }
+
   /** May this peer receive documents of `type` from us? */
   sends(type: string): boolean {
     return selects(this.link.info.wants, type) && selects(this.grants.read, type) && this.replicator.keeps(type)
@@ -83,6 +97,21 @@ export class PeerSession {
   /** Do we take documents of `type` from this peer? */
   accepts(type: string): boolean {
     return this.replicator.keeps(type) && selects(this.grants.write, type)
+  }
+
+  /**
+   * May the peer learn that a document of `type` exists here? Not when it
+   * may neither read nor write the type: to it, such a document is one we
+   * do not have, and every answer it gets about it says so.
+   */
+  #mayKnow(type: string): boolean {
+    return selects(this.grants.read, type) || selects(this.grants.write, type)
+  }
+
+  /** We hold this id, and the peer may not know it. */
+  #hides(id: string): boolean {
+    const entry = this.replicator.db.catalog.get(id)
+    return entry !== undefined && !this.#mayKnow(entry.type)
   }
 
   start(): void {
@@ -215,13 +244,18 @@ export class PeerSession {
     for (const entry of offer.entries) {
       const offered = [...entry.heads].sort().join()
       if (!entry.purged) this.#peerHas.set(entry.id, offered)
+      const hidden = this.#hides(entry.id)
+      const local = hidden ? undefined : db.catalog.get(entry.id)
       if (!this.accepts(entry.type)) {
-        const local = db.catalog.get(entry.id)
         if (local && !local.purged && local.heads.join() !== offered) denied.push(entry.id)
         continue
       }
-      const local = db.catalog.get(entry.id)
+      // An offer naming another type than the document has is a lie; a hidden one is answered as if missing (wanted, then dropped on arrival).
+      if (local && local.type !== entry.type) continue
       if (entry.purged) {
+        // A tombstone for an id we do not hold is kept (and passed on) only from a peer that may write every type: from
+        // any other, whether it changed something here would tell it whether we hold a document it may not know of.
+        if (hidden || (!local && this.grants.write !== "*")) continue
         if (!local?.purged) {
           db.purgeLocally({ id: entry.id, type: entry.type, createdAt: local?.createdAt ?? 0, createdBy: local?.createdBy ?? "", modifiedAt: Date.now(), deletedAt: entry.deletedAt ?? Date.now(), heads: [], purged: true }, "remote")
         }
@@ -245,26 +279,43 @@ export class PeerSession {
     }
   }
 
+  /**
+   * Answer a want in `docs` frames of at most about DOCS_FRAME_BYTES, read a
+   * slice at a time, waiting for the connection to drain between frames: a
+   * batch of large documents neither fills one huge frame nor sits in memory
+   * whole while a slow peer reads.
+   */
   async #onWant(wants: { id: string; have: string[] }[]): Promise<void> {
     const db = this.replicator.db
-    const docs: { id: string; bytes: Uint8Array }[] = []
-    const refused: { id: string; reason: string }[] = []
-    await Promise.all(
-      wants.map(async ({ id, have }) => {
-        const entry = db.catalog.get(id)
-        // The same answer whether the id is unknown or of a type the peer may not read: its existence is not revealed.
-        if (!entry || entry.purged || entry.quarantined || !this.sends(entry.type)) return refused.push({ id, reason: "not available" })
-        const bytes = await this.replicator.bytesFor(id, have)
-        if (bytes) docs.push({ id, bytes })
-        else refused.push({ id, reason: "not available" })
-      }),
-    )
-    this.#sent += docs.length
-    this.#send({ t: "docs", docs, refused })
+    let docs: { id: string; bytes: Uint8Array }[] = []
+    let refused: { id: string; reason: string }[] = []
+    let bytes = 0
+    for (let i = 0; i < wants.length; i += READ_SLICE) {
+      await Promise.all(
+        wants.slice(i, i + READ_SLICE).map(async ({ id, have }) => {
+          const entry = db.catalog.get(id)
+          // The same answer whether the id is unknown or of a type the peer may not read: its existence is not revealed.
+          if (!entry || entry.purged || entry.quarantined || !this.sends(entry.type)) return refused.push({ id, reason: "not available" })
+          const found = await this.replicator.bytesFor(id, have)
+          if (!found) return refused.push({ id, reason: "not available" })
+          docs.push({ id, bytes: found })
+          bytes += found.byteLength
+        }),
+      )
+      if (bytes < DOCS_FRAME_BYTES && i + READ_SLICE < wants.length) continue
+      this.#sent += docs.length
+      this.#send({ t: "docs", docs, refused })
+      docs = []
+      refused = []
+      bytes = 0
+      await this.link.whenDrained?.()
+      if (this.#closed) return
+    }
+    if (wants.length === 0) this.#send({ t: "docs", docs, refused })
   }
 
   async #onDocs(docs: { id: string; bytes: Uint8Array }[], refused: { id: string }[]): Promise<void> {
-    const asked = docs.filter(doc => this.#outstanding.has(doc.id))
+    const asked = docs.filter(doc => this.#outstanding.has(doc.id) && !this.#hides(doc.id))
     if (asked.length > 0) {
       await this.replicator.db.ingest(asked, type => this.accepts(type))
       this.#received += asked.length

@@ -8,12 +8,13 @@
  * catalog changes.
  */
 import * as A from "@automerge/automerge"
-import type { PeerId, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
+import type { Message, PeerId, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
 
 type ShareConfig = NonNullable<ConstructorParameters<typeof Repo>[0]>["shareConfig"] & {}
 import type { CatalogEntry } from "../catalog/Catalog.js"
 import type { Database } from "../database/Database.js"
 import { Emitter } from "../helpers/Emitter.js"
+import type { InboundVerdict } from "../network/CairnNetworkAdapter.js"
 import { CheckpointStore } from "./CheckpointStore.js"
 import { PeerSession, type PeerLink, type PeerStatus } from "./PeerSession.js"
 import { PROTOCOL_VERSION, malformed, selects, type ControlMessage, type ReplicationInfo, type TypeSelection } from "./protocol.js"
@@ -32,8 +33,6 @@ export interface ReplicatorOptions {
   relay?: boolean
   /** Where checkpoints are kept (the database's storage). */
   storage?: StorageAdapterInterface
-  /** What a peer may read and write; default: everything (until authentication decides otherwise). */
-  grants?: (info: ReplicationInfo, peerId: string) => Grants
   /** Documents per `docs` frame. */
   batchSize?: number
   /** Called with a reason when a peer sends something malformed. */
@@ -47,6 +46,9 @@ export interface ReplicatorEvents extends Record<string, unknown> {
 }
 
 const NOTIFY_DELAY_MS = 15
+
+/** The automerge-repo message kinds a peer may send about a document; every other kind is dropped. */
+const DOCUMENT_MESSAGES = new Set(["sync", "request", "ephemeral", "doc-unavailable"])
 
 export class Replicator extends Emitter<ReplicatorEvents> {
   readonly #sessions = new Map<string, PeerSession>()
@@ -114,14 +116,13 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     }
   }
 
-  /** A peer finished its handshake: start syncing with it. */
+  /** A peer finished its handshake: start syncing with it, with the grants its connection was admitted with. */
   connected(link: PeerLink): void {
     this.#sessions.get(link.peerId)?.close()
-    const grants = this.options.grants?.(link.info, link.peerId) ?? { read: "*", write: "*" }
     const session = new PeerSession(
       this,
       link,
-      grants,
+      link.grants ?? { read: "*", write: "*" },
       this.#checkpoints,
       this.options.batchSize ?? 250,
       status => this.emit("status", status),
@@ -133,10 +134,14 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     session.fetch(this.db.damaged())
   }
 
-  /** A peer went away. */
-  disconnected(peerId: string): void {
+  /**
+   * A peer went away. With `connectionId`, only if its session is still that
+   * connection's: a replaced connection closing late must not end the
+   * session of the one that took its place.
+   */
+  disconnected(peerId: string, connectionId?: number): void {
     const session = this.#sessions.get(peerId)
-    if (!session) return
+    if (!session || (connectionId !== undefined && session.connectionId !== connectionId)) return
     session.close()
     this.#sessions.delete(peerId)
   }
@@ -154,16 +159,32 @@ export class Replicator extends Emitter<ReplicatorEvents> {
   }
 
   /**
-   * May this peer's live changes to a document be applied? False when the
-   * document's type is one the peer may not write here (the peer is told).
+   * The one gate for automerge-repo's messages from a peer, of every kind,
+   * before the Repo sees them. Denies by default: no session, a kind not
+   * named here (remote-heads gossip, which Cairn leaves off, or any kind a
+   * later automerge-repo adds), a document the peer may not have. The answer
+   * for a document it may not read is the Repo's answer for one that does not
+   * exist (`doc-unavailable`), so it learns nothing of hidden ids. A `sync`
+   * or a `request` (automerge-repo applies the changes either carries) that
+   * carries changes to a type the peer may not write is dropped, and the
+   * peer told why.
    */
-  acceptsWrite(peerId: string, documentId: string): boolean {
-    const entry = this.db.catalog.get(documentId)
+  admitRepoMessage(peerId: string, message: Message): InboundVerdict {
     const session = this.#sessions.get(peerId)
-    if (!session) return false
-    if (!entry || session.accepts(entry.type)) return true
-    session.deny([documentId], `this peer may not write documents of type ${entry.type} here`)
-    return false
+    if (!session || !DOCUMENT_MESSAGES.has(message.type)) return "drop"
+    const documentId = (message as { documentId?: string }).documentId
+    const entry = documentId === undefined ? undefined : this.db.catalog.get(documentId)
+    if (!entry || entry.purged || entry.quarantined || !session.sends(entry.type)) return "unavailable"
+    if ((message.type !== "sync" && message.type !== "request") || session.accepts(entry.type)) return "pass"
+    let changes: number
+    try {
+      changes = A.decodeSyncMessage((message as { data: Uint8Array }).data).changes.length
+    } catch {
+      return "drop"
+    }
+    if (changes === 0) return "pass"
+    session.deny([entry.id], `this peer may not write documents of type ${entry.type} here`)
+    return "drop"
   }
 
   /** Every connected peer's sync status. */
@@ -171,10 +192,16 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     return [...this.#sessions.values()].map(s => s.status())
   }
 
-  /** Resolves when every connected peer (or the one given) is in sync both ways, or rejects after `timeoutMs`. */
-  async whenSynced(peerId?: string, timeoutMs = 30_000): Promise<void> {
+  /**
+   * Resolves when every connected peer (or the one given) is in sync both
+   * ways; rejects after `timeoutMs`, or as soon as `problem` names a reason
+   * it never will be (a connection refused, for one).
+   */
+  async whenSynced(peerId?: string, timeoutMs = 30_000, problem?: () => string | undefined): Promise<void> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
+      const reason = problem?.()
+      if (reason) throw new Error(reason)
       const sessions = peerId ? [this.#sessions.get(peerId)].filter(Boolean) : [...this.#sessions.values()]
       if (sessions.length > 0 && sessions.every(s => s!.inSync())) return
       if (Date.now() > deadline) throw new Error("timed out waiting for sync")

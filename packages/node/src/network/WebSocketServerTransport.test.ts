@@ -30,7 +30,7 @@ afterEach(async () => {
 /** A server Repo behind a real WebSocket server on 127.0.0.1. */
 async function startServer(options: WebSocketServerTransportOptions = {}, peerId = SERVER) {
   const logs: string[] = []
-  const transport = new WebSocketServerTransport({ log: message => logs.push(message), ...options })
+  const transport = new WebSocketServerTransport({ log: message => logs.push(message), inbound: () => "pass", ...options })
   const repo = new Repo({ network: [transport.adapter], peerId })
   cleanups.push(() => repo.shutdown(), () => transport.close())
   const address = await transport.listen()
@@ -39,7 +39,7 @@ async function startServer(options: WebSocketServerTransportOptions = {}, peerId
 
 function startClient(url: string, options: Partial<Parameters<typeof createNodeClientAdapter>[0]> = {}) {
   const logs: string[] = []
-  const adapter = createNodeClientAdapter({ url, info: () => ({}), log: message => logs.push(message), ...options })
+  const adapter = createNodeClientAdapter({ url, info: () => ({}), log: message => logs.push(message), inbound: () => "pass", ...options })
   const statuses: { status: ClientStatus; at: number }[] = []
   adapter.on("status", status => statuses.push({ status, at: Date.now() }))
   const candidates: PeerId[] = []
@@ -290,7 +290,7 @@ describe("WebSocketServerTransport", () => {
 
   it("rejects listen() when the port is taken", async () => {
     const { address } = await startServer()
-    const second = new WebSocketServerTransport({ port: address.port })
+    const second = new WebSocketServerTransport({ port: address.port, inbound: () => "pass" })
     await expect(second.listen()).rejects.toThrow(/EADDRINUSE/)
   })
 })

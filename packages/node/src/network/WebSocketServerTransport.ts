@@ -47,7 +47,7 @@ export class WebSocketServerTransport {
   #address: ListenAddress | undefined
   #listening: Promise<ListenAddress> | undefined
 
-  constructor(options: WebSocketServerTransportOptions = {}) {
+  constructor(options: WebSocketServerTransportOptions) {
     this.#options = options
     this.adapter = new CairnServerAdapter(options)
   }

@@ -19,13 +19,15 @@ export function replicationInfoOf(info: unknown): ReplicationInfo | undefined {
 /** Start and stop replication sessions as the adapter's peers come and go. Returns the function that unwires. */
 export function wireReplicator(adapter: CairnNetworkAdapter<any>, replicator: Replicator, log: (message: string) => void): () => void {
   const onPeer = (event: PeerEvent) => {
-    if (event.state !== "connected") return replicator.disconnected(event.peerId)
+    if (event.state !== "connected") return replicator.disconnected(event.peerId, event.connectionId)
     const info = replicationInfoOf(event.info)
     if (!info) return log(`peer ${event.peerId} sent no usable replication info; not syncing with it`)
     replicator.connected({
       peerId: event.peerId,
       info,
+      connectionId: event.connectionId,
       send: (message: ControlMessage) => adapter.sendControl(event.peerId as PeerId, message),
+      whenDrained: () => adapter.whenDrained(event.peerId as PeerId),
     })
   }
   const onControl = (event: ControlEvent) => replicator.receive(event.peerId, event.message)
