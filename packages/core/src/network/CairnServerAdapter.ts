@@ -44,6 +44,8 @@ interface Accepted {
   readonly connection: Connection
   readonly remote: RemoteAddress
   readonly auth: AuthChannel
+  /** The handshake is over (welcomed, refused or closed). */
+  readonly settle: () => void
   phase: "hello" | "accepting" | "open"
   peer?: RemotePeer
   timer?: ReturnType<typeof setTimeout>
@@ -90,18 +92,23 @@ export class CairnServerAdapter extends CairnNetworkAdapter {
 
   /**
    * Take over a socket a client just opened. The adapter owns it from here:
-   * handshake, traffic and closing. Never throws.
+   * handshake, traffic and closing. Never throws. The promise resolves when
+   * the handshake is over, welcomed or not (a runtime that bounds what an
+   * unauthenticated socket may send stops counting then).
    */
-  acceptSocket(socket: SocketLike, remote: RemoteAddress = {}): void {
+  acceptSocket(socket: SocketLike, remote: RemoteAddress = {}): Promise<void> {
     if (this.#state === "stopped") {
       try {
         socket.close(CloseCode.GOING_AWAY, "server shutting down")
       } catch {
         // Already closing; nothing to do.
       }
-      return
+      return Promise.resolve()
     }
+    let settle!: () => void
+    const settled = new Promise<void>(resolve => (settle = resolve))
     const accepted: Accepted = {
+      settle,
       remote,
       phase: "hello",
       connection: this.createConnection(socket, remote.address ?? "unknown address", {
@@ -121,6 +128,7 @@ export class CairnServerAdapter extends CairnNetworkAdapter {
     if (socket.readyState !== SocketReadyState.OPEN && socket.readyState !== SocketReadyState.CONNECTING) {
       accepted.connection.close(CloseCode.GOING_AWAY, "socket already closed")
     }
+    return settled
   }
 
   #onFrame(accepted: Accepted, frame: Frame): void {
@@ -185,6 +193,7 @@ export class CairnServerAdapter extends CairnNetworkAdapter {
       connection.close(CloseCode.NORMAL, "the server could not encode its welcome")
       return
     }
+    accepted.settle()
     this.addPeer(accepted.peer, connection)
   }
 
@@ -194,6 +203,7 @@ export class CairnServerAdapter extends CairnNetworkAdapter {
   }
 
   #onClose(accepted: Accepted): void {
+    accepted.settle()
     clearTimeout(accepted.timer)
     this.#accepted.delete(accepted)
     accepted.auth.fail(new HandshakeError("the connection closed during the handshake"))

@@ -30,6 +30,9 @@ export interface ListenAddress {
   readonly url: string
 }
 
+/** Raw bytes a socket may send before its handshake is done (a hello and a few auth rounds take a few kilobytes). */
+const HANDSHAKE_BYTES = 256 * 1024
+
 /** How long `close()` waits for clients to finish the closing handshake before cutting them off. */
 const CLOSE_GRACE_MS = 1_000
 
@@ -82,8 +85,16 @@ export class WebSocketServerTransport {
         if (owned) socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n")
         return
       }
+      // ws buffers a whole message (up to maxPayload) before we see it; until the handshake is done a socket
+      // may send only what a handshake needs, counted on the raw bytes as they arrive.
+      let received = head.byteLength
+      const count = (chunk: Buffer) => {
+        received += chunk.byteLength
+        if (received > HANDSHAKE_BYTES) socket.destroy()
+      }
+      socket.on("data", count)
       wss.handleUpgrade(request, socket, head, ws => {
-        this.adapter.acceptSocket(ws, { address: request.socket.remoteAddress })
+        void this.adapter.acceptSocket(ws, { address: request.socket.remoteAddress }).then(() => socket.off("data", count))
       })
     }
     server.on("upgrade", onUpgrade)
