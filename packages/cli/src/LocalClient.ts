@@ -15,6 +15,18 @@ export async function serverSocket(dir: string): Promise<string | undefined> {
   return (await directory.lockHolder()) ? path : undefined
 }
 
+/** True if a server accepts connections on the socket (false for one left behind by a server that died). */
+export function answers(socketPath: string): Promise<boolean> {
+  return new Promise(resolve => {
+    const socket = connect(socketPath)
+    socket.once("connect", () => {
+      socket.end()
+      resolve(true)
+    })
+    socket.once("error", () => resolve(false))
+  })
+}
+
 /** Send one request; resolves with the result, rejects with the server's error. Events (watch) go to `onEvent`. */
 export function request(socketPath: string, body: Request, onEvent?: (event: unknown) => void, signal?: AbortSignal): Promise<unknown> {
   return new Promise((resolve, reject) => {

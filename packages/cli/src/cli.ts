@@ -7,10 +7,10 @@
 import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { Command, CommanderError, Option } from "commander"
-import { NodePeer, parseTypeSelection } from "@cairn/node"
+import { DirectoryLockedError, NodePeer, parseTypeSelection } from "@cairn/node"
 import { commands, type Request } from "./commands.js"
 import { UsageError, errorLine, exitCodeOf } from "./errors.js"
-import { request, serverSocket } from "./LocalClient.js"
+import { answers, request, serverSocket } from "./LocalClient.js"
 import { watchChanges } from "./LocalServer.js"
 import { serve, type ServeOptions } from "./serve.js"
 
@@ -54,19 +54,41 @@ async function readStdin(): Promise<string | undefined> {
   }
 }
 
+/** How long a command waits for another command that holds the directory (with no server running) to finish. */
+const WAIT_FOR_DIRECTORY_MS = 30_000
+
+/**
+ * The way to a data directory: a running server's socket, or the directory
+ * itself, opened here. Another command holding it (no server) is waited for,
+ * as are a server that is starting and one whose socket outlived it.
+ */
+async function reach(dir: string, open: () => Promise<NodePeer>): Promise<{ socket: string } | { peer: NodePeer }> {
+  const deadline = Date.now() + WAIT_FOR_DIRECTORY_MS
+  for (;;) {
+    const socket = await serverSocket(dir)
+    if (socket && (await answers(socket))) return { socket }
+    try {
+      return { peer: await open() }
+    } catch (error) {
+      if (!(error instanceof DirectoryLockedError) || Date.now() > deadline) throw error
+    }
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
 /** Run one command: through a running server on the directory if there is one, else on the directory itself. */
 async function run(command: string, args: string[], options: Record<string, unknown>, global: Global): Promise<void> {
   const dir = dataDir(global)
   const body: Request = { command: command === "init" ? "whoami" : command, args, options }
   if (command === "create" && args[1] === undefined) body.stdin = await readStdin()
   const showProgress = process.stdout.isTTY && !global.json
-  const socket = await serverSocket(dir)
-  if (socket) {
-    if (command === "init" && options.name) throw new UsageError("a server is running on this directory; stop it to rename the machine")
-    return print(command, await request(socket, body), global)
-  }
   const wants = command === "sync" && options.types !== undefined ? parseTypes(String(options.types)) : "*"
-  const peer = await NodePeer.open({ dir, wants, ...(options.name ? { name: String(options.name) } : {}) })
+  const reached = await reach(dir, () => NodePeer.open({ dir, wants, ...(options.name ? { name: String(options.name) } : {}) }))
+  if ("socket" in reached) {
+    if (command === "init" && options.name) throw new UsageError("a server is running on this directory; stop it to rename the machine")
+    return print(command, await request(reached.socket, body), global)
+  }
+  const { peer } = reached
   if (showProgress) body.progress = (done, total) => process.stderr.write(`\r${command}: ${done}/${total}`)
   try {
     const result = await commands[body.command]!(peer, body)
@@ -88,20 +110,23 @@ function parseTypes(text: string) {
 async function watch(options: { type?: string }, global: Global): Promise<void> {
   const dir = dataDir(global)
   const write = (event: unknown) => process.stdout.write(JSON.stringify(event) + "\n")
-  const socket = await serverSocket(dir)
-  if (socket) {
+  const reached = await reach(dir, () => NodePeer.open({ dir }))
+  if ("socket" in reached) {
     const stop = new AbortController()
     process.once("SIGINT", () => stop.abort())
     process.once("SIGTERM", () => stop.abort())
-    await request(socket, { command: "watch", args: [], options }, write, stop.signal)
+    await request(reached.socket, { command: "watch", args: [], options }, write, stop.signal)
     return
   }
-  const peer = await NodePeer.open({ dir })
+  const { peer } = reached
   const stop = watchChanges(peer, options.type, write)
+  // Nothing else keeps the event loop alive on a directory with no server: without this Node would exit at once.
+  const keepAlive = setInterval(() => {}, 1 << 30)
   await new Promise<void>(resolve => {
     process.once("SIGINT", resolve)
     process.once("SIGTERM", resolve)
   })
+  clearInterval(keepAlive)
   stop()
   await peer.close()
 }

@@ -9,6 +9,7 @@
  * One process at a time: a second one gets DirectoryLockedError instead of
  * writing behind the first one's back.
  */
+import { readFileSync } from "node:fs"
 import { mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import { CairnError, Machine, typeFromJSON, type MachineIdentityJSON, type TypeDefinition, type TypeDefinitionJSON } from "@cairn/core"
@@ -144,9 +145,16 @@ const lockedHere = new Set<string>()
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+  // A process killed (SIGKILL, the OOM killer) answers kill(0) until its parent reaps it, which a shell or
+  // container init may never do: on Linux, a zombie holds nothing.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat[stat.lastIndexOf(")") + 2] !== "Z"
+  } catch {
+    return true
   }
 }
 
