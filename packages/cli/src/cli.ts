@@ -29,7 +29,11 @@ const text: Record<string, (result: any) => string | undefined> = {
   rm: () => undefined,
   untrust: () => undefined,
   export: r => `exported ${r.exported} documents to ${r.dir}`,
-  import: r => `imported ${r.created} new documents (${r.existing} already here)`,
+  import: r =>
+    [
+      `imported: ${r.created} new, ${r.merged} merged with the copy here, ${r.changed} changed from their JSON, ${r.unchanged} already here`,
+      ...r.newIds.map((n: { from: string; to: string }) => `${n.from} had no history in the export: imported as a new document ${n.to}`),
+    ].join("\n"),
   sync: r => `in sync: sent ${r.sent}, received ${r.received}; ${r.documents} documents here`,
   init: r => `machine ${r.machineId}${r.name ? ` (${r.name})` : ""}\npublic key ${r.publicKey}`,
 }
@@ -191,8 +195,14 @@ export function program(): Command {
     program.command("sync").argument("<url>").description("connect, sync both ways until in sync, then exit").option("--types <types>", "types to sync: T1,T2 or *").option("--timeout <seconds>", "give up after this long", "30").action(action("sync")),
     "  cairn sync ws://127.0.0.1:3030 --json",
   )
-  example(program.command("export").argument("<dir>").description("one JSON file per document (kinds kept) plus a manifest").action(action("export")), "  cairn export ./backup")
-  example(program.command("import").argument("<dir>").description("import an export (again: creates nothing new)").action(action("import")), "  cairn import ./backup")
+  example(
+    program.command("export").argument("<dir>").description("one JSON file per document (kinds kept) and its history, plus a manifest; into an empty folder").option("--force", "write into a folder that is not empty").action(action("export")),
+    "  cairn export ./backup",
+  )
+  example(
+    program.command("import").argument("<dir>").description("import an export: the same documents, which sync with every other copy (again: changes nothing)").action(action("import")),
+    "  cairn import ./backup",
+  )
   example(program.command("status").description("data directory, machine, documents per type, known peers").action(action("status")), "  cairn status")
   example(
     program.command("trust").argument("<publicKey>").description("trust a machine: what it may read and write").option("--name <name>").option("--read <types>", "T1,T2 or *").option("--write <types>", "T1,T2 or *").action(action("trust")),

@@ -3,7 +3,7 @@
  * the `cairn` process (which opens the data directory) or inside a running
  * `cairn serve` (which received the request over its local socket).
  */
-import { mkdir, readFile, readdir, writeFile } from "node:fs/promises"
+import { lstat, mkdir, readFile, readdir, writeFile } from "node:fs/promises"
 import { join, relative, resolve, sep } from "node:path"
 import { NotFoundError, assertTypeName, decodeDocument, encodeDocument, untagForField, type Doc, type FieldJSON, type TypeDefinition } from "@cairn/core"
 import { parseTypeSelection, type NodePeer } from "@cairn/node"
@@ -182,21 +182,25 @@ export const commands: Record<string, Command> = {
     return { untrusted: args[0] }
   },
 
-  async export(peer, { args, progress }) {
+  async export(peer, { args, options, progress }) {
     const target = resolve(args[0] ?? "")
     if (!args[0]) throw new UsageError("usage: cairn export DIR")
+    const present = await readdir(target).catch(() => [])
+    if (present.length > 0 && !options.force) throw new UsageError(`${target} is not empty; export into an empty folder, or give --force to write over what is there`)
     await mkdir(target, { recursive: true })
-    const documents: { id: string; type: string; file: string }[] = []
+    const documents: ManifestEntry[] = []
     const entries = [...peer.db.catalog.entries()].filter(entry => !entry.purged && !entry.quarantined)
     for (const entry of entries) {
       progress?.(documents.length, entries.length)
       const exported = await peer.db.exportDocument(entry.id)
       const file = join(entry.type, `${entry.id}.json`)
+      const history = join(entry.type, `${entry.id}.automerge`)
       await mkdir(join(target, entry.type), { recursive: true })
       await writeFile(inside(target, file), JSON.stringify(exported, null, 2) + "\n")
-      documents.push({ id: entry.id, type: entry.type, file })
+      await writeFile(inside(target, history), await peer.db.exportHistory(entry.id))
+      documents.push({ id: entry.id, type: entry.type, file, history })
     }
-    const manifest = { format: "cairn.export/1", exportedAt: new Date().toISOString(), machineId: peer.db.machine.machineId, documents }
+    const manifest = { format: EXPORT_MANIFEST, exportedAt: new Date().toISOString(), machineId: peer.db.machine.machineId, documents }
     await writeFile(join(target, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n")
     return { exported: documents.length, dir: target }
   },
@@ -204,35 +208,32 @@ export const commands: Record<string, Command> = {
   async import(peer, { args, progress }) {
     if (!args[0]) throw new UsageError("usage: cairn import DIR")
     const source = resolve(args[0])
-    let manifestText: string
-    try {
-      manifestText = await readFile(join(source, "manifest.json"), "utf8")
-    } catch {
-      throw new Error(`${source} is not a Cairn export: no readable manifest.json`)
-    }
-    const manifest = parseJSON(manifestText, "manifest.json") as { format?: string; documents?: { file?: unknown }[] }
-    if (manifest.format !== "cairn.export/1" || !Array.isArray(manifest.documents)) throw new Error(`${source}/manifest.json is not a Cairn export manifest`)
-    // Check every file first, so a bad export imports nothing.
-    const decoded = []
+    const manifestText = await readExportFile(source, "manifest.json", "utf8").catch(error => {
+      throw new Error(`${source} is not a Cairn export: ${(error as Error).message}`)
+    })
+    const manifest = parseJSON(manifestText, "manifest.json") as { format?: string; documents?: Partial<ManifestEntry>[] }
+    if ((manifest.format !== EXPORT_MANIFEST && manifest.format !== "cairn.export/1") || !Array.isArray(manifest.documents)) throw new Error(`${source}/manifest.json is not a Cairn export manifest`)
+    // Read and check every file first, so a bad export imports nothing.
+    const decoded: { document: ReturnType<typeof decodeDocument>; history?: Uint8Array }[] = []
     for (const item of manifest.documents) {
       if (typeof item.file !== "string") throw new Error("manifest.json lists a document without a file")
-      const path = inside(source, item.file)
-      let text: string
-      try {
-        text = await readFile(path, "utf8")
-      } catch {
-        throw new Error(`cannot read ${item.file} listed in the manifest`)
+      if (item.history !== undefined && typeof item.history !== "string") throw new Error(`manifest.json: the history of ${item.file} is not a file name`)
+      const document = decodeDocument(await readExportFile(source, item.file, "utf8"), item.file)
+      decoded.push({ document, ...(item.history ? { history: await readExportFile(source, item.history) } : {}) })
+    }
+    const counts = { created: 0, merged: 0, changed: 0, unchanged: 0 }
+    const newIds: { from: string; to: string }[] = []
+    for (const { document, history } of decoded) {
+      progress?.(Object.values(counts).reduce((a, b) => a + b, 0), decoded.length)
+      if (history) {
+        counts[await peer.db.importHistory(document.id, history, document)]++
+        continue
       }
-      decoded.push(decodeDocument(text, item.file))
+      const { result, id } = await peer.db.importDocument(document)
+      counts[result]++
+      if (id !== document.id) newIds.push({ from: document.id, to: id })
     }
-    let created = 0
-    let existing = 0
-    for (const document of decoded) {
-      progress?.(created + existing, decoded.length)
-      if ((await peer.db.importDocument(document)) === "created") created++
-      else existing++
-    }
-    return { created, existing }
+    return { ...counts, newIds }
   },
 
   async sync(peer, { args, options }) {
@@ -298,6 +299,64 @@ function peerList(peer: NodePeer) {
 }
 
 /** A path inside `root`; refuses one that escapes it (`..`, absolute paths). */
+const EXPORT_MANIFEST = "cairn.export/2"
+
+/** One document in an export's manifest: its JSON and (since cairn.export/2) its history. */
+interface ManifestEntry {
+  id: string
+  type: string
+  file: string
+  history: string
+}
+
+/** Largest file an import reads (a document's JSON or history). */
+const MAX_IMPORT_FILE_BYTES = 256 * 1024 * 1024
+
+/**
+ * Read a file of an export: inside it (by path, and not through a symbolic
+ * link), not larger than an import takes, and text only if it is valid
+ * UTF-8. Errors name the file and what is wrong, never its content.
+ */
+async function readExportFile(root: string, file: string): Promise<Uint8Array>
+async function readExportFile(root: string, file: string, encoding: "utf8"): Promise<string>
+async function readExportFile(root: string, file: string, encoding?: "utf8"): Promise<Uint8Array | string> {
+  const path = inside(root, file)
+  let stats
+  try {
+    stats = await lstat(path)
+  } catch {
+    throw new Error(`cannot read ${file}: it does not exist`)
+  }
+  if (stats.isSymbolicLink()) throw new Error(`refusing ${file}: it is a symbolic link`)
+  if (!stats.isFile()) throw new Error(`refusing ${file}: it is not a file`)
+  if (stats.size > MAX_IMPORT_FILE_BYTES) throw new Error(`refusing ${file}: ${stats.size} bytes is more than an import takes (${MAX_IMPORT_FILE_BYTES})`)
+  const bytes = await readFile(path)
+  if (!encoding) return bytes
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes)
+  } catch {
+    throw new Error(`${file} is not valid UTF-8 (at byte ${firstInvalidUtf8(bytes)})`)
+  }
+}
+
+/** The offset of the first byte of the sequence that breaks UTF-8. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  // The longest prefix that is valid, allowing a sequence cut at its end (stream mode); its complete
+  // characters, encoded again, are as long as the bytes before the breaking sequence.
+  let low = 0
+  let high = bytes.length
+  while (low < high) {
+    const middle = (low + high) >> 1
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, middle + 1), { stream: true })
+      low = middle + 1
+    } catch {
+      high = middle
+    }
+  }
+  return new TextEncoder().encode(new TextDecoder("utf-8").decode(bytes.subarray(0, low), { stream: true })).length
+}
+
 function inside(root: string, file: string): string {
   const full = resolve(root, file)
   const rel = relative(root, full)

@@ -97,8 +97,8 @@ describe.concurrent("cairn", () => {
     expect(exported.data.votes).toEqual({ $counter: 3 })
 
     const target = ["--data", await dirs.make()]
-    expect(await json([...target, "import", out])).toEqual({ created: 2, existing: 0 })
-    expect(await json([...target, "import", out])).toEqual({ created: 0, existing: 2 })
+    expect(await json([...target, "import", out])).toEqual({ created: 2, merged: 0, changed: 0, unchanged: 0, newIds: [] })
+    expect(await json([...target, "import", out])).toEqual({ created: 0, merged: 0, changed: 0, unchanged: 2, newIds: [] })
     const copy = await json([...target, "get", id])
     expect(copy.data).toEqual((await json([...source, "get", id])).data)
     // Kinds are kept: the imported text still takes a splice, the counter an increment.

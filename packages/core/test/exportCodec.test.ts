@@ -1,3 +1,4 @@
+import * as A from "@automerge/automerge"
 import { Counter, ImmutableString } from "@automerge/automerge"
 import { describe, expect, it } from "vitest"
 import { CodecError, decodeDocument, defineType, EXPORT_FORMAT, f, ImmutableTypeError, ValidationError, type ExportedDocument } from "../src/index.js"
@@ -43,23 +44,64 @@ describe("export", () => {
 })
 
 describe("import", () => {
-  it("recreates the document in another database under its id, with the same data and kinds", async () => {
+  it("imports JSON alone as a new document with a new id, the same data and kinds", async () => {
     const { json, doc } = await exported()
     const other = await openDb({ types: [Task] })
-    expect(await other.db.importDocument(decodeDocument(JSON.stringify(json)))).toBe("created")
-    const imported = await other.db.get(Task, doc.id)
+    const { result, id } = await other.db.importDocument(decodeDocument(JSON.stringify(json)))
+    expect(result).toBe("created")
+    // The JSON carries no history, and an id stands for one history: a document made anew gets an id of its own.
+    expect(id).not.toBe(doc.id)
+    const imported = await other.db.get(Task, id)
     expect(imported.data).toEqual(doc.data)
     expect(imported.type).toBe("task")
     expect(imported.createdAt).toBe(doc.createdAt)
-    // The importing machine signs the new history, so it is the creator (a creator cannot be claimed).
     expect(imported.createdBy).toBe(other.machine.machineId)
-    expect((await other.db.exportDocument(doc.id)).data).toEqual(json.data)
-    // Kinds survive: the counter still adds, the text still splices.
-    const changed = await other.db.change(Task, doc.id, d => {
+    expect((await other.db.exportDocument(id)).data).toEqual(json.data)
+    const changed = await other.db.change(Task, id, d => {
       d.votes.increment()
       d.body.splice(0, 0, "more ")
     })
     expect(changed.data).toMatchObject({ votes: 4, body: "more text" })
+  })
+
+  it("imports a history as the very same document, which merges with every other copy of it", async () => {
+    const { db, json, doc } = await exported()
+    const history = await db.exportHistory(doc.id)
+    const other = await openDb({ types: [Task] })
+    expect(await other.db.importHistory(doc.id, history)).toBe("created")
+    const imported = await other.db.get(Task, doc.id)
+    expect(imported.data).toEqual(doc.data)
+    expect(imported.createdBy).toBe(doc.createdBy)
+    expect(other.db.catalog.get(doc.id)!.heads).toEqual(db.catalog.get(doc.id)!.heads)
+    expect(await other.db.importHistory(doc.id, history)).toBe("unchanged")
+    // Both go on; each side's history merges into the other's without a second creation.
+    await db.change(Task, doc.id, d => d.votes.increment())
+    await other.db.change(Task, doc.id, d => d.body.splice(0, 0, "other "))
+    expect(await other.db.importHistory(doc.id, await db.exportHistory(doc.id))).toBe("merged")
+    const merged = await other.db.get(Task, doc.id)
+    expect(merged.data).toMatchObject({ votes: 4, body: "other text" })
+    expect(other.db.catalog.get(doc.id)!.quarantined).toBeUndefined()
+    expect(json.id).toBe(doc.id)
+  })
+
+  it("refuses a history that is not a Cairn document or whose type was rewritten, and keeps what is stored", async () => {
+    const { db, doc } = await exported()
+    await expect(db.importHistory(doc.id, new Uint8Array([1, 2, 3]))).rejects.toThrow(/does not load/)
+    const bytes = await db.exportHistory(doc.id)
+    const rewritten = A.save(A.change(A.load(bytes), (d: any) => (d.type = new A.ImmutableString("note"))))
+    await expect(db.importHistory(doc.id, rewritten)).rejects.toThrow(/refused: its type was changed/)
+    expect((await db.get(Task, doc.id)).data).toEqual(doc.data)
+  })
+
+  it("JSON of a document that is here is written on top of it, as changes", async () => {
+    const { db, json, doc } = await exported()
+    const edited = { ...json, data: { ...json.data, title: "Edited in the file", votes: { $counter: 10 }, body: { $text: "text, edited" } } }
+    expect(await db.importDocument(decodeDocument(edited))).toEqual({ result: "changed", id: doc.id })
+    const after = await db.get(Task, doc.id)
+    expect(after.data).toMatchObject({ title: "Edited in the file", votes: 10, body: "text, edited" })
+    expect(await db.importDocument(decodeDocument(edited))).toEqual({ result: "unchanged", id: doc.id })
+    // The counter moved by an increment, so a concurrent increment elsewhere still adds up.
+    expect((await db.history(doc.id)).length).toBeGreaterThan(1)
   })
 
   it("keeps a deleted document deleted", async () => {
@@ -67,29 +109,30 @@ describe("import", () => {
     await db.delete(doc.id)
     const json = await db.exportDocument(doc.id)
     const other = await openDb({ types: [Task] })
-    await other.db.importDocument(decodeDocument(json))
-    expect((await other.db.get(doc.id)).deletedAt).toBe(json.deletedAt)
+    const { id } = await other.db.importDocument(decodeDocument(json))
+    expect((await other.db.get(id)).deletedAt).toBe(json.deletedAt)
     expect(await other.db.list(Task)).toEqual([])
   })
 
   it("imports an untyped document where the type has no definition", async () => {
     const { json, doc } = await exported()
     const relay = await openDb()
-    await relay.db.importDocument(decodeDocument(json))
-    expect((await relay.db.get(doc.id)).data).toEqual(doc.data)
-    expect((await relay.db.exportDocument(doc.id)).data).toEqual(json.data)
+    const { id } = await relay.db.importDocument(decodeDocument(json))
+    expect((await relay.db.get(id)).data).toEqual(doc.data)
+    expect((await relay.db.exportDocument(id)).data).toEqual(json.data)
   })
 
-  it("creates nothing when the same export is imported twice", async () => {
+  it("changes nothing when the same JSON is imported again", async () => {
     const { json } = await exported()
     const other = await openDb({ types: [Task] })
-    expect(await other.db.importDocument(decodeDocument(json))).toBe("created")
-    const heads = other.db.catalog.get(json.id)!.heads
+    const { id } = await other.db.importDocument(decodeDocument(json))
+    const again = { ...json, id }
+    const heads = other.db.catalog.get(id)!.heads
     const keys = [...other.storage.data.keys()].sort()
-    expect(await other.db.importDocument(decodeDocument(json))).toBe("exists")
+    expect(await other.db.importDocument(decodeDocument(again))).toEqual({ result: "unchanged", id })
     await other.db.flush()
     expect(other.db.catalog.size).toBe(1)
-    expect(other.db.catalog.get(json.id)!.heads).toEqual(heads)
+    expect(other.db.catalog.get(id)!.heads).toEqual(heads)
     expect([...other.storage.data.keys()].sort()).toEqual(keys)
   })
 

@@ -10,7 +10,7 @@
  * writing behind the first one's back.
  */
 import { readFileSync } from "node:fs"
-import { mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/promises"
+import { link, mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import { CairnError, Machine, typeFromJSON, type MachineIdentityJSON, type TypeDefinition, type TypeDefinitionJSON } from "@cairn/core"
 
@@ -49,10 +49,12 @@ export class DataDirectory {
     const path = join(this.path, "lock")
     if (lockedHere.has(this.path)) throw new DirectoryLockedError(this.path, process.pid)
     for (let attempt = 0; attempt < 3; attempt++) {
+      // The lock appears with its pid already in it (a hard link of a written file is atomic), so another
+      // process never reads an empty lock and takes it for a stale one.
+      const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`
       try {
-        const handle = await open(path, "wx", 0o600)
-        await handle.writeFile(String(process.pid))
-        await handle.close()
+        await writeFile(temp, String(process.pid), { mode: 0o600 })
+        await link(temp, path)
         this.#locked = true
         lockedHere.add(this.path)
         return
@@ -60,6 +62,8 @@ export class DataDirectory {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
           throw new DataDirectoryError(`cannot lock data directory ${this.path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`)
         }
+      } finally {
+        await unlink(temp).catch(() => {})
       }
       const pid = Number((await readFile(path, "utf8").catch(() => "")).trim())
       if (pid && pid !== process.pid && isAlive(pid)) throw new DirectoryLockedError(this.path, pid)

@@ -7,14 +7,15 @@ import * as A from "@automerge/automerge"
 import type { DocHandle, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
 import { Catalog, type CatalogEntry } from "../catalog/Catalog.js"
 import { materialize, type Doc } from "../document/Document.js"
-import { changeTimeMs, type Envelope } from "../document/envelope.js"
-import { NotFoundError, WrongTypeError, ClosedError, TypeDefinitionError, ImmutableTypeError } from "../errors.js"
+import { changeTimeMs, readEnvelope, type Envelope } from "../document/envelope.js"
+import { NotFoundError, WrongTypeError, ClosedError, TypeDefinitionError, ImmutableTypeError, CodecError, PurgedError } from "../errors.js"
 import { encodeDocument, type DecodedDocument, type ExportedDocument } from "../codec/exportCodec.js"
 import { Emitter } from "../helpers/Emitter.js"
 import { machineIdOfActor, newSessionActor } from "../identity/actor.js"
 import type { MachineIdentity } from "../identity/Machine.js"
 import { assertTypeName, type CreateDataOf, type DataOf, TypeDefinition } from "../schema/TypeDefinition.js"
-import { toPlain } from "../schema/values.js"
+import { toPlain, toTagged } from "../schema/values.js"
+import { assignData } from "../document/assign.js"
 import { DamagedDocumentError, type DamagedDocument } from "./DamagedDocuments.js"
 import { DocumentStore, type StoreEvents } from "./DocumentStore.js"
 import { GroupCommit } from "./GroupCommit.js"
@@ -344,23 +345,69 @@ export class Database extends Emitter<DatabaseEvents> {
     return encodeDocument(id, doc, this.catalog.get(id)!)
   }
 
+  /** A document's whole history (its saved Automerge bytes), to export beside its JSON. */
+  async exportHistory(id: string): Promise<Uint8Array> {
+    await this.#store.read(id)
+    const bytes = await this.#store.readStored(id)
+    if (!bytes) throw new NotFoundError(id)
+    return bytes
+  }
+
   /**
-   * Import an exported document under its own id. Importing a document that
-   * is already here creates nothing (returns "exists"); one whose id is here
-   * with another type is refused with ImmutableTypeError. The importing
-   * machine becomes its creator (a creator cannot be claimed for another machine).
+   * Import a document's history (from `exportHistory`) under its own id: the
+   * very same document, so it converges with every other copy of it. Where
+   * the id is already here its histories merge. Checked as a document from a
+   * peer is: a broken or rewritten envelope is refused with the reason before
+   * anything is stored; one that fails the later checks (the creator's
+   * signature, the data) is kept quarantined, and the import fails with why.
+   * `json`, the document's exported JSON, is written on top where a person
+   * edited it after the export.
    */
-  async importDocument(input: DecodedDocument): Promise<"created" | "exists"> {
+  async importHistory(id: string, bytes: Uint8Array, json?: DecodedDocument): Promise<"created" | "merged" | "changed" | "unchanged"> {
+    this.#open()
+    let doc: A.Doc<Envelope>
+    try {
+      doc = A.load<Envelope>(bytes)
+    } catch (error) {
+      throw new CodecError(`the history of ${id} does not load: ${(error as Error).message}`)
+    }
+    const envelope = readEnvelope(doc)
+    if (!envelope.ok) throw new CodecError(`the history of ${id} is refused: ${envelope.reason}`)
+    const existing = this.catalog.get(id)
+    if (existing && existing.type !== envelope.meta.type) throw new ImmutableTypeError(`document ${id} is a ${existing.type} here; its history says ${envelope.meta.type}`)
+    if (existing?.purged) throw new PurgedError(id)
+    const before = existing?.heads.join()
+    await this.ingest([{ id, bytes }])
+    const entry = this.catalog.get(id)
+    if (entry?.quarantined && !existing?.quarantined) throw new CodecError(`the history of ${id} is refused: ${entry.quarantined}`)
+    // JSON exported beside the history and edited since: what the person changed goes on top, as changes. Unedited
+    // JSON is the history's own data and changes nothing (writing it would undo what happened after the export).
+    if (json && JSON.stringify(toTagged(json.data)) !== JSON.stringify(toTagged(doc.data)) && (await this.importDocument(json)).result === "changed") return "changed"
+    if (!existing) return "created"
+    return entry?.heads.join() === before ? "unchanged" : "merged"
+  }
+
+  /**
+   * Import a document from its JSON alone (no history). Where its id is
+   * here, the values that differ are written as changes on top ("changed",
+   * or "unchanged"); where it is not, it becomes a new document with a new id
+   * (an id stands for one history, and the JSON does not carry it).
+   */
+  async importDocument(input: DecodedDocument): Promise<{ result: "created" | "changed" | "unchanged"; id: string }> {
     this.#open()
     const existing = this.catalog.get(input.id)
     if (existing) {
       if (existing.type !== input.type) throw new ImmutableTypeError(`document ${input.id} is a ${existing.type} here; it cannot be imported as a ${input.type}`)
-      return "exists"
+      const before = existing.heads.join()
+      const current = (await this.get(input.id)).data as Record<string, unknown>
+      const typed = this.definition(input.type) !== undefined
+      await this.change(input.type, input.id, draft => assignData(draft, current, input.data, typed))
+      return { result: this.catalog.get(input.id)!.heads.join() === before ? "unchanged" : "changed", id: input.id }
     }
     const tx = this.#transaction()
-    tx.createStored({ id: input.id, type: input.type, data: input.data, typeVersion: input.typeVersion, createdAt: input.createdAt, deletedAt: input.deletedAt })
+    const id = tx.createStored({ type: input.type, data: input.data, typeVersion: input.typeVersion, createdAt: input.createdAt, deletedAt: input.deletedAt })
     await tx.commit()
-    return "created"
+    return { result: "created", id }
   }
 
   /**

@@ -76,12 +76,14 @@ export class Transaction {
     return id
   }
 
-  /** Create a document from data already in stored form, with a given id and times (import). */
-  createStored(create: PendingCreate): void {
+  /** Create a document from data already in stored form, with given times (import). Returns its new id. */
+  createStored(create: Omit<PendingCreate, "id">): string {
     assertTypeName(create.type)
     const definition = this.context.definition(create.type)
     if (definition) validateData(definition, create.data, false)
-    this.#creates.push(create)
+    const id = parseAutomergeUrl(generateAutomergeUrl()).documentId as string
+    this.#creates.push({ ...create, id })
+    return id
   }
 
   /** Change a document through a draft. */
