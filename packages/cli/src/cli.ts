@@ -35,6 +35,16 @@ const text: Record<string, (result: any) => string | undefined> = {
       ...r.newIds.map((n: { from: string; to: string }) => `${n.from} had no history in the export: imported as a new document ${n.to}`),
     ].join("\n"),
   sync: r => `in sync: sent ${r.sent}, received ${r.received}; ${r.documents} documents here`,
+  quarantine: r =>
+    Array.isArray(r)
+      ? r.length === 0
+        ? "nothing is quarantined"
+        : r.map((q: { id: string; type: string; reason: string }) => `${q.id}  ${q.type}  ${q.reason}`).join("\n")
+      : r.document
+        ? `${r.id}  ${r.type}  quarantined: ${r.reason}\n${JSON.stringify(r.document, null, 2)}`
+        : r.dropped
+          ? `dropped ${r.dropped}`
+          : `released ${r.released}`,
   init: r => `machine ${r.machineId}${r.name ? ` (${r.name})` : ""}\npublic key ${r.publicKey}`,
 }
 
@@ -43,10 +53,22 @@ function dataDir(global: Global): string {
 }
 
 function print(command: string, result: unknown, global: Global): void {
-  if (global.json) return void process.stdout.write(JSON.stringify(result) + "\n")
-  const format = text[command]
-  const out = format ? format(result) : JSON.stringify(result, null, 2)
-  if (out !== undefined) process.stdout.write(out + "\n")
+  if (global.json) process.stdout.write(JSON.stringify(result) + "\n")
+  else {
+    const format = text[command]
+    const out = format ? format(result) : JSON.stringify(result, null, 2)
+    if (out !== undefined) process.stdout.write(out + "\n")
+  }
+  const quarantined = command === "sync" ? (result as { quarantined: { id: string; type: string; reason: string }[] }).quarantined : []
+  if (quarantined.length > 0) throw new QuarantineReport(quarantined)
+}
+
+/** A sync that quarantined documents did not deliver them: exit code 3, and each one named. */
+class QuarantineReport extends Error {
+  readonly exitCode = 3
+  constructor(documents: { id: string; type: string; reason: string }[]) {
+    super(`${documents.length} document(s) arrived and were quarantined (see cairn quarantine): ${documents.map(d => `${d.id} (${d.type}): ${d.reason}`).join("; ")}`)
+  }
 }
 
 async function readStdin(): Promise<string | undefined> {
@@ -207,6 +229,10 @@ export function program(): Command {
   example(
     program.command("trust").argument("<publicKey>").description("trust a machine: what it may read and write").option("--name <name>").option("--read <types>", "T1,T2 or *").option("--write <types>", "T1,T2 or *").action(action("trust")),
     "  cairn trust 5f1c… --name phone --read task,note --write task",
+  )
+  example(
+    program.command("quarantine").argument("[action]", "list (default), show, drop or release").argument("[id]").description("documents refused on arrival, and why: show one, drop it here, or release it (checked again)").action(action("quarantine")),
+    "  cairn quarantine\n  cairn quarantine release 2S7nW9…",
   )
   example(program.command("untrust").argument("<publicKey>").description("stop trusting a machine").action(action("untrust")), "  cairn untrust 5f1c…")
   example(program.command("peers").description("trusted and connected machines, with when each was last seen").action(action("peers")), "  cairn peers --json")

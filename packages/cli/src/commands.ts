@@ -236,6 +236,18 @@ export const commands: Record<string, Command> = {
     return { ...counts, newIds }
   },
 
+  async quarantine(peer, { args }) {
+    const [action = "list", id] = args
+    if (action === "list") return peer.db.quarantined()
+    if (!id || !["show", "drop", "release"].includes(action)) throw new UsageError("usage: cairn quarantine [list | show ID | drop ID | release ID]")
+    const listed = peer.db.quarantined().find(document => document.id === id)
+    if (!listed) throw new Error(`document ${id} is not quarantined here`)
+    if (action === "show") return { ...listed, document: await peer.db.quarantinedDocument(id) }
+    if (action === "drop") await peer.db.dropQuarantined(id)
+    else await peer.db.releaseQuarantined(id)
+    return { [action === "drop" ? "dropped" : "released"]: id }
+  },
+
   async sync(peer, { args, options }) {
     const url = args[0]
     if (!url || !/^wss?:\/\//.test(url)) throw new UsageError("usage: cairn sync ws://HOST:PORT")
@@ -251,6 +263,8 @@ export const commands: Record<string, Command> = {
       else if (status === "disconnected" && tried) failed = true
     }
     client.on("status", onStatus)
+    const quarantined: { id: string; type: string; reason: string }[] = []
+    const stopWatching = peer.db.on("quarantine", document => quarantined.push(document))
     try {
       const deadline = Date.now() + timeoutMs
       while (client.status !== "connected") {
@@ -265,8 +279,9 @@ export const commands: Record<string, Command> = {
       const status = peer.peers().find(p => p.peerId === peerId)
       const wants = options.types === undefined ? "*" : selection(String(options.types))
       const documents = peer.db.types().filter(t => wants === "*" || wants.includes(t.type)).reduce((n, t) => n + t.count, 0)
-      return { sent: status?.sent ?? 0, received: status?.received ?? 0, documents }
+      return { sent: status?.sent ?? 0, received: status?.received ?? 0, documents, quarantined }
     } finally {
+      stopWatching()
       client.off("status", onStatus)
       peer.network.disconnect(url)
     }

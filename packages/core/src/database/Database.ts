@@ -8,7 +8,7 @@ import type { DocHandle, Repo, StorageAdapterInterface } from "@automerge/autome
 import { Catalog, type CatalogEntry } from "../catalog/Catalog.js"
 import { materialize, type Doc } from "../document/Document.js"
 import { changeTimeMs, readEnvelope, type Envelope } from "../document/envelope.js"
-import { NotFoundError, WrongTypeError, ClosedError, TypeDefinitionError, ImmutableTypeError, CodecError, PurgedError } from "../errors.js"
+import { NotFoundError, WrongTypeError, ClosedError, TypeDefinitionError, ImmutableTypeError, CodecError, PurgedError, QuarantinedError } from "../errors.js"
 import { encodeDocument, type DecodedDocument, type ExportedDocument } from "../codec/exportCodec.js"
 import { Emitter } from "../helpers/Emitter.js"
 import { machineIdOfActor, newSessionActor } from "../identity/actor.js"
@@ -183,6 +183,49 @@ export class Database extends Emitter<DatabaseEvents> {
     const purged: CatalogEntry = { ...entry, heads: [], purged: true, deletedAt: entry.deletedAt ?? Date.now(), modifiedAt: Date.now() }
     this.purgeLocally(purged, "local")
     await this.#commit.commit([])
+  }
+
+  /** Documents refused as they arrived (quarantined), with why. They are never shown as their type, nor passed on. */
+  quarantined(): { id: string; type: string; reason: string; modifiedAt: number }[] {
+    return [...this.catalog.entries()].filter(entry => entry.quarantined && !entry.purged).map(entry => ({ id: entry.id, type: entry.type, reason: entry.quarantined!, modifiedAt: entry.modifiedAt }))
+  }
+
+  /** A quarantined document as it is stored (tagged JSON, as an export has it), to see what was refused. */
+  async quarantinedDocument(id: string): Promise<ExportedDocument> {
+    const entry = this.#quarantinedEntry(id)
+    const doc = await this.#store.loadStored(id)
+    if (!doc) throw new DamagedDocumentError(id, "nothing readable is stored")
+    return encodeDocument(id, doc, entry)
+  }
+
+  /**
+   * Check a quarantined document again with the definitions here now (after
+   * a definition was fixed, say). If it passes it is listed and synced
+   * again; if not, QuarantinedError says why, and it stays quarantined.
+   */
+  async releaseQuarantined(id: string): Promise<void> {
+    this.#open()
+    this.#quarantinedEntry(id)
+    const reason = await this.#store.recheck(id)
+    if (reason) throw new QuarantinedError(id, `${reason} (still; it stays quarantined)`)
+    await this.#commit.commit([])
+  }
+
+  /** Drop a quarantined document here: its body is removed, and it is not taken from peers again. Nothing is sent to peers. */
+  async dropQuarantined(id: string): Promise<void> {
+    this.#open()
+    const entry = this.#quarantinedEntry(id)
+    this.repo.delete(id as never)
+    this.#store.forget(id)
+    this.catalog.set({ ...entry, heads: [], purged: true, quarantined: `dropped here: ${entry.quarantined}`, modifiedAt: Date.now() })
+    await this.#commit.commit([])
+  }
+
+  #quarantinedEntry(id: string): CatalogEntry {
+    const entry = this.catalog.get(id)
+    if (!entry || entry.purged) throw new NotFoundError(id)
+    if (!entry.quarantined) throw new Error(`document ${id} is not quarantined`)
+    return entry
   }
 
   /** Apply a purge tombstone (here, or one that arrived from a peer). */

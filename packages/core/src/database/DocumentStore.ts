@@ -379,6 +379,28 @@ export class DocumentStore extends Emitter<StoreEvents> {
     }
   }
 
+  /**
+   * Check a quarantined document afresh, with the definitions here now (as
+   * if it had just arrived): undefined and listed again when it passes, else
+   * why it still fails (it stays quarantined).
+   */
+  async recheck(id: string): Promise<string | undefined> {
+    const previous = this.catalog.get(id)
+    const doc = await this.loadStored(id)
+    if (!previous || !doc) return "nothing readable is stored"
+    const envelope = readEnvelope(doc)
+    if (!envelope.ok) return envelope.reason
+    const reason =
+      (envelope.meta.type !== previous.type ? `its type was changed from ${previous.type} to ${envelope.meta.type}` : undefined) ??
+      (await verifyCreation(id, doc, envelope.meta)) ??
+      this.invalidData(envelope.meta.type, doc)
+    if (reason) return reason
+    const { quarantined: _, ...entry } = previous
+    this.catalog.set({ ...entry, heads: [...A.getHeads(doc)].sort(), deletedAt: envelope.meta.deletedAt, modifiedAt: modifiedAtOf(doc) })
+    this.emit("change", { id, type: previous.type, origin: "remote", entry: this.catalog.get(id)! })
+    return undefined
+  }
+
   /** Why a document's creation proof fails (undefined when it holds, or when the envelope itself is bad: noteRemote says why). */
   async #creationCheck(id: string, doc: A.Doc<Envelope>): Promise<string | undefined> {
     const envelope = readEnvelope(doc)
