@@ -114,11 +114,32 @@ export function initialValue(field: FieldJSON, path: Path): unknown {
   }
 }
 
-/** Check a stored value (from Automerge, local or from a peer) against a field. */
+/**
+ * The app form a missing field reads as: what create would have stored for
+ * it (see initialValue), or undefined when it may stay absent or has no way
+ * to start (a required string with no default: the document is invalid).
+ */
+export function missingValue(field: FieldJSON): unknown {
+  try {
+    const start = initialValue(field, [])
+    return start === undefined ? undefined : toPlain(start)
+  } catch (error) {
+    if (error instanceof ValidationError) return undefined
+    throw error
+  }
+}
+
+/**
+ * Check a stored value (from Automerge, local or from a peer) against a field.
+ * A missing field is valid when create could have left it out (a default, a
+ * kind that starts empty, optional): documents made without this definition
+ * (the CLI, a relay, an older app) lack them, and read as if they had them.
+ */
 export function validateStored(field: FieldJSON, value: unknown, path: Path, options: { allowUnknownKeys: boolean }): void {
   if (value === undefined) {
-    if (field.optional) return
-    throw new ValidationError("missing required field", path)
+    // Throws "missing required field" at the first field inside that cannot start (a map's required string, say).
+    if (!field.optional) initialValue(field, path)
+    return
   }
   switch (field.kind) {
     case "register":
@@ -183,6 +204,38 @@ export function toPlain(value: unknown): unknown {
     return out
   }
   return value
+}
+
+/**
+ * Stored form → app form for a declared field: as toPlain, and every declared
+ * field that is missing, at any depth, reads as its missingValue. Keys the
+ * definition does not declare (fields of a newer definition) are kept.
+ * Values of the wrong kind are not checked here (validateStored does that).
+ */
+export function toPlainWithDefaults(field: FieldJSON, value: unknown): unknown {
+  if (value === undefined) return missingValue(field)
+  switch (field.kind) {
+    case "map": {
+      if (!isPlainObject(value)) return toPlain(value)
+      const out: Record<string, unknown> = {}
+      for (const key of [...new Set([...Object.keys(value), ...Object.keys(field.fields)])].sort()) {
+        const sub = field.fields[key]
+        const read = sub ? toPlainWithDefaults(sub, value[key]) : toPlain(value[key])
+        if (read !== undefined) out[key] = read
+      }
+      return out
+    }
+    case "record": {
+      if (!isPlainObject(value)) return toPlain(value)
+      const out: Record<string, unknown> = {}
+      for (const key of keysOf(value)) out[key] = toPlainWithDefaults(field.of, value[key])
+      return out
+    }
+    case "list":
+      return Array.isArray(value) ? value.map(item => toPlainWithDefaults(field.of, item)) : toPlain(value)
+    default:
+      return toPlain(value)
+  }
 }
 
 const TAGS = ["$text", "$counter", "$map"]
