@@ -240,6 +240,17 @@ export function toPlainWithDefaults(field: FieldJSON, value: unknown): unknown {
 
 const TAGS = ["$text", "$counter", "$map"]
 
+/** The `$` key of an object whose only key starts with `$`: tagged JSON reads such an object as a tag, never as a map. */
+function tagOf(value: Record<string, unknown>): string | undefined {
+  const keys = Object.keys(value)
+  return keys.length === 1 && keys[0]!.startsWith("$") ? keys[0] : undefined
+}
+
+/** Refuse a tag tagged JSON does not know: stored as a map, a typo (`{"$txt": "…"}`) would pass for data. */
+function assertKnownTag(tag: string, path: Path): void {
+  if (!TAGS.includes(tag)) throw new ValidationError(`unknown tag ${JSON.stringify(tag)}: tagged JSON knows "$text", "$counter" and "$map"`, path)
+}
+
 /** Stored form → tagged JSON, which keeps every kind without a schema. Map keys are sorted. */
 export function toTagged(value: unknown): unknown {
   if (value instanceof ImmutableString) return value.val
@@ -249,10 +260,8 @@ export function toTagged(value: unknown): unknown {
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {}
     for (const key of keysOf(value)) out[key] = toTagged(value[key])
-    // A map whose only key looks like a tag would read back as that kind: wrap it.
-    const keys = Object.keys(out)
-    if (keys.length === 1 && TAGS.includes(keys[0]!)) return { $map: out }
-    return out
+    // A map whose only key looks like a tag would read back as that tag (or be refused as an unknown one): wrap it.
+    return tagOf(out) === undefined ? out : { $map: out }
   }
   return value
 }
@@ -268,17 +277,18 @@ export function fromTagged(value: unknown, path: Path): unknown {
   if (typeof value === "boolean" || value === null) return value
   if (Array.isArray(value)) return value.map((item, i) => fromTagged(item, [...path, i]))
   if (isPlainObject(value)) {
-    const keys = Object.keys(value)
-    if (keys.length === 1 && keys[0] === "$text") {
+    const tag = tagOf(value)
+    if (tag === undefined) return fromTaggedMap(value, path)
+    assertKnownTag(tag, path)
+    if (tag === "$text") {
       if (typeof value.$text !== "string") throw new ValidationError(`"$text" must hold a string`, path)
       return value.$text
     }
-    if (keys.length === 1 && keys[0] === "$counter") {
+    if (tag === "$counter") {
       if (typeof value.$counter !== "number" || !Number.isFinite(value.$counter)) throw new ValidationError(`"$counter" must hold a number`, path)
       return new Counter(value.$counter)
     }
-    if (keys.length === 1 && keys[0] === "$map") return fromTaggedMap(value.$map, path)
-    return fromTaggedMap(value, path)
+    return fromTaggedMap(value.$map, path)
   }
   throw new ValidationError(`cannot store ${typeof value}`, path)
 }
@@ -304,16 +314,17 @@ function fromTaggedMap(value: unknown, path: Path): Record<string, unknown> {
  */
 export function untagForField(field: FieldJSON, value: unknown, path: Path): unknown {
   if (isPlainObject(value)) {
-    const keys = Object.keys(value)
-    if (keys.length === 1 && keys[0] === "$text") {
+    const tag = tagOf(value)
+    if (tag !== undefined) assertKnownTag(tag, path)
+    if (tag === "$text") {
       if (field.kind !== "text") throw new ValidationError(`"$text" given for a ${field.kind} field`, path)
       return value.$text
     }
-    if (keys.length === 1 && keys[0] === "$counter") {
+    if (tag === "$counter") {
       if (field.kind !== "counter") throw new ValidationError(`"$counter" given for a ${field.kind} field`, path)
       return value.$counter
     }
-    const inner = keys.length === 1 && keys[0] === "$map" ? value.$map : value
+    const inner = tag === "$map" ? value.$map : value
     if (field.kind === "map" && isPlainObject(inner)) {
       const out: Record<string, unknown> = {}
       for (const [key, sub] of Object.entries(inner)) out[key] = key in field.fields ? untagForField(field.fields[key]!, sub, [...path, key]) : sub
