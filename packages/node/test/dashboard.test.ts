@@ -126,6 +126,34 @@ describe("DashboardServer API", () => {
     expect((await peer.db.get(id)).data).toMatchObject({ nested: { a: [1, -1] } })
   })
 
+  it("refuses, without a definition, a set that would change a value's kind unless forced, and unknown tags", async () => {
+    const { peer, call } = await served()
+    const { json } = await call("POST", "/api/docs", { type: "budget.entry", data: { label: "rent", seen: { $counter: 2 }, memo: { $text: "m" }, lines: [1] } })
+    const id = json.document.id
+    const refusals: [unknown, RegExp][] = [
+      [{ op: "set", path: ["seen"], value: "abc" }, /^refusing to replace a counter with a register, which would change its kind \(at seen\); send "force": true to replace it anyway$/],
+      [{ op: "set", path: ["memo"], value: { $counter: 1 } }, /text with a counter.*\(at memo\)/],
+      [{ op: "set", path: ["lines"], value: { a: 1 } }, /a list with a map.*\(at lines\)/],
+      [{ op: "set", path: ["label"], value: { $weird: 1 } }, /^unknown tag "\$weird": tagged JSON knows "\$text", "\$counter" and "\$map" \(at label\)$/],
+      [{ op: "set", path: ["label"], value: { $weird: 1 }, force: true }, /unknown tag "\$weird"/],
+      [{ op: "set", path: ["label"], value: "x", force: "yes" }, /"force" must be true or false/],
+    ]
+    for (const [edit, message] of refusals) {
+      const response = await call("POST", `/api/docs/${id}/edit`, edit)
+      expect({ edit, status: response.status, error: response.json?.error }).toEqual({ edit, status: 400, error: expect.stringMatching(message) })
+    }
+    const created = await call("POST", "/api/docs", { type: "budget.entry", data: { label: { $weird: 1 } } })
+    expect(created.status).toBe(400)
+    expect(created.json.error).toMatch(/unknown tag "\$weird".*\(at label\)/)
+    expect(peer.db.types()).toEqual([{ type: "budget.entry", count: 1 }])
+    expect(await peer.db.history(id)).toHaveLength(1)
+
+    expect((await call("POST", `/api/docs/${id}/edit`, { op: "set", path: ["memo"], value: "a string keeps text text" })).status).toBe(200)
+    const forced = await call("POST", `/api/docs/${id}/edit`, { op: "set", path: ["seen"], value: "abc", force: true })
+    expect(forced.status).toBe(200)
+    expect(forced.json.document.data).toEqual({ label: "rent", seen: "abc", memo: { $text: "a string keeps text text" }, lines: [1] })
+  })
+
   it("answers bad input with 400 and a message naming the problem, and changes nothing", async () => {
     const { peer, call } = await served()
     const doc = await peer.db.create(Task, { title: "keep me" })

@@ -10,9 +10,9 @@
  * value comes from tagged JSON, and existing values keep their kind.
  */
 import * as A from "@automerge/automerge"
-import { ValidationError } from "../errors.js"
+import { KindChangeError, ValidationError } from "../errors.js"
 import type { CounterValue, FieldJSON, TextValue } from "../schema/fields.js"
-import { fromTagged, isPlainObject, missingValue, toStored, type Path } from "../schema/values.js"
+import { fromTagged, isPlainObject, kindOfStored, missingValue, toStored, type Path, type TaggedKind } from "../schema/values.js"
 
 /** A counter inside a draft. */
 export interface DraftCounter {
@@ -66,6 +66,33 @@ type DraftMap<T> = { [K in keyof T]: Drafted<T[K]> } & { -readonly [K in keyof T
 export type Draft<Data> = DraftMap<Data>
 
 type Proxied = Record<string | number, unknown>
+
+/** Every draft object says which kind of value it stands for (see kindOfDraftValue). */
+const KIND = Symbol("cairn.draftKind")
+
+type Kinded = { readonly [KIND]: TaggedKind }
+
+/** The kind of a value read from a draft (a counter, text, list or map draft, or a register's value); undefined where there is none. */
+function kindOfDraftValue(value: unknown): TaggedKind | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== "object" || value === null) return "register"
+  return (value as Partial<Kinded>)[KIND] ?? "map"
+}
+
+/**
+ * Refuse to replace `current` (read from a draft) with `next` (tagged JSON)
+ * if that changes its kind: where no definition says what a field is, a
+ * counter set to "abc" would silently become a string register. A string
+ * given for text keeps it text (see mapDraft), so that is no change.
+ * Throws KindChangeError, or ValidationError for an unknown tag.
+ */
+export function assertSameKind(current: unknown, next: unknown, path: Path): void {
+  // The whole value is read first: an unknown tag anywhere in it is the error to report, not its kind.
+  const to = kindOfStored(fromTagged(next, path))
+  const from = kindOfDraftValue(current)
+  if (from === undefined || from === to || (from === "text" && typeof next === "string")) return
+  throw new KindChangeError(path, from, to)
+}
 
 /**
  * A map or list of the change, or one the document lacks that a write would
@@ -128,6 +155,7 @@ function mapDraft(map: Container, field: FieldJSON | undefined, path: Path, root
   // The proxy's target is a stand-in: the map may not exist yet, and every trap reads the document.
   return new Proxy({} as Proxied, {
     get(_, key) {
+      if (key === KIND) return "map"
       if (typeof key === "symbol") return Reflect.get(map.get() ?? {}, key)
       return read(key)
     },
@@ -222,7 +250,8 @@ function counterDraft(parent: Container, key: string | number, start: number): D
     parent.make()[key] = new A.Counter(start)
     return read()!
   }
-  return {
+  const draft: DraftCounter & Kinded = {
+    [KIND]: "counter",
     get value() {
       return read()?.value ?? start
     },
@@ -233,6 +262,7 @@ function counterDraft(parent: Container, key: string | number, start: number): D
       counter().decrement(by)
     },
   }
+  return draft
 }
 
 /** Text at `key` of `parent`; `start` is what it reads as, and is created with, while it is missing. */
@@ -244,7 +274,8 @@ function textDraft(parent: Container, key: string | number, start: string, lengt
     if (proxy[key] === undefined) proxy[key] = start
     return proxy as A.Doc<unknown>
   }
-  return {
+  const draft: DraftText & Kinded = {
+    [KIND]: "text",
     get value() {
       return read()
     },
@@ -264,6 +295,7 @@ function textDraft(parent: Container, key: string | number, start: string, lengt
       return read()
     },
   }
+  return draft
 }
 
 function listDraft(container: Container, itemField: FieldJSON | undefined, typed: boolean, path: Path, root: A.Doc<unknown> | undefined): DraftList<unknown> {
@@ -277,7 +309,8 @@ function listDraft(container: Container, itemField: FieldJSON | undefined, typed
     if (!Number.isInteger(index) || index < 0 || index > max) throw new RangeError(`list index ${index} is out of range (length ${length})`)
   }
   const item = (index: number) => wrap(existing(read()!), index, itemField, [...path, index], root)
-  const api: DraftList<unknown> = {
+  const api: DraftList<unknown> & Kinded = {
+    [KIND]: "list",
     get length() {
       return lengthOf()
     },
@@ -308,7 +341,7 @@ function listDraft(container: Container, itemField: FieldJSON | undefined, typed
     [Symbol.iterator]() {
       return api.toArray()[Symbol.iterator]()
     },
-  } as DraftList<unknown>
+  } as DraftList<unknown> & Kinded
   return new Proxy(api, {
     get(target, key, receiver) {
       if (typeof key === "string" && /^\d+$/.test(key)) return target.get(Number(key))

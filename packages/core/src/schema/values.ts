@@ -251,6 +251,18 @@ function assertKnownTag(tag: string, path: Path): void {
   if (!TAGS.includes(tag)) throw new ValidationError(`unknown tag ${JSON.stringify(tag)}: tagged JSON knows "$text", "$counter" and "$map"`, path)
 }
 
+/** The kinds tagged JSON tells apart, and so what a value is stored as without a definition (a record is a map). */
+export type TaggedKind = "register" | "counter" | "text" | "map" | "list"
+
+/** The kind of a value in stored form. */
+export function kindOfStored(value: unknown): TaggedKind {
+  if (value instanceof Counter) return "counter"
+  if (typeof value === "string") return "text"
+  if (Array.isArray(value)) return "list"
+  if (isPlainObject(value)) return "map"
+  return "register"
+}
+
 /** Stored form → tagged JSON, which keeps every kind without a schema. Map keys are sorted. */
 export function toTagged(value: unknown): unknown {
   if (value instanceof ImmutableString) return value.val
