@@ -1,6 +1,6 @@
 export { f, Field, fieldFromJSON, type FieldJSON, type FieldKind, type Fields, type InferFields, type InferCreate, type CounterValue, type TextValue } from "./schema/fields.js"
 export { defineType, typeFromJSON, assertTypeName, isTypeName, TypeDefinition, type TypeDefinitionJSON, type DataOf, type CreateDataOf } from "./schema/TypeDefinition.js"
-export { toPlain, toTagged, fromTagged, untagForField, type TaggedKind } from "./schema/values.js"
+export { toPlain, toTagged, fromTagged, untagForField, withDefaults, type TaggedKind } from "./schema/values.js"
 export type { Doc } from "./document/Document.js"
 export { assertSameKind, type Draft, type DraftCounter, type DraftText, type DraftList } from "./document/draft.js"
 export { readEnvelope, verifyCreation, creationMessage, modifiedAtOf, type Envelope, type EnvelopeMeta } from "./document/envelope.js"

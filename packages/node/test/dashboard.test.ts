@@ -3,7 +3,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { defineType, f } from "@cairn/core"
+import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo"
+import { decodeDocument, defineType, EXPORT_FORMAT, f } from "@cairn/core"
 import { NodePeer } from "../src/index.js"
 import { DashboardServer, locateDashboard, type DashboardOptions } from "../src/dashboard/index.js"
 
@@ -124,6 +125,18 @@ describe("DashboardServer API", () => {
     const after = await call("POST", `/api/docs/${id}/edit`, { op: "set", path: ["amount"], value: 950 })
     expect(after.json.document.data).toEqual({ label: "rent", amount: 950, seen: { $counter: 0 }, memo: { $text: "monthly" }, nested: { a: [1, { $counter: -1 }] } })
     expect((await peer.db.get(id)).data).toMatchObject({ nested: { a: [1, -1] } })
+  })
+
+  it("shows a typed document made without the definition with its defaults, and edits them", async () => {
+    const { peer, call } = await served()
+    const id = parseAutomergeUrl(generateAutomergeUrl()).documentId
+    const made = { format: EXPORT_FORMAT, id, type: "task", typeVersion: 1, createdAt: 1, createdBy: "0123456789abcdef0123456789abcdef", modifiedAt: 1, deletedAt: null, data: { title: "from the CLI" } }
+    await peer.db.importDocument(decodeDocument(made))
+    const { json } = await call("GET", `/api/docs/${id}`)
+    expect(json.document.data).toEqual({ title: "from the CLI", votes: { $counter: 0 }, notes: { $text: "" }, tags: [] })
+    const incremented = await call("POST", `/api/docs/${id}/edit`, { op: "incr", path: ["votes"], by: 2 })
+    expect(incremented.json.document.data).toEqual({ title: "from the CLI", votes: { $counter: 2 }, notes: { $text: "" }, tags: [] })
+    expect((await peer.db.exportDocument(id)).data).toEqual({ title: "from the CLI", votes: { $counter: 2 } })
   })
 
   it("refuses, without a definition, a set that would change a value's kind unless forced, and unknown tags", async () => {

@@ -7,7 +7,7 @@
 import * as A from "@automerge/automerge"
 import type { CatalogEntry } from "../catalog/Catalog.js"
 import { dataFieldOf, type TypeDefinition } from "../schema/TypeDefinition.js"
-import { toPlainWithDefaults, toPlain } from "../schema/values.js"
+import { toPlain, withDefaults } from "../schema/values.js"
 import type { Envelope } from "./envelope.js"
 
 export interface Doc<Data = Record<string, unknown>> {
@@ -29,7 +29,7 @@ const cache = new WeakMap<object, { definition: TypeDefinition | undefined; doc:
 /**
  * The app-form snapshot of an Automerge document (cached per Automerge
  * snapshot). With the type's definition, fields the document lacks read as
- * their defaults (see toPlainWithDefaults); nothing is written to the document.
+ * their defaults (see withDefaults); nothing is written to the document.
  */
 export function materialize<Data>(id: string, doc: A.Doc<Envelope>, entry: CatalogEntry, definition?: TypeDefinition): Doc<Data> {
   const cached = cache.get(doc)
@@ -41,7 +41,7 @@ export function materialize<Data>(id: string, doc: A.Doc<Envelope>, entry: Catal
     createdBy: doc.createdBy.val,
     modifiedAt: entry.modifiedAt,
     deletedAt: doc.deletedAt ?? null,
-    data: (definition ? toPlainWithDefaults(dataFieldOf(definition), doc.data) : toPlain(doc.data)) as Data,
+    data: toPlain(definition ? withDefaults(dataFieldOf(definition), doc.data) : doc.data) as Data,
   })
   cache.set(doc, { definition, doc: result })
   return result

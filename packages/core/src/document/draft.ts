@@ -96,7 +96,7 @@ export function assertSameKind(current: unknown, next: unknown, path: Path): voi
 
 /**
  * A map or list of the change, or one the document lacks that a write would
- * create: a field the definition fills in (see toPlainWithDefaults) reads as
+ * create: a field the definition fills in (see withDefaults) reads as
  * its default until a change writes to it, and only then is it written.
  */
 interface Container {
@@ -219,7 +219,7 @@ function wrap(parent: Container, key: string | number, field: FieldJSON | undefi
 
 /**
  * A declared field the document lacks: it reads as its default (as the
- * document does, see toPlainWithDefaults), and a write creates it. A field
+ * document does, see withDefaults), and a write creates it. A field
  * with no way to start (a required string with no default) reads as undefined.
  * Two peers that create the same missing counter, list or map concurrently
  * make two objects, and one wins: what the other wrote into its own is lost.

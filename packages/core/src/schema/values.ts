@@ -115,18 +115,23 @@ export function initialValue(field: FieldJSON, path: Path): unknown {
 }
 
 /**
- * The app form a missing field reads as: what create would have stored for
- * it (see initialValue), or undefined when it may stay absent or has no way
- * to start (a required string with no default: the document is invalid).
+ * The stored value a missing field reads as: what create would have stored
+ * for it (see initialValue), or undefined when it may stay absent or has no
+ * way to start (a required string with no default: the document is invalid).
  */
-export function missingValue(field: FieldJSON): unknown {
+function startOf(field: FieldJSON): unknown {
   try {
-    const start = initialValue(field, [])
-    return start === undefined ? undefined : toPlain(start)
+    return initialValue(field, [])
   } catch (error) {
     if (error instanceof ValidationError) return undefined
     throw error
   }
+}
+
+/** The app form a missing field reads as (see startOf). */
+export function missingValue(field: FieldJSON): unknown {
+  const start = startOf(field)
+  return start === undefined ? undefined : toPlain(start)
 }
 
 /**
@@ -207,34 +212,35 @@ export function toPlain(value: unknown): unknown {
 }
 
 /**
- * Stored form → app form for a declared field: as toPlain, and every declared
- * field that is missing, at any depth, reads as its missingValue. Keys the
- * definition does not declare (fields of a newer definition) are kept.
- * Values of the wrong kind are not checked here (validateStored does that).
+ * A stored value with every declared field it lacks, at any depth, filled in
+ * with what create would have stored (see startOf): how a document made
+ * without this definition reads. A new tree that shares what was there; the
+ * document is not changed. Keys the definition does not declare (fields of a
+ * newer definition) are kept, and values of the wrong kind are left as they
+ * are (validateStored is what checks them).
  */
-export function toPlainWithDefaults(field: FieldJSON, value: unknown): unknown {
-  if (value === undefined) return missingValue(field)
+export function withDefaults(field: FieldJSON, value: unknown): unknown {
+  if (value === undefined) return startOf(field)
   switch (field.kind) {
     case "map": {
-      if (!isPlainObject(value)) return toPlain(value)
-      const out: Record<string, unknown> = {}
-      for (const key of [...new Set([...Object.keys(value), ...Object.keys(field.fields)])].sort()) {
-        const sub = field.fields[key]
-        const read = sub ? toPlainWithDefaults(sub, value[key]) : toPlain(value[key])
-        if (read !== undefined) out[key] = read
+      if (!isPlainObject(value)) return value
+      const out: Record<string, unknown> = { ...value }
+      for (const [key, sub] of Object.entries(field.fields)) {
+        const filled = withDefaults(sub, value[key])
+        if (filled !== undefined) out[key] = filled
       }
       return out
     }
     case "record": {
-      if (!isPlainObject(value)) return toPlain(value)
+      if (!isPlainObject(value)) return value
       const out: Record<string, unknown> = {}
-      for (const key of keysOf(value)) out[key] = toPlainWithDefaults(field.of, value[key])
+      for (const [key, sub] of Object.entries(value)) out[key] = withDefaults(field.of, sub)
       return out
     }
     case "list":
-      return Array.isArray(value) ? value.map(item => toPlainWithDefaults(field.of, item)) : toPlain(value)
+      return Array.isArray(value) ? value.map(item => withDefaults(field.of, item)) : value
     default:
-      return toPlain(value)
+      return value
   }
 }
 
