@@ -203,7 +203,7 @@ function wrap(parent: Container, key: string | number, field: FieldJSON | undefi
     // Find the text without reading it (reading a text builds the whole string).
     const backend = A.getBackend(root)
     const found = backend.getWithType(A.getObjectId(proxy as A.Doc<unknown>) as string, key)
-    if (found?.[0] === "text") return textDraft(existing(proxy), key, "", () => backend.length(found[1] as string))
+    if (found?.[0] === "text") return textDraft(existing(proxy), key, undefined, () => backend.length(found[1] as string))
   }
   const value = proxy?.[key]
   if (value === undefined) return declared && field ? missingDraft(parent, key, field, path, root) : undefined
@@ -211,7 +211,7 @@ function wrap(parent: Container, key: string | number, field: FieldJSON | undefi
   if (value === null) return value
   if (value instanceof A.ImmutableString) return value.val
   if (value instanceof A.Counter) return counterDraft(at, key, 0)
-  if (typeof value === "string") return textDraft(at, key, "")
+  if (typeof value === "string") return textDraft(at, key, undefined)
   if (Array.isArray(value)) return listDraft(childContainer(at, key, () => []), field?.kind === "list" ? field.of : undefined, field !== undefined, path, root)
   if (isPlainObject(value)) return mapDraft(childContainer(at, key, () => ({})), field, path, root)
   return value
@@ -265,13 +265,17 @@ function counterDraft(parent: Container, key: string | number, start: number): D
   return draft
 }
 
-/** Text at `key` of `parent`; `start` is what it reads as, and is created with, while it is missing. */
-function textDraft(parent: Container, key: string | number, start: string, length?: () => number): DraftText {
-  const read = () => (parent.get()?.[key] as string | undefined) ?? start
+/**
+ * Text at `key` of `parent`. `start`, for text the document lacks, is what it
+ * reads as and is created with on the first write; for text that is there,
+ * undefined, so a splice never reads the text to see whether it exists.
+ */
+function textDraft(parent: Container, key: string | number, start: string | undefined, length?: () => number): DraftText {
+  const read = () => (parent.get()?.[key] as string | undefined) ?? start ?? ""
   const lengthOf = length ?? (() => read().length)
   const made = () => {
     const proxy = parent.make()
-    if (proxy[key] === undefined) proxy[key] = start
+    if (start !== undefined && proxy[key] === undefined) proxy[key] = start
     return proxy as A.Doc<unknown>
   }
   const draft: DraftText & Kinded = {
