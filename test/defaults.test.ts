@@ -57,8 +57,11 @@ describe("a document made with the CLI on a peer that defines its type", () => {
       // The kinds the app wrote hold on the CLI too: the counter takes an increment, the text a splice.
       expect((await cairn(["--data", cliDir, "incr", id, "votes"])).code).toBe(0)
       expect((await cairn(["--data", cliDir, "text", id, "notes", "--splice", "3", "0", " milk"])).code).toBe(0)
-      await eventually(async () => (await app.call("get", { id })).data.votes === 2)
-      expect((await app.call("get", { id })).data.notes).toBe("oat milk")
+      const back = await eventually(async () => {
+        const found = await app.call("get", { id })
+        return found.data.votes === 2 && found.data.notes === "oat milk" && found
+      })
+      expect(back.data).toEqual({ title: "Buy milk", done: true, notes: "oat milk", votes: 2, tags: ["today"], links: {} })
     } finally {
       await app.stop()
       await server.stop()
