@@ -17,6 +17,8 @@ export interface PeerProcessOptions {
   relay?: boolean
   /** "open" (default), "trust", or "psk:SECRET" */
   auth?: string
+  /** "tour": the README tour's definitions (test/fixtures/tourTypes.mjs) instead of test/fixtures/types.mjs. */
+  types?: "tour"
 }
 
 export class PeerProcess {
@@ -43,6 +45,7 @@ export class PeerProcess {
     if (options.wants) args.push(`--wants=${options.wants}`)
     if (options.relay) args.push("--relay")
     if (options.auth) args.push(`--auth=${options.auth}`)
+    if (options.types) args.push(`--types=${options.types}`)
     const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] })
     const peer = new PeerProcess(child, options)
     await new Promise<void>((resolve, reject) => {

@@ -178,7 +178,17 @@ export function program(): Command {
   example(program.command("create").argument("<type>").argument("[json]").description("create a document (JSON from the argument or stdin); prints its id").action(action("create")), `  cairn create task '{"title": "Buy milk", "notes": {"$text": "oat"}, "votes": {"$counter": 0}}'`)
   example(program.command("get").argument("<id>").description("a document: id, type, times, creator and data (plain JSON)").action(action("get")), "  cairn get 2S7nW9… --json")
   example(program.command("ls").description("documents, most recently modified first").option("--type <type>", "only this type").option("--deleted", "include deleted documents").action(action("ls")), "  cairn ls --type task")
-  example(program.command("set").argument("<id>").argument("<path>").argument("<value>").description("set a value at a dotted path (a.b.0.c); VALUE is JSON if it parses, else a string").action(action("set")), "  cairn set 2S7nW9… title 'Buy oat milk'\n  cairn set 2S7nW9… done true")
+  example(
+    program
+      .command("set")
+      .argument("<id>")
+      .argument("<path>")
+      .argument("<value>")
+      .option("--force-kind", "replace the value even if VALUE is of another kind (a counter by a string, say); without it that is refused where no type definition says what the field is")
+      .description('set a value at a dotted path (a.b.0.c); VALUE is tagged JSON if it parses ("s" a register, {"$text": "s"} text, {"$counter": 1} a counter), else a string')
+      .action(action("set")),
+    "  cairn set 2S7nW9… title 'Buy oat milk'\n  cairn set 2S7nW9… done true\n  cairn set 2S7nW9… votes '{\"$counter\": 0}'\n  cairn set 2S7nW9… votes 3 --force-kind      # a counter becomes a number register",
+  )
   example(program.command("unset").argument("<id>").argument("<path>").description("remove a map key or list item").action(action("unset")), "  cairn unset 2S7nW9… tags.0")
   example(program.command("incr").argument("<id>").argument("<path>").argument("[n]").description("add N (default 1, may be negative) to a counter").action(action("incr")), "  cairn incr 2S7nW9… votes -- -2")
   example(

@@ -5,7 +5,7 @@
  */
 import { lstat, mkdir, readFile, readdir, writeFile } from "node:fs/promises"
 import { join, relative, resolve, sep } from "node:path"
-import { NotFoundError, assertTypeName, decodeDocument, encodeDocument, untagForField, type Doc, type FieldJSON, type TypeDefinition } from "@cairn/core"
+import { KindChangeError, NotFoundError, assertTypeName, decodeDocument, encodeDocument, untagForField, type Doc, type FieldJSON, type TypeDefinition } from "@cairn/core"
 import { parseTypeSelection, type NodePeer } from "@cairn/node"
 import { UsageError } from "./errors.js"
 import { parentOf, parsePath, setAt, unsetAt, child, type PathSegment } from "./paths.js"
@@ -100,14 +100,21 @@ export const commands: Record<string, Command> = {
     return docs.sort((a, b) => b.modifiedAt - a.modifiedAt || (a.id < b.id ? -1 : 1))
   },
 
-  async set(peer, { args }) {
+  async set(peer, { args, options }) {
     const [id, pathText, valueText] = args
-    if (valueText === undefined) throw new UsageError("usage: cairn set ID PATH VALUE")
+    if (valueText === undefined) throw new UsageError("usage: cairn set ID PATH VALUE [--force-kind]")
     const path = parsePath(pathText!)
     const doc = await documentOf(peer, id!)
     const field = fieldAt(peer.db.definition(doc.type), path)
     const value = parseValue(valueText)
-    return peer.db.change(doc.type, id!, draft => setAt(draft, path, field ? untagForField(field, value, path) : value))
+    // A declared field converts the value to its kind; with none, only the user can say a kind change is meant.
+    const keepKind = !field && !options.forceKind
+    try {
+      return await peer.db.change(doc.type, id!, draft => setAt(draft, path, field ? untagForField(field, value, path) : value, keepKind))
+    } catch (error) {
+      if (error instanceof KindChangeError) throw new Error(`${error.message}; give --force-kind to replace it anyway`, { cause: error })
+      throw error
+    }
   },
 
   async unset(peer, { args }) {

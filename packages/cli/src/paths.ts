@@ -2,6 +2,7 @@
  * Dotted paths into a document's data (`a.b.0.c`), walked through an
  * untyped or typed draft: numeric segments index lists.
  */
+import { assertSameKind } from "@cairn/core"
 import { UsageError } from "./errors.js"
 
 export type PathSegment = string | number
@@ -43,10 +44,11 @@ function assertContainer(value: unknown, path: PathSegment[]): void {
   if (kind) throw new Error(`${path.slice(0, -1).join(".") || "the document"} is ${kind}, not a map or list`)
 }
 
-/** Set a value at a path. */
-export function setAt(draft: unknown, path: PathSegment[], value: unknown): void {
+/** Set a value at a path; with `keepKind`, refuse to replace a value there with one of another kind (KindChangeError). */
+export function setAt(draft: unknown, path: PathSegment[], value: unknown, keepKind = false): void {
   const { container, key } = parentOf(draft, path)
   assertContainer(container, path)
+  if (keepKind) assertSameKind(child(container, key), value, path)
   if (isList(container)) {
     if (typeof key !== "number") throw new Error(`expected a list index, got ${JSON.stringify(key)}`)
     if (key > container.length) throw new RangeError(`list index ${key} is out of range (length ${container.length})`)

@@ -86,6 +86,70 @@ describe.concurrent("cairn", () => {
     expect((await json([...data, "get", id])).data).toEqual({ title: "x", notes: "abc" })
   })
 
+  it("set refuses to change a value's kind where no definition says what it is, unless --force-kind", async () => {
+    const data = ["--data", await dirs.make()]
+    const id = (await cairn([...data, "create", "task", '{"title": "t", "notes": {"$text": "abc"}, "votes": {"$counter": 2}, "tags": ["a"], "meta": {"k": "v"}}'])).stdout.trim()
+    const before = await json([...data, "get", id])
+    const refusals: [string, string, RegExp][] = [
+      ["votes", "abc", /^cairn: refusing to replace a counter with a register, which would change its kind \(at votes\); give --force-kind to replace it anyway$/],
+      ["notes", '{"$counter": 1}', /text with a counter.*\(at notes\)/],
+      ["tags", '"x"', /a list with a register.*\(at tags\)/],
+      ["meta", "5", /a map with a register.*\(at meta\)/],
+      ["meta.k", '{"$text": "v"}', /a register with text.*\(at meta\.k\)/],
+      ["title", '["x"]', /a register with a list.*\(at title\)/],
+    ]
+    for (const [path, value, message] of refusals) {
+      const run = await cairn([...data, "set", id, path, value])
+      expect(run.code, `set ${path} ${value}`).toBe(1)
+      expect(run.stderr.trim(), `set ${path} ${value}`).toMatch(message)
+    }
+    expect(await json([...data, "get", id])).toEqual(before)
+
+    // The same kind is no change of kind: a counter for a counter, a string for text (it stays text), any scalar for a register.
+    for (const [path, value] of [["votes", '{"$counter": 5}'], ["notes", "new notes"], ["title", "42"], ["tags", '["b"]'], ["meta", '{"n": 1}'], ["extra", '{"$counter": 0}']]) {
+      expect((await cairn([...data, "set", id, path!, value!])).code, `set ${path} ${value}`).toBe(0)
+    }
+    expect((await cairn([...data, "text", id, "notes", "--splice", "0", "3", "New"])).code).toBe(0)
+    expect((await json([...data, "get", id])).data).toEqual({ title: 42, notes: "New notes", votes: 5, tags: ["b"], meta: { n: 1 }, extra: 0 })
+
+    expect((await cairn([...data, "set", id, "votes", "abc", "--force-kind"])).code).toBe(0)
+    expect((await json([...data, "get", id])).data.votes).toBe("abc")
+    expect((await cairn([...data, "incr", id, "votes"])).stderr).toMatch(/votes is not a counter/)
+    expect((await cairn(["set", "--help"])).stdout).toMatch(/--force-kind/)
+  })
+
+  it("refuses an unknown $ tag in create, set and import, naming the tag and where it is", async () => {
+    const data = ["--data", await dirs.make()]
+    const created = await cairn([...data, "create", "task", '{"title": {"$weird": 1}}'])
+    expect(created.code).toBe(1)
+    expect(created.stderr.trim()).toBe('cairn: unknown tag "$weird": tagged JSON knows "$text", "$counter" and "$map" (at title)')
+    expect(await json([...data, "ls"])).toEqual([])
+
+    const id = (await cairn([...data, "create", "task", '{"title": "t", "meta": {"k": "v"}, "odd": {"$map": {"$weird": 1}}}'])).stdout.trim()
+    for (const [path, value, at] of [["title", '{"$weird": 1}', "title"], ["meta", '{"a": {"$txt": "x"}}', "meta.a"], ["meta.k", '[{"$Counter": 1}]', "meta.k.0"]]) {
+      for (const force of [[], ["--force-kind"]]) {
+        const run = await cairn([...data, "set", id, path!, value!, ...force])
+        expect(run.code, `set ${path} ${value} ${force}`).toBe(1)
+        expect(run.stderr, `set ${path} ${value} ${force}`).toMatch(new RegExp(`unknown tag ".+".*\\(at ${at!.replaceAll(".", "\\.")}\\)$`, "m"))
+      }
+    }
+    // Wrapped in "$map", a key that looks like a tag is a key, and it survives an export and an import.
+    expect((await json([...data, "get", id])).data).toEqual({ title: "t", meta: { k: "v" }, odd: { $weird: 1 } })
+    const out = join(await dirs.make(), "export")
+    await json([...data, "export", out])
+    const file = join(out, "task", `${id}.json`)
+    const exported = JSON.parse(await readFile(file, "utf8"))
+    expect(exported.data.odd).toEqual({ $map: { $weird: 1 } })
+    const copy = ["--data", await dirs.make()]
+    expect(await json([...copy, "import", out])).toEqual({ created: 1, existing: 0 })
+    expect((await json([...copy, "get", id])).data.odd).toEqual({ $weird: 1 })
+
+    await writeFile(file, JSON.stringify({ ...exported, data: { ...exported.data, odd: { $weird: 1 } } }))
+    const refused = await cairn(["--data", await dirs.make(), "import", out])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(new RegExp(`task/${id}\\.json: unknown tag "\\$weird".*\\(at odd\\)`))
+  })
+
   it("export and import round trip into a fresh directory, twice creates nothing new", async () => {
     const source = ["--data", await dirs.make()]
     const id = (await cairn([...source, "create", "task", '{"title": "t", "notes": {"$text": "text"}, "votes": {"$counter": 3}}'])).stdout.trim()

@@ -3,6 +3,8 @@
  * `instanceof` and people can read the message. Each message says what was
  * wrong and, where it helps, what to do instead.
  */
+import type { TaggedKind } from "./schema/values.js"
+
 export class CairnError extends Error {
   constructor(message: string) {
     super(message)
@@ -19,6 +21,23 @@ export class ValidationError extends CairnError {
     this.path = path
   }
 }
+
+/**
+ * A write would replace a value with one of another kind (a counter with a
+ * string, a list with a map). Where no definition says what a field is, a
+ * tool refuses that unless told to (`cairn set --force-kind`).
+ */
+export class KindChangeError extends ValidationError {
+  constructor(
+    path: readonly (string | number)[],
+    readonly from: TaggedKind,
+    readonly to: TaggedKind,
+  ) {
+    super(`refusing to replace ${withArticle(from)} with ${withArticle(to)}, which would change its kind`, path)
+  }
+}
+
+const withArticle = (kind: TaggedKind) => (kind === "text" ? "text" : `a ${kind}`)
 
 /** A type name is not allowed, or a type definition is malformed. */
 export class TypeDefinitionError extends CairnError {}

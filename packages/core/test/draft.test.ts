@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { defineType, f, ValidationError } from "../src/index.js"
+import { assertSameKind, defineType, f, KindChangeError, ValidationError } from "../src/index.js"
 import { openDb, sendDocs } from "./helpers.js"
 
 const itemFields = {
@@ -242,6 +242,39 @@ describe("draft without a definition (tagged JSON)", () => {
       list: ["a", { $text: "b" }],
       extra: { $counter: 7 },
       map: { inner: "x" },
+    })
+  })
+
+  it("tells a write that would change a value's kind from one that keeps it (assertSameKind)", async () => {
+    const { db } = await openDb()
+    const doc = await db.create("memo", { title: "t", body: { $text: "hi" }, n: { $counter: 1 }, list: ["a"], map: { k: "v" } })
+    await db.change("memo", doc.id, d => {
+      for (const [current, next] of [
+        [d.title, 5],
+        [d.title, "u"],
+        [d.body, "a string keeps text text"],
+        [d.body, { $text: "x" }],
+        [d.n, { $counter: 2 }],
+        [d.list, ["b"]],
+        [d.map, { other: 1 }],
+        [d.map, { $map: { $text: "a key" } }],
+        [d.absent, { $counter: 0 }],
+      ]) {
+        expect(() => assertSameKind(current, next, ["x"])).not.toThrow()
+      }
+      const refusals: [unknown, unknown, string][] = [
+        [d.n, "abc", "refusing to replace a counter with a register, which would change its kind (at n)"],
+        [d.body, { $counter: 1 }, "refusing to replace text with a counter, which would change its kind (at body)"],
+        [d.list, "x", "refusing to replace a list with a register, which would change its kind (at list)"],
+        [d.map, 5, "refusing to replace a map with a register, which would change its kind (at map)"],
+        [d.title, { a: 1 }, "refusing to replace a register with a map, which would change its kind (at title)"],
+      ]
+      for (const [current, next, message] of refusals) {
+        const path = [message.slice(message.lastIndexOf("(at ") + 4, -1)]
+        expect(() => assertSameKind(current, next, path)).toThrow(KindChangeError)
+        expect(() => assertSameKind(current, next, path)).toThrow(message)
+      }
+      expect(() => assertSameKind(d.map, { $weird: 1 }, ["map"])).toThrow(/unknown tag "\$weird"/)
     })
   })
 })

@@ -177,6 +177,7 @@ describe("decodeDocument refuses bad input with a CodecError naming the problem"
     ["no data", { ...good(), data: [] }, /"data" must be an object/],
     ["a bad $counter", { ...good(), data: { votes: { $counter: "3" } } }, /"\$counter" must hold a number \(at votes\)/],
     ["a bad $text", { ...good(), data: { meta: { body: { $text: 1 } } } }, /"\$text" must hold a string \(at meta\.body\)/],
+    ["an unknown tag", { ...good(), data: { title: { $weird: 1 } } }, /unknown tag "\$weird": tagged JSON knows "\$text", "\$counter" and "\$map" \(at title\)/],
     ["data that is a tagged value, not a map", { ...good(), data: { $counter: 1 } }, /document data must be a map \(an object\), got a counter/],
   ]
   for (const [what, input, message] of cases) {

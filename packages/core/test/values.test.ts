@@ -30,7 +30,7 @@ describe("toPlain", () => {
 
   it("orders map keys the same way whatever order Automerge gives them in", () => {
     expect(Object.keys(toPlain({ b: 1, a: 2, c: { z: 1, y: 2 } }) as object)).toEqual(["a", "b", "c"])
-    expect(Object.keys((toTagged({ z: 1, y: { $x: 1 } }) as { y: object }).y)).toEqual(["$x"])
+    expect((toTagged({ z: 1, y: { $x: 1 } }) as { y: object }).y).toEqual({ $map: { $x: 1 } })
     expect(JSON.stringify(toTagged({ b: { d: 1, c: 2 }, a: 0 }))).toBe('{"a":0,"b":{"c":2,"d":1}}')
   })
 })
@@ -61,7 +61,7 @@ describe("tagged JSON", () => {
   })
 
   it("wraps a map whose only key looks like a tag, so it reads back as a map", () => {
-    for (const key of ["$text", "$counter", "$map"]) {
+    for (const key of ["$text", "$counter", "$map", "$weird"]) {
       const value = { m: { [key]: new ImmutableString("not a tag") } }
       const tagged = toTagged(value)
       expect(tagged).toEqual({ m: { $map: { [key]: "not a tag" } } })
@@ -69,6 +69,17 @@ describe("tagged JSON", () => {
       expect(Object.keys(back.m)).toEqual([key])
       expect(back.m[key]).toBeInstanceOf(ImmutableString)
     }
+  })
+
+  it("refuses an unknown tag, naming it and where it is", () => {
+    for (const value of [{ title: { $weird: 1 } }, { list: [{ $Text: "x" }] }, { a: { b: { $count: 2 } } }]) {
+      expect(() => fromTagged(value, [])).toThrow(ValidationError)
+    }
+    expect(() => fromTagged({ title: { $weird: 1 } }, [])).toThrow('unknown tag "$weird": tagged JSON knows "$text", "$counter" and "$map" (at title)')
+    expect(() => fromTagged({ list: [{ $Text: "x" }] }, [])).toThrow(/unknown tag "\$Text".*\(at list\.0\)/)
+    expect(() => untagForField({ kind: "map", fields: { title: { kind: "register", of: "string" } } }, { title: { $weird: 1 } }, [])).toThrow(/unknown tag "\$weird".*\(at title\)/)
+    // Explicitly a map, a key like that is a key; and so is one beside other keys.
+    expect(toTagged(fromTagged({ a: { $map: { $weird: 1 } }, b: { $weird: 1, other: 2 } }, []))).toEqual({ a: { $map: { $weird: 1 } }, b: { $weird: 1, other: 2 } })
   })
 
   it("refuses values it cannot store, naming where", () => {

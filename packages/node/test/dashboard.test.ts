@@ -3,7 +3,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { defineType, f } from "@cairn/core"
+import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo"
+import { decodeDocument, defineType, EXPORT_FORMAT, f } from "@cairn/core"
 import { NodePeer } from "../src/index.js"
 import { DashboardServer, locateDashboard, type DashboardOptions } from "../src/dashboard/index.js"
 
@@ -124,6 +125,46 @@ describe("DashboardServer API", () => {
     const after = await call("POST", `/api/docs/${id}/edit`, { op: "set", path: ["amount"], value: 950 })
     expect(after.json.document.data).toEqual({ label: "rent", amount: 950, seen: { $counter: 0 }, memo: { $text: "monthly" }, nested: { a: [1, { $counter: -1 }] } })
     expect((await peer.db.get(id)).data).toMatchObject({ nested: { a: [1, -1] } })
+  })
+
+  it("shows a typed document made without the definition with its defaults, and edits them", async () => {
+    const { peer, call } = await served()
+    const id = parseAutomergeUrl(generateAutomergeUrl()).documentId
+    const made = { format: EXPORT_FORMAT, id, type: "task", typeVersion: 1, createdAt: 1, createdBy: "0123456789abcdef0123456789abcdef", modifiedAt: 1, deletedAt: null, data: { title: "from the CLI" } }
+    await peer.db.importDocument(decodeDocument(made))
+    const { json } = await call("GET", `/api/docs/${id}`)
+    expect(json.document.data).toEqual({ title: "from the CLI", votes: { $counter: 0 }, notes: { $text: "" }, tags: [] })
+    const incremented = await call("POST", `/api/docs/${id}/edit`, { op: "incr", path: ["votes"], by: 2 })
+    expect(incremented.json.document.data).toEqual({ title: "from the CLI", votes: { $counter: 2 }, notes: { $text: "" }, tags: [] })
+    expect((await peer.db.exportDocument(id)).data).toEqual({ title: "from the CLI", votes: { $counter: 2 } })
+  })
+
+  it("refuses, without a definition, a set that would change a value's kind unless forced, and unknown tags", async () => {
+    const { peer, call } = await served()
+    const { json } = await call("POST", "/api/docs", { type: "budget.entry", data: { label: "rent", seen: { $counter: 2 }, memo: { $text: "m" }, lines: [1] } })
+    const id = json.document.id
+    const refusals: [unknown, RegExp][] = [
+      [{ op: "set", path: ["seen"], value: "abc" }, /^refusing to replace a counter with a register, which would change its kind \(at seen\); send "force": true to replace it anyway$/],
+      [{ op: "set", path: ["memo"], value: { $counter: 1 } }, /text with a counter.*\(at memo\)/],
+      [{ op: "set", path: ["lines"], value: { a: 1 } }, /a list with a map.*\(at lines\)/],
+      [{ op: "set", path: ["label"], value: { $weird: 1 } }, /^unknown tag "\$weird": tagged JSON knows "\$text", "\$counter" and "\$map" \(at label\)$/],
+      [{ op: "set", path: ["label"], value: { $weird: 1 }, force: true }, /unknown tag "\$weird"/],
+      [{ op: "set", path: ["label"], value: "x", force: "yes" }, /"force" must be true or false/],
+    ]
+    for (const [edit, message] of refusals) {
+      const response = await call("POST", `/api/docs/${id}/edit`, edit)
+      expect({ edit, status: response.status, error: response.json?.error }).toEqual({ edit, status: 400, error: expect.stringMatching(message) })
+    }
+    const created = await call("POST", "/api/docs", { type: "budget.entry", data: { label: { $weird: 1 } } })
+    expect(created.status).toBe(400)
+    expect(created.json.error).toMatch(/unknown tag "\$weird".*\(at label\)/)
+    expect(peer.db.types()).toEqual([{ type: "budget.entry", count: 1 }])
+    expect(await peer.db.history(id)).toHaveLength(1)
+
+    expect((await call("POST", `/api/docs/${id}/edit`, { op: "set", path: ["memo"], value: "a string keeps text text" })).status).toBe(200)
+    const forced = await call("POST", `/api/docs/${id}/edit`, { op: "set", path: ["seen"], value: "abc", force: true })
+    expect(forced.status).toBe(200)
+    expect(forced.json.document.data).toEqual({ label: "rent", seen: "abc", memo: { $text: "a string keeps text text" }, lines: [1] })
   })
 
   it("answers bad input with 400 and a message naming the problem, and changes nothing", async () => {

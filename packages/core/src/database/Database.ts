@@ -156,7 +156,8 @@ export class Database extends Emitter<DatabaseEvents> {
     const expected = type === undefined ? undefined : typeName(type)
     if (entry && expected !== undefined && entry.type !== expected) throw new WrongTypeError(id, expected, entry.type)
     const doc = await this.#store.read(id)
-    return materialize(id, doc, this.catalog.get(id)!) as never
+    const current = this.catalog.get(id)!
+    return materialize(id, doc, current, this.#definitionFor(type, current.type)) as never
   }
 
   /** Change a document through a typed draft; invalid results are refused as a whole. Resolves when on disk. */
@@ -259,6 +260,7 @@ export class Database extends Emitter<DatabaseEvents> {
   async query<R extends TypeRef>(type: R, options: QueryOptions<R extends TypeDefinition<any> ? DataOf<R> : Record<string, unknown>> = {}): Promise<DocOf<R>[]> {
     this.#open()
     const name = typeName(type)
+    const definition = this.#definitionFor(type, name)
     const ids = [...this.catalog.idsOfType(name)].filter(id => {
       const entry = this.catalog.get(id)!
       return !entry.purged && !entry.quarantined && (options.includeDeleted || entry.deletedAt === null)
@@ -266,7 +268,7 @@ export class Database extends Emitter<DatabaseEvents> {
     const docs = await Promise.all(
       ids.map(id =>
         this.#store.read(id).then(
-          doc => materialize(id, doc, this.catalog.get(id)!),
+          doc => materialize(id, doc, this.catalog.get(id)!, definition),
           // A document with nothing readable left is reported by `damaged()`; it must not hide the healthy rest.
           error => (error instanceof DamagedDocumentError ? undefined : Promise.reject(error)),
         ),
@@ -379,7 +381,7 @@ export class Database extends Emitter<DatabaseEvents> {
     const at = A.view(current, Array.isArray(heads) ? heads : [heads]) as A.Doc<Envelope>
     const entry = this.catalog.get(id)!
     const time = Math.max(0, ...A.getHeads(at).map(hash => changeTimeMs((A.inspectChange(at, hash) as { time: number }).time)))
-    return { ...materialize(id, at, { ...entry, modifiedAt: time }), modifiedAt: time }
+    return { ...materialize(id, at, { ...entry, modifiedAt: time }, this.#definitions.get(entry.type)), modifiedAt: time }
   }
 
   /** A document as exportable JSON that keeps field kinds (see codec/exportCodec.ts). */
@@ -526,6 +528,11 @@ export class Database extends Emitter<DatabaseEvents> {
       definition: name => this.#definitions.get(name),
       commit: ids => this.#commit.commit(ids),
     })
+  }
+
+  /** The definition documents of `type` are read with: the one the caller passed, else the one registered. */
+  #definitionFor(type: TypeRef | undefined, name: string): TypeDefinition | undefined {
+    return type instanceof TypeDefinition ? type : this.#definitions.get(name)
   }
 
   #open(): void {

@@ -8,9 +8,8 @@ import type { DocHandle, DocumentId, HandleState, Repo, StorageAdapterInterface 
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
 import { modifiedAtOf, readEnvelope, verifyCreation, type Envelope } from "../document/envelope.js"
 import { NotFoundError, PurgedError, QuarantinedError, ValidationError } from "../errors.js"
-import type { TypeDefinition } from "../schema/TypeDefinition.js"
+import { dataFieldOf, type TypeDefinition } from "../schema/TypeDefinition.js"
 import { validateStored } from "../schema/values.js"
-import type { FieldJSON } from "../schema/fields.js"
 import { Emitter } from "../helpers/Emitter.js"
 import { DamagedDocumentError, DamagedDocuments, type DamagedDocument } from "./DamagedDocuments.js"
 import { concatChunks, loadChunks } from "./StoredChunks.js"
@@ -436,12 +435,8 @@ export class DocumentStore extends Emitter<StoreEvents> {
 
 /** Validate a document's data map against its definition (throws ValidationError). */
 export function validateData(definition: TypeDefinition, data: unknown, allowUnknownKeys: boolean): void {
-  let field = dataFields.get(definition)
-  if (!field) dataFields.set(definition, (field = { kind: "map", fields: definition.toJSON().fields }))
-  validateStored(field, data, [], { allowUnknownKeys })
+  validateStored(dataFieldOf(definition), data, [], { allowUnknownKeys })
 }
-
-const dataFields = new WeakMap<TypeDefinition, FieldJSON>()
 
 /** A document from bytes a peer sent; bytes that do not load as a whole (a change whose dependencies are missing) load as far as they go. */
 function loadNew(bytes: Uint8Array): A.Doc<Envelope> {

@@ -1,11 +1,13 @@
 /**
  * A document as the app reads it: metadata plus data in app form (text and
- * string registers are strings, counters are numbers). A snapshot: reading
- * it never changes, and a change gives a new one.
+ * string registers are strings, counters are numbers, and fields the
+ * definition fills in are there). A snapshot: reading it never changes, and
+ * a change gives a new one.
  */
 import * as A from "@automerge/automerge"
 import type { CatalogEntry } from "../catalog/Catalog.js"
-import { toPlain } from "../schema/values.js"
+import { dataFieldOf, type TypeDefinition } from "../schema/TypeDefinition.js"
+import { toPlain, withDefaults } from "../schema/values.js"
 import type { Envelope } from "./envelope.js"
 
 export interface Doc<Data = Record<string, unknown>> {
@@ -22,12 +24,16 @@ export interface Doc<Data = Record<string, unknown>> {
   readonly data: Data
 }
 
-const cache = new WeakMap<object, Doc<any>>()
+const cache = new WeakMap<object, { definition: TypeDefinition | undefined; doc: Doc<any> }>()
 
-/** The app-form snapshot of an Automerge document (cached per Automerge snapshot). */
-export function materialize<Data>(id: string, doc: A.Doc<Envelope>, entry: CatalogEntry): Doc<Data> {
+/**
+ * The app-form snapshot of an Automerge document (cached per Automerge
+ * snapshot). With the type's definition, fields the document lacks read as
+ * their defaults (see withDefaults); nothing is written to the document.
+ */
+export function materialize<Data>(id: string, doc: A.Doc<Envelope>, entry: CatalogEntry, definition?: TypeDefinition): Doc<Data> {
   const cached = cache.get(doc)
-  if (cached && cached.modifiedAt === entry.modifiedAt) return cached as Doc<Data>
+  if (cached && cached.definition === definition && cached.doc.modifiedAt === entry.modifiedAt) return cached.doc as Doc<Data>
   const result: Doc<Data> = Object.freeze({
     id,
     type: entry.type,
@@ -35,8 +41,8 @@ export function materialize<Data>(id: string, doc: A.Doc<Envelope>, entry: Catal
     createdBy: doc.createdBy.val,
     modifiedAt: entry.modifiedAt,
     deletedAt: doc.deletedAt ?? null,
-    data: toPlain(doc.data) as Data,
+    data: toPlain(definition ? withDefaults(dataFieldOf(definition), doc.data) : doc.data) as Data,
   })
-  cache.set(doc, result)
+  cache.set(doc, { definition, doc: result })
   return result
 }

@@ -49,6 +49,15 @@ export class TypeDefinition<F extends Fields = Fields> {
   }
 }
 
+const dataFields = new WeakMap<TypeDefinition, FieldJSON>()
+
+/** A document's whole data as one field: a map of the definition's fields (made once per definition). */
+export function dataFieldOf(definition: TypeDefinition<any>): FieldJSON {
+  let field = dataFields.get(definition)
+  if (!field) dataFields.set(definition, (field = { kind: "map", fields: definition.toJSON().fields }))
+  return field
+}
+
 /** The data type of documents of a definition. */
 export type DataOf<D> = D extends TypeDefinition<infer F> ? InferFields<F> : never
 /** What `create` accepts for a definition. */

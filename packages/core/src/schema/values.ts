@@ -114,11 +114,37 @@ export function initialValue(field: FieldJSON, path: Path): unknown {
   }
 }
 
-/** Check a stored value (from Automerge, local or from a peer) against a field. */
+/**
+ * The stored value a missing field reads as: what create would have stored
+ * for it (see initialValue), or undefined when it may stay absent or has no
+ * way to start (a required string with no default: the document is invalid).
+ */
+function startOf(field: FieldJSON): unknown {
+  try {
+    return initialValue(field, [])
+  } catch (error) {
+    if (error instanceof ValidationError) return undefined
+    throw error
+  }
+}
+
+/** The app form a missing field reads as (see startOf). */
+export function missingValue(field: FieldJSON): unknown {
+  const start = startOf(field)
+  return start === undefined ? undefined : toPlain(start)
+}
+
+/**
+ * Check a stored value (from Automerge, local or from a peer) against a field.
+ * A missing field is valid when create could have left it out (a default, a
+ * kind that starts empty, optional): documents made without this definition
+ * (the CLI, a relay, an older app) lack them, and read as if they had them.
+ */
 export function validateStored(field: FieldJSON, value: unknown, path: Path, options: { allowUnknownKeys: boolean }): void {
   if (value === undefined) {
-    if (field.optional) return
-    throw new ValidationError("missing required field", path)
+    // Throws "missing required field" at the first field inside that cannot start (a map's required string, say).
+    if (!field.optional) initialValue(field, path)
+    return
   }
   switch (field.kind) {
     case "register":
@@ -185,7 +211,63 @@ export function toPlain(value: unknown): unknown {
   return value
 }
 
+/**
+ * A stored value with every declared field it lacks, at any depth, filled in
+ * with what create would have stored (see startOf): how a document made
+ * without this definition reads. A new tree that shares what was there; the
+ * document is not changed. Keys the definition does not declare (fields of a
+ * newer definition) are kept, and values of the wrong kind are left as they
+ * are (validateStored is what checks them).
+ */
+export function withDefaults(field: FieldJSON, value: unknown): unknown {
+  if (value === undefined) return startOf(field)
+  switch (field.kind) {
+    case "map": {
+      if (!isPlainObject(value)) return value
+      const out: Record<string, unknown> = { ...value }
+      for (const [key, sub] of Object.entries(field.fields)) {
+        const filled = withDefaults(sub, value[key])
+        if (filled !== undefined) out[key] = filled
+      }
+      return out
+    }
+    case "record": {
+      if (!isPlainObject(value)) return value
+      const out: Record<string, unknown> = {}
+      for (const [key, sub] of Object.entries(value)) out[key] = withDefaults(field.of, sub)
+      return out
+    }
+    case "list":
+      return Array.isArray(value) ? value.map(item => withDefaults(field.of, item)) : value
+    default:
+      return value
+  }
+}
+
 const TAGS = ["$text", "$counter", "$map"]
+
+/** The `$` key of an object whose only key starts with `$`: tagged JSON reads such an object as a tag, never as a map. */
+function tagOf(value: Record<string, unknown>): string | undefined {
+  const keys = Object.keys(value)
+  return keys.length === 1 && keys[0]!.startsWith("$") ? keys[0] : undefined
+}
+
+/** Refuse a tag tagged JSON does not know: stored as a map, a typo (`{"$txt": "…"}`) would pass for data. */
+function assertKnownTag(tag: string, path: Path): void {
+  if (!TAGS.includes(tag)) throw new ValidationError(`unknown tag ${JSON.stringify(tag)}: tagged JSON knows "$text", "$counter" and "$map"`, path)
+}
+
+/** The kinds tagged JSON tells apart, and so what a value is stored as without a definition (a record is a map). */
+export type TaggedKind = "register" | "counter" | "text" | "map" | "list"
+
+/** The kind of a value in stored form. */
+export function kindOfStored(value: unknown): TaggedKind {
+  if (value instanceof Counter) return "counter"
+  if (typeof value === "string") return "text"
+  if (Array.isArray(value)) return "list"
+  if (isPlainObject(value)) return "map"
+  return "register"
+}
 
 /** Stored form → tagged JSON, which keeps every kind without a schema. Map keys are sorted. */
 export function toTagged(value: unknown): unknown {
@@ -196,10 +278,8 @@ export function toTagged(value: unknown): unknown {
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {}
     for (const key of keysOf(value)) out[key] = toTagged(value[key])
-    // A map whose only key looks like a tag would read back as that kind: wrap it.
-    const keys = Object.keys(out)
-    if (keys.length === 1 && TAGS.includes(keys[0]!)) return { $map: out }
-    return out
+    // A map whose only key looks like a tag would read back as that tag (or be refused as an unknown one): wrap it.
+    return tagOf(out) === undefined ? out : { $map: out }
   }
   return value
 }
@@ -215,17 +295,18 @@ export function fromTagged(value: unknown, path: Path): unknown {
   if (typeof value === "boolean" || value === null) return value
   if (Array.isArray(value)) return value.map((item, i) => fromTagged(item, [...path, i]))
   if (isPlainObject(value)) {
-    const keys = Object.keys(value)
-    if (keys.length === 1 && keys[0] === "$text") {
+    const tag = tagOf(value)
+    if (tag === undefined) return fromTaggedMap(value, path)
+    assertKnownTag(tag, path)
+    if (tag === "$text") {
       if (typeof value.$text !== "string") throw new ValidationError(`"$text" must hold a string`, path)
       return value.$text
     }
-    if (keys.length === 1 && keys[0] === "$counter") {
+    if (tag === "$counter") {
       if (typeof value.$counter !== "number" || !Number.isFinite(value.$counter)) throw new ValidationError(`"$counter" must hold a number`, path)
       return new Counter(value.$counter)
     }
-    if (keys.length === 1 && keys[0] === "$map") return fromTaggedMap(value.$map, path)
-    return fromTaggedMap(value, path)
+    return fromTaggedMap(value.$map, path)
   }
   throw new ValidationError(`cannot store ${typeof value}`, path)
 }
@@ -251,16 +332,17 @@ function fromTaggedMap(value: unknown, path: Path): Record<string, unknown> {
  */
 export function untagForField(field: FieldJSON, value: unknown, path: Path): unknown {
   if (isPlainObject(value)) {
-    const keys = Object.keys(value)
-    if (keys.length === 1 && keys[0] === "$text") {
+    const tag = tagOf(value)
+    if (tag !== undefined) assertKnownTag(tag, path)
+    if (tag === "$text") {
       if (field.kind !== "text") throw new ValidationError(`"$text" given for a ${field.kind} field`, path)
       return value.$text
     }
-    if (keys.length === 1 && keys[0] === "$counter") {
+    if (tag === "$counter") {
       if (field.kind !== "counter") throw new ValidationError(`"$counter" given for a ${field.kind} field`, path)
       return value.$counter
     }
-    const inner = keys.length === 1 && keys[0] === "$map" ? value.$map : value
+    const inner = tag === "$map" ? value.$map : value
     if (field.kind === "map" && isPlainObject(inner)) {
       const out: Record<string, unknown> = {}
       for (const [key, sub] of Object.entries(inner)) out[key] = key in field.fields ? untagForField(field.fields[key]!, sub, [...path, key]) : sub

@@ -16,7 +16,10 @@ import {
   ValidationError,
   WrongTypeError,
   assertTypeName,
+  fromTagged,
+  toTagged,
   untagForField,
+  withDefaults,
   type CatalogEntry,
   type ExportedDocument,
   type HistoryEntry,
@@ -116,7 +119,10 @@ export class DashboardApi {
     const { db } = this.peer
     const [exported, history] = await Promise.all([db.exportDocument(id), db.history(id)])
     const { format: _, ...document } = exported
-    return { document, history: history.reverse(), definition: db.definition(document.type)?.toJSON() ?? null }
+    const definition = db.definition(document.type)?.toJSON()
+    // A document made without the definition (by the CLI, say) shows, as the app reads it, the defaults of the fields it lacks.
+    if (definition) document.data = toTagged(withDefaults({ kind: "map", fields: definition.fields }, fromTagged(document.data, []))) as Record<string, unknown>
+    return { document, history: history.reverse(), definition: definition ?? null }
   }
 
   async create(body: unknown): Promise<DocumentDetail> {

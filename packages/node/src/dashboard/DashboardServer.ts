@@ -13,8 +13,9 @@
  *   GET    /api/docs?type=T        documents of a type, newest first (&deleted=1, &limit=N)
  *   GET    /api/docs/:id           one document (tagged JSON data), its history (newest first), its type definition
  *   POST   /api/docs               create: {type, data}
- *   POST   /api/docs/:id/edit      {op: "set", path, value} | {op: "incr", path, by}
+ *   POST   /api/docs/:id/edit      {op: "set", path, value, force?} | {op: "incr", path, by}
  *                                  | {op: "splice", path, index, del, text} | {op: "settext", path, text}
+ *                                  (a set that changes a value's kind where no definition declares it needs force: true)
  *   DELETE /api/docs/:id           soft delete
  *   GET    /api/events             Server-Sent Events: `change`, `resync`, `peers`
  *

@@ -4,13 +4,14 @@
  * path into the document's data and is checked here before it reaches the
  * database, which validates the result against the type, if there is one.
  */
-import { untagForField, type FieldJSON } from "@cairn/core"
+import { assertSameKind, KindChangeError, untagForField, type FieldJSON } from "@cairn/core"
 import { HttpError, isObject } from "./http.js"
 
 export type Path = (string | number)[]
 
 export type Edit =
-  | { op: "set"; path: Path; value: unknown }
+  /** `force`: replace a value with one of another kind where no definition says what it is (refused otherwise). */
+  | { op: "set"; path: Path; value: unknown; force?: boolean }
   | { op: "incr"; path: Path; by: number }
   | { op: "splice"; path: Path; index: number; del: number; text: string }
   | { op: "settext"; path: Path; text: string }
@@ -24,7 +25,8 @@ export function parseEdit(body: unknown): Edit {
   switch (body.op) {
     case "set":
       if (!("value" in body)) throw new HttpError(400, `"set" needs a "value" (tagged JSON: "s" is a register, {"$text": "s"} text, {"$counter": 1} a counter)`)
-      return { op: "set", path, value: body.value }
+      if (body.force !== undefined && typeof body.force !== "boolean") throw new HttpError(400, `"force" must be true or false (got ${JSON.stringify(body.force)})`)
+      return { op: "set", path, value: body.value, force: body.force === true }
     case "incr": {
       const by = body.by ?? 1
       if (typeof by !== "number" || !Number.isFinite(by)) throw new HttpError(400, `"by" must be a finite number (got ${JSON.stringify(by)})`)
@@ -81,6 +83,8 @@ export function applyEdit(draft: object, edit: Edit, fields: Record<string, Fiel
   switch (edit.op) {
     case "set": {
       const field = fieldAt(fields, edit.path)
+      // A declared field converts the value to its kind; with none, only the caller can say a kind change is meant (as `cairn set`).
+      if (!field && !edit.force) keepingKind(() => assertSameKind(current, edit.value, edit.path))
       const value = field ? untagForField(field, edit.value, edit.path) : edit.value
       if (isList) parent.set!(key as number, value)
       else parent[key] = value
@@ -98,6 +102,15 @@ export function applyEdit(draft: object, edit: Edit, fields: Record<string, Fiel
       if (!hasMethod(current, "splice") || !hasMethod(current, "set")) throw new HttpError(400, `${show(edit.path)} is not text (${describe(current)})`)
       current.set(edit.text)
       return
+  }
+}
+
+function keepingKind(check: () => void): void {
+  try {
+    check()
+  } catch (error) {
+    if (error instanceof KindChangeError) throw new HttpError(400, `${error.message}; send "force": true to replace it anyway`)
+    throw error
   }
 }
 
