@@ -129,9 +129,9 @@ describe("DashboardServer API", () => {
 
   it("shows a typed document made without the definition with its defaults, and edits them", async () => {
     const { peer, call } = await served()
-    const id = parseAutomergeUrl(generateAutomergeUrl()).documentId
-    const made = { format: EXPORT_FORMAT, id, type: "task", typeVersion: 1, createdAt: 1, createdBy: "0123456789abcdef0123456789abcdef", modifiedAt: 1, deletedAt: null, data: { title: "from the CLI" } }
-    await peer.db.importDocument(decodeDocument(made))
+    const made = { format: EXPORT_FORMAT, id: parseAutomergeUrl(generateAutomergeUrl()).documentId, type: "task", typeVersion: 1, createdAt: 1, createdBy: "0123456789abcdef0123456789abcdef", modifiedAt: 1, deletedAt: null, data: { title: "from the CLI" } }
+    // JSON alone imports as a new document, under an id of its own.
+    const { id } = await peer.db.importDocument(decodeDocument(made))
     const { json } = await call("GET", `/api/docs/${id}`)
     expect(json.document.data).toEqual({ title: "from the CLI", votes: { $counter: 0 }, notes: { $text: "" }, tags: [] })
     const incremented = await call("POST", `/api/docs/${id}/edit`, { op: "incr", path: ["votes"], by: 2 })
