@@ -10,6 +10,7 @@ import { Command, CommanderError, Option } from "commander"
 import { DirectoryLockedError, NodePeer, parseTypeSelection } from "@cairn/node"
 import { commands, type Request } from "./commands.js"
 import { UsageError, errorLine, exitCodeOf } from "./errors.js"
+import { readStdinText } from "./input.js"
 import { answers, request, serverSocket } from "./LocalClient.js"
 import { watchChanges } from "./LocalServer.js"
 import { serve, type ServeOptions } from "./serve.js"
@@ -71,15 +72,6 @@ class QuarantineReport extends Error {
   }
 }
 
-async function readStdin(): Promise<string | undefined> {
-  if (process.stdin.isTTY) return undefined
-  try {
-    return readFileSync(0, "utf8")
-  } catch {
-    return undefined
-  }
-}
-
 /** How long a command waits for another command that holds the directory (with no server running) to finish. */
 const WAIT_FOR_DIRECTORY_MS = 30_000
 
@@ -106,7 +98,7 @@ async function reach(dir: string, open: () => Promise<NodePeer>): Promise<{ sock
 async function run(command: string, args: string[], options: Record<string, unknown>, global: Global): Promise<void> {
   const dir = dataDir(global)
   const body: Request = { command: command === "init" ? "whoami" : command, args, options }
-  if (command === "create" && args[1] === undefined) body.stdin = await readStdin()
+  if (command === "create" && args[1] === undefined) body.stdin = readStdinText()
   const showProgress = process.stdout.isTTY && !global.json
   const wants = command === "sync" && options.types !== undefined ? parseTypes(String(options.types)) : "*"
   const reached = await reach(dir, () => NodePeer.open({ dir, wants, ...(options.name ? { name: String(options.name) } : {}) }))

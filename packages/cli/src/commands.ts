@@ -8,6 +8,7 @@ import { join, relative, resolve, sep } from "node:path"
 import { KindChangeError, NotFoundError, assertTypeName, decodeDocument, encodeDocument, untagForField, type Doc, type FieldJSON, type TypeDefinition } from "@cairn/core"
 import { parseTypeSelection, type NodePeer } from "@cairn/node"
 import { UsageError } from "./errors.js"
+import { decodeUtf8, MAX_INPUT_BYTES } from "./input.js"
 import { parentOf, parsePath, setAt, unsetAt, child, type PathSegment } from "./paths.js"
 
 export interface Request {
@@ -331,8 +332,6 @@ interface ManifestEntry {
   history: string
 }
 
-/** Largest file an import reads (a document's JSON or history). */
-const MAX_IMPORT_FILE_BYTES = 256 * 1024 * 1024
 
 /**
  * Read a file of an export: inside it (by path, and not through a symbolic
@@ -351,32 +350,9 @@ async function readExportFile(root: string, file: string, encoding?: "utf8"): Pr
   }
   if (stats.isSymbolicLink()) throw new Error(`refusing ${file}: it is a symbolic link`)
   if (!stats.isFile()) throw new Error(`refusing ${file}: it is not a file`)
-  if (stats.size > MAX_IMPORT_FILE_BYTES) throw new Error(`refusing ${file}: ${stats.size} bytes is more than an import takes (${MAX_IMPORT_FILE_BYTES})`)
+  if (stats.size > MAX_INPUT_BYTES) throw new Error(`refusing ${file}: ${stats.size} bytes is more than an import takes (${MAX_INPUT_BYTES})`)
   const bytes = await readFile(path)
-  if (!encoding) return bytes
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes)
-  } catch {
-    throw new Error(`${file} is not valid UTF-8 (at byte ${firstInvalidUtf8(bytes)})`)
-  }
-}
-
-/** The offset of the first byte of the sequence that breaks UTF-8. */
-function firstInvalidUtf8(bytes: Uint8Array): number {
-  // The longest prefix that is valid, allowing a sequence cut at its end (stream mode); its complete
-  // characters, encoded again, are as long as the bytes before the breaking sequence.
-  let low = 0
-  let high = bytes.length
-  while (low < high) {
-    const middle = (low + high) >> 1
-    try {
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, middle + 1), { stream: true })
-      low = middle + 1
-    } catch {
-      high = middle
-    }
-  }
-  return new TextEncoder().encode(new TextDecoder("utf-8").decode(bytes.subarray(0, low), { stream: true })).length
+  return encoding ? decodeUtf8(bytes, file) : bytes
 }
 
 function inside(root: string, file: string): string {
