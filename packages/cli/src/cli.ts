@@ -4,7 +4,6 @@
  * Exit codes: 0 success, 1 runtime error, 2 usage error. Errors go to stderr
  * as one line starting "cairn: ".
  */
-import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { Command, CommanderError, Option } from "commander"
 import { DirectoryLockedError, NodePeer, parseTypeSelection } from "@cairn/node"
