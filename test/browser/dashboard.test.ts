@@ -2,8 +2,9 @@
  * The dashboard end to end: a node peer serving it in its own process
  * (test/fixtures/dashboard-peer.mjs, as `cairn serve` runs it), driven in
  * real Chromium. Documents made in other processes appear without a reload,
- * edits made in the page reach the peer, and connected peers show in the
- * network graph. Screenshots land in test/artifacts/screenshots/ for a reviewer
+ * edits made in the page reach the peer, connected peers show in the
+ * network graph, and documents refused on arrival are listed with why, to
+ * release or drop. Screenshots land in test/artifacts/screenshots/ for a reviewer
  * (in docs/screenshots/, for the README, with CAIRN_UPDATE_SCREENSHOTS=1).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process"
@@ -203,6 +204,61 @@ describe.skipIf(!hasBrowser)("dashboard in Chromium", () => {
     expect(await page.locator(`.peer-table tr[data-machine="${phoneId}"]`).textContent()).toMatch(/disconnected/)
     expect(await laptopNode.getAttribute("class")).toContain("state-in-sync")
     await screenshot(page, "network")
+    expect(problems).toEqual([])
+  })
+
+  it("lists documents quarantined on arrival live, with the reason, and releases or drops them from the page", async () => {
+    await page.evaluate(() => ((window as unknown as { beforeQuarantine: boolean }).beforeQuarantine = true))
+    const strictChore = { name: "chore", version: 1, fields: { title: { kind: "register", of: "number" } } }
+    await dashboard.call("define", { definition: strictChore })
+    // A peer with no definition of `chore` makes two with string titles: this peer's definition refuses both.
+    const garden = await PeerProcess.start({ dir: await dirs.make("cairn-garden-") })
+    others.push(garden)
+    const kept = await garden.call("create", { type: "chore", data: { title: "Sweep the yard" } })
+    const dropped = await garden.call("create", { type: "chore", data: { title: "Rake the leaves" } })
+    await garden.call("connect", { url: dashboard.ws })
+
+    const entry = page.locator("button.type.quarantine")
+    await entry.filter({ hasText: "Quarantined (2)" }).waitFor({ timeout: 10_000 })
+    expect(await page.evaluate(() => (window as unknown as { beforeQuarantine?: boolean }).beforeQuarantine)).toBe(true)
+    await entry.click()
+    const item = (id: string) => page.locator(`button.doc.quarantined[data-id="${id}"]`)
+    await item(kept).waitFor()
+    expect(await item(dropped).locator(".reason").textContent()).toMatch(/its data does not match type chore: .*title/)
+    expect(await item(kept).locator(".type-tag").textContent()).toBe("chore")
+
+    await item(kept).click()
+    await page.locator(".quarantine-reason", { hasText: "its data does not match type chore" }).waitFor()
+    const storedTitle = page.locator('.field[data-path="title"] input')
+    expect(await storedTitle.inputValue()).toBe("Sweep the yard")
+    expect(await storedTitle.isDisabled()).toBe(true)
+    await page.getByRole("button", { name: "Release" }).click()
+    await page.locator('.error[role="alert"]', { hasText: "still; it stays quarantined" }).waitFor()
+    await screenshot(page, "quarantine")
+    // The browser logs the refused release; that one was meant.
+    problems.splice(0, problems.length, ...problems.filter(p => !p.includes("status of 409")))
+
+    await item(dropped).click()
+    const drop = page.locator('[data-action="drop"]')
+    await drop.click()
+    await page.locator('[data-action="drop"][data-armed]', { hasText: "Click again to drop" }).waitFor()
+    await drop.click()
+    await page.locator('[data-outcome="dropped"]').waitFor()
+    await item(dropped).waitFor({ state: "detached" })
+    await entry.filter({ hasText: "Quarantined (1)" }).waitFor()
+
+    // With `chore` redefined to take a string title, the same release lets it in.
+    await dashboard.call("define", { definition: { ...strictChore, fields: { title: { kind: "register", of: "string" } } } })
+    await item(kept).click()
+    await page.getByRole("button", { name: "Release" }).click()
+    await page.locator('[data-outcome="released"]').waitFor()
+    await page.locator(".doc-list .empty", { hasText: "Nothing is quarantined." }).waitFor()
+    await page.getByRole("button", { name: "Open it in chore" }).click()
+    await page.locator(`button.doc[data-id="${kept}"]`).waitFor()
+    expect(await page.locator('.field[data-path="title"] input').inputValue()).toBe("Sweep the yard")
+    expect(await entry.count()).toBe(0)
+    expect((await dashboard.call("get", { id: kept })).data).toEqual({ title: "Sweep the yard" })
+    await expect(dashboard.call("get", { id: dropped })).rejects.toThrow(/purged|not found|quarantined/)
     expect(problems).toEqual([])
   })
 })

@@ -2,14 +2,16 @@ import { createServer, request as httpRequest, type Server } from "node:http"
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { afterEach, describe, expect, it, vi } from "vitest"
 import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo"
-import { decodeDocument, defineType, EXPORT_FORMAT, f } from "@cairn/core"
+import { decodeDocument, defineType, EXPORT_FORMAT, f, type TypeDefinition } from "@cairn/core"
 import { NodePeer } from "../src/index.js"
 import { DashboardServer, locateDashboard, type DashboardOptions } from "../src/dashboard/index.js"
 
 const Task = defineType("task", { fields: { title: f.string(), votes: f.counter(), notes: f.text().default(""), tags: f.list(f.string()) } })
 const Tag = defineType("tag", { fields: { label: f.string() } })
+/** A `task` whose title is a number: a task made elsewhere with a string title breaks it, and is quarantined here. */
+const StrictTask = defineType("task", { fields: { title: f.number() } })
 
 const cleanup: (() => Promise<void> | void)[] = []
 afterEach(async () => {
@@ -23,8 +25,8 @@ async function tempDir(prefix = "cairn-dashboard-"): Promise<string> {
 }
 
 /** A peer with the dashboard on a real http server on 127.0.0.1, as `cairn serve` runs it. */
-async function served(options: DashboardOptions = {}) {
-  const peer = await NodePeer.open({ dir: await tempDir(), types: [Task, Tag] })
+async function served(options: DashboardOptions = {}, types: TypeDefinition<any>[] = [Task, Tag]) {
+  const peer = await NodePeer.open({ dir: await tempDir(), types })
   const dashboard = new DashboardServer(peer, { log: () => {}, ...options })
   const server = createServer(dashboard.handle)
   const address = await peer.listen({ port: 0, server })
@@ -49,6 +51,17 @@ async function served(options: DashboardOptions = {}) {
     return { status: response.status, json, text, headers: response.headers }
   }
   return { peer, dashboard, server, base, address, call }
+}
+
+/** Tasks with string titles, made on a peer with no definition of `task` and synced to `url`: a peer with StrictTask quarantines them. */
+async function sendStringTitledTasks(url: string, titles: string[]): Promise<string[]> {
+  const other = await NodePeer.open({ dir: await tempDir() })
+  cleanup.push(() => other.close())
+  const ids: string[] = []
+  for (const title of titles) ids.push((await other.db.create("task", { title })).id)
+  other.connect(url)
+  await other.whenSynced(10_000)
+  return ids
 }
 
 /** A raw request, so the Host header can be anything. */
@@ -259,6 +272,95 @@ describe("DashboardServer API", () => {
     await other.whenSynced(10_000)
     await other.close()
     await until(/event: peers\ndata: .*"connected":false/)
+  })
+
+  it("lists quarantined documents with the reason, shows one as stored, releases it once the definition allows it, and drops", async () => {
+    const { peer, address, call } = await served({}, [StrictTask])
+    const [kept, dropped] = await sendStringTitledTasks(`ws://127.0.0.1:${address.port}`, ["a string title", "another"])
+    await vi.waitFor(() => expect(peer.db.quarantined()).toHaveLength(2), { timeout: 10_000 })
+
+    expect((await call("GET", "/api/overview")).json).toMatchObject({ types: [{ type: "task", count: 0, defined: true }], quarantined: 2 })
+    const list = await call("GET", "/api/quarantine")
+    expect(list.status).toBe(200)
+    expect(list.json.total).toBe(2)
+    expect(list.json.docs.map((d: any) => d.id).sort()).toEqual([kept, dropped].sort())
+    expect(list.json.docs[0]).toEqual({ id: expect.any(String), type: "task", reason: expect.stringMatching(/its data does not match type task: .*title/), modifiedAt: expect.any(Number) })
+
+    const shown = await call("GET", `/api/quarantine/${kept}`)
+    expect(shown.status).toBe(200)
+    expect(shown.json).toMatchObject({ id: kept, type: "task", reason: expect.stringMatching(/title/), document: { id: kept, type: "task", data: { title: "a string title" } } })
+    expect(shown.json.document.format).toBeUndefined()
+    expect(shown.json.definition.fields.title).toEqual({ kind: "register", of: "number" })
+    // Quarantined documents stay out of the type's list and cannot be read as documents.
+    expect((await call("GET", "/api/docs?type=task")).json.docs).toEqual([])
+    expect((await call("GET", `/api/docs/${kept}`)).status).toBe(409)
+
+    const refused = await call("POST", `/api/quarantine/${kept}/release`)
+    expect(refused.status).toBe(409)
+    expect(refused.json.error).toMatch(/its data does not match type task: .*title.*\(still; it stays quarantined\)/)
+    expect((await call("GET", "/api/quarantine")).json.total).toBe(2)
+
+    const drop = await call("POST", `/api/quarantine/${dropped}/drop`)
+    expect(drop.status).toBe(200)
+    expect(drop.json).toEqual({ id: dropped, type: "task" })
+    expect((await call("GET", `/api/quarantine/${dropped}`)).status).toBe(404)
+    expect(peer.db.quarantined().map(q => q.id)).toEqual([kept])
+
+    // With the definition changed to take a string title, the same release lets it in.
+    peer.db.register(defineType("task", { fields: { title: f.string() } }))
+    const released = await call("POST", `/api/quarantine/${kept}/release`)
+    expect(released.status).toBe(200)
+    expect(released.json.document).toMatchObject({ id: kept, type: "task", data: { title: "a string title" } })
+    expect((await call("GET", "/api/quarantine")).json).toEqual({ total: 0, docs: [] })
+    expect((await call("GET", "/api/overview")).json).toMatchObject({ types: [{ type: "task", count: 1, defined: true }], quarantined: 0 })
+    expect((await call("GET", "/api/docs?type=task")).json.docs.map((d: any) => [d.id, d.summary])).toEqual([[kept, "a string title"]])
+  })
+
+  it("answers quarantine actions on documents that are not quarantined with 404, naming why", async () => {
+    const { peer, call } = await served()
+    const { id } = await peer.db.create(Task, { title: "fine" })
+    const cases: [string, string, RegExp][] = [
+      ["GET", `/api/quarantine/${id}`, /document .* is not quarantined/],
+      ["POST", `/api/quarantine/${id}/release`, /document .* is not quarantined/],
+      ["POST", `/api/quarantine/${id}/drop`, /document .* is not quarantined/],
+      ["GET", "/api/quarantine/nope", /no document with id nope/],
+      ["POST", "/api/quarantine/nope/drop", /no document with id nope/],
+    ]
+    for (const [method, path, message] of cases) {
+      const response = await call(method, path)
+      expect({ method, path, status: response.status, error: response.json?.error }).toEqual({ method, path, status: 404, error: expect.stringMatching(message) })
+    }
+    expect((await call("GET", `/api/quarantine/${id}/release`)).status).toBe(405)
+    expect((await call("GET", "/api/quarantine?limit=0")).status).toBe(400)
+    expect((await peer.db.get(Task, id)).data.title).toBe("fine")
+  })
+
+  it("streams a quarantine, a release and a drop as Server-Sent Events", async () => {
+    const { peer, base, address, call } = await served({}, [StrictTask])
+    const controller = new AbortController()
+    cleanup.push(() => controller.abort())
+    const response = await fetch(`${base}/api/events`, { signal: controller.signal })
+    const reader = response.body!.getReader()
+    let received = ""
+    const until = async (pattern: RegExp) => {
+      const deadline = Date.now() + 10_000
+      while (!pattern.test(received)) {
+        if (Date.now() > deadline) throw new Error(`no ${pattern} in ${received}`)
+        const { value, done } = await reader.read()
+        if (done) throw new Error(`stream ended: ${received}`)
+        received += new TextDecoder().decode(value)
+      }
+    }
+    await until(/event: hello/)
+    const [kept, dropped] = await sendStringTitledTasks(`ws://127.0.0.1:${address.port}`, ["one", "two"])
+    for (const id of [kept, dropped]) await until(new RegExp(`event: quarantine\ndata: \{"id":"${id}","type":"task","state":"quarantined","reason":"its data does not match type task`))
+    await call("POST", `/api/quarantine/${dropped}/drop`)
+    await until(new RegExp(`event: quarantine\ndata: \{"id":"${dropped}","type":"task","state":"dropped"\}`))
+    peer.db.register(defineType("task", { fields: { title: f.string() } }))
+    await call("POST", `/api/quarantine/${kept}/release`)
+    await until(new RegExp(`event: quarantine\ndata: \{"id":"${kept}","type":"task","state":"released"\}`))
+    // The released document arrives in its type like any other.
+    await until(new RegExp(`event: change\ndata: \{"id":"${kept}","type":"task"`))
   })
 
   it("serves the built page, and explains when there is none", async () => {

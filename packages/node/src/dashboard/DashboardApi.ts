@@ -1,7 +1,8 @@
 /**
  * What the dashboard's JSON API answers, over a node peer: the overview
  * (this machine, types with counts, peers), the documents of a type, one
- * document with its history, and the changes the page makes. Each method
+ * document with its history, the changes the page makes, and the
+ * documents quarantined on arrival (to release or drop). Each method
  * returns the JSON to send or throws (an HttpError, or a Cairn error that
  * `statusOf` maps to a status).
  */
@@ -41,6 +42,8 @@ export interface Overview {
   peers: PeerView[]
   /** Servers this peer connects to, with how each connection stands. */
   connections: { url: string; status: string; refusal?: string }[]
+  /** How many documents are quarantined here (refused on arrival; see `quarantined()`). */
+  quarantined: number
   /** The server's clock, so the page can show "synced 5 s ago" right. */
   now: number
 }
@@ -64,6 +67,20 @@ export interface DocumentSummary {
 export interface DocumentDetail {
   document: Omit<ExportedDocument, "format">
   history: HistoryEntry[]
+  definition: TypeDefinitionJSON | null
+}
+
+/** A document refused as it arrived, and why. */
+export interface QuarantinedSummary {
+  id: string
+  type: string
+  reason: string
+  modifiedAt: number
+}
+
+/** A quarantined document with what is stored of it (tagged JSON, as an export has it), and the definition it is checked against here. */
+export interface QuarantinedDetail extends QuarantinedSummary {
+  document: Omit<ExportedDocument, "format">
   definition: TypeDefinitionJSON | null
 }
 
@@ -91,6 +108,7 @@ export class DashboardApi {
       schemas,
       peers: this.peers(),
       connections: network.clients(),
+      quarantined: db.quarantined().length,
       now: Date.now(),
     }
   }
@@ -148,6 +166,38 @@ export class DashboardApi {
     this.#entry(id)
     await this.peer.db.delete(id, { message: "deleted in the dashboard" })
     return { id, deletedAt: this.peer.db.catalog.get(id)?.deletedAt ?? null }
+  }
+
+  /** Quarantined documents, most recently changed first. */
+  quarantined(query: URLSearchParams): { total: number; docs: QuarantinedSummary[] } {
+    const all = this.peer.db.quarantined().sort((a, b) => b.modifiedAt - a.modifiedAt)
+    return { total: all.length, docs: all.slice(0, parseLimit(query.get("limit"))) }
+  }
+
+  async quarantinedDocument(id: string): Promise<QuarantinedDetail> {
+    const summary = this.#quarantined(id)
+    const { format: _, ...document } = await this.peer.db.quarantinedDocument(id)
+    return { ...summary, document, definition: this.peer.db.definition(summary.type)?.toJSON() ?? null }
+  }
+
+  /** Check it again with the definitions here now; a QuarantinedError (409) says why it still fails. */
+  async release(id: string): Promise<DocumentDetail> {
+    this.#quarantined(id)
+    await this.peer.db.releaseQuarantined(id)
+    return this.document(id)
+  }
+
+  async drop(id: string): Promise<{ id: string; type: string }> {
+    const { type } = this.#quarantined(id)
+    await this.peer.db.dropQuarantined(id)
+    return { id, type }
+  }
+
+  #quarantined(id: string): QuarantinedSummary {
+    const entry = this.#entry(id)
+    if (entry.purged) throw new NotFoundError(id)
+    if (!entry.quarantined) throw new HttpError(404, `document ${id} is not quarantined; see GET /api/quarantine for those that are`)
+    return { id, type: entry.type, reason: entry.quarantined, modifiedAt: entry.modifiedAt }
   }
 
   #entry(id: string): CatalogEntry {

@@ -9,7 +9,7 @@
  *
  * The API (JSON in and out; errors are `{ error }` with a 4xx status):
  *
- *   GET    /api/overview           this machine, types with counts, peers, outgoing connections
+ *   GET    /api/overview           this machine, types with counts, peers, outgoing connections, quarantined count
  *   GET    /api/docs?type=T        documents of a type, newest first (&deleted=1, &limit=N)
  *   GET    /api/docs/:id           one document (tagged JSON data), its history (newest first), its type definition
  *   POST   /api/docs               create: {type, data}
@@ -17,7 +17,13 @@
  *                                  | {op: "splice", path, index, del, text} | {op: "settext", path, text}
  *                                  (a set that changes a value's kind where no definition declares it needs force: true)
  *   DELETE /api/docs/:id           soft delete
- *   GET    /api/events             Server-Sent Events: `change`, `resync`, `peers`
+ *   GET    /api/quarantine         documents refused on arrival, with why, newest first (&limit=N)
+ *   GET    /api/quarantine/:id     one of them, with its stored document (tagged JSON)
+ *   POST   /api/quarantine/:id/release  check it again with the definitions here now: the document,
+ *                                  or 409 with why it still fails
+ *   POST   /api/quarantine/:id/drop     remove it here (not taken from peers again)
+ *   GET    /api/events             Server-Sent Events: `change`, `quarantine` (state: quarantined,
+ *                                  released or dropped), `resync`, `peers`
  *
  * It answers only this machine unless `allowRemote` is set (see access.ts).
  */
@@ -44,9 +50,9 @@ export interface DashboardOptions {
   log?: (message: string) => void
 }
 
-/** Document changes within this window go out together, one message per document. */
+/** Document changes and quarantines within this window go out together, one message per document. */
 const CHANGE_BATCH_MS = 50
-/** More changed documents than this in one window (a bulk sync) send one `resync` instead. */
+/** More messages than this in one window (a bulk sync) send one `resync` instead. */
 const MAX_CHANGES_PER_BATCH = 200
 const PEERS_THROTTLE_MS = 200
 const CONNECTIONS_POLL_MS = 2000
@@ -58,7 +64,7 @@ export class DashboardServer {
   readonly #memory = new PeerMemory()
   readonly #options: Required<Omit<DashboardOptions, "staticDir">>
   readonly #stop: (() => void)[] = []
-  #pendingChanges = new Map<string, ChangeMessage>()
+  #pending = new Map<string, PendingMessage>()
   #changeTimer: ReturnType<typeof setTimeout> | undefined
   #peersTimer: ReturnType<typeof setTimeout> | undefined
   #lastConnections = ""
@@ -77,7 +83,8 @@ export class DashboardServer {
     }
     this.#api = new DashboardApi(peer, this.#memory)
     this.#events = new EventStream(this.#options.keepAliveMs)
-    this.#stop.push(peer.db.on("change", ({ id, type, origin, entry }) => this.#changed({ id, type, origin, ...pick(entry) })))
+    this.#stop.push(peer.db.on("change", ({ id, type, origin, entry }) => this.#queue({ event: "change", data: { id, type, origin, ...pick(entry) } })))
+    this.#stop.push(peer.db.on("quarantine", ({ id, type, reason }) => this.#queue({ event: "quarantine", data: { id, type, state: "quarantined", reason } })))
     this.#stop.push(
       peer.replicator.on("status", status => {
         this.#memory.note(status)
@@ -134,7 +141,7 @@ export class DashboardServer {
 
   async #routeApi(method: string, parts: string[], query: URLSearchParams, request: IncomingMessage, response: ServerResponse): Promise<void> {
     const api = this.#api
-    const route = `${method} /${parts.map((part, i) => (parts[0] === "docs" && i === 1 ? ":id" : part)).join("/")}`
+    const route = `${method} /${parts.map((part, i) => ((parts[0] === "docs" || parts[0] === "quarantine") && i === 1 ? ":id" : part)).join("/")}`
     const id = parts[1] ?? ""
     const body = () => readJson(request, this.#options.maxBodyBytes)
     switch (route) {
@@ -150,10 +157,26 @@ export class DashboardServer {
         return sendJson(response, 200, await api.delete(id))
       case "POST /docs/:id/edit":
         return sendJson(response, 200, await api.edit(id, await body()))
+      case "GET /quarantine":
+        return sendJson(response, 200, api.quarantined(query))
+      case "GET /quarantine/:id":
+        return sendJson(response, 200, await api.quarantinedDocument(id))
+      case "POST /quarantine/:id/release": {
+        const released = await api.release(id)
+        // The database says so only as a change; the page also needs to know it left the quarantine.
+        this.#queue({ event: "quarantine", data: { id, type: released.document.type, state: "released" } })
+        return sendJson(response, 200, released)
+      }
+      case "POST /quarantine/:id/drop": {
+        const dropped = await api.drop(id)
+        // A drop is told to no one else: the database has no event for it.
+        this.#queue({ event: "quarantine", data: { ...dropped, state: "dropped" } })
+        return sendJson(response, 200, dropped)
+      }
       case "GET /events":
         return this.#events.open(request, response, { machineId: this.peer.machineId, now: Date.now() })
     }
-    const known = ["/overview", "/docs", "/docs/:id", "/docs/:id/edit", "/events"].includes(route.slice(route.indexOf(" ") + 1))
+    const known = ["/overview", "/docs", "/docs/:id", "/docs/:id/edit", "/quarantine", "/quarantine/:id", "/quarantine/:id/release", "/quarantine/:id/drop", "/events"].includes(route.slice(route.indexOf(" ") + 1))
     if (known) throw new HttpError(405, `${method} is not allowed on /api/${parts.join("/")}`)
     throw new HttpError(404, `no API at /api/${parts.join("/")}; see the list in DashboardServer.ts`)
   }
@@ -169,15 +192,16 @@ export class DashboardServer {
     sendJson(response, status, { error: message })
   }
 
-  #changed(change: ChangeMessage): void {
+  #queue(message: PendingMessage): void {
     if (this.#events.size === 0) return
-    this.#pendingChanges.set(change.id, change)
+    // The latest message of each kind per document is the one that counts.
+    this.#pending.set(`${message.event} ${message.data.id}`, message)
     this.#changeTimer ??= setTimeout(() => {
       this.#changeTimer = undefined
-      const changes = [...this.#pendingChanges.values()]
-      this.#pendingChanges = new Map()
-      if (changes.length > MAX_CHANGES_PER_BATCH) this.#events.send("resync", { count: changes.length, types: [...new Set(changes.map(c => c.type))] })
-      else for (const change of changes) this.#events.send("change", change)
+      const messages = [...this.#pending.values()]
+      this.#pending = new Map()
+      if (messages.length > MAX_CHANGES_PER_BATCH) this.#events.send("resync", { count: messages.length, types: [...new Set(messages.map(m => m.data.type))] })
+      else for (const { event, data } of messages) this.#events.send(event, data)
     }, CHANGE_BATCH_MS)
   }
 
@@ -200,6 +224,16 @@ interface ChangeMessage {
   deletedAt: number | null
   purged: boolean
 }
+
+interface QuarantineMessage {
+  id: string
+  type: string
+  state: "quarantined" | "released" | "dropped"
+  /** Why it was refused (when it is quarantined). */
+  reason?: string
+}
+
+type PendingMessage = { event: "change"; data: ChangeMessage } | { event: "quarantine"; data: QuarantineMessage }
 
 function pick(entry: CatalogEntry): Pick<ChangeMessage, "modifiedAt" | "deletedAt" | "purged"> {
   return { modifiedAt: entry.modifiedAt, deletedAt: entry.deletedAt, purged: entry.purged === true }

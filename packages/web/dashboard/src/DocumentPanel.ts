@@ -1,17 +1,14 @@
 /** The right column: one document's metadata, its data as an editable tree, its history, and delete. */
 import type { DocumentDetail, Edit } from "./api.js"
+import { confirmButton } from "./ConfirmButton.js"
 import { renderData, restoreUnsaved, unsavedIn } from "./DataTree.js"
 import { fill, h } from "./dom.js"
-import { shortId, timeAgo } from "./format.js"
+import { machineLabel, shortId, timeAgo } from "./format.js"
 
 export interface DocumentActions {
   edit(id: string, edit: Edit): Promise<void>
   remove(id: string): Promise<void>
 }
-
-/** The document whose Delete was clicked once, and until when a second click deletes it. */
-let armed: { id: string; until: number } | undefined
-const ARMED_MS = 4000
 
 export function renderEmptyDocument(panel: HTMLElement, message: string): void {
   fill(panel, h("div", { class: "placeholder" }, message))
@@ -20,31 +17,11 @@ export function renderEmptyDocument(panel: HTMLElement, message: string): void {
 export function renderDocument(panel: HTMLElement, detail: DocumentDetail, self: string, actions: DocumentActions, error: string | undefined): void {
   const { document: doc, history, definition } = detail
   const unsaved = unsavedIn(panel)
-  const machine = (id: string) => (id === self ? h("span", { class: "self", title: id }, "this machine") : h("code", { title: id }, shortId(id, 12)))
+  const machine = (id: string) => machineLabel(id, self)
   const deleted = doc.deletedAt !== null
   const save = (edit: Edit) => actions.edit(doc.id, edit)
 
-  const deleteButton = h("button", { type: "button", class: "danger", "data-action": "delete", disabled: deleted }, deleted ? "Deleted" : "Delete")
-  const showArmed = () => {
-    const on = !deleted && armed?.id === doc.id && armed.until > Date.now()
-    if (on) deleteButton.dataset.armed = "true"
-    else delete deleteButton.dataset.armed
-    if (!deleted) deleteButton.textContent = on ? "Click again to delete" : "Delete"
-  }
-  showArmed()
-  deleteButton.addEventListener("click", () => {
-    // Two steps instead of a modal confirm(). The armed state lives outside the
-    // button, so a live update that redraws the panel between the clicks keeps it.
-    if (deleteButton.dataset.armed) {
-      armed = undefined
-      deleteButton.disabled = true
-      void actions.remove(doc.id)
-      return
-    }
-    armed = { id: doc.id, until: Date.now() + ARMED_MS }
-    showArmed()
-    setTimeout(() => deleteButton.isConnected && showArmed(), ARMED_MS + 50)
-  })
+  const deleteButton = confirmButton({ key: `delete ${doc.id}`, action: "delete", label: "Delete", confirm: "Click again to delete", done: deleted ? "Deleted" : undefined, run: () => void actions.remove(doc.id) })
 
   fill(
     panel,

@@ -9,6 +9,7 @@ export type LiveState = "connecting" | "live" | "reconnecting"
 export interface LiveHandlers {
   hello(): void
   change(change: { id: string; type: string; origin: string; deletedAt: number | null; purged: boolean }): void
+  quarantine(update: { id: string; type: string; state: "quarantined" | "released" | "dropped"; reason?: string }): void
   resync(): void
   peers(update: unknown): void
   state(state: LiveState): void
@@ -22,6 +23,7 @@ export function connectLive(handlers: LiveHandlers): EventSource {
     handlers.hello()
   })
   on("change", handlers.change)
+  on("quarantine", handlers.quarantine)
   on("resync", handlers.resync)
   on("peers", handlers.peers)
   source.addEventListener("error", () => handlers.state("reconnecting"))

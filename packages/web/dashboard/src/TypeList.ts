@@ -1,10 +1,32 @@
-/** The left column: every type this peer holds, with how many live documents each has. */
+/**
+ * The left column: every type this peer holds, with how many live documents
+ * each has, and, when any document was refused on arrival, the quarantine.
+ */
 import type { Overview } from "./api.js"
 import { fill, h } from "./dom.js"
 
-export function renderTypes(list: HTMLElement, types: Overview["types"], selected: string | undefined, select: (type: string) => void): void {
+export interface QuarantineEntry {
+  count: number
+  selected: boolean
+  open(): void
+}
+
+export function renderTypes(list: HTMLElement, types: Overview["types"], selected: string | undefined, select: (type: string) => void, quarantine: QuarantineEntry): void {
+  // Shown while anything is quarantined, and while it is open (so emptying it does not pull it away).
+  const entry =
+    quarantine.count > 0 || quarantine.selected
+      ? h(
+          "li",
+          { class: "quarantine-entry" },
+          h(
+            "button",
+            { type: "button", class: quarantine.selected ? "type quarantine selected" : "type quarantine", "aria-current": quarantine.selected ? "true" : undefined, onClick: quarantine.open },
+            h("span", { class: "type-name" }, `Quarantined (${quarantine.count})`),
+          ),
+        )
+      : null
   if (types.length === 0) {
-    fill(list, h("li", { class: "empty" }, "No documents yet. Create one with ", h("strong", {}, "New document"), " or ", h("code", {}, "cairn create"), "."))
+    fill(list, h("li", { class: "empty" }, "No documents yet. Create one with ", h("strong", {}, "New document"), " or ", h("code", {}, "cairn create"), "."), entry)
     return
   }
   fill(
@@ -22,5 +44,6 @@ export function renderTypes(list: HTMLElement, types: Overview["types"], selecte
         ),
       ),
     ),
+    entry,
   )
 }

@@ -31,6 +31,8 @@ export interface Overview {
   schemas: Record<string, TypeDefinitionJSON>
   peers: PeerView[]
   connections: Connection[]
+  /** How many documents are quarantined here. */
+  quarantined: number
   now: number
 }
 
@@ -81,6 +83,21 @@ export interface DocumentDetail {
   definition: TypeDefinitionJSON | null
 }
 
+/** A document refused as it arrived, and why. */
+export interface QuarantinedSummary {
+  id: string
+  type: string
+  reason: string
+  modifiedAt: number
+}
+
+export interface QuarantinedDetail extends QuarantinedSummary {
+  /** As it is stored, in tagged JSON. */
+  document: DocumentDetail["document"]
+  /** The definition it is checked against here, if any. */
+  definition: TypeDefinitionJSON | null
+}
+
 export type Path = (string | number)[]
 
 export type Edit =
@@ -117,4 +134,8 @@ export const api = {
   create: (type: string, data: unknown) => call<DocumentDetail>("POST", "/api/docs", { type, data }),
   edit: (id: string, edit: Edit) => call<DocumentDetail>("POST", `/api/docs/${encodeURIComponent(id)}/edit`, edit),
   remove: (id: string) => call<{ id: string; deletedAt: number | null }>("DELETE", `/api/docs/${encodeURIComponent(id)}`),
+  quarantine: () => call<{ total: number; docs: QuarantinedSummary[] }>("GET", "/api/quarantine"),
+  quarantined: (id: string) => call<QuarantinedDetail>("GET", `/api/quarantine/${encodeURIComponent(id)}`),
+  release: (id: string) => call<DocumentDetail>("POST", `/api/quarantine/${encodeURIComponent(id)}/release`),
+  drop: (id: string) => call<{ id: string; type: string }>("POST", `/api/quarantine/${encodeURIComponent(id)}/drop`),
 }

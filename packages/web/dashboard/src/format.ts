@@ -31,6 +31,11 @@ export function shortId(id: string, length = 8): string {
   return id.length > length ? id.slice(0, length) : id
 }
 
+/** A machine as a short id, or "this machine" for `self`. */
+export function machineLabel(id: string, self: string): HTMLElement {
+  return id === self ? h("span", { class: "self", title: id }, "this machine") : h("code", { title: id }, shortId(id, 12))
+}
+
 export function types(selection: "*" | string[]): string {
   if (selection === "*") return "all types"
   if (selection.length === 0) return "no types"

@@ -1,11 +1,12 @@
 /**
  * The Cairn dashboard: types on the left, the documents of the selected
  * type in the middle, the selected document on the right, the network
- * below. The address says what is selected (#/type/id), and the server's
- * event stream keeps every part current.
+ * below. Documents refused on arrival have their own entry beside the
+ * types (#/!quarantine/id). The address says what is selected (#/type/id),
+ * and the server's event stream keeps every part current.
  */
 import "./style.css"
-import { api, ApiError, type DocumentDetail, type DocumentSummary, type Edit, type Overview } from "./api.js"
+import { api, ApiError, type DocumentDetail, type DocumentSummary, type Edit, type Overview, type QuarantinedDetail, type QuarantinedSummary } from "./api.js"
 import { renderDocument, renderEmptyDocument } from "./DocumentPanel.js"
 import { renderDocuments } from "./DocumentList.js"
 import { byId, fill, h } from "./dom.js"
@@ -13,6 +14,8 @@ import { refreshTimes, setServerNow, shortId, types } from "./format.js"
 import { connectLive, type LiveState } from "./LiveEvents.js"
 import { openNewDocument } from "./NewDocumentForm.js"
 import { renderNetwork } from "./PeersGraph.js"
+import { renderQuarantineList } from "./QuarantineList.js"
+import { renderOutcome, renderQuarantined, type QuarantineOutcome } from "./QuarantinePanel.js"
 import { renderTypes } from "./TypeList.js"
 
 const view = {
@@ -29,6 +32,9 @@ const view = {
   newDocument: byId<HTMLButtonElement>("new-document"),
 }
 
+/** The quarantine's place in the address: no type name starts with "!". */
+const QUARANTINE = "!quarantine"
+
 const state = {
   overview: undefined as Overview | undefined,
   type: undefined as string | undefined,
@@ -38,7 +44,14 @@ const state = {
   detail: undefined as DocumentDetail | undefined,
   documentError: undefined as string | undefined,
   fresh: new Set<string>(),
+  /** Undefined until the quarantine's list has loaded. */
+  quarantine: undefined as { docs: QuarantinedSummary[]; total: number } | undefined,
+  quarantined: undefined as QuarantinedDetail | undefined,
+  /** A document this page saw released or dropped, said in the panel until something else is picked. */
+  outcome: undefined as QuarantineOutcome | undefined,
 }
+
+const inQuarantine = () => state.type === QUARANTINE
 
 // ---- what is selected: the address is the truth, so links and reloads work
 
@@ -51,13 +64,16 @@ function readAddress(): void {
   if (typeChanged) {
     state.docs = []
     state.total = 0
-    void loadDocuments()
+    void loadList()
   }
   if (idChanged) {
     state.detail = undefined
+    state.quarantined = undefined
     state.documentError = undefined
-    void loadDocument()
+    void loadPanel()
   }
+  if ((typeChanged || idChanged) && state.outcome && !(inQuarantine() && !state.id)) state.outcome = undefined
+  view.showDeleted.parentElement!.hidden = inQuarantine()
   drawTypes()
   drawDocuments()
 }
@@ -86,8 +102,11 @@ const message = (error: unknown) => (error instanceof ApiError ? error.message :
 
 const loadOverview = latest(api.overview, (overview, error) => {
   if (!overview) return console.error(error)
+  const quarantineChanged = overview.quarantined !== state.overview?.quarantined
   state.overview = overview
   setServerNow(overview.now)
+  // A release made elsewhere (the CLI) arrives as a change: the count says the list is out of date.
+  if (quarantineChanged && inQuarantine()) reload.documents()
   const name = overview.machine.name
   fill(view.machine, name ? h("strong", {}, name) : null, " ", h("code", { title: overview.machine.machineId }, shortId(overview.machine.machineId, 12)), h("span", { class: "muted" }, ` · wants ${types(overview.machine.wants)}${overview.machine.relay ? " · relay" : ""}`))
   const first = overview.types.find(t => t.count > 0)
@@ -110,6 +129,26 @@ const loadDocuments = latest(
   },
 )
 
+const loadQuarantine = latest(api.quarantine, (list, error) => {
+  if (error) console.error(error)
+  if (!inQuarantine()) return
+  state.quarantine = list ?? { docs: [], total: 0 }
+  drawDocuments()
+})
+
+const loadQuarantined = latest(
+  () => (state.id ? api.quarantined(state.id) : undefined),
+  (detail, error) => {
+    if (detail && detail.id !== state.id) return
+    state.quarantined = detail
+    if (error) state.documentError = message(error)
+    drawDocument()
+  },
+)
+
+const loadList = () => (inQuarantine() ? loadQuarantine() : loadDocuments())
+const loadPanel = () => (inQuarantine() ? loadQuarantined() : loadDocument())
+
 const loadDocument = latest(
   () => (state.id ? api.document(state.id) : undefined),
   (detail, error) => {
@@ -130,8 +169,8 @@ function debounced(run: () => void, ms = 120): () => void {
 }
 const reload = {
   overview: debounced(() => void loadOverview()),
-  documents: debounced(() => void loadDocuments()),
-  document: debounced(() => void loadDocument()),
+  documents: debounced(() => void loadList()),
+  document: debounced(() => void loadPanel()),
   all() {
     reload.overview()
     reload.documents()
@@ -142,17 +181,27 @@ const reload = {
 // ---- drawing
 
 function drawTypes(): void {
-  renderTypes(view.types, state.overview?.types ?? [], state.type, type => go(type))
+  const quarantine = { count: state.overview?.quarantined ?? 0, selected: inQuarantine(), open: () => go(QUARANTINE) }
+  renderTypes(view.types, state.overview?.types ?? [], state.type, type => go(type), quarantine)
 }
 
 function drawDocuments(): void {
+  if (inQuarantine()) return renderQuarantineList(view.documents, view.documentsHeading, state.quarantine && { ...state.quarantine, selected: state.id, fresh: state.fresh }, id => go(QUARANTINE, id))
   renderDocuments(view.documents, view.documentsHeading, { type: state.type, docs: state.docs, total: state.total, selected: state.id, fresh: state.fresh }, id => go(state.type, id))
 }
 
 function drawDocument(): void {
+  if (inQuarantine()) return drawQuarantined()
   if (!state.id) return renderEmptyDocument(view.document, state.type ? "Pick a document." : "Pick a type, then a document.")
   if (!state.detail) return renderEmptyDocument(view.document, state.documentError ?? "Loading…")
   renderDocument(view.document, state.detail, state.overview?.machine.machineId ?? "", actions, state.documentError)
+}
+
+function drawQuarantined(): void {
+  if (!state.id && state.outcome) return renderOutcome(view.document, state.outcome, (type, id) => go(type, id))
+  if (!state.id) return renderEmptyDocument(view.document, state.quarantine?.total === 0 ? "Nothing is quarantined." : "Pick a quarantined document to see why it was refused.")
+  if (!state.quarantined) return renderEmptyDocument(view.document, state.documentError ?? "Loading…")
+  renderQuarantined(view.document, state.quarantined, state.overview?.machine.machineId ?? "", quarantineActions, state.documentError)
 }
 
 function drawNetwork(): void {
@@ -180,7 +229,48 @@ const actions = {
   },
 }
 
+/** A released or dropped document leaves the quarantine's panel; the panel says what became of it. */
+function settled(outcome: QuarantineOutcome): void {
+  state.outcome = outcome
+  state.documentError = undefined
+  if (inQuarantine() && state.id === outcome.id) go(QUARANTINE)
+  else drawDocument()
+}
+
+const quarantineActions = {
+  async release(id: string) {
+    try {
+      const released = await api.release(id)
+      settled({ id, type: released.document.type, state: "released" })
+    } catch (error) {
+      // Still refused: the panel stays, with why.
+      state.documentError = message(error)
+      if (id === state.id) drawDocument()
+    }
+    reload.all()
+  },
+  async drop(id: string) {
+    try {
+      const dropped = await api.drop(id)
+      settled({ id, type: dropped.type, state: "dropped" })
+    } catch (error) {
+      state.documentError = message(error)
+      if (id === state.id) drawDocument()
+    }
+    reload.all()
+  },
+}
+
 // ---- live
+
+/** A document that just changed or arrived flashes in its list. */
+function flash(id: string): void {
+  state.fresh.add(id)
+  setTimeout(() => {
+    state.fresh.delete(id)
+    view.documents.querySelector(`[data-id="${CSS.escape(id)}"]`)?.classList.remove("fresh")
+  }, 2000)
+}
 
 function setLive(live: LiveState): void {
   view.live.dataset.state = live
@@ -192,14 +282,17 @@ connectLive({
   hello: () => reload.all(),
   resync: () => reload.all(),
   change: change => {
-    state.fresh.add(change.id)
-    setTimeout(() => {
-      state.fresh.delete(change.id)
-      view.documents.querySelector(`[data-id="${CSS.escape(change.id)}"]`)?.classList.remove("fresh")
-    }, 2000)
+    flash(change.id)
     reload.overview()
     if (change.type === state.type) reload.documents()
     if (change.id === state.id) reload.document()
+  },
+  quarantine: update => {
+    reload.overview()
+    if (!inQuarantine()) return
+    if (update.state === "quarantined") flash(update.id)
+    reload.documents()
+    if (update.id === state.id && update.state !== "quarantined") settled({ id: update.id, type: update.type, state: update.state })
   },
   peers: update => {
     if (!state.overview) return
@@ -212,12 +305,12 @@ connectLive({
 
 // ---- wiring
 
-view.showDeleted.addEventListener("change", () => void loadDocuments())
+view.showDeleted.addEventListener("change", () => void loadList())
 view.newDocument.addEventListener("click", () =>
   openNewDocument(view.dialog, {
     types: state.overview?.types.map(t => t.type) ?? [],
     schemas: state.overview?.schemas ?? {},
-    initialType: state.type,
+    initialType: inQuarantine() ? undefined : state.type,
     create: (type, data) => api.create(type, data),
     created: detail => {
       state.fresh.add(detail.document.id)

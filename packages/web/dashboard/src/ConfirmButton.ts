@@ -1,0 +1,48 @@
+/**
+ * A button for what cannot be undone (delete, drop): the first click arms
+ * it, a second within a few seconds acts. Two steps instead of a modal
+ * confirm(); the armed state lives outside the button, so a live update that
+ * redraws the panel between the clicks keeps it.
+ */
+import { h } from "./dom.js"
+
+export interface ConfirmButtonOptions {
+  /** What it acts on, e.g. "delete ID": arming one button disarms any other. */
+  key: string
+  /** Its `data-action`, for tests and styles. */
+  action: string
+  label: string
+  /** The label while armed ("Click again to delete"). */
+  confirm: string
+  /** Shown, disabled, when there is nothing to do (a document already deleted). */
+  done?: string
+  run: () => void
+}
+
+let armed: { key: string; until: number } | undefined
+const ARMED_MS = 4000
+
+export function confirmButton(options: ConfirmButtonOptions): HTMLButtonElement {
+  const { key, action, label, confirm, done, run } = options
+  const button = h("button", { type: "button", class: "danger", "data-action": action, disabled: done !== undefined }, done ?? label)
+  const showArmed = () => {
+    if (done !== undefined) return
+    const on = armed?.key === key && armed.until > Date.now()
+    if (on) button.dataset.armed = "true"
+    else delete button.dataset.armed
+    button.textContent = on ? confirm : label
+  }
+  showArmed()
+  button.addEventListener("click", () => {
+    if (button.dataset.armed) {
+      armed = undefined
+      button.disabled = true
+      run()
+      return
+    }
+    armed = { key, until: Date.now() + ARMED_MS }
+    showArmed()
+    setTimeout(() => button.isConnected && showArmed(), ARMED_MS + 50)
+  })
+  return button
+}
