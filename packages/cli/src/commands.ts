@@ -3,11 +3,12 @@
  * the `cairn` process (which opens the data directory) or inside a running
  * `cairn serve` (which received the request over its local socket).
  */
-import { lstat, mkdir, readFile, readdir, writeFile } from "node:fs/promises"
-import { join, relative, resolve, sep } from "node:path"
+import { mkdir, readdir, writeFile } from "node:fs/promises"
+import { join, resolve } from "node:path"
 import { KindChangeError, NotFoundError, assertTypeName, decodeDocument, encodeDocument, untagForField, type Doc, type FieldJSON, type TypeDefinition } from "@cairn/core"
 import { parseTypeSelection, type NodePeer } from "@cairn/node"
 import { UsageError } from "./errors.js"
+import { EXPORT_MANIFEST, inside, readExportFile, type ManifestEntry } from "./exportFiles.js"
 import { parentOf, parsePath, setAt, unsetAt, child, type PathSegment } from "./paths.js"
 
 export interface Request {
@@ -318,74 +319,6 @@ function peerList(peer: NodePeer) {
     .filter(p => !trusted.some(t => t.machineId === p.machineId))
     .map(p => ({ machineId: p.machineId, publicKey: null, name: p.name ?? null, read: p.wants, write: null, lastSeen: p.lastSyncAt, connected: p.state !== "closed" }))
   return [...trusted, ...others]
-}
-
-/** A path inside `root`; refuses one that escapes it (`..`, absolute paths). */
-const EXPORT_MANIFEST = "cairn.export/2"
-
-/** One document in an export's manifest: its JSON and (since cairn.export/2) its history. */
-interface ManifestEntry {
-  id: string
-  type: string
-  file: string
-  history: string
-}
-
-/** Largest file an import reads (a document's JSON or history). */
-const MAX_IMPORT_FILE_BYTES = 256 * 1024 * 1024
-
-/**
- * Read a file of an export: inside it (by path, and not through a symbolic
- * link), not larger than an import takes, and text only if it is valid
- * UTF-8. Errors name the file and what is wrong, never its content.
- */
-async function readExportFile(root: string, file: string): Promise<Uint8Array>
-async function readExportFile(root: string, file: string, encoding: "utf8"): Promise<string>
-async function readExportFile(root: string, file: string, encoding?: "utf8"): Promise<Uint8Array | string> {
-  const path = inside(root, file)
-  let stats
-  try {
-    stats = await lstat(path)
-  } catch {
-    throw new Error(`cannot read ${file}: it does not exist`)
-  }
-  if (stats.isSymbolicLink()) throw new Error(`refusing ${file}: it is a symbolic link`)
-  if (!stats.isFile()) throw new Error(`refusing ${file}: it is not a file`)
-  if (stats.size > MAX_IMPORT_FILE_BYTES) throw new Error(`refusing ${file}: ${stats.size} bytes is more than an import takes (${MAX_IMPORT_FILE_BYTES})`)
-  const bytes = await readFile(path)
-  if (!encoding) return bytes
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes)
-  } catch {
-    throw new Error(`${file} is not valid UTF-8 (at byte ${firstInvalidUtf8(bytes)})`)
-  }
-}
-
-/** The offset of the first byte of the sequence that breaks UTF-8. */
-function firstInvalidUtf8(bytes: Uint8Array): number {
-  // The longest prefix that is valid, allowing a sequence cut at its end (stream mode); its complete
-  // characters, encoded again, are as long as the bytes before the breaking sequence.
-  let low = 0
-  let high = bytes.length
-  while (low < high) {
-    const middle = (low + high) >> 1
-    try {
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, middle + 1), { stream: true })
-      low = middle + 1
-    } catch {
-      high = middle
-    }
-  }
-  return new TextEncoder().encode(new TextDecoder("utf-8").decode(bytes.subarray(0, low), { stream: true })).length
-}
-
-function inside(root: string, file: string): string {
-  const full = resolve(root, file)
-  const rel = relative(root, full)
-  if (rel === "" || rel.startsWith("..") || rel.split(sep)[0] === ".." || resolve(full) !== full || /^[\\/]/.test(file)) {
-    throw new Error(`refusing ${JSON.stringify(file)}: it is outside ${root}`)
-  }
-  return full
 }
 
 export { NotFoundError }
