@@ -99,7 +99,9 @@ async function run(command: string, args: string[], options: Record<string, unkn
   if (command === "create" && args[1] === undefined) body.stdin = await readStdin()
   const showProgress = process.stdout.isTTY && !global.json
   const wants = command === "sync" && options.types !== undefined ? parseTypes(String(options.types)) : "*"
-  const reached = await reach(dir, () => NodePeer.open({ dir, wants, ...(options.name ? { name: String(options.name) } : {}) }))
+  // Only init names this machine: `trust --name` names the machine being trusted.
+  const name = command === "init" && options.name ? { name: String(options.name) } : {}
+  const reached = await reach(dir, () => NodePeer.open({ dir, wants, ...name }))
   if ("socket" in reached) {
     if (command === "init" && options.name) throw new UsageError("a server is running on this directory; stop it to rename the machine")
     return print(command, await request(reached.socket, body), global)

@@ -150,10 +150,13 @@ describe.concurrent("commands", () => {
 
     const phone = await json(["--data", await dirs.make(), "whoami"])
     await json([...data, "trust", phone.publicKey, "--name", "phone", "--read", "task,note", "--write", "task"])
+    // --name there names the machine trusted, not this one.
+    expect((await json([...data, "whoami"])).name).toBe("laptop")
     expect((await cairn([...data, "peers"])).stdout).toBe(
       ["MACHINE                           NAME   READ       WRITE  CONNECTED  LAST SEEN", `${phone.machineId}  phone  task,note  task   no         never`, ""].join("\n"),
     )
     const status = (await cairn([...data, "status"])).stdout
+    expect(status).toMatch(new RegExp(`^machine +${me.machineId} \\(laptop\\)$`, "m"))
     expect(status).toMatch(/^documents +note 0, task 1$/m)
     expect(status).toMatch(new RegExp(`^ {2}${phone.machineId}  phone  task,note  task   no         never$`, "m"))
 
