@@ -168,7 +168,7 @@ export function program(): Command {
   const withMessage = (command: Command) => command.option("-m, --message <text>", "a message for the change, shown by cairn history")
 
   example(program.command("init").description("create the data directory and this machine's identity (again: keeps the identity)").option("--name <name>", "a name for this machine").action(action("init")), "  cairn init --name laptop")
-  example(program.command("whoami").description('this machine: {"machineId", "publicKey", "name"}').action(action("whoami")), "  cairn whoami --json")
+  example(program.command("whoami").description("this machine: its id, public key and name (--json: {\"machineId\", \"publicKey\", \"name\"})").action(action("whoami")), "  cairn whoami --json")
   example(
     withMessage(program.command("create").argument("<type>").argument("[json]").description("create a document (JSON from the argument or stdin); prints its id")).action(action("create")),
     `  cairn create task '{"title": "Buy milk", "notes": {"$text": "oat"}, "votes": {"$counter": 0}}' -m "shopping list"`,
@@ -208,7 +208,7 @@ export function program(): Command {
   example(withMessage(program.command("rm").argument("<id>").description("delete a document (the delete replicates; cairn restore undoes it)")).action(action("rm")), "  cairn rm 2S7nW9… -m 'bought it'")
   example(withMessage(program.command("restore").argument("<id>").description("undo a delete (cairn rm); the restore replicates")).action(action("restore")), "  cairn restore 2S7nW9… -m 'not bought after all'")
   example(
-    program.command("purge").argument("<id>").description("drop a deleted document's body and history for good, here and on every peer it syncs with (a tombstone replicates); cannot be undone").action(action("purge")),
+    program.command("purge").argument("<id>").description("drop a deleted document's body and history for good; a tombstone replicates, so the peers it syncs with drop theirs too; cannot be undone").action(action("purge")),
     "  cairn rm 2S7nW9… && cairn purge 2S7nW9…",
   )
   example(
