@@ -1,8 +1,9 @@
 /**
  * `cairn`: a full Cairn peer from the shell. See `cairn --help`.
  *
- * Exit codes: 0 success, 1 runtime error, 2 usage error. Errors go to stderr
- * as one line starting "cairn: ".
+ * Exit codes: 0 success, 1 runtime error, 2 usage error; `sync` exits 3 when
+ * documents arrived and were quarantined, 4 when the other peer refused
+ * changes made here. Errors go to stderr as one line starting "cairn: ".
  */
 import { resolve } from "node:path"
 import { Command, CommanderError, Option } from "commander"
@@ -12,40 +13,12 @@ import { UsageError, errorLine, exitCodeOf } from "./errors.js"
 import { readStdinText } from "./input.js"
 import { answers, request, serverSocket } from "./LocalClient.js"
 import { watchChanges } from "./LocalServer.js"
+import { humanOutput } from "./output.js"
 import { serve, type ServeOptions } from "./serve.js"
 
 interface Global {
   data?: string
   json?: boolean
-}
-
-/** How each command prints its result when --json is not given. */
-const text: Record<string, (result: any) => string | undefined> = {
-  create: doc => doc.id,
-  set: () => undefined,
-  unset: () => undefined,
-  incr: () => undefined,
-  text: () => undefined,
-  rm: () => undefined,
-  untrust: () => undefined,
-  export: r => `exported ${r.exported} documents to ${r.dir}`,
-  import: r =>
-    [
-      `imported: ${r.created} new, ${r.merged} merged with the copy here, ${r.changed} changed from their JSON, ${r.unchanged} already here`,
-      ...r.newIds.map((n: { from: string; to: string }) => `${n.from} had no history in the export: imported as a new document ${n.to}`),
-    ].join("\n"),
-  sync: r => `in sync: sent ${r.sent}, received ${r.received}; ${r.documents} documents here`,
-  quarantine: r =>
-    Array.isArray(r)
-      ? r.length === 0
-        ? "nothing is quarantined"
-        : r.map((q: { id: string; type: string; reason: string }) => `${q.id}  ${q.type}  ${q.reason}`).join("\n")
-      : r.document
-        ? `${r.id}  ${r.type}  quarantined: ${r.reason}\n${JSON.stringify(r.document, null, 2)}`
-        : r.dropped
-          ? `dropped ${r.dropped}`
-          : `released ${r.released}`,
-  init: r => `machine ${r.machineId}${r.name ? ` (${r.name})` : ""}\npublic key ${r.publicKey}`,
 }
 
 function dataDir(global: Global): string {
@@ -55,19 +28,36 @@ function dataDir(global: Global): string {
 function print(command: string, result: unknown, global: Global): void {
   if (global.json) process.stdout.write(JSON.stringify(result) + "\n")
   else {
-    const format = text[command]
+    const format = humanOutput[command]
     const out = format ? format(result) : JSON.stringify(result, null, 2)
     if (out !== undefined) process.stdout.write(out + "\n")
   }
-  const quarantined = command === "sync" ? (result as { quarantined: { id: string; type: string; reason: string }[] }).quarantined : []
-  if (quarantined.length > 0) throw new QuarantineReport(quarantined)
+  if (command === "sync") reportSync(result as SyncReport)
 }
 
-/** A sync that quarantined documents did not deliver them: exit code 3, and each one named. */
-class QuarantineReport extends Error {
-  readonly exitCode = 3
-  constructor(documents: { id: string; type: string; reason: string }[]) {
-    super(`${documents.length} document(s) arrived and were quarantined (see cairn quarantine): ${documents.map(d => `${d.id} (${d.type}): ${d.reason}`).join("; ")}`)
+interface SyncReport {
+  denied: { id: string; type: string; reason: string }[]
+  quarantined: { id: string; type: string; reason: string }[]
+}
+
+/**
+ * A sync that did not deliver everything is an error: changes the other peer
+ * refused (exit code 4; a quarantine found too is named in the same line) or
+ * documents that arrived and were quarantined (exit code 3).
+ */
+function reportSync({ denied, quarantined }: SyncReport): void {
+  const refusedPart = `the other peer refused this peer's changes to ${denied.length} document(s), which it neither applied nor passed on: ${denied.map(d => `${d.id} (${d.type}): ${d.reason}`).join("; ")}`
+  const quarantinedPart = `${quarantined.length} document(s) arrived and were quarantined (see cairn quarantine): ${quarantined.map(d => `${d.id} (${d.type}): ${d.reason}`).join("; ")}`
+  if (denied.length > 0) throw new SyncIncomplete(quarantined.length > 0 ? `${refusedPart}; and ${quarantinedPart}` : refusedPart, 4)
+  if (quarantined.length > 0) throw new SyncIncomplete(quarantinedPart, 3)
+}
+
+class SyncIncomplete extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message)
   }
 }
 
@@ -96,11 +86,13 @@ async function reach(dir: string, open: () => Promise<NodePeer>): Promise<{ sock
 /** Run one command: through a running server on the directory if there is one, else on the directory itself. */
 async function run(command: string, args: string[], options: Record<string, unknown>, global: Global): Promise<void> {
   const dir = dataDir(global)
-  const body: Request = { command: command === "init" ? "whoami" : command, args, options }
+  const body: Request = { command: command === "init" ? "whoami" : command, args, options, human: !global.json }
   if (command === "create" && args[1] === undefined) body.stdin = readStdinText()
   const showProgress = process.stdout.isTTY && !global.json
   const wants = command === "sync" && options.types !== undefined ? parseTypes(String(options.types)) : "*"
-  const reached = await reach(dir, () => NodePeer.open({ dir, wants, ...(options.name ? { name: String(options.name) } : {}) }))
+  // Only init names this machine: `trust --name` names the machine being trusted.
+  const name = command === "init" && options.name ? { name: String(options.name) } : {}
+  const reached = await reach(dir, () => NodePeer.open({ dir, wants, ...name }))
   if ("socket" in reached) {
     if (command === "init" && options.name) throw new UsageError("a server is running on this directory; stop it to rename the machine")
     return print(command, await request(reached.socket, body), global)
@@ -163,28 +155,39 @@ export function program(): Command {
     await run(name, args, options, global())
   }
   const example = (command: Command, lines: string) => command.addHelpText("after", `\nExample:\n${lines}`)
+  // Every write can say why it was made; `cairn history` shows it.
+  const withMessage = (command: Command) => command.option("-m, --message <text>", "a message for the change, shown by cairn history")
 
   example(program.command("init").description("create the data directory and this machine's identity (again: keeps the identity)").option("--name <name>", "a name for this machine").action(action("init")), "  cairn init --name laptop")
-  example(program.command("whoami").description('this machine: {"machineId", "publicKey", "name"}').action(action("whoami")), "  cairn whoami --json")
-  example(program.command("create").argument("<type>").argument("[json]").description("create a document (JSON from the argument or stdin); prints its id").action(action("create")), `  cairn create task '{"title": "Buy milk", "notes": {"$text": "oat"}, "votes": {"$counter": 0}}'`)
-  example(program.command("get").argument("<id>").description("a document: id, type, times, creator and data (plain JSON)").action(action("get")), "  cairn get 2S7nW9… --json")
-  example(program.command("ls").description("documents, most recently modified first").option("--type <type>", "only this type").option("--deleted", "include deleted documents").action(action("ls")), "  cairn ls --type task")
+  example(program.command("whoami").description("this machine: its id, public key and name (--json: {\"machineId\", \"publicKey\", \"name\"})").action(action("whoami")), "  cairn whoami --json")
+  example(
+    withMessage(program.command("create").argument("<type>").argument("[json]").description("create a document (JSON from the argument or stdin); prints its id")).action(action("create")),
+    `  cairn create task '{"title": "Buy milk", "notes": {"$text": "oat"}, "votes": {"$counter": 0}}' -m "shopping list"`,
+  )
   example(
     program
-      .command("set")
+      .command("get")
+      .argument("<id>")
+      .option("--at <hash>", "the document as it was at this change (a hash from cairn history, or a unique prefix of 4 or more characters)")
+      .description("a document: id, type, times, creator, and its data (tagged JSON, so kinds show; --json: plain JSON)")
+      .action(action("get")),
+    "  cairn get 2S7nW9…\n  cairn get 2S7nW9… --at 3f2a9c1b0d4e\n  cairn get 2S7nW9… --json",
+  )
+  example(program.command("ls").description("documents, most recently modified first").option("--type <type>", "only this type").option("--deleted", "include deleted documents").action(action("ls")), "  cairn ls --type task")
+  example(
+    withMessage(program.command("set"))
       .argument("<id>")
       .argument("<path>")
       .argument("<value>")
       .option("--force-kind", "replace the value even if VALUE is of another kind (a counter by a string, say); without it that is refused where no type definition says what the field is")
       .description('set a value at a dotted path (a.b.0.c); VALUE is tagged JSON if it parses ("s" a register, {"$text": "s"} text, {"$counter": 1} a counter), else a string')
       .action(action("set")),
-    "  cairn set 2S7nW9… title 'Buy oat milk'\n  cairn set 2S7nW9… done true\n  cairn set 2S7nW9… votes '{\"$counter\": 0}'\n  cairn set 2S7nW9… votes 3 --force-kind      # a counter becomes a number register",
+    "  cairn set 2S7nW9… title 'Buy oat milk' -m 'oat, not cow'\n  cairn set 2S7nW9… done true\n  cairn set 2S7nW9… votes '{\"$counter\": 0}'\n  cairn set 2S7nW9… votes 3 --force-kind      # a counter becomes a number register",
   )
-  example(program.command("unset").argument("<id>").argument("<path>").description("remove a map key or list item").action(action("unset")), "  cairn unset 2S7nW9… tags.0")
-  example(program.command("incr").argument("<id>").argument("<path>").argument("[n]").description("add N (default 1, may be negative) to a counter").action(action("incr")), "  cairn incr 2S7nW9… votes -- -2")
+  example(withMessage(program.command("unset").argument("<id>").argument("<path>").description("remove a map key or list item")).action(action("unset")), "  cairn unset 2S7nW9… tags.0")
+  example(withMessage(program.command("incr").argument("<id>").argument("<path>").argument("[n]").description("add N (default 1, may be negative) to a counter")).action(action("incr")), "  cairn incr 2S7nW9… votes -- -2")
   example(
-    program
-      .command("text")
+    withMessage(program.command("text"))
       .argument("<id>")
       .argument("<path>")
       .argument("[pos del str...]", "with --splice: position, characters to delete, text to insert")
@@ -193,8 +196,16 @@ export function program(): Command {
       .action(action("text")),
     "  cairn text 2S7nW9… notes --splice 0 0 'Hello '",
   )
-  example(program.command("rm").argument("<id>").description("delete a document (the delete replicates)").action(action("rm")), "  cairn rm 2S7nW9…")
-  example(program.command("history").argument("<id>").description("changes of a document, oldest first: hash, machine, time, message").action(action("history")), "  cairn history 2S7nW9… --json")
+  example(withMessage(program.command("rm").argument("<id>").description("delete a document (the delete replicates; cairn restore undoes it)")).action(action("rm")), "  cairn rm 2S7nW9… -m 'bought it'")
+  example(withMessage(program.command("restore").argument("<id>").description("undo a delete (cairn rm); the restore replicates")).action(action("restore")), "  cairn restore 2S7nW9… -m 'not bought after all'")
+  example(
+    program.command("purge").argument("<id>").description("drop a deleted document's body and history for good; a tombstone replicates, so the peers it syncs with drop theirs too; cannot be undone").action(action("purge")),
+    "  cairn rm 2S7nW9… && cairn purge 2S7nW9…",
+  )
+  example(
+    program.command("history").argument("<id>").description("changes of a document, oldest first: hash, time, machine, message (get --at HASH shows the document at one)").action(action("history")),
+    "  cairn history 2S7nW9…\n  cairn history 2S7nW9… --json",
+  )
   example(program.command("watch").description("print a JSON line per changed document (local or remote) until SIGINT/SIGTERM").option("--type <type>", "only this type").action((options: { type?: string }) => watch(options, global())), "  cairn watch --type task")
   example(
     program
@@ -215,7 +226,7 @@ export function program(): Command {
     "  cairn serve --port 3030\n  cairn serve --open --port 0",
   )
   example(
-    program.command("sync").argument("<url>").description("connect, sync both ways until in sync, then exit").option("--types <types>", "types to sync: T1,T2 or *").option("--timeout <seconds>", "give up after this long", "30").action(action("sync")),
+    program.command("sync").argument("<url>").description("connect, sync both ways until in sync, then exit; exit code 3: documents arrived and were quarantined, 4: the other peer refused changes made here (no write grant)").option("--types <types>", "types to sync: T1,T2 or *").option("--timeout <seconds>", "give up after this long", "30").action(action("sync")),
     "  cairn sync ws://127.0.0.1:3030 --json",
   )
   example(
@@ -223,8 +234,8 @@ export function program(): Command {
     "  cairn export ./backup",
   )
   example(
-    program.command("import").argument("<dir>").description("import an export: the same documents, which sync with every other copy (again: changes nothing)").action(action("import")),
-    "  cairn import ./backup",
+    withMessage(program.command("import").argument("<dir>").description("import an export: the same documents, which sync with every other copy (again: changes nothing); -m goes on the changes it writes")).action(action("import")),
+    "  cairn import ./backup -m 'restored from the laptop backup'",
   )
   example(program.command("status").description("data directory, machine, documents per type, known peers").action(action("status")), "  cairn status")
   example(

@@ -3,12 +3,12 @@
  * the `cairn` process (which opens the data directory) or inside a running
  * `cairn serve` (which received the request over its local socket).
  */
-import { lstat, mkdir, readFile, readdir, writeFile } from "node:fs/promises"
-import { join, relative, resolve, sep } from "node:path"
-import { KindChangeError, NotFoundError, assertTypeName, decodeDocument, encodeDocument, untagForField, type Doc, type FieldJSON, type TypeDefinition } from "@cairn/core"
+import { mkdir, readdir, writeFile } from "node:fs/promises"
+import { join, resolve } from "node:path"
+import { KindChangeError, NotFoundError, PurgedError, QuarantinedError, assertTypeName, decodeDocument, encodeDocument, untagForField, type Doc, type FieldJSON, type TypeDefinition } from "@cairn/core"
 import { parseTypeSelection, type NodePeer } from "@cairn/node"
 import { UsageError } from "./errors.js"
-import { decodeUtf8, MAX_INPUT_BYTES } from "./input.js"
+import { EXPORT_MANIFEST, inside, readExportFile, type ManifestEntry } from "./exportFiles.js"
 import { parentOf, parsePath, setAt, unsetAt, child, type PathSegment } from "./paths.js"
 
 export interface Request {
@@ -19,6 +19,8 @@ export interface Request {
   stdin?: string
   /** Progress of long work (export, import), shown only on a terminal. */
   progress?: (done: number, total: number) => void
+  /** The result is printed for a person (no --json): a command may add what its human output shows (kinds, machine names). */
+  human?: boolean
 }
 
 export type Command = (peer: NodePeer, request: Request) => Promise<unknown>
@@ -62,9 +64,41 @@ async function documentOf(peer: NodePeer, id: string): Promise<Doc> {
   return peer.db.get(id)
 }
 
-async function change(peer: NodePeer, id: string, mutate: (draft: Record<string, unknown>) => void): Promise<Doc> {
+async function change(peer: NodePeer, id: string, mutate: (draft: Record<string, unknown>) => void, options: Record<string, unknown>): Promise<Doc> {
   const doc = await documentOf(peer, id)
-  return peer.db.change(doc.type, id, mutate as never)
+  return peer.db.change(doc.type, id, mutate as never, messageOf(options))
+}
+
+/** The `--message` of a write, as the database API takes it. */
+function messageOf(options: Record<string, unknown>): { message?: string } {
+  return options.message === undefined ? {} : { message: String(options.message) }
+}
+
+/** The catalog entry of a document that is here and not quarantined (purged or not: purge and restore say what they found). */
+function entryOf(peer: NodePeer, id: string | undefined) {
+  if (!id) throw new UsageError("missing document id")
+  const entry = peer.db.catalog.get(id)
+  if (!entry) throw new NotFoundError(id)
+  if (entry.quarantined && !entry.purged) throw new QuarantinedError(id, `${entry.quarantined} (see cairn quarantine)`)
+  return entry
+}
+
+/** The full hash of the change `text` names (the hash, or a unique prefix of it) in a document's history. */
+async function changeNamed(peer: NodePeer, id: string, text: string): Promise<string> {
+  if (!/^[0-9a-f]{4,64}$/.test(text)) throw new UsageError(`--at takes a change hash from cairn history (4 to 64 hex characters), got ${JSON.stringify(text)}`)
+  const matches = (await peer.db.history(id)).filter(change => change.hash.startsWith(text))
+  if (matches.length === 0) throw new Error(`document ${id} has no change ${text}; cairn history ${id} lists its changes`)
+  if (matches.length > 1) throw new Error(`${text} is the start of ${matches.length} changes of document ${id}; give more of the hash`)
+  return matches[0]!.hash
+}
+
+/** Names of the machines this peer knows (itself, trusted, connected), by machine id. */
+function machineNames(peer: NodePeer): Record<string, string> {
+  const names: Record<string, string> = {}
+  for (const status of peer.peers()) if (status.name) names[status.machineId] = status.name
+  for (const machine of peer.trust.list()) if (machine.name) names[machine.machineId] = machine.name
+  if (peer.db.machine.name) names[peer.db.machine.machineId] = peer.db.machine.name
+  return names
 }
 
 function integer(text: string | undefined, what: string): number {
@@ -78,7 +112,7 @@ export const commands: Record<string, Command> = {
     return { machineId: machine.machineId, publicKey: machine.publicKey, name: machine.name ?? null }
   },
 
-  async create(peer, { args, stdin }) {
+  async create(peer, { args, options, stdin }) {
     const [type, json] = args
     assertTypeName(type)
     const text = json ?? stdin
@@ -86,12 +120,17 @@ export const commands: Record<string, Command> = {
     const data = parseJSON(text, "the document data")
     if (typeof data !== "object" || data === null || Array.isArray(data)) throw new UsageError("the document data must be a JSON object")
     const definition = peer.db.definition(type)
-    if (definition) return peer.db.create(definition, untagForField(dataField(definition), data, []) as never)
-    return peer.db.create(type, data as Record<string, unknown>)
+    if (definition) return peer.db.create(definition, untagForField(dataField(definition), data, []) as never, messageOf(options))
+    return peer.db.create(type, data as Record<string, unknown>, messageOf(options))
   },
 
-  async get(peer, { args }) {
-    return documentOf(peer, args[0]!)
+  async get(peer, { args, options, human }) {
+    const id = args[0]!
+    const current = await documentOf(peer, id)
+    const at = options.at === undefined ? undefined : await changeNamed(peer, id, String(options.at))
+    const doc = at === undefined ? current : await peer.db.view(id, at)
+    if (!human) return doc
+    return { ...doc, at: at ?? null, tagged: (await peer.db.exportDocument(id, at)).data, machines: machineNames(peer) }
   },
 
   async ls(peer, { options }) {
@@ -111,19 +150,19 @@ export const commands: Record<string, Command> = {
     // A declared field converts the value to its kind; with none, only the user can say a kind change is meant.
     const keepKind = !field && !options.forceKind
     try {
-      return await peer.db.change(doc.type, id!, draft => setAt(draft, path, field ? untagForField(field, value, path) : value, keepKind))
+      return await peer.db.change(doc.type, id!, draft => setAt(draft, path, field ? untagForField(field, value, path) : value, keepKind), messageOf(options))
     } catch (error) {
       if (error instanceof KindChangeError) throw new Error(`${error.message}; give --force-kind to replace it anyway`, { cause: error })
       throw error
     }
   },
 
-  async unset(peer, { args }) {
+  async unset(peer, { args, options }) {
     const path = parsePath(args[1] ?? "")
-    return change(peer, args[0]!, draft => unsetAt(draft, path))
+    return change(peer, args[0]!, draft => unsetAt(draft, path), options)
   },
 
-  async incr(peer, { args }) {
+  async incr(peer, { args, options }) {
     const path = parsePath(args[1] ?? "")
     const by = args[2] === undefined ? 1 : integer(args[2], "N")
     return change(peer, args[0]!, draft => {
@@ -131,7 +170,7 @@ export const commands: Record<string, Command> = {
       const counter = child(container, key) as { increment?: (n: number) => void } | undefined
       if (!counter || typeof counter.increment !== "function") throw new Error(`${path.join(".")} is not a counter`)
       counter.increment(by)
-    })
+    }, options)
   },
 
   async text(peer, { args, options }) {
@@ -146,18 +185,35 @@ export const commands: Record<string, Command> = {
       const text = child(container, key) as { splice?: (i: number, d: number, s?: string) => void } | undefined
       if (!text || typeof text.splice !== "function") throw new Error(`${path.join(".")} is not text`)
       text.splice(position, remove, insert)
-    })
+    }, options)
   },
 
-  async rm(peer, { args }) {
+  async rm(peer, { args, options }) {
     await documentOf(peer, args[0]!)
-    await peer.db.delete(args[0]!)
+    await peer.db.delete(args[0]!, messageOf(options))
     return { id: args[0], deleted: true }
   },
 
-  async history(peer, { args }) {
+  async restore(peer, { args, options }) {
+    const entry = entryOf(peer, args[0])
+    if (entry.purged) throw new PurgedError(entry.id)
+    if (entry.deletedAt === null) throw new Error(`document ${entry.id} is not deleted; there is nothing to restore`)
+    await peer.db.restore(entry.id, messageOf(options))
+    return { id: entry.id, restored: true }
+  },
+
+  async purge(peer, { args }) {
+    const entry = entryOf(peer, args[0])
+    if (entry.purged) throw new Error(`document ${entry.id} is already purged`)
+    if (entry.deletedAt === null) throw new Error(`document ${entry.id} is not deleted; delete it first (cairn rm ${entry.id}), then purge it`)
+    await peer.db.purge(entry.id)
+    return { id: entry.id, purged: true }
+  },
+
+  async history(peer, { args, human }) {
     await documentOf(peer, args[0]!)
-    return peer.db.history(args[0]!)
+    const changes = await peer.db.history(args[0]!)
+    return human ? { changes, machines: machineNames(peer) } : changes
   },
 
   async status(peer) {
@@ -213,7 +269,7 @@ export const commands: Record<string, Command> = {
     return { exported: documents.length, dir: target }
   },
 
-  async import(peer, { args, progress }) {
+  async import(peer, { args, options, progress }) {
     if (!args[0]) throw new UsageError("usage: cairn import DIR")
     const source = resolve(args[0])
     const manifestText = await readExportFile(source, "manifest.json", "utf8").catch(error => {
@@ -234,10 +290,10 @@ export const commands: Record<string, Command> = {
     for (const { document, history } of decoded) {
       progress?.(Object.values(counts).reduce((a, b) => a + b, 0), decoded.length)
       if (history) {
-        counts[await peer.db.importHistory(document.id, history, document)]++
+        counts[await peer.db.importHistory(document.id, history, document, messageOf(options))]++
         continue
       }
-      const { result, id } = await peer.db.importDocument(document)
+      const { result, id } = await peer.db.importDocument(document, messageOf(options))
       counts[result]++
       if (id !== document.id) newIds.push({ from: document.id, to: id })
     }
@@ -273,6 +329,11 @@ export const commands: Record<string, Command> = {
     client.on("status", onStatus)
     const quarantined: { id: string; type: string; reason: string }[] = []
     const stopWatching = peer.db.on("quarantine", document => quarantined.push(document))
+    // The other peer says which of our changes it refused (no write grant); they arrive before it says it is in sync.
+    const denied = new Map<string, string>()
+    const stopDenied = peer.replicator.on("denied", event => {
+      if (event.peerId === client.remotePeerId) for (const id of event.ids) denied.set(id, event.reason)
+    })
     try {
       const deadline = Date.now() + timeoutMs
       while (client.status !== "connected") {
@@ -287,8 +348,10 @@ export const commands: Record<string, Command> = {
       const status = peer.peers().find(p => p.peerId === peerId)
       const wants = options.types === undefined ? "*" : selection(String(options.types))
       const documents = peer.db.types().filter(t => wants === "*" || wants.includes(t.type)).reduce((n, t) => n + t.count, 0)
-      return { sent: status?.sent ?? 0, received: status?.received ?? 0, documents, quarantined }
+      const refused = [...denied].map(([id, reason]) => ({ id, type: peer.db.catalog.get(id)?.type ?? "unknown", reason }))
+      return { sent: status?.sent ?? 0, received: status?.received ?? 0, documents, quarantined, denied: refused }
     } finally {
+      stopDenied()
       stopWatching()
       client.off("status", onStatus)
       peer.network.disconnect(url)
@@ -319,49 +382,6 @@ function peerList(peer: NodePeer) {
     .filter(p => !trusted.some(t => t.machineId === p.machineId))
     .map(p => ({ machineId: p.machineId, publicKey: null, name: p.name ?? null, read: p.wants, write: null, lastSeen: p.lastSyncAt, connected: p.state !== "closed" }))
   return [...trusted, ...others]
-}
-
-/** A path inside `root`; refuses one that escapes it (`..`, absolute paths). */
-const EXPORT_MANIFEST = "cairn.export/2"
-
-/** One document in an export's manifest: its JSON and (since cairn.export/2) its history. */
-interface ManifestEntry {
-  id: string
-  type: string
-  file: string
-  history: string
-}
-
-
-/**
- * Read a file of an export: inside it (by path, and not through a symbolic
- * link), not larger than an import takes, and text only if it is valid
- * UTF-8. Errors name the file and what is wrong, never its content.
- */
-async function readExportFile(root: string, file: string): Promise<Uint8Array>
-async function readExportFile(root: string, file: string, encoding: "utf8"): Promise<string>
-async function readExportFile(root: string, file: string, encoding?: "utf8"): Promise<Uint8Array | string> {
-  const path = inside(root, file)
-  let stats
-  try {
-    stats = await lstat(path)
-  } catch {
-    throw new Error(`cannot read ${file}: it does not exist`)
-  }
-  if (stats.isSymbolicLink()) throw new Error(`refusing ${file}: it is a symbolic link`)
-  if (!stats.isFile()) throw new Error(`refusing ${file}: it is not a file`)
-  if (stats.size > MAX_INPUT_BYTES) throw new Error(`refusing ${file}: ${stats.size} bytes is more than an import takes (${MAX_INPUT_BYTES})`)
-  const bytes = await readFile(path)
-  return encoding ? decodeUtf8(bytes, file) : bytes
-}
-
-function inside(root: string, file: string): string {
-  const full = resolve(root, file)
-  const rel = relative(root, full)
-  if (rel === "" || rel.startsWith("..") || rel.split(sep)[0] === ".." || resolve(full) !== full || /^[\\/]/.test(file)) {
-    throw new Error(`refusing ${JSON.stringify(file)}: it is outside ${root}`)
-  }
-  return full
 }
 
 export { NotFoundError }

@@ -198,7 +198,7 @@ describe.concurrent("cairn", () => {
       await cairn([...client, "create", "task", '{"title": "from the client"}'])
       await cairn([...client, "create", "note", '{"body": "note"}'])
       const counts = await json([...client, "sync", server.url])
-      expect(counts).toEqual({ sent: 2, received: 1, documents: 3, quarantined: [] })
+      expect(counts).toEqual({ sent: 2, received: 1, documents: 3, quarantined: [], denied: [] })
       expect((await json(["--data", serverDir, "ls"])).length).toBe(3)
 
       // --types: a peer that syncs only notes gets only the note.

@@ -31,9 +31,9 @@ export async function json<T = any>(args: string[], input?: string): Promise<T> 
   return JSON.parse(run.stdout)
 }
 
-/** Start `cairn serve`; resolves with its URL once it printed its first line. */
-export async function startServe(args: string[]): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [BIN, ...args, "serve", "--open", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] })
+/** Start `cairn serve` (`--open` unless other serve options are given); resolves with its URL once it printed its first line. */
+export async function startServe(args: string[], serveOptions = ["--open"]): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [BIN, ...args, "serve", ...serveOptions, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] })
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once("line", resolve)
     child.once("exit", code => reject(new Error(`serve exited with ${code}`)))

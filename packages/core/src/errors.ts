@@ -80,6 +80,13 @@ export class PurgedError extends CairnError {
   }
 }
 
+/** A change hash that is not one of the document's changes (a typo, or a change this peer has not received). */
+export class UnknownChangeError extends CairnError {
+  constructor(readonly id: string, readonly hash: string) {
+    super(`document ${id} has no change ${hash}; its history lists the changes it has`)
+  }
+}
+
 /** Export/import input that cannot be decoded. */
 export class CodecError extends CairnError {}
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { defineType, f, NotFoundError } from "../src/index.js"
+import { decodeDocument, defineType, f, NotFoundError, UnknownChangeError } from "../src/index.js"
 import { openDb, sleep, unknownId } from "./helpers.js"
 
 const Task = defineType("task", { fields: { title: f.string(), votes: f.counter(), body: f.text().default("") } })
@@ -48,6 +48,18 @@ describe("Database.history", () => {
     expect(changed.modifiedAt).toBe(doc.modifiedAt)
   })
 
+  it("records the message of a restore and of the changes an import writes", async () => {
+    const { db } = await openDb({ types: [Task] })
+    const doc = await db.create(Task, { title: "a" })
+    await db.delete(doc.id, { message: "gone" })
+    await db.restore(doc.id, { message: "back" })
+    const exported = await db.exportDocument(doc.id)
+    await db.importDocument(decodeDocument({ ...exported, data: { ...exported.data, title: "edited" } }), { message: "from the backup" })
+    const copy = await db.importDocument(decodeDocument({ ...exported, id: unknownId() }), { message: "a new copy" })
+    expect((await db.history(doc.id)).map(h => h.message)).toEqual([null, "gone", "back", "from the backup"])
+    expect((await db.history(copy.id)).map(h => h.message)).toEqual(["a new copy"])
+  })
+
   it("throws NotFoundError for an unknown document", async () => {
     const { db } = await openDb()
     await expect(db.history(unknownId())).rejects.toThrow(NotFoundError)
@@ -79,5 +91,31 @@ describe("Database.view", () => {
     expect((await db.view(doc.id, third!.hash)).deletedAt).toBeGreaterThan(0)
     // The current document is untouched by viewing.
     expect((await db.get(doc.id)).data.title).toBe("v2")
+  })
+
+  it("refuses a hash that is not one of the document's changes, naming it", async () => {
+    const { db } = await openDb({ types: [Task] })
+    const doc = await db.create(Task, { title: "v1" })
+    const other = await db.create(Task, { title: "other" })
+    const [elsewhere] = await db.history(other.id)
+    for (const hash of [elsewhere!.hash, "0".repeat(64), "not-a-hash"]) {
+      await expect(db.view(doc.id, hash)).rejects.toThrow(UnknownChangeError)
+      await expect(db.view(doc.id, hash)).rejects.toThrow(`document ${doc.id} has no change ${hash}`)
+      await expect(db.exportDocument(doc.id, [hash])).rejects.toThrow(UnknownChangeError)
+    }
+  })
+
+  it("exports a document as it was at a change, kinds kept", async () => {
+    const { db } = await openDb({ types: [Task] })
+    const doc = await db.create(Task, { title: "v1", body: "hello" })
+    await sleep(5)
+    await db.change(Task, doc.id, d => {
+      d.title = "v2"
+      d.votes.increment(2)
+    })
+    const [first] = await db.history(doc.id)
+    const exported = await db.exportDocument(doc.id, first!.hash)
+    expect(exported).toMatchObject({ id: doc.id, type: "task", modifiedAt: first!.time, data: { title: "v1", votes: { $counter: 0 }, body: { $text: "hello" } } })
+    expect((await db.exportDocument(doc.id)).data).toMatchObject({ title: "v2", votes: { $counter: 2 } })
   })
 })

@@ -8,7 +8,7 @@ import type { DocHandle, Repo, StorageAdapterInterface } from "@automerge/autome
 import { Catalog, type CatalogEntry } from "../catalog/Catalog.js"
 import { materialize, type Doc } from "../document/Document.js"
 import { changeTimeMs, readEnvelope, type Envelope } from "../document/envelope.js"
-import { NotFoundError, WrongTypeError, ClosedError, TypeDefinitionError, ImmutableTypeError, CodecError, PurgedError, QuarantinedError } from "../errors.js"
+import { NotFoundError, WrongTypeError, ClosedError, TypeDefinitionError, ImmutableTypeError, CodecError, PurgedError, QuarantinedError, UnknownChangeError } from "../errors.js"
 import { encodeDocument, type DecodedDocument, type ExportedDocument } from "../codec/exportCodec.js"
 import { Emitter } from "../helpers/Emitter.js"
 import { machineIdOfActor, newSessionActor } from "../identity/actor.js"
@@ -171,8 +171,8 @@ export class Database extends Emitter<DatabaseEvents> {
   }
 
   /** Undo a soft delete. */
-  restore(id: string): Promise<void> {
-    return this.transaction(tx => tx.restore(id))
+  restore(id: string, options: { message?: string } = {}): Promise<void> {
+    return this.transaction(tx => tx.restore(id), options)
   }
 
   /** Drop a deleted document's body; a tombstone stays so peers learn to purge it too. */
@@ -375,19 +375,32 @@ export class Database extends Emitter<DatabaseEvents> {
     }))
   }
 
-  /** A read-only view of a document as it was at a change (`hash` from history), or at several heads. */
+  /** A read-only view of a document as it was at a change (`hash` from history), or at several heads. Throws UnknownChangeError for a hash it does not have. */
   async view(id: string, heads: string | string[]): Promise<Doc> {
-    const current = await this.#store.read(id)
-    const at = A.view(current, Array.isArray(heads) ? heads : [heads]) as A.Doc<Envelope>
-    const entry = this.catalog.get(id)!
-    const time = Math.max(0, ...A.getHeads(at).map(hash => changeTimeMs((A.inspectChange(at, hash) as { time: number }).time)))
-    return { ...materialize(id, at, { ...entry, modifiedAt: time }, this.#definitions.get(entry.type)), modifiedAt: time }
+    const { at, entry } = await this.#at(id, heads)
+    return { ...materialize(id, at, entry, this.#definitions.get(entry.type)), modifiedAt: entry.modifiedAt }
   }
 
-  /** A document as exportable JSON that keeps field kinds (see codec/exportCodec.ts). */
-  async exportDocument(id: string): Promise<ExportedDocument> {
+  /** A document as exportable JSON that keeps field kinds (see codec/exportCodec.ts); with `heads`, as it was at that change (see view). */
+  async exportDocument(id: string, heads?: string | string[]): Promise<ExportedDocument> {
+    if (heads !== undefined) {
+      const { at, entry } = await this.#at(id, heads)
+      return encodeDocument(id, at, entry)
+    }
     const doc = await this.#store.read(id)
     return encodeDocument(id, doc, this.catalog.get(id)!)
+  }
+
+  /** The document as it was at `heads`, with the catalog entry it had then (modifiedAt: the time of those changes). */
+  async #at(id: string, heads: string | string[]): Promise<{ at: A.Doc<Envelope>; entry: CatalogEntry }> {
+    const current = await this.#store.read(id)
+    const hashes = Array.isArray(heads) ? heads : [heads]
+    // Automerge views an unknown (well-formed) hash as an empty document instead of refusing it.
+    const unknown = hashes.find(hash => !/^[0-9a-f]{64}$/.test(hash) || A.inspectChange(current, hash) === null)
+    if (unknown !== undefined) throw new UnknownChangeError(id, unknown)
+    const at = A.view(current, hashes) as A.Doc<Envelope>
+    const time = Math.max(0, ...A.getHeads(at).map(hash => changeTimeMs((A.inspectChange(at, hash) as { time: number }).time)))
+    return { at, entry: { ...this.catalog.get(id)!, modifiedAt: time } }
   }
 
   /** A document's whole history (its saved Automerge bytes), to export beside its JSON. */
@@ -405,10 +418,10 @@ export class Database extends Emitter<DatabaseEvents> {
    * peer is: a broken or rewritten envelope is refused with the reason before
    * anything is stored; one that fails the later checks (the creator's
    * signature, the data) is kept quarantined, and the import fails with why.
-   * `json`, the document's exported JSON, is written on top where a person
-   * edited it after the export.
+   * `json`, the document's exported JSON, is written on top (as changes
+   * carrying `message`) where a person edited it after the export.
    */
-  async importHistory(id: string, bytes: Uint8Array, json?: DecodedDocument): Promise<"created" | "merged" | "changed" | "unchanged"> {
+  async importHistory(id: string, bytes: Uint8Array, json?: DecodedDocument, options: { message?: string } = {}): Promise<"created" | "merged" | "changed" | "unchanged"> {
     this.#open()
     let doc: A.Doc<Envelope>
     try {
@@ -427,7 +440,7 @@ export class Database extends Emitter<DatabaseEvents> {
     if (entry?.quarantined && !existing?.quarantined) throw new CodecError(`the history of ${id} is refused: ${entry.quarantined}`)
     // JSON exported beside the history and edited since: what the person changed goes on top, as changes. Unedited
     // JSON is the history's own data and changes nothing (writing it would undo what happened after the export).
-    if (json && JSON.stringify(toTagged(json.data)) !== JSON.stringify(toTagged(doc.data)) && (await this.importDocument(json)).result === "changed") return "changed"
+    if (json && JSON.stringify(toTagged(json.data)) !== JSON.stringify(toTagged(doc.data)) && (await this.importDocument(json, options)).result === "changed") return "changed"
     if (!existing) return "created"
     return entry?.heads.join() === before ? "unchanged" : "merged"
   }
@@ -437,8 +450,9 @@ export class Database extends Emitter<DatabaseEvents> {
    * here, the values that differ are written as changes on top ("changed",
    * or "unchanged"); where it is not, it becomes a new document with a new id
    * (an id stands for one history, and the JSON does not carry it).
+   * `message` goes on the changes the import writes.
    */
-  async importDocument(input: DecodedDocument): Promise<{ result: "created" | "changed" | "unchanged"; id: string }> {
+  async importDocument(input: DecodedDocument, options: { message?: string } = {}): Promise<{ result: "created" | "changed" | "unchanged"; id: string }> {
     this.#open()
     const existing = this.catalog.get(input.id)
     if (existing) {
@@ -446,12 +460,12 @@ export class Database extends Emitter<DatabaseEvents> {
       const before = existing.heads.join()
       const current = (await this.get(input.id)).data as Record<string, unknown>
       const typed = this.definition(input.type) !== undefined
-      await this.change(input.type, input.id, draft => assignData(draft, current, input.data, typed))
+      await this.change(input.type, input.id, draft => assignData(draft, current, input.data, typed), options)
       return { result: this.catalog.get(input.id)!.heads.join() === before ? "unchanged" : "changed", id: input.id }
     }
     const tx = this.#transaction()
     const id = tx.createStored({ type: input.type, data: input.data, typeVersion: input.typeVersion, createdAt: input.createdAt, deletedAt: input.deletedAt })
-    await tx.commit()
+    await tx.commit(options.message)
     return { result: "created", id }
   }
 
