@@ -8,7 +8,7 @@ import * as A from "@automerge/automerge"
 import { Repo, type DocumentId } from "@automerge/automerge-repo"
 import { describe, expect, it } from "vitest"
 import { defineType, f, QuarantinedError, type Database, type Doc } from "../src/index.js"
-import { adapterPair, MemoryStorage, openDb, sendDocs, sleep, waitFor } from "./helpers.js"
+import { adapterPair, MemoryStorage, openDb, sendDocs, sleep, storageKeys, waitFor } from "./helpers.js"
 
 const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false) } })
 const Note = defineType("note", { fields: { body: f.text() } })
@@ -164,5 +164,21 @@ describe("changes from peers", () => {
     const bytes = (await a.store.readStored(note.id))!
     expect(await b.ingest([{ id: note.id, bytes }], type => type === "task")).toEqual([])
     expect(b.catalog.has(note.id)).toBe(false)
+  })
+
+  it("keeps a purge when the document's bytes arrive after it (asked for before the tombstone came)", async () => {
+    const { db: a } = await openDb({ types: [Task] })
+    const { db: b, storage } = await openDb({ types: [Task] })
+    const doc = await a.create(Task, { title: "t" })
+    await a.delete(doc.id)
+    const bytes = (await a.store.readStored(doc.id))!
+    // b asked a peer for the document; another peer's tombstone for it lands first, then the bytes.
+    const tombstone = { ...a.catalog.get(doc.id)!, heads: [], purged: true as const, modifiedAt: Date.now() }
+    b.purgeLocally(tombstone, "remote")
+    await b.ingest([{ id: doc.id, bytes }])
+    expect(b.catalog.get(doc.id)?.purged).toBe(true)
+    await expect(b.get(doc.id)).rejects.toThrow(/purged/i)
+    // Nor is its body stored again.
+    expect(storageKeys(storage).filter(key => key[0] === doc.id)).toEqual([])
   })
 })

@@ -76,6 +76,8 @@ export class DocumentStore extends Emitter<StoreEvents> {
     await Promise.all(
       direct.map(({ id, bytes }) => this.#serially(id, async () => {
         const listed = this.catalog.get(id)
+        // A tombstone wins over bytes asked for before it came (from another peer, or a purge here): never store a purged body again.
+        if (listed?.purged) return
         const stored = this.storage && listed ? await this.readStored(id) : undefined
         let doc: A.Doc<Envelope>
         if (listed) {
@@ -96,8 +98,13 @@ export class DocumentStore extends Emitter<StoreEvents> {
         if (before && before.heads.join() === [...A.getHeads(doc)].sort().join()) return
         // A document new here: its creation proof is checked once, now (see document/envelope.ts).
         const unproven = before || !envelope.ok ? undefined : await verifyCreation(id, doc, envelope.meta)
-        if (this.storage) await this.storage.save([id, "incremental", chunkName(bytes)], bytes)
-        else this.repo.import(A.save(doc), { docId: id as DocumentId })
+        // Purged while it was read and checked, or while its chunk was written: it stays purged.
+        if (this.catalog.get(id)?.purged) return
+        if (this.storage) {
+          const key = [id, "incremental", chunkName(bytes)]
+          await this.storage.save(key, bytes)
+          if (this.catalog.get(id)?.purged) return this.storage.remove(key)
+        } else this.repo.import(A.save(doc), { docId: id as DocumentId })
         // The document may have been loaded meanwhile (a local change, a peer's live sync): then its copy in memory
         // is the newest, and `doc` (built from what was stored before) would set the catalog back.
         const late = (this.#handles.get(id) ?? this.repo.handles[id as DocumentId]) as DocHandle<Envelope> | undefined
