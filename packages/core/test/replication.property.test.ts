@@ -6,10 +6,11 @@
  * write grants each gives each other, how late links deliver, and a
  * sequence of commands: create a document, set its register, increment its
  * counter (on one peer, or on every peer that holds it at once), delete,
- * restore and purge it, connect and disconnect a pair, change the grants
- * one peer gives another (a reconnect with the new grants), restart a peer
- * (close it and open it again on the same in-memory storage), pause, call
- * one peer's whenSynced, and wait for quiescence (every peer in sync).
+ * restore and purge it, watch it (subscribe) or stop, connect and
+ * disconnect a pair, change the grants one peer gives another (a reconnect
+ * with the new grants), restart a peer (close it and open it again on the
+ * same in-memory storage), pause, call one peer's whenSynced, and wait for
+ * quiescence (every peer in sync).
  *
  * What must hold:
  * - at every quiescence point, and at the end once every pair is connected
@@ -29,14 +30,14 @@
  * - a restart loses nothing (heads and purges), and after every peer is in
  *   sync, restarting all of them and reconnecting moves no document.
  *
- * Any peer may connect to any other: the model is exact by keeping bounds,
- * not a schedule (see ReplicationModel.ts). What it leaves out: peers are
- * honest (the hostile ones are in test/hostile.test.ts); the Repos have no
- * network of their own, so automerge-repo's live sync of watched documents,
- * and the write grants the runtimes enforce on it, are not modelled here
- * (the Node tests and the fuzzer cover them); restarts are graceful (crashes
- * are test/reliability/crash.test.ts's); a link delivers messages in order
- * and drops those in flight when it is cut.
+ * Peers are wired as the Node peer wires them (ReplicationPeers.ts), so
+ * watched documents also sync live through automerge-repo, under the same
+ * grants (its share config and the inbound write filter, copied from
+ * PeerNetwork). Any peer may connect to any other: the model is exact by
+ * keeping bounds, not a schedule (see ReplicationModel.ts). What it leaves
+ * out: peers are honest (the hostile ones are in test/hostile.test.ts);
+ * restarts are graceful (crashes are test/reliability/crash.test.ts's); a
+ * link delivers messages in order and drops those in flight when it is cut.
  *
  * It runs CAIRN_PROPERTY_RUNS sequences (default 80) from seed
  * CAIRN_PROPERTY_SEED (default fixed, so CI runs the same ones). A failure
@@ -44,10 +45,13 @@
  * whole check) and printed with its seed, the path of the shrunk case and
  * its steps; replay exactly that case with
  *   CAIRN_PROPERTY_SEED=<seed> CAIRN_PROPERTY_PATH=<path> npx vitest run packages/core/test/replication.property.test.ts
+ * (add CAIRN_PROPERTY_WIRE=1 to see every control message among the steps).
+ * The seed fixes the case, not the timing of messages in it: a failure that
+ * depends on a race may need a few replays.
  */
 import * as A from "@automerge/automerge"
 import fc from "fast-check"
-import { describe, it, onTestFinished, vi } from "vitest"
+import { describe, expect, it, onTestFinished, vi } from "vitest"
 import { DeletedDocumentError, defineType, f, PurgedError, selects, type ControlMessage, type Grants, type TypeSelection } from "../src/index.js"
 import { sleep } from "./helpers.js"
 import { PURGE, ReplicationModel, type Holdings } from "./ReplicationModel.js"
@@ -68,6 +72,7 @@ type Command =
   | { kind: "pause"; ms: number }
   | { kind: "whenSynced"; peer: number }
   | { kind: "together"; doc: number; by: number }
+  | { kind: "watch"; peer: number; doc: number }
 
 interface Setup {
   peers: TestPeerSpec[]
@@ -75,6 +80,13 @@ interface Setup {
   latencyMs: number
   /** grants[i][j]: what peer i lets peer j read and write. */
   grants: Grants[][]
+  /**
+   * Whether documents are watched (and so synced live by automerge-repo) or
+   * purged in this run: not both, because automerge-repo 2.5.6 throws an
+   * unhandled TypeError when a document is deleted (a purge) while its
+   * share is being evaluated (see the it.fails below).
+   */
+  live: boolean
 }
 
 /** A write to a document, as drawn or as one part of `together`. */
@@ -87,8 +99,9 @@ type ChangeRecord = { kind: "create"; title: string } | { kind: "title"; title: 
 
 const selection = fc.oneof({ weight: 1, arbitrary: fc.constant<TypeSelection>("*") }, { weight: 1, arbitrary: fc.subarray([...TYPES]) as fc.Arbitrary<TypeSelection> })
 // Mostly wide, so that documents travel far enough for the narrow ones to matter.
-const grant = fc.oneof({ weight: 3, arbitrary: fc.constant<TypeSelection>("*") }, { weight: 2, arbitrary: fc.subarray([...TYPES]) as fc.Arbitrary<TypeSelection> })
-const grants: fc.Arbitrary<Grants> = fc.record({ read: grant, write: grant })
+const grant = (wide: number) => fc.oneof({ weight: wide, arbitrary: fc.constant<TypeSelection>("*") }, { weight: 2, arbitrary: fc.subarray([...TYPES]) as fc.Arbitrary<TypeSelection> })
+// Narrow write grants more often than read grants: a write refused on live sync needs a peer that may read but not write.
+const grants: fc.Arbitrary<Grants> = fc.record({ read: grant(3), write: grant(2) })
 // Small batches make a handful of documents take several rounds of wants.
 const batchSize = fc.constantFrom(1, 2, 250)
 // Slow storage widens the windows between reading a document and writing it back.
@@ -102,6 +115,7 @@ const setup: fc.Arbitrary<Setup> = fc.integer({ min: 3, max: 4 }).chain(n =>
     peers: fc.array(peerSpec, { minLength: n, maxLength: n }),
     grants: fc.array(fc.array(grants, { minLength: n, maxLength: n }), { minLength: n, maxLength: n }),
     latencyMs: fc.constantFrom(0, 0, 3),
+    live: fc.boolean(),
   }),
 )
 const peer = fc.nat(3)
@@ -122,6 +136,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("pause" as const), ms: fc.constantFrom(1, 5, 20) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("whenSynced" as const), peer }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("together" as const), doc, by: fc.integer({ min: 1, max: 5 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("watch" as const), peer, doc }) },
 )
 
 // ---------------------------------------------------------------- one run
@@ -135,10 +150,12 @@ class Run {
   /** Every document created, in order: commands pick from those the acting peer holds. */
   readonly docs: { id: string; type: string }[] = []
   readonly changes = new Map<string, ChangeRecord>()
+  readonly live: boolean
   #nextChange = 0
 
   constructor(setup: Setup) {
     this.model = new ReplicationModel(setup.peers, setup.grants)
+    this.live = setup.live
     this.peers = setup.peers.map((spec, i) => new TestPeer(`p${i}${spec.relay ? "(relay)" : ""}`, spec, definitions, this.problems))
     this.links = new Links((from, to) => this.model.grants[from]![to]!, setup.latencyMs, (from, to, grants, message) => this.#onWire(from, to, grants, message))
   }
@@ -149,7 +166,7 @@ class Run {
 
   async start(setup: Setup): Promise<void> {
     for (const peer of this.peers) await peer.open()
-    this.trace.push(`peers: ${setup.peers.map((p, i) => `${this.peers[i]!.name} wants ${show(p.wants)} in batches of ${p.batchSize}`).join("; ")}; links ${setup.latencyMs} ms late`)
+    this.trace.push(`peers: ${setup.peers.map((p, i) => `${this.peers[i]!.name} wants ${show(p.wants)} in batches of ${p.batchSize}`).join("; ")}; links ${setup.latencyMs} ms late; ${setup.live ? "watches, no purges" : "purges, no watches"}`)
     for (let i = 0; i < this.peers.length; i++) {
       this.trace.push(`  ${this.peers[i]!.name} grants ${setup.grants[i]!.map((g, j) => (i === j ? "" : `${this.peers[j]!.name} r=${show(g.read)} w=${show(g.write)}`)).filter(Boolean).join(", ")}`)
     }
@@ -164,8 +181,9 @@ class Run {
       case "increment":
       case "delete":
       case "restore":
-      case "purge":
         return this.#write(command)
+      case "purge":
+        return this.live ? undefined : this.#write(command)
       case "connect": {
         const [a, b] = [command.a % n, command.b % n]
         if (a === b || this.links.has(a, b)) return
@@ -205,6 +223,15 @@ class Run {
         return sleep(command.ms)
       case "whenSynced":
         return this.#whenSynced(command.peer % n)
+      case "watch": {
+        // Subscribing (or no longer) to a document it holds: automerge-repo syncs it live with the peers that may have it.
+        if (!this.live) return
+        const peer = this.peers[command.peer % n]!
+        const held = this.docs.filter(d => peer.db.catalog.get(d.id) && !peer.db.catalog.get(d.id)!.purged)
+        const target = held[command.doc % Math.max(1, held.length)]
+        if (target) this.trace.push(`${peer.name} ${peer.watch(target.id)} ${target.type} ${target.id.slice(0, 6)}`)
+        return
+      }
       case "together": {
         // Every peer that holds the document increments its counter at the same time (and one sets its title).
         const target = this.docs[command.doc % Math.max(1, this.docs.length)]
@@ -316,6 +343,7 @@ class Run {
 
   /** A peer names to another only documents of types that peer keeps, that it lets it read, and that it keeps itself. */
   #onWire(from: number, to: number, grants: Grants, message: ControlMessage): void {
+    if (WIRE) this.trace.push(`    ${this.names[from]} → ${this.names[to]}: ${JSON.stringify(message, (_, v) => (v instanceof Uint8Array ? `${v.byteLength} bytes` : typeof v === "string" && v.length > 24 ? `${v.slice(0, 6)}…` : v))}`)
     const named = message.t === "offer" ? message.entries.map(e => ({ id: e.id, said: e.type })) : message.t === "docs" ? message.docs.map(d => ({ id: d.id, said: undefined })) : []
     for (const { id, said } of named) {
       const type = this.model.typeOf.get(id)
@@ -460,6 +488,8 @@ const RUNS = Number(process.env.CAIRN_PROPERTY_RUNS ?? 80)
 const SEED = Number(process.env.CAIRN_PROPERTY_SEED ?? 20240612)
 const PATH = process.env.CAIRN_PROPERTY_PATH
 const TIME_LIMIT_MS = Number(process.env.CAIRN_PROPERTY_TIME_LIMIT_S ?? 180) * 1000
+/** Add every control message to the steps a failure prints. */
+const WIRE = process.env.CAIRN_PROPERTY_WIRE === "1"
 
 describe("replication against a model", () => {
   it(`holds for ${RUNS} random sequences of edits, links, grants and restarts (seed ${SEED})`, { timeout: TIME_LIMIT_MS + 60_000 }, async () => {
@@ -494,5 +524,41 @@ describe("replication against a model", () => {
         `counterexample: ${fc.stringify(details.counterexample)}`,
       ].join("\n"),
     )
+  })
+})
+
+describe("known upstream issues", () => {
+  // automerge-repo 2.5.6: when a peer arrives, the Repo asks (asynchronously) whether to share each loaded document with
+  // it and, on yes, begins syncing it. If the document was deleted in between (a purge deletes it from the Repo), its
+  // synchronizer still begins, and the Repo's "sync-state" listener reads the deleted handle from its cache: TypeError
+  // "Cannot read properties of undefined (reading 'getSyncInfo')", an unhandled rejection, which ends a Node process. It
+  // needs a document announced to the peer (watched here) that no connected peer has yet. The property above never
+  // watches and purges in the same run because of it; when this starts to pass, drop `live` from its Setup.
+  it.fails("a watched document purged as a peer arrives does not throw out of automerge-repo", async () => {
+    const problems: string[] = []
+    const spec = { wants: "*", relay: false, batchSize: 250, storageMs: 0 } as const
+    const [a, b, c] = ["a", "b", "c"].map(name => new TestPeer(name, spec, definitions, problems)) as [TestPeer, TestPeer, TestPeer]
+    const peers = [a, b, c]
+    for (const peer of peers) await peer.open()
+    const links = new Links(() => ({ read: "*", write: "*" }), 0, () => {})
+    const rejections: unknown[] = []
+    const onRejection = (reason: unknown) => void rejections.push(reason)
+    process.on("unhandledRejection", onRejection)
+    try {
+      links.connect(0, 1, peers)
+      const doc = await a.db.create("task", { title: "watched" })
+      a.watch(doc.id)
+      await a.db.delete(doc.id)
+      await a.replicator.whenSynced(undefined, 5000)
+      // The purge lands just after the Repo has asked whether to share the document with c, before it begins to.
+      a.repo.networkSubsystem.once("peer", () => void a.db.purge(doc.id))
+      links.connect(0, 2, peers)
+      await sleep(300)
+    } finally {
+      process.off("unhandledRejection", onRejection)
+      for (const [x, y] of [[0, 1], [0, 2]] as const) links.disconnect(x, y)
+      for (const peer of peers) await peer.close()
+    }
+    expect(rejections.map(String)).toEqual([])
   })
 })
