@@ -166,6 +166,25 @@ describe("changes from peers", () => {
     expect(b.catalog.has(note.id)).toBe(false)
   })
 
+  it("catches the catalog up with a stored copy that is ahead of it (a chunk written, its catalog record not), so the changes are offered again", async () => {
+    const { db: a } = await openDb({ types: [Task] })
+    const { db: b, storage, machine, repo } = await openDb({ types: [Task] })
+    const doc = await a.create(Task, { title: "v1" })
+    await sendDocs(a, b, [doc.id])
+    const before = A.getHeads((await a.store.handle(doc.id)).doc())
+    await a.change(Task, doc.id, d => void (d.title = "v2"))
+    // b stored the change, then stopped before its catalog said so (a crash, or a close mid-ingest).
+    await storage.save([doc.id, "incremental", "interrupted"], A.saveSince((await a.store.handle(doc.id)).doc(), before))
+    await b.close()
+    await repo.shutdown()
+    const reopened = await openDb({ storage, machine, types: [Task] })
+    const heads = a.catalog.get(doc.id)!.heads
+    expect(reopened.db.catalog.get(doc.id)!.heads).not.toEqual(heads)
+    // The first read of the document (or a peer's offer of it, compared against the stored copy) brings the catalog up to what is stored.
+    expect((await reopened.db.get(Task, doc.id)).data.title).toBe("v2")
+    expect(reopened.db.catalog.get(doc.id)!.heads).toEqual(heads)
+  })
+
   it("keeps a purge when the document's bytes arrive after it (asked for before the tombstone came)", async () => {
     const { db: a } = await openDb({ types: [Task] })
     const { db: b, storage } = await openDb({ types: [Task] })

@@ -209,7 +209,12 @@ export class DocumentStore extends Emitter<StoreEvents> {
   #checkAgainstCatalog(id: string, doc: A.Doc<Envelope> | undefined): void {
     const entry = this.catalog.get(id)
     if (!entry || entry.purged || entry.heads.length === 0) return
-    if (doc && A.hasHeads(doc, entry.heads)) return
+    if (doc && A.hasHeads(doc, entry.heads)) {
+      // Stored ahead of the catalog: a write stopped between a document's chunk and its catalog record (a crash, a
+      // close during an ingest). Catch the catalog up, or the changes would never be offered to peers.
+      if ([...A.getHeads(doc)].sort().join() !== entry.heads.join()) this.noteRemote(id, doc)
+      return
+    }
     this.noteDamaged(id, doc && A.getHeads(doc).length > 0 ? "changes the catalog lists are missing from storage" : "nothing readable is left in storage", entry.heads)
     this.catalog.set({ ...entry, heads: doc ? [...A.getHeads(doc)].sort() : [] })
   }
