@@ -387,7 +387,8 @@ class Run {
       // Tell a sync that reported done too early from one that never completes.
       await sleep(500)
       await this.#quiescence(timeoutMs)
-      const later = this.model.violations(await this.#holdings(), this.names)
+      const again = await this.#holdings()
+      const later = [...this.model.violations(again, this.names), ...(await this.#values(again))]
       this.problems.push(...problems, later.length === 0 ? "(all of which were resolved 500 ms after every peer reported in-sync: whenSynced resolved early)" : "(still so 500 ms later)")
       return
     }
