@@ -7,11 +7,20 @@
 import * as A from "@automerge/automerge"
 import { Repo, type DocumentId } from "@automerge/automerge-repo"
 import { describe, expect, it } from "vitest"
-import { defineType, f, QuarantinedError, type Database, type Doc } from "../src/index.js"
+import { defineType, f, PurgedError, QuarantinedError, type Database, type Doc } from "../src/index.js"
 import { adapterPair, MemoryStorage, openDb, sendDocs, sleep, storageKeys, waitFor } from "./helpers.js"
 
 const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false) } })
 const Note = defineType("note", { fields: { body: f.text() } })
+
+/** Storage that tells a test when a range of keys is read. */
+class LoadHookStorage extends MemoryStorage {
+  onLoad: ((prefix: string[]) => void) | undefined
+  override async loadRange(prefix: string[]) {
+    this.onLoad?.(prefix)
+    return super.loadRange(prefix)
+  }
+}
 
 /** A raw copy of a database's document in a separate Repo, for a peer to edit. */
 async function rawPeerCopy(db: Database, id: string) {
@@ -183,6 +192,21 @@ describe("changes from peers", () => {
     // The first read of the document (or a peer's offer of it, compared against the stored copy) brings the catalog up to what is stored.
     expect((await reopened.db.get(Task, doc.id)).data.title).toBe("v2")
     expect(reopened.db.catalog.get(doc.id)!.heads).toEqual(heads)
+  })
+
+  it("a write to a document that a peer's purge removes while it loads fails with PurgedError", async () => {
+    const { db: a } = await openDb({ types: [Task] })
+    const storage = new LoadHookStorage()
+    const { db: b } = await openDb({ types: [Task], storage })
+    const doc = await a.create(Task, { title: "t" })
+    await a.delete(doc.id)
+    await sendDocs(a, b, [doc.id])
+    // The tombstone lands while the repo loads the document for the write (its second read of the document's chunks).
+    let reads = 0
+    storage.onLoad = prefix => {
+      if (prefix[0] === doc.id && ++reads === 2) b.purgeLocally({ ...b.catalog.get(doc.id)!, heads: [], purged: true, modifiedAt: Date.now() }, "remote")
+    }
+    await expect(b.restore(doc.id)).rejects.toThrow(PurgedError)
   })
 
   it("keeps a purge when the document's bytes arrive after it (asked for before the tombstone came)", async () => {

@@ -227,7 +227,10 @@ export class DocumentStore extends Emitter<StoreEvents> {
     if (entry.quarantined) throw new QuarantinedError(id, entry.quarantined)
     const damage = this.#damaged.get(id)
     if (damage && entry.heads.length === 0) throw new DamagedDocumentError(id, damage.reason)
-    return this.load(id)
+    return this.load(id).catch(error => {
+      // Purged while it loaded (a peer's tombstone landed): say so, not the repo's "unavailable".
+      throw this.catalog.get(id)?.purged ? new PurgedError(id) : error
+    })
   }
 
   /**
