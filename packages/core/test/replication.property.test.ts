@@ -473,12 +473,13 @@ async function runCase(drawn: Setup, commands: Command[]): Promise<{ problems: s
   try {
     await run.start(drawn)
     for (const command of commands) {
-      await run.step(command)
+      await run.step(command).catch(error => Promise.reject(Object.assign(error, { command })))
       if (run.problems.length > 0) break
     }
     if (run.problems.length === 0) await run.finish()
   } catch (error) {
-    if (run.problems.length === 0) run.problems.push(`failed: ${(error as Error)?.stack ?? error}`)
+    const command = (error as { command?: Command })?.command
+    if (run.problems.length === 0) run.problems.push(`failed${command ? ` at ${JSON.stringify(command)}` : ""}: ${(error as Error)?.stack ?? error}`)
   } finally {
     await run.close()
   }
