@@ -7,11 +7,20 @@
 import * as A from "@automerge/automerge"
 import { Repo, type DocumentId } from "@automerge/automerge-repo"
 import { describe, expect, it } from "vitest"
-import { defineType, f, QuarantinedError, type Database, type Doc } from "../src/index.js"
-import { adapterPair, MemoryStorage, openDb, sendDocs, sleep, waitFor } from "./helpers.js"
+import { defineType, f, PurgedError, QuarantinedError, type Database, type Doc } from "../src/index.js"
+import { adapterPair, MemoryStorage, openDb, sendDocs, sleep, storageKeys, waitFor } from "./helpers.js"
 
 const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false) } })
 const Note = defineType("note", { fields: { body: f.text() } })
+
+/** Storage that tells a test when a range of keys is read. */
+class LoadHookStorage extends MemoryStorage {
+  onLoad: ((prefix: string[]) => void) | undefined
+  override async loadRange(prefix: string[]) {
+    this.onLoad?.(prefix)
+    return super.loadRange(prefix)
+  }
+}
 
 /** A raw copy of a database's document in a separate Repo, for a peer to edit. */
 async function rawPeerCopy(db: Database, id: string) {
@@ -164,5 +173,55 @@ describe("changes from peers", () => {
     const bytes = (await a.store.readStored(note.id))!
     expect(await b.ingest([{ id: note.id, bytes }], type => type === "task")).toEqual([])
     expect(b.catalog.has(note.id)).toBe(false)
+  })
+
+  it("catches the catalog up with a stored copy that is ahead of it (a chunk written, its catalog record not), so the changes are offered again", async () => {
+    const { db: a } = await openDb({ types: [Task] })
+    const { db: b, storage, machine, repo } = await openDb({ types: [Task] })
+    const doc = await a.create(Task, { title: "v1" })
+    await sendDocs(a, b, [doc.id])
+    const before = A.getHeads((await a.store.handle(doc.id)).doc())
+    await a.change(Task, doc.id, d => void (d.title = "v2"))
+    // b stored the change, then stopped before its catalog said so (a crash, or a close mid-ingest).
+    await storage.save([doc.id, "incremental", "interrupted"], A.saveSince((await a.store.handle(doc.id)).doc(), before))
+    await b.close()
+    await repo.shutdown()
+    const reopened = await openDb({ storage, machine, types: [Task] })
+    const heads = a.catalog.get(doc.id)!.heads
+    expect(reopened.db.catalog.get(doc.id)!.heads).not.toEqual(heads)
+    // The first read of the document (or a peer's offer of it, compared against the stored copy) brings the catalog up to what is stored.
+    expect((await reopened.db.get(Task, doc.id)).data.title).toBe("v2")
+    expect(reopened.db.catalog.get(doc.id)!.heads).toEqual(heads)
+  })
+
+  it("a write to a document that a peer's purge removes while it loads fails with PurgedError", async () => {
+    const { db: a } = await openDb({ types: [Task] })
+    const storage = new LoadHookStorage()
+    const { db: b } = await openDb({ types: [Task], storage })
+    const doc = await a.create(Task, { title: "t" })
+    await a.delete(doc.id)
+    await sendDocs(a, b, [doc.id])
+    // The tombstone lands while the repo loads the document for the write (its second read of the document's chunks).
+    let reads = 0
+    storage.onLoad = prefix => {
+      if (prefix[0] === doc.id && ++reads === 2) b.purgeLocally({ ...b.catalog.get(doc.id)!, heads: [], purged: true, modifiedAt: Date.now() }, "remote")
+    }
+    await expect(b.restore(doc.id)).rejects.toThrow(PurgedError)
+  })
+
+  it("keeps a purge when the document's bytes arrive after it (asked for before the tombstone came)", async () => {
+    const { db: a } = await openDb({ types: [Task] })
+    const { db: b, storage } = await openDb({ types: [Task] })
+    const doc = await a.create(Task, { title: "t" })
+    await a.delete(doc.id)
+    const bytes = (await a.store.readStored(doc.id))!
+    // b asked a peer for the document; another peer's tombstone for it lands first, then the bytes.
+    const tombstone = { ...a.catalog.get(doc.id)!, heads: [], purged: true as const, modifiedAt: Date.now() }
+    b.purgeLocally(tombstone, "remote")
+    await b.ingest([{ id: doc.id, bytes }])
+    expect(b.catalog.get(doc.id)?.purged).toBe(true)
+    await expect(b.get(doc.id)).rejects.toThrow(/purged/i)
+    // Nor is its body stored again.
+    expect(storageKeys(storage).filter(key => key[0] === doc.id)).toEqual([])
   })
 })

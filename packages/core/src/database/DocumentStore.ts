@@ -75,6 +75,8 @@ export class DocumentStore extends Emitter<StoreEvents> {
     await Promise.all(
       direct.map(({ id, bytes }) => this.#serially(id, async () => {
         const listed = this.catalog.get(id)
+        // A tombstone wins over bytes asked for before it came (from another peer, or a purge here): never store a purged body again.
+        if (listed?.purged) return
         const stored = this.storage && listed ? await this.readStored(id) : undefined
         let doc: A.Doc<Envelope>
         if (listed) {
@@ -95,8 +97,13 @@ export class DocumentStore extends Emitter<StoreEvents> {
         if (before && before.heads.join() === [...A.getHeads(doc)].sort().join()) return
         // A document new here: its creation proof is checked once, now (see document/envelope.ts).
         const unproven = before || !envelope.ok ? undefined : await verifyCreation(id, doc, envelope.meta)
-        if (this.storage) await this.storage.save([id, "incremental", chunkName(bytes)], bytes)
-        else this.repo.import(A.save(doc), { docId: id as DocumentId })
+        // Purged while it was read and checked, or while its chunk was written: it stays purged.
+        if (this.catalog.get(id)?.purged) return
+        if (this.storage) {
+          const key = [id, "incremental", chunkName(bytes)]
+          await this.storage.save(key, bytes)
+          if (this.catalog.get(id)?.purged) return this.storage.remove(key)
+        } else this.repo.import(A.save(doc), { docId: id as DocumentId })
         // The document may have been loaded meanwhile (a local change, a peer's live sync): then its copy in memory
         // is the newest, and `doc` (built from what was stored before) would set the catalog back.
         const late = (this.#handles.get(id) ?? this.repo.handles[id as DocumentId]) as DocHandle<Envelope> | undefined
@@ -201,7 +208,12 @@ export class DocumentStore extends Emitter<StoreEvents> {
   #checkAgainstCatalog(id: string, doc: A.Doc<Envelope> | undefined): void {
     const entry = this.catalog.get(id)
     if (!entry || entry.purged || entry.heads.length === 0) return
-    if (doc && A.hasHeads(doc, entry.heads)) return
+    if (doc && A.hasHeads(doc, entry.heads)) {
+      // Stored ahead of the catalog: a write stopped between a document's chunk and its catalog record (a crash, a
+      // close during an ingest). Catch the catalog up, or the changes would never be offered to peers.
+      if ([...A.getHeads(doc)].sort().join() !== entry.heads.join()) this.noteRemote(id, doc)
+      return
+    }
     this.noteDamaged(id, doc && A.getHeads(doc).length > 0 ? "changes the catalog lists are missing from storage" : "nothing readable is left in storage", entry.heads)
     this.catalog.set({ ...entry, heads: doc ? [...A.getHeads(doc)].sort() : [] })
   }
@@ -214,7 +226,10 @@ export class DocumentStore extends Emitter<StoreEvents> {
     if (entry.quarantined) throw new QuarantinedError(id, entry.quarantined)
     const damage = this.#damaged.get(id)
     if (damage && entry.heads.length === 0) throw new DamagedDocumentError(id, damage.reason)
-    return this.load(id)
+    return this.load(id).catch(error => {
+      // Purged while it loaded (a peer's tombstone landed): say so, not the repo's "unavailable".
+      throw this.catalog.get(id)?.purged ? new PurgedError(id) : error
+    })
   }
 
   /**

@@ -221,7 +221,10 @@ export class PeerSession {
     await this.replicator.db.flush()
     await catalog.flush()
     const seq = catalog.durableSeq
-    const from = since && since.epoch === catalog.epoch ? since.seq : 0
+    // A checkpoint holds only for the types it was served for: one the peer took while it could read fewer
+    // (a narrower read grant) must not skip the documents of the others that changed before it.
+    const epoch = `${catalog.epoch}:${this.#readScope()}`
+    const from = since && since.epoch === epoch ? since.seq : 0
     const entries: OfferEntry[] = []
     for (const entry of catalog.changedSince(from)) {
       if (entry.quarantined || !this.sends(entry.type)) continue
@@ -234,8 +237,13 @@ export class PeerSession {
     }
     for (let i = 0; i < entries.length || i === 0; i += OFFER_CHUNK) {
       const chunk = entries.slice(i, i + OFFER_CHUNK)
-      this.#send({ t: "offer", epoch: catalog.epoch, seq, entries: chunk, done: i + OFFER_CHUNK >= entries.length })
+      this.#send({ t: "offer", epoch, seq, entries: chunk, done: i + OFFER_CHUNK >= entries.length })
     }
+  }
+
+  /** What decides which types we send this peer (see `sends`). */
+  #readScope(): string {
+    return JSON.stringify([this.link.info.wants, this.grants.read, this.replicator.wants])
   }
 
   async #onOffer(offer: Extract<ControlMessage, { t: "offer" }>): Promise<void> {

@@ -14,7 +14,9 @@
  *
  * A checkpoint is (B's catalog epoch, B's change sequence number), so a
  * reconnect after a day offline moves the entries changed since, not a
- * listing of every document.
+ * listing of every document. The epoch B offers also names what it sends A
+ * (A's wants, A's read grant, B's own types): a checkpoint taken under
+ * narrower ones does not hold, so a widened grant brings the older documents.
  */
 export const PROTOCOL_VERSION = 1
 
