@@ -12,7 +12,8 @@
  *   j takes writes of t from i (j's write grant for i),
  *
  * and then all of i's changes to it move (the protocol sends whole
- * documents or everything since the receiver's heads).
+ * documents or everything since the receiver's heads). A purge tombstone
+ * for a document j never held moves only if j takes every type from i.
  *
  * How fast they move is not the model's to say, so it keeps two bounds per
  * peer and document: `may`, everything that could have reached the peer by
@@ -152,6 +153,9 @@ export class ReplicationModel {
         const sent = holdings[from]!.get(id)
         const got = holdings[to]!.get(id) ?? new Set()
         if (!sent || got.has(PURGE)) continue
+        // A tombstone for a document the receiver never held is taken only from a peer that may write every type
+        // (from any other, taking it would tell that peer whether the id is held here).
+        if (sent.has(PURGE) && got.size === 0 && this.grants[to]![from]!.write !== "*") continue
         const missing = sent.has(PURGE) ? [PURGE] : [...sent].filter(change => !got.has(change))
         if (missing.length > 0) problems.push(`${names[from]} → ${names[to]} carries ${type}, but ${names[to]} lacks ${missing.join(", ")} of ${id} that ${names[from]} holds`)
       }

@@ -21,7 +21,6 @@ export interface TestPeerSpec extends PeerSpec {
   storageMs: number
 }
 
-const NOTHING: Grants = { read: [], write: [] }
 
 /** A peer: database, replicator and an in-memory storage that outlives restarts. */
 export class TestPeer {
@@ -75,7 +74,6 @@ export class TestPeer {
       relay: this.spec.relay,
       storage,
       batchSize: this.spec.batchSize,
-      grants: (_, peerId) => this.grantsOf.get(peerId) ?? NOTHING,
       // Work in flight when the run closed fails on its closed storage, as it does in a Node peer: that is no protocol error.
       onProtocolError: (peerId, reason) => storage.closed || this.problems.push(`${this.name}: protocol error from ${peerId}: ${reason}`),
     })
@@ -93,21 +91,9 @@ export class TestPeer {
     return "watch"
   }
 
-  /**
-   * The Node peer's inbound filter (PeerNetwork.#inbound, less its rate
-   * limit): a sync message that carries changes to a document whose type
-   * the sender may not write here does not reach the Repo.
-   */
+  /** The gate every automerge-repo message passes in a real peer (the adapters' `inbound`); only what it passes reaches the Repo. */
   admits(from: string, message: Message): boolean {
-    if (message.type !== "sync" || !("documentId" in message)) return true
-    if ((this.grantsOf.get(from) ?? NOTHING).write === "*") return true
-    let carriesChanges = true
-    try {
-      carriesChanges = A.decodeSyncMessage((message as { data: Uint8Array }).data).changes.length > 0
-    } catch {
-      return false
-    }
-    return !carriesChanges || this.replicator.acceptsWrite(from, message.documentId as string)
+    return this.replicator.admitRepoMessage(from, message) === "pass"
   }
 
   async close(): Promise<void> {
@@ -219,8 +205,8 @@ export class Links {
         if (!link.cut) to.receive(from, copy)
       }, this.latencyMs)
     }
-    x.replicator.connected({ peerId: y.peerId, info: y.replicator.localInfo(), send: deliver(y.replicator, x.peerId, [a, b, ab]) })
-    y.replicator.connected({ peerId: x.peerId, info: x.replicator.localInfo(), send: deliver(x.replicator, y.peerId, [b, a, ba]) })
+    x.replicator.connected({ peerId: y.peerId, info: y.replicator.localInfo(), grants: ab, send: deliver(y.replicator, x.peerId, [a, b, ab]) })
+    y.replicator.connected({ peerId: x.peerId, info: x.replicator.localInfo(), grants: ba, send: deliver(x.replicator, y.peerId, [b, a, ba]) })
     // As in the Node peer: the replicators know the peer before the Repos do.
     x.repo.networkSubsystem.addNetworkAdapter(repoEnds[0])
     y.repo.networkSubsystem.addNetworkAdapter(repoEnds[1])

@@ -13,7 +13,7 @@ const Note = defineType("note", { fields: { title: f.string() } })
 async function peer(wants: TypeSelection, grants: Grants) {
   const opened = await openDb({ types: [Task, Note] })
   const peer = { ...opened, grants, replicator: undefined as unknown as Replicator }
-  peer.replicator = new Replicator(opened.db, { wants, storage: opened.storage, grants: () => peer.grants })
+  peer.replicator = new Replicator(opened.db, { wants, storage: opened.storage })
   return peer
 }
 
@@ -25,8 +25,8 @@ function connect(a: Peer, b: Peer): () => void {
   const deliver = (to: Replicator, from: string) => (message: ControlMessage) => {
     setTimeout(() => cut || to.receive(from, structuredClone(message)))
   }
-  a.replicator.connected({ peerId: "b", info: b.replicator.localInfo(), send: deliver(b.replicator, "a") })
-  b.replicator.connected({ peerId: "a", info: a.replicator.localInfo(), send: deliver(a.replicator, "b") })
+  a.replicator.connected({ peerId: "b", info: b.replicator.localInfo(), grants: a.grants, send: deliver(b.replicator, "a") })
+  b.replicator.connected({ peerId: "a", info: a.replicator.localInfo(), grants: b.grants, send: deliver(a.replicator, "b") })
   return () => {
     cut = true
     a.replicator.disconnected("b")

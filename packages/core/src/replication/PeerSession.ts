@@ -243,7 +243,8 @@ export class PeerSession {
 
   /** What decides which types we send this peer (see `sends`). */
   #readScope(): string {
-    return JSON.stringify([this.link.info.wants, this.grants.read, this.replicator.wants])
+    // Only what the peer knows already (its wants and its read grant): the types this peer keeps are not its business.
+    return JSON.stringify([this.link.info.wants, this.grants.read])
   }
 
   async #onOffer(offer: Extract<ControlMessage, { t: "offer" }>): Promise<void> {
