@@ -37,6 +37,23 @@ async function smallDisk(): Promise<string | undefined> {
   return mountpoint
 }
 
+/** Mount `dir` over itself read-only (Linux, root); false where this process may not mount. */
+function bindReadOnly(dir: string): boolean {
+  if (process.platform !== "linux") return false
+  try {
+    execFileSync("mount", ["--bind", dir, dir], { stdio: "ignore" })
+  } catch {
+    return false
+  }
+  try {
+    execFileSync("mount", ["-o", "remount,bind,ro", dir], { stdio: "ignore" })
+    return true
+  } catch {
+    execFileSync("umount", [dir], { stdio: "ignore" })
+    return false
+  }
+}
+
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 const disk = await smallDisk()
 const isRoot = process.getuid?.() === 0
@@ -97,15 +114,20 @@ describe("graceful failure", () => {
     const owner = await NodePeer.open({ dir, types })
     const doc = await owner.db.create(Task, { title: "keep me" })
     await owner.close()
+    // Root may write anywhere a mode allows nothing: a read-only bind mount stops it, wherever the repository is
+    // (running the peer as nobody instead needs the repository readable by nobody, which a 0700 home is not).
+    const readOnly = isRoot && bindReadOnly(dir)
+    if (readOnly) cleanup.push(async () => execFileSync("umount", [dir], { stdio: "ignore" }))
     if (!isRoot) await chmod(dir, 0o500)
-    // Root may write anywhere: open it as nobody instead.
-    const peer = ReliabilityPeer.spawn({ dir, ...(isRoot ? { uid: 65534, gid: 65534 } : {}) })
+    const peer = ReliabilityPeer.spawn({ dir, ...(isRoot && !readOnly ? { uid: 65534, gid: 65534 } : {}) })
     const error = await peer.started.then(() => undefined, (e: Error) => e)
     const exit = await peer.exited
-    expect(error?.message).toMatch(/DataDirectoryError: cannot (lock|create|read)[^:]*: EACCES/)
+    expect(error?.message).toMatch(/DataDirectoryError: cannot (lock|create|read)[^:]*: (EACCES|EROFS)/)
     expect(exit.code).toBe(1)
     expect(peer.stderr.join("")).not.toMatch(/\n\s+at /)
+    if (readOnly) execFileSync("umount", [dir], { stdio: "ignore" })
     if (!isRoot) await chmod(dir, 0o700)
+    else expect(error?.message).toMatch(readOnly ? /EROFS/ : /EACCES/)
     const again = await NodePeer.open({ dir, types })
     expect((await again.db.get(Task, doc.id)).data.title).toBe("keep me")
     await again.close()
