@@ -90,6 +90,7 @@ export class Database extends Emitter<DatabaseEvents> {
         const live = next.filter(id => this.#store.loaded(id) && !this.catalog.get(id)?.purged)
         if (live.length) await this.repo.flush(live as never)
       }
+      await this.#store.pendingWritten()
       await this.catalog.flush()
     })
   }
