@@ -12,6 +12,7 @@ import { dataFieldOf, type TypeDefinition } from "../schema/TypeDefinition.js"
 import { validateStored } from "../schema/values.js"
 import { Emitter } from "../helpers/Emitter.js"
 import { DamagedDocumentError, DamagedDocuments, type DamagedDocument } from "./DamagedDocuments.js"
+import { chunkName, PendingChunks } from "./PendingChunks.js"
 import { concatChunks, loadChunks } from "./StoredChunks.js"
 
 export type Origin = "local" | "remote"
@@ -40,6 +41,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
   /** Creation proofs being checked, for documents that arrived by live sync. */
   readonly #checking = new Map<string, Promise<string | undefined>>()
   #applyingLocal = false
+  readonly #pending: PendingChunks | undefined
 
   constructor(
     readonly repo: Repo,
@@ -49,6 +51,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
     private readonly storage?: StorageAdapterInterface,
   ) {
     super()
+    this.#pending = storage && new PendingChunks(storage)
   }
 
   /**
@@ -73,7 +76,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
       }
     }
     await Promise.all(
-      direct.map(({ id, bytes }) => this.#serially(id, async () => {
+      direct.map(({ id, bytes }) => this.exclusive([id], async () => {
         const listed = this.catalog.get(id)
         // A tombstone wins over bytes asked for before it came (from another peer, or a purge here): never store a purged body again.
         if (listed?.purged) return
@@ -135,15 +138,25 @@ export class DocumentStore extends Emitter<StoreEvents> {
     return handle
   }
 
-  readonly #ingesting = new Map<string, Promise<void>>()
+  /** For each document, the turn of the exclusive work on it (see `exclusive`). */
+  readonly #turns = new Map<string, Promise<void>>()
 
-  /** Run ingests of one document one after another (two peers may send it at once). */
-  #serially(id: string, work: () => Promise<void>): Promise<void> {
-    const previous = this.#ingesting.get(id) ?? Promise.resolve()
-    const next = previous.then(work, work)
-    this.#ingesting.set(id, next)
-    return next.finally(() => {
-      if (this.#ingesting.get(id) === next) this.#ingesting.delete(id)
+  /**
+   * Run `work` once no other exclusive work on these documents runs, and keep
+   * the next waiting until it is done. Ingests (two peers may send the same
+   * document at once) and large transactions read documents from storage and
+   * write them back behind the repo; run together, one would write over the
+   * other's change.
+   */
+  exclusive<T>(ids: string[], work: () => Promise<T>): Promise<T> {
+    if (ids.length === 0) return work()
+    const previous = Promise.all(ids.map(id => this.#turns.get(id)))
+    let finish!: () => void
+    const turn = new Promise<void>(resolve => (finish = resolve))
+    for (const id of ids) this.#turns.set(id, turn)
+    return previous.then(work).finally(() => {
+      finish()
+      for (const id of ids) if (this.#turns.get(id) === turn) this.#turns.delete(id)
     })
   }
 
@@ -156,12 +169,15 @@ export class DocumentStore extends Emitter<StoreEvents> {
     const loaded = this.#handles.get(id)
     if (loaded?.isReady()) return A.save(loaded.doc())
     if (!this.storage) return undefined
+    // Taken before reading storage: a pending chunk that lands meanwhile is then read twice, which loads the same.
+    const pending = [...this.#pending!.of(id)]
     const { good, bad } = await loadChunks(this.storage, id)
     if (bad.length > 0) {
       await Promise.all(bad.map(key => this.storage!.remove(key)))
       this.noteDamaged(id, `${bad.length} of ${bad.length + good.length} stored chunks were unreadable (torn or corrupted) and were dropped`)
     }
-    return good.length > 0 ? concatChunks(good) : undefined
+    const chunks = [...good, ...pending]
+    return chunks.length > 0 ? concatChunks(chunks) : undefined
   }
 
   /**
@@ -173,15 +189,27 @@ export class DocumentStore extends Emitter<StoreEvents> {
   async loadStored(id: string): Promise<A.Doc<Envelope> | undefined> {
     const loaded = this.#handles.get(id)
     if (loaded?.isReady()) return loaded.doc()
+    return this.#loadFromStorage(id, READ_ONLY_ACTOR)
+  }
+
+  /** A document's stored state as a copy of its own, under this session's actor, for changing it without a handle (see Transaction.ts). Throws as `handle` does. */
+  async loadForChange(id: string): Promise<A.Doc<Envelope>> {
+    this.#assertWritable(id)
+    const doc = await this.#loadFromStorage(id, this.actor as A.ActorId)
+    if (!doc) throw new DamagedDocumentError(id, this.#damaged.get(id)?.reason ?? "nothing readable is stored")
+    return doc
+  }
+
+  async #loadFromStorage(id: string, actor: A.ActorId): Promise<A.Doc<Envelope> | undefined> {
     const listed = this.catalog.get(id)
     const bytes = await this.readStored(id)
     let doc: A.Doc<Envelope> | undefined
     if (bytes) {
       try {
-        doc = A.load<Envelope>(bytes, { actor: READ_ONLY_ACTOR })
+        doc = A.load<Envelope>(bytes, { actor })
       } catch {
         // Chunks that pass their checksums but do not load together (a change whose dependencies were lost): keep what loads.
-        doc = A.loadIncremental(A.init<Envelope>(), bytes)
+        doc = A.loadIncremental(A.init<Envelope>({ actor }), bytes)
       }
     }
     // A write that landed while we read (a change, an ingest) is not damage.
@@ -220,16 +248,20 @@ export class DocumentStore extends Emitter<StoreEvents> {
 
   /** The handle of a document in the catalog, loading it if needed. Throws NotFound/Purged/Quarantined. */
   async handle(id: string): Promise<DocHandle<Envelope>> {
+    this.#assertWritable(id)
+    return this.load(id).catch(error => {
+      // Purged while it loaded (a peer's tombstone landed): say so, not the repo's "unavailable".
+      throw this.catalog.get(id)?.purged ? new PurgedError(id) : error
+    })
+  }
+
+  #assertWritable(id: string): void {
     const entry = this.catalog.get(id)
     if (!entry) throw new NotFoundError(id)
     if (entry.purged) throw new PurgedError(id)
     if (entry.quarantined) throw new QuarantinedError(id, entry.quarantined)
     const damage = this.#damaged.get(id)
     if (damage && entry.heads.length === 0) throw new DamagedDocumentError(id, damage.reason)
-    return this.load(id).catch(error => {
-      // Purged while it loaded (a peer's tombstone landed): say so, not the repo's "unavailable".
-      throw this.catalog.get(id)?.purged ? new PurgedError(id) : error
-    })
   }
 
   /**
@@ -299,6 +331,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
   /** Forget a purged document's handle. */
   forget(id: string): void {
     this.#handles.delete(id)
+    this.#pending?.drop(id)
   }
 
   /** Before a local change: give the handle this session's actor (see identity/actor.ts). */
@@ -310,17 +343,50 @@ export class DocumentStore extends Emitter<StoreEvents> {
   }
 
   /** After a local change was made on `handle.doc()`: hand the new state to the repo (which saves and syncs it). */
-  publishLocal(handle: DocHandle<Envelope>, next: A.Doc<Envelope>): void {
+  publishLocal(handle: DocHandle<Envelope>, next: A.Doc<Envelope> | ((doc: A.Doc<Envelope>) => A.Doc<Envelope>)): void {
     this.#applyingLocal = true
     try {
-      handle.update(() => next)
+      handle.update(typeof next === "function" ? next : () => next)
     } finally {
       this.#applyingLocal = false
     }
   }
 
+  /** Whether documents can be written without a handle (there is a storage to write them to). */
+  get writesDetached(): boolean {
+    return this.#pending !== undefined
+  }
+
+  /**
+   * Apply a local change made without a handle (`bytes`, its chunk; `entry`,
+   * what the catalog lists after it). A handle loaded meanwhile takes the
+   * change; otherwise it is written behind the repo (see PendingChunks.ts).
+   */
+  writeDetached(id: string, bytes: Uint8Array, entry: CatalogEntry): void {
+    const late = (this.#handles.get(id) ?? this.repo.handles[id as DocumentId]) as DocHandle<Envelope> | undefined
+    if (late?.isReady()) {
+      this.#attach(late)
+      this.publishLocal(late, doc => A.loadIncremental(doc, bytes))
+      this.noteLocal(id, late.doc(), entry.modifiedAt)
+      return
+    }
+    this.#pending!.write(id, bytes)
+    this.noteEntry(entry)
+    if (late) void late.whenReady(SETTLED).then(() => late.isReady() && this.publishLocal(late, doc => A.loadIncremental(doc, bytes)), () => {})
+  }
+
+  /** Resolves when every chunk written behind the repo so far is on disk (see PendingChunks.ts). */
+  async pendingWritten(): Promise<void> {
+    await this.#pending?.settled()
+  }
+
   /** Record a local change in the catalog and tell listeners. */
   noteLocal(id: string, doc: A.Doc<Envelope>, modifiedAt: number): CatalogEntry {
+    return this.noteEntry(this.localEntry(id, doc, modifiedAt))
+  }
+
+  /** What the catalog lists for a document after a local change. */
+  localEntry(id: string, doc: A.Doc<Envelope>, modifiedAt: number): CatalogEntry {
     const previous = this.catalog.get(id)
     const entry: CatalogEntry = {
       id,
@@ -332,8 +398,13 @@ export class DocumentStore extends Emitter<StoreEvents> {
       heads: [...A.getHeads(doc)].sort(),
     }
     if (previous?.quarantined) entry.quarantined = previous.quarantined
+    return entry
+  }
+
+  /** List an entry from localEntry and tell listeners. */
+  noteEntry(entry: CatalogEntry): CatalogEntry {
     this.catalog.set(entry)
-    this.emit("change", { id, type: entry.type, origin: "local", entry })
+    this.emit("change", { id: entry.id, type: entry.type, origin: "local", entry })
     return entry
   }
 
@@ -379,6 +450,8 @@ export class DocumentStore extends Emitter<StoreEvents> {
     const id = handle.documentId as string
     if (this.#handles.has(id)) return
     this.#handles.set(id, handle)
+    // Before listening: these changes are listed already, they are not a peer's.
+    for (const chunk of this.#pending?.of(id) ?? []) if (handle.isReady()) handle.update(doc => A.loadIncremental(doc, chunk.data!))
     handle.on("heads-changed", ({ doc }) => {
       // A purge deletes the handle, which empties its document: that is not a change from a peer.
       if (this.#applyingLocal || !handle.isReady()) return
@@ -388,7 +461,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
     const entry = this.catalog.get(id)
     if (checkNow && handle.isReady()) {
       const heads = [...A.getHeads(handle.doc())].sort()
-      if (entry && !entry.purged && !this.#ingesting.has(id) && !A.hasHeads(handle.doc(), entry.heads)) this.noteDamaged(id, "changes the catalog lists are missing from storage", entry.heads)
+      if (entry && !entry.purged && !this.#turns.has(id) && !A.hasHeads(handle.doc(), entry.heads)) this.noteDamaged(id, "changes the catalog lists are missing from storage", entry.heads)
       if (!entry || entry.heads.join() !== heads.join()) this.#noteRemoteChecked(id, handle.doc())
     }
   }
@@ -468,9 +541,3 @@ function loadNew(bytes: Uint8Array): A.Doc<Envelope> {
  * 5% of an initial sync's ingest. Were one changed by mistake, its changes would name no machine and fail checks.
  */
 const READ_ONLY_ACTOR = "00000000000000000000000000000000" as A.ActorId
-
-let chunkCounter = 0
-/** A unique name for a chunk written by ingest (the repo names its own by content hash; any unique name loads the same). */
-function chunkName(bytes: Uint8Array): string {
-  return `cairn-${Date.now().toString(36)}-${(chunkCounter++).toString(36)}-${bytes.byteLength}`
-}
