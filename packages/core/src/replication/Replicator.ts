@@ -174,7 +174,8 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     if (!session || !DOCUMENT_MESSAGES.has(message.type)) return "drop"
     const documentId = (message as { documentId?: string }).documentId
     const entry = documentId === undefined ? undefined : this.db.catalog.get(documentId)
-    if (!entry || entry.purged || entry.quarantined || !session.sends(entry.type)) return "unavailable"
+    // Only a request for the document is answered: answering a `doc-unavailable` with another could go back and forth forever.
+    if (!entry || entry.purged || entry.quarantined || !session.sends(entry.type)) return message.type === "sync" || message.type === "request" ? "unavailable" : "drop"
     if ((message.type !== "sync" && message.type !== "request") || session.accepts(entry.type)) return "pass"
     let changes: number
     try {

@@ -1,0 +1,58 @@
+/**
+ * The one gate for automerge-repo's messages (Replicator.admitRepoMessage),
+ * kind by kind: what passes, what is dropped, and what gets the answer a
+ * missing document gets.
+ */
+import * as A from "@automerge/automerge"
+import type { Message } from "@automerge/automerge-repo"
+import { describe, expect, it } from "vitest"
+import { defineType, f, Replicator, type ControlMessage } from "../src/index.js"
+import { openDb, unknownId } from "./helpers.js"
+
+const Task = defineType("task", { fields: { title: f.string() } })
+const Note = defineType("note", { fields: { body: f.text() } })
+
+async function gated(grants: { read: string[] | "*"; write: string[] | "*" }) {
+  const { db } = await openDb({ types: [Task, Note] })
+  const replicator = new Replicator(db, { wants: "*" })
+  const sent: ControlMessage[] = []
+  replicator.connected({ peerId: "peer", info: { protocol: 1, machineId: "m".repeat(32), wants: "*" }, grants, send: message => void sent.push(message) })
+  const task = await db.create(Task, { title: "t" })
+  const note = await db.create(Note, { body: "n" })
+  const changed = A.change(A.load<any>((await db.store.readStored(task.id))!), doc => (doc.data.title = new A.ImmutableString("x")))
+  const carrying = A.encodeSyncMessage({ heads: A.getHeads(changed), need: [], have: [], changes: [A.getLastLocalChange(changed)!] })
+  const empty = A.generateSyncMessage(A.init(), A.initSyncState())[1]!
+  const message = (type: string, documentId: string, data?: Uint8Array) => ({ type, senderId: "peer", targetId: "me", documentId, ...(data ? { data } : {}) }) as unknown as Message
+  return { replicator, sent, task, note, carrying, empty, message }
+}
+
+describe("the gate for automerge-repo messages", () => {
+  it("passes sync and request without changes on readable documents, and drops changes the peer may not write, telling it", async () => {
+    const { replicator, sent, task, carrying, empty, message } = await gated({ read: "*", write: ["note"] })
+    expect(replicator.admitRepoMessage("peer", message("request", task.id, empty))).toBe("pass")
+    expect(replicator.admitRepoMessage("peer", message("sync", task.id, empty))).toBe("pass")
+    for (const kind of ["sync", "request"]) expect(replicator.admitRepoMessage("peer", message(kind, task.id, carrying))).toBe("drop")
+    expect(sent.filter(m => m.t === "denied").map(m => (m as { ids: string[] }).ids)).toEqual([[task.id], [task.id]])
+    expect(replicator.admitRepoMessage("peer", message("sync", task.id, new Uint8Array([1, 2, 3])))).toBe("drop")
+  })
+
+  it("answers a request for a hidden document as for a missing one, and never answers a doc-unavailable", async () => {
+    const { replicator, note, empty, message } = await gated({ read: ["task"], write: ["task"] })
+    for (const id of [note.id, unknownId()]) {
+      expect(replicator.admitRepoMessage("peer", message("request", id, empty))).toBe("unavailable")
+      expect(replicator.admitRepoMessage("peer", message("sync", id, empty))).toBe("unavailable")
+      expect(replicator.admitRepoMessage("peer", message("doc-unavailable", id))).toBe("drop")
+      expect(replicator.admitRepoMessage("peer", message("ephemeral", id, new Uint8Array([1])))).toBe("drop")
+    }
+  })
+
+  it("drops every kind it does not know, and everything from a peer with no session", async () => {
+    const { replicator, task, empty, message } = await gated({ read: "*", write: "*" })
+    for (const kind of ["remote-heads-changed", "remote-subscription-change", "a-kind-from-the-future"]) {
+      expect(replicator.admitRepoMessage("peer", message(kind, task.id, empty))).toBe("drop")
+    }
+    expect(replicator.admitRepoMessage("stranger", message("request", task.id, empty))).toBe("drop")
+    replicator.disconnected("peer")
+    expect(replicator.admitRepoMessage("peer", message("request", task.id, empty))).toBe("drop")
+  })
+})
