@@ -83,14 +83,13 @@ export class Database extends Emitter<DatabaseEvents> {
     this.#store.on("quarantine", event => this.emit("quarantine", event))
     this.#store.on("damaged", event => this.emit("damaged", event))
     for (const damage of repairs?.damaged ?? []) this.#store.noteDamaged(damage.id, damage.reason)
-    this.#commit = new GroupCommit(async (ids, queued) => {
-      const saved = new Set<string>()
-      for (let next = ids; next.length > 0; next = queued().filter(id => !saved.has(id))) {
-        for (const id of next) saved.add(id)
-        const live = next.filter(id => this.#store.loaded(id) && !this.catalog.get(id)?.purged)
-        if (live.length) await this.repo.flush(live as never)
-      }
-      await this.catalog.flush()
+    this.#commit = new GroupCommit(async ids => {
+      // The catalog writes the entries of this group's changes (captured before their documents are saved), not
+      // those of changes made while the documents save: their documents wait for the next group, and so do they.
+      const updates = this.catalog.capture()
+      const live = ids.filter(id => this.#store.loaded(id) && !this.catalog.get(id)?.purged)
+      if (live.length) await this.repo.flush(live as never)
+      await this.catalog.flush(updates)
     })
   }
 
