@@ -19,6 +19,8 @@ import { DamagedDocumentError, type DamagedDocument } from "./DamagedDocuments.j
 import { DocumentStore, type StoreEvents } from "./DocumentStore.js"
 import { GroupCommit } from "./GroupCommit.js"
 import { runQuery, type QueryOptions } from "./Query.js"
+import { READ_CONCURRENCY, startLiveQuery, type LiveQuerySource } from "./LiveQuery.js"
+import { forEachLimited } from "../helpers/forEachLimited.js"
 import { hasImplausibleEntries, rebuildCatalog, storageHasDocuments, type RebuildReport } from "./rebuild.js"
 import { Transaction, type DraftOf, type TypeRef } from "./Transaction.js"
 
@@ -218,16 +220,16 @@ export class Database extends Emitter<DatabaseEvents> {
       const entry = this.catalog.get(id)!
       return !entry.purged && !entry.quarantined && (options.includeDeleted || entry.deletedAt === null)
     })
-    const docs = await Promise.all(
-      ids.map(id =>
-        this.#store.read(id).then(
-          doc => materialize(id, doc, this.catalog.get(id)!),
-          // A document with nothing readable left is reported by `damaged()`; it must not hide the healthy rest.
-          error => (error instanceof DamagedDocumentError ? undefined : Promise.reject(error)),
-        ),
-      ),
-    )
-    return runQuery(docs.filter(doc => doc !== undefined) as never, options as never) as DocOf<R>[]
+    const docs: Doc[] = []
+    await forEachLimited(ids, READ_CONCURRENCY, async id => {
+      try {
+        docs.push(materialize(id, await this.#store.read(id), this.catalog.get(id)!))
+      } catch (error) {
+        // A document with nothing readable left is reported by `damaged()`; it must not hide the healthy rest.
+        if (!(error instanceof DamagedDocumentError)) throw error
+      }
+    })
+    return runQuery(docs as never, options as never) as DocOf<R>[]
   }
 
   /** Call `listener` with the document now and after every change to it (local or remote); undefined once deleted or purged. */
@@ -277,30 +279,26 @@ export class Database extends Emitter<DatabaseEvents> {
     if ((delta > 0 && count === 1) || count === 0) this.emit("watch", { id, watched: count > 0 })
   }
 
-  /** A live query: `listener` gets the results now and again whenever a document of the type changes anywhere. */
+  /**
+   * A live query: `listener` gets the results now and again whenever a document of the type changes anywhere
+   * (changes that arrive together give one result). It keeps the documents of the type in memory while it runs.
+   */
   liveQuery<R extends TypeRef>(type: R, options: QueryOptions<any>, listener: (docs: DocOf<R>[]) => void): () => void {
-    const name = typeName(type)
-    let active = true
-    let generation = 0
-    const run = () => {
-      const mine = ++generation
-      this.query(type, options).then(docs => {
-        if (active && mine === generation && !this.#closed) listener(docs)
-      }, () => {})
+    const source: LiveQuerySource = {
+      catalog: this.catalog,
+      read: id => this.#store.read(id),
+      watch: (name, changed) => {
+        const stopChanges = this.on("change", event => event.type === name && changed(event.id))
+        // A quarantined document must drop out of the results at once.
+        const stopQuarantine = this.on("quarantine", event => event.type === name && changed(event.id))
+        return () => {
+          stopChanges()
+          stopQuarantine()
+        }
+      },
+      closed: () => this.#closed,
     }
-    run()
-    const stopChanges = this.on("change", event => {
-      if (event.type === name) run()
-    })
-    // A quarantined document must drop out of the results at once.
-    const stopQuarantine = this.on("quarantine", event => {
-      if (event.type === name) run()
-    })
-    return () => {
-      active = false
-      stopChanges()
-      stopQuarantine()
-    }
+    return startLiveQuery(source, typeName(type), options, listener as (docs: Doc[]) => void)
   }
 
   /** Every value concurrently written to the register at `path` (one value when there is no conflict). */
