@@ -13,6 +13,7 @@ import type { PeerId, Repo, StorageAdapterInterface } from "@automerge/automerge
 type ShareConfig = NonNullable<ConstructorParameters<typeof Repo>[0]>["shareConfig"] & {}
 import type { CatalogEntry } from "../catalog/Catalog.js"
 import type { Database } from "../database/Database.js"
+import { containsHeads } from "../document/heads.js"
 import { Emitter } from "../helpers/Emitter.js"
 import { CheckpointStore } from "./CheckpointStore.js"
 import { PeerSession, type PeerLink, type PeerStatus } from "./PeerSession.js"
@@ -47,6 +48,8 @@ export interface ReplicatorEvents extends Record<string, unknown> {
 }
 
 const NOTIFY_DELAY_MS = 15
+/** Encoded changes kept for the next peer that asks for the same ones (see bytesFor). */
+const ENCODED_CACHE_SIZE = 512
 
 export class Replicator extends Emitter<ReplicatorEvents> {
   readonly #sessions = new Map<string, PeerSession>()
@@ -56,6 +59,7 @@ export class Replicator extends Emitter<ReplicatorEvents> {
   #notifyTimer: ReturnType<typeof setTimeout> | undefined
   #pendingNotify = new Set<string>()
   #stopListening: () => void
+  readonly #encoded = new Map<string, Uint8Array>()
 
   constructor(
     readonly db: Database,
@@ -195,27 +199,37 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     return selects(this.wants, type)
   }
 
-  /** Bytes for a document a peer wants: its changes since `have` (the whole document if `have` is empty). */
+  /**
+   * Bytes for a document a peer wants: its changes since `have` (the whole
+   * document if `have` is empty). Read through the store's cache: a
+   * document just changed is wanted by every peer that syncs its type.
+   */
   async bytesFor(id: string, have: string[]): Promise<Uint8Array | undefined> {
     const store = this.db.store
-    const loaded = store.loaded(id)
-    if (have.length === 0) return store.readStored(id)
-    const doc = loaded?.isReady() ? loaded.doc() : await this.#loadDetached(id)
+    if (have.length === 0) {
+      // A whole document: the stored bytes as they are, unless it is in memory (an initial sync loads nothing).
+      const inMemory = store.inMemory(id)
+      return inMemory ? A.save(inMemory) : store.readStored(id)
+    }
+    const doc = await store.current(id)
     if (!doc) return undefined
-    const known = have.filter(hash => A.hasHeads(doc, [hash]))
-    return changesSince(doc, known)
+    const known = have.filter(hash => containsHeads(doc, [hash])).sort()
+    // A change made on one peer is wanted by every other peer that syncs its type, most of them with the same heads.
+    const key = `${id} ${A.getHeads(doc).join()} ${known.join()}`
+    let bytes = this.#encoded.get(key)
+    if (!bytes) {
+      bytes = changesSince(doc, known)
+      this.#encoded.set(key, bytes)
+      if (this.#encoded.size > ENCODED_CACHE_SIZE) this.#encoded.delete(this.#encoded.keys().next().value!)
+    }
+    return bytes
   }
 
   /** True when this peer's copy of a document already contains all of `heads`. */
   async hasHeads(entry: CatalogEntry, heads: string[]): Promise<boolean> {
     if (entry.heads.join() === [...heads].sort().join()) return true
-    const loaded = this.db.store.loaded(entry.id)
-    const doc = loaded?.isReady() ? loaded.doc() : await this.#loadDetached(entry.id)
-    return !!doc && A.hasHeads(doc, heads)
-  }
-
-  #loadDetached(id: string): Promise<A.Doc<unknown> | undefined> {
-    return this.db.store.loadStored(id)
+    const doc = await this.db.store.current(entry.id)
+    return !!doc && containsHeads(doc, heads)
   }
 
   /** The catalog changed: tell peers that may read that type to pull (debounced, batched). */
