@@ -37,14 +37,20 @@ export interface ReplicatorOptions {
   grants?: (info: ReplicationInfo, peerId: string) => Grants
   /** Documents per `docs` frame. */
   batchSize?: number
+  /** How long a pull may go without progress before it is reported and, when it waits on the peer, asked again (default 30 s). */
+  stallTimeoutMs?: number
   /** Called with a reason when a peer sends something malformed. */
   onProtocolError?: (peerId: string, reason: string) => void
+  /** Called when a pull from a peer stalls or fails (also the `stalled` event); the runtimes log it. */
+  onStall?: (peerId: string, reason: string) => void
 }
 
 export interface ReplicatorEvents extends Record<string, unknown> {
   status: PeerStatus
   /** A peer refused our changes to these documents (we may not write their type there). */
   denied: { peerId: string; ids: string[]; reason: string }
+  /** A pull from a peer made no progress for the stall timeout, or failed; `reason` says what it waits for. */
+  stalled: { peerId: string; reason: string }
 }
 
 const NOTIFY_DELAY_MS = 15
@@ -127,9 +133,13 @@ export class Replicator extends Emitter<ReplicatorEvents> {
       link,
       grants,
       this.#checkpoints,
-      this.options.batchSize ?? 250,
+      { batchSize: this.options.batchSize ?? 250, stallMs: this.options.stallTimeoutMs ?? 30_000 },
       status => this.emit("status", status),
       (ids, reason) => this.emit("denied", { peerId: link.peerId, ids, reason }),
+      reason => {
+        this.options.onStall?.(link.peerId, reason)
+        this.emit("stalled", { peerId: link.peerId, reason })
+      },
     )
     this.#sessions.set(link.peerId, session)
     this.db.repo.shareConfigChanged()
@@ -175,13 +185,20 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     return [...this.#sessions.values()].map(s => s.status())
   }
 
-  /** Resolves when every connected peer (or the one given) is in sync both ways, or rejects after `timeoutMs`. */
+  /**
+   * Resolves when every connected peer (or the one given) is in sync both
+   * ways, or rejects after `timeoutMs` (saying what a stalled pull waits for).
+   * Never while a pull is in progress, stalled or not.
+   */
   async whenSynced(peerId?: string, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const sessions = peerId ? [this.#sessions.get(peerId)].filter(Boolean) : [...this.#sessions.values()]
       if (sessions.length > 0 && sessions.every(s => s!.inSync())) return
-      if (Date.now() > deadline) throw new Error("timed out waiting for sync")
+      if (Date.now() > deadline) {
+        const stalls = sessions.map(s => s!.status()).filter(status => status.stalled)
+        throw new Error(`timed out waiting for sync${stalls.map(status => `; pull from ${status.name ?? status.machineId} stalled: ${status.stalled}`).join("")}`)
+      }
       await new Promise(resolve => setTimeout(resolve, 10))
     }
   }
@@ -235,8 +252,7 @@ export class Replicator extends Emitter<ReplicatorEvents> {
   /** The catalog changed: tell peers that may read that type to pull (debounced, batched). */
   #changed(entry: CatalogEntry): void {
     for (const session of this.#sessions.values()) {
-      session.touched(entry)
-      if (session.sends(entry.type)) this.#pendingNotify.add(session.peerId)
+      if (session.touched(entry)) this.#pendingNotify.add(session.peerId)
     }
     if (this.#pendingNotify.size === 0 || this.#notifyTimer) return
     this.#notifyTimer = setTimeout(() => {
