@@ -152,6 +152,37 @@ describe.skipIf(!chromiumAvailable())("browser peer (Chromium)", () => {
     for (const secret of [secretId, noteId, "never-in-the-browser-7f3a", "not wanted either"]) expect(wire.includes(secret)).toBe(false)
   })
 
+  it("a fresh page pulls 10,000 tasks from a node peer to the end, listing them as they come", { timeout: 300_000 }, async () => {
+    // CAIRN_BROWSER_PULL=100000 for the soak-sized run.
+    const count = Number(process.env.CAIRN_BROWSER_PULL ?? 10_000)
+    const bulk = await PeerProcess.start({ dir: await temp.make("cairn-web-bulk-") })
+    try {
+      const { url } = await bulk.call("listen")
+      const ids = await bulk.call<string[]>("seed", { type: "task", count, prefix: "bulk" })
+      const context = await browser()
+      const started = Date.now()
+      // The test app lists every task (useQuery): a page that renders what it receives, as apps do.
+      const page = await openApp(context, { name: "bulk", url, wants: "task" })
+      let held = 0
+      let movedAt = Date.now()
+      while (held < count) {
+        await new Promise(resolve => setTimeout(resolve, 500))
+        const now = await page.evaluate(() => (window.app.catalog!() as unknown[]).length)
+        if (now > held) [held, movedAt] = [now, Date.now()]
+        // Every batch is acknowledged or retried (a stalled pull is asked again after 30 s): 60 s without one is a stall.
+        if (Date.now() - movedAt > 60_000) throw new Error(`the page stopped at ${held} of ${count} tasks`)
+      }
+      console.log(`browser pulled ${count} tasks in ${Date.now() - started} ms`)
+      await call(page, "whenSynced", 60_000)
+      const catalog = new Set((await call<{ id: string }[]>(page, "catalog")).map(entry => entry.id))
+      expect(ids.filter(id => !catalog.has(id))).toEqual([])
+      // The list shows them all.
+      await page.waitForFunction(n => document.querySelectorAll("#tasks [data-id]").length === n, count, { timeout: 30_000 })
+    } finally {
+      await bulk.stop()
+    }
+  })
+
   it("tabs of one app share one database live, without a server, and a follower takes over when the leader closes", async () => {
     const context = await browser()
     const first = await openApp(context, { name: "tabs" })

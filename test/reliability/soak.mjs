@@ -4,8 +4,11 @@
 //   node test/reliability/soak.mjs [--minutes=M] [--seeds=N] [--kills=K] [--only=convergence|crash|damage|load] ...
 //
 // By default it runs, in order: crash safety (--kills, default 50 SIGKILLs),
-// damaged storage (every mode, one seed per mode), load (--clients=50 for
-// --seconds=60), then convergence fuzzing seeds (--steps=300 each) until
+// damaged storage (every mode, one seed per mode), load (--clients=50, each
+// in its own process unless --processes says fewer, for --seconds=60, then
+// up to --settle=90 s for every client to hold what the server holds; with
+// more than 10 processes the clients run at --nice=10), then convergence
+// fuzzing seeds (--steps=300 each) until
 // --minutes (default 10) have passed or --seeds seeds have run. A failure
 // prints its seed and the command that replays it. The figures are printed
 // and appended as a row to the "Soak runs" table of RELIABILITY.md; the exit
@@ -13,7 +16,7 @@
 //
 // Replaying one case: --only=convergence --seed=S [--steps= --peers=],
 // --only=crash --seed=S --kills=K, --only=damage --seed=S --mode=M,
-// --only=load --clients=C --seconds=T.
+// --only=load --clients=C --processes=P --seconds=T.
 import { readFile, writeFile } from "node:fs/promises"
 import { availableParallelism, cpus } from "node:os"
 import { fileURLToPath } from "node:url"
@@ -66,11 +69,12 @@ if (!only || only === "damage") {
 
 if (!only || only === "load") {
   const clients = number("clients", 50)
+  const processes = number("processes", clients)
   const seconds = number("seconds", 60)
-  log(`load: ${clients} clients for ${seconds} s`)
-  const result = await runLoad({ clients, seconds, progress: line => log(`  ${line}`) })
+  log(`load: ${clients} clients in ${processes} processes for ${seconds} s`)
+  const result = await runLoad({ clients, processes, seconds, settleMs: number("settle", 90) * 1000, clientNice: number("nice", processes > 10 ? 10 : 0), ...(args.rate ? { rate: number("rate") } : {}), progress: line => log(`  ${line}`) })
   summary.load = result
-  log(`  ${result.edits} edits, ${result.editsPerSecond}/s; local ack p50 ${result.ackMs?.p50} ms p99 ${result.ackMs?.p99} ms; at the server p50 ${result.propagationMs?.p50} ms p99 ${result.propagationMs?.p99} ms; settled in ${result.settleMs} ms; server heap ${result.memory?.heapEarlyMB} → ${result.memory?.heapLateMB} MB, RSS max ${result.memory?.rssMaxMB} MB`)
+  log(`  ${result.edits} edits (${result.created} creations), ${result.editsPerSecond}/s; local ack p50 ${result.ackMs?.p50} ms p99 ${result.ackMs?.p99} ms; at the server p50 ${result.propagationMs?.p50} ms p99 ${result.propagationMs?.p99} ms; every client held the server's ${result.documents} documents ${result.settleMs === null ? "NEVER" : `${result.settleMs} ms`} after the edits stopped; server heap ${result.memory?.heapEarlyMB} → ${result.memory?.heapLateMB} MB, RSS max ${result.memory?.rssMaxMB} MB`)
   if (result.failures.length) failures.push(`load failed: ${result.failures.slice(0, 20).join("\n  ")}`)
 }
 
@@ -103,7 +107,7 @@ const row = [
   summary.convergence.seeds ? `${summary.convergence.seeds} (${summary.convergence.failed.length} failed${summary.convergence.failed.length ? `: ${summary.convergence.failed.join(", ")}` : ""})` : "–",
   summary.crash ? `${summary.crash.kills} (${summary.crash.writes} writes, ${summary.crash.failures.length ? "LOST WRITES" : "none lost"})` : "–",
   summary.damage.length ? `${summary.damage.reduce((n, r) => n + r.recovered, 0)} of ${summary.damage.reduce((n, r) => n + r.damagedDocuments, 0)} docs, ${summary.damage.filter(r => r.failures.length === 0).length}/${summary.damage.length} modes` : "–",
-  summary.load ? `${summary.load.clients} × ${summary.load.seconds} s, ${summary.load.editsPerSecond} edits/s, p99 ${summary.load.propagationMs?.p99} ms, heap ${summary.load.memory?.heapEarlyMB}→${summary.load.memory?.heapLateMB} MB${summary.load.failures.length ? ", FAILED" : ""}` : "–",
+  summary.load ? `${summary.load.clients} in ${summary.load.processes} processes × ${summary.load.seconds} s, ${summary.load.editsPerSecond} edits/s, p99 ${summary.load.propagationMs?.p99} ms, converged ${summary.load.settleMs === null ? "NEVER" : `${(summary.load.settleMs / 1000).toFixed(1)} s`} after, heap ${summary.load.memory?.heapEarlyMB}→${summary.load.memory?.heapLateMB} MB${summary.load.failures.length ? ", FAILED" : ""}` : "–",
 ]
 await appendRow(`| ${row.join(" | ")} |`)
 

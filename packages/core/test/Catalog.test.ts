@@ -102,6 +102,43 @@ describe("Catalog", () => {
     expect(catalog.has(second.id)).toBe(true)
   })
 
+  it("writes what was captured before the documents were saved, not what changed while they saved", async () => {
+    const storage = new MemoryStorage()
+    const { catalog } = await Catalog.load(storage)
+    const entry = (id: string, title: string) => ({ id, type: "task", createdAt: 1, createdBy: "m", modifiedAt: title.length, deletedAt: null, heads: [title] })
+    const onDisk = async () => new Map([...(await Catalog.load(storage)).catalog.entries()].map(e => [e.id, e.heads[0]]))
+
+    catalog.set(entry("a", "a1"))
+    const captured = catalog.capture()
+    // Changed while the group's documents were being saved: their documents are not on disk yet.
+    catalog.set(entry("a", "a2"))
+    catalog.set(entry("b", "b1"))
+    await catalog.flush(captured)
+    expect(await onDisk()).toEqual(new Map([["a", "a1"]]))
+    expect(catalog.durableSeq).toBe(captured.upTo)
+    await catalog.flush()
+    expect(await onDisk()).toEqual(new Map([["a", "a2"], ["b", "b1"]]))
+
+    // A compaction writes the whole catalog as it is on disk: captured versions, and for entries changed since, their last written one.
+    const logRecords = () => storageKeys(storage).filter(key => key[0] === "cairn-catalog" && key[1] === "log")
+    for (let i = 0; logRecords().length < 32; i++) {
+      catalog.set(entry(`x${i}`, "x"))
+      await catalog.flush()
+    }
+    catalog.set(entry("a", "a3"))
+    const next = catalog.capture()
+    catalog.set(entry("a", "a4"))
+    catalog.set(entry("b", "b2"))
+    catalog.set(entry("c", "c1"))
+    await catalog.flush(next)
+    expect(logRecords()).toEqual([])
+    const compacted = await onDisk()
+    expect([compacted.get("a"), compacted.get("b"), compacted.has("c")]).toEqual(["a3", "b1", false])
+    await catalog.flush()
+    const later = await onDisk()
+    expect([later.get("a"), later.get("b"), later.get("c")]).toEqual(["a4", "b2", "c1"])
+  })
+
   describe("rebuild", () => {
     async function expectRebuilt(storage: MemoryStorage, tasks: { id: string }[], notes: { id: string }[], entries: Map<string, object>) {
       const { db } = await openDb({ storage, types: [Task, Note] })

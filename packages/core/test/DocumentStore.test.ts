@@ -224,4 +224,25 @@ describe("changes from peers", () => {
     // Nor is its body stored again.
     expect(storageKeys(storage).filter(key => key[0] === doc.id)).toEqual([])
   })
+
+  it("keeps a document that peers change again and again in a few chunks, whole", async () => {
+    const { db: a } = await openDb({ types: [Task] })
+    const storage = new MemoryStorage()
+    const { db: b, machine } = await openDb({ types: [Task], storage })
+    const doc = await a.create(Task, { title: "v0" })
+    const chunks = () => storageKeys(storage).filter(key => key[0] === doc.id && key[1] !== "sync-state").length
+    let most = 0
+    for (let i = 1; i <= 60; i++) {
+      await a.change(Task, doc.id, d => (d.title = `v${i}`))
+      await sendDocs(a, b, [doc.id])
+      most = Math.max(most, chunks())
+    }
+    expect((await b.get(Task, doc.id)).data.title).toBe("v60")
+    // One chunk per batch ingested, compacted into one snapshot every 16 (without it: 61 chunks, all read on every load).
+    expect(most).toBeLessThanOrEqual(16)
+    await b.close()
+    const reopened = await openDb({ types: [Task], storage, machine })
+    expect((await reopened.db.get(Task, doc.id)).data.title).toBe("v60")
+    expect(reopened.db.catalog.get(doc.id)!.heads).toEqual(a.catalog.get(doc.id)!.heads)
+  })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { defineType, f, type Doc } from "../src/index.js"
-import { openDb, sleep } from "./helpers.js"
+import { openDb, sendDocs, sleep } from "./helpers.js"
 
 const Task = defineType("task", {
   fields: { title: f.string(), rank: f.number().optional(), done: f.boolean().default(false), owner: f.string().default("ann") },
@@ -102,5 +102,23 @@ describe("Database.liveQuery", () => {
     await db.create(Task, { title: "f" })
     await sleep(20)
     expect(results.length).toBe(count)
+  })
+  it("gives one result for a batch from a peer, and reads only the documents that changed", async () => {
+    const { db } = await fixture()
+    const peer = await openDb({ types: [Task] })
+    const sent = await Promise.all(Array.from({ length: 100 }, (_, i) => peer.db.create(Task, { title: `p${i}` })))
+    const results: number[] = []
+    const stop = db.liveQuery(Task, { orderBy: "title" }, docs => results.push(docs.length))
+    await expect.poll(() => results.at(-1)).toBe(4)
+    const read = db.store.read.bind(db.store)
+    const reads: string[] = []
+    db.store.read = id => (reads.push(id), read(id))
+    // The batch arrives one document after another (as replication ingests it): a query run per document read
+    // every task for each, 100 × 100 reads and 100 results.
+    await sendDocs(peer.db, db, sent.map(d => d.id))
+    await expect.poll(() => results.at(-1)).toBe(104)
+    expect(results.length).toBeLessThanOrEqual(4)
+    expect(reads.length).toBe(100)
+    stop()
   })
 })

@@ -1,20 +1,29 @@
 import * as A from "@automerge/automerge"
 import { describe, expect, it } from "vitest"
-import { defineType, f, Replicator, type ControlMessage, type TypeSelection } from "../src/index.js"
-import { MemoryStorage, openDb, waitFor } from "./helpers.js"
+import { defineType, f, Replicator, type ControlMessage, type ReplicatorOptions, type TypeSelection } from "../src/index.js"
+import { MemoryStorage, openDb, sleep, waitFor } from "./helpers.js"
 
 const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false) } })
 const Note = defineType("note", { fields: { body: f.text() } })
 
-/** Two replicators joined by an in-memory link that delivers control messages asynchronously and logs them. */
-async function pair(wantsA: TypeSelection, wantsB: TypeSelection, options: { storageA?: MemoryStorage; storageB?: MemoryStorage } = {}) {
+/**
+ * Two replicators joined by an in-memory link that delivers control messages asynchronously and logs them.
+ * `lose` drops the messages it returns true for (on the wire, never delivered).
+ */
+async function pair(
+  wantsA: TypeSelection,
+  wantsB: TypeSelection,
+  options: { storageA?: MemoryStorage; storageB?: MemoryStorage; settings?: Partial<ReplicatorOptions>; lose?: (from: string, message: ControlMessage) => boolean } = {},
+) {
   const a = await openDb({ types: [Task, Note], storage: options.storageA })
   const b = await openDb({ types: [Task, Note], storage: options.storageB })
-  const ra = new Replicator(a.db, { wants: wantsA, storage: a.storage })
-  const rb = new Replicator(b.db, { wants: wantsB, storage: b.storage })
+  const stalls: { at: string; reason: string }[] = []
+  const ra = new Replicator(a.db, { wants: wantsA, storage: a.storage, ...options.settings, onStall: (_, reason) => stalls.push({ at: "a", reason }) })
+  const rb = new Replicator(b.db, { wants: wantsB, storage: b.storage, ...options.settings, onStall: (_, reason) => stalls.push({ at: "b", reason }) })
   const wire: { from: string; message: ControlMessage }[] = []
   const deliver = (from: string, to: Replicator, peerId: string) => (message: ControlMessage) => {
     wire.push({ from, message })
+    if (options.lose?.(from, message)) return
     setTimeout(() => to.receive(peerId, message), 0)
   }
   const connect = () => {
@@ -25,7 +34,7 @@ async function pair(wantsA: TypeSelection, wantsB: TypeSelection, options: { sto
     ra.disconnected("b")
     rb.disconnected("a")
   }
-  return { a, b, ra, rb, wire, connect, disconnect }
+  return { a, b, ra, rb, wire, stalls, connect, disconnect }
 }
 
 describe("Replicator", () => {
@@ -129,5 +138,75 @@ describe("Replicator", () => {
     await a.db.purge(doc.id)
     await waitFor(() => b.db.catalog.get(doc.id)?.purged)
     await ra.whenSynced()
+  })
+  it("tells the peer it pulled from to catch up once per pull, not after every batch", async () => {
+    const { a, b, ra, rb, wire, connect } = await pair(["task"], ["task"], { settings: { batchSize: 20 } })
+    await Promise.all(Array.from({ length: 200 }, (_, i) => a.db.create(Task, { title: `t${i}` })))
+    connect()
+    await waitFor(() => b.db.catalog.size === 200)
+    await rb.whenSynced("a", 5000)
+    await ra.whenSynced("b", 5000)
+    // Ten batches arrived; a needs none of them back, only its checkpoint of b moved past them: one pull, not ten.
+    expect(wire.filter(w => w.from === "b" && w.message.t === "notify").length).toBe(1)
+    expect(wire.filter(w => w.from === "a" && w.message.t === "pull").length).toBe(2)
+  })
+
+  it("asks again for a batch that got no answer, reports the stall, and is not in sync until it has it", async () => {
+    let lost = 0
+    const { a, b, rb, stalls, connect } = await pair(["task"], ["task"], {
+      settings: { batchSize: 10, stallTimeoutMs: 600 },
+      lose: (from, message) => from === "a" && message.t === "docs" && lost++ === 1,
+    })
+    const tasks = await Promise.all(Array.from({ length: 50 }, (_, i) => a.db.create(Task, { title: `t${i}` })))
+    connect()
+    await waitFor(() => b.db.catalog.size === 40)
+    await expect(rb.whenSynced("a", 200)).rejects.toThrow(/timed out/)
+    await rb.whenSynced("a", 5000)
+    expect([...b.db.catalog.idsOfType("task")].sort()).toEqual(tasks.map(t => t.id).sort())
+    expect(stalls).toEqual([{ at: "b", reason: expect.stringMatching(/no answer for 10 wanted documents in [\d.]+ s; asking again/) }])
+    expect(rb.status()[0]!.stalled).toBeUndefined()
+  })
+
+  it("pulls again when the offer never comes", async () => {
+    let lost = false
+    const { a, b, rb, stalls, connect } = await pair(["task"], ["task"], {
+      settings: { stallTimeoutMs: 300 },
+      lose: (from, message) => from === "a" && message.t === "offer" && !lost && (lost = true),
+    })
+    const doc = await a.db.create(Task, { title: "offered twice" })
+    connect()
+    await rb.whenSynced("a", 5000)
+    expect(b.db.catalog.has(doc.id)).toBe(true)
+    expect(stalls.map(s => s.reason)).toEqual([expect.stringMatching(/no offer for a pull in [\d.]+ s; pulling again/)])
+  })
+
+  it("ends a pull whose batch cannot be stored without moving the checkpoint, says so, and pulls again", async () => {
+    const { a, b, rb, stalls, connect } = await pair(["task"], ["task"])
+    const tasks = await Promise.all(Array.from({ length: 5 }, (_, i) => a.db.create(Task, { title: `t${i}` })))
+    const ingest = b.db.ingest.bind(b.db)
+    let failures = 1
+    b.db.ingest = (...args) => (failures-- > 0 ? Promise.reject(new Error("disk full")) : ingest(...args))
+    connect()
+    await waitFor(() => stalls.length === 1)
+    expect(stalls[0]!.reason).toMatch(/pulling from this peer failed \(disk full\); trying again in 1\.0 s/)
+    expect(b.db.catalog.size).toBe(0)
+    await rb.whenSynced("a", 5000)
+    expect([...b.db.catalog.idsOfType("task")].sort()).toEqual(tasks.map(t => t.id).sort())
+  })
+  it("serves a peer while it is still storing that peer's batch", async () => {
+    const { a, b, connect } = await pair(["task"], ["task"])
+    const fromA = await Promise.all(Array.from({ length: 10 }, (_, i) => a.db.create(Task, { title: `a${i}` })))
+    await Promise.all(Array.from({ length: 10 }, (_, i) => b.db.create(Task, { title: `b${i}` })))
+    const ingest = a.db.ingest.bind(a.db)
+    let storing = false
+    a.db.ingest = async (...args) => {
+      storing = true
+      await sleep(1500)
+      storing = false
+      return ingest(...args)
+    }
+    connect()
+    await waitFor(() => fromA.every(doc => b.db.catalog.has(doc.id)), 1400)
+    expect(storing).toBe(true)
   })
 })

@@ -81,6 +81,8 @@ export class NodePeer {
         relay: options.relay ?? false,
         storage,
         onProtocolError: (peer, reason) => options.log?.(`peer ${peer}: ${reason}`),
+        // Never silent: a pull that stops moving is worth a warning even where protocol noise is not.
+        onStall: (peer, reason) => log(`sync with peer ${peer}: ${reason}`),
       })
       network = new PeerNetwork(repo, replicator, machine, options.auth ?? { mode: "open" }, trust, options.limits, options.log)
       return new NodePeer(directory, repo, db, replicator, network, trust, storage, repoStorage)

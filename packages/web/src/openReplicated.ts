@@ -41,6 +41,7 @@ export async function openReplicated(options: {
     wants: options.wants,
     ...(options.storage ? { storage: options.storage } : {}),
     onProtocolError: (peer, reason) => options.log(`peer ${peer}: ${reason}`),
+    onStall: (peer, reason) => options.log(`sync with peer ${peer}: ${reason}`),
   })
   return { repo, db, replicator, perPeer }
 }

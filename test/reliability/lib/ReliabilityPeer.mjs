@@ -58,12 +58,16 @@ export class ReliabilityPeer {
     this.started.catch(() => {})
   }
 
-  /** Spawn a peer on a data directory; `await peer.started` for it to be open. */
+  /**
+   * Spawn a peer on a data directory; `await peer.started` for it to be open.
+   * `fixture` and `args` run another fixture that speaks the same protocol (the load clients).
+   */
   static spawn(options) {
-    const args = [FIXTURE, `--dir=${options.dir}`]
+    const args = options.fixture ? [options.fixture, ...(options.args ?? [])] : [FIXTURE, `--dir=${options.dir}`]
     if (options.wants) args.push(`--wants=${options.wants}`)
     if (options.relay) args.push("--relay")
     if (options.strict) args.push("--strict")
+    if (options.auth) args.push(`--auth=${options.auth}`)
     const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...args], { stdio: ["pipe", "pipe", "pipe"], ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid ?? options.uid } : {}) })
     return new ReliabilityPeer(child, options)
   }

@@ -49,6 +49,19 @@ interface LogRecord {
   entries: CatalogEntry[]
 }
 
+/**
+ * The entries dirty at one moment, to be written by a later `flush`: the
+ * database captures them before it saves the documents they describe, so
+ * an entry changed while those saves run (its document's change may not be
+ * on disk yet) waits for the next flush, and a flush never waits for the
+ * writes that keep coming.
+ */
+export interface CatalogUpdates {
+  /** The change sequence number when they were captured. */
+  readonly upTo: number
+  readonly entries: ReadonlyMap<string, CatalogEntry>
+}
+
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
@@ -56,6 +69,12 @@ export class Catalog {
   readonly #entries = new Map<string, CatalogEntry>()
   readonly #byType = new Map<string, Set<string>>()
   readonly #dirty = new Set<string>()
+  /**
+   * For each dirty entry, the version on disk (null: none), which a
+   * compaction writes when the dirty version is not being written: the
+   * snapshot must not hold an entry before its document's change is saved.
+   */
+  readonly #onDisk = new Map<string, CatalogEntry | null>()
   #seq = 0
   #logRecords = 0
   #logBytes = 0
@@ -174,69 +193,79 @@ export class Catalog {
 
   /** Record an entry (new or changed); it is written on the next `flush`. */
   set(entry: CatalogEntry): void {
+    if (!this.#dirty.has(entry.id)) this.#onDisk.set(entry.id, this.#entries.get(entry.id) ?? null)
     entry.seq = ++this.#changeSeq
     this.#put(entry)
     this.#dirty.add(entry.id)
   }
 
-  /** Write pending updates as one log record, compacting when the log has grown. */
-  flush(): Promise<void> {
+  /** The entries dirty now, for a later `flush(updates)` (see CatalogUpdates). */
+  capture(): CatalogUpdates {
+    return { upTo: this.#changeSeq, entries: new Map([...this.#dirty].map(id => [id, this.#entries.get(id)!])) }
+  }
+
+  /**
+   * Write updates as one log record, compacting when the log has grown:
+   * those captured earlier, or every entry dirty when the write starts.
+   */
+  flush(updates?: CatalogUpdates): Promise<void> {
     // A failed write (a full disk) rejects its own callers only: the next flush starts afresh and writes its entries again.
-    this.#writing = this.#writing.catch(() => {}).then(() => this.#flushNow())
+    this.#writing = this.#writing.catch(() => {}).then(() => this.#flushNow(updates ?? this.capture()))
     return this.#writing
   }
 
   /** Write the whole catalog as a new snapshot and drop the log. */
   compact(): Promise<void> {
-    this.#writing = this.#writing.catch(() => {}).then(() => this.#compactNow())
+    this.#writing = this.#writing.catch(() => {}).then(() => this.#compactNow(this.capture()))
     return this.#writing
   }
 
-  async #flushNow(): Promise<void> {
+  async #flushNow(updates: CatalogUpdates): Promise<void> {
     if (!this.storage) return
-    if (this.#dirty.size === 0) {
-      this.#durableSeq = this.#changeSeq
+    if (updates.entries.size === 0) {
+      this.#durableSeq = Math.max(this.#durableSeq, updates.upTo)
       return
     }
-    const upTo = this.#changeSeq
     if (this.#logRecords >= MAX_LOG_RECORDS || (this.#logBytes > 64 * 1024 && this.#logBytes > this.#snapshotBytes)) {
-      return this.#compactNow()
+      return this.#compactNow(updates)
     }
-    const dirty = [...this.#dirty]
-    const entries = dirty.map(id => this.#entries.get(id)!).filter(Boolean)
-    this.#dirty.clear()
     const seq = ++this.#seq
-    const bytes = encoder.encode(JSON.stringify({ seq, entries } satisfies LogRecord))
-    try {
-      await this.storage.save([PREFIX, "log", String(seq).padStart(12, "0")], bytes)
-    } catch (error) {
-      for (const id of dirty) this.#dirty.add(id)
-      throw error
-    }
+    const bytes = encoder.encode(JSON.stringify({ seq, entries: [...updates.entries.values()] } satisfies LogRecord))
+    await this.storage.save([PREFIX, "log", String(seq).padStart(12, "0")], bytes)
     this.#logRecords++
     this.#logBytes += bytes.byteLength
-    this.#durableSeq = Math.max(this.#durableSeq, upTo)
+    this.#written(updates)
   }
 
-  async #compactNow(): Promise<void> {
+  async #compactNow(updates: CatalogUpdates): Promise<void> {
     if (!this.storage) return
-    const dirty = [...this.#dirty]
-    this.#dirty.clear()
-    const upTo = this.#changeSeq
     const seq = ++this.#seq
-    const bytes = encoder.encode(JSON.stringify({ format: FORMAT, epoch: this.#epoch, seq, entries: [...this.#entries.values()] } satisfies SnapshotRecord))
-    // The new snapshot is written before the log is removed, so a crash in between leaves a readable catalog.
-    try {
-      await this.storage.save(SNAPSHOT_KEY, bytes)
-    } catch (error) {
-      for (const id of dirty) this.#dirty.add(id)
-      throw error
+    const entries: CatalogEntry[] = []
+    for (const entry of this.#entries.values()) {
+      const version = !this.#dirty.has(entry.id) ? entry : (updates.entries.get(entry.id) ?? this.#onDisk.get(entry.id))
+      if (version) entries.push(version)
     }
+    const bytes = encoder.encode(JSON.stringify({ format: FORMAT, epoch: this.#epoch, seq, entries } satisfies SnapshotRecord))
+    // The new snapshot is written before the log is removed, so a crash in between leaves a readable catalog.
+    await this.storage.save(SNAPSHOT_KEY, bytes)
     await this.storage.removeRange([PREFIX, "log"])
     this.#snapshotBytes = bytes.byteLength
     this.#logRecords = 0
     this.#logBytes = 0
-    this.#durableSeq = Math.max(this.#durableSeq, upTo)
+    this.#written(updates)
+  }
+
+  /** `updates` are on disk: entries not changed since are clean; the others keep the written version as the one on disk. */
+  #written(updates: CatalogUpdates): void {
+    for (const [id, entry] of updates.entries) {
+      if (this.#entries.get(id) === entry) {
+        this.#dirty.delete(id)
+        this.#onDisk.delete(id)
+      } else if (this.#dirty.has(id)) {
+        this.#onDisk.set(id, entry)
+      }
+    }
+    this.#durableSeq = Math.max(this.#durableSeq, updates.upTo)
   }
 
   #put(entry: CatalogEntry): void {

@@ -20,6 +20,8 @@ import { DamagedDocumentError, type DamagedDocument } from "./DamagedDocuments.j
 import { DocumentStore, type StoreEvents } from "./DocumentStore.js"
 import { GroupCommit } from "./GroupCommit.js"
 import { runQuery, type QueryOptions } from "./Query.js"
+import { READ_CONCURRENCY, startLiveQuery, type LiveQuerySource } from "./LiveQuery.js"
+import { forEachLimited } from "../helpers/forEachLimited.js"
 import { hasImplausibleEntries, rebuildCatalog, storageHasDocuments, type RebuildReport } from "./rebuild.js"
 import { Transaction, type DraftOf, type TypeRef } from "./Transaction.js"
 
@@ -84,15 +86,15 @@ export class Database extends Emitter<DatabaseEvents> {
     this.#store.on("quarantine", event => this.emit("quarantine", event))
     this.#store.on("damaged", event => this.emit("damaged", event))
     for (const damage of repairs?.damaged ?? []) this.#store.noteDamaged(damage.id, damage.reason)
-    this.#commit = new GroupCommit(async (ids, queued) => {
-      const saved = new Set<string>()
-      for (let next = ids; next.length > 0; next = queued().filter(id => !saved.has(id))) {
-        for (const id of next) saved.add(id)
-        const live = next.filter(id => this.#store.loaded(id) && !this.catalog.get(id)?.purged)
-        if (live.length) await this.repo.flush(live as never)
-      }
+    this.#commit = new GroupCommit(async ids => {
+      // The catalog writes the entries of this group's changes (captured before their documents are saved), not
+      // those of changes made while the documents save: their documents wait for the next group, and so do they.
+      const updates = this.catalog.capture()
+      const live = ids.filter(id => this.#store.loaded(id) && !this.catalog.get(id)?.purged)
+      if (live.length) await this.repo.flush(live as never)
+      // A large transaction's chunks are written behind the repo (see PendingChunks.ts): on disk before their entries.
       await this.#store.pendingWritten()
-      await this.catalog.flush()
+      await this.catalog.flush(updates)
     })
   }
 
@@ -266,17 +268,18 @@ export class Database extends Emitter<DatabaseEvents> {
       const entry = this.catalog.get(id)!
       return !entry.purged && !entry.quarantined && (options.includeDeleted || entry.deletedAt === null)
     })
-    const read = (id: string) =>
-      this.#store.read(id).then(
-        doc => materialize(id, doc, this.catalog.get(id)!, definition),
+    const docs: Doc[] = []
+    // A few at a time: reading thousands at once holds thousands of Automerge documents alive together, and garbage
+    // collection then takes most of the time (10,000 documents: 17 s of CPU at once, 3 to 4 s a few at a time).
+    await forEachLimited(ids, READ_CONCURRENCY, async id => {
+      try {
+        docs.push(materialize(id, await this.#store.read(id), this.catalog.get(id)!, definition))
+      } catch (error) {
         // A document with nothing readable left is reported by `damaged()`; it must not hide the healthy rest.
-        error => (error instanceof DamagedDocumentError ? undefined : Promise.reject(error)),
-      )
-    // A batch at a time: reading thousands at once holds thousands of Automerge documents alive together, and garbage
-    // collection then takes most of the time (10,000 documents: 17 s of CPU at once, 3 to 4 s in batches; 1,000: alike).
-    const docs: Awaited<ReturnType<typeof read>>[] = []
-    for (let start = 0; start < ids.length; start += READ_BATCH) docs.push(...(await Promise.all(ids.slice(start, start + READ_BATCH).map(read))))
-    return runQuery(docs.filter(doc => doc !== undefined) as never, options as never) as DocOf<R>[]
+        if (!(error instanceof DamagedDocumentError)) throw error
+      }
+    })
+    return runQuery(docs as never, options as never) as DocOf<R>[]
   }
 
   /** Call `listener` with the document now and after every change to it (local or remote); undefined once deleted or purged. */
@@ -326,30 +329,26 @@ export class Database extends Emitter<DatabaseEvents> {
     if ((delta > 0 && count === 1) || count === 0) this.emit("watch", { id, watched: count > 0 })
   }
 
-  /** A live query: `listener` gets the results now and again whenever a document of the type changes anywhere. */
+  /**
+   * A live query: `listener` gets the results now and again whenever a document of the type changes anywhere
+   * (changes that arrive together give one result). It keeps the documents of the type in memory while it runs.
+   */
   liveQuery<R extends TypeRef>(type: R, options: QueryOptions<any>, listener: (docs: DocOf<R>[]) => void): () => void {
-    const name = typeName(type)
-    let active = true
-    let generation = 0
-    const run = () => {
-      const mine = ++generation
-      this.query(type, options).then(docs => {
-        if (active && mine === generation && !this.#closed) listener(docs)
-      }, () => {})
+    const source: LiveQuerySource = {
+      catalog: this.catalog,
+      read: id => this.#store.read(id),
+      watch: (name, changed) => {
+        const stopChanges = this.on("change", event => event.type === name && changed(event.id))
+        // A quarantined document must drop out of the results at once.
+        const stopQuarantine = this.on("quarantine", event => event.type === name && changed(event.id))
+        return () => {
+          stopChanges()
+          stopQuarantine()
+        }
+      },
+      closed: () => this.#closed,
     }
-    run()
-    const stopChanges = this.on("change", event => {
-      if (event.type === name) run()
-    })
-    // A quarantined document must drop out of the results at once.
-    const stopQuarantine = this.on("quarantine", event => {
-      if (event.type === name) run()
-    })
-    return () => {
-      active = false
-      stopChanges()
-      stopQuarantine()
-    }
+    return startLiveQuery(source, typeName(type), options, listener as (docs: Doc[]) => void)
   }
 
   /** Every value concurrently written to the register at `path` (one value when there is no conflict). */

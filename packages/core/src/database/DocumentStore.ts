@@ -4,9 +4,10 @@
  * every change that arrives from a peer, and keeping the catalog in step.
  */
 import * as A from "@automerge/automerge"
-import type { DocHandle, DocumentId, HandleState, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
+import type { DocHandle, DocumentId, HandleState, Repo, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo"
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
 import { modifiedAtOf, readEnvelope, verifyCreation, type Envelope } from "../document/envelope.js"
+import { containsHeads } from "../document/heads.js"
 import { NotFoundError, PurgedError, QuarantinedError, ValidationError } from "../errors.js"
 import { dataFieldOf, type TypeDefinition } from "../schema/TypeDefinition.js"
 import { validateStored } from "../schema/values.js"
@@ -14,6 +15,7 @@ import { Emitter } from "../helpers/Emitter.js"
 import { DamagedDocumentError, DamagedDocuments, type DamagedDocument } from "./DamagedDocuments.js"
 import { chunkName, PendingChunks } from "./PendingChunks.js"
 import { concatChunks, loadChunks } from "./StoredChunks.js"
+import { forEachLimited } from "../helpers/forEachLimited.js"
 
 export type Origin = "local" | "remote"
 
@@ -22,6 +24,15 @@ const SETTLED: HandleState[] = ["ready", "requesting", "unavailable", "deleted",
 
 /** Documents kept loaded for reading without a repo handle (most recently read). */
 const READ_CACHE_SIZE = 2000
+/**
+ * An ingest that finds this many chunks stored for a document writes it as
+ * one snapshot instead: every batch ingested adds a chunk, and a document
+ * edited a thousand times by peers would otherwise be read (and each chunk's
+ * checksum checked) as a thousand records on every load.
+ */
+const COMPACT_CHUNKS = 16
+/** Documents of one ingest processed at once (see ingest). */
+const INGEST_CONCURRENCY = 16
 
 export interface StoreEvents extends Record<string, unknown> {
   /** A document changed (created, edited, deleted, purged), here or on a peer. */
@@ -35,6 +46,8 @@ export interface StoreEvents extends Record<string, unknown> {
 export class DocumentStore extends Emitter<StoreEvents> {
   readonly #handles = new Map<string, DocHandle<Envelope>>()
   readonly #readCache = new Map<string, { heads: string; doc: A.Doc<Envelope> }>()
+  /** How many chunks each document read or ingested in this session has in storage (see COMPACT_CHUNKS). */
+  readonly #chunkCounts = new Map<string, number>()
   readonly #loading = new Map<string, Promise<DocHandle<Envelope>>>()
   readonly #forked = new WeakSet<DocHandle<Envelope>>()
   readonly #damaged = new DamagedDocuments()
@@ -75,16 +88,26 @@ export class DocumentStore extends Emitter<StoreEvents> {
         direct.push(item)
       }
     }
-    await Promise.all(
-      direct.map(({ id, bytes }) => this.exclusive([id], async () => {
+    // A few at a time, each to its write: 250 started together ran their checks and loads (seconds of work) in one
+    // go, and nothing else on the event loop (a ping, another peer's batch, the page) ran until all were done.
+    await forEachLimited(direct, INGEST_CONCURRENCY, ({ id, bytes }) =>
+      this.exclusive([id], async () => {
         const listed = this.catalog.get(id)
         // A tombstone wins over bytes asked for before it came (from another peer, or a purge here): never store a purged body again.
         if (listed?.purged) return
-        const stored = this.storage && listed ? await this.readStored(id) : undefined
+        // The copy last read or ingested, when it is still what the catalog lists: a server sends one document to
+        // every peer that wants it and ingests each peer's changes to it, and loading it from storage for each
+        // costs about ten times a copy in memory.
+        // Every COMPACT_CHUNKS ingests it is read from storage all the same, for its chunks to be compacted.
+        const cached = listed && (this.#chunkCounts.get(id) ?? 0) < COMPACT_CHUNKS - 1 ? this.#cached(id, listed) : undefined
+        const chunks = this.storage && listed && !cached ? await this.#readChunks(id) : undefined
+        const stored = cached ? true : chunks?.bytes
         let doc: A.Doc<Envelope>
-        if (listed) {
+        if (cached) {
+          doc = A.loadIncremental(A.clone(cached, { actor: READ_ONLY_ACTOR }), bytes)
+        } else if (listed) {
           doc = A.init<Envelope>()
-          if (stored) doc = A.loadIncremental(doc, stored)
+          if (chunks?.bytes) doc = A.loadIncremental(doc, chunks.bytes)
           if (this.storage && this.catalog.get(id) === listed) this.#checkAgainstCatalog(id, doc)
           doc = A.loadIncremental(doc, bytes)
         } else {
@@ -102,11 +125,16 @@ export class DocumentStore extends Emitter<StoreEvents> {
         const unproven = before || !envelope.ok ? undefined : await verifyCreation(id, doc, envelope.meta)
         // Purged while it was read and checked, or while its chunk was written: it stays purged.
         if (this.catalog.get(id)?.purged) return
-        if (this.storage) {
+        if (this.storage && chunks && chunks.keys.length >= COMPACT_CHUNKS) {
+          await this.#compactChunks(id, doc, chunks.keys)
+        } else if (this.storage) {
           const key = [id, "incremental", chunkName(bytes)]
           await this.storage.save(key, bytes)
           if (this.catalog.get(id)?.purged) return this.storage.remove(key)
-        } else this.repo.import(A.save(doc), { docId: id as DocumentId })
+          this.#chunkCounts.set(id, (chunks?.keys.length ?? this.#chunkCounts.get(id) ?? 0) + 1)
+        } else {
+          this.repo.import(A.save(doc), { docId: id as DocumentId })
+        }
         // The document may have been loaded meanwhile (a local change, a peer's live sync): then its copy in memory
         // is the newest, and `doc` (built from what was stored before) would set the catalog back.
         const late = (this.#handles.get(id) ?? this.repo.handles[id as DocumentId]) as DocHandle<Envelope> | undefined
@@ -119,7 +147,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
         entries.push(this.noteRemote(id, doc, unproven, envelope))
         this.#remember(id, doc)
         if (late) void late.whenReady(SETTLED).then(() => late.isReady() && late.update(current => A.loadIncremental(current, bytes)), () => {})
-      })),
+      }),
     )
     return entries
   }
@@ -168,16 +196,66 @@ export class DocumentStore extends Emitter<StoreEvents> {
   async readStored(id: string): Promise<Uint8Array | undefined> {
     const loaded = this.#handles.get(id)
     if (loaded?.isReady()) return A.save(loaded.doc())
+    return (await this.#readChunks(id))?.bytes
+  }
+
+  /** The readable chunks of a stored document: their bytes, concatenated, and their keys. */
+  async #readChunks(id: string): Promise<{ bytes: Uint8Array | undefined; keys: StorageKey[] } | undefined> {
     if (!this.storage) return undefined
     // Taken before reading storage: a pending chunk that lands meanwhile is then read twice, which loads the same.
     const pending = [...this.#pending!.of(id)]
     const { good, bad } = await loadChunks(this.storage, id)
+    this.#chunkCounts.set(id, good.length)
     if (bad.length > 0) {
       await Promise.all(bad.map(key => this.storage!.remove(key)))
       this.noteDamaged(id, `${bad.length} of ${bad.length + good.length} stored chunks were unreadable (torn or corrupted) and were dropped`)
     }
-    const chunks = [...good, ...pending]
-    return chunks.length > 0 ? concatChunks(chunks) : undefined
+    const all = [...good, ...pending]
+    return { bytes: all.length > 0 ? concatChunks(all) : undefined, keys: good.map(chunk => chunk.key) }
+  }
+
+  /**
+   * Store `doc` as one snapshot in place of the chunks `keys` (see
+   * COMPACT_CHUNKS). The snapshot is on disk before any chunk goes, so a
+   * crash in between leaves both, which load as the same document.
+   */
+  async #compactChunks(id: string, doc: A.Doc<Envelope>, keys: StorageKey[]): Promise<void> {
+    const bytes = A.save(doc)
+    await this.storage!.save([id, "snapshot", chunkName(bytes)], bytes)
+    await Promise.all(keys.map(key => this.storage!.remove(key)))
+    this.#chunkCounts.set(id, 1)
+  }
+
+  /**
+   * A document's current state, for replication to read (its changes, its
+   * heads): from its handle, the read cache, or storage (then cached). Unlike
+   * `read`, it does not refuse purged or quarantined documents: the caller
+   * has decided what it may serve.
+   */
+  async current(id: string): Promise<A.Doc<Envelope> | undefined> {
+    const inMemory = this.inMemory(id)
+    if (inMemory) return inMemory
+    const doc = await this.loadStored(id)
+    if (doc) this.#remember(id, doc)
+    return doc
+  }
+
+  /** `current`, if that needs no read from storage. */
+  inMemory(id: string): A.Doc<Envelope> | undefined {
+    const handle = this.#handles.get(id)
+    if (handle?.isReady()) return handle.doc()
+    const entry = this.catalog.get(id)
+    return entry && this.#cached(id, entry)
+  }
+
+  /** The cached copy of a document, if its heads are still the catalog's (and it is not in memory as a handle). */
+  #cached(id: string, entry: CatalogEntry): A.Doc<Envelope> | undefined {
+    if (this.#handles.get(id)?.isReady()) return undefined
+    const cached = this.#readCache.get(id)
+    if (!cached || cached.heads !== entry.heads.join()) return undefined
+    this.#readCache.delete(id)
+    this.#readCache.set(id, cached)
+    return cached.doc
   }
 
   /**
@@ -236,7 +314,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
   #checkAgainstCatalog(id: string, doc: A.Doc<Envelope> | undefined): void {
     const entry = this.catalog.get(id)
     if (!entry || entry.purged || entry.heads.length === 0) return
-    if (doc && A.hasHeads(doc, entry.heads)) {
+    if (doc && containsHeads(doc, entry.heads)) {
       // Stored ahead of the catalog: a write stopped between a document's chunk and its catalog record (a crash, a
       // close during an ingest). Catch the catalog up, or the changes would never be offered to peers.
       if ([...A.getHeads(doc)].sort().join() !== entry.heads.join()) this.noteRemote(id, doc)
@@ -278,12 +356,8 @@ export class DocumentStore extends Emitter<StoreEvents> {
     if (entry.quarantined) throw new QuarantinedError(id, entry.quarantined)
     const handle = this.#handles.get(id)
     if (handle?.isReady()) return handle.doc()
-    const cached = this.#readCache.get(id)
-    if (cached && cached.heads === entry.heads.join()) {
-      this.#readCache.delete(id)
-      this.#readCache.set(id, cached)
-      return cached.doc
-    }
+    const cached = this.#cached(id, entry)
+    if (cached) return cached
     if (!this.storage) return (await this.load(id)).doc()
     const doc = await this.loadStored(id)
     if (!doc) throw new DamagedDocumentError(id, this.#damaged.get(id)?.reason ?? "nothing readable is stored")

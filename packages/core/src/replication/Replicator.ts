@@ -13,6 +13,7 @@ import type { Message, PeerId, Repo, StorageAdapterInterface } from "@automerge/
 type ShareConfig = NonNullable<ConstructorParameters<typeof Repo>[0]>["shareConfig"] & {}
 import type { CatalogEntry } from "../catalog/Catalog.js"
 import type { Database } from "../database/Database.js"
+import { containsHeads } from "../document/heads.js"
 import { Emitter } from "../helpers/Emitter.js"
 import type { InboundVerdict } from "../network/CairnNetworkAdapter.js"
 import { CheckpointStore } from "./CheckpointStore.js"
@@ -35,17 +36,25 @@ export interface ReplicatorOptions {
   storage?: StorageAdapterInterface
   /** Documents per `docs` frame. */
   batchSize?: number
+  /** How long a pull may go without progress before it is reported and, when it waits on the peer, asked again (default 30 s). */
+  stallTimeoutMs?: number
   /** Called with a reason when a peer sends something malformed. */
   onProtocolError?: (peerId: string, reason: string) => void
+  /** Called when a pull from a peer stalls or fails (also the `stalled` event); the runtimes log it. */
+  onStall?: (peerId: string, reason: string) => void
 }
 
 export interface ReplicatorEvents extends Record<string, unknown> {
   status: PeerStatus
   /** A peer refused our changes to these documents (we may not write their type there). */
   denied: { peerId: string; ids: string[]; reason: string }
+  /** A pull from a peer made no progress for the stall timeout, or failed; `reason` says what it waits for. */
+  stalled: { peerId: string; reason: string }
 }
 
 const NOTIFY_DELAY_MS = 15
+/** Encoded changes kept for the next peer that asks for the same ones (see bytesFor). */
+const ENCODED_CACHE_SIZE = 512
 
 /** The automerge-repo message kinds a peer may send about a document; every other kind is dropped. */
 const DOCUMENT_MESSAGES = new Set(["sync", "request", "ephemeral", "doc-unavailable"])
@@ -58,6 +67,7 @@ export class Replicator extends Emitter<ReplicatorEvents> {
   #notifyTimer: ReturnType<typeof setTimeout> | undefined
   #pendingNotify = new Set<string>()
   #stopListening: () => void
+  readonly #encoded = new Map<string, Uint8Array>()
 
   constructor(
     readonly db: Database,
@@ -124,9 +134,13 @@ export class Replicator extends Emitter<ReplicatorEvents> {
       link,
       link.grants ?? { read: "*", write: "*" },
       this.#checkpoints,
-      this.options.batchSize ?? 250,
+      { batchSize: this.options.batchSize ?? 250, stallMs: this.options.stallTimeoutMs ?? 30_000 },
       status => this.emit("status", status),
       (ids, reason) => this.emit("denied", { peerId: link.peerId, ids, reason }),
+      reason => {
+        this.options.onStall?.(link.peerId, reason)
+        this.emit("stalled", { peerId: link.peerId, reason })
+      },
     )
     this.#sessions.set(link.peerId, session)
     this.db.repo.shareConfigChanged()
@@ -195,8 +209,9 @@ export class Replicator extends Emitter<ReplicatorEvents> {
 
   /**
    * Resolves when every connected peer (or the one given) is in sync both
-   * ways; rejects after `timeoutMs`, or as soon as `problem` names a reason
-   * it never will be (a connection refused, for one).
+   * ways; rejects after `timeoutMs` (saying what a stalled pull waits for),
+   * or as soon as `problem` names a reason it never will be (a connection
+   * refused, for one). Never while a pull is in progress, stalled or not.
    */
   async whenSynced(peerId?: string, timeoutMs = 30_000, problem?: () => string | undefined): Promise<void> {
     const deadline = Date.now() + timeoutMs
@@ -205,7 +220,10 @@ export class Replicator extends Emitter<ReplicatorEvents> {
       if (reason) throw new Error(reason)
       const sessions = peerId ? [this.#sessions.get(peerId)].filter(Boolean) : [...this.#sessions.values()]
       if (sessions.length > 0 && sessions.every(s => s!.inSync())) return
-      if (Date.now() > deadline) throw new Error("timed out waiting for sync")
+      if (Date.now() > deadline) {
+        const stalls = sessions.map(s => s!.status()).filter(status => status.stalled)
+        throw new Error(`timed out waiting for sync${stalls.map(status => `; pull from ${status.name ?? status.machineId} stalled: ${status.stalled}`).join("")}`)
+      }
       await new Promise(resolve => setTimeout(resolve, 10))
     }
   }
@@ -223,34 +241,43 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     return selects(this.wants, type)
   }
 
-  /** Bytes for a document a peer wants: its changes since `have` (the whole document if `have` is empty). */
+  /**
+   * Bytes for a document a peer wants: its changes since `have` (the whole
+   * document if `have` is empty). Read through the store's cache: a
+   * document just changed is wanted by every peer that syncs its type.
+   */
   async bytesFor(id: string, have: string[]): Promise<Uint8Array | undefined> {
     const store = this.db.store
-    const loaded = store.loaded(id)
-    if (have.length === 0) return store.readStored(id)
-    const doc = loaded?.isReady() ? loaded.doc() : await this.#loadDetached(id)
+    if (have.length === 0) {
+      // A whole document: the stored bytes as they are, unless it is in memory (an initial sync loads nothing).
+      const inMemory = store.inMemory(id)
+      return inMemory ? A.save(inMemory) : store.readStored(id)
+    }
+    const doc = await store.current(id)
     if (!doc) return undefined
-    const known = have.filter(hash => A.hasHeads(doc, [hash]))
-    return changesSince(doc, known)
+    const known = have.filter(hash => containsHeads(doc, [hash])).sort()
+    // A change made on one peer is wanted by every other peer that syncs its type, most of them with the same heads.
+    const key = `${id} ${A.getHeads(doc).join()} ${known.join()}`
+    let bytes = this.#encoded.get(key)
+    if (!bytes) {
+      bytes = changesSince(doc, known)
+      this.#encoded.set(key, bytes)
+      if (this.#encoded.size > ENCODED_CACHE_SIZE) this.#encoded.delete(this.#encoded.keys().next().value!)
+    }
+    return bytes
   }
 
   /** True when this peer's copy of a document already contains all of `heads`. */
   async hasHeads(entry: CatalogEntry, heads: string[]): Promise<boolean> {
     if (entry.heads.join() === [...heads].sort().join()) return true
-    const loaded = this.db.store.loaded(entry.id)
-    const doc = loaded?.isReady() ? loaded.doc() : await this.#loadDetached(entry.id)
-    return !!doc && A.hasHeads(doc, heads)
-  }
-
-  #loadDetached(id: string): Promise<A.Doc<unknown> | undefined> {
-    return this.db.store.loadStored(id)
+    const doc = await this.db.store.current(entry.id)
+    return !!doc && containsHeads(doc, heads)
   }
 
   /** The catalog changed: tell peers that may read that type to pull (debounced, batched). */
   #changed(entry: CatalogEntry): void {
     for (const session of this.#sessions.values()) {
-      session.touched(entry)
-      if (session.sends(entry.type)) this.#pendingNotify.add(session.peerId)
+      if (session.touched(entry)) this.#pendingNotify.add(session.peerId)
     }
     if (this.#pendingNotify.size === 0 || this.#notifyTimer) return
     this.#notifyTimer = setTimeout(() => {

@@ -3,9 +3,10 @@
  * beside automerge-repo's per-document sync, to find and move only the
  * documents that differ, in batches.
  *
- *   A → B  pull   { since }            "what changed since my checkpoint of you?"
- *   B → A  offer  { entries, seq }     ids, types and heads of changed documents
- *                                      of types A may have (never any other id)
+ *   A → B  pull   { since, id }        "what changed since my checkpoint of you?"
+ *   B → A  offer  { entries, seq, pull } ids, types and heads of changed documents
+ *                                      of types A may have (never any other id),
+ *                                      answering pull `id` (in chunks; the last is `done`)
  *   A → B  want   { docs: {id, have} } the ones whose heads A lacks
  *   B → A  docs   { docs: {id, bytes} } changes since `have` (or whole documents)
  *   A → B  pulled { seq }              A now holds everything B had at `seq`
@@ -15,8 +16,12 @@
  * A checkpoint is (B's catalog epoch, B's change sequence number), so a
  * reconnect after a day offline moves the entries changed since, not a
  * listing of every document. The epoch B offers also names what it sends A
- * (A's wants, A's read grant, B's own types): a checkpoint taken under
- * narrower ones does not hold, so a widened grant brings the older documents.
+ * (A's wants and A's read grant): a checkpoint taken under narrower ones
+ * does not hold, so a widened grant brings the older documents.
+ *
+ * Every pull and every want gets an answer (a want for a document B cannot
+ * send is answered `refused`); A asks again when one does not come (see
+ * PeerSession), and ignores offers for a pull it has since sent again.
  */
 export const PROTOCOL_VERSION = 1
 
@@ -49,8 +54,8 @@ export interface OfferEntry {
 }
 
 export type ControlMessage =
-  | { t: "pull"; since: Checkpoint | null }
-  | { t: "offer"; epoch: string; seq: number; entries: OfferEntry[]; done: boolean }
+  | { t: "pull"; since: Checkpoint | null; id?: number }
+  | { t: "offer"; epoch: string; seq: number; entries: OfferEntry[]; done: boolean; pull?: number }
   | { t: "want"; docs: { id: string; have: string[] }[] }
   | { t: "docs"; docs: { id: string; bytes: Uint8Array }[]; refused?: { id: string; reason: string }[] }
   | { t: "pulled"; seq: number }
@@ -69,9 +74,11 @@ export function malformed(message: unknown): string | undefined {
   switch (m.t) {
     case "pull":
       if (m.since !== null && (typeof m.since !== "object" || typeof (m.since as Checkpoint).epoch !== "string" || typeof (m.since as Checkpoint).seq !== "number")) return "pull: bad checkpoint"
+      if (m.id !== undefined && typeof m.id !== "number") return "pull: bad id"
       return undefined
     case "offer":
       if (typeof m.epoch !== "string" || typeof m.seq !== "number" || !Array.isArray(m.entries)) return "offer: bad fields"
+      if (m.pull !== undefined && typeof m.pull !== "number") return "offer: bad pull"
       for (const e of m.entries as OfferEntry[]) {
         if (typeof e !== "object" || e === null || typeof e.id !== "string" || typeof e.type !== "string" || !Array.isArray(e.heads) || !e.heads.every(h => typeof h === "string")) return "offer: bad entry"
       }
