@@ -256,7 +256,8 @@ class Run {
     if (WIRE) this.trace.push(`    ${this.names[from]} → ${this.names[to]}: ${JSON.stringify(message, (_, v) => (v instanceof Uint8Array ? `${v.byteLength} bytes` : typeof v === "string" && v.length > 24 ? `${v.slice(0, 6)}…` : v))}`)
     const named = message.t === "offer" ? message.entries.map(e => ({ id: e.id, said: e.type })) : message.t === "docs" ? message.docs.map(d => ({ id: d.id, said: undefined })) : []
     for (const { id, said } of named) {
-      const type = this.model.typeOf.get(id)
+      // An offer can leave while the create that made the document is still resolving (before the model heard of it): the sender's catalog knows.
+      const type = this.model.typeOf.get(id) ?? this.peers[from]!.db.catalog.get(id)?.type
       const may = type !== undefined && this.model.keeps(to, type) && this.model.keeps(from, type) && selects(grants.read, type)
       if (!may || (said !== undefined && said !== type)) this.problems.push(`${this.names[from]} sent ${this.names[to]} a ${message.t} naming ${type} ${id}${said !== undefined && said !== type ? ` as a ${said}` : ""} (read grant ${show(grants.read)})`)
     }

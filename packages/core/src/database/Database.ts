@@ -238,6 +238,9 @@ export class Database extends Emitter<DatabaseEvents> {
     this.#store.forget(tombstone.id)
     this.catalog.set(tombstone)
     this.emit("change", { id: tombstone.id, type: tombstone.type, origin, entry: tombstone })
+    // A tombstone from a peer joins the next group like any write, so the checkpoint offered to peers covers it
+    // (a local purge commits itself and waits for it).
+    if (origin === "remote") void this.#commit.commit([]).catch(() => {})
   }
 
   /**
