@@ -7,7 +7,7 @@
 // damaged storage (every mode, one seed per mode), load (--clients=50, each
 // in its own process unless --processes says fewer, for --seconds=60, then
 // up to --settle=90 s for every client to hold what the server holds; with
-// more than 10 processes the clients run at --nice=10), a fresh browser page
+// more than 10 processes the clients run at --nice=5), a fresh browser page
 // pulling --browser-docs=100000 tasks (where Chromium is installed; the test
 // in test/browser/peer.test.ts), then convergence fuzzing seeds (--steps=300
 // each) until
@@ -76,9 +76,9 @@ if (!only || only === "load") {
   const processes = number("processes", clients)
   const seconds = number("seconds", 60)
   log(`load: ${clients} clients in ${processes} processes for ${seconds} s`)
-  const result = await runLoad({ clients, processes, seconds, settleMs: number("settle", 90) * 1000, clientNice: number("nice", processes > 10 ? 10 : 0), ...(args.rate ? { rate: number("rate") } : {}), progress: line => log(`  ${line}`) })
+  const result = await runLoad({ clients, processes, seconds, settleMs: number("settle", 90) * 1000, clientNice: number("nice", processes > 10 ? 5 : 0), ...(args.rate ? { rate: number("rate") } : {}), progress: line => log(`  ${line}`) })
   summary.load = result
-  log(`  ${result.edits} edits (${result.created} creations), ${result.editsPerSecond}/s; local ack p50 ${result.ackMs?.p50} ms p99 ${result.ackMs?.p99} ms; at the server p50 ${result.propagationMs?.p50} ms p99 ${result.propagationMs?.p99} ms; every client held the server's ${result.documents} documents ${result.settleMs === null ? "NEVER" : `${result.settleMs} ms`} after the edits stopped; server heap ${result.memory?.heapEarlyMB} → ${result.memory?.heapLateMB} MB, RSS max ${result.memory?.rssMaxMB} MB`)
+  log(`  ${result.edits} edits (${result.created} creations), ${result.editsPerSecond}/s; local ack p50 ${result.ackMs?.p50} ms p99 ${result.ackMs?.p99} ms; at the server p50 ${result.propagationMs?.p50} ms p99 ${result.propagationMs?.p99} ms; every client held the server's ${result.documents} documents ${result.settleMs === null ? "NEVER" : `${result.settleMs} ms`} after the edits stopped; ${result.stalls} stalled pulls reported; server heap ${result.memory?.heapEarlyMB} → ${result.memory?.heapLateMB} MB, RSS max ${result.memory?.rssMaxMB} MB`)
   if (result.failures.length) failures.push(`load failed: ${result.failures.slice(0, 20).join("\n  ")}`)
 }
 
