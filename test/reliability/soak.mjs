@@ -7,8 +7,10 @@
 // damaged storage (every mode, one seed per mode), load (--clients=50, each
 // in its own process unless --processes says fewer, for --seconds=60, then
 // up to --settle=90 s for every client to hold what the server holds; with
-// more than 10 processes the clients run at --nice=10), then convergence
-// fuzzing seeds (--steps=300 each) until
+// more than 10 processes the clients run at --nice=5), a fresh browser page
+// pulling --browser-docs=100000 tasks (where Chromium is installed; the test
+// in test/browser/peer.test.ts), then convergence fuzzing seeds (--steps=300
+// each) until
 // --minutes (default 10) have passed or --seeds seeds have run. A failure
 // prints its seed and the command that replays it. The figures are printed
 // and appended as a row to the "Soak runs" table of RELIABILITY.md; the exit
@@ -16,7 +18,9 @@
 //
 // Replaying one case: --only=convergence --seed=S [--steps= --peers=],
 // --only=crash --seed=S --kills=K, --only=damage --seed=S --mode=M,
-// --only=load --clients=C --processes=P --seconds=T.
+// --only=load --clients=C --processes=P --seconds=T, --only=browser --browser-docs=N.
+import { spawnSync } from "node:child_process"
+import { existsSync } from "node:fs"
 import { readFile, writeFile } from "node:fs/promises"
 import { availableParallelism, cpus } from "node:os"
 import { fileURLToPath } from "node:url"
@@ -40,7 +44,7 @@ const deadline = Date.now() + minutes * 60_000
 const started = Date.now()
 const log = line => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`)
 
-const summary = { convergence: { seeds: 0, failed: [], steps: 0, upstream: 0 }, crash: null, damage: [], load: null }
+const summary = { convergence: { seeds: 0, failed: [], steps: 0, upstream: 0 }, crash: null, damage: [], load: null, browser: null }
 const failures = []
 
 // A peer's unhandled rejection is a failure of the run, not a reason to stop the other checks.
@@ -72,10 +76,26 @@ if (!only || only === "load") {
   const processes = number("processes", clients)
   const seconds = number("seconds", 60)
   log(`load: ${clients} clients in ${processes} processes for ${seconds} s`)
-  const result = await runLoad({ clients, processes, seconds, settleMs: number("settle", 90) * 1000, clientNice: number("nice", processes > 10 ? 10 : 0), ...(args.rate ? { rate: number("rate") } : {}), progress: line => log(`  ${line}`) })
+  const result = await runLoad({ clients, processes, seconds, settleMs: number("settle", 90) * 1000, clientNice: number("nice", processes > 10 ? 5 : 0), ...(args.rate ? { rate: number("rate") } : {}), progress: line => log(`  ${line}`) })
   summary.load = result
-  log(`  ${result.edits} edits (${result.created} creations), ${result.editsPerSecond}/s; local ack p50 ${result.ackMs?.p50} ms p99 ${result.ackMs?.p99} ms; at the server p50 ${result.propagationMs?.p50} ms p99 ${result.propagationMs?.p99} ms; every client held the server's ${result.documents} documents ${result.settleMs === null ? "NEVER" : `${result.settleMs} ms`} after the edits stopped; server heap ${result.memory?.heapEarlyMB} → ${result.memory?.heapLateMB} MB, RSS max ${result.memory?.rssMaxMB} MB`)
+  log(`  ${result.edits} edits (${result.created} creations), ${result.editsPerSecond}/s; local ack p50 ${result.ackMs?.p50} ms p99 ${result.ackMs?.p99} ms; at the server p50 ${result.propagationMs?.p50} ms p99 ${result.propagationMs?.p99} ms; every client held the server's ${result.documents} documents ${result.settleMs === null ? "NEVER" : `${result.settleMs} ms`} after the edits stopped; ${result.stalls} stalled pulls reported; server heap ${result.memory?.heapEarlyMB} → ${result.memory?.heapLateMB} MB, RSS max ${result.memory?.rssMaxMB} MB`)
   if (result.failures.length) failures.push(`load failed: ${result.failures.slice(0, 20).join("\n  ")}`)
+}
+
+// A fresh browser page pulling --browser-docs tasks (default 100,000) from a node peer, in Chromium (test/browser/peer.test.ts).
+if ((!only && existsSync(process.env.CHROMIUM_PATH ?? "/usr/bin/chromium")) || only === "browser") {
+  const count = number("browser-docs", 100_000)
+  log(`browser: a fresh page pulls ${count} tasks from a node peer (seeding them first takes a while)`)
+  const run = spawnSync("npx", ["vitest", "run", "browser/peer.test.ts", "-t", "a fresh page pulls"], {
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    env: { ...process.env, CAIRN_BROWSER_PULL: String(count) },
+    encoding: "utf8",
+  })
+  const output = `${run.stdout}${run.stderr}`
+  const pulled = output.match(/browser pulled (\d+) tasks in (\d+) ms/)
+  summary.browser = pulled ? { documents: Number(pulled[1]), ms: Number(pulled[2]) } : null
+  if (run.status === 0 && pulled) log(`  pulled ${pulled[1]} tasks in ${(Number(pulled[2]) / 1000).toFixed(1)} s`)
+  else failures.push(`browser pull of ${count} tasks failed:\n${output.slice(-4000)}`)
 }
 
 if (!only || only === "convergence") {

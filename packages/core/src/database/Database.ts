@@ -63,6 +63,8 @@ export class Database extends Emitter<DatabaseEvents> {
   readonly #commit: GroupCommit
   #closed = false
   readonly #watchers = new Map<string, number>()
+  /** Documents being ingested (how many ingests of each are in progress). */
+  readonly #ingesting = new Map<string, number>()
   /** What opening had to repair, if anything (a rebuilt catalog). */
   readonly repairs: RebuildReport | undefined
 
@@ -79,8 +81,9 @@ export class Database extends Emitter<DatabaseEvents> {
     this.repairs = repairs
     this.#store = new DocumentStore(repo, catalog, newSessionActor(machine.machineId), definitions, storage)
     this.#store.on("change", event => {
-      // A change that arrived by live sync is saved by the repo; the catalog must follow it to disk (ingest commits its own).
-      if (event.origin === "remote") this.#commit.commit([event.id]).catch(() => {})
+      // A change that arrived by live sync is saved by the repo; the catalog must follow it to disk. An ingest commits
+      // its own documents together: committing each as it is noted made a catalog write per document of a batch.
+      if (event.origin === "remote" && !this.#ingesting.has(event.id)) this.#commit.commit([event.id]).catch(() => {})
       this.emit("change", event)
     })
     this.#store.on("quarantine", event => this.emit("quarantine", event))
@@ -480,9 +483,18 @@ export class Database extends Emitter<DatabaseEvents> {
    */
   async ingest(docs: { id: string; bytes: Uint8Array }[], acceptType: (type: string) => boolean = () => true): Promise<CatalogEntry[]> {
     this.#open()
-    const entries = await this.#store.ingest(docs, acceptType)
-    await this.#commit.commit(docs.map(d => d.id))
-    return entries
+    for (const { id } of docs) this.#ingesting.set(id, (this.#ingesting.get(id) ?? 0) + 1)
+    try {
+      const entries = await this.#store.ingest(docs, acceptType)
+      await this.#commit.commit(docs.map(d => d.id))
+      return entries
+    } finally {
+      for (const { id } of docs) {
+        const left = this.#ingesting.get(id)! - 1
+        if (left > 0) this.#ingesting.set(id, left)
+        else this.#ingesting.delete(id)
+      }
+    }
   }
 
   /**

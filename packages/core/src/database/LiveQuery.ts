@@ -4,7 +4,9 @@
  * only the ones that changed are read again, and the query runs over the
  * documents in memory. Changes that come together (a batch of 250 from a
  * peer, ingested one document after another) give one new result, and
- * results come at most every UPDATE_INTERVAL_MS.
+ * results come at most every UPDATE_INTERVAL_MS, or less often when
+ * producing one (the query and the listener: a page rendering the list)
+ * takes long.
  *
  * Running the whole query again on every change read every document of the
  * type once per change: a page listing 10,000 tasks that was pulling them
@@ -27,6 +29,12 @@ export const READ_CONCURRENCY = 32
  * renders of a list growing to 10,000 rows.
  */
 export const UPDATE_INTERVAL_MS = 100
+/**
+ * Between two results, at least this many times what the last one took: a
+ * page rendering 10,000 rows on every result of a 100,000-document initial
+ * sync had no time left to store what it received (35 documents a second).
+ */
+const BUSY_FACTOR = 4
 
 export interface LiveQuerySource {
   catalog: Catalog
@@ -46,6 +54,7 @@ export function startLiveQuery(source: LiveQuerySource, type: string, options: Q
   let running = false
   let active = true
   let deliveredAt = -Infinity
+  let cost = 0
   const live = () => active && !source.closed()
   const shown = (id: string) => {
     const entry = source.catalog.get(id)
@@ -72,8 +81,12 @@ export function startLiveQuery(source: LiveQuerySource, type: string, options: Q
       dirty = new Set()
       await forEachLimited(ids, READ_CONCURRENCY, reread)
       if (!live()) return
-      deliveredAt = Date.now()
+      const started = Date.now()
       listener(runQuery([...docs.values()], options))
+      // What the listener set off counts too (React renders in a microtask after a store changes).
+      await new Promise(resolve => setTimeout(resolve, 0))
+      deliveredAt = Date.now()
+      cost = deliveredAt - started
     } finally {
       running = false
       if (live() && (dirty === "all" || dirty.size > 0)) schedule()
@@ -82,7 +95,7 @@ export function startLiveQuery(source: LiveQuerySource, type: string, options: Q
   const schedule = () => {
     if (scheduled) return
     scheduled = true
-    setTimeout(() => void refresh(), Math.max(0, deliveredAt + UPDATE_INTERVAL_MS - Date.now()))
+    setTimeout(() => void refresh(), Math.max(0, deliveredAt + Math.max(UPDATE_INTERVAL_MS, cost * BUSY_FACTOR) - Date.now()))
   }
   const stop = source.watch(type, id => {
     if (dirty !== "all") dirty.add(id)
