@@ -12,24 +12,30 @@ import {
 } from "@automerge/automerge-repo"
 import { Database, Machine, type TypeDefinition } from "../src/index.js"
 
-/** An in-memory storage adapter, for unit tests of the core only. */
+/**
+ * An in-memory storage adapter, for unit tests of the core only. It keeps
+ * and hands out copies, as a store on disk does, so a caller that reuses a
+ * buffer cannot change what is stored.
+ */
 export class MemoryStorage implements StorageAdapterInterface {
   readonly data = new Map<string, Uint8Array>()
   /** Every key and prefix read, in order: tests check what a read touched. */
   readonly reads: StorageKey[] = []
   async load(key: StorageKey) {
     this.reads.push(key)
-    return this.data.get(key.join("\u0000"))
+    const value = this.data.get(key.join("\u0000"))
+    return value && new Uint8Array(value)
   }
   async save(key: StorageKey, value: Uint8Array) {
-    this.data.set(key.join("\u0000"), value)
+    // new Uint8Array(x) copies; a Node Buffer's slice() would not.
+    this.data.set(key.join("\u0000"), new Uint8Array(value))
   }
   async remove(key: StorageKey) {
     this.data.delete(key.join("\u0000"))
   }
   async loadRange(prefix: StorageKey): Promise<Chunk[]> {
     this.reads.push(prefix)
-    return [...this.data].filter(([k]) => matches(k, prefix)).map(([k, data]) => ({ key: k.split("\u0000"), data }))
+    return [...this.data].filter(([k]) => matches(k, prefix)).map(([k, data]) => ({ key: k.split("\u0000"), data: new Uint8Array(data) }))
   }
   async removeRange(prefix: StorageKey) {
     for (const k of [...this.data.keys()]) if (matches(k, prefix)) this.data.delete(k)

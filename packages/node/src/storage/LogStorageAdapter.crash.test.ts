@@ -3,41 +3,26 @@
  * found intact, every write that had begun may or may not be there but is
  * never garbage, and the only damage is a torn tail.
  *
- * The child runs the built adapter (dist/), since Node 20 cannot run
- * TypeScript; the root `npm test` builds first. A dist older than the
- * sources fails the test rather than silently testing old code.
+ * The child runs the built adapter (see builtStorageModule).
  */
 import { spawn } from "node:child_process"
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises"
+import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterEach, expect, it } from "vitest"
+import { builtStorageModule } from "../../test/helpers/builtStorage.js"
 import { storageKey, valueFor } from "./LogStorageAdapter.crash-child.mjs"
 import { LogStorageAdapter } from "./LogStorageAdapter.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const childPath = join(here, "LogStorageAdapter.crash-child.mjs")
-const distDir = join(here, "../../dist/storage")
 const ROUNDS = 8
 
 const cleanup: (() => Promise<unknown>)[] = []
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
 })
-
-/** The built adapter, after checking that it is not older than the sources. */
-async function builtAdapterPath(): Promise<string> {
-  for (const name of await readdir(here)) {
-    if (!name.endsWith(".ts") || name.includes(".test.") || name.endsWith(".d.ts")) continue
-    const built = join(distDir, name.replace(/\.ts$/, ".js"))
-    const builtTime = await stat(built).then((s) => s.mtimeMs, () => 0)
-    if (builtTime < (await stat(join(here, name))).mtimeMs) {
-      throw new Error(`${built} is missing or older than its source; build first: cd packages/node && npx tsc -b`)
-    }
-  }
-  return join(distDir, "LogStorageAdapter.js")
-}
 
 /** Run the child on `dir` and SIGKILL it `delayMs` after it has opened the store. Returns the lines it printed. */
 async function runAndKill(adapterPath: string, dir: string, round: number, delayMs: number): Promise<string[]> {
@@ -57,7 +42,7 @@ async function runAndKill(adapterPath: string, dir: string, round: number, delay
 type State = number | "absent"
 
 it("keeps every acknowledged save and remove through kill -9 at random moments", { timeout: 120_000 }, async () => {
-  const adapterPath = await builtAdapterPath()
+  const adapterPath = await builtStorageModule("LogStorageAdapter")
   const dir = await mkdtemp(join(tmpdir(), "cairn-crash-"))
   cleanup.push(() => rm(dir, { recursive: true, force: true }))
   /** Every key's possible states: one once settled by an earlier check, two while a write was in flight. */
