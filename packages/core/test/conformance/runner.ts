@@ -144,3 +144,26 @@ function preview(value: unknown): string {
     return String(value)
   }
 }
+
+/** Keeps what a listener is given, and lets a case wait for an item that matches. */
+export class Recorder<T> {
+  readonly items: T[] = []
+  readonly #waiters: { readonly matches: (item: T) => boolean; readonly resolve: (item: T) => void }[] = []
+
+  /** Pass this as the listener. */
+  readonly push = (item: T): void => {
+    this.items.push(item)
+    for (const waiter of [...this.#waiters]) {
+      if (!waiter.matches(item)) continue
+      this.#waiters.splice(this.#waiters.indexOf(waiter), 1)
+      waiter.resolve(item)
+    }
+  }
+
+  /** The first item, recorded already or to come, that `matches`; fails the case after `ms`. */
+  until(matches: (item: T) => boolean, what: string, ms = 5_000): Promise<T> {
+    const found = this.items.find(matches)
+    if (found !== undefined) return Promise.resolve(found)
+    return within(ms, what, new Promise<T>(resolve => this.#waiters.push({ matches, resolve })))
+  }
+}
