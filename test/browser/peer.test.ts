@@ -3,24 +3,19 @@
  * bundled with Vite's defaults, served from 127.0.0.1, talking to a node
  * peer in its own process.
  */
-import { createServer, type Server } from "node:http"
-import { readFile } from "node:fs/promises"
-import { extname, join, normalize } from "node:path"
 import { fileURLToPath } from "node:url"
-import type { AddressInfo } from "node:net"
 import type { BrowserContext, Page } from "playwright-core"
 import { build } from "vite"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { chromiumAvailable, launchContext } from "../helpers/browser.js"
+import { chromiumAvailable, launchContext, servePage } from "../helpers/browser.js"
 import { eventually, PeerProcess, TempDirs } from "../helpers/PeerProcess.js"
 
 const APP = fileURLToPath(new URL("./app", import.meta.url))
-const MIME: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css" }
 
 describe.skipIf(!chromiumAvailable())("browser peer (Chromium)", () => {
   const temp = new TempDirs()
   const contexts: { close: () => Promise<void> }[] = []
-  let http: Server
+  let http: Awaited<ReturnType<typeof servePage>>
   let origin: string
   let nodeDir: string
   let node: PeerProcess
@@ -38,18 +33,8 @@ describe.skipIf(!chromiumAvailable())("browser peer (Chromium)", () => {
     } finally {
       process.env.NODE_ENV = nodeEnv
     }
-    http = createServer(async (request, response) => {
-      const path = normalize(join(outDir, new URL(request.url ?? "/", "http://x").pathname.replace(/\/$/, "/index.html")))
-      if (!path.startsWith(outDir)) return void response.writeHead(403).end()
-      try {
-        const body = await readFile(path)
-        response.writeHead(200, { "content-type": MIME[extname(path)] ?? "application/octet-stream" }).end(body)
-      } catch {
-        response.writeHead(404).end()
-      }
-    })
-    await new Promise<void>(resolve => http.listen(0, "127.0.0.1", resolve))
-    origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`
+    http = await servePage(outDir)
+    origin = http.origin
     nodeDir = await temp.make("cairn-web-node-")
     node = await PeerProcess.start({ dir: nodeDir })
     ;({ url: wsUrl, port: wsPort } = await node.call("listen"))

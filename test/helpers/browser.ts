@@ -5,9 +5,11 @@
  * browser is a failure: `.ci/run` installs it.
  */
 import { existsSync } from "node:fs"
-import { mkdtemp, rm } from "node:fs/promises"
+import { mkdtemp, readFile, rm } from "node:fs/promises"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { extname, join, normalize } from "node:path"
 import { chromium, type BrowserContext } from "playwright-core"
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
@@ -46,3 +48,21 @@ export async function launchContext(): Promise<{ context: BrowserContext; close:
 
 /** Where tests keep screenshots for a reviewer to open (test/artifacts/, kept out of git). */
 export const ARTIFACTS = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "artifacts")
+
+const MIME: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css" }
+
+/** Serve a built page's directory on 127.0.0.1 (a free port); `origin` is where to point the browser. */
+export async function servePage(directory: string): Promise<{ origin: string; close: () => void }> {
+  const http = createServer(async (request, response) => {
+    const path = normalize(join(directory, new URL(request.url ?? "/", "http://x").pathname.replace(/\/$/, "/index.html")))
+    if (!path.startsWith(directory)) return void response.writeHead(403).end()
+    try {
+      const body = await readFile(path)
+      response.writeHead(200, { "content-type": MIME[extname(path)] ?? "application/octet-stream" }).end(body)
+    } catch {
+      response.writeHead(404).end()
+    }
+  })
+  await new Promise<void>(resolve => http.listen(0, "127.0.0.1", resolve))
+  return { origin: `http://127.0.0.1:${(http.address() as AddressInfo).port}`, close: () => http.close() }
+}

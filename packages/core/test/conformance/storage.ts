@@ -184,6 +184,8 @@ export function storageConformance(subject: StorageUnderTest): ConformanceCase[]
     checkEqual(await adapter.load(key), undefined, "after a save and then a remove")
     await Promise.all([adapter.remove(key), adapter.save(key, pattern(5, 2))])
     checkBytes(await adapter.load(key), pattern(5, 2), "after a remove and then a save")
+    await Promise.all([adapter.save(["doc", "incremental", "1"], pattern(3)), adapter.removeRange(["doc"]), adapter.save(["doc", "incremental", "2"], pattern(3))])
+    checkEqual(await keysOf(adapter, ["doc"]), [["doc", "incremental", "2"]], "after save, removeRange, save")
   })
 
   add("persists: a reopened store holds what was saved, overwritten and removed", async store => {

@@ -72,8 +72,8 @@ export class TransportSession {
     return session
   }
 
-  /** A client, connecting under `peerId`. */
-  client(peerId: string, options: Partial<ClientOptions> = {}): ClientUnderTest {
+  /** A client under `peerId`, connecting unless told not to (a Repo given the adapter connects it). */
+  client(peerId: string, options: Partial<ClientOptions> = {}, { connect = true } = {}): ClientUnderTest {
     const logs: string[] = []
     const adapter = this.server.client({
       info: () => ({}),
@@ -94,7 +94,7 @@ export class TransportSession {
     adapter.on("peer", client.peers.push)
     adapter.on("control", client.controls.push)
     this.#clients.push(client)
-    adapter.connect(client.peerId, {})
+    if (connect) adapter.connect(client.peerId, {})
     return client
   }
 
