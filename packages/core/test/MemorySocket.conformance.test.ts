@@ -1,6 +1,5 @@
-import { CairnClientAdapter } from "../src/network/CairnClientAdapter.js"
-import { CairnServerAdapter } from "../src/network/CairnServerAdapter.js"
-import { MemorySocket } from "../src/network/MemorySocket.js"
+// By the package's name, as the runtimes import it, so the suite's types and these are one declaration.
+import { CairnClientAdapter, CairnServerAdapter, MemorySocket } from "@cairn/core/network"
 import { transportConformance, type TransportUnderTest } from "./conformance/transport.js"
 import { registerCases } from "./conformance/vitest.js"
 

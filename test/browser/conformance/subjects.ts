@@ -7,8 +7,7 @@
  * nothing here touches a browser API until a case runs.
  */
 import { IndexedDBStorageAdapter } from "@automerge/automerge-repo-storage-indexeddb"
-import { CairnClientAdapter } from "../../../packages/core/src/network/CairnClientAdapter.js"
-import { CairnServerAdapter } from "../../../packages/core/src/network/CairnServerAdapter.js"
+import { CairnClientAdapter, CairnServerAdapter } from "@cairn/core/network"
 import type { StorageUnderTest } from "../../../packages/core/test/conformance/storage.js"
 import type { TransportUnderTest } from "../../../packages/core/test/conformance/transport.js"
 import { acquireLock, type HeldLock } from "../../../packages/web/src/tabs/locks.js"

@@ -12,7 +12,7 @@ import type {
   ClientStatus,
   ControlEvent,
   PeerEvent,
-} from "../../src/network/index.js"
+} from "@cairn/core/network" // by name, as the runtimes import it: one declaration of each class for the type checker
 import { Recorder } from "./runner.js"
 
 /** The parts of the suite a transport may be unable to do. */
