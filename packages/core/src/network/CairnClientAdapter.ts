@@ -262,8 +262,9 @@ export class CairnClientAdapter extends CairnNetworkAdapter<CairnClientEvents> {
     if (this.#status === "refused") return
     this.#setStatus("disconnected")
     if (!this.#stopped) {
-      if (!byUs && code !== CloseCode.GOING_AWAY && code !== CloseCode.NORMAL && reason) {
-        this.log(`${this.url} closed the connection (${code}): ${reason}`)
+      const why = reason || UNEXPLAINED_CLOSES[code]
+      if (!byUs && code !== CloseCode.GOING_AWAY && code !== CloseCode.NORMAL && why) {
+        this.log(`${this.url} closed the connection (${code}): ${why}`)
       }
       this.#scheduleRetry()
     }
@@ -286,6 +287,15 @@ export class CairnClientAdapter extends CairnNetworkAdapter<CairnClientEvents> {
     this.#ready = true
     this.#resolveReady()
   }
+}
+
+/**
+ * Standard close codes that arrive without a reason: `ws` closes with 1009
+ * alone when a frame exceeds its maxPayload, and a client that is not told
+ * would resend the same frame after every reconnect without a word.
+ */
+const UNEXPLAINED_CLOSES: Readonly<Record<number, string>> = {
+  1009: "a frame was larger than the server accepts",
 }
 
 function globalWebSocket(): CreateSocket {

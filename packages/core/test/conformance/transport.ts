@@ -160,6 +160,7 @@ export function transportConformance(subject: TransportUnderTest): ConformanceCa
     offender.adapter.sendControl(SERVER, { blob: pattern(2 * MiB) })
     await untilStatus(offender, "disconnected", "the offender's connection to close")
     check(session.logs.some(line => /exceed/i.test(line)), `the server did not say the frame was too large: ${JSON.stringify(session.logs)}`)
+    check(offender.logs.some(line => /exceed|larger than/i.test(line)), `the offender was not told the frame was too large: ${JSON.stringify(offender.logs)}`)
     checkEqual(session.controlsFrom("offender"), [], "frames the server took from the offender")
     bystander.adapter.sendControl(SERVER, { still: "here" })
     session.server.adapter.sendControl(bystander.peerId, { and: "served" })
