@@ -69,15 +69,6 @@ export function checkBytes(actual: Uint8Array | undefined, expected: Uint8Array,
   }
 }
 
-export async function checkRejects(promise: Promise<unknown>, what: string): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new ConformanceError(`${what}: expected a rejection, but it resolved`)
-}
-
 /** Resolves with `promise`, or fails the case with `what` after `ms`. */
 export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -100,6 +91,13 @@ export async function settlesWithin(ms: number, promise: Promise<unknown>): Prom
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** Resolves once `condition()` holds, looking every 10 ms, for what no event announces (a log line); fails the case after `ms`. */
+export function eventually(condition: () => boolean, what: string, ms = 5_000): Promise<void> {
+  return within(ms, what, (async () => {
+    while (!condition()) await sleep(10)
+  })())
 }
 
 export function sleep(ms: number): Promise<void> {

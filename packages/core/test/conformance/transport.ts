@@ -15,7 +15,7 @@
  * hook, or the case fails.
  */
 import { Repo } from "@automerge/automerge-repo"
-import { check, checkBytes, checkEqual, pattern, settlesWithin, sleep, within, type ConformanceCase } from "./runner.js"
+import { check, checkBytes, checkEqual, eventually, pattern, settlesWithin, sleep, within, type ConformanceCase } from "./runner.js"
 import { SERVER, TransportSession, untilStatus, type TransportPart, type TransportUnderTest } from "./transportSession.js"
 
 export type { TransportUnderTest, ServerUnderTest, ClientOptions, TransportPart } from "./transportSession.js"
@@ -93,12 +93,9 @@ export function transportConformance(subject: TransportUnderTest): ConformanceCa
     })
     await untilStatus(keyless, "refused", "the keyless client to refuse")
     check(keyless.adapter.refusalReason?.includes("no key for this server"), `the keyless client's reason: ${keyless.adapter.refusalReason}`)
-    await within(5_000, "the server to log both reasons", (async () => {
-      while (!(hasLog(session.logs, "the server did not prove its key") && hasLog(session.logs, "no key for this server"))) await sleep(10)
-    })())
-    await within(5_000, "the server to drop both", (async () => {
-      while (session.server.adapter.peers.length > 0) await sleep(10)
-    })())
+    await eventually(() => hasLog(session.logs, "the server did not prove its key") && hasLog(session.logs, "no key for this server"), "the server to log both reasons")
+    await session.peers.until(event => event.peerId === "doubting" && event.state === "disconnected", "the server to drop the doubting client")
+    checkEqual(session.server.adapter.peers, [], "the server's peers")
   }, {
     server: {
       accept: async (hello, _remote, auth) => {

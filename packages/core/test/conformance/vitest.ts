@@ -24,9 +24,9 @@ export function registerCases(title: string, cases: readonly ConformanceCase[], 
 }
 
 /**
- * For cases that run elsewhere (a browser page): `names` are the suite's
- * case names, known here from the same suite built with the same
- * capabilities; `run` runs them all there once and returns the results.
+ * For cases that run elsewhere (a browser page): `cases` is the same suite
+ * built here from the same subject, for its names; `run` runs it there once
+ * and returns the results, which each test then reports.
  */
 export function registerResults(title: string, cases: readonly ConformanceCase[], run: () => Promise<readonly CaseResult[]>, options: RegisterOptions = {}): void {
   describe(title, () => {
