@@ -3,8 +3,8 @@
  * disk), the database over an automerge-repo Repo, and replication with
  * other peers over WebSocket, as a server, a client, or both.
  */
-import { Repo, type PeerId } from "@automerge/automerge-repo"
-import { Database, Replicator, type PeerStatus, type TypeDefinition, type TypeSelection } from "@cairn/core"
+import type { Repo } from "@automerge/automerge-repo"
+import { Admission, Logger, Peer, type Database, type LogCallback, type PeerStatus, type Replicator, type TypeDefinition, type TypeSelection } from "@cairn/core"
 import { DataDirectory } from "./DataDirectory.js"
 import { openStorage, type PeerStorage } from "./storage/openStorage.js"
 import { storageForRepo, type RepoStorage } from "./storage/storageForRepo.js"
@@ -22,8 +22,12 @@ export interface NodePeerOptions {
   relay?: boolean
   /** A human name for this machine (saved). */
   name?: string
-  /** Log protocol problems and refusals (default: silent). */
-  log?: (message: string) => void
+  /**
+   * Where to report protocol problems and refusals, storage damage and
+   * stalled pulls: a callback, or a Logger (with namespaces and levels).
+   * Default: storage damage and stalls as process warnings, the rest silent.
+   */
+  log?: LogCallback | Logger
   /**
    * How peers authenticate (default `{ mode: "open" }` for the library;
    * `cairn serve` defaults to `trust`). See PeerNetwork's AuthMode.
@@ -38,9 +42,8 @@ export class NodePeer {
 
   private constructor(
     readonly directory: DataDirectory,
-    readonly repo: Repo,
-    readonly db: Database,
-    readonly replicator: Replicator,
+    /** The peer as core assembles it: Repo, database, replicator and the transports attached to it. */
+    readonly peer: Peer,
     readonly network: PeerNetwork,
     readonly trust: TrustList,
     private readonly storage: PeerStorage,
@@ -56,41 +59,49 @@ export class NodePeer {
       const machine = await directory.machine(options.name)
       if (options.types?.length) await directory.saveTypes(options.types)
       const types = await directory.types()
-      const log = options.log ?? ((message: string) => process.emitWarning(message))
+      const logger = options.log ? Logger.from(options.log) : Logger.warningsTo(message => process.emitWarning(message))
+      const storageLog = logger.child("storage")
       storage = await openStorage(directory.storePath, {
-        onDamage: damage => log(`storage: skipped a damaged record (${damage.reason}, ${damage.length} bytes at ${damage.offset}${damage.key ? `, key ${damage.key.join("/")}` : ""})`),
+        onDamage: damage => storageLog.warn(`storage: skipped a damaged record (${damage.reason}, ${damage.length} bytes at ${damage.offset}${damage.key ? `, key ${damage.key.join("/")}` : ""})`),
       })
-      const peerId = `${machine.machineId}-${Math.random().toString(36).slice(2, 10)}` as PeerId
-      let replicator: Replicator | undefined
-      const repoStorage = storageForRepo(storage, log)
-      const repo = new Repo({
-        storage: repoStorage,
-        network: [],
-        peerId,
-        shareConfig: {
-          announce: (peer, doc) => replicator?.shareConfig().announce(peer, doc) ?? Promise.resolve(false),
-          access: (peer, doc) => replicator?.shareConfig().access(peer, doc) ?? Promise.resolve(false),
-        },
-      })
-      const db = await Database.open({ repo, machine, storage, types, storageDamaged: storage.damage.catalog })
-      await handleStorageDamage(db, storage, log)
-      const trust = await TrustList.open(directory.path)
-      let network: PeerNetwork | undefined
-      replicator = new Replicator(db, {
+      const repoStorage = storageForRepo(storage, message => storageLog.warn(message))
+      const peer = await Peer.open({
+        machine,
+        types,
         wants: options.relay ? "*" : (options.wants ?? "*"),
         relay: options.relay ?? false,
         storage,
-        onProtocolError: (peer, reason) => options.log?.(`peer ${peer}: ${reason}`),
-        // Never silent: a pull that stops moving is worth a warning even where protocol noise is not.
-        onStall: (peer, reason) => log(`sync with peer ${peer}: ${reason}`),
+        repoStorage,
+        storageDamaged: storage.damage.catalog,
+        logger,
       })
-      network = new PeerNetwork(repo, replicator, machine, options.auth ?? { mode: "open" }, trust, options.limits, options.log)
-      return new NodePeer(directory, repo, db, replicator, network, trust, storage, repoStorage)
+      await handleStorageDamage(peer.db, storage, storageLog)
+      const trust = await TrustList.open(directory.path)
+      const admission = new Admission({
+        machine,
+        auth: options.auth ?? { mode: "open" },
+        trust,
+        ...(options.limits?.connectionsPerMachine !== undefined ? { connectionsPerMachine: options.limits.connectionsPerMachine } : {}),
+      })
+      const network = new PeerNetwork(peer, admission, options.limits)
+      return new NodePeer(directory, peer, network, trust, storage, repoStorage)
     } catch (error) {
       await storage?.close().catch(() => {})
       await directory.unlock()
       throw error
     }
+  }
+
+  get repo(): Repo {
+    return this.peer.repo
+  }
+
+  get db(): Database {
+    return this.peer.db
+  }
+
+  get replicator(): Replicator {
+    return this.peer.replicator
   }
 
   get machineId(): string {
@@ -125,24 +136,22 @@ export class NodePeer {
     if (this.#closed) return
     this.#closed = true
     try {
-      this.replicator.close()
       await this.network.close()
       await this.trust.close()
-      await this.db.close()
     } finally {
-      // Not repo.shutdown(): in automerge-repo 2.5.6 it rejects at the first handle that is not ready and leaves
-      // the other saves running after close returns (into a directory another process may open next).
-      const ready = Object.values(this.repo.handles).filter(handle => handle.isReady())
-      await Promise.allSettled(ready.map(handle => this.repo.flush([handle.documentId])))
-      this.repoStorage.retire()
-      await this.storage.close()
-      await this.directory.unlock()
+      try {
+        await this.peer.close()
+      } finally {
+        this.repoStorage.retire()
+        await this.storage.close()
+        await this.directory.unlock()
+      }
     }
   }
 }
 
 /** Deal with damage the storage found (on this open or an earlier one), then let it forget the record. */
-async function handleStorageDamage(db: Database, storage: PeerStorage, log: (message: string) => void): Promise<void> {
+async function handleStorageDamage(db: Database, storage: PeerStorage, log: Logger): Promise<void> {
   const damage = storage.damage
   if (!damage.catalog && !damage.unknownDocuments && damage.documents.length === 0) return
   if (damage.catalog) {
@@ -152,7 +161,7 @@ async function handleStorageDamage(db: Database, storage: PeerStorage, log: (mes
     // The intact catalog lists every document's heads: checking against it finds what the damage took.
     await db.verify(damage.unknownDocuments ? undefined : damage.documents)
   }
-  if (db.damaged().length > 0) log(`storage: ${db.damaged().length} damaged document(s) will be fetched again from peers: ${db.damaged().map(d => d.id).join(", ")}`)
+  if (db.damaged().length > 0) log.warn(`storage: ${db.damaged().length} damaged document(s) will be fetched again from peers: ${db.damaged().map(d => d.id).join(", ")}`)
   await db.flush()
   await storage.damageHandled()
 }

@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
-import { CairnError, machineIdFromPublicKey, fromHex, isTypeName, type TypeSelection } from "@cairn/core"
+import { CairnError, machineIdFromPublicKey, fromHex, isTypeName, type TrustLookup, type TypeSelection } from "@cairn/core"
 import { writeAtomic } from "./DataDirectory.js"
 
 export interface TrustedMachine {
@@ -32,7 +32,8 @@ export function parseTypeSelection(text: string): TypeSelection {
   return types
 }
 
-export class TrustList {
+/** Admission (in @cairn/core) looks machines up here. */
+export class TrustList implements TrustLookup {
   #machines = new Map<string, TrustedMachine>()
   #saveTimer: ReturnType<typeof setTimeout> | undefined
 

@@ -10,7 +10,7 @@
  * lock and opens storage and server connection itself, still serving its
  * own page from the database it already had.
  */
-import type { Database, Machine, Replicator, TypeDefinition, TypeSelection } from "@cairn/core"
+import { Logger, type Database, type LogCallback, type Machine, type Replicator, type TypeDefinition, type TypeSelection } from "@cairn/core"
 import type { BackoffOptions, ClientStatus } from "@cairn/core/network"
 import { Follower } from "./Follower.js"
 import { loadBrowserMachine } from "./identity/browserMachine.js"
@@ -35,8 +35,8 @@ export interface BrowserPeerOptions {
   backoff?: BackoffOptions
   /** Ask the browser to keep this origin's storage under storage pressure (`navigator.storage.persist()`). */
   persist?: boolean
-  /** Where to report network problems. Default: `console.warn`. */
-  log?: (message: string) => void
+  /** Where to report network problems and stalled pulls: a callback, or a Logger (with namespaces and levels). Default: `console.warn`. */
+  log?: LogCallback | Logger
 }
 
 export interface BrowserPeerStatus {
@@ -66,6 +66,7 @@ export class BrowserPeer {
   readonly #name: string
   readonly #tab: string
   readonly #options: BrowserPeerOptions
+  readonly #logger: Logger
   readonly #tabLock: HeldLock
   readonly #listeners = new Set<(status: BrowserPeerStatus) => void>()
   readonly #stopWaiting = new AbortController()
@@ -84,11 +85,12 @@ export class BrowserPeer {
     readonly db: Database,
     /** This page's replicator (its sessions: the server and follower tabs if it leads, the leader tab if it follows). */
     readonly replicator: Replicator,
-    init: { name: string; tab: string; options: BrowserPeerOptions; tabLock: HeldLock; leader?: Leader; leaderLock?: HeldLock; follower?: Follower },
+    init: { name: string; tab: string; options: BrowserPeerOptions; logger: Logger; tabLock: HeldLock; leader?: Leader; leaderLock?: HeldLock; follower?: Follower },
   ) {
     this.#name = init.name
     this.#tab = init.tab
     this.#options = init.options
+    this.#logger = init.logger
     this.#tabLock = init.tabLock
     this.#leader = init.leader
     this.#leaderLock = init.leaderLock
@@ -111,7 +113,7 @@ export class BrowserPeer {
     checkEnvironment()
     if (options.url !== undefined) checkUrl(options.url)
     const name = options.name ?? "cairn"
-    const log = options.log ?? ((message: string) => console.warn(`cairn: ${message}`))
+    const logger = Logger.from(options.log ?? (message => console.warn(`cairn: ${message}`)))
     const types = options.types ?? []
     const wants: TypeSelection = options.wants ?? (types.length > 0 ? types.map(type => type.name) : "*")
     if (options.persist) await navigator.storage?.persist?.().catch(() => false)
@@ -122,17 +124,17 @@ export class BrowserPeer {
     const onStatus = () => {
       if (peer) peer.#changed()
     }
-    const common = { database: name, tab, machine, types, wants, log, onStatus }
+    const common = { database: name, tab, machine, types, wants, logger, onStatus }
     const leaderLock = await acquireLock(leaderLockName(name), { ifAvailable: true })
     try {
       if (leaderLock) {
         const leader = await Leader.open({ ...common, url: options.url ?? null, auth: options.auth ?? {}, backoff: options.backoff })
-        const { db, replicator } = leader.replicated
-        peer = new BrowserPeer(machine, db, replicator, { name, tab, options: { ...options, log }, tabLock, leader, leaderLock })
+        const { db, replicator } = leader.peer
+        peer = new BrowserPeer(machine, db, replicator, { name, tab, options, logger, tabLock, leader, leaderLock })
       } else {
         const follower = await Follower.open(common)
-        const { db, replicator } = follower.replicated
-        peer = new BrowserPeer(machine, db, replicator, { name, tab, options: { ...options, log }, tabLock, follower })
+        const { db, replicator } = follower.peer
+        peer = new BrowserPeer(machine, db, replicator, { name, tab, options, logger, tabLock, follower })
         peer.#waitForLeadership()
         if (options.url) follower.requestConnect(options.url)
       }
@@ -233,7 +235,7 @@ export class BrowserPeer {
         if (this.#closed) return lock.release()
         this.#leaderLock = lock
         this.#promoting = this.#promote().catch(error => {
-          this.#options.log!(`this tab could not take over as leader: ${(error as Error)?.message ?? error}`)
+          this.#logger.warn(`this tab could not take over as leader: ${(error as Error)?.message ?? error}`)
           this.#leaderLock = undefined
           lock.release()
         })
@@ -254,7 +256,7 @@ export class BrowserPeer {
       url,
       auth: this.#options.auth ?? {},
       backoff: this.#options.backoff,
-      log: this.#options.log!,
+      logger: this.#logger,
       onStatus: () => this.#changed(),
     })
     if (this.#closed) return leader.close()

@@ -6,10 +6,8 @@
  * change in any tab shows in the others within milliseconds, with or
  * without a server. Writes here reach IndexedDB through the leader.
  */
-import type { Machine, TypeDefinition, TypeSelection } from "@cairn/core"
+import { Peer, type Attachment, type Logger, type Machine, type TypeDefinition, type TypeSelection } from "@cairn/core"
 import { CairnClientAdapter } from "@cairn/core/network"
-import { wireReplicator } from "./network/wireReplicator.js"
-import { openReplicated, type Replicated } from "./openReplicated.js"
 import type { LeaderStatus } from "./tabs/protocol.js"
 import { TabDialer } from "./tabs/TabDialer.js"
 
@@ -19,86 +17,84 @@ export interface FollowerOptions {
   machine: Machine
   types: TypeDefinition<any>[]
   wants: TypeSelection
-  log: (message: string) => void
+  logger: Logger
   onStatus: () => void
 }
 
 export class Follower {
   readonly #dialer: TabDialer
-  readonly #link: CairnClientAdapter
+  readonly #link: Attachment<CairnClientAdapter>
   readonly #unwire: (() => void)[] = []
   /** The server URL this tab asked for (undefined: it asked for none), sent to every leader it links to. */
   #wantedUrl: string | null | undefined
   #closed = false
 
-  private constructor(readonly replicated: Replicated, options: FollowerOptions) {
-    const { repo, replicator } = replicated
+  private constructor(
+    readonly peer: Peer,
+    options: FollowerOptions,
+  ) {
     this.#dialer = new TabDialer({
       database: options.database,
       tab: options.tab,
-      onNewLeader: () => this.#link.reconnect(),
+      onNewLeader: () => this.#link.transport.reconnect(),
       onStatus: options.onStatus,
     })
-    this.#link = new CairnClientAdapter({
-      url: `tab:${options.database}`,
-      createSocket: this.#dialer.createSocket,
-      info: () => ({ ...replicator.localInfo() }),
-      backoff: { initialMs: 50, maxMs: 1_000 },
-      readyTimeoutMs: 100,
-      log: options.log,
-      inbound: (peer, message) => replicator.admitRepoMessage(peer.peerId, message),
-    })
-    this.#unwire.push(wireReplicator(this.#link, replicator, options.log))
+    this.#link = peer.dial(
+      hooks =>
+        new CairnClientAdapter({
+          url: `tab:${options.database}`,
+          createSocket: this.#dialer.createSocket,
+          backoff: { initialMs: 50, maxMs: 1_000 },
+          readyTimeoutMs: 100,
+          ...hooks,
+        }),
+    )
+    const link = this.#link.transport
     const onLinkStatus = () => {
-      if (this.#link.status === "connected" && this.#wantedUrl !== undefined) this.#dialer.requestConnect(this.#wantedUrl)
+      if (link.status === "connected" && this.#wantedUrl !== undefined) this.#dialer.requestConnect(this.#wantedUrl)
       options.onStatus()
     }
-    this.#link.on("status", onLinkStatus)
-    this.#unwire.push(() => this.#link.off("status", onLinkStatus))
-    this.#unwire.push(replicator.on("status", options.onStatus))
-    repo.networkSubsystem.addNetworkAdapter(this.#link)
+    link.on("status", onLinkStatus)
+    this.#unwire.push(() => link.off("status", onLinkStatus))
+    this.#unwire.push(peer.replicator.on("status", options.onStatus))
   }
 
   static async open(options: FollowerOptions): Promise<Follower> {
-    return new Follower(await openReplicated({ machine: options.machine, types: options.types, wants: options.wants, log: options.log }), options)
+    return new Follower(await Peer.open({ machine: options.machine, types: options.types, wants: options.wants, logger: options.logger }), options)
   }
 
   /** The leader's view of the server connection; undefined while no leader is linked. */
   get leaderStatus(): LeaderStatus | undefined {
-    return this.#link.status === "connected" ? this.#dialer.leaderStatus : undefined
+    return this.#link.transport.status === "connected" ? this.#dialer.leaderStatus : undefined
   }
 
   /** True when the leader holds everything written here and this tab holds everything the leader has. */
   inSync(): boolean {
-    const leader = this.#link.remotePeerId
-    return !!leader && this.replicated.replicator.status().some(peer => peer.peerId === leader && peer.state === "in-sync")
+    const leader = this.#link.transport.remotePeerId
+    return !!leader && this.peer.replicator.status().some(peer => peer.peerId === leader && peer.state === "in-sync")
   }
 
   /** Resolves when the leader tab holds (on disk) every write made here so far. */
   async whenSaved(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs
-    while (!this.#link.remotePeerId) {
+    while (!this.#link.transport.remotePeerId) {
       if (Date.now() > deadline) throw new Error("timed out waiting for the leader tab")
       await new Promise(resolve => setTimeout(resolve, 20))
     }
-    await this.replicated.replicator.whenSynced(this.#link.remotePeerId, Math.max(0, deadline - Date.now()))
+    await this.peer.replicator.whenSynced(this.#link.transport.remotePeerId, Math.max(0, deadline - Date.now()))
   }
 
   /** Ask the leader tab to connect to a server (null: disconnect), now or as soon as a leader is linked. */
   requestConnect(url: string | null): void {
     this.#wantedUrl = url
-    if (this.#link.status === "connected") this.#dialer.requestConnect(url)
+    if (this.#link.transport.status === "connected") this.#dialer.requestConnect(url)
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    const { repo, db, replicator } = this.replicated
     for (const unwire of this.#unwire) unwire()
-    replicator.close()
-    repo.networkSubsystem.removeNetworkAdapter(this.#link)
+    await this.peer.close()
     this.#dialer.close()
-    await db.close()
-    await repo.shutdown().catch(() => {})
   }
 }

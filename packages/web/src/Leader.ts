@@ -6,10 +6,8 @@
  * IndexedDB catalog would corrupt its log.
  */
 import { IndexedDBStorageAdapter } from "@automerge/automerge-repo-storage-indexeddb"
-import { clientAnswer, newNonce, Replicator, type Machine, type Prover, type TypeDefinition, type TypeSelection } from "@cairn/core"
+import { Admission, Peer, type Attachment, type Logger, type Machine, type TypeDefinition, type TypeSelection } from "@cairn/core"
 import { CairnClientAdapter, CairnServerAdapter, type BackoffOptions } from "@cairn/core/network"
-import { wireReplicator, wireReplicatorPerPeer } from "./network/wireReplicator.js"
-import { openReplicated, type Replicated } from "./openReplicated.js"
 import type { LeaderStatus } from "./tabs/protocol.js"
 import { TabServer } from "./tabs/TabServer.js"
 
@@ -31,47 +29,39 @@ export interface LeaderOptions {
   url: string | null
   auth: ServerAuth
   backoff: BackoffOptions | undefined
-  log: (message: string) => void
+  logger: Logger
   /** The status changed. */
   onStatus: () => void
 }
 
 export class Leader {
-  readonly #tabAdapter: CairnServerAdapter
+  readonly #tabLinks: Attachment<CairnServerAdapter>
   readonly #tabs: TabServer
   readonly #unwire: (() => void)[] = []
-  #server: CairnClientAdapter | undefined
+  #server: Attachment<CairnClientAdapter> | undefined
   #unwireServer: (() => void) | undefined
   #url: string | null = null
   #published = ""
   #closed = false
 
   private constructor(
-    readonly replicated: Replicated,
+    readonly peer: Peer,
     private readonly storage: IndexedDBStorageAdapter,
     private readonly options: LeaderOptions,
   ) {
-    const { repo, db, replicator, perPeer } = replicated
-    this.#tabAdapter = new CairnServerAdapter({
-      log: options.log,
-      accept: () => ({ ok: true, info: { ...replicator.localInfo() } }),
-      inbound: (peer, message) => perPeer.get(peer.peerId)?.admitRepoMessage(peer.peerId, message) ?? "drop",
-    })
-    const forTab = () => new Replicator(db, { wants: replicator.wants, onProtocolError: (peer, reason) => options.log(`tab ${peer}: ${reason}`) })
-    this.#unwire.push(wireReplicatorPerPeer(this.#tabAdapter, forTab, perPeer, options.log))
+    this.#tabLinks = peer.serve(hooks => new CairnServerAdapter(hooks), { replicators: "per-peer" })
     const onTabPeer = () => this.#changed()
-    this.#tabAdapter.on("peer", onTabPeer)
-    this.#unwire.push(() => this.#tabAdapter.off("peer", onTabPeer))
-    repo.networkSubsystem.addNetworkAdapter(this.#tabAdapter)
-    this.#unwire.push(replicator.on("status", () => this.#changed()))
-    this.#tabs = new TabServer({ database: options.database, leader: options.tab, adapter: this.#tabAdapter, onConnect: url => this.connect(url) })
+    this.#tabLinks.adapter.on("peer", onTabPeer)
+    this.#unwire.push(() => this.#tabLinks.adapter.off("peer", onTabPeer))
+    this.#unwire.push(peer.replicator.on("status", () => this.#changed()))
+    this.#tabs = new TabServer({ database: options.database, leader: options.tab, adapter: this.#tabLinks.transport, onConnect: url => this.connect(url) })
     this.connect(options.url)
   }
 
   static async open(options: LeaderOptions): Promise<Leader> {
     const storage = new IndexedDBStorageAdapter(options.database, "documents")
-    const replicated = await openReplicated({ machine: options.machine, storage, types: options.types, wants: options.wants, log: options.log })
-    return new Leader(replicated, storage, options)
+    const peer = await Peer.open({ machine: options.machine, storage, types: options.types, wants: options.wants, logger: options.logger })
+    return new Leader(peer, storage, options)
   }
 
   /** Connect to a server, replacing any other (null: stay offline). */
@@ -85,13 +75,13 @@ export class Leader {
 
   /** Try the server now instead of waiting out the backoff. */
   reconnect(): void {
-    this.#server?.reconnect()
+    this.#server?.transport.reconnect()
   }
 
   status(): LeaderStatus {
-    const server = this.#server
+    const server = this.#server?.transport
     const remote = server?.remotePeerId
-    const synced = !!remote && this.replicated.replicator.status().some(peer => peer.peerId === remote && peer.state === "in-sync")
+    const synced = !!remote && this.peer.replicator.status().some(peer => peer.peerId === remote && peer.state === "in-sync")
     return {
       connection: server ? server.status : "none",
       url: this.#url,
@@ -104,52 +94,33 @@ export class Leader {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    const { repo, db, replicator } = this.replicated
     this.#disconnectServer()
     for (const unwire of this.#unwire) unwire()
-    replicator.close()
-    repo.networkSubsystem.removeNetworkAdapter(this.#tabAdapter)
+    await this.peer.close()
     this.#tabs.close()
-    await db.close()
-    await repo.shutdown().catch(() => {})
     // The adapter has no close(); its connection would keep a later deleteDatabase or upgrade waiting.
     ;(await (this.storage as unknown as { dbPromise: Promise<IDBDatabase> }).dbPromise).close()
   }
 
-  #dial(url: string): CairnClientAdapter {
-    const { machine } = this.options
-    const { replicator, repo } = this.replicated
-    const auth = this.options.auth
-    const prover: Prover = auth.psk !== undefined ? { kind: "psk", machine, secret: auth.psk } : { kind: "key", machine }
-    let nonce = newNonce()
-    const adapter = new CairnClientAdapter({
-      url,
-      log: this.options.log,
-      inbound: (peer, message) => replicator.admitRepoMessage(peer.peerId, message),
-      ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
-      info: () => {
-        nonce = newNonce()
-        return { ...replicator.localInfo(), publicKey: machine.publicKey, nonce }
-      },
-      answerAuth: message =>
-        clientAnswer(prover, { publicKey: machine.publicKey, nonce }, message, (_, publicKey) => auth.serverPublicKey === undefined || auth.serverPublicKey === publicKey),
+  #dial(url: string): Attachment<CairnClientAdapter> {
+    const { machine, auth, backoff } = this.options
+    const admission = new Admission({
+      machine,
+      auth: auth.psk !== undefined ? { mode: "psk", secret: auth.psk } : { mode: "open" },
+      ...(auth.serverPublicKey !== undefined ? { serverKey: auth.serverPublicKey } : {}),
     })
-    const unwire = wireReplicator(adapter, replicator, this.options.log)
+    const attached = this.peer.dial(hooks => new CairnClientAdapter({ url, ...(backoff ? { backoff } : {}), ...hooks }), { admission })
     const onStatus = () => this.#changed()
-    adapter.on("status", onStatus)
-    this.#unwireServer = () => {
-      unwire()
-      adapter.off("status", onStatus)
-    }
-    repo.networkSubsystem.addNetworkAdapter(adapter)
-    return adapter
+    attached.transport.on("status", onStatus)
+    this.#unwireServer = () => attached.transport.off("status", onStatus)
+    return attached
   }
 
   #disconnectServer(): void {
     const server = this.#server
     if (!server) return
     this.#server = undefined
-    this.replicated.repo.networkSubsystem.removeNetworkAdapter(server)
+    server.detach()
     this.#unwireServer?.()
     this.#unwireServer = undefined
   }

@@ -1,4 +1,5 @@
 import { NetworkAdapter, type Message, type PeerId, type PeerMetadata } from "@automerge/automerge-repo"
+import { Logger, type LogCallback } from "../helpers/Logger.js"
 import { CloseCode } from "./closeCodes.js"
 import { Connection, emptyStats, type ConnectionOptions, type ConnectionStats } from "./Connection.js"
 import { NotConnectedError } from "./errors.js"
@@ -64,8 +65,8 @@ export interface AdapterOptions {
   readonly keepAliveMs?: number
   /** How long a handshake may take, in ms. Default 10,000. */
   readonly handshakeTimeoutMs?: number
-  /** Where to report closed connections and refusals. Default `console.warn`. */
-  readonly log?: (message: string) => void
+  /** Where to report closed connections and refusals (at info level). Default `console.warn`. */
+  readonly log?: Logger | LogCallback
   /** Unsent bytes past which a connection stops reading from its peer (see `ConnectionOptions.maxBufferedBytes`). */
   readonly maxBufferedBytes?: number
   /**
@@ -118,7 +119,8 @@ export abstract class CairnNetworkAdapter<
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     this.keepAliveMs = options.keepAliveMs ?? 15_000
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000
-    this.log = options.log ?? (message => console.warn(`cairn network: ${message}`))
+    const logger = Logger.from(options.log ?? (message => console.warn(`cairn network: ${message}`)))
+    this.log = message => logger.info(message)
     this.inbound = options.inbound
     this.#maxBufferedBytes = options.maxBufferedBytes
   }
