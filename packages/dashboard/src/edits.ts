@@ -6,15 +6,9 @@
  */
 import { assertSameKind, KindChangeError, untagForField, type FieldJSON } from "@cairn/core"
 import { HttpError, isObject } from "./http.js"
+import type { Edit, Path } from "./shapes.js"
 
-export type Path = (string | number)[]
-
-export type Edit =
-  /** `force`: replace a value with one of another kind where no definition says what it is (refused otherwise). */
-  | { op: "set"; path: Path; value: unknown; force?: boolean }
-  | { op: "incr"; path: Path; by: number }
-  | { op: "splice"; path: Path; index: number; del: number; text: string }
-  | { op: "settext"; path: Path; text: string }
+export type { Edit, Path } from "./shapes.js"
 
 const MAX_DEPTH = 32
 
