@@ -3,7 +3,7 @@
  * (DashboardApi.ts) and the page reads them (page/src/api.ts imports these
  * types), so the two cannot drift apart.
  */
-import type { ExportedDocument, HistoryEntry, PeerStatus, TypeDefinitionJSON, TypeSelection } from "@cairn/core"
+import type { DataPath, Edit as CoreEdit, ExportedDocument, HistoryEntry, PeerStatus, TypeDefinitionJSON, TypeSelection } from "@cairn/core"
 
 export type { FieldJSON, HistoryEntry, PeerStatus, TypeDefinitionJSON, TypeSelection } from "@cairn/core"
 
@@ -78,12 +78,7 @@ export interface QuarantinedList {
   docs: QuarantinedSummary[]
 }
 
-export type Path = (string | number)[]
+export type Path = DataPath
 
-/** A change the page makes to a document (`POST /api/docs/:id/edit`). */
-export type Edit =
-  /** `force`: replace a value with one of another kind where no definition says what it is (refused otherwise). */
-  | { op: "set"; path: Path; value: unknown; force?: boolean }
-  | { op: "incr"; path: Path; by: number }
-  | { op: "splice"; path: Path; index: number; del: number; text: string }
-  | { op: "settext"; path: Path; text: string }
+/** A change the page makes to a document (`POST /api/docs/:id/edit`): the edits of the CLI, but "unset". */
+export type Edit = Exclude<CoreEdit, { op: "unset" }>
