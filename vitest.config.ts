@@ -2,6 +2,6 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   test: {
-    projects: ["packages/core", "packages/node", "packages/web", "packages/cli", "test"],
+    projects: ["packages/core", "packages/node", "packages/web", "packages/dashboard", "packages/cli", "test"],
   },
 })

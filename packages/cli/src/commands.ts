@@ -5,11 +5,25 @@
  */
 import { mkdir, readdir, writeFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
-import { KindChangeError, NotFoundError, PurgedError, QuarantinedError, assertTypeName, decodeDocument, encodeDocument, untagForField, type Doc, type FieldJSON, type TypeDefinition } from "@cairn/core"
+import {
+  KindChangeError,
+  NotFoundError,
+  PurgedError,
+  QuarantinedError,
+  applyEdit,
+  assertTypeName,
+  dataFieldOf,
+  decodeDocument,
+  encodeDocument,
+  untagForField,
+  type Doc,
+  type Edit,
+  type FieldJSON,
+} from "@cairn/core"
 import { parseTypeSelection, type NodePeer } from "@cairn/node"
 import { UsageError } from "./errors.js"
 import { EXPORT_MANIFEST, inside, readExportFile, type ManifestEntry } from "./exportFiles.js"
-import { parentOf, parsePath, setAt, unsetAt, child, type PathSegment } from "./paths.js"
+import { parsePath } from "./paths.js"
 
 export interface Request {
   command: string
@@ -43,20 +57,9 @@ function parseValue(text: string): unknown {
   }
 }
 
-function dataField(definition: TypeDefinition): FieldJSON {
-  return { kind: "map", fields: definition.toJSON().fields }
-}
-
-/** The declared field at a path, if the definition declares one. */
-function fieldAt(definition: TypeDefinition | undefined, path: PathSegment[]): FieldJSON | undefined {
-  let field: FieldJSON | undefined = definition ? dataField(definition) : undefined
-  for (const key of path) {
-    if (!field) return undefined
-    if (field.kind === "map") field = field.fields[String(key)]
-    else if (field.kind === "record" || field.kind === "list") field = field.of
-    else return undefined
-  }
-  return field
+/** The fields a type's definition here declares, if there is one. */
+function fieldsOf(peer: NodePeer, type: string): Record<string, FieldJSON> | undefined {
+  return peer.db.definition(type)?.toJSON().fields
 }
 
 async function documentOf(peer: NodePeer, id: string): Promise<Doc> {
@@ -120,7 +123,7 @@ export const commands: Record<string, Command> = {
     const data = parseJSON(text, "the document data")
     if (typeof data !== "object" || data === null || Array.isArray(data)) throw new UsageError("the document data must be a JSON object")
     const definition = peer.db.definition(type)
-    if (definition) return peer.db.create(definition, untagForField(dataField(definition), data, []) as never, messageOf(options))
+    if (definition) return peer.db.create(definition, untagForField(dataFieldOf(definition), data, []) as never, messageOf(options))
     return peer.db.create(type, data as Record<string, unknown>, messageOf(options))
   },
 
@@ -145,12 +148,9 @@ export const commands: Record<string, Command> = {
     if (valueText === undefined) throw new UsageError("usage: cairn set ID PATH VALUE [--force-kind]")
     const path = parsePath(pathText!)
     const doc = await documentOf(peer, id!)
-    const field = fieldAt(peer.db.definition(doc.type), path)
-    const value = parseValue(valueText)
-    // A declared field converts the value to its kind; with none, only the user can say a kind change is meant.
-    const keepKind = !field && !options.forceKind
+    const edit: Edit = { op: "set", path, value: parseValue(valueText), force: !!options.forceKind }
     try {
-      return await peer.db.change(doc.type, id!, draft => setAt(draft, path, field ? untagForField(field, value, path) : value, keepKind), messageOf(options))
+      return await peer.db.change(doc.type, id!, draft => applyEdit(draft, edit, fieldsOf(peer, doc.type)), messageOf(options))
     } catch (error) {
       if (error instanceof KindChangeError) throw new Error(`${error.message}; give --force-kind to replace it anyway`, { cause: error })
       throw error
@@ -159,33 +159,21 @@ export const commands: Record<string, Command> = {
 
   async unset(peer, { args, options }) {
     const path = parsePath(args[1] ?? "")
-    return change(peer, args[0]!, draft => unsetAt(draft, path), options)
+    return change(peer, args[0]!, draft => applyEdit(draft, { op: "unset", path }), options)
   },
 
   async incr(peer, { args, options }) {
     const path = parsePath(args[1] ?? "")
     const by = args[2] === undefined ? 1 : integer(args[2], "N")
-    return change(peer, args[0]!, draft => {
-      const { container, key } = parentOf(draft, path)
-      const counter = child(container, key) as { increment?: (n: number) => void } | undefined
-      if (!counter || typeof counter.increment !== "function") throw new Error(`${path.join(".")} is not a counter`)
-      counter.increment(by)
-    }, options)
+    return change(peer, args[0]!, draft => applyEdit(draft, { op: "incr", path, by }), options)
   },
 
   async text(peer, { args, options }) {
     const path = parsePath(args[1] ?? "")
     const splice = args.slice(2)
     if (!options.splice || splice.length < 2 || splice.length > 3) throw new UsageError("usage: cairn text ID PATH --splice POS DEL [STR]")
-    const position = integer(splice[0], "POS")
-    const remove = integer(splice[1], "DEL")
-    const insert = splice[2] ?? ""
-    return change(peer, args[0]!, draft => {
-      const { container, key } = parentOf(draft, path)
-      const text = child(container, key) as { splice?: (i: number, d: number, s?: string) => void } | undefined
-      if (!text || typeof text.splice !== "function") throw new Error(`${path.join(".")} is not text`)
-      text.splice(position, remove, insert)
-    }, options)
+    const edit: Edit = { op: "splice", path, index: integer(splice[0], "POS"), del: integer(splice[1], "DEL"), text: splice[2] ?? "" }
+    return change(peer, args[0]!, draft => applyEdit(draft, edit), options)
   },
 
   async rm(peer, { args, options }) {

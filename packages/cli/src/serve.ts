@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
-import { DashboardServer, NodePeer, type AuthMode } from "@cairn/node"
+import { DashboardServer } from "@cairn/dashboard"
+import { NodePeer, type AuthMode } from "@cairn/node"
 import { parseTypeSelection } from "@cairn/node"
 import { UsageError } from "./errors.js"
 import { LocalServer } from "./LocalServer.js"
@@ -50,7 +51,7 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
     log: message => process.stderr.write(`cairn: ${message}\n`),
   })
   const tls = options.tlsCert ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey!) } : undefined
-  // The dashboard shares the WebSocket's port (it finds @cairn/web's built page itself).
+  // The dashboard shares the WebSocket's port (it finds its built page itself).
   const dashboard = new DashboardServer(peer)
   const http = tls ? createHttpsServer(tls, dashboard.handle) : createServer(dashboard.handle)
   let address

@@ -4,4 +4,3 @@ export { PeerNetwork, type AuthMode, type ConnectOptions, type ListenOptions, ty
 export { TrustList, TrustError, parseTypeSelection, type TrustedMachine } from "./TrustList.js"
 export { WebSocketServerTransport, type WebSocketServerTransportOptions, type ListenAddress } from "./network/WebSocketServerTransport.js"
 export { createNodeClientAdapter } from "./network/createNodeClientAdapter.js"
-export { DashboardServer, locateDashboard, type DashboardOptions, type Overview, type PeerView, type DocumentSummary, type DocumentDetail, type QuarantinedSummary, type QuarantinedDetail, type Edit } from "./dashboard/index.js"

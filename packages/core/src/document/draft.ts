@@ -73,7 +73,7 @@ const KIND = Symbol("cairn.draftKind")
 type Kinded = { readonly [KIND]: TaggedKind }
 
 /** The kind of a value read from a draft (a counter, text, list or map draft, or a register's value); undefined where there is none. */
-function kindOfDraftValue(value: unknown): TaggedKind | undefined {
+export function kindOfDraftValue(value: unknown): TaggedKind | undefined {
   if (value === undefined) return undefined
   if (typeof value !== "object" || value === null) return "register"
   return (value as Partial<Kinded>)[KIND] ?? "map"

@@ -36,7 +36,7 @@ export function machineLabel(id: string, self: string): HTMLElement {
   return id === self ? h("span", { class: "self", title: id }, "this machine") : h("code", { title: id }, shortId(id, 12))
 }
 
-export function types(selection: "*" | string[]): string {
+export function types(selection: "*" | readonly string[]): string {
   if (selection === "*") return "all types"
   if (selection.length === 0) return "no types"
   return selection.join(", ")

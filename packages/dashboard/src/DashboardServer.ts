@@ -29,7 +29,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type { CatalogEntry } from "@cairn/core"
-import type { NodePeer } from "../NodePeer.js"
+import type { NodePeer } from "@cairn/node"
 import { refusal } from "./access.js"
 import { DashboardApi, statusOf } from "./DashboardApi.js"
 import { EventStream } from "./EventStream.js"
@@ -38,7 +38,7 @@ import { PeerMemory } from "./PeerMemory.js"
 import { NOT_BUILT_PAGE, locateDashboard, serveStatic } from "./staticFiles.js"
 
 export interface DashboardOptions {
-  /** The built page's folder; found in @cairn/web when absent (see `locateDashboard`). */
+  /** The built page's folder; this package's built page when absent (see `locateDashboard`). */
   staticDir?: string
   /** Answer requests from other machines too. The dashboard has no login: only for a network you trust. */
   allowRemote?: boolean

@@ -28,61 +28,11 @@ import {
   type TypeDefinitionJSON,
   type TypeSelection,
 } from "@cairn/core"
-import type { NodePeer } from "../NodePeer.js"
+import type { NodePeer } from "@cairn/node"
 import { applyEdit, parseEdit } from "./edits.js"
+import type { DocumentDetail, DocumentList, DocumentSummary, Overview, PeerView, QuarantinedDetail, QuarantinedList, QuarantinedSummary } from "./shapes.js"
 import { HttpError, isObject } from "./http.js"
 import type { PeerMemory } from "./PeerMemory.js"
-
-export interface Overview {
-  machine: { machineId: string; name: string | null; wants: TypeSelection; relay: boolean }
-  /** Types with documents here, and types this peer has a schema for (count 0 when it has none of them). */
-  types: { type: string; count: number; defined: boolean }[]
-  /** The schemas this peer validates with, by type. */
-  schemas: Record<string, TypeDefinitionJSON>
-  peers: PeerView[]
-  /** Servers this peer connects to, with how each connection stands. */
-  connections: { url: string; status: string; refusal?: string }[]
-  /** How many documents are quarantined here (refused on arrival; see `quarantined()`). */
-  quarantined: number
-  /** The server's clock, so the page can show "synced 5 s ago" right. */
-  now: number
-}
-
-/** A peer as the dashboard shows it: its last status, and whether it is connected now. */
-export interface PeerView extends PeerStatus {
-  connected: boolean
-}
-
-export interface DocumentSummary {
-  id: string
-  type: string
-  createdAt: number
-  createdBy: string
-  modifiedAt: number
-  deletedAt: number | null
-  /** A line to show in a list: a title-like field, or the first value. */
-  summary: string
-}
-
-export interface DocumentDetail {
-  document: Omit<ExportedDocument, "format">
-  history: HistoryEntry[]
-  definition: TypeDefinitionJSON | null
-}
-
-/** A document refused as it arrived, and why. */
-export interface QuarantinedSummary {
-  id: string
-  type: string
-  reason: string
-  modifiedAt: number
-}
-
-/** A quarantined document with what is stored of it (tagged JSON, as an export has it), and the definition it is checked against here. */
-export interface QuarantinedDetail extends QuarantinedSummary {
-  document: Omit<ExportedDocument, "format">
-  definition: TypeDefinitionJSON | null
-}
 
 const DEFAULT_LIST_LIMIT = 200
 const MAX_LIST_LIMIT = 5000
@@ -118,7 +68,7 @@ export class DashboardApi {
     return this.memory.views(this.peer.peers())
   }
 
-  async list(query: URLSearchParams): Promise<{ type: string; total: number; docs: DocumentSummary[] }> {
+  async list(query: URLSearchParams): Promise<DocumentList> {
     const type = query.get("type")
     if (!type) throw new HttpError(400, `say which type: GET /api/docs?type=NAME`)
     assertTypeName(type)
@@ -169,7 +119,7 @@ export class DashboardApi {
   }
 
   /** Quarantined documents, most recently changed first. */
-  quarantined(query: URLSearchParams): { total: number; docs: QuarantinedSummary[] } {
+  quarantined(query: URLSearchParams): QuarantinedList {
     const all = this.peer.db.quarantined().sort((a, b) => b.modifiedAt - a.modifiedAt)
     return { total: all.length, docs: all.slice(0, parseLimit(query.get("limit"))) }
   }

@@ -5,7 +5,7 @@
  * `limit` machines).
  */
 import type { PeerStatus } from "@cairn/core"
-import type { PeerView } from "./DashboardApi.js"
+import type { PeerView } from "./shapes.js"
 
 export class PeerMemory {
   readonly #byMachine = new Map<string, PeerStatus>()

@@ -5,8 +5,8 @@ import { join } from "node:path"
 import { afterEach, describe, expect, it, vi } from "vitest"
 import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo"
 import { decodeDocument, defineType, EXPORT_FORMAT, f, type TypeDefinition } from "@cairn/core"
-import { NodePeer } from "../src/index.js"
-import { DashboardServer, locateDashboard, type DashboardOptions } from "../src/dashboard/index.js"
+import { NodePeer } from "@cairn/node"
+import { DashboardServer, locateDashboard, type DashboardOptions } from "../src/index.js"
 
 const Task = defineType("task", { fields: { title: f.string(), votes: f.counter(), notes: f.text().default(""), tags: f.list(f.string()) } })
 const Tag = defineType("tag", { fields: { label: f.string() } })
@@ -390,9 +390,9 @@ describe("DashboardServer API", () => {
     expect(missing.text).toMatch(/not built.*npm run build/s)
   })
 
-  it("finds the built page in @cairn/web when it was built", () => {
+  it("finds the built page in its own package's dist/page", () => {
     const found = locateDashboard()
-    if (found) expect(found).toMatch(/@cairn[\\/]web[\\/]dist[\\/]dashboard$/)
+    expect(found).toMatch(/dashboard[\\/]dist[\\/]page$/)
     expect(locateDashboard(tmpdir())).toBeUndefined()
   })
 })

@@ -1,12 +1,12 @@
 /**
- * The built dashboard page (Vite's output in @cairn/web, dist/dashboard):
+ * The built dashboard page (Vite's output, this package's dist/page):
  * finding it on disk, and serving its files without ever leaving its
  * folder.
  */
 import { createReadStream, existsSync } from "node:fs"
 import { stat } from "node:fs/promises"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { dirname, extname, join, resolve, sep } from "node:path"
+import { extname, join, resolve, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const TYPES: Record<string, string> = {
@@ -26,16 +26,13 @@ const TYPES: Record<string, string> = {
 const CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
 /**
- * The folder of the built dashboard, found the way Node finds packages:
- * `node_modules/@cairn/web/dist/dashboard` in this module's folder or any
- * folder above it. Undefined when @cairn/web is not installed or not built.
+ * The folder of the built page: the package's `dist/page` (its build puts
+ * it there; the path holds from `src` as from `dist`), or `dir` when given.
+ * Undefined when it holds no built page.
  */
-export function locateDashboard(from: string = dirname(fileURLToPath(import.meta.url))): string | undefined {
-  for (let dir = resolve(from); ; dir = dirname(dir)) {
-    const candidate = join(dir, "node_modules", "@cairn", "web", "dist", "dashboard")
-    if (existsSync(join(candidate, "index.html"))) return candidate
-    if (dirname(dir) === dir) return undefined
-  }
+export function locateDashboard(dir: string = fileURLToPath(new URL("../dist/page", import.meta.url))): string | undefined {
+  const candidate = resolve(dir)
+  return existsSync(join(candidate, "index.html")) ? candidate : undefined
 }
 
 /** Serve `pathname` from `root` (index.html for "/"). Resolves false when there is no such file. */
@@ -76,7 +73,7 @@ export const NOT_BUILT_PAGE = `<!doctype html>
 <meta charset="utf-8"><title>Cairn dashboard not built</title>
 <body style="font: 16px/1.5 system-ui, sans-serif; max-width: 40em; margin: 3em auto">
 <h1>The Cairn dashboard is not built</h1>
-<p>This peer is running, but it found no built dashboard page (<code>@cairn/web</code>, <code>dist/dashboard</code>).
+<p>This peer is running, but it found no built dashboard page (<code>@cairn/dashboard</code>, <code>dist/page</code>).
 Build it from the Cairn repository with <code>npm run build</code> and reload this page.</p>
 <p>The JSON API works meanwhile: <a href="/api/overview">/api/overview</a>.</p>
 </body>

@@ -1,0 +1,3 @@
+export { DashboardServer, type DashboardOptions } from "./DashboardServer.js"
+export { locateDashboard } from "./staticFiles.js"
+export type { Connection, DocumentDetail, DocumentList, DocumentSummary, Edit, Overview, Path, PeerView, QuarantinedDetail, QuarantinedList, QuarantinedSummary } from "./shapes.js"

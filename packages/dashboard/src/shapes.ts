@@ -1,0 +1,84 @@
+/**
+ * The JSON the dashboard API answers and accepts: the server builds these
+ * (DashboardApi.ts) and the page reads them (page/src/api.ts imports these
+ * types), so the two cannot drift apart.
+ */
+import type { DataPath, Edit as CoreEdit, ExportedDocument, HistoryEntry, PeerStatus, TypeDefinitionJSON, TypeSelection } from "@cairn/core"
+
+export type { FieldJSON, HistoryEntry, PeerStatus, TypeDefinitionJSON, TypeSelection } from "@cairn/core"
+
+export interface Overview {
+  machine: { machineId: string; name: string | null; wants: TypeSelection; relay: boolean }
+  /** Types with documents here, and types this peer has a schema for (count 0 when it has none of them). */
+  types: { type: string; count: number; defined: boolean }[]
+  /** The schemas this peer validates with, by type. */
+  schemas: Record<string, TypeDefinitionJSON>
+  peers: PeerView[]
+  /** Servers this peer connects to, with how each connection stands. */
+  connections: Connection[]
+  /** How many documents are quarantined here (refused on arrival; see `quarantined()`). */
+  quarantined: number
+  /** The server's clock, so the page can show "synced 5 s ago" right. */
+  now: number
+}
+
+/** A server this peer connects to, and how its connection stands. */
+export interface Connection {
+  url: string
+  status: string
+  refusal?: string
+}
+
+/** A peer as the dashboard shows it: its last status, and whether it is connected now. */
+export interface PeerView extends PeerStatus {
+  connected: boolean
+}
+
+export interface DocumentSummary {
+  id: string
+  type: string
+  createdAt: number
+  createdBy: string
+  modifiedAt: number
+  deletedAt: number | null
+  /** A line to show in a list: a title-like field, or the first value. */
+  summary: string
+}
+
+export interface DocumentDetail {
+  document: Omit<ExportedDocument, "format">
+  history: HistoryEntry[]
+  definition: TypeDefinitionJSON | null
+}
+
+/** A document refused as it arrived, and why. */
+export interface QuarantinedSummary {
+  id: string
+  type: string
+  reason: string
+  modifiedAt: number
+}
+
+/** A quarantined document with what is stored of it (tagged JSON, as an export has it), and the definition it is checked against here. */
+export interface QuarantinedDetail extends QuarantinedSummary {
+  document: Omit<ExportedDocument, "format">
+  definition: TypeDefinitionJSON | null
+}
+
+/** A page of `GET /api/docs?type=T`. */
+export interface DocumentList {
+  type: string
+  total: number
+  docs: DocumentSummary[]
+}
+
+/** A page of `GET /api/quarantine`. */
+export interface QuarantinedList {
+  total: number
+  docs: QuarantinedSummary[]
+}
+
+export type Path = DataPath
+
+/** A change the page makes to a document (`POST /api/docs/:id/edit`): the edits of the CLI, but "unset". */
+export type Edit = Exclude<CoreEdit, { op: "unset" }>
