@@ -28,7 +28,7 @@
  * It answers only this machine unless `allowRemote` is set (see access.ts).
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
-import type { CatalogEntry } from "@cairn/core"
+import { Logger, type CatalogEntry, type LogCallback } from "@cairn/core"
 import type { NodePeer } from "@cairn/node"
 import { refusal } from "./access.js"
 import { DashboardApi, statusOf } from "./DashboardApi.js"
@@ -46,8 +46,8 @@ export interface DashboardOptions {
   maxBodyBytes?: number
   /** How often an idle event stream gets a keep-alive comment (default 15 s). */
   keepAliveMs?: number
-  /** Where unexpected errors are reported (default: console.error). */
-  log?: (message: string) => void
+  /** Where unexpected errors are reported (default: the peer's logger, whose warnings a Node peer prints). */
+  log?: LogCallback | Logger
 }
 
 /** Document changes and quarantines within this window go out together, one message per document. */
@@ -62,7 +62,8 @@ export class DashboardServer {
   readonly #api: DashboardApi
   readonly #events: EventStream
   readonly #memory = new PeerMemory()
-  readonly #options: Required<Omit<DashboardOptions, "staticDir">>
+  readonly #options: Required<Omit<DashboardOptions, "staticDir" | "log">>
+  readonly #log: Logger
   readonly #stop: (() => void)[] = []
   #pending = new Map<string, PendingMessage>()
   #changeTimer: ReturnType<typeof setTimeout> | undefined
@@ -79,8 +80,9 @@ export class DashboardServer {
       allowRemote: options.allowRemote ?? false,
       maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
       keepAliveMs: options.keepAliveMs ?? 15_000,
-      log: options.log ?? (message => console.error(message)),
     }
+    // A failure of the server itself (a 500) is a warning: the peer's own logger says it unless the app gave another.
+    this.#log = (options.log ? Logger.from(options.log) : peer.peer.logger).child("dashboard")
     this.#api = new DashboardApi(peer, this.#memory)
     this.#events = new EventStream(this.#options.keepAliveMs)
     this.#stop.push(peer.db.on("change", ({ id, type, origin, entry }) => this.#queue({ event: "change", data: { id, type, origin, ...pick(entry) } })))
@@ -184,7 +186,7 @@ export class DashboardServer {
   #fail(response: ServerResponse, error: unknown): void {
     const status = statusOf(error)
     const message = error instanceof Error ? error.message : String(error)
-    if (status >= 500) this.#options.log(`dashboard: ${error instanceof Error ? (error.stack ?? message) : message}`)
+    if (status >= 500) this.#log.warn(`dashboard: ${error instanceof Error ? (error.stack ?? message) : message}`)
     if (response.headersSent) {
       response.destroy()
       return

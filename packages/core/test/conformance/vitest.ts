@@ -1,6 +1,8 @@
 /**
- * Registers a conformance suite's cases as Vitest tests: one test per case,
- * a skipped case shown as skipped with its reason. Node-side only; in a
+ * Registers a conformance suite's cases as Vitest tests: one test per case.
+ * A case the adapter cannot do (it says why, see the subjects' `cannot`) is
+ * not a skipped test, which CI would count as missing: its title says so and
+ * its reason, and it checks that a reason was given. Node-side only; in a
  * browser page the cases run through `runCases` and the results come back
  * to `registerResults`.
  */
@@ -15,10 +17,8 @@ export interface RegisterOptions {
 export function registerCases(title: string, cases: readonly ConformanceCase[], options: RegisterOptions = {}): void {
   describe(title, () => {
     for (const testCase of cases) {
-      it(testCase.name, { timeout: options.timeout ?? 20_000 }, async context => {
-        if (testCase.skip !== undefined) context.skip(testCase.skip)
-        await testCase.run()
-      })
+      if (testCase.skip !== undefined) notApplicable(testCase.name, testCase.skip)
+      else it(testCase.name, { timeout: options.timeout ?? 20_000 }, () => testCase.run())
     }
   })
 }
@@ -34,13 +34,23 @@ export function registerResults(title: string, cases: readonly ConformanceCase[]
     beforeAll(async () => {
       results = new Map((await run()).map(result => [result.name, result]))
     }, options.timeout ?? 60_000)
-    for (const { name } of cases) {
-      it(name, context => {
+    for (const { name, skip } of cases) {
+      if (skip !== undefined) {
+        notApplicable(name, skip)
+        continue
+      }
+      it(name, () => {
         const result = results.get(name)
         if (!result) throw new Error(`the page did not run "${name}"`)
-        if (result.status === "skipped") context.skip(result.reason)
+        if (result.status === "skipped") throw new Error(`the page skipped "${name}" (${result.reason}), which the subject here says it can run`)
         if (result.status === "failed") throw new Error(result.error)
       })
     }
+  })
+}
+
+function notApplicable(name: string, reason: string): void {
+  it(`${name}: not applicable (${reason})`, () => {
+    if (reason.trim() === "") throw new Error(`"${name}" is declared impossible without a reason`)
   })
 }
