@@ -22,4 +22,5 @@ export { serverAuthenticate, clientAnswer, checkIdentity, newNonce, type Prover,
 export { Admission, replicationInfoOf, type AdmissionOptions, type Admitted, type AuthMode, type ClientAdmission, type Decision, type TrustLookup, type TrustedGrants } from "./auth/Admission.js"
 export { Peer, type PeerOptions } from "./peer/Peer.js"
 export type { Attachment, AttachOptions, ClientHooks, ServerHooks, ServerTransport } from "./peer/Attachment.js"
+export { LiveValue, type Live } from "./helpers/Live.js"
 export { Logger, type LogCallback, type LogEntry, type LogLevel, type LogSink } from "./helpers/Logger.js"

@@ -10,7 +10,7 @@
  * lock and opens storage and server connection itself, still serving its
  * own page from the database it already had.
  */
-import { Logger, type Database, type LogCallback, type Machine, type Replicator, type TypeDefinition, type TypeSelection } from "@cairn/core"
+import { LiveValue, Logger, type Database, type Live, type LogCallback, type Machine, type Replicator, type TypeDefinition, type TypeSelection } from "@cairn/core"
 import type { BackoffOptions, ClientStatus } from "@cairn/core/network"
 import { Follower } from "./Follower.js"
 import { loadBrowserMachine } from "./identity/browserMachine.js"
@@ -68,14 +68,13 @@ export class BrowserPeer {
   readonly #options: BrowserPeerOptions
   readonly #logger: Logger
   readonly #tabLock: HeldLock
-  readonly #listeners = new Set<(status: BrowserPeerStatus) => void>()
   readonly #stopWaiting = new AbortController()
   #leader: Leader | undefined
   #leaderLock: HeldLock | undefined
   #follower: Follower | undefined
   #url: string | null
-  #status: BrowserPeerStatus
-  #statusKey = ""
+  /** The status, live; a recomputed status that reads the same is no change. */
+  readonly #status: LiveValue<BrowserPeerStatus>
   #closed = false
   #promoting: Promise<void> | undefined
 
@@ -96,8 +95,7 @@ export class BrowserPeer {
     this.#leaderLock = init.leaderLock
     this.#follower = init.follower
     this.#url = init.options.url ?? null
-    this.#status = this.#compute()
-    this.#statusKey = JSON.stringify(this.#status)
+    this.#status = new LiveValue(this.#compute(), undefined, (a, b) => JSON.stringify(a) === JSON.stringify(b))
     globalThis.addEventListener?.("online", this.#onOnline)
   }
 
@@ -148,14 +146,17 @@ export class BrowserPeer {
 
   /** Where this tab stands; `onStatus` reports every change. */
   get status(): BrowserPeerStatus {
+    return this.#status.value
+  }
+
+  /** The status as a live value (see liveStatus). */
+  get live(): Live<BrowserPeerStatus> {
     return this.#status
   }
 
   /** Call `listener` with the status now and on every change. Returns the function that stops it. */
   onStatus(listener: (status: BrowserPeerStatus) => void): () => void {
-    this.#listeners.add(listener)
-    listener(this.#status)
-    return () => this.#listeners.delete(listener)
+    return this.#status.subscribe(listener)
   }
 
   /**
@@ -183,7 +184,7 @@ export class BrowserPeer {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         stop()
-        reject(new Error(`not in sync with the server after ${timeoutMs} ms (connection: ${this.#status.connection})`))
+        reject(new Error(`not in sync with the server after ${timeoutMs} ms (connection: ${this.#status.value.connection})`))
       }, timeoutMs)
       const stop = this.onStatus(status => {
         if (!status.synced) return
@@ -216,7 +217,7 @@ export class BrowserPeer {
     this.#leaderLock?.release()
     this.#tabLock.release()
     this.#changed()
-    this.#listeners.clear()
+    this.#status.close()
   }
 
   #setUrl(url: string | null): void {
@@ -281,20 +282,7 @@ export class BrowserPeer {
   }
 
   #changed(): void {
-    const status = this.#compute()
-    const key = JSON.stringify(status)
-    if (key === this.#statusKey) return
-    this.#statusKey = key
-    this.#status = status
-    for (const listener of [...this.#listeners]) {
-      try {
-        listener(status)
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error
-        })
-      }
-    }
+    this.#status.set(this.#compute())
   }
 }
 
