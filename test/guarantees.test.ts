@@ -5,6 +5,7 @@
  * connection is still half open, a reader that asks and never reads, and the
  * answers about documents a machine may not see.
  */
+import { setTimeout as sleep } from "node:timers/promises"
 import { randomBytes } from "node:crypto"
 import { createServer, connect, type Server, type Socket } from "node:net"
 import type { AddressInfo } from "node:net"
@@ -21,7 +22,6 @@ afterAll(async () => {
   await dirs.cleanup()
 })
 
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 const MB = 1024 * 1024
 
 async function start(options: { dir?: string; wants?: string; auth?: string } = {}): Promise<PeerProcess> {

@@ -2,6 +2,7 @@
  * Replication between peers that are separate OS processes, over real
  * WebSockets on 127.0.0.1.
  */
+import { setTimeout as sleep } from "node:timers/promises"
 import { afterAll, describe, expect, it } from "vitest"
 import { PeerProcess, TempDirs, eventually } from "./helpers/PeerProcess.js"
 import { WireTap } from "./helpers/WireTap.js"
@@ -81,7 +82,7 @@ describe("replication across processes", () => {
     const liveNote = await writer.call("create", { type: "note", data: { body: "live" } })
     await eventually(async () => (await reader.call("heads", { id: liveTask })) !== null)
     await writer.call("synced")
-    await new Promise(resolve => setTimeout(resolve, 300))
+    await sleep(300)
     expect(await reader.call("heads", { id: liveNote })).toBeNull()
     expect(tap.transcript().toString("latin1")).not.toContain(liveNote)
     await tap.close()

@@ -3,6 +3,7 @@
  * bundled with Vite's defaults, served from 127.0.0.1, talking to a node
  * peer in its own process.
  */
+import { setTimeout as sleep } from "node:timers/promises"
 import { fileURLToPath } from "node:url"
 import type { BrowserContext, Page } from "playwright-core"
 import { build } from "vite"
@@ -152,7 +153,7 @@ describe.skipIf(!chromiumAvailable())("browser peer (Chromium)", () => {
       let held = 0
       let movedAt = Date.now()
       while (held < count) {
-        await new Promise(resolve => setTimeout(resolve, 500))
+        await sleep(500)
         const now = await page.evaluate(() => (window.app.catalog!() as unknown[]).length)
         if (now > held) [held, movedAt] = [now, Date.now()]
         // Every batch is acknowledged or retried (a stalled pull is asked again after 30 s): 60 s without one is a stall.

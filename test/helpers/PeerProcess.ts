@@ -8,6 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
+import { waitFor } from "../../packages/core/test/wait.js"
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/peer.mjs", import.meta.url))
 
@@ -109,18 +110,7 @@ export class TempDirs {
   }
 }
 
-/** Poll until `check` returns a truthy value. */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 15_000, intervalMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await check()
-      if (value) return value
-    } catch (error) {
-      last = error
-    }
-    if (Date.now() > deadline) throw new Error(`timed out${last ? `: ${String(last)}` : ""}`)
-    await new Promise(resolve => setTimeout(resolve, intervalMs))
-  }
+/** Poll until `check` returns a truthy value (every 50 ms, for 15 s by default: these wait on other processes). */
+export function eventually<T>(check: () => Promise<T> | T, timeoutMs = 15_000, intervalMs = 50): Promise<T> {
+  return waitFor(check, { timeoutMs, intervalMs })
 }

@@ -3,6 +3,7 @@
  * process may not write. Each must give a clear error, keep the peer (or
  * the app) running, and lose nothing that was acknowledged.
  */
+import { setTimeout as sleep } from "node:timers/promises"
 import { execFileSync } from "node:child_process"
 import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -54,7 +55,6 @@ function bindReadOnly(dir: string): boolean {
   }
 }
 
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 const disk = await smallDisk()
 const isRoot = process.getuid?.() === 0
 

@@ -2,6 +2,7 @@
  * Bugs the reliability runs found, each pinned by the smallest test that
  * showed it (in-process peers over real WebSockets on 127.0.0.1).
  */
+import { setTimeout as sleep } from "node:timers/promises"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -45,7 +46,7 @@ describe("regressions found by the reliability runs", () => {
     relay.replicator.receive = (peerId, message) => void setTimeout(() => receive(peerId, message), 400)
     const stop = writer.db.subscribe(doc.id, () => {})
     await writer.db.change(Task, doc.id, d => void d.votes.increment(6))
-    await new Promise(resolve => setTimeout(resolve, 1_000))
+    await sleep(1_000)
     await writer.whenSynced(10_000)
     await relay.whenSynced(10_000)
     expect(headsOf(relay, doc.id)).toBe(headsOf(writer, doc.id))
@@ -61,7 +62,7 @@ describe("regressions found by the reliability runs", () => {
     const doc = await server.db.create(Task, { title: "t" })
     await client.whenSynced(10_000)
     await expect.poll(() => headsOf(client, doc.id), { timeout: 5_000 }).toBe(headsOf(server, doc.id))
-    await new Promise(resolve => setTimeout(resolve, 5))
+    await sleep(5)
     await server.db.change(Task, doc.id, d => void delete d.meta.absent)
     await client.whenSynced(10_000)
     await server.whenSynced(10_000)
@@ -98,7 +99,7 @@ describe("regressions found by the reliability runs", () => {
     await client.db.change(Task, doc.id, d => void d.tags.push("from the client"))
     storage.save = save
     release()
-    await new Promise(resolve => setTimeout(resolve, 200))
+    await sleep(200)
     await client.whenSynced(10_000)
     await server.whenSynced(10_000)
     await expect.poll(() => headsOf(server, doc.id), { timeout: 5_000 }).toBe(headsOf(client, doc.id))
@@ -154,7 +155,7 @@ describe("regressions found by the reliability runs", () => {
     await firstSaveHeld
     // While the first group waits on its document save, a second document is created (its group queues behind).
     const second = db.create(Task, { title: "second" })
-    await new Promise(resolve => setTimeout(resolve, 20))
+    await sleep(20)
     held = undefined
     release()
     const [a, b] = await Promise.all([first, second])

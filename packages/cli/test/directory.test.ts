@@ -4,6 +4,7 @@
  * container's init that does not wait), and commands run at once with no
  * server.
  */
+import { setTimeout as sleep } from "node:timers/promises"
 import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
@@ -24,10 +25,10 @@ describe("a data directory after a crash or under concurrent commands", () => {
     try {
       const pid = Number(await new Promise<string>(resolve => createInterface({ input: shell.stdout! }).once("line", resolve)))
       const deadline = Date.now() + 20_000
-      while (!existsSync(join(dir, "cairn.sock")) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+      while (!existsSync(join(dir, "cairn.sock")) && Date.now() < deadline) await sleep(50)
       expect(existsSync(join(dir, "cairn.sock"))).toBe(true)
       process.kill(pid, "SIGKILL")
-      await new Promise(resolve => setTimeout(resolve, 200))
+      await sleep(200)
 
       const listed = await cairn([...data, "ls", "--json"])
       expect(listed.stderr).toBe("")

@@ -2,6 +2,7 @@
  * Peers assembled by core and transports attached to them, over in-process
  * sockets: what a runtime gets from `Peer.open`, `serve` and `dial`.
  */
+import { setTimeout as sleep } from "node:timers/promises"
 import { afterEach, describe, expect, it } from "vitest"
 import { Admission, defineType, f, Logger, Machine, Peer, type AttachOptions, type LogEntry, type TrustedGrants, type TrustLookup } from "../src/index.js"
 import { CairnClientAdapter } from "../src/network/CairnClientAdapter.js"
@@ -81,7 +82,7 @@ describe("Peer", () => {
     expect(b.peer.db.catalog.get(note.id)).toBeUndefined()
     // b may not write here: a never takes its task (b's notice of it goes out within 15 ms).
     const own = await b.peer.db.create(Task, { title: "b's" })
-    await new Promise(resolve => setTimeout(resolve, 200))
+    await sleep(200)
     await a.peer.replicator.whenSynced(undefined, 5_000)
     expect(a.peer.db.catalog.get(own.id)).toBeUndefined()
   })

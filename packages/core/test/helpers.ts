@@ -55,22 +55,7 @@ export async function openDb(options: { storage?: MemoryStorage; machine?: Machi
   return { db, repo, storage, machine }
 }
 
-export function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const start = Date.now()
-  return new Promise((resolve, reject) => {
-    const tick = async () => {
-      try {
-        const value = await check()
-        if (value) return resolve(value)
-      } catch (error) {
-        if (Date.now() - start > timeoutMs) return reject(error)
-      }
-      if (Date.now() - start > timeoutMs) return reject(new Error("timed out waiting"))
-      setTimeout(tick, 10)
-    }
-    void tick()
-  })
-}
+export { sleep, waitFor } from "./wait.js"
 
 type Opened = Awaited<ReturnType<typeof openDb>>
 
@@ -101,7 +86,6 @@ export function storageKeys(storage: MemoryStorage): string[][] {
   return [...storage.data.keys()].map(key => key.split("\u0000"))
 }
 
-export const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
 /** A valid document id that no database here holds. */
 export function unknownId(): string {

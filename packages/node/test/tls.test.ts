@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises"
 import { execFileSync } from "node:child_process"
 import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -39,7 +40,7 @@ describe("TLS", () => {
     const unverified = await NodePeer.open({ dir: await temp(), types: [Task] })
     peers.push(unverified)
     unverified.connect(url)
-    await new Promise(resolve => setTimeout(resolve, 500))
+    await sleep(500)
     expect(unverified.network.clients()[0]!.status).not.toBe("connected")
     expect(unverified.db.catalog.has(doc.id)).toBe(false)
 

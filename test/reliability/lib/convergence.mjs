@@ -7,6 +7,7 @@
 // the peers report they are in sync, every pair must hold the same documents
 // for the types they share, with equal heads and equal JSON, and each peer
 // exactly the types it wants.
+import { setTimeout as sleep } from "node:timers/promises"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -23,7 +24,6 @@ const SUBSCRIPTIONS = [["task", "note"], ["note", "board"], ["task", "board"], [
 /** Errors an edit may meet for reasons the model expects (the peer does not hold the document, or it is deleted there). */
 const EXPECTED_REFUSALS = new Set(["NotFoundError", "DeletedDocumentError", "PurgedError"])
 
-const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 
 /**
  * Run one seeded fuzzing round.

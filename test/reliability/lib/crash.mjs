@@ -5,13 +5,13 @@
 // restart must open the store (repairing what it must, and saying so) and
 // hold every write it reported, and, after a sync, every write the other
 // peer reported.
+import { setTimeout as sleep } from "node:timers/promises"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Random } from "./random.mjs"
 import { ReliabilityPeer } from "./ReliabilityPeer.mjs"
 
-const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 
 /** What a list of acknowledged writes says must be there: id → expectation (see the fixture's verify). */
 export class WriteModel {

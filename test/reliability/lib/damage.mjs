@@ -10,6 +10,7 @@
 // <dir>/store, so this works for one file per chunk (nodefs) and for a log
 // of records alike. Cutting a file short in a log also cuts every record
 // after it: a torn tail, which must be survived the same way.
+import { setTimeout as sleep } from "node:timers/promises"
 import { mkdtemp, open, readdir, readFile, rm, truncate, unlink } from "node:fs/promises"
 
 import { tmpdir } from "node:os"
@@ -121,7 +122,6 @@ async function deleteCatalog(dir, regions, keys) {
   }
 }
 
-const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 
 /** A document as compared before and after: heads and data. */
 async function snapshotOf(peer) {

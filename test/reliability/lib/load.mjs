@@ -7,6 +7,7 @@
 // every counter there equals the sum of its acknowledged increments. Also: no
 // errors in any process, the server's memory stays bounded; throughput and
 // latency are measured.
+import { setTimeout as sleep } from "node:timers/promises"
 import { mkdtemp, rm } from "node:fs/promises"
 import { setPriority, tmpdir } from "node:os"
 import { join } from "node:path"
@@ -16,7 +17,6 @@ import { newData } from "./ops.mjs"
 import { ReliabilityPeer } from "./ReliabilityPeer.mjs"
 
 const LOAD_CLIENTS = fileURLToPath(new URL("../../fixtures/load-clients.mjs", import.meta.url))
-const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 const MB = 1024 * 1024
 const PSK = "load-test-shared-secret"
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises"
 import { Repo, type PeerId } from "@automerge/automerge-repo"
 import { afterEach, describe, expect, it, vi } from "vitest"
 import { CairnClientAdapter, type CairnClientAdapterOptions, type ClientStatus } from "./CairnClientAdapter.js"
@@ -7,17 +8,11 @@ import { NoWebSocketError, NotConnectedError } from "./errors.js"
 import { CloseCode } from "./closeCodes.js"
 import { encodeFrame } from "./frames.js"
 import { MemorySocket } from "./MemorySocket.js"
+import { waitFor } from "../../test/wait.js"
 
 const SERVER = "server" as PeerId
 const CLIENT = "client" as PeerId
 
-async function waitFor(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const start = Date.now()
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error("timed out waiting for a condition")
-    await new Promise(resolve => setTimeout(resolve, 5))
-  }
-}
 
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
@@ -135,7 +130,7 @@ describe("CairnClientAdapter", () => {
     expect(() => client.disconnect()).not.toThrow()
     expect(client.status).toBe("disconnected")
     await client.whenReady()
-    await new Promise(resolve => setTimeout(resolve, 30))
+    await sleep(30)
     expect(dials).toHaveLength(1)
   })
 
@@ -197,7 +192,7 @@ describe("CairnClientAdapter", () => {
     await client.whenReady()
     expect(client.status).toBe("refused")
     expect(client.refusalReason).toBe("not invited")
-    await new Promise(resolve => setTimeout(resolve, 30))
+    await sleep(30)
     expect(world.dials).toHaveLength(1)
     expect(candidates).toEqual([])
     expect(statuses).toEqual(["connecting", "refused"])
@@ -240,7 +235,7 @@ describe("CairnClientAdapter", () => {
     second.connect(CLIENT, {})
     await waitFor(() => first.status === "refused")
     expect(first.refusalReason).toMatch(/replaced/)
-    await new Promise(resolve => setTimeout(resolve, 30))
+    await sleep(30)
     expect(second.status).toBe("connected")
   })
 
@@ -258,7 +253,7 @@ describe("CairnClientAdapter", () => {
     client.connect(CLIENT, {})
     await waitFor(() => ends.length === 1)
     ends[0]!.addEventListener("close", event => closes.push(event.code))
-    await new Promise(resolve => setTimeout(resolve, 10))
+    await sleep(10)
     ends[0]!.send(encodeFrame({ kind: "control", message: "before the welcome" }))
     await waitFor(() => ends.length === 2)
     expect(closes).toEqual([CloseCode.BAD_FRAME])

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises"
 import { generateAutomergeUrl, parseAutomergeUrl, type PeerId } from "@automerge/automerge-repo"
 import { Encoder } from "cbor-x"
 import { afterEach, describe, expect, it } from "vitest"
@@ -7,16 +8,10 @@ import { CloseCode } from "./closeCodes.js"
 import { HandshakeError, NotConnectedError } from "./errors.js"
 import { decodeFrame, encodeFrame, type Frame } from "./frames.js"
 import { MemorySocket } from "./MemorySocket.js"
+import { waitFor } from "../../test/wait.js"
 
 const SERVER = "server" as PeerId
 
-async function waitFor(check: () => boolean, timeoutMs = 2000): Promise<void> {
-  const start = Date.now()
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error("timed out waiting for a condition")
-    await new Promise(resolve => setTimeout(resolve, 5))
-  }
-}
 
 const servers: CairnServerAdapter[] = []
 
@@ -155,7 +150,7 @@ describe("CairnServerAdapter", () => {
     })
     const client = await rawClient(server)
     client.hello()
-    await new Promise(resolve => setTimeout(resolve, 20))
+    await sleep(20)
     client.socket.close()
     await waitFor(() => failure !== undefined)
     expect(failure).toBeInstanceOf(HandshakeError)
@@ -275,7 +270,7 @@ describe("CairnServerAdapter", () => {
     expect(server.isReady()).toBe(false)
     const client = await rawClient(server)
     client.hello()
-    await new Promise(resolve => setTimeout(resolve, 20))
+    await sleep(20)
     expect(client.frames).toEqual([])
     server.connect(SERVER, {})
     await server.whenReady()

@@ -12,6 +12,7 @@
  * they stay out of the built package, and every consumer is a test in this
  * workspace that Vitest or Vite compiles from source anyway.
  */
+import { sleep, waitFor } from "../wait.js"
 
 /** One check of a suite, named as it reads in the test report. */
 export interface ConformanceCase {
@@ -94,15 +95,11 @@ export async function settlesWithin(ms: number, promise: Promise<unknown>): Prom
 }
 
 /** Resolves once `condition()` holds, looking every 10 ms, for what no event announces (a log line); fails the case after `ms`. */
-export function eventually(condition: () => boolean, what: string, ms = 5_000): Promise<void> {
-  return within(ms, what, (async () => {
-    while (!condition()) await sleep(10)
-  })())
+export async function eventually(condition: () => boolean, what: string, ms = 5_000): Promise<void> {
+  await waitFor(condition, { timeoutMs: ms, what })
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms))
-}
+export { sleep }
 
 /** Bytes 0..255 repeated to `length`, offset by `seed` so two values of one length differ. */
 export function pattern(length: number, seed = 0): Uint8Array {

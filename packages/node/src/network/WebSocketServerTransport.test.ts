@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises"
 import { createServer as createHttpServer, get as httpGet, type Server } from "node:http"
 import { createServer as createTcpServer, type Socket } from "node:net"
 import { Repo, type PeerId } from "@automerge/automerge-repo"
@@ -7,6 +8,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import { WebSocket } from "ws"
 import { createNodeClientAdapter } from "./createNodeClientAdapter.js"
 import { WebSocketServerTransport, type WebSocketServerTransportOptions } from "./WebSocketServerTransport.js"
+import { waitFor } from "../../../core/test/wait.js"
 
 const SERVER = "server" as PeerId
 const CLIENT = "client" as PeerId
@@ -14,13 +16,6 @@ const cbor = new Encoder({ tagUint8Array: false, useRecords: false })
 
 type Note = { title: string; done?: boolean }
 
-async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const start = Date.now()
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error("timed out waiting for a condition")
-    await new Promise(resolve => setTimeout(resolve, 5))
-  }
-}
 
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
@@ -144,7 +139,7 @@ describe("WebSocketServerTransport", () => {
     await client.adapter.whenReady()
     expect(client.adapter.status).toBe("refused")
     expect(client.adapter.refusalReason).toBe("this machine is not trusted")
-    await new Promise(resolve => setTimeout(resolve, 100))
+    await sleep(100)
     expect(client.statuses.map(entry => entry.status)).toEqual(["connecting", "refused"])
     expect(client.candidates).toEqual([])
     expect(server.transport.adapter.peers).toEqual([])
@@ -161,7 +156,7 @@ describe("WebSocketServerTransport", () => {
     await first.repo.shutdown()
     await waitFor(() => client.adapter.status === "disconnected")
     const downAt = Date.now()
-    await new Promise(resolve => setTimeout(resolve, 400))
+    await sleep(400)
 
     const second = await startServer({ port: first.address.port }, "server-2" as PeerId)
     await connected(client.adapter)
@@ -215,7 +210,7 @@ describe("WebSocketServerTransport", () => {
     const nowhere = startClient(`ws://127.0.0.1:${port + 1}/`)
     expect(() => nowhere.adapter.disconnect()).not.toThrow()
     // ws reports the aborted handshakes on a later tick; they must not surface as uncaught errors.
-    await new Promise(resolve => setTimeout(resolve, 100))
+    await sleep(100)
     expect(sockets).toHaveLength(1)
   })
 
@@ -248,7 +243,7 @@ describe("WebSocketServerTransport", () => {
     const title = Array.from({ length: 10_000 }, () => String.fromCharCode(33 + Math.floor(Math.random() * 90))).join("")
     const note = server.repo.create<Note>({ title })
     await client.repo.find<Note>(note.url)
-    await new Promise(resolve => setTimeout(resolve, 100))
+    await sleep(100)
 
     const onClient = client.adapter.stats(SERVER)!
     const onServer = server.transport.adapter.stats(CLIENT)!
