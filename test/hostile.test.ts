@@ -29,7 +29,7 @@ function prng(seed: number): () => number {
 function mutate(bytes: Uint8Array, random: () => number): Uint8Array {
   const out = Uint8Array.from(bytes)
   const kind = Math.floor(random() * 4)
-  if (kind === 0) for (let i = 0; i < 1 + random() * 4; i++) out[Math.floor(random() * out.length)] ^= 1 << Math.floor(random() * 8)
+  if (kind === 0) for (let i = 0; i < 1 + random() * 4; i++) out[Math.floor(random() * out.length)]! ^= 1 << Math.floor(random() * 8)
   if (kind === 1) return out.slice(0, Math.floor(random() * out.length))
   if (kind === 2) return Uint8Array.from([...out, ...Array.from({ length: 1 + random() * 32 }, () => Math.floor(random() * 256))])
   if (kind === 3) out[Math.floor(random() * out.length)] = Math.floor(random() * 256)

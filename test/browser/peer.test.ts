@@ -99,7 +99,7 @@ describe.skipIf(!chromiumAvailable())("browser peer (Chromium)", () => {
     await call(page, "whenSynced")
 
     await node.stop()
-    await page.waitForFunction(() => window.app.status!().connection !== "connected", undefined, { timeout: 10_000 })
+    await page.waitForFunction(() => (window.app.status!() as { connection: string }).connection !== "connected", undefined, { timeout: 10_000 })
     const id = await call<string>(page, "create", "task", { title: "made offline" })
 
     await page.reload()
@@ -234,7 +234,7 @@ describe.skipIf(!chromiumAvailable())("browser peer (Chromium)", () => {
     }, 10_000)
     const other = followers.find(page => page !== next)!
     await Promise.all(followers.map(page => call(page, "whenSynced")))
-    await eventually(async () => (await call<{ tabs: number }>(next, "status")).tabs === 1, 5_000)
+    await eventually(async () => (await call<{ tabs: number }>(next!, "status")).tabs === 1, 5_000)
     expect((await call<{ connection: string }>(other, "status")).connection).toBe("connected")
 
     const afterTakeover = await node.call<string>("create", { type: "task", data: { title: "after the takeover" } })

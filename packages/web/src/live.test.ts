@@ -61,7 +61,7 @@ describe("liveDocument", () => {
     const task = await db.create(Task, { title: "first" })
     const live = liveDocument(db, Task, task.id)
     expect(live.value).toBeUndefined()
-    expect((await next(live, doc => !!doc)).data.title).toBe("first")
+    expect((await next(live, doc => !!doc))?.data.title).toBe("first")
     const changed = next(live, doc => doc?.data.title === "second")
     await db.change(Task, task.id, draft => void (draft.title = "second"))
     await changed

@@ -24,7 +24,7 @@ afterEach(async () => {
  * A server adapter reached through in-memory sockets. `up = false` makes
  * dials fail the way they do when nothing listens on the port.
  */
-function memoryServer(options: CairnServerAdapterOptions = {}) {
+function memoryServer(options: Partial<CairnServerAdapterOptions> = {}) {
   const server = new CairnServerAdapter({ log: () => {}, inbound: () => "pass", ...options })
   const dials: number[] = []
   const world = {

@@ -15,7 +15,7 @@ const SERVER = "server" as PeerId
 
 const servers: CairnServerAdapter[] = []
 
-function startServer(options: CairnServerAdapterOptions = {}) {
+function startServer(options: Partial<CairnServerAdapterOptions> = {}) {
   const logs: string[] = []
   const server = new CairnServerAdapter({ log: message => logs.push(message), inbound: () => "pass", ...options })
   const events: string[] = []

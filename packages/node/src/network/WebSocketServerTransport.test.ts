@@ -23,7 +23,7 @@ afterEach(async () => {
 })
 
 /** A server Repo behind a real WebSocket server on 127.0.0.1. */
-async function startServer(options: WebSocketServerTransportOptions = {}, peerId = SERVER) {
+async function startServer(options: Partial<WebSocketServerTransportOptions> = {}, peerId = SERVER) {
   const logs: string[] = []
   const transport = new WebSocketServerTransport({ log: message => logs.push(message), inbound: () => "pass", ...options })
   const repo = new Repo({ network: [transport.adapter], peerId })
@@ -51,13 +51,13 @@ async function rawSocket(url: string) {
     socket.addEventListener("close", event => resolve({ code: event.code, reason: event.reason })),
   )
   socket.addEventListener("error", () => {})
-  await new Promise<void>(resolve => socket.addEventListener("open", resolve))
+  await new Promise<void>(resolve => socket.addEventListener("open", () => resolve()))
   cleanups.push(() => socket.terminate())
   return { socket, closed }
 }
 
-function connected(adapter: CairnClientAdapter): Promise<void> {
-  return waitFor(() => adapter.status === "connected")
+async function connected(adapter: CairnClientAdapter): Promise<void> {
+  await waitFor(() => adapter.status === "connected")
 }
 
 describe("WebSocketServerTransport", () => {
