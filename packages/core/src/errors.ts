@@ -87,6 +87,9 @@ export class UnknownChangeError extends CairnError {
   }
 }
 
+/** A wait ran out of time before what it waited for happened (a sync, a save); the message says what. */
+export class TimeoutError extends CairnError {}
+
 /** Export/import input that cannot be decoded. */
 export class CodecError extends CairnError {}
 

@@ -94,7 +94,7 @@ describe("Catalog", () => {
     const first = await db.create(Task, { title: "in the snapshot or log" })
     await db.change(Task, first.id, d => (d.title = "changed"))
     const second = await db.create(Task, { title: "in the log" })
-    await db.flush()
+    await db.replica.flush()
     expect(catalogKeys(storage).some(key => key[1] === "log")).toBe(true)
     const { catalog, damaged } = await Catalog.load(storage)
     expect(damaged).toBe(false)

@@ -220,7 +220,7 @@ class Run {
       else if (was.purged) {
         if (!entry.purged) this.problems.push(`${peer.name} forgot the purge of ${id} across a restart`)
       } else if (!entry.purged) {
-        const doc = await peer.db.store.read(id).catch(() => undefined)
+        const doc = await peer.db.replica.store.read(id).catch(() => undefined)
         if (!doc || !A.hasHeads(doc, was.heads)) this.problems.push(`${peer.name} lost changes to ${id} across a restart (had heads ${was.heads.join(",")})`)
       }
     }
@@ -353,7 +353,7 @@ class Run {
           problems.push(`${peer.name}: ${id} is ${doc.deletedAt === null ? "not " : ""}deleted, but it holds ${deletes} delete(s) and ${restores} restore(s)`)
         }
         const entry = peer.db.catalog.get(id)!
-        const heads = [...A.getHeads(await peer.db.store.read(id))].sort()
+        const heads = [...A.getHeads(await peer.db.replica.store.read(id))].sort()
         if (entry.heads.join() !== heads.join()) problems.push(`${peer.name}: the catalog lists heads ${entry.heads.join(",")} for ${id}, the document has ${heads.join(",")}`)
       }
       for (const type of TYPES) {

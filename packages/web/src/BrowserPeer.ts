@@ -199,7 +199,7 @@ export class BrowserPeer {
    */
   async whenSaved(timeoutMs = 10_000): Promise<void> {
     if (this.#follower) await this.#follower.whenSaved(timeoutMs)
-    else await this.db.flush()
+    else await this.db.replica.flush()
   }
 
   /** Close the database, the server connection and the tab link; another tab may then lead. */

@@ -44,7 +44,8 @@ import { fromHex } from "../identity/actor.js"
 import type { MachineIdentity } from "../identity/Machine.js"
 import { assertTypeName, TypeDefinition } from "../schema/TypeDefinition.js"
 import { fromTaggedData, initialValue, isPlainObject, toStored } from "../schema/values.js"
-import { validateData, type DocumentStore } from "./DocumentStore.js"
+import type { DocumentStore } from "./DocumentStore.js"
+import { validateData } from "./entries.js"
 
 /** A type given by its definition (typed) or by name (untyped, tagged JSON). */
 export type TypeRef = TypeDefinition<any> | string

@@ -20,6 +20,22 @@ export interface RebuildReport {
   damaged: { id: string; reason: string }[]
 }
 
+/**
+ * Load the catalog, rebuilt from the documents when it is missing (and
+ * documents are stored) or damaged: `storageDamaged` says the storage skipped
+ * damaged records on open, so it may lack entries or be an older copy.
+ */
+export async function openCatalog(storage: StorageAdapterInterface | undefined, storageDamaged: boolean): Promise<{ catalog: Catalog; repairs?: RebuildReport }> {
+  const { catalog, found, damaged } = await Catalog.load(storage)
+  if (storage && (damaged || hasImplausibleEntries(catalog) || (found && storageDamaged) || (!found && (await storageHasDocuments(storage))))) {
+    const rebuilt = await rebuildCatalog(storage, catalog)
+    return { catalog: rebuilt.catalog, repairs: rebuilt.report }
+  }
+  // Persist the new catalog's epoch at once, so peers' checkpoints stay valid across a restart.
+  if (storage && !found) await catalog.compact()
+  return { catalog }
+}
+
 /** True when storage holds any document chunk (so a missing catalog means "lost", not "new"). */
 export async function storageHasDocuments(storage: StorageAdapterInterface): Promise<boolean> {
   let chunks
