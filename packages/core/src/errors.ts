@@ -3,7 +3,7 @@
  * `instanceof` and people can read the message. Each message says what was
  * wrong and, where it helps, what to do instead.
  */
-import type { TaggedKind } from "./schema/values.js"
+import type { TaggedKind } from "./schema/kinds.js"
 
 export class CairnError extends Error {
   constructor(message: string) {

@@ -5,6 +5,7 @@
  * quiescence point, after every whenSynced and restart, and at the end.
  */
 import * as A from "@automerge/automerge"
+import { sameHeads, sortedHeads } from "../src/document/heads.js"
 import { DeletedDocumentError, defineType, f, PurgedError, selects, type ControlMessage, type Grants, type TypeSelection } from "../src/index.js"
 import { sleep } from "./helpers.js"
 import { PURGE, ReplicationModel, type Holdings } from "./ReplicationModel.js"
@@ -353,8 +354,8 @@ class Run {
           problems.push(`${peer.name}: ${id} is ${doc.deletedAt === null ? "not " : ""}deleted, but it holds ${deletes} delete(s) and ${restores} restore(s)`)
         }
         const entry = peer.db.catalog.get(id)!
-        const heads = [...A.getHeads(await peer.db.replica.store.read(id))].sort()
-        if (entry.heads.join() !== heads.join()) problems.push(`${peer.name}: the catalog lists heads ${entry.heads.join(",")} for ${id}, the document has ${heads.join(",")}`)
+        const heads = sortedHeads(await peer.db.replica.store.read(id))
+        if (!sameHeads(entry.heads, heads)) problems.push(`${peer.name}: the catalog lists heads ${entry.heads.join(",")} for ${id}, the document has ${heads.join(",")}`)
       }
       for (const type of TYPES) {
         const listed = (await peer.db.list(type)).map(d => d.id).sort()

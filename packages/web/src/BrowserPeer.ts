@@ -10,7 +10,7 @@
  * lock and opens storage and server connection itself, still serving its
  * own page from the database it already had.
  */
-import type { Database, Machine, Replicator, TypeDefinition, TypeSelection } from "@cairn/core"
+import { TimeoutError, type Database, type Machine, type Replicator, type TypeDefinition, type TypeSelection } from "@cairn/core"
 import type { BackoffOptions, ClientStatus } from "@cairn/core/network"
 import { Follower } from "./Follower.js"
 import { loadBrowserMachine } from "./identity/browserMachine.js"
@@ -181,7 +181,7 @@ export class BrowserPeer {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         stop()
-        reject(new Error(`not in sync with the server after ${timeoutMs} ms (connection: ${this.#status.connection})`))
+        reject(new TimeoutError(`not in sync with the server after ${timeoutMs} ms (connection: ${this.#status.connection})`))
       }, timeoutMs)
       const stop = this.onStatus(status => {
         if (!status.synced) return

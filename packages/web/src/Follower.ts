@@ -6,7 +6,7 @@
  * change in any tab shows in the others within milliseconds, with or
  * without a server. Writes here reach IndexedDB through the leader.
  */
-import type { Machine, TypeDefinition, TypeSelection } from "@cairn/core"
+import { TimeoutError, type Machine, type TypeDefinition, type TypeSelection } from "@cairn/core"
 import { CairnClientAdapter } from "@cairn/core/network"
 import { wireReplicator } from "./network/wireReplicator.js"
 import { openReplicated, type Replicated } from "./openReplicated.js"
@@ -77,11 +77,29 @@ export class Follower {
   /** Resolves when the leader tab holds (on disk) every write made here so far. */
   async whenSaved(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs
-    while (!this.#link.remotePeerId) {
-      if (Date.now() > deadline) throw new Error("timed out waiting for the leader tab")
-      await new Promise(resolve => setTimeout(resolve, 20))
-    }
+    await this.#linked(timeoutMs)
     await this.replicated.replicator.whenSynced(this.#link.remotePeerId, Math.max(0, deadline - Date.now()))
+  }
+
+  /** Resolves once a leader tab is linked (followed by the link's status events); rejects after `timeoutMs`. */
+  #linked(timeoutMs: number): Promise<void> {
+    if (this.#link.remotePeerId) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.#link.off("status", onStatus)
+      }
+      const onStatus = () => {
+        if (!this.#link.remotePeerId) return
+        done()
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        done()
+        reject(new TimeoutError("timed out waiting for the leader tab"))
+      }, timeoutMs)
+      this.#link.on("status", onStatus)
+    })
   }
 
   /** Ask the leader tab to connect to a server (null: disconnect), now or as soon as a leader is linked. */

@@ -5,7 +5,7 @@
  * needs (see ./react), and a few lines for Vue, Solid or plain DOM code.
  * The database is subscribed to only while someone listens.
  */
-import type { Database, DataOf, Doc, QueryOptions, TypeDefinition, TypeRef } from "@cairn/core"
+import type { Database, DataOf, Doc, DocOf, QueryOptions, TypeDefinition, TypeRef } from "@cairn/core"
 import type { BrowserPeer, BrowserPeerStatus } from "./BrowserPeer.js"
 
 /** A value that changes over time. */
@@ -16,7 +16,6 @@ export interface Live<T> {
   subscribe(listener: (value: T) => void): () => void
 }
 
-type DocOf<R> = R extends TypeDefinition<any> ? Doc<DataOf<R>> : Doc
 type DataOfRef<R> = R extends TypeDefinition<any> ? DataOf<R> : Record<string, unknown>
 
 /**

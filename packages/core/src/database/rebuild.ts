@@ -7,6 +7,7 @@ import * as A from "@automerge/automerge"
 import { isValidDocumentId, type Chunk, type StorageAdapterInterface } from "@automerge/automerge-repo"
 import { Catalog, type CatalogEntry } from "../catalog/Catalog.js"
 import { modifiedAtOf, readEnvelope } from "../document/envelope.js"
+import { sortedHeads } from "../document/heads.js"
 import { isTypeName } from "../schema/TypeDefinition.js"
 import { concatChunks, sortChunks } from "./StoredChunks.js"
 
@@ -98,7 +99,7 @@ export async function rebuildCatalog(storage: StorageAdapterInterface, previous?
     }
     if (bad.length > 0) report.damaged.push({ id, reason: `${bad.length} of ${chunks.length} stored chunks were unreadable (torn or corrupted) and were dropped` })
     const envelope = readEnvelope(doc)
-    const heads = [...A.getHeads(doc)].sort()
+    const heads = sortedHeads(doc)
     const old = previous?.get(id)
     const entry: CatalogEntry = envelope.ok
       ? { id, ...pick(envelope.meta), modifiedAt: modifiedAtOf(doc), heads }
