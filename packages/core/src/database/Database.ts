@@ -84,7 +84,7 @@ export class Database extends Emitter<DatabaseEvents> {
       await this.catalog.flush(updates)
     })
     this.replica = new Replica(this.#store, catalog, this.#commit, () => this.#open())
-    this.#quarantine = new Quarantine(this.#store, catalog, () => this.#commit.commit([]))
+    this.#quarantine = new Quarantine(this.#store, catalog, type => this.#definitions.get(type), () => this.#commit.commit([]))
   }
 
   /** Open a database: load the catalog (rebuilding it from the documents if it is missing or damaged). Loads no document. */
@@ -366,16 +366,7 @@ export class Database extends Emitter<DatabaseEvents> {
     return this.replica.damaged()
   }
 
-  /**
-   * Check every stored document (or those in `ids`): unreadable chunks are
-   * dropped, lost changes noticed; return the damaged ones: those still
-   * missing something (also in `damaged()`) and those whose dropped chunks
-   * held nothing the rest lacked. Reads every document it checks, so it is
-   * not done on open; documents open in memory are whole there and skipped.
-   * An id the catalog does not know (its storage reported a damaged record of
-   * it, and nothing else of it is left) is reported damaged of unknown type,
-   * so peers that have it send it back.
-   */
+  /** Check every stored document (or those in `ids`) for damage; returns the damaged ones (see Replica.verify). */
   verify(ids?: Iterable<string>): Promise<DamagedDocument[]> {
     return this.replica.verify(ids)
   }

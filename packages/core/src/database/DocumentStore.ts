@@ -6,16 +6,17 @@
 import * as A from "@automerge/automerge"
 import type { DocHandle, DocumentId, HandleState, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
-import { modifiedAtOf, readEnvelope, type Envelope } from "../document/envelope.js"
+import { readEnvelope, type Envelope } from "../document/envelope.js"
 import { containsHeads, headsKey, sortedHeads } from "../document/heads.js"
 import { NotFoundError, PurgedError, QuarantinedError } from "../errors.js"
 import type { TypeDefinition } from "../schema/TypeDefinition.js"
 import { Emitter } from "../helpers/Emitter.js"
+import { LruCache } from "../helpers/LruCache.js"
 import { Turns } from "../helpers/Turns.js"
 import { DamagedDocumentError, DamagedDocuments, type DamagedDocument } from "./DamagedDocuments.js"
 import { ChunkStore } from "./ChunkStore.js"
 import { loadDocument, READ_ONLY_ACTOR } from "./StoredChunks.js"
-import { creationCheck, localEntry, remoteEntry, stillRefused } from "./entries.js"
+import { creationCheck, localEntry, remoteEntry } from "./entries.js"
 
 export type Origin = "local" | "remote"
 
@@ -36,7 +37,7 @@ export interface StoreEvents extends Record<string, unknown> {
 
 export class DocumentStore extends Emitter<StoreEvents> {
   readonly #handles = new Map<string, DocHandle<Envelope>>()
-  readonly #readCache = new Map<string, { heads: string; doc: A.Doc<Envelope> }>()
+  readonly #readCache = new LruCache<string, { heads: string; doc: A.Doc<Envelope> }>(READ_CACHE_SIZE)
   readonly #loading = new Map<string, Promise<DocHandle<Envelope>>>()
   readonly #forked = new WeakSet<DocHandle<Envelope>>()
   readonly #damaged = new DamagedDocuments()
@@ -116,36 +117,11 @@ export class DocumentStore extends Emitter<StoreEvents> {
     return (await this.chunks?.read(id))?.bytes
   }
 
-  /**
-   * A document's current state, for replication to read (its changes, its
-   * heads): from its handle, the read cache, or storage (then cached). Unlike
-   * `read`, it does not refuse purged or quarantined documents: the caller
-   * has decided what it may serve.
-   */
-  async current(id: string): Promise<A.Doc<Envelope> | undefined> {
-    const inMemory = this.inMemory(id)
-    if (inMemory) return inMemory
-    const doc = await this.loadStored(id)
-    if (doc) this.remember(id, doc)
-    return doc
-  }
-
-  /** `current`, if that needs no read from storage. */
-  inMemory(id: string): A.Doc<Envelope> | undefined {
-    const handle = this.#handles.get(id)
-    if (handle?.isReady()) return handle.doc()
-    const entry = this.catalog.get(id)
-    return entry && this.cached(id, entry)
-  }
-
   /** The cached copy of a document, if its heads are still the catalog's (and it is not in memory as a handle). */
   cached(id: string, entry: CatalogEntry): A.Doc<Envelope> | undefined {
     if (this.#handles.get(id)?.isReady()) return undefined
     const cached = this.#readCache.get(id)
-    if (!cached || cached.heads !== headsKey(entry.heads)) return undefined
-    this.#readCache.delete(id)
-    this.#readCache.set(id, cached)
-    return cached.doc
+    return cached && cached.heads === headsKey(entry.heads) ? cached.doc : undefined
   }
 
   /**
@@ -252,9 +228,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
 
   /** Keep a document just read or ingested for the next read (see `cached`). */
   remember(id: string, doc: A.Doc<Envelope>): void {
-    this.#readCache.delete(id)
     this.#readCache.set(id, { heads: headsKey(A.getHeads(doc)), doc })
-    if (this.#readCache.size > READ_CACHE_SIZE) this.#readCache.delete(this.#readCache.keys().next().value!)
   }
 
   /** Load a handle without the catalog checks (for documents arriving from peers). */
@@ -356,10 +330,10 @@ export class DocumentStore extends Emitter<StoreEvents> {
     return localEntry(id, doc, modifiedAt, this.catalog.get(id))
   }
 
-  /** List an entry from localEntry and tell listeners. */
-  noteEntry(entry: CatalogEntry): CatalogEntry {
+  /** List an entry (from localEntry, or one a check released from quarantine) and tell listeners. */
+  noteEntry(entry: CatalogEntry, origin: Origin = "local"): CatalogEntry {
     this.catalog.set(entry)
-    this.emit("change", { id: entry.id, type: entry.type, origin: "local", entry })
+    this.emit("change", { id: entry.id, type: entry.type, origin, entry })
     return entry
   }
 
@@ -395,25 +369,6 @@ export class DocumentStore extends Emitter<StoreEvents> {
       if (entry && !entry.purged && !this.#turns.busy(id) && !A.hasHeads(handle.doc(), entry.heads)) this.noteDamaged(id, "changes the catalog lists are missing from storage", entry.heads)
       if (!entry || headsKey(entry.heads) !== headsKey(A.getHeads(handle.doc()))) this.#noteRemoteChecked(id, handle.doc())
     }
-  }
-
-  /**
-   * Check a quarantined document afresh, with the definitions here now (as
-   * if it had just arrived): undefined and listed again when it passes, else
-   * why it still fails (it stays quarantined).
-   */
-  async recheck(id: string): Promise<string | undefined> {
-    const previous = this.catalog.get(id)
-    const doc = await this.loadStored(id)
-    if (!previous || !doc) return "nothing readable is stored"
-    const reason = await stillRefused(id, doc, previous, type => this.definitions.get(type))
-    if (reason) return reason
-    const envelope = readEnvelope(doc)
-    if (!envelope.ok) return envelope.reason
-    const { quarantined: _, ...entry } = previous
-    this.catalog.set({ ...entry, heads: sortedHeads(doc), deletedAt: envelope.meta.deletedAt, modifiedAt: modifiedAtOf(doc) })
-    this.emit("change", { id, type: previous.type, origin: "remote", entry: this.catalog.get(id)! })
-    return undefined
   }
 
   /**

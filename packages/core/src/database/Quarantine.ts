@@ -6,7 +6,10 @@
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
 import { encodeDocument, type ExportedDocument } from "../codec/exportCodec.js"
 import { NotFoundError, QuarantinedError } from "../errors.js"
+import { modifiedAtOf } from "../document/envelope.js"
+import { sortedHeads } from "../document/heads.js"
 import { DamagedDocumentError } from "./DamagedDocuments.js"
+import { stillRefused, type Definitions } from "./entries.js"
 import type { DocumentStore } from "./DocumentStore.js"
 
 export interface QuarantinedDocument {
@@ -20,6 +23,7 @@ export class Quarantine {
   constructor(
     private readonly store: DocumentStore,
     private readonly catalog: Catalog,
+    private readonly definitions: Definitions,
     /** Resolves when the catalog's changes so far are on disk. */
     private readonly committed: () => Promise<void>,
   ) {}
@@ -35,10 +39,18 @@ export class Quarantine {
     return encodeDocument(id, doc, entry)
   }
 
+  /**
+   * Check a quarantined document afresh, with the definitions here now (as
+   * if it had just arrived): listed again when it passes, else
+   * QuarantinedError says why it still fails (it stays quarantined).
+   */
   async release(id: string): Promise<void> {
-    this.#entry(id)
-    const reason = await this.store.recheck(id)
+    const previous = this.#entry(id)
+    const doc = await this.store.loadStored(id)
+    const reason = doc ? await stillRefused(id, doc, previous, this.definitions) : "nothing readable is stored"
     if (reason) throw new QuarantinedError(id, `${reason} (still; it stays quarantined)`)
+    const { quarantined: _, ...entry } = previous
+    this.store.noteEntry({ ...entry, heads: sortedHeads(doc!), deletedAt: doc!.deletedAt ?? null, modifiedAt: modifiedAtOf(doc!) }, "remote")
     await this.committed()
   }
 

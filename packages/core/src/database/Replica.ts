@@ -8,8 +8,10 @@
  */
 import * as A from "@automerge/automerge"
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
+import type { Envelope } from "../document/envelope.js"
 import { containsHeads, headsKey } from "../document/heads.js"
 import { Emitter } from "../helpers/Emitter.js"
+import { LruCache } from "../helpers/LruCache.js"
 import type { DamagedDocument } from "./DamagedDocuments.js"
 import type { DocumentStore, StoreEvents } from "./DocumentStore.js"
 import type { GroupCommit } from "./GroupCommit.js"
@@ -27,7 +29,7 @@ export class Replica extends Emitter<ReplicaEvents> {
   /** Documents being ingested (how many ingests of each are in progress). */
   readonly #ingesting = new Map<string, number>()
   readonly #watchers = new Map<string, number>()
-  readonly #encoded = new Map<string, Uint8Array>()
+  readonly #encoded = new LruCache<string, Uint8Array>(ENCODED_CACHE_SIZE)
 
   constructor(
     /** The document store both sides are built on (handles, stored bytes). */
@@ -84,10 +86,10 @@ export class Replica extends Emitter<ReplicaEvents> {
   async bytesFor(id: string, have: string[]): Promise<Uint8Array | undefined> {
     if (have.length === 0) {
       // A whole document: the stored bytes as they are, unless it is in memory (an initial sync loads nothing).
-      const inMemory = this.store.inMemory(id)
+      const inMemory = this.#inMemory(id)
       return inMemory ? A.save(inMemory) : this.store.readStored(id)
     }
-    const doc = await this.store.current(id)
+    const doc = await this.#current(id)
     if (!doc) return undefined
     const known = have.filter(hash => containsHeads(doc, [hash])).sort()
     // A change made on one peer is wanted by every other peer that syncs its type, most of them with the same heads.
@@ -96,7 +98,6 @@ export class Replica extends Emitter<ReplicaEvents> {
     if (!bytes) {
       bytes = changesSince(doc, known)
       this.#encoded.set(key, bytes)
-      if (this.#encoded.size > ENCODED_CACHE_SIZE) this.#encoded.delete(this.#encoded.keys().next().value!)
     }
     return bytes
   }
@@ -104,8 +105,30 @@ export class Replica extends Emitter<ReplicaEvents> {
   /** True when this peer's copy of a document already contains all of `heads`. */
   async hasHeads(entry: CatalogEntry, heads: string[]): Promise<boolean> {
     if (headsKey(entry.heads) === headsKey(heads)) return true
-    const doc = await this.store.current(entry.id)
+    const doc = await this.#current(entry.id)
     return !!doc && containsHeads(doc, heads)
+  }
+
+  /**
+   * A document's current state, for a peer (its changes, its heads): from
+   * its handle, the read cache, or storage (then cached). Unlike the store's
+   * `read`, it does not refuse purged or quarantined documents: the caller
+   * has decided what it may serve.
+   */
+  async #current(id: string): Promise<A.Doc<Envelope> | undefined> {
+    const inMemory = this.#inMemory(id)
+    if (inMemory) return inMemory
+    const doc = await this.store.loadStored(id)
+    if (doc) this.store.remember(id, doc)
+    return doc
+  }
+
+  /** `#current`, if that needs no read from storage. */
+  #inMemory(id: string): A.Doc<Envelope> | undefined {
+    const handle = this.store.loaded(id)
+    if (handle?.isReady()) return handle.doc()
+    const entry = this.catalog.get(id)
+    return entry && this.store.cached(id, entry)
   }
 
   /** A peer syncs this document live through the repo: load it into the store, so what it receives is checked and listed like any remote change. */
@@ -128,7 +151,16 @@ export class Replica extends Emitter<ReplicaEvents> {
     this.store.noteDamaged(id, reason, missing)
   }
 
-  /** See Database.verify. */
+  /**
+   * Check every stored document (or those in `ids`): unreadable chunks are
+   * dropped, lost changes noticed; return the damaged ones: those still
+   * missing something (also in `damaged()`) and those whose dropped chunks
+   * held nothing the rest lacked. Reads every document it checks, so it is
+   * not done on open; documents open in memory are whole there and skipped.
+   * An id the catalog does not know (its storage reported a damaged record of
+   * it, and nothing else of it is left) is reported damaged of unknown type,
+   * so peers that have it send it back.
+   */
   async verify(ids?: Iterable<string>): Promise<DamagedDocument[]> {
     this.assertOpen()
     const found = new Map<string, DamagedDocument>()
