@@ -1,6 +1,6 @@
 import * as A from "@automerge/automerge"
 import { describe, expect, it } from "vitest"
-import { defineType, f, Replicator, type ControlMessage, type ReplicatorOptions, type TypeSelection } from "../src/index.js"
+import { defineType, f, Replicator, TimeoutError, type ControlMessage, type ReplicatorOptions, type TypeSelection } from "../src/index.js"
 import { MemoryStorage, openDb, sleep, waitFor } from "./helpers.js"
 
 const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false) } })
@@ -149,6 +149,15 @@ describe("Replicator", () => {
     // Ten batches arrived; a needs none of them back, only its checkpoint of b moved past them: one pull, not ten.
     expect(wire.filter(w => w.from === "b" && w.message.t === "notify").length).toBe(1)
     expect(wire.filter(w => w.from === "a" && w.message.t === "pull").length).toBe(2)
+  })
+
+  it("whenSynced follows the sessions' status: it resolves when a peer comes and syncs, and times out with TimeoutError", async () => {
+    const { ra, rb, connect } = await pair(["task"], ["task"])
+    await expect(ra.whenSynced(undefined, 50)).rejects.toBeInstanceOf(TimeoutError)
+    const synced = rb.whenSynced(undefined, 5000)
+    connect()
+    await synced
+    expect(rb.status().map(status => status.state)).toEqual(["in-sync"])
   })
 
   it("asks again for a batch that got no answer, reports the stall, and is not in sync until it has it", async () => {
