@@ -109,7 +109,7 @@ export class CairnDriver {
   async changes({ docs, count }) {
     const db = this.peer.db
     const ids = (await Promise.all(Array.from({ length: docs }, (_, i) => db.create(Task, { title: `task ${i}` })))).map(d => d.id)
-    await db.flush()
+    await db.replica.flush()
     return timed(async () => {
       await Promise.all(Array.from({ length: count }, (_, i) => db.change(Task, ids[i % docs], draft => { draft.done = !draft.done })))
     })
