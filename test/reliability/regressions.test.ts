@@ -81,7 +81,7 @@ describe("regressions found by the reliability runs", () => {
     await server.db.change(Task, doc.id, d => void (d.title = "from the server"))
     // Hold the client's ingest of the document while it writes the server's change (built on the copy it had read
     // or cached before), and make a local change meanwhile.
-    const storage = (client.db.store as unknown as { storage: StorageAdapterInterface }).storage
+    const storage = (client.db.replica.store as unknown as { storage: StorageAdapterInterface }).storage
     const save = storage.save.bind(storage)
     let entered!: () => void
     const ingestWaiting = new Promise<void>(resolve => (entered = resolve))

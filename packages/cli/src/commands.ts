@@ -10,9 +10,11 @@ import {
   NotFoundError,
   PurgedError,
   QuarantinedError,
+  TimeoutError,
   applyEdit,
   assertTypeName,
   dataFieldOf,
+  isVisible,
   decodeDocument,
   encodeDocument,
   untagForField,
@@ -241,7 +243,7 @@ export const commands: Record<string, Command> = {
     if (present.length > 0 && !options.force) throw new UsageError(`${target} is not empty; export into an empty folder, or give --force to write over what is there`)
     await mkdir(target, { recursive: true })
     const documents: ManifestEntry[] = []
-    const entries = [...peer.db.catalog.entries()].filter(entry => !entry.purged && !entry.quarantined)
+    const entries = [...peer.db.catalog.entries()].filter(entry => isVisible(entry, { includeDeleted: true }))
     for (const entry of entries) {
       progress?.(documents.length, entries.length)
       const exported = await peer.db.exportDocument(entry.id)
@@ -324,14 +326,26 @@ export const commands: Record<string, Command> = {
     })
     try {
       const deadline = Date.now() + timeoutMs
-      while (client.status !== "connected") {
-        if (client.status === "refused") throw new Error(`${url} refused this peer: ${client.refusalReason ?? "no reason given"}`)
-        if (failed || Date.now() > deadline) throw new Error(`cannot connect to ${url}`)
-        await new Promise(resolve => setTimeout(resolve, 10))
-      }
+      await new Promise<void>((resolve, reject) => {
+        const finish = (error?: Error) => {
+          clearTimeout(timer)
+          client.off("status", check)
+          if (error) reject(error)
+          else resolve()
+        }
+        // After onStatus (registered first), which notes a failed attempt.
+        const check = () => {
+          if (client.status === "connected") finish()
+          else if (client.status === "refused") finish(new Error(`${url} refused this peer: ${client.refusalReason ?? "no reason given"}`))
+          else if (failed) finish(new Error(`cannot connect to ${url}`))
+        }
+        const timer = setTimeout(() => finish(new TimeoutError(`cannot connect to ${url}`)), timeoutMs)
+        client.on("status", check)
+        check()
+      })
       const peerId = client.remotePeerId!
       await peer.replicator.whenSynced(peerId, Math.max(1, deadline - Date.now())).catch(() => {
-        throw new Error(`timed out after ${timeoutMs / 1000} s before ${url} and this peer were in sync`)
+        throw new TimeoutError(`timed out after ${timeoutMs / 1000} s before ${url} and this peer were in sync`)
       })
       const status = peer.peers().find(p => p.peerId === peerId)
       const wants = options.types === undefined ? "*" : selection(String(options.types))

@@ -3,7 +3,7 @@
  * `instanceof` and people can read the message. Each message says what was
  * wrong and, where it helps, what to do instead.
  */
-import type { TaggedKind } from "./schema/values.js"
+import type { TaggedKind } from "./schema/kinds.js"
 
 export class CairnError extends Error {
   constructor(message: string) {
@@ -86,6 +86,9 @@ export class UnknownChangeError extends CairnError {
     super(`document ${id} has no change ${hash}; its history lists the changes it has`)
   }
 }
+
+/** A wait ran out of time before what it waited for happened (a sync, a save); the message says what. */
+export class TimeoutError extends CairnError {}
 
 /** Export/import input that cannot be decoded. */
 export class CodecError extends CairnError {}

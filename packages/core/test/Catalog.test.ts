@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { isValidDocumentId } from "@automerge/automerge-repo"
-import { Catalog, defineType, f } from "../src/index.js"
+import { Catalog, defineType, f, isVisible } from "../src/index.js"
 import { MemoryStorage, openDb, storageKeys } from "./helpers.js"
 
 const Task = defineType("task", { fields: { title: f.string() } })
@@ -94,7 +94,7 @@ describe("Catalog", () => {
     const first = await db.create(Task, { title: "in the snapshot or log" })
     await db.change(Task, first.id, d => (d.title = "changed"))
     const second = await db.create(Task, { title: "in the log" })
-    await db.flush()
+    await db.replica.flush()
     expect(catalogKeys(storage).some(key => key[1] === "log")).toBe(true)
     const { catalog, damaged } = await Catalog.load(storage)
     expect(damaged).toBe(false)
@@ -191,5 +191,19 @@ describe("Catalog", () => {
       expect(reopened.db.repairs!.damaged.map(d => d.id)).toEqual([broken.id])
       expect(reopened.db.catalog.get(purged.id)).toMatchObject({ purged: true })
     })
+  })
+})
+
+describe("isVisible", () => {
+  const entry = { id: "x", type: "task", createdAt: 1, createdBy: "m", modifiedAt: 1, deletedAt: null, heads: ["h"] }
+
+  it("shows an entry that is held, not quarantined and not deleted (deleted ones only when asked)", () => {
+    expect(isVisible(entry)).toBe(true)
+    expect(isVisible(undefined)).toBe(false)
+    expect(isVisible({ ...entry, purged: true, heads: [] })).toBe(false)
+    expect(isVisible({ ...entry, quarantined: "its type was changed" })).toBe(false)
+    expect(isVisible({ ...entry, deletedAt: 2 })).toBe(false)
+    expect(isVisible({ ...entry, deletedAt: 2 }, { includeDeleted: true })).toBe(true)
+    expect(isVisible({ ...entry, deletedAt: 2, purged: true }, { includeDeleted: true })).toBe(false)
   })
 })

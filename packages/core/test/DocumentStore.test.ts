@@ -25,8 +25,8 @@ class LoadHookStorage extends MemoryStorage {
 /** A raw copy of a database's document in a separate Repo, for a peer to edit. */
 async function rawPeerCopy(db: Database, id: string) {
   const repo = new Repo({ network: [] })
-  const handle = repo.import<any>((await db.store.readStored(id))!, { docId: id as DocumentId })
-  const send = () => db.ingest([{ id, bytes: A.save(handle.doc()) }])
+  const handle = repo.import<any>((await db.replica.store.readStored(id))!, { docId: id as DocumentId })
+  const send = () => db.replica.ingest([{ id, bytes: A.save(handle.doc()) }])
   return { handle, send }
 }
 
@@ -99,7 +99,7 @@ describe("a document whose type a peer changed", () => {
     const { db } = await openDb({ types: [Task, Note] })
     const quarantines: { reason: string }[] = []
     db.on("quarantine", event => quarantines.push(event))
-    await db.ingest([{ id: doc.id, bytes: A.save(peer.handle.doc()) }])
+    await db.replica.ingest([{ id: doc.id, bytes: A.save(peer.handle.doc()) }])
     expect(quarantines.map(q => q.reason)).toEqual(["its type was changed after creation"])
     await expect(db.get(doc.id)).rejects.toThrow(QuarantinedError)
     expect(await db.list(Task)).toEqual([])
@@ -170,8 +170,8 @@ describe("changes from peers", () => {
     const { db: a } = await openDb({ types: [Task, Note] })
     const { db: b } = await openDb({ types: [Task, Note] })
     const note = await a.create(Note, { body: "private" })
-    const bytes = (await a.store.readStored(note.id))!
-    expect(await b.ingest([{ id: note.id, bytes }], type => type === "task")).toEqual([])
+    const bytes = (await a.replica.store.readStored(note.id))!
+    expect(await b.replica.ingest([{ id: note.id, bytes }], type => type === "task")).toEqual([])
     expect(b.catalog.has(note.id)).toBe(false)
   })
 
@@ -180,10 +180,10 @@ describe("changes from peers", () => {
     const { db: b, storage, machine, repo } = await openDb({ types: [Task] })
     const doc = await a.create(Task, { title: "v1" })
     await sendDocs(a, b, [doc.id])
-    const before = A.getHeads((await a.store.handle(doc.id)).doc())
+    const before = A.getHeads((await a.replica.store.handle(doc.id)).doc())
     await a.change(Task, doc.id, d => void (d.title = "v2"))
     // b stored the change, then stopped before its catalog said so (a crash, or a close mid-ingest).
-    await storage.save([doc.id, "incremental", "interrupted"], A.saveSince((await a.store.handle(doc.id)).doc(), before))
+    await storage.save([doc.id, "incremental", "interrupted"], A.saveSince((await a.replica.store.handle(doc.id)).doc(), before))
     await b.close()
     await repo.shutdown()
     const reopened = await openDb({ storage, machine, types: [Task] })
@@ -204,7 +204,7 @@ describe("changes from peers", () => {
     // The tombstone lands while the repo loads the document for the write (its second read of the document's chunks).
     let reads = 0
     storage.onLoad = prefix => {
-      if (prefix[0] === doc.id && ++reads === 2) b.purgeLocally({ ...b.catalog.get(doc.id)!, heads: [], purged: true, modifiedAt: Date.now() }, "remote")
+      if (prefix[0] === doc.id && ++reads === 2) b.replica.applyTombstone({ ...b.catalog.get(doc.id)!, heads: [], purged: true, modifiedAt: Date.now() })
     }
     await expect(b.restore(doc.id)).rejects.toThrow(PurgedError)
   })
@@ -214,11 +214,11 @@ describe("changes from peers", () => {
     const { db: b, storage } = await openDb({ types: [Task] })
     const doc = await a.create(Task, { title: "t" })
     await a.delete(doc.id)
-    const bytes = (await a.store.readStored(doc.id))!
+    const bytes = (await a.replica.store.readStored(doc.id))!
     // b asked a peer for the document; another peer's tombstone for it lands first, then the bytes.
     const tombstone = { ...a.catalog.get(doc.id)!, heads: [], purged: true as const, modifiedAt: Date.now() }
-    b.purgeLocally(tombstone, "remote")
-    await b.ingest([{ id: doc.id, bytes }])
+    b.replica.applyTombstone(tombstone)
+    await b.replica.ingest([{ id: doc.id, bytes }])
     expect(b.catalog.get(doc.id)?.purged).toBe(true)
     await expect(b.get(doc.id)).rejects.toThrow(/purged/i)
     // Nor is its body stored again.

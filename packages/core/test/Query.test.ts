@@ -110,9 +110,9 @@ describe("Database.liveQuery", () => {
     const results: number[] = []
     const stop = db.liveQuery(Task, { orderBy: "title" }, docs => results.push(docs.length))
     await expect.poll(() => results.at(-1)).toBe(4)
-    const read = db.store.read.bind(db.store)
+    const read = db.replica.store.read.bind(db.replica.store)
     const reads: string[] = []
-    db.store.read = id => (reads.push(id), read(id))
+    db.replica.store.read = id => (reads.push(id), read(id))
     // The batch arrives one document after another (as replication ingests it): a query run per document read
     // every task for each, 100 × 100 reads and 100 results.
     await sendDocs(peer.db, db, sent.map(d => d.id))

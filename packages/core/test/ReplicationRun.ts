@@ -5,6 +5,7 @@
  * quiescence point, after every whenSynced and restart, and at the end.
  */
 import * as A from "@automerge/automerge"
+import { sameHeads, sortedHeads } from "../src/document/heads.js"
 import { DeletedDocumentError, defineType, f, PurgedError, selects, type ControlMessage, type Grants, type TypeSelection } from "../src/index.js"
 import { sleep } from "./helpers.js"
 import { PURGE, ReplicationModel, type Holdings } from "./ReplicationModel.js"
@@ -220,7 +221,7 @@ class Run {
       else if (was.purged) {
         if (!entry.purged) this.problems.push(`${peer.name} forgot the purge of ${id} across a restart`)
       } else if (!entry.purged) {
-        const doc = await peer.db.store.read(id).catch(() => undefined)
+        const doc = await peer.db.replica.store.read(id).catch(() => undefined)
         if (!doc || !A.hasHeads(doc, was.heads)) this.problems.push(`${peer.name} lost changes to ${id} across a restart (had heads ${was.heads.join(",")})`)
       }
     }
@@ -353,8 +354,8 @@ class Run {
           problems.push(`${peer.name}: ${id} is ${doc.deletedAt === null ? "not " : ""}deleted, but it holds ${deletes} delete(s) and ${restores} restore(s)`)
         }
         const entry = peer.db.catalog.get(id)!
-        const heads = [...A.getHeads(await peer.db.store.read(id))].sort()
-        if (entry.heads.join() !== heads.join()) problems.push(`${peer.name}: the catalog lists heads ${entry.heads.join(",")} for ${id}, the document has ${heads.join(",")}`)
+        const heads = sortedHeads(await peer.db.replica.store.read(id))
+        if (!sameHeads(entry.heads, heads)) problems.push(`${peer.name}: the catalog lists heads ${entry.heads.join(",")} for ${id}, the document has ${heads.join(",")}`)
       }
       for (const type of TYPES) {
         const listed = (await peer.db.list(type)).map(d => d.id).sort()

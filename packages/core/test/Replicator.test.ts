@@ -1,6 +1,6 @@
 import * as A from "@automerge/automerge"
 import { describe, expect, it } from "vitest"
-import { defineType, f, Replicator, type ControlMessage, type ReplicatorOptions, type TypeSelection } from "../src/index.js"
+import { defineType, f, Replicator, TimeoutError, type ControlMessage, type ReplicatorOptions, type TypeSelection } from "../src/index.js"
 import { MemoryStorage, openDb, sleep, waitFor } from "./helpers.js"
 
 const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false) } })
@@ -97,13 +97,13 @@ describe("Replicator", () => {
     await ra.whenSynced("b", 5000)
     await rb.whenSynced("a", 5000)
     disconnect()
-    const before = A.getHeads((await a.db.store.handle(doc.id)).doc())
+    const before = A.getHeads((await a.db.replica.store.handle(doc.id)).doc())
     for (let i = 1; i <= 20; i++) {
       await a.db.change(Task, doc.id, d => {
         d.title = `v${i}`
       })
     }
-    const oneByOne = A.saveSince((await a.db.store.handle(doc.id)).doc(), before).byteLength
+    const oneByOne = A.saveSince((await a.db.replica.store.handle(doc.id)).doc(), before).byteLength
     wire.length = 0
     connect()
     await waitFor(async () => (await b.db.get(Task, doc.id)).data.title === "v20")
@@ -151,6 +151,15 @@ describe("Replicator", () => {
     expect(wire.filter(w => w.from === "a" && w.message.t === "pull").length).toBe(2)
   })
 
+  it("whenSynced follows the sessions' status: it resolves when a peer comes and syncs, and times out with TimeoutError", async () => {
+    const { ra, rb, connect } = await pair(["task"], ["task"])
+    await expect(ra.whenSynced(undefined, 50)).rejects.toBeInstanceOf(TimeoutError)
+    const synced = rb.whenSynced(undefined, 5000)
+    connect()
+    await synced
+    expect(rb.status().map(status => status.state)).toEqual(["in-sync"])
+  })
+
   it("asks again for a batch that got no answer, reports the stall, and is not in sync until it has it", async () => {
     let lost = 0
     const { a, b, rb, stalls, connect } = await pair(["task"], ["task"], {
@@ -183,9 +192,9 @@ describe("Replicator", () => {
   it("ends a pull whose batch cannot be stored without moving the checkpoint, says so, and pulls again", async () => {
     const { a, b, rb, stalls, connect } = await pair(["task"], ["task"])
     const tasks = await Promise.all(Array.from({ length: 5 }, (_, i) => a.db.create(Task, { title: `t${i}` })))
-    const ingest = b.db.ingest.bind(b.db)
+    const ingest = b.db.replica.ingest.bind(b.db.replica)
     let failures = 1
-    b.db.ingest = (...args) => (failures-- > 0 ? Promise.reject(new Error("disk full")) : ingest(...args))
+    b.db.replica.ingest = (...args) => (failures-- > 0 ? Promise.reject(new Error("disk full")) : ingest(...args))
     connect()
     await waitFor(() => stalls.length === 1)
     expect(stalls[0]!.reason).toMatch(/pulling from this peer failed \(disk full\); trying again in 1\.0 s/)
@@ -197,9 +206,9 @@ describe("Replicator", () => {
     const { a, b, connect } = await pair(["task"], ["task"])
     const fromA = await Promise.all(Array.from({ length: 10 }, (_, i) => a.db.create(Task, { title: `a${i}` })))
     await Promise.all(Array.from({ length: 10 }, (_, i) => b.db.create(Task, { title: `b${i}` })))
-    const ingest = a.db.ingest.bind(a.db)
+    const ingest = a.db.replica.ingest.bind(a.db.replica)
     let storing = false
-    a.db.ingest = async (...args) => {
+    a.db.replica.ingest = async (...args) => {
       storing = true
       await sleep(1500)
       storing = false

@@ -292,7 +292,7 @@ describe("Database.transaction of 10,000 documents", () => {
       ids.slice(0, N - 2_001).forEach(id => tx.change(Task, id, d => (d.done = true)))
       tx.change(Task, ids[N - 1]!, d => ((d as { rank: unknown }).rank = "last"))
     })).rejects.toThrow(ValidationError)
-    await db.flush()
+    await db.replica.flush()
     expect(ids.map(id => db.catalog.get(id))).toEqual(before.entries)
     expect(db.catalog.size).toBe(before.size)
     expect([...storage.data.keys()].sort()).toEqual(before.stored)

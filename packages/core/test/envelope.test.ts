@@ -33,7 +33,7 @@ describe("readEnvelope", () => {
     const Task = defineType("task", { fields: { title: f.string() } })
     const { db, machine } = await openDb({ types: [Task] })
     const doc = await db.create(Task, { title: "a" })
-    const loaded = A.load((await db.store.readStored(doc.id))!)
+    const loaded = A.load((await db.replica.store.readStored(doc.id))!)
     const result = readEnvelope(loaded)
     expect(result).toEqual({ ok: true, meta: { type: "task", createdBy: machine.machineId, createdAt: doc.createdAt, typeVersion: 1, deletedAt: null, actor: A.getAllChanges(loaded).map(c => A.decodeChange(c).actor)[0] } })
     expect(result.ok && result.meta.actor.startsWith(machine.machineId)).toBe(true)
@@ -95,7 +95,7 @@ describe("verifyCreation", () => {
     const Task = defineType("task", { fields: { title: f.string() } })
     const { db } = await openDb({ types: [Task] })
     const doc = await db.create(Task, { title: "a" })
-    const stored = A.load((await db.store.readStored(doc.id))!)
+    const stored = A.load((await db.replica.store.readStored(doc.id))!)
     expect(await verifyCreation(doc.id, stored)).toBeUndefined()
     // The proof binds the id: the same document under another id does not verify.
     expect(await verifyCreation("2".repeat(28), stored)).toMatch(/does not verify/)

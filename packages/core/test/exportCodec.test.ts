@@ -130,7 +130,7 @@ describe("import", () => {
     const heads = other.db.catalog.get(id)!.heads
     const keys = [...other.storage.data.keys()].sort()
     expect(await other.db.importDocument(decodeDocument(again))).toEqual({ result: "unchanged", id })
-    await other.db.flush()
+    await other.db.replica.flush()
     expect(other.db.catalog.size).toBe(1)
     expect(other.db.catalog.get(id)!.heads).toEqual(heads)
     expect([...other.storage.data.keys()].sort()).toEqual(keys)

@@ -68,11 +68,11 @@ export async function twoPeers(types: TypeDefinition<any>[] = []): Promise<{ a: 
 export async function sendDocs(from: Database, to: Database, ids: string[]) {
   const docs: { id: string; bytes: Uint8Array }[] = []
   for (const id of ids) {
-    const bytes = await from.store.readStored(id)
+    const bytes = await from.replica.store.readStored(id)
     if (!bytes) throw new Error(`no stored bytes for ${id}`)
     docs.push({ id, bytes })
   }
-  return to.ingest(docs)
+  return to.replica.ingest(docs)
 }
 
 /** Exchange documents both ways, so both databases hold every change either made. */

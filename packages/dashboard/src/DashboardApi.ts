@@ -18,6 +18,7 @@ import {
   WrongTypeError,
   assertTypeName,
   fromTagged,
+  isVisible,
   toTagged,
   untagForField,
   withDefaults,
@@ -77,7 +78,7 @@ export class DashboardApi {
     const { catalog } = this.peer.db
     const entries = [...catalog.idsOfType(type)]
       .map(id => catalog.get(id)!)
-      .filter(entry => !entry.purged && !entry.quarantined && (includeDeleted || entry.deletedAt === null))
+      .filter(entry => isVisible(entry, { includeDeleted }))
       .sort((a, b) => b.modifiedAt - a.modifiedAt)
     const docs = await Promise.all(entries.slice(0, limit).map(entry => this.#summarize(entry)))
     return { type, total: entries.length, docs: docs.filter(d => d !== undefined) }

@@ -156,12 +156,12 @@ async function handleStorageDamage(db: Database, storage: PeerStorage, log: Logg
   if (!damage.catalog && !damage.unknownDocuments && damage.documents.length === 0) return
   if (damage.catalog) {
     // The catalog was rebuilt from the damaged documents, so it cannot tell what they lack: fetch them again.
-    for (const id of damage.documents) db.store.noteDamaged(id, "a stored record of it was damaged; fetched again from peers to be whole", [])
+    for (const id of damage.documents) db.replica.noteDamaged(id, "a stored record of it was damaged; fetched again from peers to be whole", [])
   } else {
     // The intact catalog lists every document's heads: checking against it finds what the damage took.
     await db.verify(damage.unknownDocuments ? undefined : damage.documents)
   }
   if (db.damaged().length > 0) log.warn(`storage: ${db.damaged().length} damaged document(s) will be fetched again from peers: ${db.damaged().map(d => d.id).join(", ")}`)
-  await db.flush()
+  await db.replica.flush()
   await storage.damageHandled()
 }

@@ -10,7 +10,7 @@
  * lock and opens storage and server connection itself, still serving its
  * own page from the database it already had.
  */
-import { LiveValue, Logger, type Database, type Live, type LogCallback, type Machine, type Replicator, type TypeDefinition, type TypeSelection } from "@cairn/core"
+import { LiveValue, TimeoutError, Logger, type Database, type Live, type LogCallback, type Machine, type Replicator, type TypeDefinition, type TypeSelection } from "@cairn/core"
 import type { BackoffOptions, ClientStatus } from "@cairn/core/network"
 import { Follower } from "./Follower.js"
 import { loadBrowserMachine } from "./identity/browserMachine.js"
@@ -184,7 +184,7 @@ export class BrowserPeer {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         stop()
-        reject(new Error(`not in sync with the server after ${timeoutMs} ms (connection: ${this.#status.value.connection})`))
+        reject(new TimeoutError(`not in sync with the server after ${timeoutMs} ms (connection: ${this.#status.value.connection})`))
       }, timeoutMs)
       const stop = this.onStatus(status => {
         if (!status.synced) return
@@ -202,7 +202,7 @@ export class BrowserPeer {
    */
   async whenSaved(timeoutMs = 10_000): Promise<void> {
     if (this.#follower) await this.#follower.whenSaved(timeoutMs)
-    else await this.db.flush()
+    else await this.db.replica.flush()
   }
 
   /** Close the database, the server connection and the tab link; another tab may then lead. */

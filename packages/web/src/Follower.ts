@@ -6,7 +6,7 @@
  * change in any tab shows in the others within milliseconds, with or
  * without a server. Writes here reach IndexedDB through the leader.
  */
-import { Peer, type Attachment, type Logger, type Machine, type TypeDefinition, type TypeSelection } from "@cairn/core"
+import { Peer, TimeoutError, type Attachment, type Logger, type Machine, type TypeDefinition, type TypeSelection } from "@cairn/core"
 import { CairnClientAdapter } from "@cairn/core/network"
 import type { LeaderStatus } from "./tabs/protocol.js"
 import { TabDialer } from "./tabs/TabDialer.js"
@@ -77,11 +77,29 @@ export class Follower {
   /** Resolves when the leader tab holds (on disk) every write made here so far. */
   async whenSaved(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs
-    while (!this.#link.transport.remotePeerId) {
-      if (Date.now() > deadline) throw new Error("timed out waiting for the leader tab")
-      await new Promise(resolve => setTimeout(resolve, 20))
-    }
-    await this.peer.replicator.whenSynced(this.#link.transport.remotePeerId, Math.max(0, deadline - Date.now()))
+    await this.#linked(timeoutMs)
+    await this.peer.replicator.whenSynced(this.#link.transport.remotePeerId!, Math.max(0, deadline - Date.now()))
+  }
+
+  /** Resolves once a leader tab is linked (followed by the link's status events); rejects after `timeoutMs`. */
+  #linked(timeoutMs: number): Promise<void> {
+    if (this.#link.transport.remotePeerId) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.#link.transport.off("status", onStatus)
+      }
+      const onStatus = () => {
+        if (!this.#link.transport.remotePeerId) return
+        done()
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        done()
+        reject(new TimeoutError("timed out waiting for the leader tab"))
+      }, timeoutMs)
+      this.#link.transport.on("status", onStatus)
+    })
   }
 
   /** Ask the leader tab to connect to a server (null: disconnect), now or as soon as a leader is linked. */

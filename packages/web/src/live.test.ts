@@ -79,7 +79,7 @@ describe("liveDocument", () => {
     const live = liveDocument(db, Task, task.id)
     expect(await next(live, doc => doc !== undefined)).toBeNull()
     const arrived = next(live, doc => !!doc)
-    await db.ingest([{ id: task.id, bytes: (await elsewhere.store.readStored(task.id))! }])
+    await db.replica.ingest([{ id: task.id, bytes: (await elsewhere.replica.store.readStored(task.id))! }])
     expect((await arrived)!.data.title).toBe("from another peer")
   })
 })

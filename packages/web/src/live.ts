@@ -4,12 +4,11 @@
  * and `subscribe`; see ./react for React). The database is subscribed to
  * only while someone listens.
  */
-import { LiveValue, type Database, type DataOf, type Doc, type Live, type QueryOptions, type TypeDefinition, type TypeRef } from "@cairn/core"
+import { LiveValue, type Database, type DataOf, type Doc, type DocOf, type Live, type QueryOptions, type TypeDefinition, type TypeRef } from "@cairn/core"
 import type { BrowserPeer, BrowserPeerStatus } from "./BrowserPeer.js"
 
 export { LiveValue, type Live } from "@cairn/core"
 
-type DocOf<R> = R extends TypeDefinition<any> ? Doc<DataOf<R>> : Doc
 type DataOfRef<R> = R extends TypeDefinition<any> ? DataOf<R> : Record<string, unknown>
 
 /**

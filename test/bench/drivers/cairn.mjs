@@ -92,13 +92,13 @@ export class CairnDriver {
   async changeSome({ ids }) {
     const db = this.peer.db
     for (const id of ids) {
-      if (!this.#baselines.has(id)) this.#baselines.set(id, A.save((await db.store.handle(id)).doc()))
+      if (!this.#baselines.has(id)) this.#baselines.set(id, A.save((await db.replica.store.handle(id)).doc()))
     }
     await Promise.all(ids.map(id => db.change(Task, id, draft => { draft.done = !draft.done })))
     let referenceBytes = 0
     const heads = []
     for (const id of ids) {
-      const doc = (await db.store.handle(id)).doc()
+      const doc = (await db.replica.store.handle(id)).doc()
       referenceBytes += syncExchangeBytes(doc, A.load(this.#baselines.get(id)))
       heads.push({ id, heads: A.getHeads(doc) })
     }
@@ -109,7 +109,7 @@ export class CairnDriver {
   async changes({ docs, count }) {
     const db = this.peer.db
     const ids = (await Promise.all(Array.from({ length: docs }, (_, i) => db.create(Task, { title: `task ${i}` })))).map(d => d.id)
-    await db.flush()
+    await db.replica.flush()
     return timed(async () => {
       await Promise.all(Array.from({ length: count }, (_, i) => db.change(Task, ids[i % docs], draft => { draft.done = !draft.done })))
     })
@@ -119,7 +119,7 @@ export class CairnDriver {
   async savedBytes() {
     const db = this.peer.db
     let bytes = 0
-    for (const entry of db.catalog.entries()) bytes += A.save((await db.store.handle(entry.id)).doc()).byteLength
+    for (const entry of db.catalog.entries()) bytes += A.save((await db.replica.store.handle(entry.id)).doc()).byteLength
     return { bytes }
   }
 
@@ -127,7 +127,7 @@ export class CairnDriver {
   async storedBytes() {
     const db = this.peer.db
     const out = []
-    for (const entry of db.catalog.entries()) out.push(await db.store.readStored(entry.id))
+    for (const entry of db.catalog.entries()) out.push(await db.replica.store.readStored(entry.id))
     return out
   }
 

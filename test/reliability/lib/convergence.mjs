@@ -371,7 +371,7 @@ class FuzzRun {
       } catch (error) {
         json = `unreadable: ${error?.name}: ${error?.message}`
       }
-      const inMemory = peer.peer.db.store.loaded(entry.id)
+      const inMemory = peer.peer.db.replica.store.loaded(entry.id)
       const reloaded = inMemory?.isReady() ? canonicalJSON(toPlain(A.load(A.save(inMemory.doc())).data)) : undefined
       ids.set(entry.id, { heads: entry.heads.join(","), json, reloaded: reloaded ?? (json.startsWith("{") ? canonicalJSON(JSON.parse(json).data) : json), purged: false })
     }

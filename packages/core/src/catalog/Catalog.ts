@@ -32,6 +32,14 @@ export interface CatalogEntry {
   seq?: number
 }
 
+/**
+ * Whether a document is one the app sees and peers are served: held here
+ * (not purged), not quarantined, and, unless `includeDeleted`, not deleted.
+ */
+export function isVisible(entry: CatalogEntry | undefined, options: { includeDeleted?: boolean } = {}): entry is CatalogEntry {
+  return !!entry && !entry.purged && !entry.quarantined && (options.includeDeleted === true || entry.deletedAt === null)
+}
+
 const PREFIX = "cairn-catalog"
 const SNAPSHOT_KEY = [PREFIX, "snapshot"]
 const FORMAT = 1

@@ -14,7 +14,7 @@
  * and the pull with it (it stopped at 2,250).
  */
 import type * as A from "@automerge/automerge"
-import type { Catalog } from "../catalog/Catalog.js"
+import { isVisible, type Catalog } from "../catalog/Catalog.js"
 import { materialize, type Doc } from "../document/Document.js"
 import type { Envelope } from "../document/envelope.js"
 import { forEachLimited } from "../helpers/forEachLimited.js"
@@ -56,10 +56,7 @@ export function startLiveQuery(source: LiveQuerySource, type: string, options: Q
   let deliveredAt = -Infinity
   let cost = 0
   const live = () => active && !source.closed()
-  const shown = (id: string) => {
-    const entry = source.catalog.get(id)
-    return !!entry && !entry.purged && !entry.quarantined && (options.includeDeleted === true || entry.deletedAt === null)
-  }
+  const shown = (id: string) => isVisible(source.catalog.get(id), options)
   const reread = async (id: string) => {
     if (!shown(id)) return void docs.delete(id)
     try {

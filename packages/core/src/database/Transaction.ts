@@ -38,13 +38,15 @@ import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-re
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
 import { draftOfData, type Draft } from "../document/draft.js"
 import { creationMessage, newEnvelope, type Envelope } from "../document/envelope.js"
+import { sameHeads } from "../document/heads.js"
 import { DeletedDocumentError, ImmutableTypeError, ValidationError, WrongTypeError } from "../errors.js"
 import type { Fields, FieldsValue } from "../schema/fields.js"
 import { fromHex } from "../identity/actor.js"
 import type { MachineIdentity } from "../identity/Machine.js"
 import { assertTypeName, TypeDefinition } from "../schema/TypeDefinition.js"
 import { fromTaggedData, initialValue, isPlainObject, toStored } from "../schema/values.js"
-import { validateData, type DocumentStore } from "./DocumentStore.js"
+import type { DocumentStore } from "./DocumentStore.js"
+import { validateData } from "./entries.js"
 
 /** A type given by its definition (typed) or by name (untyped, tagged JSON). */
 export type TypeRef = TypeDefinition<any> | string
@@ -193,7 +195,7 @@ export class Transaction {
         batch.forEach((id, i) => {
           const heads = A.getHeads(docs[i]!)
           const next = A.change(docs[i]!, options, doc => this.#mutate(id, byId.get(id)!, doc))
-          if (A.getHeads(next).join() !== heads.join()) parts.push(detachedPart(this.context.store, id, next, heads, options.time))
+          if (!sameHeads(A.getHeads(next), heads)) parts.push(detachedPart(this.context.store, id, next, heads, options.time))
         })
       } finally {
         for (const doc of docs) A.free(doc)

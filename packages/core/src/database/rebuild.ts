@@ -7,6 +7,7 @@ import * as A from "@automerge/automerge"
 import { isValidDocumentId, type Chunk, type StorageAdapterInterface } from "@automerge/automerge-repo"
 import { Catalog, type CatalogEntry } from "../catalog/Catalog.js"
 import { modifiedAtOf, readEnvelope } from "../document/envelope.js"
+import { sortedHeads } from "../document/heads.js"
 import { isTypeName } from "../schema/TypeDefinition.js"
 import { concatChunks, sortChunks } from "./StoredChunks.js"
 
@@ -18,6 +19,22 @@ export interface RebuildReport {
    * catalog listed them and nothing of them is stored. Peers are asked for them.
    */
   damaged: { id: string; reason: string }[]
+}
+
+/**
+ * Load the catalog, rebuilt from the documents when it is missing (and
+ * documents are stored) or damaged: `storageDamaged` says the storage skipped
+ * damaged records on open, so it may lack entries or be an older copy.
+ */
+export async function openCatalog(storage: StorageAdapterInterface | undefined, storageDamaged: boolean): Promise<{ catalog: Catalog; repairs?: RebuildReport }> {
+  const { catalog, found, damaged } = await Catalog.load(storage)
+  if (storage && (damaged || hasImplausibleEntries(catalog) || (found && storageDamaged) || (!found && (await storageHasDocuments(storage))))) {
+    const rebuilt = await rebuildCatalog(storage, catalog)
+    return { catalog: rebuilt.catalog, repairs: rebuilt.report }
+  }
+  // Persist the new catalog's epoch at once, so peers' checkpoints stay valid across a restart.
+  if (storage && !found) await catalog.compact()
+  return { catalog }
 }
 
 /** True when storage holds any document chunk (so a missing catalog means "lost", not "new"). */
@@ -82,7 +99,7 @@ export async function rebuildCatalog(storage: StorageAdapterInterface, previous?
     }
     if (bad.length > 0) report.damaged.push({ id, reason: `${bad.length} of ${chunks.length} stored chunks were unreadable (torn or corrupted) and were dropped` })
     const envelope = readEnvelope(doc)
-    const heads = [...A.getHeads(doc)].sort()
+    const heads = sortedHeads(doc)
     const old = previous?.get(id)
     const entry: CatalogEntry = envelope.ok
       ? { id, ...pick(envelope.meta), modifiedAt: modifiedAtOf(doc), heads }

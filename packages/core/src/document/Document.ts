@@ -6,7 +6,7 @@
  */
 import * as A from "@automerge/automerge"
 import type { CatalogEntry } from "../catalog/Catalog.js"
-import { dataFieldOf, type TypeDefinition } from "../schema/TypeDefinition.js"
+import { dataFieldOf, type DataOf, type TypeDefinition } from "../schema/TypeDefinition.js"
 import { toPlain, withDefaults } from "../schema/values.js"
 import type { Envelope } from "./envelope.js"
 
@@ -23,6 +23,9 @@ export interface Doc<Data = Record<string, unknown>> {
   readonly deletedAt: number | null
   readonly data: Data
 }
+
+/** The document a type reference reads as: typed data for a definition, untyped for a type name. */
+export type DocOf<R> = R extends TypeDefinition<any> ? Doc<DataOf<R>> : Doc
 
 const cache = new WeakMap<object, { definition: TypeDefinition | undefined; doc: Doc<any> }>()
 

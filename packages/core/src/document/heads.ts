@@ -11,3 +11,18 @@ export function containsHeads(doc: A.Doc<unknown>, heads: readonly string[]): bo
   const missing = A.getMissingDeps(doc, heads as A.Heads)
   return missing.length === 0 || !missing.some(hash => heads.includes(hash))
 }
+
+/** A document's heads sorted, as the catalog lists them. */
+export function sortedHeads(doc: A.Doc<unknown>): string[] {
+  return [...A.getHeads(doc)].sort()
+}
+
+/** One string for a set of heads, whatever their order: two sets are the same when their keys are. */
+export function headsKey(heads: readonly string[]): string {
+  return [...heads].sort().join()
+}
+
+/** True when both lists name the same heads, in any order. */
+export function sameHeads(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && headsKey(a) === headsKey(b)
+}

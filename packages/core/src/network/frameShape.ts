@@ -1,6 +1,6 @@
 import { isValidDocumentId, type Message, type PeerId, type PeerMetadata } from "@automerge/automerge-repo"
 import { FrameError } from "./errors.js"
-import type { Frame, PeerInfo } from "./frames.js"
+import type { Frame, PeerInfo } from "./frameTypes.js"
 
 /**
  * Checks that a decoded CBOR value is a frame we accept and returns it typed.

@@ -1,8 +1,8 @@
 import { Decoder, Encoder } from "cbor-x"
-import type { Message, PeerId, PeerMetadata } from "@automerge/automerge-repo"
 import { FrameError } from "./errors.js"
 import { checkCborLimits, type FrameLimits } from "./cborLimits.js"
 import { checkFrame } from "./frameShape.js"
+import type { Frame } from "./frameTypes.js"
 
 /**
  * The wire protocol of Cairn's WebSocket transport: every WebSocket message
@@ -32,76 +32,7 @@ export function openLimits(maxFrameBytes: number): FrameLimits {
   return { maxFrameBytes, maxItems: 200_000, maxDepth: 32 }
 }
 
-/**
- * What one side tells the other about itself in `hello` or `welcome`: for
- * the replication layer, for example, the types it wants and its machine id.
- * It must be CBOR-encodable. It arrives from the network, so the receiver
- * validates its fields before trusting them.
- */
-export type PeerInfo = { readonly [key: string]: unknown }
-
-/** The client's info, sent in `hello`. */
-export type HelloInfo = PeerInfo
-
-/** The server's info, sent in `welcome`. */
-export type WelcomeInfo = PeerInfo
-
-export interface HelloFrame {
-  readonly kind: "hello"
-  readonly protocol: number
-  readonly peerId: PeerId
-  readonly peerMetadata: PeerMetadata
-  readonly info: HelloInfo
-}
-
-export interface WelcomeFrame {
-  readonly kind: "welcome"
-  readonly peerId: PeerId
-  readonly peerMetadata: PeerMetadata
-  readonly info: WelcomeInfo
-}
-
-/** Either side says why it will not go on; the sender closes right after. */
-export interface RefuseFrame {
-  readonly kind: "refuse"
-  readonly reason: string
-}
-
-/** One round of an authentication exchange during the handshake (see `AuthExchange`). */
-export interface AuthFrame {
-  readonly kind: "auth"
-  readonly message: unknown
-}
-
-/** An automerge-repo message, carried unchanged. */
-export interface RepoFrame {
-  readonly kind: "repo"
-  readonly message: Message
-}
-
-/** A message of Cairn's replication layer; opaque to the transport. */
-export interface ControlFrame {
-  readonly kind: "control"
-  readonly message: unknown
-}
-
-export interface PingFrame {
-  readonly kind: "ping"
-}
-
-export interface PongFrame {
-  readonly kind: "pong"
-}
-
-export type Frame =
-  | HelloFrame
-  | WelcomeFrame
-  | RefuseFrame
-  | AuthFrame
-  | RepoFrame
-  | ControlFrame
-  | PingFrame
-  | PongFrame
+export type { PeerInfo, HelloInfo, WelcomeInfo, HelloFrame, WelcomeFrame, RefuseFrame, AuthFrame, RepoFrame, ControlFrame, PingFrame, PongFrame, Frame } from "./frameTypes.js"
 
 // Same settings as automerge-repo's own CBOR helper, so a Uint8Array goes on
 // the wire as a plain CBOR byte string and comes back as a Uint8Array.

@@ -9,23 +9,17 @@
  */
 import * as A from "@automerge/automerge"
 import type { Message, PeerId, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
-
-type ShareConfig = NonNullable<ConstructorParameters<typeof Repo>[0]>["shareConfig"] & {}
-import type { CatalogEntry } from "../catalog/Catalog.js"
+import { isVisible, type CatalogEntry } from "../catalog/Catalog.js"
 import type { Database } from "../database/Database.js"
-import { containsHeads } from "../document/heads.js"
+import type { Replica } from "../database/Replica.js"
+import { TimeoutError } from "../errors.js"
 import { Emitter } from "../helpers/Emitter.js"
 import type { InboundVerdict } from "../network/CairnNetworkAdapter.js"
 import { CheckpointStore } from "./CheckpointStore.js"
 import { PeerSession, type PeerLink, type PeerStatus } from "./PeerSession.js"
-import { PROTOCOL_VERSION, malformed, selects, type ControlMessage, type ReplicationInfo, type TypeSelection } from "./protocol.js"
+import { PROTOCOL_VERSION, malformed, selects, type ControlMessage, type Grants, type ReplicationInfo, type TypeSelection } from "./protocol.js"
 
-export interface Grants {
-  /** Types the peer may receive from us. */
-  read: TypeSelection
-  /** Types we accept changes to from the peer. */
-  write: TypeSelection
-}
+type ShareConfig = NonNullable<ConstructorParameters<typeof Repo>[0]>["shareConfig"] & {}
 
 export interface ReplicatorOptions {
   /** Types this peer wants. */
@@ -53,8 +47,8 @@ export interface ReplicatorEvents extends Record<string, unknown> {
 }
 
 const NOTIFY_DELAY_MS = 15
-/** Encoded changes kept for the next peer that asks for the same ones (see bytesFor). */
-const ENCODED_CACHE_SIZE = 512
+/** How often whenSynced asks its `problem` again. */
+const PROBLEM_CHECK_MS = 100
 
 /** The automerge-repo message kinds a peer may send about a document; every other kind is dropped. */
 const DOCUMENT_MESSAGES = new Set(["sync", "request", "ephemeral", "doc-unavailable"])
@@ -67,19 +61,23 @@ export class Replicator extends Emitter<ReplicatorEvents> {
   #notifyTimer: ReturnType<typeof setTimeout> | undefined
   #pendingNotify = new Set<string>()
   #stopListening: () => void
-  readonly #encoded = new Map<string, Uint8Array>()
+  readonly #db: Database
+  readonly #replica: Replica
 
   constructor(
-    readonly db: Database,
+    db: Database,
     private readonly options: ReplicatorOptions,
   ) {
     super()
+    this.#db = db
+    this.#replica = db.replica
     this.wants = options.relay ? "*" : options.wants
     this.relay = options.relay ?? false
     this.#checkpoints = new CheckpointStore(options.storage)
-    const stopChanges = db.on("change", ({ entry }) => this.#changed(entry))
-    const stopWatches = db.on("watch", () => db.repo.shareConfigChanged())
-    const stopDamage = db.on("damaged", damage => {
+    const replica = this.#replica
+    const stopChanges = replica.on("change", ({ entry }) => this.#changed(entry))
+    const stopWatches = replica.on("watch", () => db.repo.shareConfigChanged())
+    const stopDamage = replica.on("damaged", damage => {
       for (const session of this.#sessions.values()) session.fetch([damage])
     })
     this.#stopListening = () => {
@@ -93,8 +91,8 @@ export class Replicator extends Emitter<ReplicatorEvents> {
   localInfo(): ReplicationInfo {
     return {
       protocol: PROTOCOL_VERSION,
-      machineId: this.db.machine.machineId,
-      ...(this.db.machine.name ? { name: this.db.machine.name } : {}),
+      machineId: this.#db.machine.machineId,
+      ...(this.#db.machine.name ? { name: this.#db.machine.name } : {}),
       wants: this.wants,
       ...(this.relay ? { relay: true } : {}),
     }
@@ -110,17 +108,16 @@ export class Replicator extends Emitter<ReplicatorEvents> {
   shareConfig(): ShareConfig {
     const allowed = (peerId: PeerId, documentId?: string) => {
       if (!documentId) return false
-      const entry = this.db.catalog.get(documentId)
+      const entry = this.#replica.catalog.get(documentId)
       const session = this.#sessions.get(peerId)
-      return !!entry && !!session && !entry.purged && !entry.quarantined && session.sends(entry.type)
+      return !!session && isVisible(entry, { includeDeleted: true }) && session.sends(entry.type)
     }
     return {
-      announce: async (peerId, documentId) => allowed(peerId, documentId) && this.db.isWatched(documentId!),
+      announce: async (peerId, documentId) => allowed(peerId, documentId) && this.#replica.isWatched(documentId!),
       access: async (peerId, documentId) => {
         if (!allowed(peerId, documentId)) return false
-        // automerge-repo loads a document that a peer syncs live by itself; give the handle to the store too,
-        // so the changes it receives reach the catalog and are checked like any remote change.
-        void this.db.store.load(documentId!).catch(() => {})
+        // automerge-repo loads a document that a peer syncs live by itself; it must reach the store too.
+        this.#replica.track(documentId!)
         return true
       },
     }
@@ -129,23 +126,24 @@ export class Replicator extends Emitter<ReplicatorEvents> {
   /** A peer finished its handshake: start syncing with it, with the grants its connection was admitted with. */
   connected(link: PeerLink): void {
     this.#sessions.get(link.peerId)?.close()
-    const session = new PeerSession(
-      this,
+    const session = new PeerSession({
       link,
-      link.grants ?? { read: "*", write: "*" },
-      this.#checkpoints,
-      { batchSize: this.options.batchSize ?? 250, stallMs: this.options.stallTimeoutMs ?? 30_000 },
-      status => this.emit("status", status),
-      (ids, reason) => this.emit("denied", { peerId: link.peerId, ids, reason }),
-      reason => {
-        this.options.onStall?.(link.peerId, reason)
-        this.emit("stalled", { peerId: link.peerId, reason })
-      },
-    )
+      grants: link.grants ?? { read: "*", write: "*" },
+      replica: this.#replica,
+      wants: this.wants,
+      checkpoints: this.#checkpoints,
+      settings: { batchSize: this.options.batchSize ?? 250, stallMs: this.options.stallTimeoutMs ?? 30_000 },
+    })
+    session.on("status", status => this.emit("status", status))
+    session.on("denied", ({ ids, reason }) => this.emit("denied", { peerId: link.peerId, ids, reason }))
+    session.on("stalled", ({ reason }) => {
+      this.options.onStall?.(link.peerId, reason)
+      this.emit("stalled", { peerId: link.peerId, reason })
+    })
     this.#sessions.set(link.peerId, session)
-    this.db.repo.shareConfigChanged()
+    this.#db.repo.shareConfigChanged()
     session.start()
-    session.fetch(this.db.damaged())
+    session.fetch(this.#replica.damaged())
   }
 
   /**
@@ -156,8 +154,9 @@ export class Replicator extends Emitter<ReplicatorEvents> {
   disconnected(peerId: string, connectionId?: number): void {
     const session = this.#sessions.get(peerId)
     if (!session || (connectionId !== undefined && session.connectionId !== connectionId)) return
-    session.close()
+    // Removed first: the status the session gives as it closes must find the sessions left (see whenSynced).
     this.#sessions.delete(peerId)
+    session.close()
   }
 
   /** A control message arrived from a peer. Malformed messages are reported and dropped. */
@@ -187,9 +186,9 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     const session = this.#sessions.get(peerId)
     if (!session || !DOCUMENT_MESSAGES.has(message.type)) return "drop"
     const documentId = (message as { documentId?: string }).documentId
-    const entry = documentId === undefined ? undefined : this.db.catalog.get(documentId)
+    const entry = documentId === undefined ? undefined : this.#replica.catalog.get(documentId)
     // Only a request for the document is answered: answering a `doc-unavailable` with another could go back and forth forever.
-    if (!entry || entry.purged || entry.quarantined || !session.sends(entry.type)) return message.type === "sync" || message.type === "request" ? "unavailable" : "drop"
+    if (!isVisible(entry, { includeDeleted: true }) || !session.sends(entry.type)) return message.type === "sync" || message.type === "request" ? "unavailable" : "drop"
     if ((message.type !== "sync" && message.type !== "request") || session.accepts(entry.type)) return "pass"
     let changes: number
     try {
@@ -213,19 +212,32 @@ export class Replicator extends Emitter<ReplicatorEvents> {
    * or as soon as `problem` names a reason it never will be (a connection
    * refused, for one). Never while a pull is in progress, stalled or not.
    */
-  async whenSynced(peerId?: string, timeoutMs = 30_000, problem?: () => string | undefined): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const reason = problem?.()
-      if (reason) throw new Error(reason)
-      const sessions = peerId ? [this.#sessions.get(peerId)].filter(Boolean) : [...this.#sessions.values()]
-      if (sessions.length > 0 && sessions.every(s => s!.inSync())) return
-      if (Date.now() > deadline) {
-        const stalls = sessions.map(s => s!.status()).filter(status => status.stalled)
-        throw new Error(`timed out waiting for sync${stalls.map(status => `; pull from ${status.name ?? status.machineId} stalled: ${status.stalled}`).join("")}`)
+  whenSynced(peerId?: string, timeoutMs = 30_000, problem?: () => string | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const sessions = () => (peerId ? [this.#sessions.get(peerId)].filter(s => s !== undefined) : [...this.#sessions.values()])
+      const finish = (error?: Error) => {
+        stopStatus()
+        clearTimeout(deadline)
+        clearInterval(recheck)
+        if (error) reject(error)
+        else resolve()
       }
-      await new Promise(resolve => setTimeout(resolve, 10))
-    }
+      const check = () => {
+        const reason = problem?.()
+        if (reason) return finish(new Error(reason))
+        const current = sessions()
+        if (current.length > 0 && current.every(s => s.inSync())) finish()
+      }
+      // Every change of a session's sync state comes with a status event.
+      const stopStatus = this.on("status", check)
+      const deadline = setTimeout(() => {
+        const stalls = sessions().map(s => s.status()).filter(status => status.stalled)
+        finish(new TimeoutError(`timed out waiting for sync${stalls.map(status => `; pull from ${status.name ?? status.machineId} stalled: ${status.stalled}`).join("")}`))
+      }, timeoutMs)
+      // A problem comes from outside replication (a connection refused, for one), which sends no event here.
+      const recheck = problem ? setInterval(check, PROBLEM_CHECK_MS) : undefined
+      check()
+    })
   }
 
   /** Stop: forget every session and listener. */
@@ -234,44 +246,6 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     clearTimeout(this.#notifyTimer)
     for (const session of this.#sessions.values()) session.close()
     this.#sessions.clear()
-  }
-
-  /** Whether we keep documents of this type at all. */
-  keeps(type: string): boolean {
-    return selects(this.wants, type)
-  }
-
-  /**
-   * Bytes for a document a peer wants: its changes since `have` (the whole
-   * document if `have` is empty). Read through the store's cache: a
-   * document just changed is wanted by every peer that syncs its type.
-   */
-  async bytesFor(id: string, have: string[]): Promise<Uint8Array | undefined> {
-    const store = this.db.store
-    if (have.length === 0) {
-      // A whole document: the stored bytes as they are, unless it is in memory (an initial sync loads nothing).
-      const inMemory = store.inMemory(id)
-      return inMemory ? A.save(inMemory) : store.readStored(id)
-    }
-    const doc = await store.current(id)
-    if (!doc) return undefined
-    const known = have.filter(hash => containsHeads(doc, [hash])).sort()
-    // A change made on one peer is wanted by every other peer that syncs its type, most of them with the same heads.
-    const key = `${id} ${A.getHeads(doc).join()} ${known.join()}`
-    let bytes = this.#encoded.get(key)
-    if (!bytes) {
-      bytes = changesSince(doc, known)
-      this.#encoded.set(key, bytes)
-      if (this.#encoded.size > ENCODED_CACHE_SIZE) this.#encoded.delete(this.#encoded.keys().next().value!)
-    }
-    return bytes
-  }
-
-  /** True when this peer's copy of a document already contains all of `heads`. */
-  async hasHeads(entry: CatalogEntry, heads: string[]): Promise<boolean> {
-    if (entry.heads.join() === [...heads].sort().join()) return true
-    const doc = await this.db.store.current(entry.id)
-    return !!doc && containsHeads(doc, heads)
   }
 
   /** The catalog changed: tell peers that may read that type to pull (debounced, batched). */
@@ -288,20 +262,4 @@ export class Replicator extends Emitter<ReplicatorEvents> {
   }
 }
 
-/**
- * A document's changes since `heads`, encoded for the wire. One change goes
- * as itself (`saveSince`); several go as a bundle, which encodes them
- * together, compressed like a saved document: 20 small changes to a task take
- * about 260 bytes as a bundle against 2,200 one after another, so what a
- * reconnect moves no longer grows with every change made offline. The peer
- * applies either with `loadIncremental`, and stores either as a chunk that
- * loads with the rest. (`saveBundle` is marked experimental in Automerge 3.5;
- * the replication tests check that a bundle round-trips.)
- */
-function changesSince(doc: A.Doc<unknown>, heads: string[]): Uint8Array {
-  const changes = A.getChangesMetaSince(doc, heads)
-  if (changes.length < 2) return A.saveSince(doc, heads)
-  return A.saveBundle(doc, changes.map(change => change.hash))
-}
-
-export type { PeerLink, PeerStatus }
+export type { Grants, PeerLink, PeerStatus }

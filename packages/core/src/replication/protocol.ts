@@ -39,6 +39,14 @@ export interface ReplicationInfo {
   relay?: boolean
 }
 
+/** What a connected peer may do here, as its connection was admitted. */
+export interface Grants {
+  /** Types the peer may receive from us. */
+  read: TypeSelection
+  /** Types we accept changes to from the peer. */
+  write: TypeSelection
+}
+
 export interface Checkpoint {
   epoch: string
   seq: number

@@ -12,6 +12,7 @@
 import { Counter, ImmutableString } from "@automerge/automerge"
 import { ValidationError } from "../errors.js"
 import type { FieldJSON } from "./fields.js"
+import type { TaggedKind } from "./kinds.js"
 
 export type Path = (string | number)[]
 
@@ -257,8 +258,7 @@ function assertKnownTag(tag: string, path: Path): void {
   if (!TAGS.includes(tag)) throw new ValidationError(`unknown tag ${JSON.stringify(tag)}: tagged JSON knows "$text", "$counter" and "$map"`, path)
 }
 
-/** The kinds tagged JSON tells apart, and so what a value is stored as without a definition (a record is a map). */
-export type TaggedKind = "register" | "counter" | "text" | "map" | "list"
+export type { TaggedKind } from "./kinds.js"
 
 /** The kind of a value in stored form. */
 export function kindOfStored(value: unknown): TaggedKind {

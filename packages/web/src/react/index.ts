@@ -4,11 +4,10 @@
  * optional peer dependency of @cairn/web: only this entry imports it.
  */
 import { createContext, createElement, useContext, useMemo, useRef, useSyncExternalStore, type ReactNode } from "react"
-import type { Database, DataOf, Doc, QueryOptions, TypeDefinition, TypeRef } from "@cairn/core"
+import type { Database, DataOf, Doc, DocOf, QueryOptions, TypeDefinition, TypeRef } from "@cairn/core"
 import type { BrowserPeer, BrowserPeerStatus } from "../BrowserPeer.js"
 import { liveDocument, liveQuery, liveStatus, LiveValue, type Live } from "../live.js"
 
-type DocOf<R> = R extends TypeDefinition<any> ? Doc<DataOf<R>> : Doc
 type DataOfRef<R> = R extends TypeDefinition<any> ? DataOf<R> : Record<string, unknown>
 
 interface CairnContextValue {

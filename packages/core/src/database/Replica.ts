@@ -1,0 +1,225 @@
+/**
+ * Replication's side of the database, beside the app's API: what a
+ * replicator, or a runtime repairing its storage, does with the documents.
+ * Applying what a peer sent (documents, purge tombstones), the bytes and
+ * heads a peer asks about, the catalog it serves from, damage found in
+ * storage, and which documents the app watches live. Built on the same
+ * document store and group commit as the app's API.
+ */
+import * as A from "@automerge/automerge"
+import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
+import type { Envelope } from "../document/envelope.js"
+import { containsHeads, headsKey } from "../document/heads.js"
+import { Emitter } from "../helpers/Emitter.js"
+import { LruCache } from "../helpers/LruCache.js"
+import type { DamagedDocument } from "./DamagedDocuments.js"
+import type { DocumentStore, StoreEvents } from "./DocumentStore.js"
+import type { GroupCommit } from "./GroupCommit.js"
+import { ingest } from "./ingest.js"
+
+export interface ReplicaEvents extends StoreEvents {
+  /** The app started or stopped subscribing to a document. */
+  watch: { id: string; watched: boolean }
+}
+
+/** Encoded changes kept for the next peer that asks for the same ones (see bytesFor). */
+const ENCODED_CACHE_SIZE = 512
+
+export class Replica extends Emitter<ReplicaEvents> {
+  /** Documents being ingested (how many ingests of each are in progress). */
+  readonly #ingesting = new Map<string, number>()
+  readonly #watchers = new Map<string, number>()
+  readonly #encoded = new LruCache<string, Uint8Array>(ENCODED_CACHE_SIZE)
+
+  constructor(
+    /** The document store both sides are built on (handles, stored bytes). */
+    readonly store: DocumentStore,
+    /** The catalog replication serves from: entries, their change sequence, its epoch. */
+    readonly catalog: Catalog,
+    private readonly commit: GroupCommit,
+    /** Throws when the database is closed. */
+    private readonly assertOpen: () => void,
+  ) {
+    super()
+    store.on("change", event => {
+      // A change that arrived by live sync is saved by the repo; the catalog must follow it to disk. An ingest commits
+      // its own documents together: committing each as it is noted made a catalog write per document of a batch.
+      if (event.origin === "remote" && !this.#ingesting.has(event.id)) this.commit.commit([event.id]).catch(() => {})
+      this.emit("change", event)
+    })
+    store.on("quarantine", event => this.emit("quarantine", event))
+    store.on("damaged", event => this.emit("damaged", event))
+  }
+
+  /**
+   * Apply document bytes that a peer sent. Checked like any remote change: a
+   * bad document is stored but quarantined; one of a type `acceptType`
+   * refuses is not stored. Resolves when on disk.
+   */
+  async ingest(docs: { id: string; bytes: Uint8Array }[], acceptType: (type: string) => boolean = () => true): Promise<CatalogEntry[]> {
+    this.assertOpen()
+    for (const { id } of docs) this.#ingesting.set(id, (this.#ingesting.get(id) ?? 0) + 1)
+    try {
+      const entries = await ingest(this.store, docs, acceptType)
+      await this.commit.commit(docs.map(d => d.id))
+      return entries
+    } finally {
+      for (const { id } of docs) {
+        const left = this.#ingesting.get(id)! - 1
+        if (left > 0) this.#ingesting.set(id, left)
+        else this.#ingesting.delete(id)
+      }
+    }
+  }
+
+  /** Apply a purge tombstone that arrived from a peer. It joins the next group like any write, so the checkpoint offered to peers covers it. */
+  applyTombstone(tombstone: CatalogEntry): void {
+    this.store.notePurged(tombstone, "remote")
+    void this.commit.commit([]).catch(() => {})
+  }
+
+  /**
+   * Bytes for a document a peer wants: its changes since `have` (the whole
+   * document if `have` is empty). Read through the store's cache: a
+   * document just changed is wanted by every peer that syncs its type.
+   */
+  async bytesFor(id: string, have: string[]): Promise<Uint8Array | undefined> {
+    if (have.length === 0) {
+      // A whole document: the stored bytes as they are, unless it is in memory (an initial sync loads nothing).
+      const inMemory = this.#inMemory(id)
+      return inMemory ? A.save(inMemory) : this.store.readStored(id)
+    }
+    const doc = await this.#current(id)
+    if (!doc) return undefined
+    const known = have.filter(hash => containsHeads(doc, [hash])).sort()
+    // A change made on one peer is wanted by every other peer that syncs its type, most of them with the same heads.
+    const key = `${id} ${A.getHeads(doc).join()} ${known.join()}`
+    let bytes = this.#encoded.get(key)
+    if (!bytes) {
+      bytes = changesSince(doc, known)
+      this.#encoded.set(key, bytes)
+    }
+    return bytes
+  }
+
+  /** True when this peer's copy of a document already contains all of `heads`. */
+  async hasHeads(entry: CatalogEntry, heads: string[]): Promise<boolean> {
+    if (headsKey(entry.heads) === headsKey(heads)) return true
+    const doc = await this.#current(entry.id)
+    return !!doc && containsHeads(doc, heads)
+  }
+
+  /**
+   * A document's current state, for a peer (its changes, its heads): from
+   * its handle, the read cache, or storage (then cached). Unlike the store's
+   * `read`, it does not refuse purged or quarantined documents: the caller
+   * has decided what it may serve.
+   */
+  async #current(id: string): Promise<A.Doc<Envelope> | undefined> {
+    const inMemory = this.#inMemory(id)
+    if (inMemory) return inMemory
+    const doc = await this.store.loadStored(id)
+    if (doc) this.store.remember(id, doc)
+    return doc
+  }
+
+  /** `#current`, if that needs no read from storage. */
+  #inMemory(id: string): A.Doc<Envelope> | undefined {
+    const handle = this.store.loaded(id)
+    if (handle?.isReady()) return handle.doc()
+    const entry = this.catalog.get(id)
+    return entry && this.store.cached(id, entry)
+  }
+
+  /** A peer syncs this document live through the repo: load it into the store, so what it receives is checked and listed like any remote change. */
+  track(id: string): void {
+    void this.store.load(id).catch(() => {})
+  }
+
+  /** Resolves when every acknowledged write so far is on disk (the catalog's `durableSeq` then covers it). */
+  async flush(): Promise<void> {
+    await this.commit.idle()
+  }
+
+  /** Documents found damaged here and not yet recovered from a peer. */
+  damaged(): DamagedDocument[] {
+    return this.store.damaged()
+  }
+
+  /** Record that a document's stored copy is damaged (peers are asked for it again); `missing`: the heads it lacks. */
+  noteDamaged(id: string, reason: string, missing?: string[]): void {
+    this.store.noteDamaged(id, reason, missing)
+  }
+
+  /**
+   * Check every stored document (or those in `ids`): unreadable chunks are
+   * dropped, lost changes noticed; return the damaged ones: those still
+   * missing something (also in `damaged()`) and those whose dropped chunks
+   * held nothing the rest lacked. Reads every document it checks, so it is
+   * not done on open; documents open in memory are whole there and skipped.
+   * An id the catalog does not know (its storage reported a damaged record of
+   * it, and nothing else of it is left) is reported damaged of unknown type,
+   * so peers that have it send it back.
+   */
+  async verify(ids?: Iterable<string>): Promise<DamagedDocument[]> {
+    this.assertOpen()
+    const found = new Map<string, DamagedDocument>()
+    const stop = this.store.on("damaged", damage => void found.set(damage.id, damage))
+    try {
+      const entries = ids ? [...new Set(ids)].map(id => this.catalog.get(id) ?? id) : [...this.catalog.entries()]
+      for (const entry of entries) {
+        if (typeof entry === "string") {
+          if (!(await this.store.loadStored(entry))) this.store.noteDamaged(entry, "a stored record of it was damaged and nothing readable is left", [])
+        } else if (!entry.purged && !this.store.loaded(entry.id)) await this.store.loadStored(entry.id)
+      }
+    } finally {
+      stop()
+    }
+    const wanted = ids ? new Set(ids) : undefined
+    for (const damage of this.damaged()) if (!wanted || wanted.has(damage.id)) found.set(damage.id, damage)
+    return [...found.values()]
+  }
+
+  /**
+   * True while the app subscribes to the document. automerge-repo's live
+   * per-document sync (lowest latency, one message per keystroke) runs for
+   * watched documents; everything else moves in batches.
+   */
+  isWatched(id: string): boolean {
+    return (this.#watchers.get(id) ?? 0) > 0
+  }
+
+  /** The app watches a document (see isWatched); returns the function that stops watching. */
+  watch(id: string): () => void {
+    this.#count(id, +1)
+    let watching = true
+    return () => {
+      if (!watching) return
+      watching = false
+      this.#count(id, -1)
+    }
+  }
+
+  #count(id: string, delta: number): void {
+    const count = (this.#watchers.get(id) ?? 0) + delta
+    if (count > 0) this.#watchers.set(id, count)
+    else this.#watchers.delete(id)
+    if ((delta > 0 && count === 1) || count === 0) this.emit("watch", { id, watched: count > 0 })
+  }
+}
+
+/**
+ * A document's changes since `heads`, encoded for the wire. One change goes
+ * as itself (`saveSince`); several go as a bundle, which encodes them
+ * together, compressed like a saved document: 20 small changes to a task take
+ * about 260 bytes as a bundle against 2,200 one after another, so what a
+ * reconnect moves no longer grows with every change made offline. The peer
+ * applies either with `loadIncremental`, and stores either as a chunk that
+ * loads with the rest. (`saveBundle` is marked experimental in Automerge 3.5;
+ * the replication tests check that a bundle round-trips.)
+ */
+function changesSince(doc: A.Doc<unknown>, heads: string[]): Uint8Array {
+  const changes = A.getChangesMetaSince(doc, heads)
+  if (changes.length < 2) return A.saveSince(doc, heads)
+  return A.saveBundle(doc, changes.map(change => change.hash))
+}

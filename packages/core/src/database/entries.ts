@@ -1,0 +1,84 @@
+/**
+ * What the catalog lists for a document, after a local change or for a
+ * state from a peer, and the rules a document from a peer is checked by (or one read from storage
+ * after a peer wrote it): its envelope must be whole, its type never changes,
+ * its creation proof must hold, and its data must match its type's
+ * definition where this peer has one. One that breaks a rule is listed
+ * quarantined, with the reason, and never shown as its type.
+ */
+import type * as A from "@automerge/automerge"
+import type { CatalogEntry } from "../catalog/Catalog.js"
+import { modifiedAtOf, readEnvelope, verifyCreation, type Envelope } from "../document/envelope.js"
+import { sortedHeads } from "../document/heads.js"
+import { ValidationError } from "../errors.js"
+import { dataFieldOf, type TypeDefinition } from "../schema/TypeDefinition.js"
+import { validateStored } from "../schema/values.js"
+
+/** The definition of a type, if this peer has one. */
+export type Definitions = (type: string) => TypeDefinition | undefined
+
+/** What the catalog lists for a document after a local change (`previous`: what it listed before). */
+export function localEntry(id: string, doc: A.Doc<Envelope>, modifiedAt: number, previous: CatalogEntry | undefined): CatalogEntry {
+  const entry: CatalogEntry = { id, type: doc.type.val, createdAt: doc.createdAt, createdBy: doc.createdBy.val, modifiedAt, deletedAt: doc.deletedAt ?? null, heads: sortedHeads(doc) }
+  if (previous?.quarantined) entry.quarantined = previous.quarantined
+  return entry
+}
+
+/**
+ * What the catalog lists for a document state from a peer, given what it
+ * listed before (`previous`) and, for a document new here, why its creation
+ * proof failed (`unproven`).
+ */
+export function remoteEntry(id: string, doc: A.Doc<Envelope>, previous: CatalogEntry | undefined, definitions: Definitions, unproven?: string, envelope = readEnvelope(doc)): CatalogEntry {
+  const heads = sortedHeads(doc)
+  let reason = envelope.ok ? unproven : envelope.reason
+  if (envelope.ok && previous && !previous.quarantined && previous.type !== envelope.meta.type) reason = typeChange(previous.type, envelope.meta.type)
+  const type = previous?.type ?? (envelope.ok ? envelope.meta.type : "unknown")
+  if (!reason && envelope.ok) reason = invalidData(definitions(envelope.meta.type), envelope.meta.type, doc)
+  const modifiedAt = modifiedAtOf(doc)
+  const entry: CatalogEntry = envelope.ok
+    ? { id, type, createdAt: envelope.meta.createdAt, createdBy: envelope.meta.createdBy, modifiedAt, deletedAt: envelope.meta.deletedAt, heads }
+    : { id, type, createdAt: previous?.createdAt ?? 0, createdBy: previous?.createdBy ?? "", modifiedAt, deletedAt: previous?.deletedAt ?? null, heads }
+  if (reason ?? previous?.quarantined) entry.quarantined = (reason ?? previous?.quarantined)!
+  return entry
+}
+
+/**
+ * Why a quarantined document (listed as `previous`) still breaks a rule with
+ * the definitions here now, or undefined when it passes and may be listed again.
+ */
+export async function stillRefused(id: string, doc: A.Doc<Envelope>, previous: CatalogEntry, definitions: Definitions): Promise<string | undefined> {
+  const envelope = readEnvelope(doc)
+  if (!envelope.ok) return envelope.reason
+  return (
+    (envelope.meta.type !== previous.type ? typeChange(previous.type, envelope.meta.type) : undefined) ??
+    (await verifyCreation(id, doc, envelope.meta)) ??
+    invalidData(definitions(envelope.meta.type), envelope.meta.type, doc)
+  )
+}
+
+/** Why a document's creation proof fails (undefined when it holds, or when the envelope itself is bad: remoteEntry says why). */
+export async function creationCheck(id: string, doc: A.Doc<Envelope>): Promise<string | undefined> {
+  const envelope = readEnvelope(doc)
+  return envelope.ok ? verifyCreation(id, doc, envelope.meta) : undefined
+}
+
+/** Why the data breaks its type's definition, or undefined if it is fine or the type is unknown here. */
+export function invalidData(definition: TypeDefinition | undefined, type: string, doc: A.Doc<Envelope>): string | undefined {
+  if (!definition) return undefined
+  try {
+    validateData(definition, doc.data, true)
+    return undefined
+  } catch (error) {
+    return error instanceof ValidationError ? `its data does not match type ${type}: ${error.message}` : String(error)
+  }
+}
+
+/** Validate a document's data map against its definition (throws ValidationError). */
+export function validateData(definition: TypeDefinition, data: unknown, allowUnknownKeys: boolean): void {
+  validateStored(dataFieldOf(definition), data, [], { allowUnknownKeys })
+}
+
+function typeChange(from: string, to: string): string {
+  return `its type was changed from ${from} to ${to}`
+}
