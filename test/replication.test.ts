@@ -134,7 +134,7 @@ describe("replication across processes", () => {
     const serverDir = await dirs.make()
     let server = await start({ dir: serverDir })
     const client = await start()
-    let { port } = await server.call("listen")
+    const { port } = await server.call("listen")
     const url = `ws://127.0.0.1:${port}`
     const first = await server.call("createMany", { type: "task", count: 200, prefix: "server" })
     await client.call("connect", { url })

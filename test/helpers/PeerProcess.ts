@@ -52,7 +52,7 @@ export class PeerProcess {
     await new Promise<void>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout })
       lines.on("line", line => {
-        let message
+        let message: { ready?: boolean; acked?: string; id: number; ok?: boolean; result?: unknown; error?: string }
         try {
           message = JSON.parse(line)
         } catch {

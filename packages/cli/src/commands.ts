@@ -16,7 +16,6 @@ import {
   dataFieldOf,
   isVisible,
   decodeDocument,
-  encodeDocument,
   untagForField,
   type Doc,
   type Edit,

@@ -27,7 +27,7 @@ export async function readExportFile(root: string, file: string): Promise<Uint8A
 export async function readExportFile(root: string, file: string, encoding: "utf8"): Promise<string>
 export async function readExportFile(root: string, file: string, encoding?: "utf8"): Promise<Uint8Array | string> {
   const path = inside(root, file)
-  let stats
+  let stats: Awaited<ReturnType<typeof lstat>>
   try {
     stats = await lstat(path)
   } catch {

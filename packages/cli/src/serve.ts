@@ -35,7 +35,7 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
     throw new UsageError(`--open on ${options.host} would let anyone on the network read and write everything; add --insecure if you mean it`)
   }
   if (!!options.tlsCert !== !!options.tlsKey) throw new UsageError("--tls-cert and --tls-key go together")
-  let wants
+  let wants: ReturnType<typeof parseTypeSelection>
   try {
     wants = parseTypeSelection(options.types)
   } catch (error) {
@@ -54,7 +54,7 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
   // The dashboard shares the WebSocket's port (it finds its built page itself).
   const dashboard = new DashboardServer(peer)
   const http = tls ? createHttpsServer(tls, dashboard.handle) : createServer(dashboard.handle)
-  let address
+  let address: Awaited<ReturnType<typeof peer.listen>>
   try {
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject)

@@ -1,7 +1,7 @@
 /**
  * The `cairn` command, run as a child process (the built binary).
  */
-import { mkdir, readFile, readdir, writeFile } from "node:fs/promises"
+import { mkdir, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { Dirs, cairn, json, startServe } from "./helpers.js"
@@ -51,7 +51,7 @@ describe.concurrent("cairn", () => {
     expect(history[0].machineId).toBe(changed.createdBy)
 
     const listed = await json([...data, "ls"])
-    expect(listed.map((d: { id: string }) => d.id)).toEqual([id, fromStdin.id].sort((a, b) => (a === id ? -1 : 1)))
+    expect(listed.map((d: { id: string }) => d.id)).toEqual([id, fromStdin.id].sort(a => (a === id ? -1 : 1)))
     expect((await json([...data, "ls", "--type", "note"])).length).toBe(1)
     expect((await cairn([...data, "rm", id])).code).toBe(0)
     expect((await json([...data, "ls", "--type", "task"])).length).toBe(0)

@@ -25,7 +25,7 @@ describe("quarantine", () => {
     await writeFile(join(strictDir, "types.json"), JSON.stringify(strictTask))
 
     const server = await startServe(source)
-    let synced
+    let synced: Awaited<ReturnType<typeof cairn>>
     try {
       synced = await cairn([...strict, "sync", server.url, "--json"])
     } finally {

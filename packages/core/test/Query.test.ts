@@ -112,7 +112,10 @@ describe("Database.liveQuery", () => {
     await expect.poll(() => results.at(-1)).toBe(4)
     const read = db.replica.store.read.bind(db.replica.store)
     const reads: string[] = []
-    db.replica.store.read = id => (reads.push(id), read(id))
+    db.replica.store.read = id => {
+      reads.push(id)
+      return read(id)
+    }
     // The batch arrives one document after another (as replication ingests it): a query run per document read
     // every task for each, 100 × 100 reads and 100 results.
     await sendDocs(peer.db, db, sent.map(d => d.id))

@@ -8,7 +8,6 @@
  * control messages and automerge-repo's own (its live sync of the
  * documents an app watches).
  */
-import * as A from "@automerge/automerge"
 import { NetworkAdapter, Repo, type Message, type PeerId, type PeerMetadata, type StorageAdapterInterface, type StorageKey } from "@automerge/automerge-repo"
 import { Database, Machine, Replicator, type ControlMessage, type Grants, type TypeDefinition } from "../src/index.js"
 import { MemoryStorage, sleep } from "./helpers.js"

@@ -1,7 +1,7 @@
 import * as A from "@automerge/automerge"
 import { describe, expect, it } from "vitest"
 import { defineType, f, Replicator, TimeoutError, type ControlMessage, type ReplicatorOptions, type TypeSelection } from "../src/index.js"
-import { MemoryStorage, openDb, sleep, waitFor } from "./helpers.js"
+import { type MemoryStorage, openDb, sleep, waitFor } from "./helpers.js"
 
 const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false) } })
 const Note = defineType("note", { fields: { body: f.text() } })

@@ -117,7 +117,10 @@ describe("a document made without a definition's defaults", () => {
 
   it("still refuses, whole, a change that breaks the definition", async () => {
     const { db, id } = await madeWithoutDefinition()
-    await expect(db.change(Task, id, draft => (draft.tags.push(42 as never), draft.votes.increment()))).rejects.toThrow("expected a string, got number 42 (at tags.0)")
+    await expect(db.change(Task, id, draft => {
+          draft.tags.push(42 as never)
+          draft.votes.increment()
+        })).rejects.toThrow("expected a string, got number 42 (at tags.0)")
     await expect(db.change(Task, id, draft => draft.notes.splice(1, 0, "x"))).rejects.toThrow(RangeError)
     expect(await stored(db, id)).toEqual({ title: "Buy milk" })
   })

@@ -125,6 +125,7 @@ class MemoryPairAdapter extends NetworkAdapter {
   }
   send(message: Message) {
     const partner = this.partner
+    // biome-ignore lint/complexity/useOptionalChain: an optional chain cannot reach a private field
     if (!partner || !partner.#connected) return
     setTimeout(() => partner.emit("message", message), 0)
   }

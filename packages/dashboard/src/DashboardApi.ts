@@ -23,11 +23,7 @@ import {
   untagForField,
   withDefaults,
   type CatalogEntry,
-  type ExportedDocument,
-  type HistoryEntry,
-  type PeerStatus,
   type TypeDefinitionJSON,
-  type TypeSelection,
 } from "@cairn/core"
 import type { NodePeer } from "@cairn/node"
 import { applyEdit, parseEdit } from "./edits.js"

@@ -1,4 +1,4 @@
-import { createServer, request as httpRequest, type Server } from "node:http"
+import { createServer, request as httpRequest } from "node:http"
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -353,14 +353,14 @@ describe("DashboardServer API", () => {
     }
     await until(/event: hello/)
     const [kept, dropped] = await sendStringTitledTasks(`ws://127.0.0.1:${address.port}`, ["one", "two"])
-    for (const id of [kept, dropped]) await until(new RegExp(`event: quarantine\ndata: \{"id":"${id}","type":"task","state":"quarantined","reason":"its data does not match type task`))
+    for (const id of [kept, dropped]) await until(new RegExp(`event: quarantine\ndata: {"id":"${id}","type":"task","state":"quarantined","reason":"its data does not match type task`))
     await call("POST", `/api/quarantine/${dropped}/drop`)
-    await until(new RegExp(`event: quarantine\ndata: \{"id":"${dropped}","type":"task","state":"dropped"\}`))
+    await until(new RegExp(`event: quarantine\ndata: {"id":"${dropped}","type":"task","state":"dropped"}`))
     peer.db.register(defineType("task", { fields: { title: f.string() } }))
     await call("POST", `/api/quarantine/${kept}/release`)
-    await until(new RegExp(`event: quarantine\ndata: \{"id":"${kept}","type":"task","state":"released"\}`))
+    await until(new RegExp(`event: quarantine\ndata: {"id":"${kept}","type":"task","state":"released"}`))
     // The released document arrives in its type like any other.
-    await until(new RegExp(`event: change\ndata: \{"id":"${kept}","type":"task"`))
+    await until(new RegExp(`event: change\ndata: {"id":"${kept}","type":"task"`))
   })
 
   it("serves the built page, and explains when there is none", async () => {

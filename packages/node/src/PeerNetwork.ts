@@ -72,7 +72,7 @@ export class PeerNetwork {
         }),
       this.#attachOptions(),
     )
-    let address
+    let address: Awaited<ReturnType<typeof attached.transport.listen>>
     try {
       address = await attached.transport.listen()
     } catch (error) {

@@ -89,7 +89,7 @@ export async function serverAuthenticate(
     proof: await prove(prover, transcript("server", hello.nonce, serverNonce, hello.publicKey, serverKey)),
   } satisfies AuthMessage)
   const reply = (await exchange.receive()) as Partial<Extract<AuthMessage, { t: "response" }>>
-  if (!reply || reply.t !== "response" || typeof reply.proof !== "string") return "malformed authentication response"
+  if (reply?.t !== "response" || typeof reply.proof !== "string") return "malformed authentication response"
   const ok = await check(prover, hello.publicKey, transcript("client", hello.nonce, serverNonce, hello.publicKey, serverKey), reply.proof)
   return ok ? undefined : prover.kind === "psk" ? "wrong pre-shared key" : "the client could not prove it holds its key"
 }
@@ -105,7 +105,7 @@ export async function clientAnswer(
   acceptServer: (machineId: string, publicKey: string) => boolean,
 ): Promise<AuthMessage> {
   const challenge = message as Partial<Extract<AuthMessage, { t: "challenge" }>>
-  if (!challenge || challenge.t !== "challenge" || typeof challenge.nonce !== "string" || typeof challenge.publicKey !== "string" || typeof challenge.proof !== "string") {
+  if (challenge?.t !== "challenge" || typeof challenge.nonce !== "string" || typeof challenge.publicKey !== "string" || typeof challenge.proof !== "string") {
     throw new Error("malformed authentication challenge")
   }
   const problem = await checkIdentity(challenge.machineId, challenge.publicKey)

@@ -3,7 +3,7 @@
  * an automerge-repo `Repo` that the runtime (Node, browser) provides with its
  * storage and network.
  */
-import * as A from "@automerge/automerge"
+import type * as A from "@automerge/automerge"
 import type { DocHandle, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
 import { isVisible, type Catalog, type CatalogEntry } from "../catalog/Catalog.js"
 import { materialize, type Doc, type DocOf } from "../document/Document.js"

@@ -85,7 +85,8 @@ export class Transaction {
 
   /** Create a document; its data is checked now. Returns the id it will have. */
   create(type: TypeRef, data: Record<string, unknown>): string {
-    const definition = typeof type === "string" ? (assertTypeName(type), this.context.definition(type)) : type
+    if (typeof type === "string") assertTypeName(type)
+    const definition = typeof type === "string" ? this.context.definition(type) : type
     const name = typeof type === "string" ? type : type.name
     if (!isPlainObject(data)) throw new ValidationError("document data must be an object")
     const stored = definition

@@ -39,7 +39,7 @@ export async function openCatalog(storage: StorageAdapterInterface | undefined, 
 
 /** True when storage holds any document chunk (so a missing catalog means "lost", not "new"). */
 export async function storageHasDocuments(storage: StorageAdapterInterface): Promise<boolean> {
-  let chunks
+  let chunks: Awaited<ReturnType<StorageAdapterInterface["loadRange"]>>
   try {
     chunks = await storage.loadRange([])
   } catch {

@@ -4,7 +4,7 @@
  * definition fills in are there). A snapshot: reading it never changes, and
  * a change gives a new one.
  */
-import * as A from "@automerge/automerge"
+import type * as A from "@automerge/automerge"
 import type { CatalogEntry } from "../catalog/Catalog.js"
 import { dataFieldOf, type DataOf, type TypeDefinition } from "../schema/TypeDefinition.js"
 import { toPlain, withDefaults } from "../schema/values.js"

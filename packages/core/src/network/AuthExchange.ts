@@ -1,4 +1,4 @@
-import { HandshakeError } from "./errors.js"
+import type { HandshakeError } from "./errors.js"
 
 /**
  * Extra handshake rounds between the server's accept hook and the client,

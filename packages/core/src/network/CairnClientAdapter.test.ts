@@ -124,7 +124,10 @@ describe("CairnClientAdapter", () => {
 
   it("disconnects while connecting without throwing, and stops", async () => {
     const dials: number[] = []
-    const { client } = newClient(() => (dials.push(1), MemorySocket.unanswered()), { backoff: { initialMs: 1 } })
+    const { client } = newClient(() => {
+      dials.push(1)
+      return MemorySocket.unanswered()
+    }, { backoff: { initialMs: 1 } })
     client.connect(CLIENT, {})
     expect(client.status).toBe("connecting")
     expect(() => client.disconnect()).not.toThrow()
@@ -276,6 +279,7 @@ describe("CairnClientAdapter", () => {
       class {
         constructor(url: string) {
           urls.push(url)
+          // biome-ignore lint/correctness/noConstructorReturn: stands in for the global WebSocket, whose instance is the socket the adapter dials
           return MemorySocket.unanswered()
         }
       },

@@ -80,7 +80,12 @@ describe("CairnServerAdapter", () => {
 
   it("refuses another protocol version without asking the accept hook", async () => {
     let asked = false
-    const { server, events } = startServer({ accept: () => ((asked = true), { ok: true, info: {} }) })
+    const { server, events } = startServer({
+      accept: () => {
+        asked = true
+        return { ok: true, info: {} }
+      },
+    })
     const client = await rawClient(server)
     client.hello("client", {}, 2)
     expect(await client.closedWith(CloseCode.REFUSED)).toMatch(/unsupported protocol version 2/)
@@ -120,7 +125,7 @@ describe("CairnServerAdapter", () => {
 
   it("runs a challenge-response through the auth exchange before deciding", async () => {
     const { server } = startServer({
-      accept: async (hello, _remote, auth) => {
+      accept: async (_hello, _remote, auth) => {
         auth.send({ challenge: new Uint8Array([7, 7]) })
         const answer = (await auth.receive()) as { signature: Uint8Array }
         return answer.signature[0] === 14 ? { ok: true, info: { trusted: true } } : { ok: false, reason: "bad signature" }

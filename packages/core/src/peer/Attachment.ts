@@ -8,7 +8,7 @@
  */
 import type { Message, PeerId, Repo } from "@automerge/automerge-repo"
 import { ALL_GRANTS, replicationInfoOf, type Admission, type Admitted } from "../auth/Admission.js"
-import { Logger } from "../helpers/Logger.js"
+import type { Logger } from "../helpers/Logger.js"
 import { RateLimiter } from "../helpers/RateLimiter.js"
 import type { CairnClientAdapter } from "../network/CairnClientAdapter.js"
 import type { CairnNetworkAdapter, ControlEvent, InboundVerdict, PeerEvent, RemotePeer } from "../network/CairnNetworkAdapter.js"

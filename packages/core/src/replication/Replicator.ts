@@ -17,7 +17,7 @@ import { Emitter } from "../helpers/Emitter.js"
 import type { InboundVerdict } from "../network/CairnNetworkAdapter.js"
 import { CheckpointStore } from "./CheckpointStore.js"
 import { PeerSession, type PeerLink, type PeerStatus } from "./PeerSession.js"
-import { PROTOCOL_VERSION, malformed, selects, type ControlMessage, type Grants, type ReplicationInfo, type TypeSelection } from "./protocol.js"
+import { PROTOCOL_VERSION, malformed, type ControlMessage, type Grants, type ReplicationInfo, type TypeSelection } from "./protocol.js"
 
 type ShareConfig = NonNullable<ConstructorParameters<typeof Repo>[0]>["shareConfig"] & {}
 

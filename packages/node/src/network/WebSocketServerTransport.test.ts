@@ -67,7 +67,10 @@ describe("WebSocketServerTransport", () => {
     expect(address.port).toBeGreaterThan(0)
     expect(address.url).toBe(`ws://127.0.0.1:${address.port}/`)
     const status = await new Promise<number | undefined>(resolve =>
-      httpGet(`http://127.0.0.1:${address.port}/`, response => (response.resume(), resolve(response.statusCode))),
+      httpGet(`http://127.0.0.1:${address.port}/`, response => {
+        response.resume()
+        resolve(response.statusCode)
+      }),
     )
     expect(status).toBe(426)
   })
@@ -198,7 +201,10 @@ describe("WebSocketServerTransport", () => {
     const sockets: Socket[] = []
     const silent = createTcpServer(socket => sockets.push(socket))
     await new Promise<void>(resolve => silent.listen(0, "127.0.0.1", resolve))
-    cleanups.push(() => new Promise(resolve => (sockets.forEach(socket => socket.destroy()), silent.close(resolve))))
+    cleanups.push(() => new Promise(resolve => {
+          for (const socket of sockets) socket.destroy()
+          silent.close(resolve)
+        }))
     const { port } = silent.address() as { port: number }
 
     const client = startClient(`ws://127.0.0.1:${port}/`)
@@ -259,7 +265,10 @@ describe("WebSocketServerTransport", () => {
     http.on("upgrade", (request, socket) => {
       if (request.url === "/other") socket.end("HTTP/1.1 418 I'm a teapot\r\n\r\n")
     })
-    cleanups.push(() => new Promise(resolve => (http.closeAllConnections(), http.close(resolve))))
+    cleanups.push(() => new Promise(resolve => {
+          http.closeAllConnections()
+          http.close(resolve)
+        }))
     const server = await startServer({ server: http, path: "/sync" })
     expect(server.address.url).toBe(`ws://127.0.0.1:${server.address.port}/sync`)
 

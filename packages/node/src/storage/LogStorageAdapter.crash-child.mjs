@@ -15,7 +15,10 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 export function valueFor(key, version) {
   let seed = 2166136261
   for (const char of `${key}#${version}`) seed = Math.imul(seed ^ char.charCodeAt(0), 16777619) >>> 0
-  const next = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0), seed)
+  const next = () => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
+    return seed
+  }
   // Mostly small, like automerge chunks; now and then large, so a kill often lands mid-write.
   const length = next() % 16 === 0 ? 50_000 + (next() % 100_000) : 1 + (next() % 2_000)
   const value = new Uint8Array(length)
@@ -39,7 +42,10 @@ async function main() {
   const versions = new Map() // key number -> latest acknowledged version, for keys that exist and are idle
   let nextKey = 0
   let random = round * 7919 + 1
-  const pick = (n) => ((random = (Math.imul(random, 1103515245) + 12345) >>> 0), random % n)
+  const pick = n => {
+    random = (Math.imul(random, 1103515245) + 12345) >>> 0
+    return random % n
+  }
 
   async function operate() {
     const idle = [...versions.keys()]

@@ -307,10 +307,10 @@ export class LogStorageAdapter implements StorageAdapterInterface {
       this.#retryCompactionAt = 0
       for (const waiter of waiters) waiter.resolve()
     } catch (error) {
-      if (this.#failure) error = this.#failure
-      this.#lastCompactionError = error
+      const failure = this.#failure ?? error
+      this.#lastCompactionError = failure
       this.#retryCompactionAt = this.#file.size + this.#compactMinDeadBytes
-      for (const waiter of waiters) waiter.reject(error)
+      for (const waiter of waiters) waiter.reject(failure)
     }
   }
 

@@ -66,11 +66,12 @@ const NO_DOCUMENT = new LiveValue<null>(null, () => () => {})
  */
 export function useDocument(id: string | null | undefined): Doc | null | undefined
 export function useDocument<R extends TypeRef>(type: R, id: string | null | undefined): DocOf<R> | null | undefined
-export function useDocument(typeOrId: TypeRef | string | null | undefined, maybeId?: string | null): Doc | null | undefined {
+export function useDocument(...args: [TypeRef | string | null | undefined, (string | null | undefined)?]): Doc | null | undefined {
   const db = useDatabase()
-  const typed = arguments.length >= 2
-  const type = typed ? (typeOrId as TypeRef) : undefined
-  const id = typed ? maybeId : (typeOrId as string | null | undefined)
+  // Typed when a type was given, even with an id still undefined (`useDocument(Task, undefined)` while it is chosen).
+  const typed = args.length >= 2
+  const type = typed ? (args[0] as TypeRef) : undefined
+  const id = typed ? args[1] : (args[0] as string | null | undefined)
   const name = type === undefined ? undefined : typeof type === "string" ? type : type.name
   const live = useMemo<Live<Doc | null | undefined>>(
     () => (!id ? NO_DOCUMENT : name === undefined ? liveDocument(db, id) : liveDocument(db, name, id)),
@@ -92,6 +93,7 @@ export function useQuery<R extends TypeRef>(type: R, options: QueryOptions<DataO
   const latest = useRef(options)
   latest.current = options
   const key = JSON.stringify(options, (_, value) => (typeof value === "function" ? "[function]" : value))
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `type` is keyed by its name and `options` by their JSON (both may be new objects on every render), plus the caller's deps
   const live = useMemo(
     () => liveQuery(db, type, withLatestFunctions(options, latest)),
     // `type` is keyed by its name and `options` by their JSON; functions are read through `latest`.
