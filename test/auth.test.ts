@@ -83,7 +83,15 @@ describe("authentication and grants", () => {
     const frames: any[] = []
     socket.on("message", (data: Buffer) => frames.push(decode(data)))
     await new Promise(resolve => socket.on("open", resolve))
-    socket.send(encode({ kind: "hello", protocol: 1, peerId: `${ownerInfo.machineId}-impostor`, peerMetadata: {}, info: { protocol: 1, machineId: ownerInfo.machineId, wants: "*", publicKey: ownerInfo.publicKey, nonce: "00".repeat(32) } }))
+    socket.send(
+      encode({
+        kind: "hello",
+        protocol: 1,
+        peerId: `${ownerInfo.machineId}-impostor`,
+        peerMetadata: {},
+        info: { protocol: 1, machineId: ownerInfo.machineId, wants: "*", publicKey: ownerInfo.publicKey, nonce: "00".repeat(32) },
+      }),
+    )
     await eventually(() => frames.some(f => f.kind === "auth"))
     socket.send(encode({ kind: "auth", message: { t: "response", proof: "ab".repeat(64) } }))
     await eventually(() => frames.some(f => f.kind === "refuse"))

@@ -60,8 +60,16 @@ describe("guarantees on every path", () => {
     await client.call("rawOpen", { url })
 
     for (const kind of ["sync", "request"]) {
-      await client.call("rawRepo", { type: kind, documentId: task, data: await client.call("craftChange", { id: task, set: { "data.title": `tampered by ${kind}` } }) })
-      await client.call("rawRepo", { type: kind, documentId: task, data: await client.call("craftChange", { id: task, set: { type: "note" } }) })
+      await client.call("rawRepo", {
+        type: kind,
+        documentId: task,
+        data: await client.call("craftChange", { id: task, set: { "data.title": `tampered by ${kind}` } }),
+      })
+      await client.call("rawRepo", {
+        type: kind,
+        documentId: task,
+        data: await client.call("craftChange", { id: task, set: { type: "note" } }),
+      })
     }
     const denied = await eventually(async () => {
       const received = await client.call("rawReceived")
@@ -94,8 +102,21 @@ describe("guarantees on every path", () => {
       await client.call("rawRepo", { type: "sync", documentId: id, data: emptyRequest() })
       await client.call("rawRepo", { type: "ephemeral", documentId: id, data: Buffer.from([1]).toString("base64") })
       await client.call("rawRepo", { type: "remote-heads-changed", documentId: id })
-      await client.call("rawControl", { message: { t: "offer", epoch: "e", seq: 1, entries: [{ id, type: "task", heads: ["00".repeat(32)] }], done: true } })
-      await client.call("rawControl", { message: { t: "offer", epoch: "e", seq: 2, entries: [{ id, type: "note", heads: ["00".repeat(32)] }, { id, type: "task", heads: [], purged: true }], done: true } })
+      await client.call("rawControl", {
+        message: { t: "offer", epoch: "e", seq: 1, entries: [{ id, type: "task", heads: ["00".repeat(32)] }], done: true },
+      })
+      await client.call("rawControl", {
+        message: {
+          t: "offer",
+          epoch: "e",
+          seq: 2,
+          entries: [
+            { id, type: "note", heads: ["00".repeat(32)] },
+            { id, type: "task", heads: [], purged: true },
+          ],
+          done: true,
+        },
+      })
       await client.call("rawControl", { message: { t: "want", docs: [{ id, have: [] }] } })
       await sleep(500)
       const received = await client.call("rawReceived")

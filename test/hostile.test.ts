@@ -47,43 +47,69 @@ describe("hostile input", () => {
     const before = await server.call("catalog")
 
     const peerId = (i: number) => `fuzz${i}`
-    const helloFor = (i: number) => encode({ kind: "hello", protocol: 1, peerId: peerId(i), peerMetadata: {}, info: { protocol: 1, machineId: "f".repeat(32), wants: "*" } })
+    const helloFor = (i: number) =>
+      encode({
+        kind: "hello",
+        protocol: 1,
+        peerId: peerId(i),
+        peerMetadata: {},
+        info: { protocol: 1, machineId: "f".repeat(32), wants: "*" },
+      })
     const validAfterHello = (i: number): Uint8Array[] => [
       encode({ kind: "control", message: { t: "pull", since: null } }),
       encode({ kind: "control", message: { t: "want", docs: ids.map((id: string) => ({ id, have: [] })) } }),
       encode({ kind: "control", message: { t: "docs", docs: [{ id: ids[0], bytes: Uint8Array.from([1, 2, 3, 4]) }] } }),
-      encode({ kind: "control", message: { t: "offer", epoch: "x", seq: 1, entries: [{ id: ids[1], type: "secret", heads: ["00"] }], done: true } }),
-      encode({ kind: "repo", message: { type: "sync", senderId: peerId(i), targetId: "x", documentId: ids[2], data: Uint8Array.from([0x42, 1, 2, 3]) } }),
-      encode({ kind: "repo", message: { type: "request", senderId: peerId(i), targetId: "x", documentId: "3vVsGd9VWHZQtSNHpkrYPcZSVd9G", data: new Uint8Array(8) } }),
+      encode({
+        kind: "control",
+        message: { t: "offer", epoch: "x", seq: 1, entries: [{ id: ids[1], type: "secret", heads: ["00"] }], done: true },
+      }),
+      encode({
+        kind: "repo",
+        message: { type: "sync", senderId: peerId(i), targetId: "x", documentId: ids[2], data: Uint8Array.from([0x42, 1, 2, 3]) },
+      }),
+      encode({
+        kind: "repo",
+        message: {
+          type: "request",
+          senderId: peerId(i),
+          targetId: "x",
+          documentId: "3vVsGd9VWHZQtSNHpkrYPcZSVd9G",
+          data: new Uint8Array(8),
+        },
+      }),
       encode({ kind: "ping" }),
     ]
     let sent = 0
     const connections = 100
     const perConnection = 100
     await Promise.all(
-      Array.from({ length: connections }, (_, i) => new Promise<void>(resolve => {
-        const socket = new WebSocket(url)
-        const done = () => resolve()
-        socket.on("error", done)
-        socket.on("close", done)
-        socket.on("open", () => {
-          const frames: Uint8Array[] = []
-          if (i % 2 === 0) frames.push(helloFor(i))
-          const valid = validAfterHello(i)
-          for (let n = frames.length; n < perConnection; n++) {
-            const pick = random()
-            if (pick < 0.3) frames.push(Uint8Array.from({ length: 1 + Math.floor(random() * 200) }, () => Math.floor(random() * 256)))
-            else if (pick < 0.6) frames.push(valid[Math.floor(random() * valid.length)]!)
-            else frames.push(mutate(valid[Math.floor(random() * valid.length)]!, random))
-          }
-          for (const frame of frames) {
-            if (socket.readyState !== WebSocket.OPEN) break
-            socket.send(frame)
-            sent++
-          }
-          setTimeout(() => socket.terminate(), 200)
-        })
-      })),
+      Array.from(
+        { length: connections },
+        (_, i) =>
+          new Promise<void>(resolve => {
+            const socket = new WebSocket(url)
+            const done = () => resolve()
+            socket.on("error", done)
+            socket.on("close", done)
+            socket.on("open", () => {
+              const frames: Uint8Array[] = []
+              if (i % 2 === 0) frames.push(helloFor(i))
+              const valid = validAfterHello(i)
+              for (let n = frames.length; n < perConnection; n++) {
+                const pick = random()
+                if (pick < 0.3) frames.push(Uint8Array.from({ length: 1 + Math.floor(random() * 200) }, () => Math.floor(random() * 256)))
+                else if (pick < 0.6) frames.push(valid[Math.floor(random() * valid.length)]!)
+                else frames.push(mutate(valid[Math.floor(random() * valid.length)]!, random))
+              }
+              for (const frame of frames) {
+                if (socket.readyState !== WebSocket.OPEN) break
+                socket.send(frame)
+                sent++
+              }
+              setTimeout(() => socket.terminate(), 200)
+            })
+          }),
+      ),
     )
     // Frames are written in one turn of the event loop, before any close from the server can arrive.
     expect(sent, `seed ${seed}`).toBeGreaterThanOrEqual(10_000)
@@ -94,7 +120,9 @@ describe("hostile input", () => {
     await client.call("synced", { timeoutMs: 30_000 })
     expect((await client.call("list", { type: "task" })).length).toBe(20)
     const after = await server.call("catalog")
-    expect(after.map((e: { id: string; heads: string[] }) => [e.id, e.heads])).toEqual(before.map((e: { id: string; heads: string[] }) => [e.id, e.heads]))
+    expect(after.map((e: { id: string; heads: string[] }) => [e.id, e.heads])).toEqual(
+      before.map((e: { id: string; heads: string[] }) => [e.id, e.heads]),
+    )
     await Promise.all([server.stop(), client.stop()])
   }, 120_000)
 })

@@ -14,7 +14,10 @@ describe("README tour", () => {
     const readme = await readFile(new URL("README.md", root), "utf8")
     const tour = await readFile(new URL("examples/tour.mjs", root), "utf8")
     const block = readme.split("```js\n")[1]!.split("```")[0]!
-    const code = tour.split("\n").filter(line => !line.startsWith("// A short tour") && !line.startsWith("//   npm install")).join("\n")
+    const code = tour
+      .split("\n")
+      .filter(line => !line.startsWith("// A short tour") && !line.startsWith("//   npm install"))
+      .join("\n")
     expect(code.trim()).toBe(block.trim())
   })
 

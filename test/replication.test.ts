@@ -33,8 +33,28 @@ describe("replication across processes", () => {
     await eventually(() => client.call("heads", { id }))
     await client.call("disconnect", { url })
 
-    await server.call("change", { type: "task", id, ops: [{ op: "set", path: ["title"], value: "server title" }, { op: "incr", path: ["votes"], by: 2 }, { op: "splice", path: ["notes"], index: 0, del: 0, text: ">> " }, { op: "push", path: ["tags"], value: "s" }, { op: "set", path: ["meta", "server"], value: "yes" }] })
-    await client.call("change", { type: "task", id, ops: [{ op: "set", path: ["done"], value: true }, { op: "incr", path: ["votes"], by: 3 }, { op: "splice", path: ["notes"], index: 11, del: 0, text: "!" }, { op: "push", path: ["tags"], value: "c" }, { op: "delete-key", path: ["meta", "k"] }] })
+    await server.call("change", {
+      type: "task",
+      id,
+      ops: [
+        { op: "set", path: ["title"], value: "server title" },
+        { op: "incr", path: ["votes"], by: 2 },
+        { op: "splice", path: ["notes"], index: 0, del: 0, text: ">> " },
+        { op: "push", path: ["tags"], value: "s" },
+        { op: "set", path: ["meta", "server"], value: "yes" },
+      ],
+    })
+    await client.call("change", {
+      type: "task",
+      id,
+      ops: [
+        { op: "set", path: ["done"], value: true },
+        { op: "incr", path: ["votes"], by: 3 },
+        { op: "splice", path: ["notes"], index: 11, del: 0, text: "!" },
+        { op: "push", path: ["tags"], value: "c" },
+        { op: "delete-key", path: ["meta", "k"] },
+      ],
+    })
     const offline = await client.call("create", { type: "note", data: { body: "written offline" } })
 
     await client.call("connect", { url })

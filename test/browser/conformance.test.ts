@@ -29,7 +29,13 @@ describe.skipIf(!chromiumAvailable())("conformance suites in Chromium", () => {
   beforeAll(async () => {
     outDir = await mkdtemp(join(tmpdir(), "cairn-conformance-page-"))
     // From sources ("source" condition), like the Node runs, so the page tests the code as it is now.
-    await build({ root: PAGE, configFile: false, logLevel: "error", resolve: { conditions: ["source", ...defaultClientConditions] }, build: { outDir, emptyOutDir: true } })
+    await build({
+      root: PAGE,
+      configFile: false,
+      logLevel: "error",
+      resolve: { conditions: ["source", ...defaultClientConditions] },
+      build: { outDir, emptyOutDir: true },
+    })
     http = await servePage(outDir)
     browser = await launchContext()
     page = await browser.context.newPage()

@@ -119,7 +119,10 @@ describe.skipIf(!hasBrowser)("dashboard in Chromium", () => {
 
   it("shows a document created in another process live, without a reload", async () => {
     await page.evaluate(() => ((window as unknown as { sameLoad: boolean }).sameLoad = true))
-    taskId = await dashboard.call("create", { type: "task", data: { title: "Water the plants", tags: ["home", "weekly"], meta: { room: "kitchen" } } })
+    taskId = await dashboard.call("create", {
+      type: "task",
+      data: { title: "Water the plants", tags: ["home", "weekly"], meta: { room: "kitchen" } },
+    })
     await page.locator(`button.doc[data-id="${taskId}"]`).waitFor()
     expect(await page.locator(`button.doc[data-id="${taskId}"] .doc-summary`).textContent()).toBe("Water the plants")
     await page.locator('button.type[data-type="task"] .count', { hasText: /^1$/ }).waitFor({ timeout: 10_000 })
@@ -143,9 +146,22 @@ describe.skipIf(!hasBrowser)("dashboard in Chromium", () => {
     await page.locator(".history li", { hasText: "dashboard: settext notes" }).waitFor()
 
     const doc = await dashboard.call("get", { id: taskId })
-    expect(doc.data).toMatchObject({ title: "Water the plants twice", votes: 2, notes: "Morning and evening.\nNot the cactus.", tags: ["home", "weekly"] })
+    expect(doc.data).toMatchObject({
+      title: "Water the plants twice",
+      votes: 2,
+      notes: "Morning and evening.\nNot the cactus.",
+      tags: ["home", "weekly"],
+    })
     const history = await dashboard.call<{ message: string | null }[]>("history", { id: taskId })
-    expect(history.map(h => h.message)).toEqual([null, "dashboard: set title", "dashboard: incr votes", "dashboard: incr votes", "dashboard: incr votes", "dashboard: incr votes", "dashboard: settext notes"])
+    expect(history.map(h => h.message)).toEqual([
+      null,
+      "dashboard: set title",
+      "dashboard: incr votes",
+      "dashboard: incr votes",
+      "dashboard: incr votes",
+      "dashboard: incr votes",
+      "dashboard: settext notes",
+    ])
     // The list reloads on the change events (debounced), so its summary follows a moment after the edits.
     await page.locator(`button.doc[data-id="${taskId}"] .doc-summary`, { hasText: "Water the plants twice" }).waitFor({ timeout: 10_000 })
     await screenshot(page, "document")
@@ -309,7 +325,9 @@ describe.skipIf(!hasBrowser || !cliBuilt)("dashboard with the cairn CLI", () => 
     const home = await fetch(url)
     const html = await home.text()
     if (!html.includes("<title>Cairn</title>")) {
-      throw new Error(`cairn serve answers ${url} with ${home.status} ${JSON.stringify(html.slice(0, 80))}, not the dashboard: serve.ts must pass its requests to DashboardServer (@cairn/node), and the page must be built (npm run build)`)
+      throw new Error(
+        `cairn serve answers ${url} with ${home.status} ${JSON.stringify(html.slice(0, 80))}, not the dashboard: serve.ts must pass its requests to DashboardServer (@cairn/node), and the page must be built (npm run build)`,
+      )
     }
     browser = await launchContext()
     const page = await browser.context.newPage()
@@ -317,7 +335,13 @@ describe.skipIf(!hasBrowser || !cliBuilt)("dashboard with the cairn CLI", () => 
     await page.goto(url)
     await page.locator('#live[data-state="live"]').waitFor()
 
-    const created = cairn(dir, "create", "task", JSON.stringify({ title: "From the shell", votes: { $counter: 0 }, notes: { $text: "" } }), "--json")
+    const created = cairn(
+      dir,
+      "create",
+      "task",
+      JSON.stringify({ title: "From the shell", votes: { $counter: 0 }, notes: { $text: "" } }),
+      "--json",
+    )
     const id = idIn(created)
     await page.locator(`button.doc[data-id="${id}"]`).click()
     const title = page.locator('.field[data-path="title"] input')

@@ -99,7 +99,9 @@ describe.skipIf(!chromiumAvailable())("browser peer (Chromium)", () => {
     await call(page, "whenSynced")
 
     await node.stop()
-    await page.waitForFunction(() => (window.app.status!() as { connection: string }).connection !== "connected", undefined, { timeout: 10_000 })
+    await page.waitForFunction(() => (window.app.status!() as { connection: string }).connection !== "connected", undefined, {
+      timeout: 10_000,
+    })
     const id = await call<string>(page, "create", "task", { title: "made offline" })
 
     await page.reload()
@@ -140,7 +142,9 @@ describe.skipIf(!chromiumAvailable())("browser peer (Chromium)", () => {
 
   // CAIRN_BROWSER_PULL=100000 for the soak's run (test/reliability/soak.mjs).
   const pullCount = Number(process.env.CAIRN_BROWSER_PULL ?? 10_000)
-  it(`a fresh page pulls ${pullCount.toLocaleString("en")} tasks from a node peer to the end, listing them as they come`, { timeout: Math.max(300_000, pullCount * 12) }, async () => {
+  it(`a fresh page pulls ${pullCount.toLocaleString("en")} tasks from a node peer to the end, listing them as they come`, {
+    timeout: Math.max(300_000, pullCount * 12),
+  }, async () => {
     const count = pullCount
     const bulk = await PeerProcess.start({ dir: await temp.make("cairn-web-bulk-") })
     try {

@@ -31,7 +31,10 @@ export class PeerProcess {
   readonly stray: string[] = []
   exited: Promise<number | null>
 
-  private constructor(readonly child: ChildProcessWithoutNullStreams, readonly options: PeerProcessOptions) {
+  private constructor(
+    readonly child: ChildProcessWithoutNullStreams,
+    readonly options: PeerProcessOptions,
+  ) {
     this.exited = new Promise(resolve => child.on("exit", code => resolve(code)))
     child.stderr.on("data", chunk => this.stderr.push(String(chunk)))
     child.on("exit", () => {

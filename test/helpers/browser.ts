@@ -18,7 +18,9 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
 export function chromiumAvailable(): boolean {
   if (existsSync(CHROMIUM_PATH)) return true
   if (process.env.CI) throw new Error(`Chromium is missing at ${CHROMIUM_PATH}; CI must install it (apt-get install -y chromium)`)
-  console.warn(`skipping browser tests: no Chromium at ${CHROMIUM_PATH} (install it with: sudo apt-get install -y chromium, or set CHROMIUM_PATH)`)
+  console.warn(
+    `skipping browser tests: no Chromium at ${CHROMIUM_PATH} (install it with: sudo apt-get install -y chromium, or set CHROMIUM_PATH)`,
+  )
   return false
 }
 

@@ -15,7 +15,13 @@ describe("crash safety", () => {
   it(`survives ${kills} SIGKILLs with no acknowledged write lost (seed ${seed})`, { timeout: 170_000 }, async () => {
     const result = await runCrashes({ seed, kills })
     if (result.failures.length > 0) {
-      throw new Error([`crash run failed for seed ${seed}; replay: ${crashReplayCommand(result)}`, `data kept in ${result.dir}`, ...result.failures.slice(0, 30)].join("\n"))
+      throw new Error(
+        [
+          `crash run failed for seed ${seed}; replay: ${crashReplayCommand(result)}`,
+          `data kept in ${result.dir}`,
+          ...result.failures.slice(0, 30),
+        ].join("\n"),
+      )
     }
     expect(result.kills).toBe(kills)
     expect(result.writes).toBeGreaterThan(0)

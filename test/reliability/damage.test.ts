@@ -15,7 +15,13 @@ describe("damaged storage", () => {
     it(`${mode}: opens, reports, rebuilds, recovers from a peer, loses nothing healthy (seed ${seed})`, { timeout: 90_000 }, async () => {
       const result = await runDamage({ seed, mode })
       if (result.failures.length > 0) {
-        throw new Error([`damage run failed (${mode}, seed ${seed}); replay: ${damageReplayCommand(result)}`, `data kept in ${result.dir}`, ...result.failures.slice(0, 20)].join("\n"))
+        throw new Error(
+          [
+            `damage run failed (${mode}, seed ${seed}); replay: ${damageReplayCommand(result)}`,
+            `data kept in ${result.dir}`,
+            ...result.failures.slice(0, 20),
+          ].join("\n"),
+        )
       }
       expect(result.recovered).toBe(result.damagedDocuments)
     })

@@ -59,37 +59,41 @@ const disk = await smallDisk()
 const isRoot = process.getuid?.() === 0
 
 describe("graceful failure", () => {
-  it.skipIf(!disk)("a full disk: writes fail with ENOSPC, the peer keeps running, and every acknowledged write survives", { timeout: 120_000 }, async () => {
-    const dir = join(disk!, "peer")
-    // --strict: no unhandled-rejection handler in the peer process, so a failure nobody handles would end it.
-    const peer = await ReliabilityPeer.start({ dir, strict: true })
-    // Registered before the unmount (cleanups run in reverse): a live process would keep the tmpfs busy.
-    cleanup.push(() => peer.kill())
-    await peer.call("write", { seed: 5, concurrency: 3 })
-    const deadline = Date.now() + 60_000
-    while (peer.writeErrors.length < 3 && Date.now() < deadline) await sleep(100)
-    expect(peer.writeErrors.length).toBeGreaterThanOrEqual(3)
-    for (const error of peer.writeErrors) expect(error).toMatch(/ENOSPC|no space/i)
-    await sleep(500)
-    // Still alive, still reading.
-    expect(peer.child.exitCode).toBeNull()
-    const acked = peer.acked.slice()
-    const model = new WriteModel()
-    model.apply(acked)
-    expect(await peer.call("verify", { expected: model.expected() })).toEqual([])
-    // Space comes back: a restart finds everything acknowledged, and writes again. (Without the restart, a
-    // failed catalog write keeps every later write failing: see the open case in regressions.test.ts.)
-    execFileSync("mount", ["-o", "remount,size=64m", disk!])
-    await peer.stop()
-    const reopened = await ReliabilityPeer.start({ dir })
-    cleanup.push(() => reopened.kill())
-    expect(await reopened.call("verify", { expected: model.expected() })).toEqual([])
-    const after = await reopened.call("create", { type: "task", data: { title: "after the disk was full" } })
-    model.apply([{ kind: "create", type: "task", id: after, title: "after the disk was full" }])
-    expect(await reopened.call("verify", { expected: model.expected() })).toEqual([])
-    expect(await reopened.call("unexpected")).toEqual([])
-    await reopened.stop()
-  })
+  it.skipIf(!disk)(
+    "a full disk: writes fail with ENOSPC, the peer keeps running, and every acknowledged write survives",
+    { timeout: 120_000 },
+    async () => {
+      const dir = join(disk!, "peer")
+      // --strict: no unhandled-rejection handler in the peer process, so a failure nobody handles would end it.
+      const peer = await ReliabilityPeer.start({ dir, strict: true })
+      // Registered before the unmount (cleanups run in reverse): a live process would keep the tmpfs busy.
+      cleanup.push(() => peer.kill())
+      await peer.call("write", { seed: 5, concurrency: 3 })
+      const deadline = Date.now() + 60_000
+      while (peer.writeErrors.length < 3 && Date.now() < deadline) await sleep(100)
+      expect(peer.writeErrors.length).toBeGreaterThanOrEqual(3)
+      for (const error of peer.writeErrors) expect(error).toMatch(/ENOSPC|no space/i)
+      await sleep(500)
+      // Still alive, still reading.
+      expect(peer.child.exitCode).toBeNull()
+      const acked = peer.acked.slice()
+      const model = new WriteModel()
+      model.apply(acked)
+      expect(await peer.call("verify", { expected: model.expected() })).toEqual([])
+      // Space comes back: a restart finds everything acknowledged, and writes again. (Without the restart, a
+      // failed catalog write keeps every later write failing: see the open case in regressions.test.ts.)
+      execFileSync("mount", ["-o", "remount,size=64m", disk!])
+      await peer.stop()
+      const reopened = await ReliabilityPeer.start({ dir })
+      cleanup.push(() => reopened.kill())
+      expect(await reopened.call("verify", { expected: model.expected() })).toEqual([])
+      const after = await reopened.call("create", { type: "task", data: { title: "after the disk was full" } })
+      model.apply([{ kind: "create", type: "task", id: after, title: "after the disk was full" }])
+      expect(await reopened.call("verify", { expected: model.expected() })).toEqual([])
+      expect(await reopened.call("unexpected")).toEqual([])
+      await reopened.stop()
+    },
+  )
 
   it("a port in use: listen fails naming the port, and the peer keeps working", async () => {
     const first = await NodePeer.open({ dir: await tempDir("cairn-port-"), types })
@@ -98,7 +102,10 @@ describe("graceful failure", () => {
     const second = await NodePeer.open({ dir: await tempDir("cairn-port-"), types })
     cleanup.push(() => second.close())
     const doc = await second.db.create(Task, { title: "written before" })
-    const error = await second.listen({ port }).then(() => undefined, (e: Error) => e)
+    const error = await second.listen({ port }).then(
+      () => undefined,
+      (e: Error) => e,
+    )
     expect(error).toBeInstanceOf(Error)
     expect(error!.message).toMatch(new RegExp(`in use.*${port}|${port}.*in use`, "i"))
     // Nothing is lost and the peer still works: it writes, and listens elsewhere.
@@ -109,7 +116,9 @@ describe("graceful failure", () => {
     await expect.poll(() => first.db.catalog.has(doc.id), { timeout: 10_000 }).toBe(true)
   })
 
-  it("a data directory this process may not write: a clear DataDirectoryError, and the data in it untouched", { timeout: 60_000 }, async () => {
+  it("a data directory this process may not write: a clear DataDirectoryError, and the data in it untouched", {
+    timeout: 60_000,
+  }, async () => {
     const dir = join(await tempDir("cairn-perm-"), "data")
     const owner = await NodePeer.open({ dir, types })
     const doc = await owner.db.create(Task, { title: "keep me" })
@@ -120,7 +129,10 @@ describe("graceful failure", () => {
     if (readOnly) cleanup.push(async () => execFileSync("umount", [dir], { stdio: "ignore" }))
     if (!isRoot) await chmod(dir, 0o500)
     const peer = ReliabilityPeer.spawn({ dir, ...(isRoot && !readOnly ? { uid: 65534, gid: 65534 } : {}) })
-    const error = await peer.started.then(() => undefined, (e: Error) => e)
+    const error = await peer.started.then(
+      () => undefined,
+      (e: Error) => e,
+    )
     const exit = await peer.exited
     expect(error?.message).toMatch(/DataDirectoryError: cannot (lock|create|read)[^:]*: (EACCES|EROFS)/)
     expect(exit.code).toBe(1)

@@ -18,7 +18,9 @@ const seconds = Number(process.env.CAIRN_LOAD_SECONDS ?? 20)
 const settleMs = Number(process.env.CAIRN_LOAD_SETTLE_MS ?? 30_000)
 
 describe("load", () => {
-  it(`${clients} clients in ${processes} processes editing for ${seconds} s: no errors, every client holds what the server holds, every acknowledged write is there`, { timeout: 240_000 }, async () => {
+  it(`${clients} clients in ${processes} processes editing for ${seconds} s: no errors, every client holds what the server holds, every acknowledged write is there`, {
+    timeout: 240_000,
+  }, async () => {
     const result = await runLoad({ clients, processes, seconds, settleMs, progress: (line: string) => console.log(`load: ${line}`) })
     console.log(`load: ${JSON.stringify({ ...result, failures: undefined })}`)
     if (result.failures.length > 0) throw new Error(`load run failed:\n${result.failures.slice(0, 20).join("\n")}`)

@@ -143,7 +143,10 @@ describe("regressions found by the reliability runs", () => {
         if (key[0] === "cairn-catalog") afterCatalogWrite = new Map(data)
       },
       remove: async key => void data.delete(keyOf(key)),
-      loadRange: async prefix => [...data].filter(([k]) => prefix.every((p, i) => k.split("\u0000")[i] === p)).map(([k, value]): Chunk => ({ key: k.split("\u0000"), data: value })),
+      loadRange: async prefix =>
+        [...data]
+          .filter(([k]) => prefix.every((p, i) => k.split("\u0000")[i] === p))
+          .map(([k, value]): Chunk => ({ key: k.split("\u0000"), data: value })),
       removeRange: async prefix => {
         for (const k of [...data.keys()]) if (prefix.every((p, i) => k.split("\u0000")[i] === p)) data.delete(k)
       },
@@ -184,7 +187,10 @@ describe("regressions found by the reliability runs", () => {
         data.set(keyOf(key), value)
       },
       remove: async key => void data.delete(keyOf(key)),
-      loadRange: async prefix => [...data].filter(([k]) => prefix.every((p, i) => k.split("\u0000")[i] === p)).map(([k, value]): Chunk => ({ key: k.split("\u0000"), data: value })),
+      loadRange: async prefix =>
+        [...data]
+          .filter(([k]) => prefix.every((p, i) => k.split("\u0000")[i] === p))
+          .map(([k, value]): Chunk => ({ key: k.split("\u0000"), data: value })),
       removeRange: async prefix => {
         for (const k of [...data.keys()]) if (prefix.every((p, i) => k.split("\u0000")[i] === p)) data.delete(k)
       },

@@ -54,10 +54,19 @@ if (!only || only === "crash") {
   const seed = number("seed", randomSeed())
   const kills = number("kills", 50)
   log(`crash safety: ${kills} SIGKILLs, seed ${seed}`)
-  const result = await runCrashes({ seed, kills, progress: line => (Number(line.match(/kill (\d+)/)?.[1]) % 10 === 0 ? log(`  ${line}`) : undefined) })
+  const result = await runCrashes({
+    seed,
+    kills,
+    progress: line => (Number(line.match(/kill (\d+)/)?.[1]) % 10 === 0 ? log(`  ${line}`) : undefined),
+  })
   summary.crash = result
-  log(`  ${result.kills} kills (${result.killsWhileOpening} while opening), ${result.restarts} restarts, ${result.writes} acknowledged writes + ${result.sourceWrites} from the other peer, ${result.catalogRebuilds} catalog rebuilds, ${result.damagedReported} torn documents reported`)
-  if (result.failures.length) failures.push(`crash safety failed (seed ${seed}); replay: ${crashReplayCommand(result)}\n  ${result.failures.slice(0, 20).join("\n  ")}\n  data kept in ${result.dir}`)
+  log(
+    `  ${result.kills} kills (${result.killsWhileOpening} while opening), ${result.restarts} restarts, ${result.writes} acknowledged writes + ${result.sourceWrites} from the other peer, ${result.catalogRebuilds} catalog rebuilds, ${result.damagedReported} torn documents reported`,
+  )
+  if (result.failures.length)
+    failures.push(
+      `crash safety failed (seed ${seed}); replay: ${crashReplayCommand(result)}\n  ${result.failures.slice(0, 20).join("\n  ")}\n  data kept in ${result.dir}`,
+    )
 }
 
 if (!only || only === "damage") {
@@ -66,8 +75,13 @@ if (!only || only === "damage") {
     const seed = number("seed", randomSeed())
     const result = await runDamage({ seed, mode })
     summary.damage.push(result)
-    log(`damaged storage, ${mode} (seed ${seed}): ${result.damagedDocuments} documents damaged, ${result.reported} reported (${result.unknowable ?? 0} unknowable), ${result.recovered} recovered, catalog ${result.catalogRebuilt ? "rebuilt" : "kept"}`)
-    if (result.failures.length) failures.push(`damaged storage failed (${mode}, seed ${seed}); replay: ${damageReplayCommand(result)}\n  ${result.failures.slice(0, 20).join("\n  ")}`)
+    log(
+      `damaged storage, ${mode} (seed ${seed}): ${result.damagedDocuments} documents damaged, ${result.reported} reported (${result.unknowable ?? 0} unknowable), ${result.recovered} recovered, catalog ${result.catalogRebuilt ? "rebuilt" : "kept"}`,
+    )
+    if (result.failures.length)
+      failures.push(
+        `damaged storage failed (${mode}, seed ${seed}); replay: ${damageReplayCommand(result)}\n  ${result.failures.slice(0, 20).join("\n  ")}`,
+      )
   }
 }
 
@@ -76,9 +90,19 @@ if (!only || only === "load") {
   const processes = number("processes", clients)
   const seconds = number("seconds", 60)
   log(`load: ${clients} clients in ${processes} processes for ${seconds} s`)
-  const result = await runLoad({ clients, processes, seconds, settleMs: number("settle", 90) * 1000, clientNice: number("nice", processes > 10 ? 5 : 0), ...(args.rate ? { rate: number("rate") } : {}), progress: line => log(`  ${line}`) })
+  const result = await runLoad({
+    clients,
+    processes,
+    seconds,
+    settleMs: number("settle", 90) * 1000,
+    clientNice: number("nice", processes > 10 ? 5 : 0),
+    ...(args.rate ? { rate: number("rate") } : {}),
+    progress: line => log(`  ${line}`),
+  })
   summary.load = result
-  log(`  ${result.edits} edits (${result.created} creations), ${result.editsPerSecond}/s; local ack p50 ${result.ackMs?.p50} ms p99 ${result.ackMs?.p99} ms; at the server p50 ${result.propagationMs?.p50} ms p99 ${result.propagationMs?.p99} ms; every client held the server's ${result.documents} documents ${result.settleMs === null ? "NEVER" : `${result.settleMs} ms`} after the edits stopped; ${result.stalls} stalled pulls reported; server heap ${result.memory?.heapEarlyMB} → ${result.memory?.heapLateMB} MB, RSS max ${result.memory?.rssMaxMB} MB`)
+  log(
+    `  ${result.edits} edits (${result.created} creations), ${result.editsPerSecond}/s; local ack p50 ${result.ackMs?.p50} ms p99 ${result.ackMs?.p99} ms; at the server p50 ${result.propagationMs?.p50} ms p99 ${result.propagationMs?.p99} ms; every client held the server's ${result.documents} documents ${result.settleMs === null ? "NEVER" : `${result.settleMs} ms`} after the edits stopped; ${result.stalls} stalled pulls reported; server heap ${result.memory?.heapEarlyMB} → ${result.memory?.heapLateMB} MB, RSS max ${result.memory?.rssMaxMB} MB`,
+  )
   if (result.failures.length) failures.push(`load failed: ${result.failures.slice(0, 20).join("\n  ")}`)
 }
 
@@ -114,7 +138,9 @@ if (!only || only === "convergence") {
       failures.push(describeFailure(result))
       log(`${line}: FAILED`)
     } else {
-      log(`${line}: converged${result.upstream.length ? ` (${result.upstream.length} Automerge in-memory/loaded differences, see RELIABILITY.md)` : ""}`)
+      log(
+        `${line}: converged${result.upstream.length ? ` (${result.upstream.length} Automerge in-memory/loaded differences, see RELIABILITY.md)` : ""}`,
+      )
     }
   }
 }
@@ -124,10 +150,18 @@ log(`done in ${elapsed} min on ${availableParallelism?.() ?? cpus().length} core
 const row = [
   new Date().toISOString().slice(0, 16).replace("T", " "),
   elapsed,
-  summary.convergence.seeds ? `${summary.convergence.seeds} (${summary.convergence.failed.length} failed${summary.convergence.failed.length ? `: ${summary.convergence.failed.join(", ")}` : ""})` : "–",
-  summary.crash ? `${summary.crash.kills} (${summary.crash.writes} writes, ${summary.crash.failures.length ? "LOST WRITES" : "none lost"})` : "–",
-  summary.damage.length ? `${summary.damage.reduce((n, r) => n + r.recovered, 0)} of ${summary.damage.reduce((n, r) => n + r.damagedDocuments, 0)} docs, ${summary.damage.filter(r => r.failures.length === 0).length}/${summary.damage.length} modes` : "–",
-  summary.load ? `${summary.load.clients} in ${summary.load.processes} processes × ${summary.load.seconds} s, ${summary.load.editsPerSecond} edits/s, p99 ${summary.load.propagationMs?.p99} ms, converged ${summary.load.settleMs === null ? "NEVER" : `${(summary.load.settleMs / 1000).toFixed(1)} s`} after, heap ${summary.load.memory?.heapEarlyMB}→${summary.load.memory?.heapLateMB} MB${summary.load.failures.length ? ", FAILED" : ""}` : "–",
+  summary.convergence.seeds
+    ? `${summary.convergence.seeds} (${summary.convergence.failed.length} failed${summary.convergence.failed.length ? `: ${summary.convergence.failed.join(", ")}` : ""})`
+    : "–",
+  summary.crash
+    ? `${summary.crash.kills} (${summary.crash.writes} writes, ${summary.crash.failures.length ? "LOST WRITES" : "none lost"})`
+    : "–",
+  summary.damage.length
+    ? `${summary.damage.reduce((n, r) => n + r.recovered, 0)} of ${summary.damage.reduce((n, r) => n + r.damagedDocuments, 0)} docs, ${summary.damage.filter(r => r.failures.length === 0).length}/${summary.damage.length} modes`
+    : "–",
+  summary.load
+    ? `${summary.load.clients} in ${summary.load.processes} processes × ${summary.load.seconds} s, ${summary.load.editsPerSecond} edits/s, p99 ${summary.load.propagationMs?.p99} ms, converged ${summary.load.settleMs === null ? "NEVER" : `${(summary.load.settleMs / 1000).toFixed(1)} s`} after, heap ${summary.load.memory?.heapEarlyMB}→${summary.load.memory?.heapLateMB} MB${summary.load.failures.length ? ", FAILED" : ""}`
+    : "–",
 ]
 await appendRow(`| ${row.join(" | ")} |`)
 
@@ -141,7 +175,8 @@ process.exit(0)
 /** Append a row to the "Soak runs" table of RELIABILITY.md (made if missing). */
 async function appendRow(row) {
   const path = fileURLToPath(new URL("../../RELIABILITY.md", import.meta.url))
-  const header = "## Soak runs\n\nAppended by `npm run soak`: when, minutes, convergence seeds, SIGKILLs survived, damaged documents recovered, load.\n\n| date (UTC) | min | convergence seeds | kills | damaged docs recovered | load |\n|---|---|---|---|---|---|\n"
+  const header =
+    "## Soak runs\n\nAppended by `npm run soak`: when, minutes, convergence seeds, SIGKILLs survived, damaged documents recovered, load.\n\n| date (UTC) | min | convergence seeds | kills | damaged docs recovered | load |\n|---|---|---|---|---|---|\n"
   let text = await readFile(path, "utf8").catch(() => "# Reliability\n")
   if (!text.includes("## Soak runs")) text = `${text.trimEnd()}\n\n${header}`
   await writeFile(path, `${text.trimEnd()}\n${row}\n`)

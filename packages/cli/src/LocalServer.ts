@@ -16,7 +16,10 @@ export const SOCKET_NAME = "cairn.sock"
 export type Answer = { ok: true; result: unknown } | { ok: false; error: string; exitCode: number } | { event: unknown }
 
 export class LocalServer {
-  private constructor(private readonly server: Server, readonly path: string) {}
+  private constructor(
+    private readonly server: Server,
+    readonly path: string,
+  ) {}
 
   /** Listen on `<dir>/cairn.sock` (a stale socket from a dead server is replaced). */
   static async start(peer: NodePeer): Promise<LocalServer> {
@@ -72,7 +75,8 @@ function watch(peer: NodePeer, socket: Socket, request: Request): void {
 export function watchChanges(peer: NodePeer, type: string | undefined, emit: (value: unknown) => void): () => void {
   return peer.db.on("change", ({ id, type: changedType, origin, entry }) => {
     if (type && changedType !== type) return
-    if (entry.purged || entry.deletedAt !== null) return emit({ id, type: changedType, origin, deletedAt: entry.deletedAt, purged: entry.purged ?? false })
+    if (entry.purged || entry.deletedAt !== null)
+      return emit({ id, type: changedType, origin, deletedAt: entry.deletedAt, purged: entry.purged ?? false })
     peer.db.get(id).then(
       doc => emit({ ...doc, origin }),
       () => {},

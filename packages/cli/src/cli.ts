@@ -148,44 +148,96 @@ export function program(): Command {
     .exitOverride()
     .configureOutput({ writeErr: message => process.stderr.write(message.startsWith("error:") ? `cairn: ${message.slice(7)}` : message) })
   const global = (): Global => program.opts<Global>()
-  const action = (name: string) => async (...params: unknown[]) => {
-    const command = params.at(-1) as Command
-    const options = command.opts()
-    const args = command.args
-    await run(name, args, options, global())
-  }
+  const action =
+    (name: string) =>
+    async (...params: unknown[]) => {
+      const command = params.at(-1) as Command
+      const options = command.opts()
+      const args = command.args
+      await run(name, args, options, global())
+    }
   const example = (command: Command, lines: string) => command.addHelpText("after", `\nExample:\n${lines}`)
   // Every write can say why it was made; `cairn history` shows it.
   const withMessage = (command: Command) => command.option("-m, --message <text>", "a message for the change, shown by cairn history")
 
-  example(program.command("init").description("create the data directory and this machine's identity (again: keeps the identity)").option("--name <name>", "a name for this machine").action(action("init")), "  cairn init --name laptop")
-  example(program.command("whoami").description("this machine: its id, public key and name (--json: {\"machineId\", \"publicKey\", \"name\"})").action(action("whoami")), "  cairn whoami --json")
   example(
-    withMessage(program.command("create").argument("<type>").argument("[json]").description("create a document (JSON from the argument or stdin); prints its id")).action(action("create")),
+    program
+      .command("init")
+      .description("create the data directory and this machine's identity (again: keeps the identity)")
+      .option("--name <name>", "a name for this machine")
+      .action(action("init")),
+    "  cairn init --name laptop",
+  )
+  example(
+    program
+      .command("whoami")
+      .description('this machine: its id, public key and name (--json: {"machineId", "publicKey", "name"})')
+      .action(action("whoami")),
+    "  cairn whoami --json",
+  )
+  example(
+    withMessage(
+      program
+        .command("create")
+        .argument("<type>")
+        .argument("[json]")
+        .description("create a document (JSON from the argument or stdin); prints its id"),
+    ).action(action("create")),
     `  cairn create task '{"title": "Buy milk", "notes": {"$text": "oat"}, "votes": {"$counter": 0}}' -m "shopping list"`,
   )
   example(
     program
       .command("get")
       .argument("<id>")
-      .option("--at <hash>", "the document as it was at this change (a hash from cairn history, or a unique prefix of 4 or more characters)")
+      .option(
+        "--at <hash>",
+        "the document as it was at this change (a hash from cairn history, or a unique prefix of 4 or more characters)",
+      )
       .description("a document: id, type, times, creator, and its data (tagged JSON, so kinds show; --json: plain JSON)")
       .action(action("get")),
     "  cairn get 2S7nW9…\n  cairn get 2S7nW9… --at 3f2a9c1b0d4e\n  cairn get 2S7nW9… --json",
   )
-  example(program.command("ls").description("documents, most recently modified first").option("--type <type>", "only this type").option("--deleted", "include deleted documents").action(action("ls")), "  cairn ls --type task")
+  example(
+    program
+      .command("ls")
+      .description("documents, most recently modified first")
+      .option("--type <type>", "only this type")
+      .option("--deleted", "include deleted documents")
+      .action(action("ls")),
+    "  cairn ls --type task",
+  )
   example(
     withMessage(program.command("set"))
       .argument("<id>")
       .argument("<path>")
       .argument("<value>")
-      .option("--force-kind", "replace the value even if VALUE is of another kind (a counter by a string, say); without it that is refused where no type definition says what the field is")
-      .description('set a value at a dotted path (a.b.0.c); VALUE is tagged JSON if it parses ("s" a register, {"$text": "s"} text, {"$counter": 1} a counter), else a string')
+      .option(
+        "--force-kind",
+        "replace the value even if VALUE is of another kind (a counter by a string, say); without it that is refused where no type definition says what the field is",
+      )
+      .description(
+        'set a value at a dotted path (a.b.0.c); VALUE is tagged JSON if it parses ("s" a register, {"$text": "s"} text, {"$counter": 1} a counter), else a string',
+      )
       .action(action("set")),
     "  cairn set 2S7nW9… title 'Buy oat milk' -m 'oat, not cow'\n  cairn set 2S7nW9… done true\n  cairn set 2S7nW9… votes '{\"$counter\": 0}'\n  cairn set 2S7nW9… votes 3 --force-kind      # a counter becomes a number register",
   )
-  example(withMessage(program.command("unset").argument("<id>").argument("<path>").description("remove a map key or list item")).action(action("unset")), "  cairn unset 2S7nW9… tags.0")
-  example(withMessage(program.command("incr").argument("<id>").argument("<path>").argument("[n]").description("add N (default 1, may be negative) to a counter")).action(action("incr")), "  cairn incr 2S7nW9… votes -- -2")
+  example(
+    withMessage(program.command("unset").argument("<id>").argument("<path>").description("remove a map key or list item")).action(
+      action("unset"),
+    ),
+    "  cairn unset 2S7nW9… tags.0",
+  )
+  example(
+    withMessage(
+      program
+        .command("incr")
+        .argument("<id>")
+        .argument("<path>")
+        .argument("[n]")
+        .description("add N (default 1, may be negative) to a counter"),
+    ).action(action("incr")),
+    "  cairn incr 2S7nW9… votes -- -2",
+  )
   example(
     withMessage(program.command("text"))
       .argument("<id>")
@@ -196,17 +248,44 @@ export function program(): Command {
       .action(action("text")),
     "  cairn text 2S7nW9… notes --splice 0 0 'Hello '",
   )
-  example(withMessage(program.command("rm").argument("<id>").description("delete a document (the delete replicates; cairn restore undoes it)")).action(action("rm")), "  cairn rm 2S7nW9… -m 'bought it'")
-  example(withMessage(program.command("restore").argument("<id>").description("undo a delete (cairn rm); the restore replicates")).action(action("restore")), "  cairn restore 2S7nW9… -m 'not bought after all'")
   example(
-    program.command("purge").argument("<id>").description("drop a deleted document's body and history for good; a tombstone replicates, so the peers it syncs with drop theirs too; cannot be undone").action(action("purge")),
+    withMessage(
+      program.command("rm").argument("<id>").description("delete a document (the delete replicates; cairn restore undoes it)"),
+    ).action(action("rm")),
+    "  cairn rm 2S7nW9… -m 'bought it'",
+  )
+  example(
+    withMessage(program.command("restore").argument("<id>").description("undo a delete (cairn rm); the restore replicates")).action(
+      action("restore"),
+    ),
+    "  cairn restore 2S7nW9… -m 'not bought after all'",
+  )
+  example(
+    program
+      .command("purge")
+      .argument("<id>")
+      .description(
+        "drop a deleted document's body and history for good; a tombstone replicates, so the peers it syncs with drop theirs too; cannot be undone",
+      )
+      .action(action("purge")),
     "  cairn rm 2S7nW9… && cairn purge 2S7nW9…",
   )
   example(
-    program.command("history").argument("<id>").description("changes of a document, oldest first: hash, time, machine, message (get --at HASH shows the document at one)").action(action("history")),
+    program
+      .command("history")
+      .argument("<id>")
+      .description("changes of a document, oldest first: hash, time, machine, message (get --at HASH shows the document at one)")
+      .action(action("history")),
     "  cairn history 2S7nW9…\n  cairn history 2S7nW9… --json",
   )
-  example(program.command("watch").description("print a JSON line per changed document (local or remote) until SIGINT/SIGTERM").option("--type <type>", "only this type").action((options: { type?: string }) => watch(options, global())), "  cairn watch --type task")
+  example(
+    program
+      .command("watch")
+      .description("print a JSON line per changed document (local or remote) until SIGINT/SIGTERM")
+      .option("--type <type>", "only this type")
+      .action((options: { type?: string }) => watch(options, global())),
+    "  cairn watch --type task",
+  )
   example(
     program
       .command("serve")
@@ -226,28 +305,69 @@ export function program(): Command {
     "  cairn serve --port 3030\n  cairn serve --open --port 0",
   )
   example(
-    program.command("sync").argument("<url>").description("connect, sync both ways until in sync, then exit; exit code 3: documents arrived and were quarantined, 4: the other peer refused changes made here (no write grant)").option("--types <types>", "types to sync: T1,T2 or *").option("--timeout <seconds>", "give up after this long", "30").action(action("sync")),
+    program
+      .command("sync")
+      .argument("<url>")
+      .description(
+        "connect, sync both ways until in sync, then exit; exit code 3: documents arrived and were quarantined, 4: the other peer refused changes made here (no write grant)",
+      )
+      .option("--types <types>", "types to sync: T1,T2 or *")
+      .option("--timeout <seconds>", "give up after this long", "30")
+      .action(action("sync")),
     "  cairn sync ws://127.0.0.1:3030 --json",
   )
   example(
-    program.command("export").argument("<dir>").description("one JSON file per document (kinds kept) and its history, plus a manifest; into an empty folder").option("--force", "write into a folder that is not empty").action(action("export")),
+    program
+      .command("export")
+      .argument("<dir>")
+      .description("one JSON file per document (kinds kept) and its history, plus a manifest; into an empty folder")
+      .option("--force", "write into a folder that is not empty")
+      .action(action("export")),
     "  cairn export ./backup",
   )
   example(
-    withMessage(program.command("import").argument("<dir>").description("import an export: the same documents, which sync with every other copy (again: changes nothing); -m goes on the changes it writes")).action(action("import")),
+    withMessage(
+      program
+        .command("import")
+        .argument("<dir>")
+        .description(
+          "import an export: the same documents, which sync with every other copy (again: changes nothing); -m goes on the changes it writes",
+        ),
+    ).action(action("import")),
     "  cairn import ./backup -m 'restored from the laptop backup'",
   )
-  example(program.command("status").description("data directory, machine, documents per type, known peers").action(action("status")), "  cairn status")
   example(
-    program.command("trust").argument("<publicKey>").description("trust a machine: what it may read and write").option("--name <name>").option("--read <types>", "T1,T2 or *").option("--write <types>", "T1,T2 or *").action(action("trust")),
+    program.command("status").description("data directory, machine, documents per type, known peers").action(action("status")),
+    "  cairn status",
+  )
+  example(
+    program
+      .command("trust")
+      .argument("<publicKey>")
+      .description("trust a machine: what it may read and write")
+      .option("--name <name>")
+      .option("--read <types>", "T1,T2 or *")
+      .option("--write <types>", "T1,T2 or *")
+      .action(action("trust")),
     "  cairn trust 5f1c… --name phone --read task,note --write task",
   )
   example(
-    program.command("quarantine").argument("[action]", "list (default), show, drop or release").argument("[id]").description("documents refused on arrival, and why: show one, drop it here, or release it (checked again)").action(action("quarantine")),
+    program
+      .command("quarantine")
+      .argument("[action]", "list (default), show, drop or release")
+      .argument("[id]")
+      .description("documents refused on arrival, and why: show one, drop it here, or release it (checked again)")
+      .action(action("quarantine")),
     "  cairn quarantine\n  cairn quarantine release 2S7nW9…",
   )
-  example(program.command("untrust").argument("<publicKey>").description("stop trusting a machine").action(action("untrust")), "  cairn untrust 5f1c…")
-  example(program.command("peers").description("trusted and connected machines, with when each was last seen").action(action("peers")), "  cairn peers --json")
+  example(
+    program.command("untrust").argument("<publicKey>").description("stop trusting a machine").action(action("untrust")),
+    "  cairn untrust 5f1c…",
+  )
+  example(
+    program.command("peers").description("trusted and connected machines, with when each was last seen").action(action("peers")),
+    "  cairn peers --json",
+  )
   return program
 }
 

@@ -68,7 +68,12 @@ async function documentOf(peer: NodePeer, id: string): Promise<Doc> {
   return peer.db.get(id)
 }
 
-async function change(peer: NodePeer, id: string, mutate: (draft: Record<string, unknown>) => void, options: Record<string, unknown>): Promise<Doc> {
+async function change(
+  peer: NodePeer,
+  id: string,
+  mutate: (draft: Record<string, unknown>) => void,
+  options: Record<string, unknown>,
+): Promise<Doc> {
   const doc = await documentOf(peer, id)
   return peer.db.change(doc.type, id, mutate as never, messageOf(options))
 }
@@ -89,7 +94,8 @@ function entryOf(peer: NodePeer, id: string | undefined) {
 
 /** The full hash of the change `text` names (the hash, or a unique prefix of it) in a document's history. */
 async function changeNamed(peer: NodePeer, id: string, text: string): Promise<string> {
-  if (!/^[0-9a-f]{4,64}$/.test(text)) throw new UsageError(`--at takes a change hash from cairn history (4 to 64 hex characters), got ${JSON.stringify(text)}`)
+  if (!/^[0-9a-f]{4,64}$/.test(text))
+    throw new UsageError(`--at takes a change hash from cairn history (4 to 64 hex characters), got ${JSON.stringify(text)}`)
   const matches = (await peer.db.history(id)).filter(change => change.hash.startsWith(text))
   if (matches.length === 0) throw new Error(`document ${id} has no change ${text}; cairn history ${id} lists its changes`)
   if (matches.length > 1) throw new Error(`${text} is the start of ${matches.length} changes of document ${id}; give more of the hash`)
@@ -194,7 +200,8 @@ export const commands: Record<string, Command> = {
   async purge(peer, { args }) {
     const entry = entryOf(peer, args[0])
     if (entry.purged) throw new Error(`document ${entry.id} is already purged`)
-    if (entry.deletedAt === null) throw new Error(`document ${entry.id} is not deleted; delete it first (cairn rm ${entry.id}), then purge it`)
+    if (entry.deletedAt === null)
+      throw new Error(`document ${entry.id} is not deleted; delete it first (cairn rm ${entry.id}), then purge it`)
     await peer.db.purge(entry.id)
     return { id: entry.id, purged: true }
   },
@@ -239,7 +246,8 @@ export const commands: Record<string, Command> = {
     const target = resolve(args[0] ?? "")
     if (!args[0]) throw new UsageError("usage: cairn export DIR")
     const present = await readdir(target).catch(() => [])
-    if (present.length > 0 && !options.force) throw new UsageError(`${target} is not empty; export into an empty folder, or give --force to write over what is there`)
+    if (present.length > 0 && !options.force)
+      throw new UsageError(`${target} is not empty; export into an empty folder, or give --force to write over what is there`)
     await mkdir(target, { recursive: true })
     const documents: ManifestEntry[] = []
     const entries = [...peer.db.catalog.entries()].filter(entry => isVisible(entry, { includeDeleted: true }))
@@ -265,19 +273,24 @@ export const commands: Record<string, Command> = {
       throw new Error(`${source} is not a Cairn export: ${(error as Error).message}`)
     })
     const manifest = parseJSON(manifestText, "manifest.json") as { format?: string; documents?: Partial<ManifestEntry>[] }
-    if ((manifest.format !== EXPORT_MANIFEST && manifest.format !== "cairn.export/1") || !Array.isArray(manifest.documents)) throw new Error(`${source}/manifest.json is not a Cairn export manifest`)
+    if ((manifest.format !== EXPORT_MANIFEST && manifest.format !== "cairn.export/1") || !Array.isArray(manifest.documents))
+      throw new Error(`${source}/manifest.json is not a Cairn export manifest`)
     // Read and check every file first, so a bad export imports nothing.
     const decoded: { document: ReturnType<typeof decodeDocument>; history?: Uint8Array }[] = []
     for (const item of manifest.documents) {
       if (typeof item.file !== "string") throw new Error("manifest.json lists a document without a file")
-      if (item.history !== undefined && typeof item.history !== "string") throw new Error(`manifest.json: the history of ${item.file} is not a file name`)
+      if (item.history !== undefined && typeof item.history !== "string")
+        throw new Error(`manifest.json: the history of ${item.file} is not a file name`)
       const document = decodeDocument(await readExportFile(source, item.file, "utf8"), item.file)
       decoded.push({ document, ...(item.history ? { history: await readExportFile(source, item.history) } : {}) })
     }
     const counts = { created: 0, merged: 0, changed: 0, unchanged: 0 }
     const newIds: { from: string; to: string }[] = []
     for (const { document, history } of decoded) {
-      progress?.(Object.values(counts).reduce((a, b) => a + b, 0), decoded.length)
+      progress?.(
+        Object.values(counts).reduce((a, b) => a + b, 0),
+        decoded.length,
+      )
       if (history) {
         counts[await peer.db.importHistory(document.id, history, document, messageOf(options))]++
         continue
@@ -292,7 +305,8 @@ export const commands: Record<string, Command> = {
   async quarantine(peer, { args }) {
     const [action = "list", id] = args
     if (action === "list") return peer.db.quarantined()
-    if (!id || !["show", "drop", "release"].includes(action)) throw new UsageError("usage: cairn quarantine [list | show ID | drop ID | release ID]")
+    if (!id || !["show", "drop", "release"].includes(action))
+      throw new UsageError("usage: cairn quarantine [list | show ID | drop ID | release ID]")
     const listed = peer.db.quarantined().find(document => document.id === id)
     if (!listed) throw new Error(`document ${id} is not quarantined here`)
     if (action === "show") return { ...listed, document: await peer.db.quarantinedDocument(id) }
@@ -348,7 +362,10 @@ export const commands: Record<string, Command> = {
       })
       const status = peer.peers().find(p => p.peerId === peerId)
       const wants = options.types === undefined ? "*" : selection(String(options.types))
-      const documents = peer.db.types().filter(t => wants === "*" || wants.includes(t.type)).reduce((n, t) => n + t.count, 0)
+      const documents = peer.db
+        .types()
+        .filter(t => wants === "*" || wants.includes(t.type))
+        .reduce((n, t) => n + t.count, 0)
       const refused = [...denied].map(([id, reason]) => ({ id, type: peer.db.catalog.get(id)?.type ?? "unknown", reason }))
       return { sent: status?.sent ?? 0, received: status?.received ?? 0, documents, quarantined, denied: refused }
     } finally {
@@ -381,7 +398,15 @@ function peerList(peer: NodePeer) {
   }))
   const others = connected
     .filter(p => !trusted.some(t => t.machineId === p.machineId))
-    .map(p => ({ machineId: p.machineId, publicKey: null, name: p.name ?? null, read: p.wants, write: null, lastSeen: p.lastSyncAt, connected: p.state !== "closed" }))
+    .map(p => ({
+      machineId: p.machineId,
+      publicKey: null,
+      name: p.name ?? null,
+      read: p.wants,
+      write: null,
+      lastSeen: p.lastSyncAt,
+      connected: p.state !== "closed",
+    }))
   return [...trusted, ...others]
 }
 

@@ -17,7 +17,6 @@ export interface ManifestEntry {
   history: string
 }
 
-
 /**
  * Read a file of an export: inside it (by path, and not through a symbolic
  * link), not larger than an import takes, and text only if it is valid
@@ -35,7 +34,8 @@ export async function readExportFile(root: string, file: string, encoding?: "utf
   }
   if (stats.isSymbolicLink()) throw new Error(`refusing ${file}: it is a symbolic link`)
   if (!stats.isFile()) throw new Error(`refusing ${file}: it is not a file`)
-  if (stats.size > MAX_INPUT_BYTES) throw new Error(`refusing ${file}: ${stats.size} bytes is more than an import takes (${MAX_INPUT_BYTES})`)
+  if (stats.size > MAX_INPUT_BYTES)
+    throw new Error(`refusing ${file}: ${stats.size} bytes is more than an import takes (${MAX_INPUT_BYTES})`)
   const bytes = await readFile(path)
   return encoding ? decodeUtf8(bytes, file) : bytes
 }

@@ -50,10 +50,18 @@ export const humanOutput: Record<string, (result: any) => string | undefined> = 
   untrust: () => undefined,
   get: (doc: DocumentResult) => documentBlock(doc),
   ls: (docs: DocumentResult[]) => (docs.length === 0 ? "no documents" : documentTable(docs)),
-  history: (result: { changes: { hash: string; machineId: string; time: number; message: string | null }[]; machines: Record<string, string> }) =>
+  history: (result: {
+    changes: { hash: string; machineId: string; time: number; message: string | null }[]
+    machines: Record<string, string>
+  }) =>
     table(
       ["HASH", "TIME", "MACHINE", "MESSAGE"],
-      result.changes.map(change => [change.hash.slice(0, SHORT_HASH), readableTime(change.time), machine(change.machineId, result.machines), change.message ?? ""]),
+      result.changes.map(change => [
+        change.hash.slice(0, SHORT_HASH),
+        readableTime(change.time),
+        machine(change.machineId, result.machines),
+        change.message ?? "",
+      ]),
     ),
   peers: (peers: PeerRow[]) => (peers.length === 0 ? "no trusted or connected machines" : peerTable(peers)),
   status: r =>
@@ -61,7 +69,12 @@ export const humanOutput: Record<string, (result: any) => string | undefined> = 
       ["data directory", r.dataDir],
       ["machine", `${r.machine.machineId}${r.machine.name ? ` (${r.machine.name})` : ""}`],
       ["public key", r.machine.publicKey],
-      ["documents", Object.entries(r.documents).map(([type, count]) => `${type} ${count}`).join(", ") || "none"],
+      [
+        "documents",
+        Object.entries(r.documents)
+          .map(([type, count]) => `${type} ${count}`)
+          .join(", ") || "none",
+      ],
       ["peers", r.peers.length === 0 ? "none" : ""],
     ]) + (r.peers.length === 0 ? "" : `\n${indent(peerTable(r.peers))}`),
   trust: r => `trusted ${r.machineId}${r.name ? ` (${r.name})` : ""}: it may read ${selection(r.read)}, write ${selection(r.write)}`,
@@ -98,7 +111,14 @@ export function readableTime(ms: number): string {
 /** Rows under a header, each column as wide as its widest cell, two spaces apart. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map(row => row[i]!.length)))
-  return [header, ...rows].map(row => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n")
+  return [header, ...rows]
+    .map(row =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n")
 }
 
 function machineLines(machine: { machineId: string; publicKey: string; name: string | null }): string {
@@ -138,14 +158,27 @@ function documentTable(docs: DocumentResult[]): string {
   const deleted = docs.some(doc => doc.deletedAt !== null)
   return table(
     ["ID", "TYPE", "MODIFIED", ...(deleted ? ["DELETED"] : []), "DATA"],
-    docs.map(doc => [doc.id, doc.type, readableTime(doc.modifiedAt), ...(deleted ? [doc.deletedAt === null ? "" : readableTime(doc.deletedAt)] : []), summary(doc.data)]),
+    docs.map(doc => [
+      doc.id,
+      doc.type,
+      readableTime(doc.modifiedAt),
+      ...(deleted ? [doc.deletedAt === null ? "" : readableTime(doc.deletedAt)] : []),
+      summary(doc.data),
+    ]),
   )
 }
 
 function peerTable(peers: PeerRow[]): string {
   return table(
     ["MACHINE", "NAME", "READ", "WRITE", "CONNECTED", "LAST SEEN"],
-    peers.map(peer => [peer.machineId, peer.name ?? "", selection(peer.read), selection(peer.write), peer.connected ? "yes" : "no", peer.lastSeen === null ? "never" : readableTime(peer.lastSeen)]),
+    peers.map(peer => [
+      peer.machineId,
+      peer.name ?? "",
+      selection(peer.read),
+      selection(peer.write),
+      peer.connected ? "yes" : "no",
+      peer.lastSeen === null ? "never" : readableTime(peer.lastSeen),
+    ]),
   )
 }
 
@@ -181,6 +214,7 @@ export function taggedJSON(value: unknown, indentation = ""): string {
   const entries = Object.entries(value)
   if (entries.length === 0) return "{}"
   const [only] = entries
-  if (entries.length === 1 && only![0].startsWith("$") && (only![1] === null || typeof only![1] !== "object")) return `{ ${JSON.stringify(only![0])}: ${JSON.stringify(only![1])} }`
+  if (entries.length === 1 && only![0].startsWith("$") && (only![1] === null || typeof only![1] !== "object"))
+    return `{ ${JSON.stringify(only![0])}: ${JSON.stringify(only![1])} }`
   return `{\n${entries.map(([key, item]) => `${inner}${JSON.stringify(key)}: ${taggedJSON(item, inner)}`).join(",\n")}\n${indentation}}`
 }

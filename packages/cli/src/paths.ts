@@ -7,6 +7,7 @@ import { UsageError } from "./errors.js"
 
 /** Parse "a.b.0.c" into segments; numbers become list indexes. */
 export function parsePath(path: string): DataPath {
-  if (!path || path.split(".").some(part => part === "")) throw new UsageError(`invalid path ${JSON.stringify(path)}: use dotted keys like a.b.0.c`)
+  if (!path || path.split(".").some(part => part === ""))
+    throw new UsageError(`invalid path ${JSON.stringify(path)}: use dotted keys like a.b.0.c`)
   return path.split(".").map(part => (/^\d+$/.test(part) ? Number(part) : part))
 }

@@ -32,7 +32,9 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
   const port = Number(options.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got ${options.port}`)
   if (options.open && !LOOPBACK.test(options.host) && !options.insecure) {
-    throw new UsageError(`--open on ${options.host} would let anyone on the network read and write everything; add --insecure if you mean it`)
+    throw new UsageError(
+      `--open on ${options.host} would let anyone on the network read and write everything; add --insecure if you mean it`,
+    )
   }
   if (!!options.tlsCert !== !!options.tlsKey) throw new UsageError("--tls-cert and --tls-key go together")
   let wants: ReturnType<typeof parseTypeSelection>
@@ -73,7 +75,10 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
   const host = address.host.includes(":") ? `[${address.host}]` : address.host
   process.stdout.write(`listening on ${scheme}://${host}:${address.port}\n`)
   process.stdout.write(`dashboard on ${tls ? "https" : "http"}://${host}:${address.port}/\n`)
-  if (auth.mode === "trust") process.stderr.write(`cairn: only trusted machines may connect (cairn trust PUBKEY ...); this machine's key: ${peer.db.machine.publicKey}\n`)
+  if (auth.mode === "trust")
+    process.stderr.write(
+      `cairn: only trusted machines may connect (cairn trust PUBKEY ...); this machine's key: ${peer.db.machine.publicKey}\n`,
+    )
   for (const url of options.connect ?? []) peer.connect(url)
   await new Promise<void>(resolve => {
     process.once("SIGINT", resolve)

@@ -12,11 +12,15 @@ const dirs = new Dirs()
 afterAll(() => dirs.cleanup())
 
 describe("export and import", () => {
-  it("a backup restored on another machine is the same documents: sync converges, nothing is quarantined, across restarts", { timeout: 90_000 }, async () => {
+  it("a backup restored on another machine is the same documents: sync converges, nothing is quarantined, across restarts", {
+    timeout: 90_000,
+  }, async () => {
     const laptop = ["--data", await dirs.make()]
     const phone = ["--data", await dirs.make()]
     const backup = join(await dirs.make(), "backup")
-    const task = (await cairn([...laptop, "create", "task", '{"title": "Buy milk", "votes": {"$counter": 1}, "notes": {"$text": "oat"}}'])).stdout.trim()
+    const task = (
+      await cairn([...laptop, "create", "task", '{"title": "Buy milk", "votes": {"$counter": 1}, "notes": {"$text": "oat"}}'])
+    ).stdout.trim()
     const note = (await cairn([...laptop, "create", "note", '{"body": {"$text": "keep me"}}'])).stdout.trim()
     expect((await cairn([...laptop, "export", backup])).code).toBe(0)
     const imported = await json([...phone, "import", backup])
@@ -45,7 +49,9 @@ describe("export and import", () => {
     expect(await json([...phone, "import", backup])).toMatchObject({ created: 0, merged: 0, changed: 0 })
   })
 
-  it("an export edited by hand imports as changes on top; JSON without a history becomes a new document, and says so", { timeout: 60_000 }, async () => {
+  it("an export edited by hand imports as changes on top; JSON without a history becomes a new document, and says so", {
+    timeout: 60_000,
+  }, async () => {
     const data = ["--data", await dirs.make()]
     const backup = join(await dirs.make(), "backup")
     const id = (await cairn([...data, "create", "task", '{"title": "Before"}'])).stdout.trim()
@@ -59,7 +65,14 @@ describe("export and import", () => {
     // An export of the old format (JSON only) into an empty directory.
     const elsewhere = ["--data", await dirs.make()]
     const manifest = JSON.parse(await readFile(join(backup, "manifest.json"), "utf8"))
-    await writeFile(join(backup, "manifest.json"), JSON.stringify({ ...manifest, format: "cairn.export/1", documents: manifest.documents.map(({ history: _, ...rest }: { history: string }) => rest) }))
+    await writeFile(
+      join(backup, "manifest.json"),
+      JSON.stringify({
+        ...manifest,
+        format: "cairn.export/1",
+        documents: manifest.documents.map(({ history: _, ...rest }: { history: string }) => rest),
+      }),
+    )
     const run = await cairn([...elsewhere, "import", backup])
     expect(run.code).toBe(0)
     expect(run.stdout).toMatch(new RegExp(`${id} had no history in the export: imported as a new document [0-9A-Za-z]+`))

@@ -21,7 +21,12 @@ describe.concurrent("cairn", () => {
 
   it("create, get, set, unset, incr, text, rm, ls and history", async () => {
     const data = ["--data", await dirs.make()]
-    const created = await cairn([...data, "create", "task", '{"title": "Buy milk", "notes": {"$text": "oat"}, "votes": {"$counter": 1}, "tags": ["a", "b"], "meta": {"k": "v"}}'])
+    const created = await cairn([
+      ...data,
+      "create",
+      "task",
+      '{"title": "Buy milk", "notes": {"$text": "oat"}, "votes": {"$counter": 1}, "tags": ["a", "b"], "meta": {"k": "v"}}',
+    ])
     expect(created.code).toBe(0)
     const id = created.stdout.trim()
     const fromStdin = await json([...data, "create", "note"], '{"body": "from stdin"}')
@@ -88,10 +93,21 @@ describe.concurrent("cairn", () => {
 
   it("set refuses to change a value's kind where no definition says what it is, unless --force-kind", async () => {
     const data = ["--data", await dirs.make()]
-    const id = (await cairn([...data, "create", "task", '{"title": "t", "notes": {"$text": "abc"}, "votes": {"$counter": 2}, "tags": ["a"], "meta": {"k": "v"}}'])).stdout.trim()
+    const id = (
+      await cairn([
+        ...data,
+        "create",
+        "task",
+        '{"title": "t", "notes": {"$text": "abc"}, "votes": {"$counter": 2}, "tags": ["a"], "meta": {"k": "v"}}',
+      ])
+    ).stdout.trim()
     const before = await json([...data, "get", id])
     const refusals: [string, string, RegExp][] = [
-      ["votes", "abc", /^cairn: refusing to replace a counter with a register, which would change its kind \(at votes\); give --force-kind to replace it anyway$/],
+      [
+        "votes",
+        "abc",
+        /^cairn: refusing to replace a counter with a register, which would change its kind \(at votes\); give --force-kind to replace it anyway$/,
+      ],
       ["notes", '{"$counter": 1}', /text with a counter.*\(at notes\)/],
       ["tags", '"x"', /a list with a register.*\(at tags\)/],
       ["meta", "5", /a map with a register.*\(at meta\)/],
@@ -106,11 +122,25 @@ describe.concurrent("cairn", () => {
     expect(await json([...data, "get", id])).toEqual(before)
 
     // The same kind is no change of kind: a counter for a counter, a string for text (it stays text), any scalar for a register.
-    for (const [path, value] of [["votes", '{"$counter": 5}'], ["notes", "new notes"], ["title", "42"], ["tags", '["b"]'], ["meta", '{"n": 1}'], ["extra", '{"$counter": 0}']]) {
+    for (const [path, value] of [
+      ["votes", '{"$counter": 5}'],
+      ["notes", "new notes"],
+      ["title", "42"],
+      ["tags", '["b"]'],
+      ["meta", '{"n": 1}'],
+      ["extra", '{"$counter": 0}'],
+    ]) {
       expect((await cairn([...data, "set", id, path!, value!])).code, `set ${path} ${value}`).toBe(0)
     }
     expect((await cairn([...data, "text", id, "notes", "--splice", "0", "3", "New"])).code).toBe(0)
-    expect((await json([...data, "get", id])).data).toEqual({ title: 42, notes: "New notes", votes: 5, tags: ["b"], meta: { n: 1 }, extra: 0 })
+    expect((await json([...data, "get", id])).data).toEqual({
+      title: 42,
+      notes: "New notes",
+      votes: 5,
+      tags: ["b"],
+      meta: { n: 1 },
+      extra: 0,
+    })
 
     expect((await cairn([...data, "set", id, "votes", "abc", "--force-kind"])).code).toBe(0)
     expect((await json([...data, "get", id])).data.votes).toBe("abc")
@@ -125,12 +155,20 @@ describe.concurrent("cairn", () => {
     expect(created.stderr.trim()).toBe('cairn: unknown tag "$weird": tagged JSON knows "$text", "$counter" and "$map" (at title)')
     expect(await json([...data, "ls"])).toEqual([])
 
-    const id = (await cairn([...data, "create", "task", '{"title": "t", "meta": {"k": "v"}, "odd": {"$map": {"$weird": 1}}}'])).stdout.trim()
-    for (const [path, value, at] of [["title", '{"$weird": 1}', "title"], ["meta", '{"a": {"$txt": "x"}}', "meta.a"], ["meta.k", '[{"$Counter": 1}]', "meta.k.0"]]) {
+    const id = (
+      await cairn([...data, "create", "task", '{"title": "t", "meta": {"k": "v"}, "odd": {"$map": {"$weird": 1}}}'])
+    ).stdout.trim()
+    for (const [path, value, at] of [
+      ["title", '{"$weird": 1}', "title"],
+      ["meta", '{"a": {"$txt": "x"}}', "meta.a"],
+      ["meta.k", '[{"$Counter": 1}]', "meta.k.0"],
+    ]) {
       for (const force of [[], ["--force-kind"]]) {
         const run = await cairn([...data, "set", id, path!, value!, ...force])
         expect(run.code, `set ${path} ${value} ${force}`).toBe(1)
-        expect(run.stderr, `set ${path} ${value} ${force}`).toMatch(new RegExp(`unknown tag ".+".*\\(at ${at!.replaceAll(".", "\\.")}\\)$`, "m"))
+        expect(run.stderr, `set ${path} ${value} ${force}`).toMatch(
+          new RegExp(`unknown tag ".+".*\\(at ${at!.replaceAll(".", "\\.")}\\)$`, "m"),
+        )
       }
     }
     // Wrapped in "$map", a key that looks like a tag is a key, and it survives an export and an import.
@@ -152,7 +190,9 @@ describe.concurrent("cairn", () => {
 
   it("export and import round trip into a fresh directory, twice creates nothing new", async () => {
     const source = ["--data", await dirs.make()]
-    const id = (await cairn([...source, "create", "task", '{"title": "t", "notes": {"$text": "text"}, "votes": {"$counter": 3}}'])).stdout.trim()
+    const id = (
+      await cairn([...source, "create", "task", '{"title": "t", "notes": {"$text": "text"}, "votes": {"$counter": 3}}'])
+    ).stdout.trim()
     await cairn([...source, "create", "note", '{"body": {"$text": "hello"}}'])
     const out = join(await dirs.make(), "export")
     expect((await json([...source, "export", out])).exported).toBe(2)

@@ -12,7 +12,11 @@ const dirs = new Dirs()
 afterAll(() => dirs.cleanup())
 
 /** The time format of the human output: UTC to the second. */
-const utc = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "Z")
+const utc = (ms: number) =>
+  new Date(ms)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d{3}Z$/, "Z")
 
 /** Expect a failure: the exit code, and one line on stderr that matches. */
 async function fails(args: string[], code: number, message: RegExp): Promise<void> {
@@ -29,7 +33,11 @@ describe.concurrent("commands", () => {
     const unknown = "3vVsGd9VWHZQtSNHpkrYPcZSVd9G"
 
     await fails([...data, "restore", id], 1, new RegExp(`^cairn: document ${id} is not deleted; there is nothing to restore$`))
-    await fails([...data, "purge", id], 1, new RegExp(`^cairn: document ${id} is not deleted; delete it first \\(cairn rm ${id}\\), then purge it$`))
+    await fails(
+      [...data, "purge", id],
+      1,
+      new RegExp(`^cairn: document ${id} is not deleted; delete it first \\(cairn rm ${id}\\), then purge it$`),
+    )
     await fails([...data, "restore", unknown], 1, /^cairn: no document with id 3vVsGd9VWHZQtSNHpkrYPcZSVd9G$/)
     await fails([...data, "purge", unknown], 1, /^cairn: no document with id 3vVsGd9VWHZQtSNHpkrYPcZSVd9G$/)
     await fails([...data, "purge"], 2, /missing required argument/)
@@ -54,7 +62,16 @@ describe.concurrent("commands", () => {
 
   it("--message on every write is what history shows", async () => {
     const data = ["--data", await dirs.make()]
-    const id = (await cairn([...data, "create", "task", '{"title": "t", "notes": {"$text": "n"}, "votes": {"$counter": 0}, "tags": ["a"]}', "-m", "made"])).stdout.trim()
+    const id = (
+      await cairn([
+        ...data,
+        "create",
+        "task",
+        '{"title": "t", "notes": {"$text": "n"}, "votes": {"$counter": 0}, "tags": ["a"]}',
+        "-m",
+        "made",
+      ])
+    ).stdout.trim()
     const writes: [string[], string][] = [
       [["set", id, "title", "u", "--message", "renamed"], "renamed"],
       [["unset", id, "tags.0", "-m", "untagged"], "untagged"],
@@ -74,10 +91,16 @@ describe.concurrent("commands", () => {
     expect((await json([...data, "import", out, "-m", "from the backup"])).changed).toBe(1)
 
     const history = await json([...data, "history", id])
-    expect(history.map((change: { message: string | null }) => change.message)).toEqual(["made", ...writes.map(([, message]) => message), "from the backup"])
+    expect(history.map((change: { message: string | null }) => change.message)).toEqual([
+      "made",
+      ...writes.map(([, message]) => message),
+      "from the backup",
+    ])
     const shown = (await cairn([...data, "history", id])).stdout
     expect(shown).toMatch(/^HASH {10}TIME {18}MACHINE {7}MESSAGE$/m)
-    expect(shown).toMatch(new RegExp(`^${history[1].hash.slice(0, 12)}  ${utc(history[1].time)}  ${history[1].machineId.slice(0, 12)}  renamed$`, "m"))
+    expect(shown).toMatch(
+      new RegExp(`^${history[1].hash.slice(0, 12)}  ${utc(history[1].time)}  ${history[1].machineId.slice(0, 12)}  renamed$`, "m"),
+    )
 
     // The body of a purged document goes with its history, so purge has no message to keep.
     expect((await cairn([...data, "rm", id])).code).toBe(0)
@@ -103,15 +126,30 @@ describe.concurrent("commands", () => {
 
     const other = (await cairn([...data, "create", "task", '{"title": "other"}'])).stdout.trim()
     const [elsewhere] = await json([...data, "history", other])
-    await fails([...data, "get", id, "--at", elsewhere.hash], 1, new RegExp(`^cairn: document ${id} has no change ${elsewhere.hash}; cairn history ${id} lists its changes$`))
+    await fails(
+      [...data, "get", id, "--at", elsewhere.hash],
+      1,
+      new RegExp(`^cairn: document ${id} has no change ${elsewhere.hash}; cairn history ${id} lists its changes$`),
+    )
     await fails([...data, "get", id, "--at", "0000"], 1, /has no change 0000/)
-    await fails([...data, "get", id, "--at", "HEAD"], 2, /^cairn: --at takes a change hash from cairn history \(4 to 64 hex characters\), got "HEAD"$/)
+    await fails(
+      [...data, "get", id, "--at", "HEAD"],
+      2,
+      /^cairn: --at takes a change hash from cairn history \(4 to 64 hex characters\), got "HEAD"$/,
+    )
   })
 
   it("get, ls, history, peers and status print for people: aligned, with UTC times; --json is unchanged", async () => {
     const data = ["--data", await dirs.make()]
     await cairn([...data, "init", "--name", "laptop"])
-    const id = (await cairn([...data, "create", "task", '{"title": "Buy milk", "notes": {"$text": "oat"}, "votes": {"$counter": 1}, "tags": ["a", "b"]}'])).stdout.trim()
+    const id = (
+      await cairn([
+        ...data,
+        "create",
+        "task",
+        '{"title": "Buy milk", "notes": {"$text": "oat"}, "votes": {"$counter": 1}, "tags": ["a", "b"]}',
+      ])
+    ).stdout.trim()
     const doc = await json([...data, "get", id])
     expect(doc.data).toEqual({ title: "Buy milk", notes: "oat", votes: 1, tags: ["a", "b"] })
     const me = await json([...data, "whoami"])
@@ -141,7 +179,9 @@ describe.concurrent("commands", () => {
     const idWidth = Math.max(id.length, note.length)
     expect(listed[0]).toBe(`${"ID".padEnd(idWidth)}  TYPE  MODIFIED              DELETED               DATA`)
     expect(listed).toHaveLength(3)
-    expect(listed.find(line => line.startsWith(id))).toBe(`${id.padEnd(idWidth)}  task  ${utc(doc.modifiedAt)}  ${" ".repeat(20)}  {"notes":"oat","tags":["a","b"],"title":"Buy milk","votes":…`)
+    expect(listed.find(line => line.startsWith(id))).toBe(
+      `${id.padEnd(idWidth)}  task  ${utc(doc.modifiedAt)}  ${" ".repeat(20)}  {"notes":"oat","tags":["a","b"],"title":"Buy milk","votes":…`,
+    )
     expect(listed.find(line => line.startsWith(note))).toMatch(new RegExp(`^${note} +note  \\S+ \\S+Z  \\S+ \\S+Z  \\{"body":"x"\\}$`))
     expect((await cairn(["--data", await dirs.make(), "ls"])).stdout).toBe("no documents\n")
 
@@ -153,7 +193,11 @@ describe.concurrent("commands", () => {
     // --name there names the machine trusted, not this one.
     expect((await json([...data, "whoami"])).name).toBe("laptop")
     expect((await cairn([...data, "peers"])).stdout).toBe(
-      ["MACHINE                           NAME   READ       WRITE  CONNECTED  LAST SEEN", `${phone.machineId}  phone  task,note  task   no         never`, ""].join("\n"),
+      [
+        "MACHINE                           NAME   READ       WRITE  CONNECTED  LAST SEEN",
+        `${phone.machineId}  phone  task,note  task   no         never`,
+        "",
+      ].join("\n"),
     )
     const status = (await cairn([...data, "status"])).stdout
     expect(status).toMatch(new RegExp(`^machine +${me.machineId} \\(laptop\\)$`, "m"))
@@ -161,8 +205,15 @@ describe.concurrent("commands", () => {
     expect(status).toMatch(new RegExp(`^ {2}${phone.machineId}  phone  task,note  task   no         never$`, "m"))
 
     for (const output of [got, listed.join("\n"), history, status]) expect(output).not.toMatch(epoch)
-    expect(await json([...data, "peers"])).toEqual([expect.objectContaining({ machineId: phone.machineId, lastSeen: null, connected: false })])
-    expect((await json([...data, "history", id]))[0]).toEqual({ hash: expect.any(String), machineId: me.machineId, time: doc.createdAt, message: null })
+    expect(await json([...data, "peers"])).toEqual([
+      expect.objectContaining({ machineId: phone.machineId, lastSeen: null, connected: false }),
+    ])
+    expect((await json([...data, "history", id]))[0]).toEqual({
+      hash: expect.any(String),
+      machineId: me.machineId,
+      time: doc.createdAt,
+      message: null,
+    })
   })
 
   it("sync reports the changes a server refused for lack of a write grant, and exits 4", { timeout: 120_000 }, async () => {
@@ -193,7 +244,9 @@ describe.concurrent("commands", () => {
       expect((await cairn([...client, "set", task, "title", "again"])).code).toBe(0)
       const told = await cairn([...client, "sync", serve.url])
       expect(told.code).toBe(4)
-      expect(told.stdout.trim()).toMatch(/^not in sync: the other peer refused changes to 1 document\(s\); sent \d+, received \d+; 2 documents here$/)
+      expect(told.stdout.trim()).toMatch(
+        /^not in sync: the other peer refused changes to 1 document\(s\); sent \d+, received \d+; 2 documents here$/,
+      )
       expect(told.stderr).toContain(`${task} (task): this peer may not write`)
     } finally {
       await serve.stop()

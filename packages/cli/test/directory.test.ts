@@ -21,7 +21,9 @@ describe("a data directory after a crash or under concurrent commands", () => {
     const data = ["--data", dir]
     const id = (await cairn([...data, "create", "task", '{"title": "before the crash"}'])).stdout.trim()
     // `sh` starts the server and then becomes `sleep`, which never reaps it: the killed server stays a zombie.
-    const shell = spawn("sh", ["-c", `"${process.execPath}" "${BIN}" --data "${dir}" serve --open --port 0 & echo $!; exec sleep 120`], { stdio: ["ignore", "pipe", "inherit"] })
+    const shell = spawn("sh", ["-c", `"${process.execPath}" "${BIN}" --data "${dir}" serve --open --port 0 & echo $!; exec sleep 120`], {
+      stdio: ["ignore", "pipe", "inherit"],
+    })
     try {
       const pid = Number(await new Promise<string>(resolve => createInterface({ input: shell.stdout! }).once("line", resolve)))
       const deadline = Date.now() + 20_000
@@ -48,7 +50,9 @@ describe("a data directory after a crash or under concurrent commands", () => {
   it("commands run at the same time with no server take their turns", { timeout: 60_000 }, async () => {
     const data = ["--data", await dirs.make()]
     await cairn([...data, "init"])
-    const runs = await Promise.all(Array.from({ length: 4 }, (_, i) => cairn([...data, "create", "task", JSON.stringify({ title: `at once ${i}` })])))
+    const runs = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => cairn([...data, "create", "task", JSON.stringify({ title: `at once ${i}` })])),
+    )
     expect(runs.map(run => run.stderr)).toEqual(["", "", "", ""])
     expect(runs.map(run => run.code)).toEqual([0, 0, 0, 0])
     expect((await json([...data, "ls"])).length).toBe(4)

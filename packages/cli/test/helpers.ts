@@ -16,9 +16,14 @@ export interface Run {
 /** Run the built `cairn` binary. */
 export function cairn(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
   return new Promise(resolve => {
-    const child = execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...options.env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr })
-    })
+    const child = execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, ...options.env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr })
+      },
+    )
     if (options.input !== undefined) child.stdin!.end(options.input)
     else child.stdin!.end()
   })
@@ -32,7 +37,10 @@ export async function json<T = any>(args: string[], input?: string): Promise<T> 
 }
 
 /** Start `cairn serve` (`--open` unless other serve options are given); resolves with its URL once it printed its first line. */
-export async function startServe(args: string[], serveOptions = ["--open"]): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
+export async function startServe(
+  args: string[],
+  serveOptions = ["--open"],
+): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [BIN, ...args, "serve", ...serveOptions, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] })
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once("line", resolve)

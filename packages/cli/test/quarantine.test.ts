@@ -35,7 +35,11 @@ describe("quarantine", () => {
     expect(synced.stderr).toMatch(/2 document\(s\) arrived and were quarantined \(see cairn quarantine\)/)
     expect(synced.stderr).toContain(kept)
     expect(synced.stderr).toMatch(/its data does not match type task/)
-    expect(JSON.parse(synced.stdout).quarantined.map((q: { id: string }) => q.id).sort()).toEqual([kept, dropped].sort())
+    expect(
+      JSON.parse(synced.stdout)
+        .quarantined.map((q: { id: string }) => q.id)
+        .sort(),
+    ).toEqual([kept, dropped].sort())
 
     const listed = await json([...strict, "quarantine"])
     expect(listed.map((q: { id: string }) => q.id).sort()).toEqual([kept, dropped].sort())

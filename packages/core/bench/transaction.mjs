@@ -87,16 +87,28 @@ for (const kind of ["create", "change"]) {
     const samples = []
     for (let run = 0; run < runs; run++) {
       try {
-        samples.push(JSON.parse(execFileSync(process.execPath, [self, "--one", kind, String(size)], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })))
+        samples.push(
+          JSON.parse(
+            execFileSync(process.execPath, [self, "--one", kind, String(size)], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
+          ),
+        )
       } catch (error) {
-        console.log(`| ${kind} | ${size} | failed: ${String(error.stderr).split("\n").find(line => /Error/.test(line)) ?? error.message} |`)
+        console.log(
+          `| ${kind} | ${size} | failed: ${
+            String(error.stderr)
+              .split("\n")
+              .find(line => /Error/.test(line)) ?? error.message
+          } |`,
+        )
         break
       }
     }
     if (samples.length < runs) continue
     const ms = median(samples.map(s => s.ms))
     const cpuMs = median(samples.map(s => s.cpuMs))
-    console.log(`| ${kind} | ${size.toLocaleString("en-US")} | ${seconds(ms)} | ${perDocument(ms, size)} | ${seconds(cpuMs)} | ${perDocument(cpuMs, size)} | ${samples.map(s => seconds(s.ms)).join(", ")} |`)
+    console.log(
+      `| ${kind} | ${size.toLocaleString("en-US")} | ${seconds(ms)} | ${perDocument(ms, size)} | ${seconds(cpuMs)} | ${perDocument(cpuMs, size)} | ${samples.map(s => seconds(s.ms)).join(", ")} |`,
+    )
   }
 }
 console.log(`load average ${os.loadavg()[0].toFixed(1)} at the end`)

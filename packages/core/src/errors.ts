@@ -54,7 +54,11 @@ export class NotFoundError extends CairnError {
 
 /** The document exists but is not of the type the caller asked for. */
 export class WrongTypeError extends CairnError {
-  constructor(readonly id: string, readonly expected: string, readonly actual: string) {
+  constructor(
+    readonly id: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
     super(`document ${id} is a ${actual}, not a ${expected}`)
   }
 }
@@ -68,7 +72,10 @@ export class DeletedDocumentError extends CairnError {
 
 /** The document arrived from a peer in a state we refuse to show (for example its type was changed). */
 export class QuarantinedError extends CairnError {
-  constructor(readonly id: string, readonly reason: string) {
+  constructor(
+    readonly id: string,
+    readonly reason: string,
+  ) {
     super(`document ${id} is quarantined: ${reason}`)
   }
 }
@@ -82,7 +89,10 @@ export class PurgedError extends CairnError {
 
 /** A change hash that is not one of the document's changes (a typo, or a change this peer has not received). */
 export class UnknownChangeError extends CairnError {
-  constructor(readonly id: string, readonly hash: string) {
+  constructor(
+    readonly id: string,
+    readonly hash: string,
+  ) {
     super(`document ${id} has no change ${hash}; its history lists the changes it has`)
   }
 }

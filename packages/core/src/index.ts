@@ -1,5 +1,26 @@
-export { f, Field, fieldFromJSON, type FieldJSON, type FieldKind, type Fields, type InferFields, type InferCreate, type CounterValue, type TextValue } from "./schema/fields.js"
-export { defineType, typeFromJSON, assertTypeName, isTypeName, dataFieldOf, TypeDefinition, type TypeDefinitionJSON, type DataOf, type CreateDataOf } from "./schema/TypeDefinition.js"
+export {
+  f,
+  Field,
+  fieldFromJSON,
+  type FieldJSON,
+  type FieldKind,
+  type Fields,
+  type InferFields,
+  type InferCreate,
+  type CounterValue,
+  type TextValue,
+} from "./schema/fields.js"
+export {
+  defineType,
+  typeFromJSON,
+  assertTypeName,
+  isTypeName,
+  dataFieldOf,
+  TypeDefinition,
+  type TypeDefinitionJSON,
+  type DataOf,
+  type CreateDataOf,
+} from "./schema/TypeDefinition.js"
 export { toPlain, toTagged, fromTagged, untagForField, withDefaults, type TaggedKind } from "./schema/values.js"
 export type { Doc, DocOf } from "./document/Document.js"
 export { applyEdit, fieldAt, EditError, type Edit, type DataPath } from "./document/edits.js"
@@ -20,9 +41,34 @@ export { machineIdOfActor, toHex, fromHex } from "./identity/actor.js"
 export { encodeDocument, decodeDocument, EXPORT_FORMAT, type ExportedDocument, type DecodedDocument } from "./codec/exportCodec.js"
 export * from "./errors.js"
 export { Replicator, type ReplicatorOptions, type Grants, type PeerLink, type PeerStatus } from "./replication/Replicator.js"
-export { PROTOCOL_VERSION, selects, type ReplicationInfo, type TypeSelection, type ControlMessage, type Checkpoint } from "./replication/protocol.js"
-export { serverAuthenticate, clientAnswer, checkIdentity, newNonce, type Prover, type AuthHello, type AuthMessage } from "./auth/handshake.js"
-export { Admission, replicationInfoOf, type AdmissionOptions, type Admitted, type AuthMode, type ClientAdmission, type Decision, type TrustLookup, type TrustedGrants } from "./auth/Admission.js"
+export {
+  PROTOCOL_VERSION,
+  selects,
+  type ReplicationInfo,
+  type TypeSelection,
+  type ControlMessage,
+  type Checkpoint,
+} from "./replication/protocol.js"
+export {
+  serverAuthenticate,
+  clientAnswer,
+  checkIdentity,
+  newNonce,
+  type Prover,
+  type AuthHello,
+  type AuthMessage,
+} from "./auth/handshake.js"
+export {
+  Admission,
+  replicationInfoOf,
+  type AdmissionOptions,
+  type Admitted,
+  type AuthMode,
+  type ClientAdmission,
+  type Decision,
+  type TrustLookup,
+  type TrustedGrants,
+} from "./auth/Admission.js"
 export { Peer, type PeerOptions } from "./peer/Peer.js"
 export type { Attachment, AttachOptions, ClientHooks, ServerHooks, ServerTransport } from "./peer/Attachment.js"
 export { LiveValue, type Live } from "./helpers/Live.js"

@@ -4,7 +4,16 @@
  * another machine, as the two adapters would run them over a connection.
  */
 import { describe, expect, it } from "vitest"
-import { Admission, Machine, PROTOCOL_VERSION, type AuthMode, type ClientAdmission, type ReplicationInfo, type TrustedGrants, type TrustLookup } from "../src/index.js"
+import {
+  Admission,
+  Machine,
+  PROTOCOL_VERSION,
+  type AuthMode,
+  type ClientAdmission,
+  type ReplicationInfo,
+  type TrustedGrants,
+  type TrustLookup,
+} from "../src/index.js"
 import type { AuthExchange } from "../src/network/AuthExchange.js"
 import type { RemotePeer } from "../src/network/CairnNetworkAdapter.js"
 
@@ -68,9 +77,13 @@ describe("Admission", () => {
 
   it("refuses a machine past its connections here, in any mode", async () => {
     const { handshake, clientMachine } = await setup({ mode: "open" })
-    const connection = (n: number) => ({ peerId: `${clientMachine.machineId}-other${n}`, session: { machineId: clientMachine.machineId } }) as unknown as RemotePeer
+    const connection = (n: number) =>
+      ({ peerId: `${clientMachine.machineId}-other${n}`, session: { machineId: clientMachine.machineId } }) as unknown as RemotePeer
     expect((await handshake([connection(1)])).decision.ok).toBe(true)
-    expect((await handshake([connection(1), connection(2)])).decision).toEqual({ ok: false, reason: `machine ${clientMachine.machineId} already has 2 connections here` })
+    expect((await handshake([connection(1), connection(2)])).decision).toEqual({
+      ok: false,
+      reason: `machine ${clientMachine.machineId} already has 2 connections here`,
+    })
   })
 
   it("trust: refuses a machine that is not in the trust list, saying how to trust it", async () => {
@@ -110,8 +123,18 @@ describe("Admission", () => {
     const impostor = await Machine.generate()
     trust.trust(impostor, "*", "*")
     const server = new Admission({ machine: serverMachine, auth: { mode: "trust" }, trust })
-    const hello = { ...localInfo(impostor), machineId: serverMachine.machineId, publicKey: impostor.publicKey, nonce: "00" } as ReplicationInfo
-    const decision = await server.admit(`${serverMachine.machineId}-1`, hello, answeredBy(new Admission({ machine: impostor, auth: { mode: "open" } }).client()), [])
+    const hello = {
+      ...localInfo(impostor),
+      machineId: serverMachine.machineId,
+      publicKey: impostor.publicKey,
+      nonce: "00",
+    } as ReplicationInfo
+    const decision = await server.admit(
+      `${serverMachine.machineId}-1`,
+      hello,
+      answeredBy(new Admission({ machine: impostor, auth: { mode: "open" } }).client()),
+      [],
+    )
     expect(decision).toEqual({ ok: false, reason: "authentication failed: the machine id does not belong to the public key" })
   })
 

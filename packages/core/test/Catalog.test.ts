@@ -40,7 +40,12 @@ describe("Catalog", () => {
     expect(Object.keys(repo.handles)).toEqual([])
 
     const listed = await db.list(Task)
-    expect(listed.map(d => d.id).sort()).toEqual(tasks.slice(0, 2).map(d => d.id).sort())
+    expect(listed.map(d => d.id).sort()).toEqual(
+      tasks
+        .slice(0, 2)
+        .map(d => d.id)
+        .sort(),
+    )
     expect(listed.map(d => d.data.title).sort()).toEqual(["a", "b"])
     // Listing tasks read task bodies only (the deleted one is known deleted from the catalog) and loaded no handle.
     const read = idsIn(storage.reads)
@@ -105,7 +110,15 @@ describe("Catalog", () => {
   it("writes what was captured before the documents were saved, not what changed while they saved", async () => {
     const storage = new MemoryStorage()
     const { catalog } = await Catalog.load(storage)
-    const entry = (id: string, title: string) => ({ id, type: "task", createdAt: 1, createdBy: "m", modifiedAt: title.length, deletedAt: null, heads: [title] })
+    const entry = (id: string, title: string) => ({
+      id,
+      type: "task",
+      createdAt: 1,
+      createdBy: "m",
+      modifiedAt: title.length,
+      deletedAt: null,
+      heads: [title],
+    })
     const onDisk = async () => new Map([...(await Catalog.load(storage)).catalog.entries()].map(e => [e.id, e.heads[0]]))
 
     catalog.set(entry("a", "a1"))
@@ -117,7 +130,12 @@ describe("Catalog", () => {
     expect(await onDisk()).toEqual(new Map([["a", "a1"]]))
     expect(catalog.durableSeq).toBe(captured.upTo)
     await catalog.flush()
-    expect(await onDisk()).toEqual(new Map([["a", "a2"], ["b", "b1"]]))
+    expect(await onDisk()).toEqual(
+      new Map([
+        ["a", "a2"],
+        ["b", "b1"],
+      ]),
+    )
 
     // A compaction writes the whole catalog as it is on disk: captured versions, and for entries changed since, their last written one.
     const logRecords = () => storageKeys(storage).filter(key => key[0] === "cairn-catalog" && key[1] === "log")
@@ -145,7 +163,12 @@ describe("Catalog", () => {
       expect(db.repairs).toEqual({ documents: 5, damaged: [] })
       expect(db.catalog.size).toBe(5)
       for (const [id, entry] of entries) expect({ ...db.catalog.get(id), seq: undefined }).toEqual(entry)
-      expect((await db.list(Task)).map(d => d.id).sort()).toEqual(tasks.slice(0, 2).map(d => d.id).sort())
+      expect((await db.list(Task)).map(d => d.id).sort()).toEqual(
+        tasks
+          .slice(0, 2)
+          .map(d => d.id)
+          .sort(),
+      )
       expect((await db.list(Task, { includeDeleted: true })).length).toBe(3)
       expect((await db.list(Note)).map(d => d.id).sort()).toEqual(notes.map(d => d.id).sort())
       await db.close()

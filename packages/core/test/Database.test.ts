@@ -14,7 +14,13 @@ import {
 import { MemoryStorage, openDb, sleep, storageKeys, unknownId } from "./helpers.js"
 
 const Task = defineType("task", {
-  fields: { title: f.string(), done: f.boolean().default(false), votes: f.counter(), notes: f.text().default(""), tags: f.list(f.string()) },
+  fields: {
+    title: f.string(),
+    done: f.boolean().default(false),
+    votes: f.counter(),
+    notes: f.text().default(""),
+    tags: f.list(f.string()),
+  },
 })
 const Note = defineType("note", { fields: { body: f.text() } })
 

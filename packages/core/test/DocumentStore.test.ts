@@ -132,7 +132,9 @@ describe("changes from peers", () => {
     const quarantines: { reason: string }[] = []
     db.on("quarantine", event => quarantines.push(event))
     await peer.send()
-    expect(quarantines.map(q => q.reason)).toEqual(["its data does not match type task: expected a string register, got number 42 (at title)"])
+    expect(quarantines.map(q => q.reason)).toEqual([
+      "its data does not match type task: expected a string register, got number 42 (at title)",
+    ])
     await expect(db.get(doc.id)).rejects.toThrow(QuarantinedError)
   })
 
@@ -204,7 +206,8 @@ describe("changes from peers", () => {
     // The tombstone lands while the repo loads the document for the write (its second read of the document's chunks).
     let reads = 0
     storage.onLoad = prefix => {
-      if (prefix[0] === doc.id && ++reads === 2) b.replica.applyTombstone({ ...b.catalog.get(doc.id)!, heads: [], purged: true, modifiedAt: Date.now() })
+      if (prefix[0] === doc.id && ++reads === 2)
+        b.replica.applyTombstone({ ...b.catalog.get(doc.id)!, heads: [], purged: true, modifiedAt: Date.now() })
     }
     await expect(b.restore(doc.id)).rejects.toThrow(PurgedError)
   })

@@ -32,7 +32,12 @@ describe("Machine", () => {
   it("round-trips through its JSON form and keeps signing as the same machine", async () => {
     const machine = await Machine.generate({ name: "desk", extractable: true })
     const json = await machine.toJSON()
-    expect(json).toEqual({ machineId: machine.machineId, publicKey: machine.publicKey, privateKey: expect.stringMatching(/^[0-9a-f]+$/), name: "desk" })
+    expect(json).toEqual({
+      machineId: machine.machineId,
+      publicKey: machine.publicKey,
+      privateKey: expect.stringMatching(/^[0-9a-f]+$/),
+      name: "desk",
+    })
     const loaded = await Machine.fromJSON(JSON.parse(JSON.stringify(json)))
     expect(loaded.machineId).toBe(machine.machineId)
     expect(loaded.publicKey).toBe(machine.publicKey)

@@ -4,7 +4,18 @@
  */
 import { setTimeout as sleep } from "node:timers/promises"
 import { afterEach, describe, expect, it } from "vitest"
-import { Admission, defineType, f, Logger, Machine, Peer, type AttachOptions, type LogEntry, type TrustedGrants, type TrustLookup } from "../src/index.js"
+import {
+  Admission,
+  defineType,
+  f,
+  Logger,
+  Machine,
+  Peer,
+  type AttachOptions,
+  type LogEntry,
+  type TrustedGrants,
+  type TrustLookup,
+} from "../src/index.js"
 import { CairnClientAdapter } from "../src/network/CairnClientAdapter.js"
 import { CairnServerAdapter } from "../src/network/CairnServerAdapter.js"
 import { MemorySocket } from "../src/network/MemorySocket.js"
@@ -69,8 +80,16 @@ describe("Peer", () => {
   it("gives each connection the grants its admission decided, on both sides", async () => {
     const a = await peer()
     const b = await peer()
-    const serverAdmission = new Admission({ machine: a.machine, auth: { mode: "trust" }, trust: trusting({ machine: b.machine, read: ["task"], write: [] }) })
-    const clientAdmission = new Admission({ machine: b.machine, auth: { mode: "trust" }, trust: trusting({ machine: a.machine, read: "*", write: "*" }) })
+    const serverAdmission = new Admission({
+      machine: a.machine,
+      auth: { mode: "trust" },
+      trust: trusting({ machine: b.machine, read: ["task"], write: [] }),
+    })
+    const clientAdmission = new Admission({
+      machine: b.machine,
+      auth: { mode: "trust" },
+      trust: trusting({ machine: a.machine, read: "*", write: "*" }),
+    })
     const { dial } = serve(a.peer, { admission: serverAdmission })
     const link = dial(b.peer, { admission: clientAdmission })
     const task = await a.peer.db.create(Task, { title: "shared" })

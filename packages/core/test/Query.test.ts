@@ -118,7 +118,11 @@ describe("Database.liveQuery", () => {
     }
     // The batch arrives one document after another (as replication ingests it): a query run per document read
     // every task for each, 100 × 100 reads and 100 results.
-    await sendDocs(peer.db, db, sent.map(d => d.id))
+    await sendDocs(
+      peer.db,
+      db,
+      sent.map(d => d.id),
+    )
     await expect.poll(() => results.at(-1)).toBe(104)
     expect(results.length).toBeLessThanOrEqual(4)
     expect(reads.length).toBe(100)

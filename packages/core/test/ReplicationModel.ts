@@ -138,14 +138,19 @@ export class ReplicationModel {
         const may = this.may[peer]!.get(id) ?? new Set()
         const type = this.typeOf.get(id) ?? "?"
         const beyond = [...changes].filter(change => !may.has(change))
-        if (may.size === 0) problems.push(`${name} holds ${type} ${id}, which no open path could bring it (keeps ${type}: ${this.keeps(peer, type)})`)
-        else if (beyond.length > 0) problems.push(`${name} holds ${beyond.join(", ")} of ${type} ${id}, which no permitted path could bring it`)
+        if (may.size === 0)
+          problems.push(`${name} holds ${type} ${id}, which no open path could bring it (keeps ${type}: ${this.keeps(peer, type)})`)
+        else if (beyond.length > 0)
+          problems.push(`${name} holds ${beyond.join(", ")} of ${type} ${id}, which no permitted path could bring it`)
       }
       for (const [id, must] of this.must[peer]!) {
         const changes = held.get(id) ?? new Set()
         if (changes.has(PURGE)) continue
         const missing = [...must].filter(change => !changes.has(change))
-        if (missing.length > 0) problems.push(`${name} lost or never got ${missing.join(", ")} of ${this.typeOf.get(id)} ${id} (it holds ${[...changes].join(", ") || "nothing"})`)
+        if (missing.length > 0)
+          problems.push(
+            `${name} lost or never got ${missing.join(", ")} of ${this.typeOf.get(id)} ${id} (it holds ${[...changes].join(", ") || "nothing"})`,
+          )
       }
     })
     for (const [id, type] of this.typeOf) {
@@ -157,7 +162,10 @@ export class ReplicationModel {
         // (from any other, taking it would tell that peer whether the id is held here).
         if (sent.has(PURGE) && got.size === 0 && this.grants[to]![from]!.write !== "*") continue
         const missing = sent.has(PURGE) ? [PURGE] : [...sent].filter(change => !got.has(change))
-        if (missing.length > 0) problems.push(`${names[from]} → ${names[to]} carries ${type}, but ${names[to]} lacks ${missing.join(", ")} of ${id} that ${names[from]} holds`)
+        if (missing.length > 0)
+          problems.push(
+            `${names[from]} → ${names[to]} carries ${type}, but ${names[to]} lacks ${missing.join(", ")} of ${id} that ${names[from]} holds`,
+          )
       }
     }
     return problems

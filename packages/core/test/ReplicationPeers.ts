@@ -8,7 +8,15 @@
  * control messages and automerge-repo's own (its live sync of the
  * documents an app watches).
  */
-import { NetworkAdapter, Repo, type Message, type PeerId, type PeerMetadata, type StorageAdapterInterface, type StorageKey } from "@automerge/automerge-repo"
+import {
+  NetworkAdapter,
+  Repo,
+  type Message,
+  type PeerId,
+  type PeerMetadata,
+  type StorageAdapterInterface,
+  type StorageKey,
+} from "@automerge/automerge-repo"
 import { Database, Machine, Replicator, type ControlMessage, type Grants, type TypeDefinition } from "../src/index.js"
 import { MemoryStorage, sleep } from "./helpers.js"
 import type { PeerSpec } from "./ReplicationModel.js"
@@ -19,7 +27,6 @@ export interface TestPeerSpec extends PeerSpec {
   /** Every storage read and write takes this long. */
   storageMs: number
 }
-
 
 /** A peer: database, replicator and an in-memory storage that outlives restarts. */
 export class TestPeer {
@@ -86,7 +93,10 @@ export class TestPeer {
       this.watching.delete(id)
       return "unwatch"
     }
-    this.watching.set(id, this.db.subscribe(id, () => {}))
+    this.watching.set(
+      id,
+      this.db.subscribe(id, () => {}),
+    )
     return "watch"
   }
 
@@ -197,15 +207,27 @@ export class Links {
     const [ab, ba] = [this.grantsOf(a, b), this.grantsOf(b, a)]
     x.grantsOf.set(y.peerId, ab)
     y.grantsOf.set(x.peerId, ba)
-    const deliver = (to: Replicator, from: string, [i, j, grants]: [number, number, Grants]) => (message: ControlMessage) => {
-      this.watch(i, j, grants, message)
-      const copy = structuredClone(message)
-      setTimeout(() => {
-        if (!link.cut) to.receive(from, copy)
-      }, this.latencyMs)
-    }
-    x.replicator.connected({ peerId: y.peerId, info: y.replicator.localInfo(), grants: ab, send: deliver(y.replicator, x.peerId, [a, b, ab]) })
-    y.replicator.connected({ peerId: x.peerId, info: x.replicator.localInfo(), grants: ba, send: deliver(x.replicator, y.peerId, [b, a, ba]) })
+    const deliver =
+      (to: Replicator, from: string, [i, j, grants]: [number, number, Grants]) =>
+      (message: ControlMessage) => {
+        this.watch(i, j, grants, message)
+        const copy = structuredClone(message)
+        setTimeout(() => {
+          if (!link.cut) to.receive(from, copy)
+        }, this.latencyMs)
+      }
+    x.replicator.connected({
+      peerId: y.peerId,
+      info: y.replicator.localInfo(),
+      grants: ab,
+      send: deliver(y.replicator, x.peerId, [a, b, ab]),
+    })
+    y.replicator.connected({
+      peerId: x.peerId,
+      info: x.replicator.localInfo(),
+      grants: ba,
+      send: deliver(x.replicator, y.peerId, [b, a, ba]),
+    })
     // As in the Node peer: the replicators know the peer before the Repos do.
     x.repo.networkSubsystem.addNetworkAdapter(repoEnds[0])
     y.repo.networkSubsystem.addNetworkAdapter(repoEnds[1])
@@ -291,4 +313,3 @@ class RepoLinkEnd extends NetworkAdapter {
 function key(a: number, b: number): string {
   return a < b ? `${a}-${b}` : `${b}-${a}`
 }
-

@@ -6,7 +6,16 @@
  */
 import * as A from "@automerge/automerge"
 import { sameHeads, sortedHeads } from "../src/document/heads.js"
-import { DeletedDocumentError, defineType, f, PurgedError, selects, type ControlMessage, type Grants, type TypeSelection } from "../src/index.js"
+import {
+  DeletedDocumentError,
+  defineType,
+  f,
+  PurgedError,
+  selects,
+  type ControlMessage,
+  type Grants,
+  type TypeSelection,
+} from "../src/index.js"
 import { sleep } from "./helpers.js"
 import { PURGE, ReplicationModel, type Holdings } from "./ReplicationModel.js"
 import { Links, TestPeer, type TestPeerSpec } from "./ReplicationPeers.js"
@@ -50,7 +59,11 @@ export interface Setup {
 type Write = Extract<Command, { kind: "title" | "increment" | "delete" | "restore" | "purge" }>
 
 /** What one named change did, for checking values against the changes a peer holds. */
-type ChangeRecord = { kind: "create"; title: string } | { kind: "title"; title: string } | { kind: "increment"; by: number } | { kind: "delete" | "restore" }
+type ChangeRecord =
+  | { kind: "create"; title: string }
+  | { kind: "title"; title: string }
+  | { kind: "increment"; by: number }
+  | { kind: "delete" | "restore" }
 
 class Run {
   readonly problems: string[] = []
@@ -68,7 +81,11 @@ class Run {
     this.model = new ReplicationModel(setup.peers, setup.grants)
     this.live = setup.live
     this.peers = setup.peers.map((spec, i) => new TestPeer(`p${i}${spec.relay ? "(relay)" : ""}`, spec, definitions, this.problems))
-    this.links = new Links((from, to) => this.model.grants[from]![to]!, setup.latencyMs, (from, to, grants, message) => this.#onWire(from, to, grants, message))
+    this.links = new Links(
+      (from, to) => this.model.grants[from]![to]!,
+      setup.latencyMs,
+      (from, to, grants, message) => this.#onWire(from, to, grants, message),
+    )
   }
 
   get names(): string[] {
@@ -77,9 +94,17 @@ class Run {
 
   async start(setup: Setup): Promise<void> {
     for (const peer of this.peers) await peer.open()
-    this.trace.push(`peers: ${setup.peers.map((p, i) => `${this.peers[i]!.name} wants ${show(p.wants)} in batches of ${p.batchSize}`).join("; ")}; links ${setup.latencyMs} ms late; ${setup.live ? "watches, no purges" : "purges, no watches"}`)
+    this.trace.push(
+      `peers: ${setup.peers.map((p, i) => `${this.peers[i]!.name} wants ${show(p.wants)} in batches of ${p.batchSize}`).join("; ")}; links ${setup.latencyMs} ms late; ${setup.live ? "watches, no purges" : "purges, no watches"}`,
+    )
     for (let i = 0; i < this.peers.length; i++) {
-      this.trace.push(`  ${this.peers[i]!.name} grants ${setup.grants[i]!.map((g, j) => (i === j ? "" : `${this.peers[j]!.name} r=${show(g.read)} w=${show(g.write)}`)).filter(Boolean).join(", ")}`)
+      this.trace.push(
+        `  ${this.peers[i]!.name} grants ${setup.grants[i]!.map((g, j) =>
+          i === j ? "" : `${this.peers[j]!.name} r=${show(g.read)} w=${show(g.write)}`,
+        )
+          .filter(Boolean)
+          .join(", ")}`,
+      )
     }
   }
 
@@ -116,7 +141,9 @@ class Run {
         if (from === to) return
         this.model.grants[from]![to] = command.grants
         const linked = this.links.has(from, to)
-        this.trace.push(`${this.names[from]} now grants ${this.names[to]} r=${show(command.grants.read)} w=${show(command.grants.write)}${linked ? " (reconnect)" : ""}`)
+        this.trace.push(
+          `${this.names[from]} now grants ${this.names[to]} r=${show(command.grants.read)} w=${show(command.grants.write)}${linked ? " (reconnect)" : ""}`,
+        )
         if (!linked) return
         this.links.disconnect(from, to)
         this.model.unlink(from, to)
@@ -148,7 +175,14 @@ class Run {
         const target = this.docs[command.doc % Math.max(1, this.docs.length)]
         if (!target) return
         const editors = this.peers.map((_, i) => i).filter(i => this.#writable(i, target.id))
-        await Promise.all(editors.map((i, k) => this.#write(k === 0 ? { kind: "title", peer: i, doc: 0, title: "t" } : { kind: "increment", peer: i, doc: 0, by: command.by }, target)))
+        await Promise.all(
+          editors.map((i, k) =>
+            this.#write(
+              k === 0 ? { kind: "title", peer: i, doc: 0, title: "t" } : { kind: "increment", peer: i, doc: 0, by: command.by },
+              target,
+            ),
+          ),
+        )
         return
       }
     }
@@ -181,7 +215,8 @@ class Run {
     const what = `${peer.name} ${command.kind} ${target.type} ${target.id.slice(0, 6)}${command.kind === "title" ? ` ${command.title}` : command.kind === "increment" ? ` +${command.by}` : ""}`
     try {
       if (command.kind === "title") await db.change(target.type, target.id, draft => void (draft.title = command.title), { message: name })
-      else if (command.kind === "increment") await db.change(target.type, target.id, draft => draft.votes.increment(command.by), { message: name })
+      else if (command.kind === "increment")
+        await db.change(target.type, target.id, draft => draft.votes.increment(command.by), { message: name })
       else if (command.kind === "delete") await db.delete(target.id, { message: name })
       else if (command.kind === "restore") await db.transaction(tx => tx.restore(target.id), { message: name })
       else await db.purge(target.id)
@@ -196,7 +231,14 @@ class Run {
       this.model.made(index, target.id, [PURGE])
       return
     }
-    this.changes.set(name, command.kind === "title" ? { kind: "title", title: command.title } : command.kind === "increment" ? { kind: "increment", by: command.by } : { kind: command.kind })
+    this.changes.set(
+      name,
+      command.kind === "title"
+        ? { kind: "title", title: command.title }
+        : command.kind === "increment"
+          ? { kind: "increment", by: command.by }
+          : { kind: command.kind },
+    )
     // What the new change depends on is held here too; a purge that arrived just now leaves only the change itself to record.
     const holds = await db.history(target.id).then(
       history => history.map(change => change.message ?? `(no message) ${change.hash}`),
@@ -222,7 +264,8 @@ class Run {
         if (!entry.purged) this.problems.push(`${peer.name} forgot the purge of ${id} across a restart`)
       } else if (!entry.purged) {
         const doc = await peer.db.replica.store.read(id).catch(() => undefined)
-        if (!doc || !A.hasHeads(doc, was.heads)) this.problems.push(`${peer.name} lost changes to ${id} across a restart (had heads ${was.heads.join(",")})`)
+        if (!doc || !A.hasHeads(doc, was.heads))
+          this.problems.push(`${peer.name} lost changes to ${id} across a restart (had heads ${was.heads.join(",")})`)
       }
     }
     for (const other of linked) this.links.connect(index, other, this.peers)
@@ -247,20 +290,32 @@ class Run {
         if (!this.model.flows(index, other, type)) continue
         const got = holdings[other]!.get(id) ?? new Set()
         const missing = got.has(PURGE) ? [] : [...changes].filter(change => !got.has(change))
-        if (missing.length > 0) this.problems.push(`${peer.name}.whenSynced() resolved, but ${this.names[other]} lacks ${missing.join(", ")} of ${type} ${id}`)
+        if (missing.length > 0)
+          this.problems.push(`${peer.name}.whenSynced() resolved, but ${this.names[other]} lacks ${missing.join(", ")} of ${type} ${id}`)
       }
     }
   }
 
   /** A peer names to another only documents of types that peer keeps, that it lets it read, and that it keeps itself. */
   #onWire(from: number, to: number, grants: Grants, message: ControlMessage): void {
-    if (WIRE) this.trace.push(`    ${this.names[from]} → ${this.names[to]}: ${JSON.stringify(message, (_, v) => (v instanceof Uint8Array ? `${v.byteLength} bytes` : typeof v === "string" && v.length > 24 ? `${v.slice(0, 6)}…` : v))}`)
-    const named = message.t === "offer" ? message.entries.map(e => ({ id: e.id, said: e.type })) : message.t === "docs" ? message.docs.map(d => ({ id: d.id, said: undefined })) : []
+    if (WIRE)
+      this.trace.push(
+        `    ${this.names[from]} → ${this.names[to]}: ${JSON.stringify(message, (_, v) => (v instanceof Uint8Array ? `${v.byteLength} bytes` : typeof v === "string" && v.length > 24 ? `${v.slice(0, 6)}…` : v))}`,
+      )
+    const named =
+      message.t === "offer"
+        ? message.entries.map(e => ({ id: e.id, said: e.type }))
+        : message.t === "docs"
+          ? message.docs.map(d => ({ id: d.id, said: undefined }))
+          : []
     for (const { id, said } of named) {
       // An offer can leave while the create that made the document is still resolving (before the model heard of it): the sender's catalog knows.
       const type = this.model.typeOf.get(id) ?? this.peers[from]!.db.catalog.get(id)?.type
       const may = type !== undefined && this.model.keeps(to, type) && this.model.keeps(from, type) && selects(grants.read, type)
-      if (!may || (said !== undefined && said !== type)) this.problems.push(`${this.names[from]} sent ${this.names[to]} a ${message.t} naming ${type} ${id}${said !== undefined && said !== type ? ` as a ${said}` : ""} (read grant ${show(grants.read)})`)
+      if (!may || (said !== undefined && said !== type))
+        this.problems.push(
+          `${this.names[from]} sent ${this.names[to]} a ${message.t} naming ${type} ${id}${said !== undefined && said !== type ? ` as a ${said}` : ""} (read grant ${show(grants.read)})`,
+        )
     }
   }
 
@@ -286,7 +341,10 @@ class Run {
     await this.checkQuiescent()
     for (const peer of this.peers) {
       const moved = peer.replicator.status().filter(status => status.received > 0)
-      for (const status of moved) this.problems.push(`${peer.name} received ${status.received} document(s) from ${status.peerId} after a restart, though every peer was in sync before it`)
+      for (const status of moved)
+        this.problems.push(
+          `${peer.name} received ${status.received} document(s) from ${status.peerId} after a restart, though every peer was in sync before it`,
+        )
     }
   }
 
@@ -301,7 +359,12 @@ class Run {
       await this.#quiescence(timeoutMs)
       const again = await this.#holdings()
       const later = [...this.model.violations(again, this.names), ...(await this.#values(again))]
-      this.problems.push(...problems, later.length === 0 ? "(all of which were resolved 500 ms after every peer reported in-sync: whenSynced resolved early)" : "(still so 500 ms later)")
+      this.problems.push(
+        ...problems,
+        later.length === 0
+          ? "(all of which were resolved 500 ms after every peer reported in-sync: whenSynced resolved early)"
+          : "(still so 500 ms later)",
+      )
       return
     }
     this.model.observed(holdings)
@@ -311,7 +374,13 @@ class Run {
     const deadline = Date.now() + timeoutMs
     while (!this.peers.every(peer => peer.inSync())) {
       if (Date.now() > deadline) {
-        const status = this.peers.map(peer => `${peer.name}: ${peer.replicator.status().map(s => `${s.peerId} ${s.state}`).join(", ")}`)
+        const status = this.peers.map(
+          peer =>
+            `${peer.name}: ${peer.replicator
+              .status()
+              .map(s => `${s.peerId} ${s.state}`)
+              .join(", ")}`,
+        )
         this.problems.push(`no quiescence within ${timeoutMs} ms:\n    ${status.join("\n    ")}`)
         throw new Error("no quiescence")
       }
@@ -347,15 +416,19 @@ class Run {
         const votes = records.reduce((sum, r) => sum + (r.kind === "increment" ? r.by : 0), 0)
         if (data.votes !== votes) problems.push(`${peer.name}: ${id} counts ${data.votes}, but the increments it holds add up to ${votes}`)
         const titles = records.flatMap(r => (r.kind === "create" || r.kind === "title" ? [r.title] : []))
-        if (!titles.includes(data.title)) problems.push(`${peer.name}: ${id} has title ${data.title}, written by none of the changes it holds (${titles.join(", ")})`)
+        if (!titles.includes(data.title))
+          problems.push(`${peer.name}: ${id} has title ${data.title}, written by none of the changes it holds (${titles.join(", ")})`)
         const deletes = records.filter(r => r.kind === "delete").length
         const restores = records.filter(r => r.kind === "restore").length
         if ((deletes === 0 && doc.deletedAt !== null) || (restores === 0 && deletes > 0 && doc.deletedAt === null)) {
-          problems.push(`${peer.name}: ${id} is ${doc.deletedAt === null ? "not " : ""}deleted, but it holds ${deletes} delete(s) and ${restores} restore(s)`)
+          problems.push(
+            `${peer.name}: ${id} is ${doc.deletedAt === null ? "not " : ""}deleted, but it holds ${deletes} delete(s) and ${restores} restore(s)`,
+          )
         }
         const entry = peer.db.catalog.get(id)!
         const heads = sortedHeads(await peer.db.replica.store.read(id))
-        if (!sameHeads(entry.heads, heads)) problems.push(`${peer.name}: the catalog lists heads ${entry.heads.join(",")} for ${id}, the document has ${heads.join(",")}`)
+        if (!sameHeads(entry.heads, heads))
+          problems.push(`${peer.name}: the catalog lists heads ${entry.heads.join(",")} for ${id}, the document has ${heads.join(",")}`)
       }
       for (const type of TYPES) {
         const listed = (await peer.db.list(type)).map(d => d.id).sort()
@@ -363,7 +436,8 @@ class Run {
           const entry = peer.db.catalog.get(id)!
           return !entry.purged && entry.deletedAt === null
         })
-        if (listed.join() !== live.sort().join()) problems.push(`${peer.name}: list(${type}) gives ${listed.length} documents, the catalog has ${live.length} live ones`)
+        if (listed.join() !== live.sort().join())
+          problems.push(`${peer.name}: list(${type}) gives ${listed.length} documents, the catalog has ${live.length} live ones`)
       }
     }
     return problems
@@ -391,7 +465,8 @@ export async function runCase(drawn: Setup, commands: Command[]): Promise<{ prob
     if (run.problems.length === 0) await run.finish()
   } catch (error) {
     const command = (error as { command?: Command })?.command
-    if (run.problems.length === 0) run.problems.push(`failed${command ? ` at ${JSON.stringify(command)}` : ""}: ${(error as Error)?.stack ?? error}`)
+    if (run.problems.length === 0)
+      run.problems.push(`failed${command ? ` at ${JSON.stringify(command)}` : ""}: ${(error as Error)?.stack ?? error}`)
   } finally {
     await run.close()
   }

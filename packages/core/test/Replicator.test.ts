@@ -13,13 +13,28 @@ const Note = defineType("note", { fields: { body: f.text() } })
 async function pair(
   wantsA: TypeSelection,
   wantsB: TypeSelection,
-  options: { storageA?: MemoryStorage; storageB?: MemoryStorage; settings?: Partial<ReplicatorOptions>; lose?: (from: string, message: ControlMessage) => boolean } = {},
+  options: {
+    storageA?: MemoryStorage
+    storageB?: MemoryStorage
+    settings?: Partial<ReplicatorOptions>
+    lose?: (from: string, message: ControlMessage) => boolean
+  } = {},
 ) {
   const a = await openDb({ types: [Task, Note], storage: options.storageA })
   const b = await openDb({ types: [Task, Note], storage: options.storageB })
   const stalls: { at: string; reason: string }[] = []
-  const ra = new Replicator(a.db, { wants: wantsA, storage: a.storage, ...options.settings, onStall: (_, reason) => stalls.push({ at: "a", reason }) })
-  const rb = new Replicator(b.db, { wants: wantsB, storage: b.storage, ...options.settings, onStall: (_, reason) => stalls.push({ at: "b", reason }) })
+  const ra = new Replicator(a.db, {
+    wants: wantsA,
+    storage: a.storage,
+    ...options.settings,
+    onStall: (_, reason) => stalls.push({ at: "a", reason }),
+  })
+  const rb = new Replicator(b.db, {
+    wants: wantsB,
+    storage: b.storage,
+    ...options.settings,
+    onStall: (_, reason) => stalls.push({ at: "b", reason }),
+  })
   const wire: { from: string; message: ControlMessage }[] = []
   const deliver = (from: string, to: Replicator, peerId: string) => (message: ControlMessage) => {
     wire.push({ from, message })
@@ -66,7 +81,9 @@ describe("Replicator", () => {
     })
     wire.length = 0
     connect()
-    await waitFor(async () => (await b.db.get(Task, tasks[3]!.id)).data.done && (await a.db.get(Task, tasks[7]!.id)).data.title === "changed on b")
+    await waitFor(
+      async () => (await b.db.get(Task, tasks[3]!.id)).data.done && (await a.db.get(Task, tasks[7]!.id)).data.title === "changed on b",
+    )
     const offered = wire.flatMap(w => (w.message.t === "offer" ? w.message.entries : []))
     expect(offered.map(e => e.id).sort()).toEqual([tasks[3]!.id, tasks[7]!.id].sort())
   })
@@ -87,7 +104,9 @@ describe("Replicator", () => {
       d.done = true
     })
     await waitFor(async () => (await a.db.get(Task, tasks[0]!.id)).data.done)
-    expect(wire.filter(w => w.from === "b").flatMap(w => (w.message.t === "offer" ? w.message.entries.map(e => e.id) : []))).toEqual([tasks[0]!.id])
+    expect(wire.filter(w => w.from === "b").flatMap(w => (w.message.t === "offer" ? w.message.entries.map(e => e.id) : []))).toEqual([
+      tasks[0]!.id,
+    ])
   })
 
   it("sends many offline changes as one compressed bundle, which the receiver stores and loads", async () => {

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest"
-import { DeletedDocumentError, defineType, f, NotFoundError, ValidationError, WrongTypeError, type Database, type Machine, type Transaction } from "../src/index.js"
+import {
+  DeletedDocumentError,
+  defineType,
+  f,
+  NotFoundError,
+  ValidationError,
+  WrongTypeError,
+  type Database,
+  type Machine,
+  type Transaction,
+} from "../src/index.js"
 import { MemoryStorage, openDb, sleep, unknownId, waitFor } from "./helpers.js"
 
 const Account = defineType("account", { fields: { name: f.string(), balance: f.number(), log: f.list(f.string()) } })
@@ -78,46 +88,76 @@ describe.each([
   })
 
   const failures: [string, (tx: Transaction, ids: string[]) => void, unknown][] = [
-    ["one change is invalid", (tx, [a, b]) => {
-      transfer(tx, a!, b!, 10)
-      tx.change(Account, b!, d => ((d as { balance: unknown }).balance = "lots"))
-    }, ValidationError],
-    ["the last document's change is invalid", (tx, [a, b, c]) => {
-      transfer(tx, a!, b!, 10)
-      tx.change(Account, c!, d => d.log.push(5 as never))
-    }, ValidationError],
-    ["the first document's change is invalid", (tx, [a, b, c]) => {
-      tx.change(Account, a!, d => ((d as Record<string, unknown>).unknown = 1))
-      transfer(tx, b!, c!, 1)
-    }, ValidationError],
-    ["one document is of another type", (tx, [a, b, c]) => {
-      transfer(tx, a!, b!, 10)
-      tx.change(Note, c!, d => d.body.set("x"))
-    }, WrongTypeError],
-    ["one document is not here", (tx, [a, b]) => {
-      transfer(tx, a!, b!, 10)
-      tx.change(Account, unknownId(), d => (d.balance = 1))
-    }, NotFoundError],
-    ["a callback throws", (tx, [a, b, c]) => {
-      transfer(tx, a!, b!, 10)
-      tx.change(Account, c!, () => {
-        throw new RangeError("app bug")
-      })
-    }, RangeError],
-    ["a create is invalid", (tx, [a, b]) => {
-      transfer(tx, a!, b!, 10)
-      tx.create(Note, { body: 3 } as never)
-    }, ValidationError],
+    [
+      "one change is invalid",
+      (tx, [a, b]) => {
+        transfer(tx, a!, b!, 10)
+        tx.change(Account, b!, d => ((d as { balance: unknown }).balance = "lots"))
+      },
+      ValidationError,
+    ],
+    [
+      "the last document's change is invalid",
+      (tx, [a, b, c]) => {
+        transfer(tx, a!, b!, 10)
+        tx.change(Account, c!, d => d.log.push(5 as never))
+      },
+      ValidationError,
+    ],
+    [
+      "the first document's change is invalid",
+      (tx, [a, b, c]) => {
+        tx.change(Account, a!, d => ((d as Record<string, unknown>).unknown = 1))
+        transfer(tx, b!, c!, 1)
+      },
+      ValidationError,
+    ],
+    [
+      "one document is of another type",
+      (tx, [a, b, c]) => {
+        transfer(tx, a!, b!, 10)
+        tx.change(Note, c!, d => d.body.set("x"))
+      },
+      WrongTypeError,
+    ],
+    [
+      "one document is not here",
+      (tx, [a, b]) => {
+        transfer(tx, a!, b!, 10)
+        tx.change(Account, unknownId(), d => (d.balance = 1))
+      },
+      NotFoundError,
+    ],
+    [
+      "a callback throws",
+      (tx, [a, b, c]) => {
+        transfer(tx, a!, b!, 10)
+        tx.change(Account, c!, () => {
+          throw new RangeError("app bug")
+        })
+      },
+      RangeError,
+    ],
+    [
+      "a create is invalid",
+      (tx, [a, b]) => {
+        transfer(tx, a!, b!, 10)
+        tx.create(Note, { body: 3 } as never)
+      },
+      ValidationError,
+    ],
   ]
   for (const [what, build, error] of failures) {
     it(`applies nothing when ${what}`, async () => {
       const { db, ids, state, pad } = await accounts(large)
       const before = await state()
-      await expect(db.transaction(tx => {
-        pad(tx)
-        tx.create(Note, { body: "would be created" })
-        build(tx, ids)
-      })).rejects.toThrow(error as typeof Error)
+      await expect(
+        db.transaction(tx => {
+          pad(tx)
+          tx.create(Note, { body: "would be created" })
+          build(tx, ids)
+        }),
+      ).rejects.toThrow(error as typeof Error)
       await sleep(10)
       expect(await state()).toEqual(before)
       // And the documents still take changes afterwards.
@@ -133,10 +173,12 @@ describe.each([
       tx.delete(ids[2]!)
     })
     const before = await state()
-    await expect(db.transaction(tx => {
-      pad(tx)
-      transfer(tx, ids[0]!, ids[2]!, 10)
-    })).rejects.toThrow(DeletedDocumentError)
+    await expect(
+      db.transaction(tx => {
+        pad(tx)
+        transfer(tx, ids[0]!, ids[2]!, 10)
+      }),
+    ).rejects.toThrow(DeletedDocumentError)
     expect(await state()).toEqual(before)
   })
 
@@ -174,15 +216,20 @@ class HeldStorage extends MemoryStorage {
 describe("Database.transaction, large, before its writes are on disk", () => {
   it("is readable and changeable at once, and resolves only once it is on disk", async () => {
     const first = await openDb({ storage: new HeldStorage(), types: [Account, Note] })
-    const [a, b] = await Promise.all([first.db.create(Account, { name: "a", balance: 100 }), first.db.create(Account, { name: "b", balance: 0 })])
+    const [a, b] = await Promise.all([
+      first.db.create(Account, { name: "a", balance: 100 }),
+      first.db.create(Account, { name: "b", balance: 0 }),
+    ])
     const storage = first.storage as HeldStorage
     const { db } = await openDb({ storage, machine: first.machine, types: [Account, Note] })
     storage.hold()
     let committed = false
-    const committing = db.transaction(tx => {
-      for (let i = 0; i < 150; i++) tx.create(Note, { body: `note ${i}` })
-      transfer(tx, a.id, b.id, 10)
-    }).then(() => void (committed = true))
+    const committing = db
+      .transaction(tx => {
+        for (let i = 0; i < 150; i++) tx.create(Note, { body: `note ${i}` })
+        transfer(tx, a.id, b.id, 10)
+      })
+      .then(() => void (committed = true))
     await waitFor(() => db.catalog.size === 152)
     expect((await db.get(Account, b.id)).data.balance).toBe(10)
     // A change loads the document into a repo handle, which must get the transaction's change too.
@@ -287,11 +334,13 @@ describe("Database.transaction of 10,000 documents", () => {
     const { db, storage, ids } = await reopen()
     await db.change(Task, ids[0]!, d => (d.rank = -1))
     const before = { entries: ids.map(id => db.catalog.get(id)), size: db.catalog.size, stored: [...storage.data.keys()].sort() }
-    await expect(db.transaction(tx => {
-      for (let i = 0; i < 2_000; i++) tx.create(Task, task(N + i))
-      ids.slice(0, N - 2_001).forEach(id => tx.change(Task, id, d => (d.done = true)))
-      tx.change(Task, ids[N - 1]!, d => ((d as { rank: unknown }).rank = "last"))
-    })).rejects.toThrow(ValidationError)
+    await expect(
+      db.transaction(tx => {
+        for (let i = 0; i < 2_000; i++) tx.create(Task, task(N + i))
+        ids.slice(0, N - 2_001).forEach(id => tx.change(Task, id, d => (d.done = true)))
+        tx.change(Task, ids[N - 1]!, d => ((d as { rank: unknown }).rank = "last"))
+      }),
+    ).rejects.toThrow(ValidationError)
     await db.replica.flush()
     expect(ids.map(id => db.catalog.get(id))).toEqual(before.entries)
     expect(db.catalog.size).toBe(before.size)

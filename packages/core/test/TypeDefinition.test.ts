@@ -42,7 +42,10 @@ describe("defineType", () => {
         status: { kind: "register", of: "string", values: ["open", "closed"], default: "open" },
         votes: { kind: "counter" },
         body: { kind: "text" },
-        meta: { kind: "map", fields: { owner: { kind: "register", of: "string" }, rank: { kind: "register", of: "number", optional: true } } },
+        meta: {
+          kind: "map",
+          fields: { owner: { kind: "register", of: "string" }, rank: { kind: "register", of: "number", optional: true } },
+        },
         scores: { kind: "record", of: { kind: "register", of: "number" } },
         tags: { kind: "list", of: { kind: "register", of: "string" } },
       },
@@ -81,7 +84,9 @@ describe("defineType", () => {
 
   it("refuses a default that does not fit its field", () => {
     expect(() => defineType("t", { fields: { status: f.string({ values: ["a", "b"] }).default("c" as "a") } })).toThrow(TypeDefinitionError)
-    expect(() => defineType("t", { fields: { status: f.string({ values: ["a", "b"] }).default("c" as "a") } })).toThrow(/field status has a default/)
+    expect(() => defineType("t", { fields: { status: f.string({ values: ["a", "b"] }).default("c" as "a") } })).toThrow(
+      /field status has a default/,
+    )
     expect(() => defineType("t", { fields: { m: f.map({ n: f.number().default("x" as never) }) } })).toThrow(/field m\.n has a default/)
   })
 
@@ -152,8 +157,16 @@ describe("typeFromJSON", () => {
     ["record of nothing", { name: "t", fields: { r: { kind: "record", of: "x" } } }, /t\.r\.\*: expected an object/],
     ["counter default", { name: "t", fields: { c: { kind: "counter", default: "1" } } }, /counter's default must be a number/],
     ["text default", { name: "t", fields: { c: { kind: "text", default: 1 } } }, /text's default must be a string/],
-    ["register default of the wrong kind", { name: "t", fields: { a: { kind: "register", of: "number", default: "x" } } }, /type t: field a has a default that does not fit it \(expected a finite number, got text "x"\)/],
-    ["values not strings", { name: "t", fields: { a: { kind: "register", of: "string", values: [1, 2] } } }, /"values" must be a list of strings/],
+    [
+      "register default of the wrong kind",
+      { name: "t", fields: { a: { kind: "register", of: "number", default: "x" } } },
+      /type t: field a has a default that does not fit it \(expected a finite number, got text "x"\)/,
+    ],
+    [
+      "values not strings",
+      { name: "t", fields: { a: { kind: "register", of: "string", values: [1, 2] } } },
+      /"values" must be a list of strings/,
+    ],
     ["values on a number", { name: "t", fields: { a: { kind: "register", of: "number", values: ["1"] } } }, /"values"/],
     ["version a string", { ...good, version: "2" }, /version must be a positive integer, got "2"/],
     ["version zero", { ...good, version: 0 }, /version must be a positive integer/],
@@ -167,6 +180,10 @@ describe("typeFromJSON", () => {
   }
 
   it("reads a single field with fieldFromJSON", () => {
-    expect(fieldFromJSON({ kind: "list", of: { kind: "counter" }, optional: true }).toJSON()).toEqual({ kind: "list", of: { kind: "counter" }, optional: true })
+    expect(fieldFromJSON({ kind: "list", of: { kind: "counter" }, optional: true }).toJSON()).toEqual({
+      kind: "list",
+      of: { kind: "counter" },
+      optional: true,
+    })
   })
 })

@@ -80,7 +80,16 @@ describe("a document made without a definition's defaults", () => {
     const heads = db.catalog.get(id)!.heads
     const seen: unknown[] = []
     await db.change(Task, id, draft => {
-      seen.push(draft.done, draft.votes.value, draft.notes.value, draft.notes.length, draft.tags.length, draft.tags.toArray(), draft.links.shop, draft.priority)
+      seen.push(
+        draft.done,
+        draft.votes.value,
+        draft.notes.value,
+        draft.notes.length,
+        draft.tags.length,
+        draft.tags.toArray(),
+        draft.links.shop,
+        draft.priority,
+      )
     })
     expect(seen).toEqual([false, 0, "", 0, 0, [], undefined, undefined])
     expect(db.catalog.get(id)!.heads).toEqual(heads)
@@ -98,7 +107,14 @@ describe("a document made without a definition's defaults", () => {
       draft.notes.splice(5, 0, "two litres")
       draft.links.shop = "https://example.org"
     })
-    expect(changed.data).toEqual({ title: "Buy milk", done: true, notes: "Oat, two litres", votes: 3, tags: ["shopping", "today"], links: { shop: "https://example.org" } })
+    expect(changed.data).toEqual({
+      title: "Buy milk",
+      done: true,
+      notes: "Oat, two litres",
+      votes: 3,
+      tags: ["shopping", "today"],
+      links: { shop: "https://example.org" },
+    })
     // The new values are of their declared kinds: a counter merges, text takes splices.
     expect(await stored(db, id)).toEqual({
       title: "Buy milk",
@@ -117,10 +133,12 @@ describe("a document made without a definition's defaults", () => {
 
   it("still refuses, whole, a change that breaks the definition", async () => {
     const { db, id } = await madeWithoutDefinition()
-    await expect(db.change(Task, id, draft => {
-          draft.tags.push(42 as never)
-          draft.votes.increment()
-        })).rejects.toThrow("expected a string, got number 42 (at tags.0)")
+    await expect(
+      db.change(Task, id, draft => {
+        draft.tags.push(42 as never)
+        draft.votes.increment()
+      }),
+    ).rejects.toThrow("expected a string, got number 42 (at tags.0)")
     await expect(db.change(Task, id, draft => draft.notes.splice(1, 0, "x"))).rejects.toThrow(RangeError)
     expect(await stored(db, id)).toEqual({ title: "Buy milk" })
   })
@@ -148,11 +166,15 @@ describe("a typed peer receiving a document made without the definition", () => 
 
   it("quarantines it for text with no default, and for a value of the wrong kind", async () => {
     const Note = defineType("note", { fields: { body: f.text(), pinned: f.boolean().default(false) } })
-    expect((await syncedToTypedPeer({}, [Note], "note")).quarantines).toEqual(["its data does not match type note: missing required field (at body)"])
-    expect((await syncedToTypedPeer({ body: { $text: "b" }, pinned: "yes" }, [Note], "note")).quarantines).toEqual([
-      'its data does not match type note: expected a boolean, got a string register (at pinned)',
+    expect((await syncedToTypedPeer({}, [Note], "note")).quarantines).toEqual([
+      "its data does not match type note: missing required field (at body)",
     ])
-    expect((await syncedToTypedPeer({ title: "t", votes: "many" })).quarantines).toEqual(["its data does not match type task: expected a counter, got a string register (at votes)"])
+    expect((await syncedToTypedPeer({ body: { $text: "b" }, pinned: "yes" }, [Note], "note")).quarantines).toEqual([
+      "its data does not match type note: expected a boolean, got a string register (at pinned)",
+    ])
+    expect((await syncedToTypedPeer({ title: "t", votes: "many" })).quarantines).toEqual([
+      "its data does not match type task: expected a counter, got a string register (at votes)",
+    ])
   })
 })
 
@@ -179,7 +201,11 @@ describe("nested maps", () => {
       expect((await db.get(Profile, id)).data).toEqual({ name: "ann", settings, rows: [] })
     }
     const { db, id } = await syncedToTypedPeer({ name: "ann", rows: [{ label: "a" }], settings: { theme: "dark" } }, [Profile], "profile")
-    expect((await db.get(Profile, id)).data).toEqual({ name: "ann", settings: { ...settings, theme: "dark" }, rows: [{ label: "a", count: 0, note: "" }] })
+    expect((await db.get(Profile, id)).data).toEqual({
+      name: "ann",
+      settings: { ...settings, theme: "dark" },
+      rows: [{ label: "a", count: 0, note: "" }],
+    })
   })
 
   it("quarantine for a required field missing inside a map, naming its path", async () => {
@@ -194,7 +220,14 @@ describe("nested maps", () => {
     const heads = db.catalog.get(id)!.heads
     const seen: unknown[] = []
     await db.change(Profile, id, draft => {
-      seen.push(draft.settings.theme, draft.settings.visits.value, draft.settings.alerts.email, draft.settings.alerts.muted.length, draft.rows.get(0)!.count.value, draft.owner)
+      seen.push(
+        draft.settings.theme,
+        draft.settings.visits.value,
+        draft.settings.alerts.email,
+        draft.settings.alerts.muted.length,
+        draft.rows.get(0)!.count.value,
+        draft.owner,
+      )
     })
     expect(seen).toEqual(["light", 0, true, 0, 0, undefined])
     expect(db.catalog.get(id)!.heads).toEqual(heads)

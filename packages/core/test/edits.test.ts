@@ -2,7 +2,15 @@ import { describe, expect, it } from "vitest"
 import { applyEdit, defineType, EditError, f, KindChangeError, type Edit } from "../src/index.js"
 import { openDb } from "./helpers.js"
 
-const Task = defineType("task", { fields: { title: f.string(), votes: f.counter(), notes: f.text().default(""), tags: f.list(f.string()), meta: f.map({ owner: f.string().optional() }) } })
+const Task = defineType("task", {
+  fields: {
+    title: f.string(),
+    votes: f.counter(),
+    notes: f.text().default(""),
+    tags: f.list(f.string()),
+    meta: f.map({ owner: f.string().optional() }),
+  },
+})
 
 async function withTask() {
   const { db } = await openDb({ types: [Task] })

@@ -35,7 +35,17 @@ describe("readEnvelope", () => {
     const doc = await db.create(Task, { title: "a" })
     const loaded = A.load((await db.replica.store.readStored(doc.id))!)
     const result = readEnvelope(loaded)
-    expect(result).toEqual({ ok: true, meta: { type: "task", createdBy: machine.machineId, createdAt: doc.createdAt, typeVersion: 1, deletedAt: null, actor: A.getAllChanges(loaded).map(c => A.decodeChange(c).actor)[0] } })
+    expect(result).toEqual({
+      ok: true,
+      meta: {
+        type: "task",
+        createdBy: machine.machineId,
+        createdAt: doc.createdAt,
+        typeVersion: 1,
+        deletedAt: null,
+        actor: A.getAllChanges(loaded).map(c => A.decodeChange(c).actor)[0],
+      },
+    })
     expect(result.ok && result.meta.actor.startsWith(machine.machineId)).toBe(true)
   })
 
@@ -66,7 +76,10 @@ describe("readEnvelope", () => {
   it("refuses a creator that is not the machine that made the first change", () => {
     const forged = cairnDoc({ createdBy: "ff".repeat(16) })
     expect(readEnvelope(forged)).toEqual({ ok: false, reason: "its creator does not match the machine that created it" })
-    const rewritten = A.change(A.clone(cairnDoc(), { actor: actor("ee".repeat(16)) }), d => (d.createdBy = new A.ImmutableString("ee".repeat(16))))
+    const rewritten = A.change(
+      A.clone(cairnDoc(), { actor: actor("ee".repeat(16)) }),
+      d => (d.createdBy = new A.ImmutableString("ee".repeat(16))),
+    )
     expect(readEnvelope(rewritten)).toMatchObject({ ok: false })
   })
 
@@ -122,7 +135,15 @@ describe("verifyCreation", () => {
     expect(await verifyCreation(id, forged)).toBe("its creator key is not the creating machine's")
     // With the victim's public key instead, the signature (made by the forger) does not verify.
     const withVictimKey = A.change(A.init<any>({ actor: forgerActor }), { time: 1 }, d => {
-      Object.assign(d, { v: 1, type: new A.ImmutableString("task"), createdBy: new A.ImmutableString(victim.machineId), createdAt: 1, typeVersion: 1, deletedAt: null, data: {} })
+      Object.assign(d, {
+        v: 1,
+        type: new A.ImmutableString("task"),
+        createdBy: new A.ImmutableString(victim.machineId),
+        createdAt: 1,
+        typeVersion: 1,
+        deletedAt: null,
+        data: {},
+      })
       d.creatorKey = fromHex(victim.publicKey)
       d.proof = new Uint8Array(64).fill(0x11)
     })
@@ -131,7 +152,15 @@ describe("verifyCreation", () => {
 
   it("refuses a document without a proof", async () => {
     const bare = A.change(A.init<any>({ actor: actor(machineId) }), d => {
-      Object.assign(d, { v: 1, type: new A.ImmutableString("task"), createdBy: new A.ImmutableString(machineId), createdAt: 1, typeVersion: 1, deletedAt: null, data: {} })
+      Object.assign(d, {
+        v: 1,
+        type: new A.ImmutableString("task"),
+        createdBy: new A.ImmutableString(machineId),
+        createdAt: 1,
+        typeVersion: 1,
+        deletedAt: null,
+        data: {},
+      })
     })
     expect(readEnvelope(bare)).toMatchObject({ ok: false, reason: "its creatorKey is missing, was changed or was set concurrently" })
     expect(await verifyCreation("x", bare)).toBe("it has no creation proof")

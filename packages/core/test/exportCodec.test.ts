@@ -1,12 +1,28 @@
 import * as A from "@automerge/automerge"
 import { Counter, ImmutableString } from "@automerge/automerge"
 import { describe, expect, it } from "vitest"
-import { CodecError, decodeDocument, defineType, EXPORT_FORMAT, f, ImmutableTypeError, ValidationError, type ExportedDocument } from "../src/index.js"
+import {
+  CodecError,
+  decodeDocument,
+  defineType,
+  EXPORT_FORMAT,
+  f,
+  ImmutableTypeError,
+  ValidationError,
+  type ExportedDocument,
+} from "../src/index.js"
 import { openDb, unknownId } from "./helpers.js"
 
 const Task = defineType("task", {
   version: 2,
-  fields: { title: f.string(), votes: f.counter(), body: f.text(), meta: f.map({ owner: f.string() }), tags: f.list(f.string()), flags: f.record(f.boolean()) },
+  fields: {
+    title: f.string(),
+    votes: f.counter(),
+    body: f.text(),
+    meta: f.map({ owner: f.string() }),
+    tags: f.list(f.string()),
+    flags: f.record(f.boolean()),
+  },
 })
 
 async function exported() {
@@ -95,7 +111,10 @@ describe("import", () => {
 
   it("JSON of a document that is here is written on top of it, as changes", async () => {
     const { db, json, doc } = await exported()
-    const edited = { ...json, data: { ...json.data, title: "Edited in the file", votes: { $counter: 10 }, body: { $text: "text, edited" } } }
+    const edited = {
+      ...json,
+      data: { ...json.data, title: "Edited in the file", votes: { $counter: 10 }, body: { $text: "text, edited" } },
+    }
     expect(await db.importDocument(decodeDocument(edited))).toEqual({ result: "changed", id: doc.id })
     const after = await db.get(Task, doc.id)
     expect(after.data).toMatchObject({ title: "Edited in the file", votes: 10, body: "text, edited" })
@@ -138,16 +157,24 @@ describe("import", () => {
 
   it("refuses an export whose id is here with another type", async () => {
     const { db, json, doc } = await exported()
-    await expect(db.importDocument(decodeDocument({ ...json, type: "note", data: { body: { $text: "x" } } }))).rejects.toThrow(ImmutableTypeError)
-    await expect(db.importDocument(decodeDocument({ ...json, type: "note" }))).rejects.toThrow(/is a task here; it cannot be imported as a note/)
+    await expect(db.importDocument(decodeDocument({ ...json, type: "note", data: { body: { $text: "x" } } }))).rejects.toThrow(
+      ImmutableTypeError,
+    )
+    await expect(db.importDocument(decodeDocument({ ...json, type: "note" }))).rejects.toThrow(
+      /is a task here; it cannot be imported as a note/,
+    )
     expect((await db.get(doc.id)).type).toBe("task")
   })
 
   it("refuses data that breaks the type's definition", async () => {
     const { json } = await exported()
     const other = await openDb({ types: [Task] })
-    await expect(other.db.importDocument(decodeDocument({ ...json, data: { ...json.data, title: { $text: "t" } } }))).rejects.toThrow(ValidationError)
-    await expect(other.db.importDocument(decodeDocument({ ...json, data: { ...json.data, extra: 1 } }))).rejects.toThrow(/unknown field "extra"/)
+    await expect(other.db.importDocument(decodeDocument({ ...json, data: { ...json.data, title: { $text: "t" } } }))).rejects.toThrow(
+      ValidationError,
+    )
+    await expect(other.db.importDocument(decodeDocument({ ...json, data: { ...json.data, extra: 1 } }))).rejects.toThrow(
+      /unknown field "extra"/,
+    )
     expect(other.db.catalog.size).toBe(0)
   })
 })
@@ -177,8 +204,16 @@ describe("decodeDocument refuses bad input with a CodecError naming the problem"
     ["no data", { ...good(), data: [] }, /"data" must be an object/],
     ["a bad $counter", { ...good(), data: { votes: { $counter: "3" } } }, /"\$counter" must hold a number \(at votes\)/],
     ["a bad $text", { ...good(), data: { meta: { body: { $text: 1 } } } }, /"\$text" must hold a string \(at meta\.body\)/],
-    ["an unknown tag", { ...good(), data: { title: { $weird: 1 } } }, /unknown tag "\$weird": tagged JSON knows "\$text", "\$counter" and "\$map" \(at title\)/],
-    ["data that is a tagged value, not a map", { ...good(), data: { $counter: 1 } }, /document data must be a map \(an object\), got a counter/],
+    [
+      "an unknown tag",
+      { ...good(), data: { title: { $weird: 1 } } },
+      /unknown tag "\$weird": tagged JSON knows "\$text", "\$counter" and "\$map" \(at title\)/,
+    ],
+    [
+      "data that is a tagged value, not a map",
+      { ...good(), data: { $counter: 1 } },
+      /document data must be a map \(an object\), got a counter/,
+    ],
   ]
   for (const [what, input, message] of cases) {
     it(what, () => {

@@ -16,13 +16,19 @@ async function gated(grants: { read: string[] | "*"; write: string[] | "*" }) {
   const { db } = await openDb({ types: [Task, Note] })
   const replicator = new Replicator(db, { wants: "*" })
   const sent: ControlMessage[] = []
-  replicator.connected({ peerId: "peer", info: { protocol: 1, machineId: "m".repeat(32), wants: "*" }, grants, send: message => void sent.push(message) })
+  replicator.connected({
+    peerId: "peer",
+    info: { protocol: 1, machineId: "m".repeat(32), wants: "*" },
+    grants,
+    send: message => void sent.push(message),
+  })
   const task = await db.create(Task, { title: "t" })
   const note = await db.create(Note, { body: "n" })
   const changed = A.change(A.load<any>((await db.replica.store.readStored(task.id))!), doc => (doc.data.title = new A.ImmutableString("x")))
   const carrying = A.encodeSyncMessage({ heads: A.getHeads(changed), need: [], have: [], changes: [A.getLastLocalChange(changed)!] })
   const empty = A.generateSyncMessage(A.init(), A.initSyncState())[1]!
-  const message = (type: string, documentId: string, data?: Uint8Array) => ({ type, senderId: "peer", targetId: "me", documentId, ...(data ? { data } : {}) }) as unknown as Message
+  const message = (type: string, documentId: string, data?: Uint8Array) =>
+    ({ type, senderId: "peer", targetId: "me", documentId, ...(data ? { data } : {}) }) as unknown as Message
   return { replicator, sent, task, note, carrying, empty, message }
 }
 

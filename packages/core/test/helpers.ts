@@ -86,7 +86,6 @@ export function storageKeys(storage: MemoryStorage): string[][] {
   return [...storage.data.keys()].map(key => key.split("\u0000"))
 }
 
-
 /** A valid document id that no database here holds. */
 export function unknownId(): string {
   return parseAutomergeUrl(generateAutomergeUrl()).documentId

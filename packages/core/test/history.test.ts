@@ -32,10 +32,13 @@ describe("Database.history", () => {
     const { db } = await openDb({ types: [Task] })
     const a = await db.create(Task, { title: "a" })
     const b = await db.create(Task, { title: "b" })
-    await db.transaction(tx => {
-      tx.change(Task, a.id, d => d.votes.increment())
-      tx.change(Task, b.id, d => d.votes.increment())
-    }, { message: "vote for both" })
+    await db.transaction(
+      tx => {
+        tx.change(Task, a.id, d => d.votes.increment())
+        tx.change(Task, b.id, d => d.votes.increment())
+      },
+      { message: "vote for both" },
+    )
     expect((await db.history(a.id)).at(-1)!.message).toBe("vote for both")
     expect((await db.history(b.id)).at(-1)!.message).toBe("vote for both")
   })
@@ -115,7 +118,12 @@ describe("Database.view", () => {
     })
     const [first] = await db.history(doc.id)
     const exported = await db.exportDocument(doc.id, first!.hash)
-    expect(exported).toMatchObject({ id: doc.id, type: "task", modifiedAt: first!.time, data: { title: "v1", votes: { $counter: 0 }, body: { $text: "hello" } } })
+    expect(exported).toMatchObject({
+      id: doc.id,
+      type: "task",
+      modifiedAt: first!.time,
+      data: { title: "v1", votes: { $counter: 0 }, body: { $text: "hello" } },
+    })
     expect((await db.exportDocument(doc.id)).data).toMatchObject({ title: "v2", votes: { $counter: 2 } })
   })
 })

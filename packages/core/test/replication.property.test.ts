@@ -57,9 +57,16 @@ import { sleep } from "./helpers.js"
 import { Links, TestPeer, type TestPeerSpec } from "./ReplicationPeers.js"
 import { definitions, runCase, TYPES, type Command, type Setup } from "./ReplicationRun.js"
 
-const selection = fc.oneof({ weight: 1, arbitrary: fc.constant<TypeSelection>("*") }, { weight: 1, arbitrary: fc.subarray([...TYPES]) as fc.Arbitrary<TypeSelection> })
+const selection = fc.oneof(
+  { weight: 1, arbitrary: fc.constant<TypeSelection>("*") },
+  { weight: 1, arbitrary: fc.subarray([...TYPES]) as fc.Arbitrary<TypeSelection> },
+)
 // Mostly wide, so that documents travel far enough for the narrow ones to matter.
-const grant = (wide: number) => fc.oneof({ weight: wide, arbitrary: fc.constant<TypeSelection>("*") }, { weight: 2, arbitrary: fc.subarray([...TYPES]) as fc.Arbitrary<TypeSelection> })
+const grant = (wide: number) =>
+  fc.oneof(
+    { weight: wide, arbitrary: fc.constant<TypeSelection>("*") },
+    { weight: 2, arbitrary: fc.subarray([...TYPES]) as fc.Arbitrary<TypeSelection> },
+  )
 // Narrow write grants more often than read grants: a write refused on live sync needs a peer that may read but not write.
 const grants: fc.Arbitrary<Grants> = fc.record({ read: grant(3), write: grant(2) })
 // Small batches make a handful of documents take several rounds of wants.
@@ -105,7 +112,9 @@ const PATH = process.env.CAIRN_PROPERTY_PATH
 const TIME_LIMIT_MS = Number(process.env.CAIRN_PROPERTY_TIME_LIMIT_S ?? 180) * 1000
 
 describe("replication against a model", () => {
-  it(`holds for ${RUNS} random sequences of edits, links, grants and restarts (seed ${SEED})`, { timeout: TIME_LIMIT_MS + 60_000 }, async () => {
+  it(`holds for ${RUNS} random sequences of edits, links, grants and restarts (seed ${SEED})`, {
+    timeout: TIME_LIMIT_MS + 60_000,
+  }, async () => {
     let lastFailure: { problems: string[]; trace: string[] } | undefined
     // automerge-repo logs these two lines when a purge deletes a document's handle (repo.delete); nothing is wrong.
     const log = console.log
@@ -120,8 +129,14 @@ describe("replication against a model", () => {
       return false
     })
     // Shrinking a failure replays many sequences; the whole check stops after TIME_LIMIT_MS and reports the smallest so far.
-    const details = await fc.check(property, { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: TIME_LIMIT_MS, ...(PATH ? { path: PATH } : {}) })
-    if (details.interrupted && !details.failed) console.warn(`replication property: stopped after ${details.numRuns} of ${RUNS} runs (CAIRN_PROPERTY_TIME_LIMIT_S)`)
+    const details = await fc.check(property, {
+      numRuns: RUNS,
+      seed: SEED,
+      interruptAfterTimeLimit: TIME_LIMIT_MS,
+      ...(PATH ? { path: PATH } : {}),
+    })
+    if (details.interrupted && !details.failed)
+      console.warn(`replication property: stopped after ${details.numRuns} of ${RUNS} runs (CAIRN_PROPERTY_TIME_LIMIT_S)`)
     if (!details.failed) return
     const replay = `CAIRN_PROPERTY_SEED=${details.seed} CAIRN_PROPERTY_PATH=${details.counterexamplePath} npx vitest run packages/core/test/replication.property.test.ts`
     throw new Error(
@@ -153,7 +168,11 @@ describe("known upstream issues", () => {
     const [a, b, c] = ["a", "b", "c"].map(name => new TestPeer(name, spec, definitions, problems)) as [TestPeer, TestPeer, TestPeer]
     const peers = [a, b, c]
     for (const peer of peers) await peer.open()
-    const links = new Links(() => ({ read: "*", write: "*" }), 0, () => {})
+    const links = new Links(
+      () => ({ read: "*", write: "*" }),
+      0,
+      () => {},
+    )
     const rejections: unknown[] = []
     const onRejection = (reason: unknown) => void rejections.push(reason)
     process.on("unhandledRejection", onRejection)
@@ -169,7 +188,11 @@ describe("known upstream issues", () => {
       await sleep(300)
     } finally {
       process.off("unhandledRejection", onRejection)
-      for (const [x, y] of [[0, 1], [0, 2]] as const) links.disconnect(x, y)
+      for (const [x, y] of [
+        [0, 1],
+        [0, 2],
+      ] as const)
+        links.disconnect(x, y)
       for (const peer of peers) await peer.close()
     }
     expect(rejections.map(String)).toEqual([])

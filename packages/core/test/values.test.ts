@@ -75,11 +75,18 @@ describe("tagged JSON", () => {
     for (const value of [{ title: { $weird: 1 } }, { list: [{ $Text: "x" }] }, { a: { b: { $count: 2 } } }]) {
       expect(() => fromTagged(value, [])).toThrow(ValidationError)
     }
-    expect(() => fromTagged({ title: { $weird: 1 } }, [])).toThrow('unknown tag "$weird": tagged JSON knows "$text", "$counter" and "$map" (at title)')
+    expect(() => fromTagged({ title: { $weird: 1 } }, [])).toThrow(
+      'unknown tag "$weird": tagged JSON knows "$text", "$counter" and "$map" (at title)',
+    )
     expect(() => fromTagged({ list: [{ $Text: "x" }] }, [])).toThrow(/unknown tag "\$Text".*\(at list\.0\)/)
-    expect(() => untagForField({ kind: "map", fields: { title: { kind: "register", of: "string" } } }, { title: { $weird: 1 } }, [])).toThrow(/unknown tag "\$weird".*\(at title\)/)
+    expect(() =>
+      untagForField({ kind: "map", fields: { title: { kind: "register", of: "string" } } }, { title: { $weird: 1 } }, []),
+    ).toThrow(/unknown tag "\$weird".*\(at title\)/)
     // Explicitly a map, a key like that is a key; and so is one beside other keys.
-    expect(toTagged(fromTagged({ a: { $map: { $weird: 1 } }, b: { $weird: 1, other: 2 } }, []))).toEqual({ a: { $map: { $weird: 1 } }, b: { $weird: 1, other: 2 } })
+    expect(toTagged(fromTagged({ a: { $map: { $weird: 1 } }, b: { $weird: 1, other: 2 } }, []))).toEqual({
+      a: { $map: { $weird: 1 } },
+      b: { $weird: 1, other: 2 },
+    })
   })
 
   it("refuses values it cannot store, naming where", () => {
@@ -101,13 +108,31 @@ describe("tagged JSON", () => {
 
 describe("untagForField", () => {
   const T = defineType("t", {
-    fields: { body: f.text(), votes: f.counter(), title: f.string(), meta: f.map({ note: f.text() }), scores: f.record(f.counter()), lines: f.list(f.text()) },
+    fields: {
+      body: f.text(),
+      votes: f.counter(),
+      title: f.string(),
+      meta: f.map({ note: f.text() }),
+      scores: f.record(f.counter()),
+      lines: f.list(f.text()),
+    },
   })
   const field = { kind: "map" as const, fields: T.toJSON().fields }
 
   it("accepts tags that match the declared kind and plain values", () => {
     expect(
-      untagForField(field, { body: { $text: "b" }, votes: { $counter: 2 }, title: "t", meta: { note: { $text: "n" } }, scores: { a: { $counter: 1 } }, lines: [{ $text: "l" }, "m"] }, []),
+      untagForField(
+        field,
+        {
+          body: { $text: "b" },
+          votes: { $counter: 2 },
+          title: "t",
+          meta: { note: { $text: "n" } },
+          scores: { a: { $counter: 1 } },
+          lines: [{ $text: "l" }, "m"],
+        },
+        [],
+      ),
     ).toEqual({ body: "b", votes: 2, title: "t", meta: { note: "n" }, scores: { a: 1 }, lines: ["l", "m"] })
   })
 

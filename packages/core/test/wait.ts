@@ -18,7 +18,10 @@ export interface WaitOptions {
  * "not yet". Rejects after the timeout with what was awaited and the last
  * error `check` threw.
  */
-export async function waitFor<T>(check: () => T | undefined | null | false | Promise<T | undefined | null | false>, options: number | WaitOptions = {}): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  options: number | WaitOptions = {},
+): Promise<T> {
   const { timeoutMs = 5000, intervalMs = 10, what = "a condition" } = typeof options === "number" ? { timeoutMs: options } : options
   const deadline = Date.now() + timeoutMs
   let last: unknown
@@ -30,7 +33,10 @@ export async function waitFor<T>(check: () => T | undefined | null | false | Pro
       last = error
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ""}`, { cause: last })
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ""}`,
+        { cause: last },
+      )
     }
     await sleep(intervalMs)
   }

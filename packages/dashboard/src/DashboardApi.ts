@@ -27,7 +27,16 @@ import {
 } from "@cairn/core"
 import type { NodePeer } from "@cairn/node"
 import { applyEdit, parseEdit } from "./edits.js"
-import type { DocumentDetail, DocumentList, DocumentSummary, Overview, PeerView, QuarantinedDetail, QuarantinedList, QuarantinedSummary } from "./shapes.js"
+import type {
+  DocumentDetail,
+  DocumentList,
+  DocumentSummary,
+  Overview,
+  PeerView,
+  QuarantinedDetail,
+  QuarantinedList,
+  QuarantinedSummary,
+} from "./shapes.js"
 import { HttpError, isObject } from "./http.js"
 import type { PeerMemory } from "./PeerMemory.js"
 
@@ -51,7 +60,9 @@ export class DashboardApi {
     const counts = new Map([...Object.keys(schemas).map(type => [type, 0] as const), ...db.types().map(t => [t.type, t.count] as const)])
     return {
       machine: { machineId: db.machine.machineId, name: db.machine.name ?? null, wants: replicator.wants, relay: replicator.relay },
-      types: [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([type, count]) => ({ type, count, defined: db.definition(type) !== undefined })),
+      types: [...counts]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([type, count]) => ({ type, count, defined: db.definition(type) !== undefined })),
       schemas,
       peers: this.peers(),
       connections: network.clients(),
@@ -86,7 +97,11 @@ export class DashboardApi {
     const { format: _, ...document } = exported
     const definition = db.definition(document.type)?.toJSON()
     // A document made without the definition (by the CLI, say) shows, as the app reads it, the defaults of the fields it lacks.
-    if (definition) document.data = toTagged(withDefaults({ kind: "map", fields: definition.fields }, fromTagged(document.data, []))) as Record<string, unknown>
+    if (definition)
+      document.data = toTagged(withDefaults({ kind: "map", fields: definition.fields }, fromTagged(document.data, []))) as Record<
+        string,
+        unknown
+      >
     return { document, history: history.reverse(), definition: definition ?? null }
   }
 
@@ -94,9 +109,15 @@ export class DashboardApi {
     if (!isObject(body)) throw new HttpError(400, `send {"type": NAME, "data": {...}}`)
     const { type, data } = body
     assertTypeName(type)
-    if (!isObject(data)) throw new HttpError(400, `"data" must be a JSON object of fields (tagged JSON: "s" is a register, {"$text": "s"} text, {"$counter": 1} a counter)`)
+    if (!isObject(data))
+      throw new HttpError(
+        400,
+        `"data" must be a JSON object of fields (tagged JSON: "s" is a register, {"$text": "s"} text, {"$counter": 1} a counter)`,
+      )
     const definition = this.peer.db.definition(type)
-    const input = definition ? (untagForField({ kind: "map", fields: definition.toJSON().fields }, data, []) as Record<string, unknown>) : data
+    const input = definition
+      ? (untagForField({ kind: "map", fields: definition.toJSON().fields }, data, []) as Record<string, unknown>)
+      : data
     const doc = await this.peer.db.create(type, input, { message: "created in the dashboard" })
     return this.document(doc.id)
   }
@@ -105,7 +126,9 @@ export class DashboardApi {
     const edit = parseEdit(body)
     const entry = this.#entry(id)
     const fields = this.peer.db.definition(entry.type)?.toJSON().fields
-    await this.peer.db.change(entry.type, id, draft => applyEdit(draft, edit, fields), { message: `dashboard: ${edit.op} ${edit.path.join(".")}` })
+    await this.peer.db.change(entry.type, id, draft => applyEdit(draft, edit, fields), {
+      message: `dashboard: ${edit.op} ${edit.path.join(".")}`,
+    })
     return this.document(id)
   }
 
@@ -156,7 +179,15 @@ export class DashboardApi {
   async #summarize(entry: CatalogEntry): Promise<DocumentSummary | undefined> {
     try {
       const doc = await this.peer.db.get(entry.id)
-      return { id: entry.id, type: entry.type, createdAt: entry.createdAt, createdBy: entry.createdBy, modifiedAt: entry.modifiedAt, deletedAt: entry.deletedAt, summary: summarize(doc.data) }
+      return {
+        id: entry.id,
+        type: entry.type,
+        createdAt: entry.createdAt,
+        createdBy: entry.createdBy,
+        modifiedAt: entry.modifiedAt,
+        deletedAt: entry.deletedAt,
+        summary: summarize(doc.data),
+      }
     } catch {
       // Purged or quarantined between listing and reading: leave it out.
       return undefined
@@ -170,7 +201,14 @@ export function statusOf(error: unknown): number {
   if (error instanceof NotFoundError) return 404
   if (error instanceof PurgedError) return 410
   if (error instanceof QuarantinedError || error instanceof DeletedDocumentError) return 409
-  if (error instanceof ValidationError || error instanceof TypeDefinitionError || error instanceof WrongTypeError || error instanceof ImmutableTypeError || error instanceof RangeError) return 400
+  if (
+    error instanceof ValidationError ||
+    error instanceof TypeDefinitionError ||
+    error instanceof WrongTypeError ||
+    error instanceof ImmutableTypeError ||
+    error instanceof RangeError
+  )
+    return 400
   if (error instanceof ClosedError) return 503
   return 500
 }
@@ -178,7 +216,8 @@ export function statusOf(error: unknown): number {
 function parseLimit(raw: string | null): number {
   if (raw === null) return DEFAULT_LIST_LIMIT
   const limit = Number(raw)
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw new HttpError(400, `"limit" must be a whole number from 1 to ${MAX_LIST_LIMIT} (got ${JSON.stringify(raw)})`)
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT)
+    throw new HttpError(400, `"limit" must be a whole number from 1 to ${MAX_LIST_LIMIT} (got ${JSON.stringify(raw)})`)
   return limit
 }
 

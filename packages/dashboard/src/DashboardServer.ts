@@ -85,8 +85,14 @@ export class DashboardServer {
     this.#log = (options.log ? Logger.from(options.log) : peer.peer.logger).child("dashboard")
     this.#api = new DashboardApi(peer, this.#memory)
     this.#events = new EventStream(this.#options.keepAliveMs)
-    this.#stop.push(peer.db.on("change", ({ id, type, origin, entry }) => this.#queue({ event: "change", data: { id, type, origin, ...pick(entry) } })))
-    this.#stop.push(peer.db.on("quarantine", ({ id, type, reason }) => this.#queue({ event: "quarantine", data: { id, type, state: "quarantined", reason } })))
+    this.#stop.push(
+      peer.db.on("change", ({ id, type, origin, entry }) => this.#queue({ event: "change", data: { id, type, origin, ...pick(entry) } })),
+    )
+    this.#stop.push(
+      peer.db.on("quarantine", ({ id, type, reason }) =>
+        this.#queue({ event: "quarantine", data: { id, type, state: "quarantined", reason } }),
+      ),
+    )
     this.#stop.push(
       peer.replicator.on("status", status => {
         this.#memory.note(status)
@@ -130,7 +136,8 @@ export class DashboardServer {
       throw new HttpError(400, `malformed path ${JSON.stringify(url.pathname)}`)
     }
     const method = request.method ?? "GET"
-    if (pathname === "/api" || pathname.startsWith("/api/")) return this.#routeApi(method, pathname.slice(4).split("/").slice(1), url.searchParams, request, response)
+    if (pathname === "/api" || pathname.startsWith("/api/"))
+      return this.#routeApi(method, pathname.slice(4).split("/").slice(1), url.searchParams, request, response)
     if (method !== "GET" && method !== "HEAD") throw new HttpError(405, `${method} is not allowed here`)
     if (this.staticDir && (await serveStatic(this.staticDir, pathname, request, response))) return
     if (pathname === "/" || pathname === "/index.html") {
@@ -141,7 +148,13 @@ export class DashboardServer {
     throw new HttpError(404, `no such page: ${pathname}`)
   }
 
-  async #routeApi(method: string, parts: string[], query: URLSearchParams, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  async #routeApi(
+    method: string,
+    parts: string[],
+    query: URLSearchParams,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): Promise<void> {
     const api = this.#api
     const route = `${method} /${parts.map((part, i) => ((parts[0] === "docs" || parts[0] === "quarantine") && i === 1 ? ":id" : part)).join("/")}`
     const id = parts[1] ?? ""
@@ -178,7 +191,17 @@ export class DashboardServer {
       case "GET /events":
         return this.#events.open(request, response, { machineId: this.peer.machineId, now: Date.now() })
     }
-    const known = ["/overview", "/docs", "/docs/:id", "/docs/:id/edit", "/quarantine", "/quarantine/:id", "/quarantine/:id/release", "/quarantine/:id/drop", "/events"].includes(route.slice(route.indexOf(" ") + 1))
+    const known = [
+      "/overview",
+      "/docs",
+      "/docs/:id",
+      "/docs/:id/edit",
+      "/quarantine",
+      "/quarantine/:id",
+      "/quarantine/:id/release",
+      "/quarantine/:id/drop",
+      "/events",
+    ].includes(route.slice(route.indexOf(" ") + 1))
     if (known) throw new HttpError(405, `${method} is not allowed on /api/${parts.join("/")}`)
     throw new HttpError(404, `no API at /api/${parts.join("/")}; see the list in DashboardServer.ts`)
   }
@@ -202,7 +225,8 @@ export class DashboardServer {
       this.#changeTimer = undefined
       const messages = [...this.#pending.values()]
       this.#pending = new Map()
-      if (messages.length > MAX_CHANGES_PER_BATCH) this.#events.send("resync", { count: messages.length, types: [...new Set(messages.map(m => m.data.type))] })
+      if (messages.length > MAX_CHANGES_PER_BATCH)
+        this.#events.send("resync", { count: messages.length, types: [...new Set(messages.map(m => m.data.type))] })
       else for (const { event, data } of messages) this.#events.send(event, data)
     }, CHANGE_BATCH_MS)
   }

@@ -26,7 +26,11 @@ export class PeerMemory {
   views(current: PeerStatus[]): PeerView[] {
     for (const status of current) if (!this.#byMachine.has(status.machineId)) this.note(status)
     const connected = new Set(current.map(s => s.machineId))
-    const live: PeerView[] = current.map(status => ({ ...status, lastSyncAt: status.lastSyncAt ?? this.#byMachine.get(status.machineId)?.lastSyncAt ?? null, connected: true }))
+    const live: PeerView[] = current.map(status => ({
+      ...status,
+      lastSyncAt: status.lastSyncAt ?? this.#byMachine.get(status.machineId)?.lastSyncAt ?? null,
+      connected: true,
+    }))
     const gone: PeerView[] = [...this.#byMachine.values()]
       .filter(status => !connected.has(status.machineId))
       .reverse()

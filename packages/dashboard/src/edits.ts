@@ -18,12 +18,15 @@ export function parseEdit(body: unknown): Edit {
   const path = parsePath(body.path)
   switch (body.op) {
     case "set":
-      if (!("value" in body)) throw new HttpError(400, `"set" needs a "value" (tagged JSON: "s" is a register, {"$text": "s"} text, {"$counter": 1} a counter)`)
-      if (body.force !== undefined && typeof body.force !== "boolean") throw new HttpError(400, `"force" must be true or false (got ${JSON.stringify(body.force)})`)
+      if (!("value" in body))
+        throw new HttpError(400, `"set" needs a "value" (tagged JSON: "s" is a register, {"$text": "s"} text, {"$counter": 1} a counter)`)
+      if (body.force !== undefined && typeof body.force !== "boolean")
+        throw new HttpError(400, `"force" must be true or false (got ${JSON.stringify(body.force)})`)
       return { op: "set", path, value: body.value, force: body.force === true }
     case "incr": {
       const by = body.by ?? 1
-      if (typeof by !== "number" || !Number.isFinite(by)) throw new HttpError(400, `"by" must be a finite number (got ${JSON.stringify(by)})`)
+      if (typeof by !== "number" || !Number.isFinite(by))
+        throw new HttpError(400, `"by" must be a finite number (got ${JSON.stringify(by)})`)
       return { op: "incr", path, by }
     }
     case "splice": {
@@ -42,7 +45,8 @@ export function parseEdit(body: unknown): Edit {
 }
 
 function parsePath(path: unknown): Path {
-  if (!Array.isArray(path) || path.length === 0) throw new HttpError(400, `"path" must be a non-empty array of keys and indexes, e.g. ["title"]`)
+  if (!Array.isArray(path) || path.length === 0)
+    throw new HttpError(400, `"path" must be a non-empty array of keys and indexes, e.g. ["title"]`)
   if (path.length > MAX_DEPTH) throw new HttpError(400, `"path" is deeper than ${MAX_DEPTH}`)
   for (const key of path) {
     const ok = (typeof key === "string" && key !== "" && key !== "__proto__") || isCount(key)

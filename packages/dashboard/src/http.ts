@@ -33,7 +33,8 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
  */
 export async function readJson(request: IncomingMessage, limit: number): Promise<unknown> {
   const type = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
-  if (type !== "application/json") throw new HttpError(415, `send the body as JSON with "Content-Type: application/json" (got ${type ? JSON.stringify(type) : "none"})`)
+  if (type !== "application/json")
+    throw new HttpError(415, `send the body as JSON with "Content-Type: application/json" (got ${type ? JSON.stringify(type) : "none"})`)
   const declared = Number(request.headers["content-length"] ?? NaN)
   if (declared > limit) throw new HttpError(413, `request body is ${declared} bytes; the limit is ${limit}`)
   const chunks: Buffer[] = []

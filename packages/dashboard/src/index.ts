@@ -1,3 +1,15 @@
 export { DashboardServer, type DashboardOptions } from "./DashboardServer.js"
 export { locateDashboard } from "./staticFiles.js"
-export type { Connection, DocumentDetail, DocumentList, DocumentSummary, Edit, Overview, Path, PeerView, QuarantinedDetail, QuarantinedList, QuarantinedSummary } from "./shapes.js"
+export type {
+  Connection,
+  DocumentDetail,
+  DocumentList,
+  DocumentSummary,
+  Edit,
+  Overview,
+  Path,
+  PeerView,
+  QuarantinedDetail,
+  QuarantinedList,
+  QuarantinedSummary,
+} from "./shapes.js"

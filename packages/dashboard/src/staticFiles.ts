@@ -23,7 +23,8 @@ const TYPES: Record<string, string> = {
 }
 
 /** The page may load only its own files and talk only to its own server; no other site may frame it. */
-const CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
 /**
  * The folder of the built page: the package's `dist/page` (its build puts

@@ -8,7 +8,9 @@ import { decodeDocument, defineType, EXPORT_FORMAT, f, type TypeDefinition } fro
 import { NodePeer } from "@cairn/node"
 import { DashboardServer, locateDashboard, type DashboardOptions } from "../src/index.js"
 
-const Task = defineType("task", { fields: { title: f.string(), votes: f.counter(), notes: f.text().default(""), tags: f.list(f.string()) } })
+const Task = defineType("task", {
+  fields: { title: f.string(), votes: f.counter(), notes: f.text().default(""), tags: f.list(f.string()) },
+})
 const Tag = defineType("tag", { fields: { label: f.string() } })
 /** A `task` whose title is a number: a task made elsewhere with a string title breaks it, and is quarantined here. */
 const StrictTask = defineType("task", { fields: { title: f.number() } })
@@ -99,7 +101,10 @@ describe("DashboardServer API", () => {
 
   it("creates, lists, reads, edits every kind and deletes a typed document", async () => {
     const { peer, call } = await served()
-    const created = await call("POST", "/api/docs", { type: "task", data: { title: "write docs", votes: { $counter: 2 }, notes: { $text: "draft" } } })
+    const created = await call("POST", "/api/docs", {
+      type: "task",
+      data: { title: "write docs", votes: { $counter: 2 }, notes: { $text: "draft" } },
+    })
     expect(created.status).toBe(201)
     const id = created.json.document.id as string
     expect(created.json.document.data).toEqual({ title: "write docs", votes: { $counter: 2 }, notes: { $text: "draft" }, tags: [] })
@@ -113,7 +118,12 @@ describe("DashboardServer API", () => {
     await call("POST", `/api/docs/${id}/edit`, { op: "splice", path: ["notes"], index: 5, del: 0, text: " two" })
     const last = await call("POST", `/api/docs/${id}/edit`, { op: "set", path: ["tags"], value: ["x", "y"] })
     expect(last.status).toBe(200)
-    expect(last.json.document.data).toEqual({ title: "write better docs", votes: { $counter: 5 }, notes: { $text: "draft two" }, tags: ["x", "y"] })
+    expect(last.json.document.data).toEqual({
+      title: "write better docs",
+      votes: { $counter: 5 },
+      notes: { $text: "draft two" },
+      tags: ["x", "y"],
+    })
     const settext = await call("POST", `/api/docs/${id}/edit`, { op: "settext", path: ["notes"], text: "final draft" })
     expect(settext.json.document.data.notes).toEqual({ $text: "final draft" })
     expect(settext.json.history.length).toBe(6)
@@ -130,19 +140,38 @@ describe("DashboardServer API", () => {
 
   it("keeps kinds from tagged JSON on a type it has no definition for", async () => {
     const { peer, call } = await served()
-    const { json } = await call("POST", "/api/docs", { type: "budget.entry", data: { label: "rent", amount: 900, seen: { $counter: 0 }, memo: { $text: "" }, nested: { a: [1, { $counter: 1 }] } } })
+    const { json } = await call("POST", "/api/docs", {
+      type: "budget.entry",
+      data: { label: "rent", amount: 900, seen: { $counter: 0 }, memo: { $text: "" }, nested: { a: [1, { $counter: 1 }] } },
+    })
     const id = json.document.id
     expect(json.definition).toBeNull()
     await call("POST", `/api/docs/${id}/edit`, { op: "incr", path: ["nested", "a", 1], by: -2 })
     await call("POST", `/api/docs/${id}/edit`, { op: "settext", path: ["memo"], text: "monthly" })
     const after = await call("POST", `/api/docs/${id}/edit`, { op: "set", path: ["amount"], value: 950 })
-    expect(after.json.document.data).toEqual({ label: "rent", amount: 950, seen: { $counter: 0 }, memo: { $text: "monthly" }, nested: { a: [1, { $counter: -1 }] } })
+    expect(after.json.document.data).toEqual({
+      label: "rent",
+      amount: 950,
+      seen: { $counter: 0 },
+      memo: { $text: "monthly" },
+      nested: { a: [1, { $counter: -1 }] },
+    })
     expect((await peer.db.get(id)).data).toMatchObject({ nested: { a: [1, -1] } })
   })
 
   it("shows a typed document made without the definition with its defaults, and edits them", async () => {
     const { peer, call } = await served()
-    const made = { format: EXPORT_FORMAT, id: parseAutomergeUrl(generateAutomergeUrl()).documentId, type: "task", typeVersion: 1, createdAt: 1, createdBy: "0123456789abcdef0123456789abcdef", modifiedAt: 1, deletedAt: null, data: { title: "from the CLI" } }
+    const made = {
+      format: EXPORT_FORMAT,
+      id: parseAutomergeUrl(generateAutomergeUrl()).documentId,
+      type: "task",
+      typeVersion: 1,
+      createdAt: 1,
+      createdBy: "0123456789abcdef0123456789abcdef",
+      modifiedAt: 1,
+      deletedAt: null,
+      data: { title: "from the CLI" },
+    }
     // JSON alone imports as a new document, under an id of its own.
     const { id } = await peer.db.importDocument(decodeDocument(made))
     const { json } = await call("GET", `/api/docs/${id}`)
@@ -154,19 +183,32 @@ describe("DashboardServer API", () => {
 
   it("refuses, without a definition, a set that would change a value's kind unless forced, and unknown tags", async () => {
     const { peer, call } = await served()
-    const { json } = await call("POST", "/api/docs", { type: "budget.entry", data: { label: "rent", seen: { $counter: 2 }, memo: { $text: "m" }, lines: [1] } })
+    const { json } = await call("POST", "/api/docs", {
+      type: "budget.entry",
+      data: { label: "rent", seen: { $counter: 2 }, memo: { $text: "m" }, lines: [1] },
+    })
     const id = json.document.id
     const refusals: [unknown, RegExp][] = [
-      [{ op: "set", path: ["seen"], value: "abc" }, /^refusing to replace a counter with a register, which would change its kind \(at seen\); send "force": true to replace it anyway$/],
+      [
+        { op: "set", path: ["seen"], value: "abc" },
+        /^refusing to replace a counter with a register, which would change its kind \(at seen\); send "force": true to replace it anyway$/,
+      ],
       [{ op: "set", path: ["memo"], value: { $counter: 1 } }, /text with a counter.*\(at memo\)/],
       [{ op: "set", path: ["lines"], value: { a: 1 } }, /a list with a map.*\(at lines\)/],
-      [{ op: "set", path: ["label"], value: { $weird: 1 } }, /^unknown tag "\$weird": tagged JSON knows "\$text", "\$counter" and "\$map" \(at label\)$/],
+      [
+        { op: "set", path: ["label"], value: { $weird: 1 } },
+        /^unknown tag "\$weird": tagged JSON knows "\$text", "\$counter" and "\$map" \(at label\)$/,
+      ],
       [{ op: "set", path: ["label"], value: { $weird: 1 }, force: true }, /unknown tag "\$weird"/],
       [{ op: "set", path: ["label"], value: "x", force: "yes" }, /"force" must be true or false/],
     ]
     for (const [edit, message] of refusals) {
       const response = await call("POST", `/api/docs/${id}/edit`, edit)
-      expect({ edit, status: response.status, error: response.json?.error }).toEqual({ edit, status: 400, error: expect.stringMatching(message) })
+      expect({ edit, status: response.status, error: response.json?.error }).toEqual({
+        edit,
+        status: 400,
+        error: expect.stringMatching(message),
+      })
     }
     const created = await call("POST", "/api/docs", { type: "budget.entry", data: { label: { $weird: 1 } } })
     expect(created.status).toBe(400)
@@ -196,9 +238,21 @@ describe("DashboardServer API", () => {
       ["POST", `/api/docs/${id}/edit`, { op: "set", path: ["__proto__"], value: 1 }, 400, /"path" holds "__proto__"/],
       ["POST", `/api/docs/${id}/edit`, { op: "set", path: ["title"] }, 400, /needs a "value"/],
       ["POST", `/api/docs/${id}/edit`, { op: "set", path: ["title"], value: 7 }, 400, /expected a string/],
-      ["POST", `/api/docs/${id}/edit`, { op: "incr", path: ["title"] }, 400, /title is not a counter \(it is a register holding "keep me"\)/],
+      [
+        "POST",
+        `/api/docs/${id}/edit`,
+        { op: "incr", path: ["title"] },
+        400,
+        /title is not a counter \(it is a register holding "keep me"\)/,
+      ],
       ["POST", `/api/docs/${id}/edit`, { op: "incr", path: ["votes"], by: "2" }, 400, /"by" must be a finite number/],
-      ["POST", `/api/docs/${id}/edit`, { op: "splice", path: ["votes"], index: 0, del: 0, text: "x" }, 400, /votes is not text \(it is a counter\)/],
+      [
+        "POST",
+        `/api/docs/${id}/edit`,
+        { op: "splice", path: ["votes"], index: 0, del: 0, text: "x" },
+        400,
+        /votes is not text \(it is a counter\)/,
+      ],
       ["POST", `/api/docs/${id}/edit`, { op: "splice", path: ["notes"], index: 99, del: 0, text: "x" }, 400, /outside the text/],
       ["POST", `/api/docs/${id}/edit`, { op: "splice", path: ["notes"], index: -1, del: 0 }, 400, /"index" must be a whole number/],
       ["POST", `/api/docs/${id}/edit`, { op: "settext", path: ["missing", "deep"], text: "x" }, 400, /nothing to edit at missing/],
@@ -213,7 +267,13 @@ describe("DashboardServer API", () => {
     ]
     for (const [method, path, body, status, message] of cases) {
       const response = await call(method, path, body)
-      expect({ method, path, body, status: response.status, error: response.json?.error }).toEqual({ method, path, body, status, error: expect.stringMatching(message) })
+      expect({ method, path, body, status: response.status, error: response.json?.error }).toEqual({
+        method,
+        path,
+        body,
+        status,
+        error: expect.stringMatching(message),
+      })
     }
     expect((await peer.db.get(Task, id)).data).toEqual({ title: "keep me", votes: 0, notes: "", tags: [] })
     expect(await peer.db.history(id)).toHaveLength(1)
@@ -239,7 +299,12 @@ describe("DashboardServer API", () => {
     const crossSite = await call("POST", "/api/docs", { type: "task", data: { title: "csrf" } }, { origin: "https://evil.example" })
     expect(crossSite.status).toBe(403)
     expect(crossSite.json.error).toMatch(/another origin/)
-    const sameSite = await call("POST", "/api/docs", { type: "task", data: { title: "ok" } }, { origin: `http://127.0.0.1:${address.port}` })
+    const sameSite = await call(
+      "POST",
+      "/api/docs",
+      { type: "task", data: { title: "ok" } },
+      { origin: `http://127.0.0.1:${address.port}` },
+    )
     expect(sameSite.status).toBe(201)
   })
 
@@ -284,11 +349,21 @@ describe("DashboardServer API", () => {
     expect(list.status).toBe(200)
     expect(list.json.total).toBe(2)
     expect(list.json.docs.map((d: any) => d.id).sort()).toEqual([kept, dropped].sort())
-    expect(list.json.docs[0]).toEqual({ id: expect.any(String), type: "task", reason: expect.stringMatching(/its data does not match type task: .*title/), modifiedAt: expect.any(Number) })
+    expect(list.json.docs[0]).toEqual({
+      id: expect.any(String),
+      type: "task",
+      reason: expect.stringMatching(/its data does not match type task: .*title/),
+      modifiedAt: expect.any(Number),
+    })
 
     const shown = await call("GET", `/api/quarantine/${kept}`)
     expect(shown.status).toBe(200)
-    expect(shown.json).toMatchObject({ id: kept, type: "task", reason: expect.stringMatching(/title/), document: { id: kept, type: "task", data: { title: "a string title" } } })
+    expect(shown.json).toMatchObject({
+      id: kept,
+      type: "task",
+      reason: expect.stringMatching(/title/),
+      document: { id: kept, type: "task", data: { title: "a string title" } },
+    })
     expect(shown.json.document.format).toBeUndefined()
     expect(shown.json.definition.fields.title).toEqual({ kind: "register", of: "number" })
     // Quarantined documents stay out of the type's list and cannot be read as documents.
@@ -328,7 +403,12 @@ describe("DashboardServer API", () => {
     ]
     for (const [method, path, message] of cases) {
       const response = await call(method, path)
-      expect({ method, path, status: response.status, error: response.json?.error }).toEqual({ method, path, status: 404, error: expect.stringMatching(message) })
+      expect({ method, path, status: response.status, error: response.json?.error }).toEqual({
+        method,
+        path,
+        status: 404,
+        error: expect.stringMatching(message),
+      })
     }
     expect((await call("GET", `/api/quarantine/${id}/release`)).status).toBe(405)
     expect((await call("GET", "/api/quarantine?limit=0")).status).toBe(400)
@@ -353,7 +433,12 @@ describe("DashboardServer API", () => {
     }
     await until(/event: hello/)
     const [kept, dropped] = await sendStringTitledTasks(`ws://127.0.0.1:${address.port}`, ["one", "two"])
-    for (const id of [kept, dropped]) await until(new RegExp(`event: quarantine\ndata: {"id":"${id}","type":"task","state":"quarantined","reason":"its data does not match type task`))
+    for (const id of [kept, dropped])
+      await until(
+        new RegExp(
+          `event: quarantine\ndata: {"id":"${id}","type":"task","state":"quarantined","reason":"its data does not match type task`,
+        ),
+      )
     await call("POST", `/api/quarantine/${dropped}/drop`)
     await until(new RegExp(`event: quarantine\ndata: {"id":"${dropped}","type":"task","state":"dropped"}`))
     peer.db.register(defineType("task", { fields: { title: f.string() } }))
@@ -379,9 +464,20 @@ describe("DashboardServer API", () => {
     expect(asset.headers.get("content-type")).toMatch(/text\/javascript/)
     expect(asset.headers.get("cache-control")).toMatch(/immutable/)
     const host = { host: `127.0.0.1:${address.port}` }
-    for (const path of ["/../secret.txt", "/..%2Fsecret.txt", "/assets/..%2F..%2Fsecret.txt", "/%2e%2e/secret.txt", "/missing.js", "/assets"]) {
+    for (const path of [
+      "/../secret.txt",
+      "/..%2Fsecret.txt",
+      "/assets/..%2F..%2Fsecret.txt",
+      "/%2e%2e/secret.txt",
+      "/missing.js",
+      "/assets",
+    ]) {
       const response = await rawGet(address.port, path, host)
-      expect({ path, status: response.status, leaked: response.body.includes("not for the browser") }).toEqual({ path, status: 404, leaked: false })
+      expect({ path, status: response.status, leaked: response.body.includes("not for the browser") }).toEqual({
+        path,
+        status: 404,
+        leaked: false,
+      })
     }
 
     const bare = await served({ staticDir: join(staticDir, "nothing-here") })

@@ -31,12 +31,12 @@ const DOCS = 1_000
 const BIG_STORE_DOCS = 10_000
 
 const adapters = {
-  log: (dir) => LogStorageAdapter.open(dir),
-  "log, fsync off": (dir) => LogStorageAdapter.open(dir, { fsync: false }),
-  nodefs: async (dir) => new NodeFSStorageAdapter(dir),
+  log: dir => LogStorageAdapter.open(dir),
+  "log, fsync off": dir => LogStorageAdapter.open(dir, { fsync: false }),
+  nodefs: async dir => new NodeFSStorageAdapter(dir),
 }
 
-const smallDoc = (i) => ({
+const smallDoc = i => ({
   title: `Task number ${i}`,
   done: i % 3 === 0,
   priority: i % 5,
@@ -65,7 +65,7 @@ async function repoRun(open) {
     await repo.flush()
     const createMs = performance.now() - start
     const docBytes = handles.reduce((sum, handle) => sum + Automerge.save(handle.doc()).length, 0)
-    const urls = handles.map((handle) => handle.url)
+    const urls = handles.map(handle => handle.url)
     await repo.shutdown()
     await storage.close?.()
     const disk = await diskUsage(dir)
@@ -73,8 +73,8 @@ async function repoRun(open) {
     storage = await open(dir)
     repo = new Repo({ storage, network: [] })
     start = performance.now()
-    const found = await Promise.all(urls.map((url) => repo.find(url)))
-    found.forEach((handle) => handle.doc())
+    const found = await Promise.all(urls.map(url => repo.find(url)))
+    found.forEach(handle => handle.doc())
     const loadMs = performance.now() - start
     await repo.shutdown()
     await storage.close?.()
@@ -110,7 +110,7 @@ async function bigStoreRun(open, { chunks, docIds }) {
   const dir = await mkdtemp(join(tmpdir(), "cairn-bench-"))
   try {
     let storage = await open(dir)
-    await Promise.all(chunks.map((chunk) => storage.save(chunk.key, chunk.data)))
+    await Promise.all(chunks.map(chunk => storage.save(chunk.key, chunk.data)))
     await storage.close?.()
 
     let start = performance.now()
@@ -129,19 +129,19 @@ async function bigStoreRun(open, { chunks, docIds }) {
   }
 }
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
-const kb = (bytes) => `${(bytes / 1024).toFixed(0)} KB`
-const ms = (value) => `${value < 10 ? value.toFixed(2) : value.toFixed(0)} ms`
+const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+const kb = bytes => `${(bytes / 1024).toFixed(0)} KB`
+const ms = value => `${value < 10 ? value.toFixed(2) : value.toFixed(0)} ms`
 
 function table(title, rows) {
   console.log(`\n${title}`)
   const names = Object.keys(rows[0])
-  const widths = names.map((name) => Math.max(name.length, ...rows.map((row) => String(row[name]).length)))
+  const widths = names.map(name => Math.max(name.length, ...rows.map(row => String(row[name]).length)))
   console.log(names.map((name, i) => name.padEnd(widths[i])).join("  "))
   for (const row of rows) console.log(names.map((name, i) => String(row[name]).padEnd(widths[i])).join("  "))
 }
 
-const scenarios = { repo: repoRun, bigStore: (open) => bigStoreRun(open, bigStoreChunks()) }
+const scenarios = { repo: repoRun, bigStore: open => bigStoreRun(open, bigStoreChunks()) }
 
 if (process.argv[2] === "--measure") {
   const [, , , scenario, adapter] = process.argv
@@ -164,19 +164,25 @@ for (let run = 0; run < runs; run++) {
   }
 }
 
-table(`${DOCS} small docs through a Repo (median of ${runs})`, Object.entries(repoResults).map(([name, results]) => {
-  const pick = (field) => median(results.map((result) => result[field]))
-  return {
+table(
+  `${DOCS} small docs through a Repo (median of ${runs})`,
+  Object.entries(repoResults).map(([name, results]) => {
+    const pick = field => median(results.map(result => result[field]))
+    return {
+      adapter: name,
+      "create+flush": ms(pick("createMs")),
+      "load all (fresh Repo)": ms(pick("loadMs")),
+      "doc bytes": kb(pick("docBytes")),
+      "disk (file sizes)": `${kb(pick("diskBytes"))} (${(pick("diskBytes") / pick("docBytes")).toFixed(1)}x)`,
+      "disk (allocated)": `${kb(pick("diskAllocated"))} (${(pick("diskAllocated") / pick("docBytes")).toFixed(1)}x)`,
+    }
+  }),
+)
+table(
+  `store of ${BIG_STORE_DOCS} docs + catalog (median of ${runs})`,
+  Object.entries(bigResults).map(([name, results]) => ({
     adapter: name,
-    "create+flush": ms(pick("createMs")),
-    "load all (fresh Repo)": ms(pick("loadMs")),
-    "doc bytes": kb(pick("docBytes")),
-    "disk (file sizes)": `${kb(pick("diskBytes"))} (${(pick("diskBytes") / pick("docBytes")).toFixed(1)}x)`,
-    "disk (allocated)": `${kb(pick("diskAllocated"))} (${(pick("diskAllocated") / pick("docBytes")).toFixed(1)}x)`,
-  }
-}))
-table(`store of ${BIG_STORE_DOCS} docs + catalog (median of ${runs})`, Object.entries(bigResults).map(([name, results]) => ({
-  adapter: name,
-  "open + read catalog": ms(median(results.map((result) => result.openMs))),
-  "loadRange([docId])": ms(median(results.map((result) => result.loadRangeMs))),
-})))
+    "open + read catalog": ms(median(results.map(result => result.openMs))),
+    "loadRange([docId])": ms(median(results.map(result => result.loadRangeMs))),
+  })),
+)

@@ -16,7 +16,10 @@ import { CairnError, Machine, typeFromJSON, type MachineIdentityJSON, type TypeD
 
 /** Another live process has this data directory open. */
 export class DirectoryLockedError extends CairnError {
-  constructor(readonly dir: string, readonly pid: number) {
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
     super(`data directory ${dir} is in use by process ${pid}; stop it, or talk to it through its server`)
   }
 }
@@ -92,7 +95,8 @@ export class DataDirectory {
     try {
       text = await readFile(path, "utf8")
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw new DataDirectoryError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code}`)
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT")
+        throw new DataDirectoryError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code}`)
     }
     if (text === undefined) {
       const machine = await Machine.generate({ extractable: true, ...(name ? { name } : {}) })

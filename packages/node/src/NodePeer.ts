@@ -4,11 +4,28 @@
  * other peers over WebSocket, as a server, a client, or both.
  */
 import type { Repo } from "@automerge/automerge-repo"
-import { Admission, Logger, Peer, type Database, type LogCallback, type PeerStatus, type Replicator, type TypeDefinition, type TypeSelection } from "@cairn/core"
+import {
+  Admission,
+  Logger,
+  Peer,
+  type Database,
+  type LogCallback,
+  type PeerStatus,
+  type Replicator,
+  type TypeDefinition,
+  type TypeSelection,
+} from "@cairn/core"
 import { DataDirectory } from "./DataDirectory.js"
 import { openStorage, type PeerStorage } from "./storage/openStorage.js"
 import { storageForRepo, type RepoStorage } from "./storage/storageForRepo.js"
-import { PeerNetwork, type AuthMode, type ConnectOptions, type ListenOptions, type NetworkLimits, type ServerAddress } from "./PeerNetwork.js"
+import {
+  PeerNetwork,
+  type AuthMode,
+  type ConnectOptions,
+  type ListenOptions,
+  type NetworkLimits,
+  type ServerAddress,
+} from "./PeerNetwork.js"
 import { TrustList } from "./TrustList.js"
 
 export interface NodePeerOptions {
@@ -62,7 +79,10 @@ export class NodePeer {
       const logger = options.log ? Logger.from(options.log) : Logger.warningsTo(message => process.emitWarning(message))
       const storageLog = logger.child("storage")
       storage = await openStorage(directory.storePath, {
-        onDamage: damage => storageLog.warn(`storage: skipped a damaged record (${damage.reason}, ${damage.length} bytes at ${damage.offset}${damage.key ? `, key ${damage.key.join("/")}` : ""})`),
+        onDamage: damage =>
+          storageLog.warn(
+            `storage: skipped a damaged record (${damage.reason}, ${damage.length} bytes at ${damage.offset}${damage.key ? `, key ${damage.key.join("/")}` : ""})`,
+          ),
       })
       const repoStorage = storageForRepo(storage, message => storageLog.warn(message))
       const peer = await Peer.open({
@@ -156,12 +176,19 @@ async function handleStorageDamage(db: Database, storage: PeerStorage, log: Logg
   if (!damage.catalog && !damage.unknownDocuments && damage.documents.length === 0) return
   if (damage.catalog) {
     // The catalog was rebuilt from the damaged documents, so it cannot tell what they lack: fetch them again.
-    for (const id of damage.documents) db.replica.noteDamaged(id, "a stored record of it was damaged; fetched again from peers to be whole", [])
+    for (const id of damage.documents)
+      db.replica.noteDamaged(id, "a stored record of it was damaged; fetched again from peers to be whole", [])
   } else {
     // The intact catalog lists every document's heads: checking against it finds what the damage took.
     await db.verify(damage.unknownDocuments ? undefined : damage.documents)
   }
-  if (db.damaged().length > 0) log.warn(`storage: ${db.damaged().length} damaged document(s) will be fetched again from peers: ${db.damaged().map(d => d.id).join(", ")}`)
+  if (db.damaged().length > 0)
+    log.warn(
+      `storage: ${db.damaged().length} damaged document(s) will be fetched again from peers: ${db
+        .damaged()
+        .map(d => d.id)
+        .join(", ")}`,
+    )
   await db.replica.flush()
   await storage.damageHandled()
 }

@@ -88,7 +88,10 @@ export class PeerNetwork {
   connect(url: string, options: ConnectOptions = {}): CairnClientAdapter {
     const existing = this.#clients.get(url)
     if (existing) return existing.transport
-    const attached = this.peer.dial(hooks => createNodeClientAdapter({ url, ...(options.ca ? { ca: options.ca } : {}), ...this.#adapterLimits(), ...hooks }), this.#attachOptions())
+    const attached = this.peer.dial(
+      hooks => createNodeClientAdapter({ url, ...(options.ca ? { ca: options.ca } : {}), ...this.#adapterLimits(), ...hooks }),
+      this.#attachOptions(),
+    )
     this.#clients.set(url, attached)
     return attached.transport
   }
@@ -103,14 +106,20 @@ export class PeerNetwork {
 
   /** The client connections, with their status. */
   clients(): { url: string; status: string; refusal?: string }[] {
-    return [...this.#clients].map(([url, { transport }]) => ({ url, status: transport.status, ...(transport.refusalReason ? { refusal: transport.refusalReason } : {}) }))
+    return [...this.#clients].map(([url, { transport }]) => ({
+      url,
+      status: transport.status,
+      ...(transport.refusalReason ? { refusal: transport.refusalReason } : {}),
+    }))
   }
 
   /** Bytes in and out, over every connection. */
   traffic(): { bytesIn: number; bytesOut: number } {
     let bytesIn = 0
     let bytesOut = 0
-    for (const { adapter } of [...this.#clients.values(), ...(this.#server ? [this.#server] : [])] as { adapter: CairnNetworkAdapter<any> }[]) {
+    for (const { adapter } of [...this.#clients.values(), ...(this.#server ? [this.#server] : [])] as {
+      adapter: CairnNetworkAdapter<any>
+    }[]) {
       const stats = adapter.stats()
       bytesIn += stats.bytesIn
       bytesOut += stats.bytesOut

@@ -27,7 +27,10 @@ export class TrustError extends CairnError {}
 /** Parse "T1,T2" or "*" into a type selection; throws TrustError naming a bad type. */
 export function parseTypeSelection(text: string): TypeSelection {
   if (text.trim() === "*") return "*"
-  const types = text.split(",").map(t => t.trim()).filter(Boolean)
+  const types = text
+    .split(",")
+    .map(t => t.trim())
+    .filter(Boolean)
   for (const type of types) if (!isTypeName(type)) throw new TrustError(`invalid type name ${JSON.stringify(type)}`)
   return types
 }
@@ -58,7 +61,8 @@ export class TrustList implements TrustLookup {
   /** Trust a machine by its public key (hex), with read and write grants. Replaces an earlier entry. */
   async trust(publicKey: string, grants: { name?: string; read: TypeSelection; write?: TypeSelection }): Promise<TrustedMachine> {
     const key = publicKey.trim().toLowerCase()
-    if (!/^[0-9a-f]{64}$/.test(key)) throw new TrustError(`a public key is 64 hex digits (see \`cairn whoami\` on that machine), got ${JSON.stringify(publicKey)}`)
+    if (!/^[0-9a-f]{64}$/.test(key))
+      throw new TrustError(`a public key is 64 hex digits (see \`cairn whoami\` on that machine), got ${JSON.stringify(publicKey)}`)
     const machine: TrustedMachine = {
       publicKey: key,
       machineId: await machineIdFromPublicKey(fromHex(key)),

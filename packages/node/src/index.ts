@@ -1,6 +1,13 @@
 export { NodePeer, type NodePeerOptions } from "./NodePeer.js"
 export { DataDirectory, DataDirectoryError, DirectoryLockedError, writeAtomic } from "./DataDirectory.js"
-export { PeerNetwork, type AuthMode, type ConnectOptions, type ListenOptions, type NetworkLimits, type ServerAddress } from "./PeerNetwork.js"
+export {
+  PeerNetwork,
+  type AuthMode,
+  type ConnectOptions,
+  type ListenOptions,
+  type NetworkLimits,
+  type ServerAddress,
+} from "./PeerNetwork.js"
 export { TrustList, TrustError, parseTypeSelection, type TrustedMachine } from "./TrustList.js"
 export { WebSocketServerTransport, type WebSocketServerTransportOptions, type ListenAddress } from "./network/WebSocketServerTransport.js"
 export { createNodeClientAdapter } from "./network/createNodeClientAdapter.js"

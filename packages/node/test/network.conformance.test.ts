@@ -26,13 +26,13 @@ const webSocketTransport: TransportUnderTest = {
     const { url } = await transport.listen()
     const stop = async () => {
       await transport.close()
-      const stopped = new Promise<void>((resolve) => http.close(() => resolve()))
+      const stopped = new Promise<void>(resolve => http.close(() => resolve()))
       http.closeAllConnections()
       await stopped
     }
     return {
       adapter: transport.adapter,
-      client: (clientOptions) => createNodeClientAdapter({ ...clientOptions, url }),
+      client: clientOptions => createNodeClientAdapter({ ...clientOptions, url }),
       stop,
       restart: async () => void (await transport.listen()),
       stopReading: () => {
@@ -60,4 +60,7 @@ function freePort(): Promise<number> {
   })
 }
 
-registerCases("transport conformance: WebSocket (WebSocketServerTransport and createNodeClientAdapter)", transportConformance(webSocketTransport))
+registerCases(
+  "transport conformance: WebSocket (WebSocketServerTransport and createNodeClientAdapter)",
+  transportConformance(webSocketTransport),
+)

@@ -10,7 +10,18 @@
  * lock and opens storage and server connection itself, still serving its
  * own page from the database it already had.
  */
-import { LiveValue, TimeoutError, Logger, type Database, type Live, type LogCallback, type Machine, type Replicator, type TypeDefinition, type TypeSelection } from "@cairn/core"
+import {
+  LiveValue,
+  TimeoutError,
+  Logger,
+  type Database,
+  type Live,
+  type LogCallback,
+  type Machine,
+  type Replicator,
+  type TypeDefinition,
+  type TypeSelection,
+} from "@cairn/core"
 import type { BackoffOptions, ClientStatus } from "@cairn/core/network"
 import { Follower } from "./Follower.js"
 import { loadBrowserMachine } from "./identity/browserMachine.js"
@@ -84,7 +95,16 @@ export class BrowserPeer {
     readonly db: Database,
     /** This page's replicator (its sessions: the server and follower tabs if it leads, the leader tab if it follows). */
     readonly replicator: Replicator,
-    init: { name: string; tab: string; options: BrowserPeerOptions; logger: Logger; tabLock: HeldLock; leader?: Leader; leaderLock?: HeldLock; follower?: Follower },
+    init: {
+      name: string
+      tab: string
+      options: BrowserPeerOptions
+      logger: Logger
+      tabLock: HeldLock
+      leader?: Leader
+      leaderLock?: HeldLock
+      follower?: Follower
+    },
   ) {
     this.#name = init.name
     this.#tab = init.tab
@@ -294,7 +314,8 @@ function checkEnvironment(): void {
     !globalThis.crypto?.subtle && "WebCrypto",
   ].filter(Boolean)
   if (missing.length === 0) return
-  const insecure = globalThis.isSecureContext === false ? " This page is not a secure context: serve it over https:// or from localhost / 127.0.0.1." : ""
+  const insecure =
+    globalThis.isSecureContext === false ? " This page is not a secure context: serve it over https:// or from localhost / 127.0.0.1." : ""
   throw new Error(`Cairn's browser peer needs ${missing.join(", ")}, which this environment lacks.${insecure}`)
 }
 
@@ -305,5 +326,6 @@ function checkUrl(url: string): void {
   } catch {
     protocol = undefined
   }
-  if (protocol !== "ws:" && protocol !== "wss:") throw new TypeError(`a node peer's URL starts with ws:// or wss://, got ${JSON.stringify(url)}`)
+  if (protocol !== "ws:" && protocol !== "wss:")
+    throw new TypeError(`a node peer's URL starts with ws:// or wss://, got ${JSON.stringify(url)}`)
 }

@@ -60,7 +60,10 @@ export class Follower {
   }
 
   static async open(options: FollowerOptions): Promise<Follower> {
-    return new Follower(await Peer.open({ machine: options.machine, types: options.types, wants: options.wants, logger: options.logger }), options)
+    return new Follower(
+      await Peer.open({ machine: options.machine, types: options.types, wants: options.wants, logger: options.logger }),
+      options,
+    )
   }
 
   /** The leader's view of the server connection; undefined while no leader is linked. */

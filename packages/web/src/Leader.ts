@@ -54,7 +54,12 @@ export class Leader {
     this.#tabLinks.adapter.on("peer", onTabPeer)
     this.#unwire.push(() => this.#tabLinks.adapter.off("peer", onTabPeer))
     this.#unwire.push(peer.replicator.on("status", () => this.#changed()))
-    this.#tabs = new TabServer({ database: options.database, leader: options.tab, adapter: this.#tabLinks.transport, onConnect: url => this.connect(url) })
+    this.#tabs = new TabServer({
+      database: options.database,
+      leader: options.tab,
+      adapter: this.#tabLinks.transport,
+      onConnect: url => this.connect(url),
+    })
     this.connect(options.url)
   }
 

@@ -4,7 +4,17 @@
  * and `subscribe`; see ./react for React). The database is subscribed to
  * only while someone listens.
  */
-import { LiveValue, type Database, type DataOf, type Doc, type DocOf, type Live, type QueryOptions, type TypeDefinition, type TypeRef } from "@cairn/core"
+import {
+  LiveValue,
+  type Database,
+  type DataOf,
+  type Doc,
+  type DocOf,
+  type Live,
+  type QueryOptions,
+  type TypeDefinition,
+  type TypeRef,
+} from "@cairn/core"
 import type { BrowserPeer, BrowserPeerStatus } from "./BrowserPeer.js"
 
 export { LiveValue, type Live } from "@cairn/core"
@@ -30,8 +40,14 @@ export function liveDocument(db: Database, typeOrId: TypeRef | string, maybeId?:
  * documents of the type that match, again whenever one of that type
  * changes here, in another tab or on another peer.
  */
-export function liveQuery<R extends TypeRef>(db: Database, type: R, options: QueryOptions<DataOfRef<R>> = {}): Live<DocOf<R>[] | undefined> {
-  return new LiveValue<DocOf<R>[] | undefined>(undefined, set => db.liveQuery(type, options as QueryOptions<any>, docs => set(docs as DocOf<R>[])))
+export function liveQuery<R extends TypeRef>(
+  db: Database,
+  type: R,
+  options: QueryOptions<DataOfRef<R>> = {},
+): Live<DocOf<R>[] | undefined> {
+  return new LiveValue<DocOf<R>[] | undefined>(undefined, set =>
+    db.liveQuery(type, options as QueryOptions<any>, docs => set(docs as DocOf<R>[])),
+  )
 }
 
 /** A browser peer's status, live. */

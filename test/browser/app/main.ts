@@ -56,7 +56,11 @@ async function start() {
     machineId: () => peer.machine.machineId,
     create: async (type: string, data: Record<string, unknown>) => (await peer.db.create(type, data)).id,
     setTitle: async (id: string, title: string) => (await peer.db.change(Task, id, draft => void (draft.title = title))).data,
-    get: async (id: string) => peer.db.get(id).then(doc => doc, () => null),
+    get: async (id: string) =>
+      peer.db.get(id).then(
+        doc => doc,
+        () => null,
+      ),
     catalog: () => [...peer.db.catalog.entries()].map(({ id, type }) => ({ id, type })),
     whenSynced: (timeoutMs = 15_000) => peer.whenSynced(timeoutMs),
     whenSaved: () => peer.whenSaved(),

@@ -60,7 +60,11 @@ export const tabTransport: TransportUnderTest = {
         // Asked for before the dial, so the leader, which watches this lock to learn the tab is gone, finds it held.
         const lock = acquireLock(tabLockName(database, tab))
         const dialer = new TabDialer({ database, tab, onNewLeader: () => client.reconnect(), onStatus: () => {} })
-        const client: CairnClientAdapter = new CairnClientAdapter({ ...clientOptions, url: `tab:${database}`, createSocket: dialer.createSocket })
+        const client: CairnClientAdapter = new CairnClientAdapter({
+          ...clientOptions,
+          url: `tab:${database}`,
+          createSocket: dialer.createSocket,
+        })
         followers.push({ dialer, lock })
         return client
       },

@@ -53,7 +53,9 @@ export class ReliabilityPeer {
         if (message.ok) pending.resolve(message.result)
         else pending.reject(new Error(message.error))
       })
-      child.on("exit", (code, signal) => reject(new Error(`peer process exited (${signal ?? code}) before it was ready\n${this.stderr.join("").slice(-4000)}`)))
+      child.on("exit", (code, signal) =>
+        reject(new Error(`peer process exited (${signal ?? code}) before it was ready\n${this.stderr.join("").slice(-4000)}`)),
+      )
     })
     this.started.catch(() => {})
   }
@@ -68,7 +70,10 @@ export class ReliabilityPeer {
     if (options.relay) args.push("--relay")
     if (options.strict) args.push("--strict")
     if (options.auth) args.push(`--auth=${options.auth}`)
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...args], { stdio: ["pipe", "pipe", "pipe"], ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid ?? options.uid } : {}) })
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...args], {
+      stdio: ["pipe", "pipe", "pipe"],
+      ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid ?? options.uid } : {}),
+    })
     return new ReliabilityPeer(child, options)
   }
 
@@ -93,7 +98,13 @@ export class ReliabilityPeer {
   async stop() {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return undefined
     const timeout = new Promise(resolve => setTimeout(() => resolve(new Error("close did not finish within 10 s")), 10_000).unref())
-    const error = await Promise.race([this.call("close").then(() => undefined, e => e), timeout])
+    const error = await Promise.race([
+      this.call("close").then(
+        () => undefined,
+        e => e,
+      ),
+      timeout,
+    ])
     if (error) await this.kill()
     await this.exited
     return error

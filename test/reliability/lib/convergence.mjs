@@ -24,7 +24,6 @@ const SUBSCRIPTIONS = [["task", "note"], ["note", "board"], ["task", "board"], [
 /** Errors an edit may meet for reasons the model expects (the peer does not hold the document, or it is deleted there). */
 const EXPECTED_REFUSALS = new Set(["NotFoundError", "DeletedDocumentError", "PurgedError"])
 
-
 /**
  * Run one seeded fuzzing round.
  * @param {{ seed: number, steps?: number, peers?: number, keep?: boolean, progress?: (line: string) => void }} options
@@ -50,7 +49,17 @@ export async function runConvergence(options) {
     await run.close()
     if (failures.length === 0 && !options.keep) await rm(dir, { recursive: true, force: true })
   }
-  return { seed, peers: peerCount, steps, counts: run.counts, failures, upstream: run.upstream, trace: run.trace, durationMs: Date.now() - started, dir }
+  return {
+    seed,
+    peers: peerCount,
+    steps,
+    counts: run.counts,
+    failures,
+    upstream: run.upstream,
+    trace: run.trace,
+    durationMs: Date.now() - started,
+    dir,
+  }
 }
 
 /** The command that replays a seed (printed with every failure). */
@@ -107,7 +116,19 @@ class FuzzRun {
     this.errors = []
     /** Differences that are Automerge's own (see check), reported apart from failures. */
     this.upstream = []
-    this.counts = { create: 0, edit: 0, concurrent: 0, delete: 0, restore: 0, purge: 0, watch: 0, partition: 0, heal: 0, restart: 0, refused: 0 }
+    this.counts = {
+      create: 0,
+      edit: 0,
+      concurrent: 0,
+      delete: 0,
+      restore: 0,
+      purge: 0,
+      watch: 0,
+      partition: 0,
+      heal: 0,
+      restart: 0,
+      refused: 0,
+    }
     const relay = new FuzzPeer("relay", join(dir, "relay"), "*", true)
     this.peers.push(relay)
     for (let i = 1; i <= peerCount; i++) {
@@ -136,12 +157,26 @@ class FuzzRun {
     for (const peer of this.peers) await peer.open()
     for (const server of this.servers()) server.port = (await server.peer.listen({ port: 0 })).port
     for (const peer of this.peers) for (const link of peer.links) peer.peer.connect(this.byName(link).url())
-    this.log(`peers: ${this.peers.map(p => `${p.name}(${p.relay ? "relay" : p.wants === "*" ? "*" : p.wants.join(",")} → ${p.links.join(",") || "-"})`).join(" ")}`)
+    this.log(
+      `peers: ${this.peers.map(p => `${p.name}(${p.relay ? "relay" : p.wants === "*" ? "*" : p.wants.join(",")} → ${p.links.join(",") || "-"})`).join(" ")}`,
+    )
   }
 
   async step(index) {
     const rng = this.rng
-    const action = rng.weighted({ create: 10, edit: 42, concurrent: 8, delete: 4, restore: 2, purge: 1, watch: 4, partition: 5, heal: 6, restart: 2, pause: 8 })
+    const action = rng.weighted({
+      create: 10,
+      edit: 42,
+      concurrent: 8,
+      delete: 4,
+      restore: 2,
+      purge: 1,
+      watch: 4,
+      partition: 5,
+      heal: 6,
+      restart: 2,
+      pause: 8,
+    })
     const writer = rng.pick(this.peers.slice(1))
     const pickDoc = peer => {
       const mine = this.created.filter(d => peer.keeps(d.type))
@@ -186,7 +221,8 @@ class FuzzRun {
         await this.#attempt(index, writer, `${action} ${doc.id}`, async () => {
           if (action === "purge") {
             // Purge only what is deleted here, as an app would.
-            if (writer.peer.db.catalog.get(doc.id)?.deletedAt == null) throw Object.assign(new Error("not deleted"), { name: "DeletedDocumentError" })
+            if (writer.peer.db.catalog.get(doc.id)?.deletedAt == null)
+              throw Object.assign(new Error("not deleted"), { name: "DeletedDocumentError" })
             await writer.peer.db.purge(doc.id)
             this.purged.add(doc.id)
           } else {
@@ -204,7 +240,10 @@ class FuzzRun {
           stop()
           writer.watching.delete(doc.id)
         } else {
-          writer.watching.set(doc.id, writer.peer.db.subscribe(doc.id, () => {}))
+          writer.watching.set(
+            doc.id,
+            writer.peer.db.subscribe(doc.id, () => {}),
+          )
         }
         this.counts.watch++
         this.log(`${index} ${writer.name} ${stop ? "unwatch" : "watch"} ${doc.id}`)
@@ -292,13 +331,22 @@ class FuzzRun {
     let stableRounds = 0
     for (;;) {
       const synced = await Promise.allSettled(this.peers.map(p => p.peer.whenSynced(3_000)))
-      const fingerprint = this.peers.map(p => [...p.peer.db.catalog.entries()].map(e => `${e.id}:${e.heads.join(".")}:${e.purged ? "P" : ""}`).sort().join("|")).join("#")
+      const fingerprint = this.peers
+        .map(p =>
+          [...p.peer.db.catalog.entries()]
+            .map(e => `${e.id}:${e.heads.join(".")}:${e.purged ? "P" : ""}`)
+            .sort()
+            .join("|"),
+        )
+        .join("#")
       const allSynced = synced.every(r => r.status === "fulfilled")
       stableRounds = allSynced && fingerprint === previous ? stableRounds + 1 : 0
       if (stableRounds >= 2) return
       previous = fingerprint
       if (Date.now() > deadline) {
-        const status = this.peers.map(p => `${p.name}: ${JSON.stringify(p.peer.peers().map(s => ({ machine: s.machineId.slice(0, 8), state: s.state })))}`).join("\n  ")
+        const status = this.peers
+          .map(p => `${p.name}: ${JSON.stringify(p.peer.peers().map(s => ({ machine: s.machineId.slice(0, 8), state: s.state })))}`)
+          .join("\n  ")
         this.errors.push(`peers did not settle within ${timeoutMs} ms (all in sync: ${allSynced})\n  ${status}`)
         return
       }
@@ -333,11 +381,15 @@ class FuzzRun {
             const x = a.get(id)
             const y = b.get(id)
             if (!x || !y) failures.push(`${type} ${id}: held by ${x ? p.name : q.name} but not by ${x ? q.name : p.name}`)
-            else if (x.heads !== y.heads) failures.push(`${type} ${id}: heads differ between ${p.name} [${x.heads}] and ${q.name} [${y.heads}]`)
+            else if (x.heads !== y.heads)
+              failures.push(`${type} ${id}: heads differ between ${p.name} [${x.heads}] and ${q.name} [${y.heads}]`)
             else if (x.json !== y.json) {
               // Automerge 3.5 can show a document built up in memory differently from the same heads loaded afresh
               // (see RELIABILITY.md): that is upstream's, not ours, so it is counted apart when a fresh load agrees.
-              if (x.reloaded === y.reloaded) this.upstream.push(`${type} ${id}: same heads, ${p.name} shows ${x.json} in memory, ${q.name} ${y.json}; loaded afresh both are ${x.reloaded}`)
+              if (x.reloaded === y.reloaded)
+                this.upstream.push(
+                  `${type} ${id}: same heads, ${p.name} shows ${x.json} in memory, ${q.name} ${y.json}; loaded afresh both are ${x.reloaded}`,
+                )
               else failures.push(`${type} ${id}: same heads but different JSON\n    ${p.name}: ${x.json}\n    ${q.name}: ${y.json}`)
             }
           }
@@ -367,13 +419,25 @@ class FuzzRun {
       let json
       try {
         const doc = await peer.peer.db.get(entry.id)
-        json = canonicalJSON({ type: doc.type, createdAt: doc.createdAt, createdBy: doc.createdBy, modifiedAt: doc.modifiedAt, deletedAt: doc.deletedAt, data: doc.data })
+        json = canonicalJSON({
+          type: doc.type,
+          createdAt: doc.createdAt,
+          createdBy: doc.createdBy,
+          modifiedAt: doc.modifiedAt,
+          deletedAt: doc.deletedAt,
+          data: doc.data,
+        })
       } catch (error) {
         json = `unreadable: ${error?.name}: ${error?.message}`
       }
       const inMemory = peer.peer.db.replica.store.loaded(entry.id)
       const reloaded = inMemory?.isReady() ? canonicalJSON(toPlain(A.load(A.save(inMemory.doc())).data)) : undefined
-      ids.set(entry.id, { heads: entry.heads.join(","), json, reloaded: reloaded ?? (json.startsWith("{") ? canonicalJSON(JSON.parse(json).data) : json), purged: false })
+      ids.set(entry.id, {
+        heads: entry.heads.join(","),
+        json,
+        reloaded: reloaded ?? (json.startsWith("{") ? canonicalJSON(JSON.parse(json).data) : json),
+        purged: false,
+      })
     }
     return byType
   }
@@ -388,7 +452,9 @@ class FuzzRun {
 
 /** JSON with map keys sorted: two peers may build the same map in a different key order, which is not a difference. */
 function canonicalJSON(value) {
-  return JSON.stringify(value, (_, v) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v))
+  return JSON.stringify(value, (_, v) =>
+    v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  )
 }
 
 /** A failed run, as a report a person can act on: the seed, how to replay it, what broke, and the last steps. */

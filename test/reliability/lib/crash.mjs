@@ -12,7 +12,6 @@ import { join } from "node:path"
 import { Random } from "./random.mjs"
 import { ReliabilityPeer } from "./ReliabilityPeer.mjs"
 
-
 /** What a list of acknowledged writes says must be there: id → expectation (see the fixture's verify). */
 export class WriteModel {
   #docs = new Map()
@@ -22,8 +21,13 @@ export class WriteModel {
     for (const write of acked) {
       this.writes++
       let doc = this.#docs.get(write.id)
-      if (!doc) this.#docs.set(write.id, (doc = { id: write.id, type: write.type ?? (write.kind === "text" ? "note" : "task"), marks: [], texts: [] }))
-      if (write.kind === "create") Object.assign(doc, write.title !== undefined ? { title: write.title } : { body: write.body }, { type: write.type })
+      if (!doc)
+        this.#docs.set(
+          write.id,
+          (doc = { id: write.id, type: write.type ?? (write.kind === "text" ? "note" : "task"), marks: [], texts: [] }),
+        )
+      if (write.kind === "create")
+        Object.assign(doc, write.title !== undefined ? { title: write.title } : { body: write.body }, { type: write.type })
       if (write.kind === "mark") doc.marks.push(write.mark)
       if (write.kind === "text") doc.texts.push(write.mark)
       if (write.kind === "delete") doc.deleted = true
@@ -47,7 +51,20 @@ export async function runCrashes(options) {
   const rng = new Random(seed)
   const started = Date.now()
   const root = await mkdtemp(join(tmpdir(), `cairn-crash-${seed}-`))
-  const result = { seed, kills: 0, killsWhileOpening: 0, restarts: 0, catalogRebuilds: 0, damagedReported: 0, writes: 0, sourceWrites: 0, documents: 0, failures: [], durationMs: 0, dir: root }
+  const result = {
+    seed,
+    kills: 0,
+    killsWhileOpening: 0,
+    restarts: 0,
+    catalogRebuilds: 0,
+    damagedReported: 0,
+    writes: 0,
+    sourceWrites: 0,
+    documents: 0,
+    failures: [],
+    durationMs: 0,
+    dir: root,
+  }
   const mine = new WriteModel()
   const theirs = new WriteModel()
   const source = await ReliabilityPeer.start({ dir: join(root, "source") })
@@ -73,7 +90,9 @@ export async function runCrashes(options) {
       await sleep(50)
       theirs.apply(source.acked.splice(0))
       await victim.call("connect", { url })
-      await victim.call("synced", { timeoutMs: 30_000 }).catch(error => fail(`kill ${kill}: no sync with the source after restart: ${error.message}`))
+      await victim
+        .call("synced", { timeoutMs: 30_000 })
+        .catch(error => fail(`kill ${kill}: no sync with the source after restart: ${error.message}`))
       await check(victim, theirs, "the source's", kill, fail)
       // Both write; the victim also pulls the source's writes; then SIGKILL at a random moment.
       await source.call("write", { seed: rng.int(0, 2 ** 31), session: 1000 + kill, concurrency: 1 })
@@ -132,7 +151,8 @@ async function openVictim(root, result, fail, when) {
 
 async function check(victim, model, whose, when, fail) {
   const problems = await victim.call("verify", { expected: model.expected() })
-  for (const problem of problems.slice(0, 10)) fail(`${typeof when === "number" ? `restart after kill ${when}` : when}: ${whose} acknowledged write lost: ${problem}`)
+  for (const problem of problems.slice(0, 10))
+    fail(`${typeof when === "number" ? `restart after kill ${when}` : when}: ${whose} acknowledged write lost: ${problem}`)
   if (problems.length > 10) fail(`... ${problems.length - 10} more lost writes`)
 }
 

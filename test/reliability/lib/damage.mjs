@@ -63,11 +63,23 @@ export async function storedRegions(dir, ids) {
     const chunksOf = new Map()
     for (const id of ids) {
       const chunks = (await storage.loadRange([id])).filter(c => c.data && (c.key[1] === "snapshot" || c.key[1] === "incremental"))
-      documents.set(id, await locate(storePath, chunks.map(c => c.data)))
-      chunksOf.set(id, chunks.map(c => Buffer.from(c.data).toString("base64")))
+      documents.set(
+        id,
+        await locate(
+          storePath,
+          chunks.map(c => c.data),
+        ),
+      )
+      chunksOf.set(
+        id,
+        chunks.map(c => Buffer.from(c.data).toString("base64")),
+      )
     }
     const catalogChunks = (await storage.loadRange(["cairn-catalog"])).filter(c => c.data)
-    const catalog = await locate(storePath, catalogChunks.map(c => c.data))
+    const catalog = await locate(
+      storePath,
+      catalogChunks.map(c => c.data),
+    )
     return { documents, chunks: chunksOf, catalog, catalogKeys: catalogChunks.map(c => c.key) }
   } finally {
     await storage.close?.()
@@ -122,7 +134,6 @@ async function deleteCatalog(dir, regions, keys) {
   }
 }
 
-
 /** A document as compared before and after: heads and data. */
 async function snapshotOf(peer) {
   const out = new Map()
@@ -143,7 +154,17 @@ export async function runDamage(options) {
   const mode = options.mode
   const count = options.documents ?? 30
   const root = await mkdtemp(join(tmpdir(), `cairn-damage-${options.seed}-`))
-  const result = { seed: options.seed, mode, documents: count, damagedDocuments: 0, reported: 0, recovered: 0, catalogRebuilt: false, failures: [], dir: root }
+  const result = {
+    seed: options.seed,
+    mode,
+    documents: count,
+    damagedDocuments: 0,
+    reported: 0,
+    recovered: 0,
+    catalogRebuilt: false,
+    failures: [],
+    dir: root,
+  }
   const fail = message => result.failures.push(message)
   const victimDir = join(root, "victim")
   let healthy
@@ -239,8 +260,13 @@ export async function runDamage(options) {
     result.unknowable = [...targets].filter(unknowable).length
     for (const id of targets) {
       if (reported.has(id) || unknowable(id)) continue
-      const where = regions.documents.get(id).map(r => (r ? `${r.file.slice(victimDir.length)}@${r.offset}+${r.length}` : "?")).join(" ")
-      fail(`damaged document ${id} was not reported (verify: ${[...reported].join(", ") || "none"}; ${flipped.has(id) ? "flipped" : "not flipped"}; chunks at ${where}; cut at ${[...cutAt].map(([f, at]) => `${f.slice(victimDir.length)}@${at}`).join(" ")})`)
+      const where = regions.documents
+        .get(id)
+        .map(r => (r ? `${r.file.slice(victimDir.length)}@${r.offset}+${r.length}` : "?"))
+        .join(" ")
+      fail(
+        `damaged document ${id} was not reported (verify: ${[...reported].join(", ") || "none"}; ${flipped.has(id) ? "flipped" : "not flipped"}; chunks at ${where}; cut at ${[...cutAt].map(([f, at]) => `${f.slice(victimDir.length)}@${at}`).join(" ")})`,
+      )
     }
     for (const id of reported) if (!targets.has(id)) fail(`document ${id} was reported damaged but was not damaged`)
     for (const id of ids) {
@@ -268,10 +294,17 @@ export async function runDamage(options) {
     for (const id of ids) {
       const now = recovered.get(id)
       if (!now) fail(`${id} was not recovered from the healthy peer`)
-      else if (now.json !== before.get(id).json || now.heads !== before.get(id).heads) fail(`${id} came back different:\n    before ${before.get(id).json}\n    after  ${now.json}`)
+      else if (now.json !== before.get(id).json || now.heads !== before.get(id).heads)
+        fail(`${id} came back different:\n    before ${before.get(id).json}\n    after  ${now.json}`)
       else if (targets.has(id)) result.recovered++
     }
-    if (victim.db.damaged().length > 0) fail(`still reported damaged after the sync: ${victim.db.damaged().map(d => `${d.id} (${d.reason})`).join(", ")}`)
+    if (victim.db.damaged().length > 0)
+      fail(
+        `still reported damaged after the sync: ${victim.db
+          .damaged()
+          .map(d => `${d.id} (${d.reason})`)
+          .join(", ")}`,
+      )
 
     // And it stays whole across one more restart.
     await victim.close()
@@ -292,4 +325,3 @@ export async function runDamage(options) {
 export function damageReplayCommand({ seed, mode }) {
   return `npx tsc -b packages/node && node test/reliability/soak.mjs --only=damage --seed=${seed} --mode=${mode}`
 }
-

@@ -38,7 +38,23 @@ export async function runLoad(options = {}) {
   const progress = options.progress ?? (() => {})
   const rng = new Random(seed)
   const root = await mkdtemp(join(tmpdir(), "cairn-load-server-"))
-  const result = { clients, processes, seconds, rate, seed, edits: 0, editsPerSecond: 0, created: 0, documents: 0, ackMs: null, propagationMs: null, settleMs: null, stalls: 0, memory: null, failures: [] }
+  const result = {
+    clients,
+    processes,
+    seconds,
+    rate,
+    seed,
+    edits: 0,
+    editsPerSecond: 0,
+    created: 0,
+    documents: 0,
+    ackMs: null,
+    propagationMs: null,
+    settleMs: null,
+    stalls: 0,
+    memory: null,
+    failures: [],
+  }
   const fail = message => result.failures.push(message)
   const server = await ReliabilityPeer.start({ dir: join(root, "server"), auth: `psk:${PSK}` })
   const loads = []
@@ -52,7 +68,14 @@ export async function runLoad(options = {}) {
     for (let p = 0; p < processes; p++) {
       const first = Math.floor((p * clients) / processes)
       const count = Math.floor(((p + 1) * clients) / processes) - first
-      const args = [`--server=${url}`, `--first=${first}`, `--clients=${count}`, `--seed=${seed}`, `--shared=${shared.join(",")}`, `--psk=${PSK}`]
+      const args = [
+        `--server=${url}`,
+        `--first=${first}`,
+        `--clients=${count}`,
+        `--seed=${seed}`,
+        `--shared=${shared.join(",")}`,
+        `--psk=${PSK}`,
+      ]
       const load = ReliabilityPeer.spawn({ fixture: LOAD_CLIENTS, args })
       if (clientNice) {
         try {
@@ -88,7 +111,9 @@ export async function runLoad(options = {}) {
     result.created = created.length
     const ack = reports.flatMap(r => r.ackMs).sort((a, b) => a - b)
     result.ackMs = quantiles(ack)
-    progress(`${result.edits} edits acknowledged (${created.length} creations) in ${editingMs} ms; waiting for every client to hold what the server holds`)
+    progress(
+      `${result.edits} edits acknowledged (${created.length} creations) in ${editingMs} ms; waiting for every client to hold what the server holds`,
+    )
 
     // Converge: poll until every client holds exactly the server's documents with the server's heads.
     const settleStarted = Date.now()
@@ -118,7 +143,9 @@ export async function runLoad(options = {}) {
       )
       const serverPeers = await server.call("peers")
       const notInSync = serverPeers.filter(peer => peer.state !== "in-sync")
-      fail(`the server's sessions: ${serverPeers.length} connected, ${notInSync.length} not in sync${notInSync.length ? `: ${JSON.stringify(notInSync.slice(0, 5).map(peer => ({ name: peer.name, state: peer.state, sent: peer.sent, received: peer.received, ...(peer.stalled ? { stalled: peer.stalled } : {}) })))}` : ""}`)
+      fail(
+        `the server's sessions: ${serverPeers.length} connected, ${notInSync.length} not in sync${notInSync.length ? `: ${JSON.stringify(notInSync.slice(0, 5).map(peer => ({ name: peer.name, state: peer.state, sent: peer.sent, received: peer.received, ...(peer.stalled ? { stalled: peer.stalled } : {}) })))}` : ""}`,
+      )
       // Say what differs for one client.
       const sample = differing[0]
       const load = loads.find((_, p) => sample.index < Math.floor(((p + 1) * clients) / processes))
@@ -127,16 +154,20 @@ export async function runLoad(options = {}) {
       const missing = Object.keys(ours).filter(id => !(id in theirs))
       const extra = Object.keys(theirs).filter(id => !(id in ours))
       const stale = Object.keys(ours).filter(id => id in theirs && theirs[id] !== ours[id])
-      fail(`client ${sample.index}: lacks ${missing.length} of the server's documents, has ${extra.length} the server lacks, ${stale.length} with other heads`)
+      fail(
+        `client ${sample.index}: lacks ${missing.length} of the server's documents, has ${extra.length} the server lacks, ${stale.length} with other heads`,
+      )
     }
 
     // Every acknowledged write is on the server: each creation, and every counter equals the sum of its acknowledged increments.
     const expected = {}
-    for (const report of reports) for (const increments of report.increments) for (const [id, by] of Object.entries(increments)) expected[id] = (expected[id] ?? 0) + by
+    for (const report of reports)
+      for (const increments of report.increments) for (const [id, by] of Object.entries(increments)) expected[id] = (expected[id] ?? 0) + by
     const ids = [...new Set([...created, ...shared, ...Object.keys(expected)])]
     const counters = await server.call("counters", { ids })
     const missing = created.filter(id => counters[id] === null)
-    if (missing.length > 0) fail(`${missing.length} of ${created.length} acknowledged creations are not on the server (e.g. ${missing.slice(0, 3).join(", ")})`)
+    if (missing.length > 0)
+      fail(`${missing.length} of ${created.length} acknowledged creations are not on the server (e.g. ${missing.slice(0, 3).join(", ")})`)
     const behind = ids.filter(id => counters[id] !== null && (counters[id] ?? 0) !== (expected[id] ?? 0))
     if (behind.length > 0) {
       const examples = behind.slice(0, 3).map(id => `${id}: ${counters[id]} on the server, ${expected[id] ?? 0} acknowledged`)
@@ -155,7 +186,10 @@ export async function runLoad(options = {}) {
       stalls.push(...state.stalls)
     }
     for (const error of await server.call("unexpected")) fail(`server: ${error}`)
-    const serverLines = server.stderr.join("").split("\n").filter(line => line.trim())
+    const serverLines = server.stderr
+      .join("")
+      .split("\n")
+      .filter(line => line.trim())
     const serverStalls = serverLines.filter(line => /^sync with peer [^:]+: /.test(line))
     result.stalls += serverStalls.length
     stalls.push(...serverStalls.map(line => `server: ${line}`))
@@ -169,8 +203,14 @@ export async function runLoad(options = {}) {
       const early = Math.max(...samples.slice(0, quarter).map(s => s.heap))
       const late = Math.max(...samples.slice(-quarter).map(s => s.heap))
       const rssMax = Math.max(...samples.map(s => s.rss))
-      result.memory = { heapEarlyMB: Math.round(early / MB), heapLateMB: Math.round(late / MB), rssMaxMB: Math.round(rssMax / MB), samples: samples.length }
-      if (late > early * 2 + 64 * MB) fail(`server heap grew from ${Math.round(early / MB)} MB to ${Math.round(late / MB)} MB during the run`)
+      result.memory = {
+        heapEarlyMB: Math.round(early / MB),
+        heapLateMB: Math.round(late / MB),
+        rssMaxMB: Math.round(rssMax / MB),
+        samples: samples.length,
+      }
+      if (late > early * 2 + 64 * MB)
+        fail(`server heap grew from ${Math.round(early / MB)} MB to ${Math.round(late / MB)} MB during the run`)
       if (rssMax > 1024 * MB) fail(`server RSS reached ${Math.round(rssMax / MB)} MB`)
     }
   } catch (error) {

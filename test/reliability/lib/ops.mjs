@@ -16,7 +16,12 @@ export function newData(rng, type) {
     case "board":
       // Every score key exists from the start: Automerge 3.5 can show a different winner for counters created
       // concurrently under one key (see RELIABILITY.md), so the fuzzer only ever increments them.
-      return { name: word, layout: { width: rng.int(1, 9), title: rng.word() }, scores: { k0: 0, k1: 0, k2: 0, k3: 0 }, items: [{ label: rng.word(), n: rng.int(0, 9) }] }
+      return {
+        name: word,
+        layout: { width: rng.int(1, 9), title: rng.word() },
+        scores: { k0: 0, k1: 0, k2: 0, k3: 0 },
+        items: [{ label: rng.word(), n: rng.int(0, 9) }],
+      }
     default:
       throw new Error(`no data for type ${type}`)
   }

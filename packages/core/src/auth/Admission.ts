@@ -109,7 +109,8 @@ export class Admission {
    */
   async admit(peerId: string, info: ReplicationInfo, exchange: AuthExchange, peers: readonly RemotePeer[]): Promise<Decision> {
     const connections = peers.filter(peer => (peer.session as Admitted | undefined)?.machineId === info.machineId && peer.peerId !== peerId)
-    if (connections.length >= this.#connectionsPerMachine) return { ok: false, reason: `machine ${info.machineId} already has ${connections.length} connections here` }
+    if (connections.length >= this.#connectionsPerMachine)
+      return { ok: false, reason: `machine ${info.machineId} already has ${connections.length} connections here` }
     if (this.#auth.mode === "open") return { ok: true, grants: ALL_GRANTS }
     const hello = info as ReplicationInfo & { publicKey?: unknown; nonce?: unknown }
     const problem = await checkIdentity(info.machineId, hello.publicKey, peerId)
@@ -117,7 +118,10 @@ export class Admission {
     const publicKey = hello.publicKey as string
     const trusted = this.#trust.get(publicKey)
     if (this.#auth.mode === "trust" && !trusted) {
-      return { ok: false, reason: `machine ${info.machineId} is not trusted here; on the server run: cairn trust ${publicKey} --read TYPES --write TYPES` }
+      return {
+        ok: false,
+        reason: `machine ${info.machineId} is not trusted here; on the server run: cairn trust ${publicKey} --read TYPES --write TYPES`,
+      }
     }
     if (typeof hello.nonce !== "string") return { ok: false, reason: "authentication failed: no nonce in the hello" }
     const reason = await serverAuthenticate(this.#prover(), { publicKey, nonce: hello.nonce }, exchange)
@@ -125,7 +129,10 @@ export class Admission {
     this.#trust.seen(publicKey)
     if (!trusted) return { ok: true, grants: ALL_GRANTS }
     if (mayDoNothing(trusted)) {
-      return { ok: false, reason: `machine ${info.machineId} is trusted here but may read and write nothing; on the server run: cairn trust ${publicKey} --read TYPES --write TYPES` }
+      return {
+        ok: false,
+        reason: `machine ${info.machineId} is trusted here but may read and write nothing; on the server run: cairn trust ${publicKey} --read TYPES --write TYPES`,
+      }
     }
     return { ok: true, grants: { read: trusted.read, write: trusted.write } }
   }
@@ -164,7 +171,9 @@ export class Admission {
   }
 
   #prover(): Prover {
-    return this.#auth.mode === "psk" ? { kind: "psk", machine: this.#machine, secret: this.#auth.secret } : { kind: "key", machine: this.#machine }
+    return this.#auth.mode === "psk"
+      ? { kind: "psk", machine: this.#machine, secret: this.#auth.secret }
+      : { kind: "key", machine: this.#machine }
   }
 }
 

@@ -61,14 +61,17 @@ async function check(prover: Prover, publicKey: string, message: Uint8Array, pro
 }
 
 async function hmac(secret: string, message: Uint8Array): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey("raw", encoder.encode(secret) as BufferSource, { name: "HMAC", hash: "SHA-256" }, false, ["sign"])
+  const key = await crypto.subtle.importKey("raw", encoder.encode(secret) as BufferSource, { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+  ])
   return new Uint8Array(await crypto.subtle.sign("HMAC", key, message as BufferSource))
 }
 
 /** Check that a claimed machine id belongs to a public key, and that a peer id is bound to it. */
 export async function checkIdentity(machineId: unknown, publicKey: unknown, peerId?: string): Promise<string | undefined> {
   if (typeof publicKey !== "string" || !/^[0-9a-f]{64}$/.test(publicKey)) return "no valid public key in the hello"
-  if (typeof machineId !== "string" || machineId !== (await machineIdFromPublicKey(fromHex(publicKey)))) return "the machine id does not belong to the public key"
+  if (typeof machineId !== "string" || machineId !== (await machineIdFromPublicKey(fromHex(publicKey))))
+    return "the machine id does not belong to the public key"
   if (peerId !== undefined && !peerId.startsWith(machineId)) return "the peer id is not bound to the machine id"
   return undefined
 }
@@ -105,13 +108,28 @@ export async function clientAnswer(
   acceptServer: (machineId: string, publicKey: string) => boolean,
 ): Promise<AuthMessage> {
   const challenge = message as Partial<Extract<AuthMessage, { t: "challenge" }>>
-  if (challenge?.t !== "challenge" || typeof challenge.nonce !== "string" || typeof challenge.publicKey !== "string" || typeof challenge.proof !== "string") {
+  if (
+    challenge?.t !== "challenge" ||
+    typeof challenge.nonce !== "string" ||
+    typeof challenge.publicKey !== "string" ||
+    typeof challenge.proof !== "string"
+  ) {
     throw new Error("malformed authentication challenge")
   }
   const problem = await checkIdentity(challenge.machineId, challenge.publicKey)
   if (problem) throw new Error(`the server's identity is not valid: ${problem}`)
-  if (!acceptServer(challenge.machineId!, challenge.publicKey)) throw new Error(`the server is machine ${challenge.machineId}, which this peer does not trust`)
-  const ok = await check(prover, challenge.publicKey, transcript("server", hello.nonce, challenge.nonce, hello.publicKey, challenge.publicKey), challenge.proof)
-  if (!ok) throw new Error(prover.kind === "psk" ? "the server does not know the pre-shared key" : "the server could not prove it holds its key")
-  return { t: "response", proof: await prove(prover, transcript("client", hello.nonce, challenge.nonce, hello.publicKey, challenge.publicKey)) }
+  if (!acceptServer(challenge.machineId!, challenge.publicKey))
+    throw new Error(`the server is machine ${challenge.machineId}, which this peer does not trust`)
+  const ok = await check(
+    prover,
+    challenge.publicKey,
+    transcript("server", hello.nonce, challenge.nonce, hello.publicKey, challenge.publicKey),
+    challenge.proof,
+  )
+  if (!ok)
+    throw new Error(prover.kind === "psk" ? "the server does not know the pre-shared key" : "the server could not prove it holds its key")
+  return {
+    t: "response",
+    proof: await prove(prover, transcript("client", hello.nonce, challenge.nonce, hello.publicKey, challenge.publicKey)),
+  }
 }

@@ -238,7 +238,10 @@ export class Catalog {
       this.#durableSeq = Math.max(this.#durableSeq, updates.upTo)
       return
     }
-    if ((this.#logRecords >= MAX_LOG_RECORDS && this.#logBytes * 4 > this.#snapshotBytes) || (this.#logBytes > 64 * 1024 && this.#logBytes > this.#snapshotBytes)) {
+    if (
+      (this.#logRecords >= MAX_LOG_RECORDS && this.#logBytes * 4 > this.#snapshotBytes) ||
+      (this.#logBytes > 64 * 1024 && this.#logBytes > this.#snapshotBytes)
+    ) {
       return this.#compactNow(updates)
     }
     const seq = ++this.#seq

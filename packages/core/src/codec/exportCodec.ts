@@ -58,13 +58,15 @@ export function decodeDocument(input: unknown, source = "export"): DecodedDocume
     }
   }
   if (!isPlainObject(json)) throw new CodecError(`${source}: expected a JSON object`)
-  if (json.format !== EXPORT_FORMAT) throw new CodecError(`${source}: "format" must be ${JSON.stringify(EXPORT_FORMAT)}, got ${JSON.stringify(json.format)}`)
+  if (json.format !== EXPORT_FORMAT)
+    throw new CodecError(`${source}: "format" must be ${JSON.stringify(EXPORT_FORMAT)}, got ${JSON.stringify(json.format)}`)
   if (typeof json.id !== "string" || !isValidDocumentId(json.id)) throw new CodecError(`${source}: "id" is not a valid document id`)
   if (!isTypeName(json.type)) throw new CodecError(`${source}: "type" ${JSON.stringify(json.type)} is not a valid type name`)
   for (const key of ["createdAt", "modifiedAt"] as const) {
     if (typeof json[key] !== "number" || !Number.isFinite(json[key])) throw new CodecError(`${source}: "${key}" must be a number`)
   }
-  if (!Number.isInteger(json.typeVersion) || (json.typeVersion as number) < 1) throw new CodecError(`${source}: "typeVersion" must be a positive integer`)
+  if (!Number.isInteger(json.typeVersion) || (json.typeVersion as number) < 1)
+    throw new CodecError(`${source}: "typeVersion" must be a positive integer`)
   if (typeof json.createdBy !== "string") throw new CodecError(`${source}: "createdBy" must be a string`)
   if (json.deletedAt !== null && typeof json.deletedAt !== "number") throw new CodecError(`${source}: "deletedAt" must be a number or null`)
   if (!isPlainObject(json.data)) throw new CodecError(`${source}: "data" must be an object`)

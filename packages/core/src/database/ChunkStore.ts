@@ -39,7 +39,10 @@ export class ChunkStore {
     this.#counts.set(id, good.length)
     if (bad.length > 0) {
       await Promise.all(bad.map(key => this.storage.remove(key)))
-      this.onUnreadable(id, `${bad.length} of ${bad.length + good.length} stored chunks were unreadable (torn or corrupted) and were dropped`)
+      this.onUnreadable(
+        id,
+        `${bad.length} of ${bad.length + good.length} stored chunks were unreadable (torn or corrupted) and were dropped`,
+      )
     }
     const all = [...good, ...pending]
     return { bytes: all.length > 0 ? concatChunks(all) : undefined, keys: good.map(chunk => chunk.key) }

@@ -17,7 +17,10 @@ export interface DamagedDocument {
 
 /** The document's stored copy is damaged and nothing readable is left here; a peer that has it will send it back. */
 export class DamagedDocumentError extends CairnError {
-  constructor(readonly id: string, readonly reason: string) {
+  constructor(
+    readonly id: string,
+    readonly reason: string,
+  ) {
     super(`document ${id} is damaged in this peer's storage (${reason}); it is recovered when a peer that has it syncs`)
   }
 }

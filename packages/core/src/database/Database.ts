@@ -84,7 +84,12 @@ export class Database extends Emitter<DatabaseEvents> {
       await this.catalog.flush(updates)
     })
     this.replica = new Replica(this.#store, catalog, this.#commit, () => this.#open())
-    this.#quarantine = new Quarantine(this.#store, catalog, type => this.#definitions.get(type), () => this.#commit.commit([]))
+    this.#quarantine = new Quarantine(
+      this.#store,
+      catalog,
+      type => this.#definitions.get(type),
+      () => this.#commit.commit([]),
+    )
   }
 
   /** Open a database: load the catalog (rebuilding it from the documents if it is missing or damaged). Loads no document. */
@@ -114,7 +119,11 @@ export class Database extends Emitter<DatabaseEvents> {
   }
 
   /** Create a document. Rejects with ValidationError if the data is invalid (checked before anything is written); resolves when it is on disk. */
-  create<R extends TypeRef>(type: R, data: R extends TypeDefinition<any> ? CreateDataOf<R> : Record<string, unknown>, options: { message?: string } = {}): Promise<DocOf<R>> {
+  create<R extends TypeRef>(
+    type: R,
+    data: R extends TypeDefinition<any> ? CreateDataOf<R> : Record<string, unknown>,
+    options: { message?: string } = {},
+  ): Promise<DocOf<R>> {
     return this.#rejecting(() => {
       const tx = this.#transaction()
       const id = tx.create(type, data as never)
@@ -123,7 +132,10 @@ export class Database extends Emitter<DatabaseEvents> {
   }
 
   /** Read a document. Pass a definition to check its type and get typed data. Throws NotFoundError, WrongTypeError, QuarantinedError, PurgedError. */
-  async get<R extends TypeRef | undefined = undefined>(typeOrId: R | string, maybeId?: string): Promise<R extends TypeDefinition<any> ? Doc<DataOf<R>> : Doc> {
+  async get<R extends TypeRef | undefined = undefined>(
+    typeOrId: R | string,
+    maybeId?: string,
+  ): Promise<R extends TypeDefinition<any> ? Doc<DataOf<R>> : Doc> {
     this.#open()
     const [type, id] = maybeId === undefined ? [undefined, typeOrId as string] : [typeOrId as TypeRef, maybeId]
     const entry = this.catalog.get(id)
@@ -135,7 +147,12 @@ export class Database extends Emitter<DatabaseEvents> {
   }
 
   /** Change a document through a typed draft; invalid results are refused as a whole. Resolves when on disk. */
-  change<R extends TypeRef>(type: R, id: string, mutate: (draft: DraftOf<R>) => void, options: { message?: string } = {}): Promise<DocOf<R>> {
+  change<R extends TypeRef>(
+    type: R,
+    id: string,
+    mutate: (draft: DraftOf<R>) => void,
+    options: { message?: string } = {},
+  ): Promise<DocOf<R>> {
     return this.transaction(tx => tx.change(type, id, mutate), options).then(() => this.get(id) as Promise<DocOf<R>>)
   }
 
@@ -204,7 +221,10 @@ export class Database extends Emitter<DatabaseEvents> {
   }
 
   /** Query one type: filter, sort, limit. Loads only documents of that type. */
-  async query<R extends TypeRef>(type: R, options: QueryOptions<R extends TypeDefinition<any> ? DataOf<R> : Record<string, unknown>> = {}): Promise<DocOf<R>[]> {
+  async query<R extends TypeRef>(
+    type: R,
+    options: QueryOptions<R extends TypeDefinition<any> ? DataOf<R> : Record<string, unknown>> = {},
+  ): Promise<DocOf<R>[]> {
     this.#open()
     const name = typeName(type)
     const definition = this.#definitionFor(type, name)
@@ -321,7 +341,12 @@ export class Database extends Emitter<DatabaseEvents> {
    * `json`, the document's exported JSON, is written on top (as changes
    * carrying `message`) where a person edited it after the export.
    */
-  importHistory(id: string, bytes: Uint8Array, json?: DecodedDocument, options: { message?: string } = {}): Promise<"created" | "merged" | "changed" | "unchanged"> {
+  importHistory(
+    id: string,
+    bytes: Uint8Array,
+    json?: DecodedDocument,
+    options: { message?: string } = {},
+  ): Promise<"created" | "merged" | "changed" | "unchanged"> {
     return this.#rejecting(() => importHistory(this.#importTarget(), id, bytes, json, options))
   }
 
@@ -332,7 +357,10 @@ export class Database extends Emitter<DatabaseEvents> {
    * (an id stands for one history, and the JSON does not carry it).
    * `message` goes on the changes the import writes.
    */
-  importDocument(input: DecodedDocument, options: { message?: string } = {}): Promise<{ result: "created" | "changed" | "unchanged"; id: string }> {
+  importDocument(
+    input: DecodedDocument,
+    options: { message?: string } = {},
+  ): Promise<{ result: "created" | "changed" | "unchanged"; id: string }> {
     return this.#rejecting(() => importDocument(this.#importTarget(), input, options))
   }
 

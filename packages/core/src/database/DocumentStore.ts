@@ -68,7 +68,9 @@ export class DocumentStore extends Emitter<StoreEvents> {
   async readyHandle(id: string): Promise<DocHandle<Envelope> | undefined> {
     const held = this.#handles.get(id)
     if (held) return held.isReady() ? held : undefined
-    const handle = ((await this.#loading.get(id)?.catch(() => undefined)) ?? this.repo.handles[id as DocumentId]) as DocHandle<Envelope> | undefined
+    const handle = ((await this.#loading.get(id)?.catch(() => undefined)) ?? this.repo.handles[id as DocumentId]) as
+      | DocHandle<Envelope>
+      | undefined
     if (!handle) return undefined
     if (handle.inState(["loading"])) await handle.whenReady(SETTLED).catch(() => {})
     if (!handle.isReady()) return undefined
@@ -88,7 +90,10 @@ export class DocumentStore extends Emitter<StoreEvents> {
       this.#attach(late)
       return late
     }
-    void late.whenReady(SETTLED).then(() => late.isReady() && apply(late), () => {})
+    void late.whenReady(SETTLED).then(
+      () => late.isReady() && apply(late),
+      () => {},
+    )
     return undefined
   }
 
@@ -178,7 +183,11 @@ export class DocumentStore extends Emitter<StoreEvents> {
       if (headsKey(A.getHeads(doc)) !== headsKey(entry.heads)) this.noteRemote(id, doc)
       return
     }
-    this.noteDamaged(id, doc && A.getHeads(doc).length > 0 ? "changes the catalog lists are missing from storage" : "nothing readable is left in storage", entry.heads)
+    this.noteDamaged(
+      id,
+      doc && A.getHeads(doc).length > 0 ? "changes the catalog lists are missing from storage" : "nothing readable is left in storage",
+      entry.heads,
+    )
     this.catalog.set({ ...entry, heads: doc ? sortedHeads(doc) : [] })
   }
 
@@ -366,7 +375,8 @@ export class DocumentStore extends Emitter<StoreEvents> {
     // Changes that reached the repo before we were listening (a peer synced it while it loaded).
     const entry = this.catalog.get(id)
     if (checkNow && handle.isReady()) {
-      if (entry && !entry.purged && !this.#turns.busy(id) && !A.hasHeads(handle.doc(), entry.heads)) this.noteDamaged(id, "changes the catalog lists are missing from storage", entry.heads)
+      if (entry && !entry.purged && !this.#turns.busy(id) && !A.hasHeads(handle.doc(), entry.heads))
+        this.noteDamaged(id, "changes the catalog lists are missing from storage", entry.heads)
       if (!entry || headsKey(entry.heads) !== headsKey(A.getHeads(handle.doc()))) this.#noteRemoteChecked(id, handle.doc())
     }
   }

@@ -47,7 +47,12 @@ export interface LiveQuerySource {
 }
 
 /** Start a live query; returns the function that stops it. */
-export function startLiveQuery(source: LiveQuerySource, type: string, options: QueryOptions<any>, listener: (docs: Doc[]) => void): () => void {
+export function startLiveQuery(
+  source: LiveQuerySource,
+  type: string,
+  options: QueryOptions<any>,
+  listener: (docs: Doc[]) => void,
+): () => void {
   const docs = new Map<string, Doc>()
   let dirty: Set<string> | "all" = "all"
   let scheduled = false

@@ -29,7 +29,9 @@ export class Quarantine {
   ) {}
 
   list(): QuarantinedDocument[] {
-    return [...this.catalog.entries()].filter(entry => entry.quarantined && !entry.purged).map(entry => ({ id: entry.id, type: entry.type, reason: entry.quarantined!, modifiedAt: entry.modifiedAt }))
+    return [...this.catalog.entries()]
+      .filter(entry => entry.quarantined && !entry.purged)
+      .map(entry => ({ id: entry.id, type: entry.type, reason: entry.quarantined!, modifiedAt: entry.modifiedAt }))
   }
 
   async document(id: string): Promise<ExportedDocument> {
@@ -50,7 +52,10 @@ export class Quarantine {
     const reason = doc ? await stillRefused(id, doc, previous, this.definitions) : "nothing readable is stored"
     if (reason) throw new QuarantinedError(id, `${reason} (still; it stays quarantined)`)
     const { quarantined: _, ...entry } = previous
-    this.store.noteEntry({ ...entry, heads: sortedHeads(doc!), deletedAt: doc!.deletedAt ?? null, modifiedAt: modifiedAtOf(doc!) }, "remote")
+    this.store.noteEntry(
+      { ...entry, heads: sortedHeads(doc!), deletedAt: doc!.deletedAt ?? null, modifiedAt: modifiedAtOf(doc!) },
+      "remote",
+    )
     await this.committed()
   }
 

@@ -9,10 +9,7 @@ export type Where<Data> = Partial<{ [K in keyof Data]: Data[K] }> | ((doc: Doc<D
 
 /** Sort by a data field or a metadata field; or a comparator. */
 export type SortKey<Data> = Extract<keyof Data, string> | "createdAt" | "modifiedAt" | "id"
-export type OrderBy<Data> =
-  | SortKey<Data>
-  | { by: SortKey<Data>; direction?: "asc" | "desc" }
-  | ((a: Doc<Data>, b: Doc<Data>) => number)
+export type OrderBy<Data> = SortKey<Data> | { by: SortKey<Data>; direction?: "asc" | "desc" } | ((a: Doc<Data>, b: Doc<Data>) => number)
 
 export interface QueryOptions<Data> {
   where?: Where<Data>

@@ -169,7 +169,8 @@ export class Replica extends Emitter<ReplicaEvents> {
       const entries = ids ? [...new Set(ids)].map(id => this.catalog.get(id) ?? id) : [...this.catalog.entries()]
       for (const entry of entries) {
         if (typeof entry === "string") {
-          if (!(await this.store.loadStored(entry))) this.store.noteDamaged(entry, "a stored record of it was damaged and nothing readable is left", [])
+          if (!(await this.store.loadStored(entry)))
+            this.store.noteDamaged(entry, "a stored record of it was damaged and nothing readable is left", [])
         } else if (!entry.purged && !this.store.loaded(entry.id)) await this.store.loadStored(entry.id)
       }
     } finally {
@@ -221,5 +222,8 @@ export class Replica extends Emitter<ReplicaEvents> {
 function changesSince(doc: A.Doc<unknown>, heads: string[]): Uint8Array {
   const changes = A.getChangesMetaSince(doc, heads)
   if (changes.length < 2) return A.saveSince(doc, heads)
-  return A.saveBundle(doc, changes.map(change => change.hash))
+  return A.saveBundle(
+    doc,
+    changes.map(change => change.hash),
+  )
 }

@@ -142,12 +142,20 @@ export class Transaction {
   }
 
   /** Check every part, then apply them all in one step; returns the ids written. */
-  async #apply(byId: Map<string, Op[]>, large: boolean, detached: Set<string>, time: number, message: string | undefined): Promise<string[]> {
+  async #apply(
+    byId: Map<string, Op[]>,
+    large: boolean,
+    detached: Set<string>,
+    time: number,
+    message: string | undefined,
+  ): Promise<string[]> {
     const { store, machine } = this.context
     const options = message ? { time, message } : { time }
     // Sign each creation first (see document/envelope.ts): nothing is applied before every part is ready.
     const proofs = await Promise.all(
-      this.#creates.map(create => machine.sign(creationMessage(create.id, create.type, store.actor, create.createdAt!, create.typeVersion))),
+      this.#creates.map(create =>
+        machine.sign(creationMessage(create.id, create.type, store.actor, create.createdAt!, create.typeVersion)),
+      ),
     )
     const inMemory = [...byId.keys()].filter(id => !detached.has(id))
     const handles = await Promise.all(inMemory.map(id => store.handle(id)))
@@ -206,7 +214,13 @@ export class Transaction {
   }
 
   #build(create: PendingCreate, options: { time: number; message?: string }, proof: Uint8Array) {
-    const envelope = newEnvelope(create.type, this.context.machine.machineId, create.createdAt ?? options.time, create.typeVersion, create.data)
+    const envelope = newEnvelope(
+      create.type,
+      this.context.machine.machineId,
+      create.createdAt ?? options.time,
+      create.typeVersion,
+      create.data,
+    )
     const doc = A.change(A.init<Envelope>({ actor: this.context.store.actor }), options, d => {
       // Key order matters: see document/envelope.ts.
       d.v = envelope.v

@@ -19,7 +19,15 @@ export type Definitions = (type: string) => TypeDefinition | undefined
 
 /** What the catalog lists for a document after a local change (`previous`: what it listed before). */
 export function localEntry(id: string, doc: A.Doc<Envelope>, modifiedAt: number, previous: CatalogEntry | undefined): CatalogEntry {
-  const entry: CatalogEntry = { id, type: doc.type.val, createdAt: doc.createdAt, createdBy: doc.createdBy.val, modifiedAt, deletedAt: doc.deletedAt ?? null, heads: sortedHeads(doc) }
+  const entry: CatalogEntry = {
+    id,
+    type: doc.type.val,
+    createdAt: doc.createdAt,
+    createdBy: doc.createdBy.val,
+    modifiedAt,
+    deletedAt: doc.deletedAt ?? null,
+    heads: sortedHeads(doc),
+  }
   if (previous?.quarantined) entry.quarantined = previous.quarantined
   return entry
 }
@@ -29,16 +37,40 @@ export function localEntry(id: string, doc: A.Doc<Envelope>, modifiedAt: number,
  * listed before (`previous`) and, for a document new here, why its creation
  * proof failed (`unproven`).
  */
-export function remoteEntry(id: string, doc: A.Doc<Envelope>, previous: CatalogEntry | undefined, definitions: Definitions, unproven?: string, envelope = readEnvelope(doc)): CatalogEntry {
+export function remoteEntry(
+  id: string,
+  doc: A.Doc<Envelope>,
+  previous: CatalogEntry | undefined,
+  definitions: Definitions,
+  unproven?: string,
+  envelope = readEnvelope(doc),
+): CatalogEntry {
   const heads = sortedHeads(doc)
   let reason = envelope.ok ? unproven : envelope.reason
-  if (envelope.ok && previous && !previous.quarantined && previous.type !== envelope.meta.type) reason = typeChange(previous.type, envelope.meta.type)
+  if (envelope.ok && previous && !previous.quarantined && previous.type !== envelope.meta.type)
+    reason = typeChange(previous.type, envelope.meta.type)
   const type = previous?.type ?? (envelope.ok ? envelope.meta.type : "unknown")
   if (!reason && envelope.ok) reason = invalidData(definitions(envelope.meta.type), envelope.meta.type, doc)
   const modifiedAt = modifiedAtOf(doc)
   const entry: CatalogEntry = envelope.ok
-    ? { id, type, createdAt: envelope.meta.createdAt, createdBy: envelope.meta.createdBy, modifiedAt, deletedAt: envelope.meta.deletedAt, heads }
-    : { id, type, createdAt: previous?.createdAt ?? 0, createdBy: previous?.createdBy ?? "", modifiedAt, deletedAt: previous?.deletedAt ?? null, heads }
+    ? {
+        id,
+        type,
+        createdAt: envelope.meta.createdAt,
+        createdBy: envelope.meta.createdBy,
+        modifiedAt,
+        deletedAt: envelope.meta.deletedAt,
+        heads,
+      }
+    : {
+        id,
+        type,
+        createdAt: previous?.createdAt ?? 0,
+        createdBy: previous?.createdBy ?? "",
+        modifiedAt,
+        deletedAt: previous?.deletedAt ?? null,
+        heads,
+      }
   if (reason ?? previous?.quarantined) entry.quarantined = (reason ?? previous?.quarantined)!
   return entry
 }
@@ -47,7 +79,12 @@ export function remoteEntry(id: string, doc: A.Doc<Envelope>, previous: CatalogE
  * Why a quarantined document (listed as `previous`) still breaks a rule with
  * the definitions here now, or undefined when it passes and may be listed again.
  */
-export async function stillRefused(id: string, doc: A.Doc<Envelope>, previous: CatalogEntry, definitions: Definitions): Promise<string | undefined> {
+export async function stillRefused(
+  id: string,
+  doc: A.Doc<Envelope>,
+  previous: CatalogEntry,
+  definitions: Definitions,
+): Promise<string | undefined> {
   const envelope = readEnvelope(doc)
   if (!envelope.ok) return envelope.reason
   return (

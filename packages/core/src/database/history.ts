@@ -28,7 +28,12 @@ export function historyOf(doc: A.Doc<Envelope>): HistoryEntry[] {
 }
 
 /** The document as it was at `heads`, with the catalog entry it had then (modifiedAt: the time of those changes). Throws UnknownChangeError for a hash it does not have. */
-export function stateAt(id: string, current: A.Doc<Envelope>, entry: CatalogEntry, heads: string | string[]): { at: A.Doc<Envelope>; entry: CatalogEntry } {
+export function stateAt(
+  id: string,
+  current: A.Doc<Envelope>,
+  entry: CatalogEntry,
+  heads: string | string[],
+): { at: A.Doc<Envelope>; entry: CatalogEntry } {
   const hashes = Array.isArray(heads) ? heads : [heads]
   // Automerge views an unknown (well-formed) hash as an empty document instead of refusing it.
   const unknown = hashes.find(hash => !/^[0-9a-f]{64}$/.test(hash) || A.inspectChange(current, hash) === null)

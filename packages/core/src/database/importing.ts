@@ -28,7 +28,13 @@ export interface ImportTarget {
 
 export type ImportMessage = { message?: string }
 
-export async function importHistory(target: ImportTarget, id: string, bytes: Uint8Array, json: DecodedDocument | undefined, options: ImportMessage): Promise<"created" | "merged" | "changed" | "unchanged"> {
+export async function importHistory(
+  target: ImportTarget,
+  id: string,
+  bytes: Uint8Array,
+  json: DecodedDocument | undefined,
+  options: ImportMessage,
+): Promise<"created" | "merged" | "changed" | "unchanged"> {
   let doc: A.Doc<Envelope>
   try {
     doc = A.load<Envelope>(bytes)
@@ -38,7 +44,8 @@ export async function importHistory(target: ImportTarget, id: string, bytes: Uin
   const envelope = readEnvelope(doc)
   if (!envelope.ok) throw new CodecError(`the history of ${id} is refused: ${envelope.reason}`)
   const existing = target.catalog.get(id)
-  if (existing && existing.type !== envelope.meta.type) throw new ImmutableTypeError(`document ${id} is a ${existing.type} here; its history says ${envelope.meta.type}`)
+  if (existing && existing.type !== envelope.meta.type)
+    throw new ImmutableTypeError(`document ${id} is a ${existing.type} here; its history says ${envelope.meta.type}`)
   if (existing?.purged) throw new PurgedError(id)
   const before = existing?.heads ?? []
   await target.ingest([{ id, bytes }])
@@ -46,22 +53,38 @@ export async function importHistory(target: ImportTarget, id: string, bytes: Uin
   if (entry?.quarantined && !existing?.quarantined) throw new CodecError(`the history of ${id} is refused: ${entry.quarantined}`)
   // JSON exported beside the history and edited since: what the person changed goes on top, as changes. Unedited
   // JSON is the history's own data and changes nothing (writing it would undo what happened after the export).
-  if (json && JSON.stringify(toTagged(json.data)) !== JSON.stringify(toTagged(doc.data)) && (await importDocument(target, json, options)).result === "changed") return "changed"
+  if (
+    json &&
+    JSON.stringify(toTagged(json.data)) !== JSON.stringify(toTagged(doc.data)) &&
+    (await importDocument(target, json, options)).result === "changed"
+  )
+    return "changed"
   if (!existing) return "created"
   return sameHeads(entry?.heads ?? [], before) ? "unchanged" : "merged"
 }
 
-export async function importDocument(target: ImportTarget, input: DecodedDocument, options: ImportMessage): Promise<{ result: "created" | "changed" | "unchanged"; id: string }> {
+export async function importDocument(
+  target: ImportTarget,
+  input: DecodedDocument,
+  options: ImportMessage,
+): Promise<{ result: "created" | "changed" | "unchanged"; id: string }> {
   const existing = target.catalog.get(input.id)
   if (existing) {
-    if (existing.type !== input.type) throw new ImmutableTypeError(`document ${input.id} is a ${existing.type} here; it cannot be imported as a ${input.type}`)
+    if (existing.type !== input.type)
+      throw new ImmutableTypeError(`document ${input.id} is a ${existing.type} here; it cannot be imported as a ${input.type}`)
     const current = (await target.get(input.id)).data as Record<string, unknown>
     const typed = target.typed(input.type)
     await target.change(input.type, input.id, draft => assignData(draft, current, input.data, typed), options)
     return { result: sameHeads(target.catalog.get(input.id)!.heads, existing.heads) ? "unchanged" : "changed", id: input.id }
   }
   const tx = target.transaction()
-  const id = tx.createStored({ type: input.type, data: input.data, typeVersion: input.typeVersion, createdAt: input.createdAt, deletedAt: input.deletedAt })
+  const id = tx.createStored({
+    type: input.type,
+    data: input.data,
+    typeVersion: input.typeVersion,
+    createdAt: input.createdAt,
+    deletedAt: input.deletedAt,
+  })
   await tx.commit(options.message)
   return { result: "created", id }
 }

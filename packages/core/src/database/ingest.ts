@@ -26,7 +26,11 @@ const COMPACT_CHUNKS = 16
 const INGEST_GROUP = 50
 
 /** Apply `docs` to the store; a document of a type `acceptType` refuses is not stored at all. Returns the entries listed for them. */
-export async function ingest(store: DocumentStore, docs: { id: string; bytes: Uint8Array }[], acceptType: (type: string) => boolean): Promise<CatalogEntry[]> {
+export async function ingest(
+  store: DocumentStore,
+  docs: { id: string; bytes: Uint8Array }[],
+  acceptType: (type: string) => boolean,
+): Promise<CatalogEntry[]> {
   const entries: CatalogEntry[] = []
   const direct: { id: string; bytes: Uint8Array }[] = []
   for (const item of docs) {
@@ -49,7 +53,13 @@ export async function ingest(store: DocumentStore, docs: { id: string; bytes: Ui
 }
 
 /** Apply one document's bytes behind the repo (see the file's comment). */
-async function ingestDetached(store: DocumentStore, id: string, bytes: Uint8Array, acceptType: (type: string) => boolean, entries: CatalogEntry[]): Promise<void> {
+async function ingestDetached(
+  store: DocumentStore,
+  id: string,
+  bytes: Uint8Array,
+  acceptType: (type: string) => boolean,
+  entries: CatalogEntry[],
+): Promise<void> {
   const { catalog, chunks } = store
   const listed = catalog.get(id)
   // A tombstone wins over bytes asked for before it came (from another peer, or a purge here): never store a purged body again.

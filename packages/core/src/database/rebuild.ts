@@ -26,9 +26,15 @@ export interface RebuildReport {
  * documents are stored) or damaged: `storageDamaged` says the storage skipped
  * damaged records on open, so it may lack entries or be an older copy.
  */
-export async function openCatalog(storage: StorageAdapterInterface | undefined, storageDamaged: boolean): Promise<{ catalog: Catalog; repairs?: RebuildReport }> {
+export async function openCatalog(
+  storage: StorageAdapterInterface | undefined,
+  storageDamaged: boolean,
+): Promise<{ catalog: Catalog; repairs?: RebuildReport }> {
   const { catalog, found, damaged } = await Catalog.load(storage)
-  if (storage && (damaged || hasImplausibleEntries(catalog) || (found && storageDamaged) || (!found && (await storageHasDocuments(storage))))) {
+  if (
+    storage &&
+    (damaged || hasImplausibleEntries(catalog) || (found && storageDamaged) || (!found && (await storageHasDocuments(storage))))
+  ) {
     const rebuilt = await rebuildCatalog(storage, catalog)
     return { catalog: rebuilt.catalog, repairs: rebuilt.report }
   }
@@ -63,14 +69,22 @@ function isDocumentChunk(chunk: { key: string[]; data?: Uint8Array }): boolean {
 export function hasImplausibleEntries(catalog: Catalog): boolean {
   for (const entry of catalog.entries()) {
     if (!isValidDocumentId(entry.id) || !isTypeName(entry.type) || !entry.heads.every(head => HEAD.test(head))) return true
-    if (!Number.isFinite(entry.createdAt) || !Number.isFinite(entry.modifiedAt) || (entry.deletedAt !== null && !Number.isFinite(entry.deletedAt))) return true
+    if (
+      !Number.isFinite(entry.createdAt) ||
+      !Number.isFinite(entry.modifiedAt) ||
+      (entry.deletedAt !== null && !Number.isFinite(entry.deletedAt))
+    )
+      return true
   }
   return false
 }
 
 const HEAD = /^[0-9a-f]{64}$/
 
-export async function rebuildCatalog(storage: StorageAdapterInterface, previous?: Catalog): Promise<{ catalog: Catalog; report: RebuildReport }> {
+export async function rebuildCatalog(
+  storage: StorageAdapterInterface,
+  previous?: Catalog,
+): Promise<{ catalog: Catalog; report: RebuildReport }> {
   const catalog = Catalog.empty(storage)
   const byDoc = new Map<string, Chunk[]>()
   for (const chunk of await storage.loadRange([])) {
@@ -97,13 +111,26 @@ export async function rebuildCatalog(storage: StorageAdapterInterface, previous?
       report.damaged.push({ id, reason: "no readable changes" })
       continue
     }
-    if (bad.length > 0) report.damaged.push({ id, reason: `${bad.length} of ${chunks.length} stored chunks were unreadable (torn or corrupted) and were dropped` })
+    if (bad.length > 0)
+      report.damaged.push({
+        id,
+        reason: `${bad.length} of ${chunks.length} stored chunks were unreadable (torn or corrupted) and were dropped`,
+      })
     const envelope = readEnvelope(doc)
     const heads = sortedHeads(doc)
     const old = previous?.get(id)
     const entry: CatalogEntry = envelope.ok
       ? { id, ...pick(envelope.meta), modifiedAt: modifiedAtOf(doc), heads }
-      : { id, type: old?.type ?? "unknown", createdAt: 0, createdBy: "", modifiedAt: modifiedAtOf(doc), deletedAt: null, heads, quarantined: envelope.reason }
+      : {
+          id,
+          type: old?.type ?? "unknown",
+          createdAt: 0,
+          createdBy: "",
+          modifiedAt: modifiedAtOf(doc),
+          deletedAt: null,
+          heads,
+          quarantined: envelope.reason,
+        }
     catalog.set(entry)
     report.documents++
   }
@@ -115,7 +142,8 @@ export async function rebuildCatalog(storage: StorageAdapterInterface, previous?
     if (entry.purged) catalog.set(entry)
     else if (!entry.quarantined) {
       catalog.set({ ...entry, heads: [] })
-      if (!report.damaged.some(d => d.id === entry.id)) report.damaged.push({ id: entry.id, reason: "listed in the catalog but nothing of it is stored" })
+      if (!report.damaged.some(d => d.id === entry.id))
+        report.damaged.push({ id: entry.id, reason: "listed in the catalog but nothing of it is stored" })
     }
   }
   await catalog.compact()

@@ -14,7 +14,12 @@ import { isPlainObject, toPlain, toTagged } from "../schema/values.js"
  * `typed`: whether the draft takes app values (a definition is known) or
  * tagged JSON (no definition).
  */
-export function assignData(draft: Record<string, any>, current: Record<string, unknown>, wanted: Record<string, unknown>, typed: boolean): void {
+export function assignData(
+  draft: Record<string, any>,
+  current: Record<string, unknown>,
+  wanted: Record<string, unknown>,
+  typed: boolean,
+): void {
   for (const key of Object.keys(current)) if (!(key in wanted)) delete draft[key]
   for (const [key, value] of Object.entries(wanted)) assignValue(draft, key, current[key], value, typed)
 }
@@ -40,7 +45,14 @@ function assignValue(container: Record<string, any>, key: string, current: unkno
 
 /** A nested map's draft (not a counter, text or list draft, and not a register). */
 function isMapDraft(value: unknown): value is Record<string, any> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && typeof (value as { increment?: unknown }).increment !== "function" && typeof (value as { splice?: unknown }).splice !== "function" && typeof (value as { push?: unknown }).push !== "function"
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof (value as { increment?: unknown }).increment !== "function" &&
+    typeof (value as { splice?: unknown }).splice !== "function" &&
+    typeof (value as { push?: unknown }).push !== "function"
+  )
 }
 
 /** Whether an app value read from the document can be the same field as a wanted stored value (a register string is not text). */

@@ -47,7 +47,15 @@ export interface DraftList<I, S = I> extends Iterable<Drafted<I>> {
   toArray(): Drafted<I>[]
 }
 
-type SetOf<T> = T extends CounterValue ? number : T extends TextValue ? string : T extends readonly (infer I)[] ? SetOf<I>[] : T extends Record<string, any> ? { [K in keyof T]: SetOf<T[K]> } : T
+type SetOf<T> = T extends CounterValue
+  ? number
+  : T extends TextValue
+    ? string
+    : T extends readonly (infer I)[]
+      ? SetOf<I>[]
+      : T extends Record<string, any>
+        ? { [K in keyof T]: SetOf<T[K]> }
+        : T
 
 /** The draft form of a stored value type. */
 export type Drafted<T> = T extends CounterValue
@@ -60,7 +68,9 @@ export type Drafted<T> = T extends CounterValue
         ? DraftMap<T>
         : T
 
-type DraftMap<T> = { [K in keyof T]: Drafted<T[K]> } & { -readonly [K in keyof T as T[K] extends CounterValue | TextValue | readonly any[] ? never : K]: Drafted<T[K]> | SetOf<T[K]> }
+type DraftMap<T> = { [K in keyof T]: Drafted<T[K]> } & {
+  -readonly [K in keyof T as T[K] extends CounterValue | TextValue | readonly any[] ? never : K]: Drafted<T[K]> | SetOf<T[K]>
+}
 
 /** Draft of a type's data given its fields' value types. */
 export type Draft<Data> = DraftMap<Data>
@@ -197,7 +207,14 @@ function mapDraft(map: Container, field: FieldJSON | undefined, path: Path, root
 }
 
 /** The draft of the value at `key` of `parent`; `declared` when the key is a declared field of a map, which reads as its default while missing. */
-function wrap(parent: Container, key: string | number, field: FieldJSON | undefined, path: Path, root: A.Doc<unknown> | undefined, declared = false): unknown {
+function wrap(
+  parent: Container,
+  key: string | number,
+  field: FieldJSON | undefined,
+  path: Path,
+  root: A.Doc<unknown> | undefined,
+  declared = false,
+): unknown {
   const proxy = parent.get()
   if (field?.kind === "text" && root && proxy) {
     // Find the text without reading it (reading a text builds the whole string).
@@ -212,8 +229,21 @@ function wrap(parent: Container, key: string | number, field: FieldJSON | undefi
   if (value instanceof A.ImmutableString) return value.val
   if (value instanceof A.Counter) return counterDraft(at, key, 0)
   if (typeof value === "string") return textDraft(at, key, undefined)
-  if (Array.isArray(value)) return listDraft(childContainer(at, key, () => []), field?.kind === "list" ? field.of : undefined, field !== undefined, path, root)
-  if (isPlainObject(value)) return mapDraft(childContainer(at, key, () => ({})), field, path, root)
+  if (Array.isArray(value))
+    return listDraft(
+      childContainer(at, key, () => []),
+      field?.kind === "list" ? field.of : undefined,
+      field !== undefined,
+      path,
+      root,
+    )
+  if (isPlainObject(value))
+    return mapDraft(
+      childContainer(at, key, () => ({})),
+      field,
+      path,
+      root,
+    )
   return value
 }
 
@@ -233,10 +263,21 @@ function missingDraft(parent: Container, key: string | number, field: FieldJSON,
     case "text":
       return textDraft(parent, key, start as string)
     case "list":
-      return listDraft(childContainer(parent, key, () => []), field.of, true, path, root)
+      return listDraft(
+        childContainer(parent, key, () => []),
+        field.of,
+        true,
+        path,
+        root,
+      )
     case "map":
     case "record":
-      return mapDraft(childContainer(parent, key, () => ({})), field, path, root)
+      return mapDraft(
+        childContainer(parent, key, () => ({})),
+        field,
+        path,
+        root,
+      )
     default:
       return start
   }
@@ -288,8 +329,10 @@ function textDraft(parent: Container, key: string | number, start: string | unde
     },
     splice(index, deleteCount, insert) {
       const length = lengthOf()
-      if (!Number.isInteger(index) || index < 0 || index > length) throw new RangeError(`splice position ${index} is outside the text (length ${length})`)
-      if (!Number.isInteger(deleteCount) || deleteCount < 0 || index + deleteCount > length) throw new RangeError(`cannot delete ${deleteCount} characters at ${index} from text of length ${length}`)
+      if (!Number.isInteger(index) || index < 0 || index > length)
+        throw new RangeError(`splice position ${index} is outside the text (length ${length})`)
+      if (!Number.isInteger(deleteCount) || deleteCount < 0 || index + deleteCount > length)
+        throw new RangeError(`cannot delete ${deleteCount} characters at ${index} from text of length ${length}`)
       A.splice(made(), [key], index, deleteCount, insert)
     },
     set(text) {
@@ -302,11 +345,18 @@ function textDraft(parent: Container, key: string | number, start: string | unde
   return draft
 }
 
-function listDraft(container: Container, itemField: FieldJSON | undefined, typed: boolean, path: Path, root: A.Doc<unknown> | undefined): DraftList<unknown> {
+function listDraft(
+  container: Container,
+  itemField: FieldJSON | undefined,
+  typed: boolean,
+  path: Path,
+  root: A.Doc<unknown> | undefined,
+): DraftList<unknown> {
   const read = () => container.get() as (Proxied & unknown[]) | undefined
   const list = () => container.make() as Proxied & unknown[]
   const lengthOf = () => read()?.length ?? 0
-  const store = (value: unknown, index: number) => (typed && itemField ? toStored(itemField, value, [...path, index]) : fromTagged(value, [...path, index]))
+  const store = (value: unknown, index: number) =>
+    typed && itemField ? toStored(itemField, value, [...path, index]) : fromTagged(value, [...path, index])
   const checkIndex = (index: number, allowEnd: boolean) => {
     const length = lengthOf()
     const max = allowEnd ? length : length - 1

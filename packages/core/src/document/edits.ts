@@ -51,7 +51,8 @@ export function applyEdit(draft: object, edit: Edit, fields?: Record<string, Fie
       if (!field && !edit.force) assertSameKind(current, edit.value, edit.path)
       const value = field ? untagForField(field, edit.value, edit.path) : edit.value
       if (!isList) container[key] = value
-      else if ((key as number) > (container as unknown as DraftList).length) throw new RangeError(`list index ${key} is out of range (length ${(container as unknown as DraftList).length})`)
+      else if ((key as number) > (container as unknown as DraftList).length)
+        throw new RangeError(`list index ${key} is out of range (length ${(container as unknown as DraftList).length})`)
       else (container as unknown as DraftList).set(key as number, value)
       return
     }
@@ -61,7 +62,8 @@ export function applyEdit(draft: object, edit: Edit, fields?: Record<string, Fie
       delete container[key]
       return
     case "incr":
-      if (kindOfDraftValue(current) !== "counter") throw new EditError(`${show(edit.path)} is not a counter (${describe(current)})`, edit.path)
+      if (kindOfDraftValue(current) !== "counter")
+        throw new EditError(`${show(edit.path)} is not a counter (${describe(current)})`, edit.path)
       ;(current as { increment(by: number): void }).increment(edit.by)
       return
     case "splice":
@@ -100,7 +102,8 @@ function parentOf(draft: Draft, path: DataPath): { container: Draft; key: string
   const kind = assertContainer(container, parentPath)
   const key = path.at(-1)!
   const isList = kind === "list"
-  if (isList && typeof key !== "number") throw new EditError(`${show(parentPath)} is a list: the last step of the path must be an index`, path)
+  if (isList && typeof key !== "number")
+    throw new EditError(`${show(parentPath)} is a list: the last step of the path must be an index`, path)
   return { container, key, isList }
 }
 

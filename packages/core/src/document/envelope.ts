@@ -54,12 +54,24 @@ export function creationMessage(id: string, type: string, actor: string, created
 export async function verifyCreation(id: string, doc: A.Doc<unknown>, envelope?: EnvelopeMeta): Promise<string | undefined> {
   const root = doc as Partial<Envelope>
   if (!(root.creatorKey instanceof Uint8Array) || !(root.proof instanceof Uint8Array)) return "it has no creation proof"
-  const actor = envelope?.actor ?? actorOfOp(A.getBackend(doc).getAll("_root", "type").map(value => String(value.at(-1)))[0] ?? "")
+  const actor =
+    envelope?.actor ??
+    actorOfOp(
+      A.getBackend(doc)
+        .getAll("_root", "type")
+        .map(value => String(value.at(-1)))[0] ?? "",
+    )
   if (root.creatorKey.byteLength !== 32 || root.proof.byteLength !== 64) return "its creation proof is malformed"
   const key = toHex(root.creatorKey)
   const creator = await creatorKey(key)
   if (!creator || creator.machineId !== machineIdOfActor(actor)) return "its creator key is not the creating machine's"
-  const message = creationMessage(id, String(root.type?.val), actor, Number(root.createdAt), typeof root.typeVersion === "number" ? root.typeVersion : 1)
+  const message = creationMessage(
+    id,
+    String(root.type?.val),
+    actor,
+    Number(root.createdAt),
+    typeof root.typeVersion === "number" ? root.typeVersion : 1,
+  )
   let valid = false
   try {
     valid = await crypto.subtle.verify("Ed25519", creator.key, root.proof as BufferSource, message as BufferSource)
@@ -80,7 +92,10 @@ function creatorKey(publicKey: string): Promise<{ machineId: string; key: Crypto
   let found = creatorKeys.get(publicKey)
   if (!found) {
     const raw = fromHex(publicKey)
-    found = Promise.all([machineIdFromPublicKey(raw), crypto.subtle.importKey("raw", raw as BufferSource, "Ed25519", false, ["verify"])]).then(
+    found = Promise.all([
+      machineIdFromPublicKey(raw),
+      crypto.subtle.importKey("raw", raw as BufferSource, "Ed25519", false, ["verify"]),
+    ]).then(
       ([machineId, key]) => ({ machineId, key }),
       () => undefined,
     )
@@ -102,7 +117,13 @@ export interface EnvelopeMeta {
 }
 
 /** Build the envelope of a new document (keys in this order; see the file comment). */
-export function newEnvelope(type: string, machineId: string, createdAt: number, typeVersion: number, data: Record<string, unknown>): Omit<Envelope, "creatorKey" | "proof"> {
+export function newEnvelope(
+  type: string,
+  machineId: string,
+  createdAt: number,
+  typeVersion: number,
+  data: Record<string, unknown>,
+): Omit<Envelope, "creatorKey" | "proof"> {
   return {
     v: ENVELOPE_VERSION,
     type: new A.ImmutableString(type),
@@ -127,15 +148,20 @@ export function readEnvelope(doc: A.Doc<unknown>): { ok: true; meta: EnvelopeMet
   if (typeOps.length !== 1) return { ok: false, reason: `its type was set concurrently to ${typeOps.length} values` }
   const typeOp = typeOps[0]!
   if (!typeOp.startsWith("2@")) return { ok: false, reason: "its type was changed after creation" }
-  if (!(root.type instanceof A.ImmutableString) || !isTypeName(root.type.val)) return { ok: false, reason: "its type is not a valid type name" }
+  if (!(root.type instanceof A.ImmutableString) || !isTypeName(root.type.val))
+    return { ok: false, reason: "its type is not a valid type name" }
   const creatorOps = backend.getAll("_root", "createdBy").map(value => String(value.at(-1)))
-  if (creatorOps.length !== 1 || !(root.createdBy instanceof A.ImmutableString)) return { ok: false, reason: "its creator is missing or was set concurrently" }
+  if (creatorOps.length !== 1 || !(root.createdBy instanceof A.ImmutableString))
+    return { ok: false, reason: "its creator is missing or was set concurrently" }
   const creatorActor = actorOfOp(creatorOps[0]!)
-  if (creatorActor !== actorOfOp(typeOp) || !creatorOps[0]!.startsWith("3@")) return { ok: false, reason: "its creator was changed after creation" }
-  if (machineIdOfActor(creatorActor) !== root.createdBy.val) return { ok: false, reason: "its creator does not match the machine that created it" }
+  if (creatorActor !== actorOfOp(typeOp) || !creatorOps[0]!.startsWith("3@"))
+    return { ok: false, reason: "its creator was changed after creation" }
+  if (machineIdOfActor(creatorActor) !== root.createdBy.val)
+    return { ok: false, reason: "its creator does not match the machine that created it" }
   for (const field of ["creatorKey", "proof"] as const) {
     const ops = backend.getAll("_root", field).map(value => String(value.at(-1)))
-    if (ops.length !== 1 || actorOfOp(ops[0]!) !== creatorActor || !(root[field] instanceof Uint8Array)) return { ok: false, reason: `its ${field} is missing, was changed or was set concurrently` }
+    if (ops.length !== 1 || actorOfOp(ops[0]!) !== creatorActor || !(root[field] instanceof Uint8Array))
+      return { ok: false, reason: `its ${field} is missing, was changed or was set concurrently` }
   }
   if (typeof root.createdAt !== "number") return { ok: false, reason: "createdAt is not a number" }
   if (root.deletedAt !== null && typeof root.deletedAt !== "number") return { ok: false, reason: "deletedAt is not a number or null" }

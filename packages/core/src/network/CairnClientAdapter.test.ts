@@ -13,7 +13,6 @@ import { waitFor } from "../../test/wait.js"
 const SERVER = "server" as PeerId
 const CLIENT = "client" as PeerId
 
-
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
@@ -90,7 +89,10 @@ describe("CairnClientAdapter", () => {
     const serverRepo = new Repo({ network: [world.server], peerId: SERVER })
     const { client } = newClient(world.createSocket)
     const clientRepo = new Repo({ network: [client], peerId: CLIENT })
-    cleanups.push(() => serverRepo.shutdown(), () => clientRepo.shutdown())
+    cleanups.push(
+      () => serverRepo.shutdown(),
+      () => clientRepo.shutdown(),
+    )
     await client.whenReady()
 
     const onServer = serverRepo.create<{ title: string; done?: boolean }>({ title: "write tests" })
@@ -124,10 +126,13 @@ describe("CairnClientAdapter", () => {
 
   it("disconnects while connecting without throwing, and stops", async () => {
     const dials: number[] = []
-    const { client } = newClient(() => {
-      dials.push(1)
-      return MemorySocket.unanswered()
-    }, { backoff: { initialMs: 1 } })
+    const { client } = newClient(
+      () => {
+        dials.push(1)
+        return MemorySocket.unanswered()
+      },
+      { backoff: { initialMs: 1 } },
+    )
     client.connect(CLIENT, {})
     expect(client.status).toBe("connecting")
     expect(() => client.disconnect()).not.toThrow()

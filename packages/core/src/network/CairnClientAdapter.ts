@@ -10,7 +10,13 @@
  */
 import type { PeerId, PeerMetadata } from "@automerge/automerge-repo"
 import { Backoff, type BackoffOptions } from "./Backoff.js"
-import { CairnNetworkAdapter, newConnectionId, type AdapterOptions, type CairnAdapterEvents, type RemotePeer } from "./CairnNetworkAdapter.js"
+import {
+  CairnNetworkAdapter,
+  newConnectionId,
+  type AdapterOptions,
+  type CairnAdapterEvents,
+  type RemotePeer,
+} from "./CairnNetworkAdapter.js"
 import { CloseCode } from "./closeCodes.js"
 import type { Connection } from "./Connection.js"
 import { messageOf, NoWebSocketError } from "./errors.js"

@@ -102,9 +102,7 @@ const TypedNetworkAdapter = NetworkAdapter as unknown as abstract new <Events>()
  * welcomed: the peer table, routing automerge-repo's messages and Cairn's
  * control messages, and traffic counters.
  */
-export abstract class CairnNetworkAdapter<
-  Events extends CairnAdapterEvents = CairnAdapterEvents,
-> extends TypedNetworkAdapter<Events> {
+export abstract class CairnNetworkAdapter<Events extends CairnAdapterEvents = CairnAdapterEvents> extends TypedNetworkAdapter<Events> {
   protected readonly maxFrameBytes: number
   protected readonly keepAliveMs: number
   protected readonly handshakeTimeoutMs: number
@@ -222,7 +220,15 @@ export abstract class CairnNetworkAdapter<
         const verdict = this.inbound(remote, frame.message)
         if (verdict === "pass") this.emit("message", frame.message)
         else if (verdict === "unavailable" && "documentId" in frame.message && this.peerId) {
-          connection.send({ kind: "repo", message: { type: "doc-unavailable", senderId: this.peerId, targetId: remote.peerId, documentId: frame.message.documentId } as Message })
+          connection.send({
+            kind: "repo",
+            message: {
+              type: "doc-unavailable",
+              senderId: this.peerId,
+              targetId: remote.peerId,
+              documentId: frame.message.documentId,
+            } as Message,
+          })
         }
         return
       }

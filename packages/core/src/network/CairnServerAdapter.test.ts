@@ -12,7 +12,6 @@ import { waitFor } from "../../test/wait.js"
 
 const SERVER = "server" as PeerId
 
-
 const servers: CairnServerAdapter[] = []
 
 function startServer(options: Partial<CairnServerAdapterOptions> = {}) {
@@ -75,7 +74,9 @@ describe("CairnServerAdapter", () => {
       },
     ])
     expect(events).toEqual(["connected client", "candidate client"])
-    expect(server.peers).toEqual([{ peerId: "client", peerMetadata: {}, info: { types: ["task"], machineId: "m-client" }, connectionId: expect.any(Number) }])
+    expect(server.peers).toEqual([
+      { peerId: "client", peerMetadata: {}, info: { types: ["task"], machineId: "m-client" }, connectionId: expect.any(Number) },
+    ])
   })
 
   it("refuses another protocol version without asking the accept hook", async () => {
@@ -164,7 +165,11 @@ describe("CairnServerAdapter", () => {
   it.each<[string, (client: Awaited<ReturnType<typeof rawClient>>) => void, RegExp]>([
     ["a frame before hello", client => client.send({ kind: "control", message: "hi" }), /expected hello, got control/],
     ["invalid CBOR", client => client.socket.send(new Uint8Array([0xff, 0x00, 0x13])), /invalid CBOR/],
-    ["a valid frame of the wrong shape", client => client.socket.send(new Encoder({ useRecords: false }).encode({ kind: "hello", protocol: "1" })), /protocol must be a number/],
+    [
+      "a valid frame of the wrong shape",
+      client => client.socket.send(new Encoder({ useRecords: false }).encode({ kind: "hello", protocol: "1" })),
+      /protocol must be a number/,
+    ],
     ["a text message", client => client.socket.sendText("hello"), /frames are binary CBOR/],
     ["a frame over the limit", client => client.send({ kind: "control", message: new Uint8Array(5000) }), /exceeds the limit of 4096/],
   ])("closes the connection that sends %s, and only that one", async (_, misbehave, reason) => {

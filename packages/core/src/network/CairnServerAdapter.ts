@@ -23,7 +23,9 @@ export interface RemoteAddress {
 }
 
 /** Welcome (with what to tell the client, and what to remember about this connection as its `session`) or refuse. */
-export type AcceptResult = { readonly ok: true; readonly info: WelcomeInfo; readonly session?: unknown } | { readonly ok: false; readonly reason: string }
+export type AcceptResult =
+  | { readonly ok: true; readonly info: WelcomeInfo; readonly session?: unknown }
+  | { readonly ok: false; readonly reason: string }
 
 /**
  * Decides whether to welcome a client, and with what info. Runs after the
@@ -184,7 +186,13 @@ export class CairnServerAdapter extends CairnNetworkAdapter {
     this.connectionOf(hello.peerId)?.refuse("replaced by a newer connection with the same peer id", CloseCode.REPLACED)
     clearTimeout(accepted.timer)
     accepted.phase = "open"
-    accepted.peer = { peerId: hello.peerId, peerMetadata: hello.peerMetadata, info: hello.info, connectionId: newConnectionId(), session: result.session }
+    accepted.peer = {
+      peerId: hello.peerId,
+      peerMetadata: hello.peerMetadata,
+      info: hello.info,
+      connectionId: newConnectionId(),
+      session: result.session,
+    }
     connection.label = `${hello.peerId} (${connection.label})`
     try {
       connection.send({ kind: "welcome", peerId, peerMetadata: peerMetadata ?? {}, info: result.info })

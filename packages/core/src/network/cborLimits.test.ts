@@ -8,7 +8,17 @@ const generous = { maxFrameBytes: 1 << 30, maxItems: 1_000_000, maxDepth: 64 }
 
 describe("checkCborLimits", () => {
   it("passes what our encoder writes, and counts every item", () => {
-    const values = [0, -1, 2 ** 40, 1.5, "text", new Uint8Array([1, 2]), [1, [2, [3]]], { a: { b: [null, true, false] } }, { kind: "control", message: { t: "docs", docs: [{ id: "x", bytes: new Uint8Array(300) }] } }]
+    const values = [
+      0,
+      -1,
+      2 ** 40,
+      1.5,
+      "text",
+      new Uint8Array([1, 2]),
+      [1, [2, [3]]],
+      { a: { b: [null, true, false] } },
+      { kind: "control", message: { t: "docs", docs: [{ id: "x", bytes: new Uint8Array(300) }] } },
+    ]
     for (const value of values) expect(() => checkCborLimits(cbor.encode(value), generous)).not.toThrow()
     // A map (1) of two keys (2), a number (1) and an array (1) of three (3): 8 items.
     const eight = cbor.encode({ a: 1, b: [1, 2, 3] })
@@ -40,7 +50,7 @@ describe("checkCborLimits", () => {
 
   it("throws nothing but FrameError on random bytes", () => {
     let seed = 7
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
     for (let i = 0; i < 5000; i++) {
       const bytes = Uint8Array.from({ length: 1 + Math.floor(random() * 48) }, () => Math.floor(random() * 256))
       try {

@@ -70,7 +70,8 @@ export function checkCborLimits(bytes: Uint8Array, limits: FrameLimits): void {
       case 5: {
         const count = length === -1 ? -1 : major === 5 ? length * 2 : length
         // Every item takes at least one byte, so a larger declared count is a lie that only costs the decoder.
-        if (count > end - offset) throw new FrameError(`invalid CBOR: ${major === 4 ? "an array" : "a map"} declares ${length} items in ${end - offset} bytes`)
+        if (count > end - offset)
+          throw new FrameError(`invalid CBOR: ${major === 4 ? "an array" : "a map"} declares ${length} items in ${end - offset} bytes`)
         if (count === 0) break
         open.push(count)
         if (open.length > limits.maxDepth) throw new FrameError(`frame nests deeper than ${limits.maxDepth}`)

@@ -18,9 +18,7 @@ export class NotConnectedError extends CairnError {
 /** A client adapter was built without `createSocket` where there is no global `WebSocket` (Node 20). */
 export class NoWebSocketError extends CairnError {
   constructor() {
-    super(
-      "this runtime has no global WebSocket; pass createSocket (in Node, use createNodeClientAdapter from @cairn/node)",
-    )
+    super("this runtime has no global WebSocket; pass createSocket (in Node, use createNodeClientAdapter from @cairn/node)")
   }
 }
 

@@ -62,12 +62,4 @@ export interface PongFrame {
   readonly kind: "pong"
 }
 
-export type Frame =
-  | HelloFrame
-  | WelcomeFrame
-  | RefuseFrame
-  | AuthFrame
-  | RepoFrame
-  | ControlFrame
-  | PingFrame
-  | PongFrame
+export type Frame = HelloFrame | WelcomeFrame | RefuseFrame | AuthFrame | RepoFrame | ControlFrame | PingFrame | PongFrame

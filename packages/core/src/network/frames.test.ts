@@ -76,7 +76,11 @@ describe("frames", () => {
     ],
     ["a control frame without a message", cbor.encode({ kind: "control" }), /message is missing/],
     // CBOR tag 27 asks the decoder to call a named global constructor.
-    ["a generic-object tag", new Uint8Array([0xd8, 0x1b, 0x82, 0x65, ...new TextEncoder().encode("Error"), 0x61, 0x78]), /tags are not accepted/],
+    [
+      "a generic-object tag",
+      new Uint8Array([0xd8, 0x1b, 0x82, 0x65, ...new TextEncoder().encode("Error"), 0x61, 0x78]),
+      /tags are not accepted/,
+    ],
   ]
 
   it.each(hostile)("throws FrameError for %s", (_, bytes, message) => {
@@ -86,7 +90,7 @@ describe("frames", () => {
 
   it("throws nothing but FrameError on random bytes", () => {
     let seed = 42
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
     const valid = encodeFrame({ kind: "hello", protocol: 1, peerId, peerMetadata: {}, info: { a: [1, "b"] } })
     for (let i = 0; i < 3000; i++) {
       const bytes =

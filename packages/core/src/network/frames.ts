@@ -32,7 +32,20 @@ export function openLimits(maxFrameBytes: number): FrameLimits {
   return { maxFrameBytes, maxItems: 200_000, maxDepth: 32 }
 }
 
-export type { PeerInfo, HelloInfo, WelcomeInfo, HelloFrame, WelcomeFrame, RefuseFrame, AuthFrame, RepoFrame, ControlFrame, PingFrame, PongFrame, Frame } from "./frameTypes.js"
+export type {
+  PeerInfo,
+  HelloInfo,
+  WelcomeInfo,
+  HelloFrame,
+  WelcomeFrame,
+  RefuseFrame,
+  AuthFrame,
+  RepoFrame,
+  ControlFrame,
+  PingFrame,
+  PongFrame,
+  Frame,
+} from "./frameTypes.js"
 
 // Same settings as automerge-repo's own CBOR helper, so a Uint8Array goes on
 // the wire as a plain CBOR byte string and comes back as a Uint8Array.

@@ -84,7 +84,11 @@ export class Attachment<T> {
   readonly #grantsOf: (event: PeerEvent) => Admitted["grants"]
   #detached = false
 
-  private constructor(peer: AttachablePeer, options: AttachOptions, build: (attachment: Attachment<T>) => { transport: T; grantsOf: (event: PeerEvent) => Admitted["grants"] }) {
+  private constructor(
+    peer: AttachablePeer,
+    options: AttachOptions,
+    build: (attachment: Attachment<T>) => { transport: T; grantsOf: (event: PeerEvent) => Admitted["grants"] },
+  ) {
     this.#peer = peer
     this.#options = options
     this.#log = peer.logger.child("network")
@@ -99,7 +103,11 @@ export class Attachment<T> {
   }
 
   /** Attach a server transport built by `build` with the peer's hooks. */
-  static serve<T extends ServerTransport>(peer: AttachablePeer, build: (hooks: ServerHooks) => T, options: AttachOptions = {}): Attachment<T> {
+  static serve<T extends ServerTransport>(
+    peer: AttachablePeer,
+    build: (hooks: ServerHooks) => T,
+    options: AttachOptions = {},
+  ): Attachment<T> {
     return new Attachment<T>(peer, options, attachment => ({
       transport: build({ inbound: attachment.#inbound, log: attachment.#log, accept: attachment.#accept }),
       grantsOf: event => (event.session as Admitted | undefined)?.grants ?? ALL_GRANTS,
@@ -107,7 +115,11 @@ export class Attachment<T> {
   }
 
   /** Attach a client adapter built by `build` with the peer's hooks. */
-  static dial<T extends CairnClientAdapter>(peer: AttachablePeer, build: (hooks: ClientHooks) => T, options: AttachOptions = {}): Attachment<T> {
+  static dial<T extends CairnClientAdapter>(
+    peer: AttachablePeer,
+    build: (hooks: ClientHooks) => T,
+    options: AttachOptions = {},
+  ): Attachment<T> {
     const client = options.admission?.client()
     return new Attachment<T>(peer, options, attachment => {
       const hooks: ClientHooks = {
@@ -115,7 +127,10 @@ export class Attachment<T> {
         log: attachment.#log,
         info: () => (client ? client.info(peer.replicator.localInfo()) : { ...peer.replicator.localInfo() }),
         ...(client
-          ? { answerAuth: message => client.answerAuth(message), checkWelcome: () => client.checkWelcome((attachment.adapter as CairnClientAdapter).url) }
+          ? {
+              answerAuth: message => client.answerAuth(message),
+              checkWelcome: () => client.checkWelcome((attachment.adapter as CairnClientAdapter).url),
+            }
           : {}),
       }
       return { transport: build(hooks), grantsOf: () => client?.grants() ?? ALL_GRANTS }

@@ -13,7 +13,14 @@ import type { CairnClientAdapter } from "../network/CairnClientAdapter.js"
 import { Replicator } from "../replication/Replicator.js"
 import type { TypeSelection } from "../replication/protocol.js"
 import type { TypeDefinition } from "../schema/TypeDefinition.js"
-import { Attachment, type AttachablePeer, type AttachOptions, type ClientHooks, type ServerHooks, type ServerTransport } from "./Attachment.js"
+import {
+  Attachment,
+  type AttachablePeer,
+  type AttachOptions,
+  type ClientHooks,
+  type ServerHooks,
+  type ServerTransport,
+} from "./Attachment.js"
 
 export interface PeerOptions {
   readonly machine: MachineIdentity

@@ -146,7 +146,16 @@ export class PullingLane {
         // any other, whether it changed something here would tell it whether we hold a document it may not know of.
         if (hidden || (!local && grants.write !== "*")) continue
         if (!local?.purged) {
-          replica.applyTombstone({ id: entry.id, type: entry.type, createdAt: local?.createdAt ?? 0, createdBy: local?.createdBy ?? "", modifiedAt: Date.now(), deletedAt: entry.deletedAt ?? Date.now(), heads: [], purged: true })
+          replica.applyTombstone({
+            id: entry.id,
+            type: entry.type,
+            createdAt: local?.createdAt ?? 0,
+            createdBy: local?.createdBy ?? "",
+            modifiedAt: Date.now(),
+            deletedAt: entry.deletedAt ?? Date.now(),
+            heads: [],
+            purged: true,
+          })
         }
         continue
       }
@@ -203,7 +212,9 @@ export class PullingLane {
     this.pulling = false
     this.stalled = undefined
     if (failure !== undefined) {
-      this.events.stalled(`pulling from this peer failed (${(failure as Error)?.message ?? failure}); trying again in ${seconds(this.#retryMs)}`)
+      this.events.stalled(
+        `pulling from this peer failed (${(failure as Error)?.message ?? failure}); trying again in ${seconds(this.#retryMs)}`,
+      )
       this.#retry = setTimeout(() => this.context.closed() || this.pull(), this.#retryMs)
       this.#retryMs = Math.min(60_000, this.#retryMs * 2)
       this.events.changed()

@@ -188,7 +188,8 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     const documentId = (message as { documentId?: string }).documentId
     const entry = documentId === undefined ? undefined : this.#replica.catalog.get(documentId)
     // Only a request for the document is answered: answering a `doc-unavailable` with another could go back and forth forever.
-    if (!isVisible(entry, { includeDeleted: true }) || !session.sends(entry.type)) return message.type === "sync" || message.type === "request" ? "unavailable" : "drop"
+    if (!isVisible(entry, { includeDeleted: true }) || !session.sends(entry.type))
+      return message.type === "sync" || message.type === "request" ? "unavailable" : "drop"
     if ((message.type !== "sync" && message.type !== "request") || session.accepts(entry.type)) return "pass"
     let changes: number
     try {
@@ -231,8 +232,14 @@ export class Replicator extends Emitter<ReplicatorEvents> {
       // Every change of a session's sync state comes with a status event.
       const stopStatus = this.on("status", check)
       const deadline = setTimeout(() => {
-        const stalls = sessions().map(s => s.status()).filter(status => status.stalled)
-        finish(new TimeoutError(`timed out waiting for sync${stalls.map(status => `; pull from ${status.name ?? status.machineId} stalled: ${status.stalled}`).join("")}`))
+        const stalls = sessions()
+          .map(s => s.status())
+          .filter(status => status.stalled)
+        finish(
+          new TimeoutError(
+            `timed out waiting for sync${stalls.map(status => `; pull from ${status.name ?? status.machineId} stalled: ${status.stalled}`).join("")}`,
+          ),
+        )
       }, timeoutMs)
       // A problem comes from outside replication (a connection refused, for one), which sends no event here.
       const recheck = problem ? setInterval(check, PROBLEM_CHECK_MS) : undefined

@@ -40,11 +40,22 @@ export class ServingLane {
         peerHas.delete(entry.id)
         if (!entry.purged && theirs === headsKey(entry.heads)) continue
       }
-      entries.push(entry.purged ? { id: entry.id, type: entry.type, heads: [], purged: true, deletedAt: entry.deletedAt } : { id: entry.id, type: entry.type, heads: entry.heads })
+      entries.push(
+        entry.purged
+          ? { id: entry.id, type: entry.type, heads: [], purged: true, deletedAt: entry.deletedAt }
+          : { id: entry.id, type: entry.type, heads: entry.heads },
+      )
     }
     for (let i = 0; i < entries.length || i === 0; i += OFFER_CHUNK) {
       const chunk = entries.slice(i, i + OFFER_CHUNK)
-      this.context.send({ t: "offer", epoch, seq, entries: chunk, done: i + OFFER_CHUNK >= entries.length, ...(pull !== undefined ? { pull } : {}) })
+      this.context.send({
+        t: "offer",
+        epoch,
+        seq,
+        entries: chunk,
+        done: i + OFFER_CHUNK >= entries.length,
+        ...(pull !== undefined ? { pull } : {}),
+      })
     }
   }
 

@@ -81,20 +81,41 @@ export function malformed(message: unknown): string | undefined {
   const m = message as Record<string, unknown>
   switch (m.t) {
     case "pull":
-      if (m.since !== null && (typeof m.since !== "object" || typeof (m.since as Checkpoint).epoch !== "string" || typeof (m.since as Checkpoint).seq !== "number")) return "pull: bad checkpoint"
+      if (
+        m.since !== null &&
+        (typeof m.since !== "object" ||
+          typeof (m.since as Checkpoint).epoch !== "string" ||
+          typeof (m.since as Checkpoint).seq !== "number")
+      )
+        return "pull: bad checkpoint"
       if (m.id !== undefined && typeof m.id !== "number") return "pull: bad id"
       return undefined
     case "offer":
       if (typeof m.epoch !== "string" || typeof m.seq !== "number" || !Array.isArray(m.entries)) return "offer: bad fields"
       if (m.pull !== undefined && typeof m.pull !== "number") return "offer: bad pull"
       for (const e of m.entries as OfferEntry[]) {
-        if (typeof e !== "object" || e === null || typeof e.id !== "string" || typeof e.type !== "string" || !Array.isArray(e.heads) || !e.heads.every(h => typeof h === "string")) return "offer: bad entry"
+        if (
+          typeof e !== "object" ||
+          e === null ||
+          typeof e.id !== "string" ||
+          typeof e.type !== "string" ||
+          !Array.isArray(e.heads) ||
+          !e.heads.every(h => typeof h === "string")
+        )
+          return "offer: bad entry"
       }
       return undefined
     case "want":
       if (!Array.isArray(m.docs)) return "want: bad docs"
       for (const d of m.docs as { id: unknown; have: unknown }[]) {
-        if (typeof d !== "object" || d === null || typeof d.id !== "string" || !Array.isArray(d.have) || !d.have.every(h => typeof h === "string")) return "want: bad entry"
+        if (
+          typeof d !== "object" ||
+          d === null ||
+          typeof d.id !== "string" ||
+          !Array.isArray(d.have) ||
+          !d.have.every(h => typeof h === "string")
+        )
+          return "want: bad entry"
       }
       return undefined
     case "docs":
@@ -108,7 +129,9 @@ export function malformed(message: unknown): string | undefined {
     case "notify":
       return undefined
     case "denied":
-      return Array.isArray(m.ids) && m.ids.every(id => typeof id === "string") && typeof m.reason === "string" ? undefined : "denied: bad fields"
+      return Array.isArray(m.ids) && m.ids.every(id => typeof id === "string") && typeof m.reason === "string"
+        ? undefined
+        : "denied: bad fields"
     default:
       return `unknown message ${JSON.stringify(m.t)}`
   }

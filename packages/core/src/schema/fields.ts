@@ -100,9 +100,7 @@ type StartsEmpty<F extends Fields> = [Exclude<keyof F, CreateOptionalKeys<F>>] e
 type Simplify<T> = { [K in keyof T]: T[K] } & {}
 
 /** The document data as the app reads it, inferred from fields. */
-export type InferFields<F extends Fields> = Simplify<
-  { [K in RequiredKeys<F>]: ReadOf<F[K]> } & { [K in OptionalKeys<F>]?: ReadOf<F[K]> }
->
+export type InferFields<F extends Fields> = Simplify<{ [K in RequiredKeys<F>]: ReadOf<F[K]> } & { [K in OptionalKeys<F>]?: ReadOf<F[K]> }>
 
 /** What `create` accepts: fields with a default, optional fields, lists and counters may be left out. */
 export type InferCreate<F extends Fields> = Simplify<
@@ -118,9 +116,7 @@ export type ValueOf<F> = F extends Field<infer T, any, any> ? T : never
 
 /** The stored value types of a set of fields (what drafts are typed from). */
 export type FieldsValue<F extends Fields> = MapValue<F>
-type MapValue<F extends Fields> = Simplify<
-  { [K in RequiredKeys<F>]: ValueOf<F[K]> } & { [K in OptionalKeys<F>]?: ValueOf<F[K]> }
->
+type MapValue<F extends Fields> = Simplify<{ [K in RequiredKeys<F>]: ValueOf<F[K]> } & { [K in OptionalKeys<F>]?: ValueOf<F[K]> }>
 
 /** The field builders. `f.string()`, `f.counter()`, `f.map({...})` and so on. */
 export const f = {
@@ -197,7 +193,8 @@ function checkFieldJSON(json: unknown, where: string): FieldJSON {
       if ("default" in o && typeof o.default !== "string") throw new TypeError(`${where}: a text's default must be a string`)
       return { kind: "text", ...("default" in o ? { default: o.default as string } : {}), ...optional }
     case "map": {
-      if (typeof o.fields !== "object" || o.fields === null || Array.isArray(o.fields)) throw new TypeError(`${where}: a map needs "fields" (an object)`)
+      if (typeof o.fields !== "object" || o.fields === null || Array.isArray(o.fields))
+        throw new TypeError(`${where}: a map needs "fields" (an object)`)
       const fields: Record<string, FieldJSON> = {}
       for (const [key, value] of Object.entries(o.fields)) fields[key] = checkFieldJSON(value, `${where}.${key}`)
       return { kind: "map", fields, ...optional }

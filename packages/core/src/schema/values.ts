@@ -27,7 +27,13 @@ const describe = (value: unknown): string => {
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof ImmutableString) && !(value instanceof Counter)
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof ImmutableString) &&
+    !(value instanceof Counter)
+  )
 }
 
 /** Convert an app value to its stored form, checking it against the field. */
@@ -37,7 +43,8 @@ export function toStored(field: FieldJSON, value: unknown, path: Path): unknown 
       return registerToStored(field, value, path)
     case "counter":
       if (value instanceof Counter) return new Counter(value.value)
-      if (typeof value !== "number" || !Number.isFinite(value)) throw new ValidationError(`expected a counter (a number), got ${describe(value)}`, path)
+      if (typeof value !== "number" || !Number.isFinite(value))
+        throw new ValidationError(`expected a counter (a number), got ${describe(value)}`, path)
       return new Counter(value)
     case "text":
       if (typeof value === "string") return value
@@ -78,11 +85,15 @@ function registerToStored(field: Extract<FieldJSON, { kind: "register" }>, value
     case "string":
       if (typeof raw !== "string") throw new ValidationError(`expected a string, got ${describe(value)}`, path)
       if (field.values && !field.values.includes(raw)) {
-        throw new ValidationError(`expected one of ${field.values.map(v => JSON.stringify(v)).join(", ")}, got ${JSON.stringify(raw)}`, path)
+        throw new ValidationError(
+          `expected one of ${field.values.map(v => JSON.stringify(v)).join(", ")}, got ${JSON.stringify(raw)}`,
+          path,
+        )
       }
       return new ImmutableString(raw)
     case "number":
-      if (typeof raw !== "number" || !Number.isFinite(raw)) throw new ValidationError(`expected a finite number, got ${describe(value)}`, path)
+      if (typeof raw !== "number" || !Number.isFinite(raw))
+        throw new ValidationError(`expected a finite number, got ${describe(value)}`, path)
       return raw
     case "boolean":
       if (typeof raw !== "boolean") throw new ValidationError(`expected a boolean, got ${describe(value)}`, path)
@@ -152,7 +163,8 @@ export function validateStored(field: FieldJSON, value: unknown, path: Path, opt
       switch (field.of) {
         case "string":
           if (!(value instanceof ImmutableString)) throw new ValidationError(`expected a string register, got ${describe(value)}`, path)
-          if (field.values && !field.values.includes(value.val)) throw new ValidationError(`expected one of ${field.values.join(", ")}, got ${JSON.stringify(value.val)}`, path)
+          if (field.values && !field.values.includes(value.val))
+            throw new ValidationError(`expected one of ${field.values.join(", ")}, got ${JSON.stringify(value.val)}`, path)
           return
         case "number":
           if (typeof value !== "number") throw new ValidationError(`expected a number, got ${describe(value)}`, path)
@@ -255,7 +267,8 @@ function tagOf(value: Record<string, unknown>): string | undefined {
 
 /** Refuse a tag tagged JSON does not know: stored as a map, a typo (`{"$txt": "…"}`) would pass for data. */
 function assertKnownTag(tag: string, path: Path): void {
-  if (!TAGS.includes(tag)) throw new ValidationError(`unknown tag ${JSON.stringify(tag)}: tagged JSON knows "$text", "$counter" and "$map"`, path)
+  if (!TAGS.includes(tag))
+    throw new ValidationError(`unknown tag ${JSON.stringify(tag)}: tagged JSON knows "$text", "$counter" and "$map"`, path)
 }
 
 export type { TaggedKind } from "./kinds.js"
@@ -303,7 +316,8 @@ export function fromTagged(value: unknown, path: Path): unknown {
       return value.$text
     }
     if (tag === "$counter") {
-      if (typeof value.$counter !== "number" || !Number.isFinite(value.$counter)) throw new ValidationError(`"$counter" must hold a number`, path)
+      if (typeof value.$counter !== "number" || !Number.isFinite(value.$counter))
+        throw new ValidationError(`"$counter" must hold a number`, path)
       return new Counter(value.$counter)
     }
     return fromTaggedMap(value.$map, path)
@@ -345,7 +359,8 @@ export function untagForField(field: FieldJSON, value: unknown, path: Path): unk
     const inner = tag === "$map" ? value.$map : value
     if (field.kind === "map" && isPlainObject(inner)) {
       const out: Record<string, unknown> = {}
-      for (const [key, sub] of Object.entries(inner)) out[key] = key in field.fields ? untagForField(field.fields[key]!, sub, [...path, key]) : sub
+      for (const [key, sub] of Object.entries(inner))
+        out[key] = key in field.fields ? untagForField(field.fields[key]!, sub, [...path, key]) : sub
       return out
     }
     if (field.kind === "record" && isPlainObject(inner)) {

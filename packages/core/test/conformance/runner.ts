@@ -88,7 +88,13 @@ export async function settlesWithin(ms: number, promise: Promise<unknown>): Prom
   let timer: ReturnType<typeof setTimeout> | undefined
   const late = new Promise<false>(resolve => (timer = setTimeout(() => resolve(false), ms)))
   try {
-    return await Promise.race([promise.then(() => true, () => true), late])
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ])
   } finally {
     clearTimeout(timer)
   }

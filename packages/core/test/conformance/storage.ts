@@ -91,7 +91,13 @@ export function storageConformance(subject: StorageUnderTest): ConformanceCase[]
   })
 
   add("loads what was saved, under keys of one part or several and of any characters", async ({ adapter }) => {
-    const keys: StorageKey[] = [["storage-adapter-id"], ["doc", "sync-state", "peer"], ["with/slash", "back\\slash", 'quote"', ".."], ["ünïcødé", "🙂"], ["", "empty part"]]
+    const keys: StorageKey[] = [
+      ["storage-adapter-id"],
+      ["doc", "sync-state", "peer"],
+      ["with/slash", "back\\slash", 'quote"', ".."],
+      ["ünïcødé", "🙂"],
+      ["", "empty part"],
+    ]
     for (const [i, key] of keys.entries()) await adapter.save(key, pattern(10 + i, i))
     for (const [i, key] of keys.entries()) checkBytes(await adapter.load(key), pattern(10 + i, i), `load(${JSON.stringify(key)})`)
     checkEqual(await adapter.load(["doc", "sync-state"]), undefined, "load of a prefix of a saved key")
@@ -116,8 +122,16 @@ export function storageConformance(subject: StorageUnderTest): ConformanceCase[]
   })
 
   add("loadRange matches whole key parts: [a, b] matches [a, b] and [a, b, …], never [a, bc]", async ({ adapter }) => {
-    for (const key of [["a", "b"], ["a", "b", "c"], ["a", "bc"], ["a", "bc", "d"], ["ab", "c"], ["a"], ["b", "a"]]) await adapter.save(key, pattern(2))
-    checkEqual(await keysOf(adapter, ["a", "b"]), sorted([["a", "b"], ["a", "b", "c"]]), "loadRange([a, b])")
+    for (const key of [["a", "b"], ["a", "b", "c"], ["a", "bc"], ["a", "bc", "d"], ["ab", "c"], ["a"], ["b", "a"]])
+      await adapter.save(key, pattern(2))
+    checkEqual(
+      await keysOf(adapter, ["a", "b"]),
+      sorted([
+        ["a", "b"],
+        ["a", "b", "c"],
+      ]),
+      "loadRange([a, b])",
+    )
     checkEqual(await keysOf(adapter, ["a"]), sorted([["a"], ["a", "b"], ["a", "b", "c"], ["a", "bc"], ["a", "bc", "d"]]), "loadRange([a])")
     checkEqual(await keysOf(adapter, ["a", "b", "c", "d"]), [], "loadRange past the longest key")
     checkEqual((await keysOf(adapter, [])).length, 7, "loadRange([]) lists every key")
@@ -184,70 +198,98 @@ export function storageConformance(subject: StorageUnderTest): ConformanceCase[]
     checkEqual(await adapter.load(key), undefined, "after a save and then a remove")
     await Promise.all([adapter.remove(key), adapter.save(key, pattern(5, 2))])
     checkBytes(await adapter.load(key), pattern(5, 2), "after a remove and then a save")
-    await Promise.all([adapter.save(["doc", "incremental", "1"], pattern(3)), adapter.removeRange(["doc"]), adapter.save(["doc", "incremental", "2"], pattern(3))])
+    await Promise.all([
+      adapter.save(["doc", "incremental", "1"], pattern(3)),
+      adapter.removeRange(["doc"]),
+      adapter.save(["doc", "incremental", "2"], pattern(3)),
+    ])
     checkEqual(await keysOf(adapter, ["doc"]), [["doc", "incremental", "2"]], "after save, removeRange, save")
   })
 
-  add("persists: a reopened store holds what was saved, overwritten and removed", async store => {
-    const reopen = required(store.reopen, "reopen", "persist")
-    const { adapter } = store
-    const large = pattern(2 * MiB, 7)
-    await adapter.save(["doc", "snapshot", "s"], pattern(300))
-    await adapter.save(["doc", "incremental", "i"], pattern(20, 1))
-    await adapter.save(["doc", "incremental", "i"], pattern(20, 2))
-    await adapter.save(["doc", "sync-state", "p"], pattern(20, 3))
-    await adapter.remove(["doc", "sync-state", "p"])
-    await adapter.save(["gone", "snapshot", "s"], pattern(20, 4))
-    await adapter.removeRange(["gone"])
-    await adapter.save(["large"], large)
-    await adapter.save(["empty"], new Uint8Array(0))
-    const reopened = await reopen()
-    checkEqual(await keysOf(reopened, []), sorted([["doc", "snapshot", "s"], ["doc", "incremental", "i"], ["large"], ["empty"]]), "keys after reopening")
-    checkBytes(await reopened.load(["doc", "snapshot", "s"]), pattern(300), "the snapshot")
-    checkBytes(await reopened.load(["doc", "incremental", "i"]), pattern(20, 2), "the overwritten chunk")
-    checkBytes(await reopened.load(["large"]), large, "the 2 MiB value")
-    checkBytes(await reopened.load(["empty"]), new Uint8Array(0), "the empty value")
-    await reopened.save(["after"], pattern(4))
-    checkBytes(await reopened.load(["after"]), pattern(4), "a save after reopening")
-  }, "persist")
+  add(
+    "persists: a reopened store holds what was saved, overwritten and removed",
+    async store => {
+      const reopen = required(store.reopen, "reopen", "persist")
+      const { adapter } = store
+      const large = pattern(2 * MiB, 7)
+      await adapter.save(["doc", "snapshot", "s"], pattern(300))
+      await adapter.save(["doc", "incremental", "i"], pattern(20, 1))
+      await adapter.save(["doc", "incremental", "i"], pattern(20, 2))
+      await adapter.save(["doc", "sync-state", "p"], pattern(20, 3))
+      await adapter.remove(["doc", "sync-state", "p"])
+      await adapter.save(["gone", "snapshot", "s"], pattern(20, 4))
+      await adapter.removeRange(["gone"])
+      await adapter.save(["large"], large)
+      await adapter.save(["empty"], new Uint8Array(0))
+      const reopened = await reopen()
+      checkEqual(
+        await keysOf(reopened, []),
+        sorted([["doc", "snapshot", "s"], ["doc", "incremental", "i"], ["large"], ["empty"]]),
+        "keys after reopening",
+      )
+      checkBytes(await reopened.load(["doc", "snapshot", "s"]), pattern(300), "the snapshot")
+      checkBytes(await reopened.load(["doc", "incremental", "i"]), pattern(20, 2), "the overwritten chunk")
+      checkBytes(await reopened.load(["large"]), large, "the 2 MiB value")
+      checkBytes(await reopened.load(["empty"]), new Uint8Array(0), "the empty value")
+      await reopened.save(["after"], pattern(4))
+      checkBytes(await reopened.load(["after"]), pattern(4), "a save after reopening")
+    },
+    "persist",
+  )
 
-  add("survives a writer killed mid-write: every acknowledged save is intact, an unfinished one absent or whole", async store => {
-    const crash = required(store.crash, "crash", "crash")
-    const acknowledged = Array.from({ length: 20 }, (_, i) => ({ key: [`doc${i % 4}`, "incremental", `a${i}`], data: pattern(1000 + i * 100, i) }))
-    const inFlight = Array.from({ length: 40 }, (_, i) => ({ key: [`doc${i % 4}`, "incremental", `f${i}`], data: pattern(256 * 1024 + i, i + 50) }))
-    const outcome = await crash.call(store, { acknowledged, inFlight })
-    const acked = new Set(outcome.acknowledged.map(key => key.join("/")))
-    for (const chunk of acknowledged) check(acked.has(chunk.key.join("/")), `the writer never saw ${chunk.key.join("/")} acknowledged; the crash came too early`)
-    check(acked.size < acknowledged.length + inFlight.length, "every write finished before the kill; no write was in flight")
-    const found = new Map((await outcome.adapter.loadRange([])).map(chunk => [chunk.key.join("/"), chunk.data]))
-    for (const chunk of [...acknowledged, ...inFlight]) {
-      const id = chunk.key.join("/")
-      const data = found.get(id)
-      if (acked.has(id)) checkBytes(data, chunk.data, `acknowledged ${id}`)
-      else if (data !== undefined) checkBytes(data, chunk.data, `unfinished ${id}, found after the crash`)
-    }
-    check(found.size <= acknowledged.length + inFlight.length, "keys that were never written appeared")
-    await outcome.adapter.save(["after"], pattern(4))
-    checkBytes(await outcome.adapter.load(["after"]), pattern(4), "a save after the crash")
-  }, "crash")
+  add(
+    "survives a writer killed mid-write: every acknowledged save is intact, an unfinished one absent or whole",
+    async store => {
+      const crash = required(store.crash, "crash", "crash")
+      const acknowledged = Array.from({ length: 20 }, (_, i) => ({
+        key: [`doc${i % 4}`, "incremental", `a${i}`],
+        data: pattern(1000 + i * 100, i),
+      }))
+      const inFlight = Array.from({ length: 40 }, (_, i) => ({
+        key: [`doc${i % 4}`, "incremental", `f${i}`],
+        data: pattern(256 * 1024 + i, i + 50),
+      }))
+      const outcome = await crash.call(store, { acknowledged, inFlight })
+      const acked = new Set(outcome.acknowledged.map(key => key.join("/")))
+      for (const chunk of acknowledged)
+        check(acked.has(chunk.key.join("/")), `the writer never saw ${chunk.key.join("/")} acknowledged; the crash came too early`)
+      check(acked.size < acknowledged.length + inFlight.length, "every write finished before the kill; no write was in flight")
+      const found = new Map((await outcome.adapter.loadRange([])).map(chunk => [chunk.key.join("/"), chunk.data]))
+      for (const chunk of [...acknowledged, ...inFlight]) {
+        const id = chunk.key.join("/")
+        const data = found.get(id)
+        if (acked.has(id)) checkBytes(data, chunk.data, `acknowledged ${id}`)
+        else if (data !== undefined) checkBytes(data, chunk.data, `unfinished ${id}, found after the crash`)
+      }
+      check(found.size <= acknowledged.length + inFlight.length, "keys that were never written appeared")
+      await outcome.adapter.save(["after"], pattern(4))
+      checkBytes(await outcome.adapter.load(["after"]), pattern(4), "a save after the crash")
+    },
+    "crash",
+  )
 
   for (const how of ["truncate", "corrupt"] as const) {
     const what = how === "truncate" ? "cut short" : "with a flipped byte"
-    add(`reports a record ${what} instead of throwing, and keeps what was stored before it`, async store => {
-      const damage = required(store.damage, "damage", "damage")
-      const before = Array.from({ length: 10 }, (_, i) => ({ key: [`doc${i}`, "snapshot", "s"], data: pattern(500 + i, i) }))
-      for (const chunk of before) await store.adapter.save(chunk.key, chunk.data)
-      const victim = { key: ["victim", "incremental", "v"], data: pattern(4096, 99) }
-      await store.adapter.save(victim.key, victim.data)
-      const outcome = await damage.call(store, how, victim)
-      check(outcome.reported.length > 0, `the ${how === "truncate" ? "truncated" : "corrupted"} record was not reported`)
-      for (const chunk of before) checkBytes(await outcome.adapter.load(chunk.key), chunk.data, `${chunk.key.join("/")}, saved before the damage`)
-      const victimNow = await outcome.adapter.load(victim.key)
-      if (victimNow !== undefined) checkBytes(victimNow, victim.data, "the damaged record, if loaded at all")
-      checkEqual((await outcome.adapter.loadRange(["doc0"])).length, 1, "loadRange over intact records")
-      await outcome.adapter.save(["after"], pattern(4))
-      checkBytes(await outcome.adapter.load(["after"]), pattern(4), "a save after the damage")
-    }, "damage")
+    add(
+      `reports a record ${what} instead of throwing, and keeps what was stored before it`,
+      async store => {
+        const damage = required(store.damage, "damage", "damage")
+        const before = Array.from({ length: 10 }, (_, i) => ({ key: [`doc${i}`, "snapshot", "s"], data: pattern(500 + i, i) }))
+        for (const chunk of before) await store.adapter.save(chunk.key, chunk.data)
+        const victim = { key: ["victim", "incremental", "v"], data: pattern(4096, 99) }
+        await store.adapter.save(victim.key, victim.data)
+        const outcome = await damage.call(store, how, victim)
+        check(outcome.reported.length > 0, `the ${how === "truncate" ? "truncated" : "corrupted"} record was not reported`)
+        for (const chunk of before)
+          checkBytes(await outcome.adapter.load(chunk.key), chunk.data, `${chunk.key.join("/")}, saved before the damage`)
+        const victimNow = await outcome.adapter.load(victim.key)
+        if (victimNow !== undefined) checkBytes(victimNow, victim.data, "the damaged record, if loaded at all")
+        checkEqual((await outcome.adapter.loadRange(["doc0"])).length, 1, "loadRange over intact records")
+        await outcome.adapter.save(["after"], pattern(4))
+        checkBytes(await outcome.adapter.load(["after"]), pattern(4), "a save after the damage")
+      },
+      "damage",
+    )
   }
 
   return cases

@@ -59,7 +59,10 @@ export class TransportSession {
   readonly #clients: ClientUnderTest[] = []
 
   /** @param logs what the server adapter logged */
-  private constructor(readonly server: ServerUnderTest, readonly logs: string[]) {
+  private constructor(
+    readonly server: ServerUnderTest,
+    readonly logs: string[],
+  ) {
     server.adapter.on("peer", this.peers.push)
     server.adapter.on("control", this.controls.push)
   }

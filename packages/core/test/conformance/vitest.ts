@@ -28,7 +28,12 @@ export function registerCases(title: string, cases: readonly ConformanceCase[], 
  * built here from the same subject, for its names; `run` runs it there once
  * and returns the results, which each test then reports.
  */
-export function registerResults(title: string, cases: readonly ConformanceCase[], run: () => Promise<readonly CaseResult[]>, options: RegisterOptions = {}): void {
+export function registerResults(
+  title: string,
+  cases: readonly ConformanceCase[],
+  run: () => Promise<readonly CaseResult[]>,
+  options: RegisterOptions = {},
+): void {
   describe(title, () => {
     let results: Map<string, CaseResult>
     beforeAll(async () => {
@@ -42,7 +47,8 @@ export function registerResults(title: string, cases: readonly ConformanceCase[]
       it(name, () => {
         const result = results.get(name)
         if (!result) throw new Error(`the page did not run "${name}"`)
-        if (result.status === "skipped") throw new Error(`the page skipped "${name}" (${result.reason}), which the subject here says it can run`)
+        if (result.status === "skipped")
+          throw new Error(`the page skipped "${name}" (${result.reason}), which the subject here says it can run`)
         if (result.status === "failed") throw new Error(result.error)
       })
     }

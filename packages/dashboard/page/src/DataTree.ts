@@ -40,13 +40,25 @@ function childField(field: FieldJSON | undefined, key: string | number): FieldJS
 }
 
 /** The tree for a document's data; `save` sends one edit and resolves when the server took it. */
-export function renderData(data: Record<string, unknown>, fields: Record<string, FieldJSON> | undefined, save: SaveEdit, readOnly: boolean): HTMLElement {
+export function renderData(
+  data: Record<string, unknown>,
+  fields: Record<string, FieldJSON> | undefined,
+  save: SaveEdit,
+  readOnly: boolean,
+): HTMLElement {
   const root: FieldJSON | undefined = fields ? { kind: "map", fields } : undefined
   const rows = entriesOf(data, root).map(([key, value]) => row(key, value, [key], childField(root, key), save, readOnly))
   return h("div", { class: "tree" }, rows.length ? rows : h("p", { class: "empty" }, "No fields."))
 }
 
-function row(key: string | number, value: unknown, path: Path, field: FieldJSON | undefined, save: SaveEdit, readOnly: boolean): HTMLElement {
+function row(
+  key: string | number,
+  value: unknown,
+  path: Path,
+  field: FieldJSON | undefined,
+  save: SaveEdit,
+  readOnly: boolean,
+): HTMLElement {
   const kind = kindOf(value)
   const label = typeof key === "number" ? `[${key}]` : key
   const nested = kind === "map" || kind === "list"
@@ -59,7 +71,11 @@ function row(key: string | number, value: unknown, path: Path, field: FieldJSON 
     h("span", { class: "key" }, label),
     h("span", { class: "kind" }, kindLabel),
     nested
-      ? h("div", { class: "children" }, entries.map(([k, v]) => row(k, v, [...path, k], childField(field, k), save, readOnly)))
+      ? h(
+          "div",
+          { class: "children" },
+          entries.map(([k, v]) => row(k, v, [...path, k], childField(field, k), save, readOnly)),
+        )
       : h("div", { class: "value" }, editor(kind, value, path, field, save, readOnly)),
   )
 }
@@ -72,14 +88,27 @@ function editor(kind: Kind, value: unknown, path: Path, field: FieldJSON | undef
     return h(
       "div",
       { class: "counter" },
-      h("button", { type: "button", class: "step", "aria-label": `decrement ${path.join(".")}`, disabled: readOnly, onClick: step(-1) }, "−"),
+      h(
+        "button",
+        { type: "button", class: "step", "aria-label": `decrement ${path.join(".")}`, disabled: readOnly, onClick: step(-1) },
+        "−",
+      ),
       h("output", {}, count),
-      h("button", { type: "button", class: "step", "aria-label": `increment ${path.join(".")}`, disabled: readOnly, onClick: step(1) }, "+"),
+      h(
+        "button",
+        { type: "button", class: "step", "aria-label": `increment ${path.join(".")}`, disabled: readOnly, onClick: step(1) },
+        "+",
+      ),
     )
   }
   if (kind === "text") {
     const text = (value as { $text: string }).$text
-    const area = h("textarea", { "data-editor": key, rows: Math.min(12, Math.max(3, text.split("\n").length + 1)), spellcheck: "false", disabled: readOnly }) as HTMLTextAreaElement
+    const area = h("textarea", {
+      "data-editor": key,
+      rows: Math.min(12, Math.max(3, text.split("\n").length + 1)),
+      spellcheck: "false",
+      disabled: readOnly,
+    }) as HTMLTextAreaElement
     area.value = text
     area.dataset.original = text
     const button = h("button", { type: "button", class: "save-text", disabled: true }, "Save text")
@@ -108,12 +137,21 @@ function editor(kind: Kind, value: unknown, path: Path, field: FieldJSON | undef
   if (value === null) return h("span", { class: "null" }, "null")
   const choices = field?.kind === "register" ? field.values : undefined
   if (choices && typeof value === "string") {
-    const select = h("select", { disabled: readOnly, "data-editor": key }, choices.map(choice => h("option", { value: choice, selected: choice === value }, choice))) as HTMLSelectElement
+    const select = h(
+      "select",
+      { disabled: readOnly, "data-editor": key },
+      choices.map(choice => h("option", { value: choice, selected: choice === value }, choice)),
+    ) as HTMLSelectElement
     select.addEventListener("change", () => void save({ op: "set", path, value: select.value }))
     return select
   }
   const isNumber = typeof value === "number"
-  const input = h("input", { type: isNumber ? "number" : "text", step: isNumber ? "any" : undefined, disabled: readOnly, "data-editor": key }) as HTMLInputElement
+  const input = h("input", {
+    type: isNumber ? "number" : "text",
+    step: isNumber ? "any" : undefined,
+    disabled: readOnly,
+    "data-editor": key,
+  }) as HTMLInputElement
   input.value = String(value)
   input.dataset.original = input.value
   input.addEventListener("input", () => {
@@ -151,7 +189,8 @@ export interface Unsaved {
 
 export function unsavedIn(root: ParentNode): Unsaved {
   const values = new Map<string, string>()
-  for (const element of root.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>("[data-editor][data-dirty]")) values.set(element.dataset.editor!, element.value)
+  for (const element of root.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>("[data-editor][data-dirty]"))
+    values.set(element.dataset.editor!, element.value)
   const active = document.activeElement as HTMLInputElement | HTMLTextAreaElement | null
   const focusKey = active && root.contains(active) ? active.dataset?.editor : undefined
   const focus = focusKey ? { key: focusKey, start: active!.selectionStart ?? null, end: active!.selectionEnd ?? null } : undefined
@@ -169,7 +208,8 @@ export function restoreUnsaved(root: ParentNode, unsaved: Unsaved): void {
     }
     if (unsaved.focus?.key === key) {
       element.focus()
-      if (unsaved.focus.start !== null && "setSelectionRange" in element && element.type !== "number") element.setSelectionRange(unsaved.focus.start, unsaved.focus.end)
+      if (unsaved.focus.start !== null && "setSelectionRange" in element && element.type !== "number")
+        element.setSelectionRange(unsaved.focus.start, unsaved.focus.end)
     }
   }
 }

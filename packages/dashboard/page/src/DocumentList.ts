@@ -32,13 +32,21 @@ export function renderDocuments(list: HTMLElement, heading: HTMLElement, state: 
           "button",
           {
             type: "button",
-            class: ["doc", doc.id === state.selected && "selected", doc.deletedAt !== null && "deleted", state.fresh.has(doc.id) && "fresh"].filter(Boolean).join(" "),
+            class: ["doc", doc.id === state.selected && "selected", doc.deletedAt !== null && "deleted", state.fresh.has(doc.id) && "fresh"]
+              .filter(Boolean)
+              .join(" "),
             "data-id": doc.id,
             "aria-current": doc.id === state.selected ? "true" : undefined,
             onClick: () => select(doc.id),
           },
           h("span", { class: "doc-summary" }, doc.summary || h("em", {}, "(empty)")),
-          h("span", { class: "doc-meta" }, h("code", {}, shortId(doc.id)), doc.deletedAt !== null ? " · deleted " : " · ", timeAgo(doc.deletedAt ?? doc.modifiedAt)),
+          h(
+            "span",
+            { class: "doc-meta" },
+            h("code", {}, shortId(doc.id)),
+            doc.deletedAt !== null ? " · deleted " : " · ",
+            timeAgo(doc.deletedAt ?? doc.modifiedAt),
+          ),
         ),
       ),
     ),

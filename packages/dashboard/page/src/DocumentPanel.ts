@@ -14,21 +14,39 @@ export function renderEmptyDocument(panel: HTMLElement, message: string): void {
   fill(panel, h("div", { class: "placeholder" }, message))
 }
 
-export function renderDocument(panel: HTMLElement, detail: DocumentDetail, self: string, actions: DocumentActions, error: string | undefined): void {
+export function renderDocument(
+  panel: HTMLElement,
+  detail: DocumentDetail,
+  self: string,
+  actions: DocumentActions,
+  error: string | undefined,
+): void {
   const { document: doc, history, definition } = detail
   const unsaved = unsavedIn(panel)
   const machine = (id: string) => machineLabel(id, self)
   const deleted = doc.deletedAt !== null
   const save = (edit: Edit) => actions.edit(doc.id, edit)
 
-  const deleteButton = confirmButton({ key: `delete ${doc.id}`, action: "delete", label: "Delete", confirm: "Click again to delete", done: deleted ? "Deleted" : undefined, run: () => void actions.remove(doc.id) })
+  const deleteButton = confirmButton({
+    key: `delete ${doc.id}`,
+    action: "delete",
+    label: "Delete",
+    confirm: "Click again to delete",
+    done: deleted ? "Deleted" : undefined,
+    run: () => void actions.remove(doc.id),
+  })
 
   fill(
     panel,
     h(
       "div",
       { class: "doc-head" },
-      h("div", {}, h("h2", {}, doc.type, " ", h("code", { class: "doc-id", title: doc.id }, doc.id)), deleted ? h("span", { class: "badge deleted" }, "deleted") : null),
+      h(
+        "div",
+        {},
+        h("h2", {}, doc.type, " ", h("code", { class: "doc-id", title: doc.id }, doc.id)),
+        deleted ? h("span", { class: "badge deleted" }, "deleted") : null,
+      ),
       deleteButton,
     ),
     error ? h("p", { class: "error", role: "alert" }, error) : null,
@@ -41,7 +59,13 @@ export function renderDocument(panel: HTMLElement, detail: DocumentDetail, self:
       h("dd", {}, timeAgo(doc.modifiedAt)),
       deleted ? [h("dt", {}, "deleted"), h("dd", {}, timeAgo(doc.deletedAt!))] : null,
       h("dt", {}, "schema"),
-      h("dd", {}, definition ? `${definition.name} v${definition.version}` : h("span", { class: "muted" }, "none on this peer (kinds come from the data)")),
+      h(
+        "dd",
+        {},
+        definition
+          ? `${definition.name} v${definition.version}`
+          : h("span", { class: "muted" }, "none on this peer (kinds come from the data)"),
+      ),
     ),
     h("h3", {}, "Data"),
     renderData(doc.data, definition?.fields, save, deleted),
@@ -54,7 +78,15 @@ export function renderDocument(panel: HTMLElement, detail: DocumentDetail, self:
           "li",
           {},
           h("span", { class: "history-message" }, change.message ?? h("span", { class: "muted" }, "(no message)")),
-          h("span", { class: "history-meta" }, timeAgo(change.time), " · ", machine(change.machineId), " · ", h("code", { title: change.hash }, shortId(change.hash))),
+          h(
+            "span",
+            { class: "history-meta" },
+            timeAgo(change.time),
+            " · ",
+            machine(change.machineId),
+            " · ",
+            h("code", { title: change.hash }, shortId(change.hash)),
+          ),
         ),
       ),
     ),

@@ -17,7 +17,8 @@ export interface LiveHandlers {
 
 export function connectLive(handlers: LiveHandlers): EventSource {
   const source = new EventSource("/api/events")
-  const on = (event: string, handle: (data: any) => void) => source.addEventListener(event, message => handle(JSON.parse((message as MessageEvent<string>).data)))
+  const on = (event: string, handle: (data: any) => void) =>
+    source.addEventListener(event, message => handle(JSON.parse((message as MessageEvent<string>).data)))
   on("hello", () => {
     handlers.state("live")
     handlers.hello()

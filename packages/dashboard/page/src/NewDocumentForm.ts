@@ -15,7 +15,14 @@ export interface NewDocumentOptions {
 }
 
 export function openNewDocument(dialog: HTMLDialogElement, options: NewDocumentOptions): void {
-  const typeInput = h("input", { name: "type", required: true, autocomplete: "off", list: "known-types", placeholder: "task", value: options.initialType ?? "" }) as HTMLInputElement
+  const typeInput = h("input", {
+    name: "type",
+    required: true,
+    autocomplete: "off",
+    list: "known-types",
+    placeholder: "task",
+    value: options.initialType ?? "",
+  }) as HTMLInputElement
   const dataInput = h("textarea", { name: "data", rows: 9, spellcheck: "false" }) as HTMLTextAreaElement
   const error = h("p", { class: "error", role: "alert", hidden: true })
   const submit = h("button", { type: "submit", class: "primary" }, "Create")
@@ -35,7 +42,11 @@ export function openNewDocument(dialog: HTMLDialogElement, options: NewDocumentO
     { method: "dialog", class: "new-document" },
     h("h2", {}, "New document"),
     h("label", {}, "Type", typeInput),
-    h("datalist", { id: "known-types" }, options.types.map(type => h("option", { value: type }))),
+    h(
+      "datalist",
+      { id: "known-types" },
+      options.types.map(type => h("option", { value: type })),
+    ),
     h(
       "label",
       {},

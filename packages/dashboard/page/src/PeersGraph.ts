@@ -47,7 +47,11 @@ function nodesOf(overview: Pick<Overview, "peers" | "connections">): GraphNode[]
     subtitle: peer.name ? shortId(peer.machineId) : "",
     state: stateOf(peer),
     edgeLabel: types(peer.wants),
-    lines: [STATE_LABEL[stateOf(peer)], peer.lastSyncAt ? `synced ${ago(peer.lastSyncAt)}` : "not synced yet", `↑${peer.sent} ↓${peer.received} docs`],
+    lines: [
+      STATE_LABEL[stateOf(peer)],
+      peer.lastSyncAt ? `synced ${ago(peer.lastSyncAt)}` : "not synced yet",
+      `↑${peer.sent} ↓${peer.received} docs`,
+    ],
     relay: peer.relay,
     outgoing: false,
   }))
@@ -83,10 +87,17 @@ function svgOf(nodes: GraphNode[], machine: Overview["machine"]): SVGSVGElement 
   })
   return s(
     "svg",
-    { viewBox: `0 0 ${WIDTH} ${height}`, role: "img", "aria-label": `network graph: this machine and ${count} peer${count === 1 ? "" : "s"}`, class: "network-graph" },
+    {
+      viewBox: `0 0 ${WIDTH} ${height}`,
+      role: "img",
+      "aria-label": `network graph: this machine and ${count} peer${count === 1 ? "" : "s"}`,
+      class: "network-graph",
+    },
     placed.map(({ node, x, y }) => s("line", { x1: center.x, y1: center.y, x2: x, y2: y, class: `edge state-${node.state}` })),
     // Labels sit past the middle of each edge, clear of this machine's circle.
-    placed.map(({ node, x, y }) => (node.edgeLabel ? edgeLabel(node, center.x + (x - center.x) * 0.6, center.y + (y - center.y) * 0.6) : null)),
+    placed.map(({ node, x, y }) =>
+      node.edgeLabel ? edgeLabel(node, center.x + (x - center.x) * 0.6, center.y + (y - center.y) * 0.6) : null,
+    ),
     s(
       "g",
       { class: "node self" },
@@ -95,7 +106,13 @@ function svgOf(nodes: GraphNode[], machine: Overview["machine"]): SVGSVGElement 
       s("text", { x: center.x, y: center.y + 12, class: "self-name" }, machine.name ?? shortId(machine.machineId)),
     ),
     placed.map(({ node, angle, x, y }) => peerNode(node, Math.cos(angle) >= -0.01, x, y)),
-    count === 0 ? s("text", { x: center.x, y: center.y + 78, class: "graph-empty" }, `No peers yet: they appear here when they connect to ws://${location.host}`) : null,
+    count === 0
+      ? s(
+          "text",
+          { x: center.x, y: center.y + 78, class: "graph-empty" },
+          `No peers yet: they appear here when they connect to ws://${location.host}`,
+        )
+      : null,
   )
 }
 
@@ -120,13 +137,24 @@ function peerNode(node: GraphNode, right: boolean, x: number, y: number): SVGGEl
     s("circle", { cx: x, cy: y, r: 26 }),
     node.outgoing ? arrowIcon(x, y) : machineIcon(x, y),
     node.relay ? s("text", { x, y: y + 40, class: "relay" }, "relay") : null,
-    lines.map((line, i) => s("text", { x: textX, y: firstY + i * 14, class: i === 0 ? "peer-title" : "peer-line", "text-anchor": right ? "start" : "end" }, line)),
+    lines.map((line, i) =>
+      s(
+        "text",
+        { x: textX, y: firstY + i * 14, class: i === 0 ? "peer-title" : "peer-line", "text-anchor": right ? "start" : "end" },
+        line,
+      ),
+    ),
   )
 }
 
 /** A small screen-and-stand: a machine. */
 function machineIcon(x: number, y: number): SVGGElement {
-  return s("g", { class: "icon" }, s("rect", { x: x - 11, y: y - 10, width: 22, height: 15, rx: 2 }), s("path", { d: `M${x - 6} ${y + 10}h12M${x} ${y + 5}v5` }))
+  return s(
+    "g",
+    { class: "icon" },
+    s("rect", { x: x - 11, y: y - 10, width: 22, height: 15, rx: 2 }),
+    s("path", { d: `M${x - 6} ${y + 10}h12M${x} ${y + 5}v5` }),
+  )
 }
 
 /** An arrow out: a server this peer is trying to reach. */
@@ -136,7 +164,11 @@ function arrowIcon(x: number, y: number): SVGGElement {
 
 function legend(): HTMLElement {
   const states: State[] = ["in-sync", "syncing", "closed", "refused"]
-  return h("ul", { class: "legend" }, states.map(state => h("li", {}, h("span", { class: `swatch state-${state}` }), STATE_LABEL[state])))
+  return h(
+    "ul",
+    { class: "legend" },
+    states.map(state => h("li", {}, h("span", { class: `swatch state-${state}` }), STATE_LABEL[state])),
+  )
 }
 
 function tableOf(peers: PeerView[], connections: Connection[]): HTMLElement {
@@ -144,7 +176,19 @@ function tableOf(peers: PeerView[], connections: Connection[]): HTMLElement {
   return h(
     "table",
     {},
-    h("thead", {}, h("tr", {}, h("th", {}, "Machine"), h("th", {}, "State"), h("th", {}, "Syncs"), h("th", {}, "Last synced"), h("th", { class: "num" }, "Docs ↑ / ↓"))),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        h("th", {}, "Machine"),
+        h("th", {}, "State"),
+        h("th", {}, "Syncs"),
+        h("th", {}, "Last synced"),
+        h("th", { class: "num" }, "Docs ↑ / ↓"),
+      ),
+    ),
     h(
       "tbody",
       {},
@@ -152,7 +196,13 @@ function tableOf(peers: PeerView[], connections: Connection[]): HTMLElement {
         h(
           "tr",
           { "data-machine": peer.machineId },
-          h("td", {}, peer.name ? [h("strong", {}, peer.name), " "] : null, h("code", { title: peer.machineId }, shortId(peer.machineId, 12)), peer.relay ? h("span", { class: "badge" }, "relay") : null),
+          h(
+            "td",
+            {},
+            peer.name ? [h("strong", {}, peer.name), " "] : null,
+            h("code", { title: peer.machineId }, shortId(peer.machineId, 12)),
+            peer.relay ? h("span", { class: "badge" }, "relay") : null,
+          ),
           h("td", {}, h("span", { class: `pill state-${stateOf(peer)}` }, peer.connected ? STATE_LABEL[peer.state] : "disconnected")),
           h("td", {}, types(peer.wants)),
           h("td", {}, peer.lastSyncAt ? timeAgo(peer.lastSyncAt) : h("span", { class: "muted" }, "never")),
@@ -164,7 +214,17 @@ function tableOf(peers: PeerView[], connections: Connection[]): HTMLElement {
           "tr",
           { class: "connection" },
           h("td", {}, "→ ", h("code", {}, connection.url)),
-          h("td", {}, h("span", { class: `pill state-${connection.status === "refused" ? "refused" : connection.status === "connected" ? "in-sync" : "connecting"}` }, connection.status)),
+          h(
+            "td",
+            {},
+            h(
+              "span",
+              {
+                class: `pill state-${connection.status === "refused" ? "refused" : connection.status === "connected" ? "in-sync" : "connecting"}`,
+              },
+              connection.status,
+            ),
+          ),
           h("td", { colspan: 3, class: "muted" }, connection.refusal ?? "outgoing connection"),
         ),
       ),

@@ -12,7 +12,12 @@ export interface QuarantineListState {
 }
 
 /** `state` is undefined while the list loads. */
-export function renderQuarantineList(list: HTMLElement, heading: HTMLElement, state: QuarantineListState | undefined, select: (id: string) => void): void {
+export function renderQuarantineList(
+  list: HTMLElement,
+  heading: HTMLElement,
+  state: QuarantineListState | undefined,
+  select: (id: string) => void,
+): void {
   heading.textContent = state ? `Quarantined · ${state.total}` : "Quarantined"
   if (!state) {
     fill(list, h("li", { class: "empty" }, "Loading…"))
@@ -32,12 +37,20 @@ export function renderQuarantineList(list: HTMLElement, heading: HTMLElement, st
           "button",
           {
             type: "button",
-            class: ["doc", "quarantined", doc.id === state.selected && "selected", state.fresh.has(doc.id) && "fresh"].filter(Boolean).join(" "),
+            class: ["doc", "quarantined", doc.id === state.selected && "selected", state.fresh.has(doc.id) && "fresh"]
+              .filter(Boolean)
+              .join(" "),
             "data-id": doc.id,
             "aria-current": doc.id === state.selected ? "true" : undefined,
             onClick: () => select(doc.id),
           },
-          h("span", { class: "doc-summary" }, h("span", { class: "type-tag" }, doc.type), " ", h("code", { title: doc.id }, shortId(doc.id, 12))),
+          h(
+            "span",
+            { class: "doc-summary" },
+            h("span", { class: "type-tag" }, doc.type),
+            " ",
+            h("code", { title: doc.id }, shortId(doc.id, 12)),
+          ),
           h("span", { class: "reason" }, doc.reason),
           h("span", { class: "doc-meta" }, "modified ", timeAgo(doc.modifiedAt)),
         ),

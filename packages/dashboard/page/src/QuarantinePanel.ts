@@ -21,20 +21,37 @@ export interface QuarantineOutcome {
   state: "released" | "dropped"
 }
 
-export function renderQuarantined(panel: HTMLElement, detail: QuarantinedDetail, self: string, actions: QuarantineActions, error: string | undefined): void {
+export function renderQuarantined(
+  panel: HTMLElement,
+  detail: QuarantinedDetail,
+  self: string,
+  actions: QuarantineActions,
+  error: string | undefined,
+): void {
   const { id, type, reason, document: doc, definition } = detail
   const release = h("button", { type: "button", class: "primary", "data-action": "release" }, "Release")
   release.addEventListener("click", () => {
     release.disabled = true
     void actions.release(id)
   })
-  const drop = confirmButton({ key: `drop ${id}`, action: "drop", label: "Drop", confirm: "Click again to drop", run: () => void actions.drop(id) })
+  const drop = confirmButton({
+    key: `drop ${id}`,
+    action: "drop",
+    label: "Drop",
+    confirm: "Click again to drop",
+    run: () => void actions.drop(id),
+  })
   fill(
     panel,
     h(
       "div",
       { class: "doc-head" },
-      h("div", {}, h("h2", {}, type, " ", h("code", { class: "doc-id", title: id }, id)), h("span", { class: "badge quarantined" }, "quarantined")),
+      h(
+        "div",
+        {},
+        h("h2", {}, type, " ", h("code", { class: "doc-id", title: id }, id)),
+        h("span", { class: "badge quarantined" }, "quarantined"),
+      ),
       h("div", { class: "actions" }, release, drop),
     ),
     h("p", { class: "quarantine-reason" }, h("strong", {}, "Refused on arrival: "), reason),
@@ -71,7 +88,9 @@ export function renderOutcome(panel: HTMLElement, outcome: QuarantineOutcome, op
         {},
         released ? "Released " : "Dropped ",
         h("code", {}, outcome.id),
-        released ? `: it passed the check and is listed under ${outcome.type} again.` : ": its body is gone from this machine, and it is not taken from peers again.",
+        released
+          ? `: it passed the check and is listed under ${outcome.type} again.`
+          : ": its body is gone from this machine, and it is not taken from peers again.",
       ),
       released ? h("button", { type: "button", onClick: () => open(outcome.type, outcome.id) }, `Open it in ${outcome.type}`) : null,
     ),

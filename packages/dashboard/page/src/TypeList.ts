@@ -11,7 +11,13 @@ export interface QuarantineEntry {
   open(): void
 }
 
-export function renderTypes(list: HTMLElement, types: Overview["types"], selected: string | undefined, select: (type: string) => void, quarantine: QuarantineEntry): void {
+export function renderTypes(
+  list: HTMLElement,
+  types: Overview["types"],
+  selected: string | undefined,
+  select: (type: string) => void,
+  quarantine: QuarantineEntry,
+): void {
   // Shown while anything is quarantined, and while it is open (so emptying it does not pull it away).
   const entry =
     quarantine.count > 0 || quarantine.selected
@@ -20,13 +26,30 @@ export function renderTypes(list: HTMLElement, types: Overview["types"], selecte
           { class: "quarantine-entry" },
           h(
             "button",
-            { type: "button", class: quarantine.selected ? "type quarantine selected" : "type quarantine", "aria-current": quarantine.selected ? "true" : undefined, onClick: quarantine.open },
+            {
+              type: "button",
+              class: quarantine.selected ? "type quarantine selected" : "type quarantine",
+              "aria-current": quarantine.selected ? "true" : undefined,
+              onClick: quarantine.open,
+            },
             h("span", { class: "type-name" }, `Quarantined (${quarantine.count})`),
           ),
         )
       : null
   if (types.length === 0) {
-    fill(list, h("li", { class: "empty" }, "No documents yet. Create one with ", h("strong", {}, "New document"), " or ", h("code", {}, "cairn create"), "."), entry)
+    fill(
+      list,
+      h(
+        "li",
+        { class: "empty" },
+        "No documents yet. Create one with ",
+        h("strong", {}, "New document"),
+        " or ",
+        h("code", {}, "cairn create"),
+        ".",
+      ),
+      entry,
+    )
     return
   }
   fill(
@@ -37,7 +60,13 @@ export function renderTypes(list: HTMLElement, types: Overview["types"], selecte
         {},
         h(
           "button",
-          { type: "button", class: type === selected ? "type selected" : "type", "data-type": type, "aria-current": type === selected ? "true" : undefined, onClick: () => select(type) },
+          {
+            type: "button",
+            class: type === selected ? "type selected" : "type",
+            "data-type": type,
+            "aria-current": type === selected ? "true" : undefined,
+            onClick: () => select(type),
+          },
           h("span", { class: "type-name" }, type),
           defined ? h("span", { class: "badge", title: "this peer has a schema for the type" }, "schema") : null,
           h("span", { class: "count" }, count),

@@ -44,7 +44,8 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 
 export const api = {
   overview: () => call<Overview>("GET", "/api/overview"),
-  documents: (type: string, deleted: boolean) => call<DocumentList>("GET", `/api/docs?type=${encodeURIComponent(type)}${deleted ? "&deleted=1" : ""}`),
+  documents: (type: string, deleted: boolean) =>
+    call<DocumentList>("GET", `/api/docs?type=${encodeURIComponent(type)}${deleted ? "&deleted=1" : ""}`),
   document: (id: string) => call<DocumentDetail>("GET", `/api/docs/${encodeURIComponent(id)}`),
   create: (type: string, data: unknown) => call<DocumentDetail>("POST", "/api/docs", { type, data }),
   edit: (id: string, edit: Edit) => call<DocumentDetail>("POST", `/api/docs/${encodeURIComponent(id)}/edit`, edit),

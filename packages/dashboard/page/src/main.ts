@@ -6,7 +6,16 @@
  * and the server's event stream keeps every part current.
  */
 import "./style.css"
-import { api, ApiError, type DocumentDetail, type DocumentSummary, type Edit, type Overview, type QuarantinedDetail, type QuarantinedSummary } from "./api.js"
+import {
+  api,
+  ApiError,
+  type DocumentDetail,
+  type DocumentSummary,
+  type Edit,
+  type Overview,
+  type QuarantinedDetail,
+  type QuarantinedSummary,
+} from "./api.js"
 import { renderDocument, renderEmptyDocument } from "./DocumentPanel.js"
 import { renderDocuments } from "./DocumentList.js"
 import { byId, fill, h } from "./dom.js"
@@ -108,7 +117,13 @@ const loadOverview = latest(api.overview, (overview, error) => {
   // A release made elsewhere (the CLI) arrives as a change: the count says the list is out of date.
   if (quarantineChanged && inQuarantine()) reload.documents()
   const name = overview.machine.name
-  fill(view.machine, name ? h("strong", {}, name) : null, " ", h("code", { title: overview.machine.machineId }, shortId(overview.machine.machineId, 12)), h("span", { class: "muted" }, ` · wants ${types(overview.machine.wants)}${overview.machine.relay ? " · relay" : ""}`))
+  fill(
+    view.machine,
+    name ? h("strong", {}, name) : null,
+    " ",
+    h("code", { title: overview.machine.machineId }, shortId(overview.machine.machineId, 12)),
+    h("span", { class: "muted" }, ` · wants ${types(overview.machine.wants)}${overview.machine.relay ? " · relay" : ""}`),
+  )
   const first = overview.types.find(t => t.count > 0)
   if (!state.type && first) {
     history.replaceState(null, "", `#/${encodeURIComponent(first.type)}`)
@@ -186,8 +201,19 @@ function drawTypes(): void {
 }
 
 function drawDocuments(): void {
-  if (inQuarantine()) return renderQuarantineList(view.documents, view.documentsHeading, state.quarantine && { ...state.quarantine, selected: state.id, fresh: state.fresh }, id => go(QUARANTINE, id))
-  renderDocuments(view.documents, view.documentsHeading, { type: state.type, docs: state.docs, total: state.total, selected: state.id, fresh: state.fresh }, id => go(state.type, id))
+  if (inQuarantine())
+    return renderQuarantineList(
+      view.documents,
+      view.documentsHeading,
+      state.quarantine && { ...state.quarantine, selected: state.id, fresh: state.fresh },
+      id => go(QUARANTINE, id),
+    )
+  renderDocuments(
+    view.documents,
+    view.documentsHeading,
+    { type: state.type, docs: state.docs, total: state.total, selected: state.id, fresh: state.fresh },
+    id => go(state.type, id),
+  )
 }
 
 function drawDocument(): void {
@@ -199,7 +225,11 @@ function drawDocument(): void {
 
 function drawQuarantined(): void {
   if (!state.id && state.outcome) return renderOutcome(view.document, state.outcome, (type, id) => go(type, id))
-  if (!state.id) return renderEmptyDocument(view.document, state.quarantine?.total === 0 ? "Nothing is quarantined." : "Pick a quarantined document to see why it was refused.")
+  if (!state.id)
+    return renderEmptyDocument(
+      view.document,
+      state.quarantine?.total === 0 ? "Nothing is quarantined." : "Pick a quarantined document to see why it was refused.",
+    )
   if (!state.quarantined) return renderEmptyDocument(view.document, state.documentError ?? "Loading…")
   renderQuarantined(view.document, state.quarantined, state.overview?.machine.machineId ?? "", quarantineActions, state.documentError)
 }

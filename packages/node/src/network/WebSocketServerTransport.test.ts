@@ -16,7 +16,6 @@ const cbor = new Encoder({ tagUint8Array: false, useRecords: false })
 
 type Note = { title: string; done?: boolean }
 
-
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
@@ -27,7 +26,10 @@ async function startServer(options: Partial<WebSocketServerTransportOptions> = {
   const logs: string[] = []
   const transport = new WebSocketServerTransport({ log: message => logs.push(message), inbound: () => "pass", ...options })
   const repo = new Repo({ network: [transport.adapter], peerId })
-  cleanups.push(() => repo.shutdown(), () => transport.close())
+  cleanups.push(
+    () => repo.shutdown(),
+    () => transport.close(),
+  )
   const address = await transport.listen()
   return { transport, repo, address, logs }
 }
@@ -201,10 +203,13 @@ describe("WebSocketServerTransport", () => {
     const sockets: Socket[] = []
     const silent = createTcpServer(socket => sockets.push(socket))
     await new Promise<void>(resolve => silent.listen(0, "127.0.0.1", resolve))
-    cleanups.push(() => new Promise(resolve => {
+    cleanups.push(
+      () =>
+        new Promise(resolve => {
           for (const socket of sockets) socket.destroy()
           silent.close(resolve)
-        }))
+        }),
+    )
     const { port } = silent.address() as { port: number }
 
     const client = startClient(`ws://127.0.0.1:${port}/`)
@@ -224,7 +229,12 @@ describe("WebSocketServerTransport", () => {
     ["invalid CBOR", socket => socket.send(new Uint8Array([0xff, 0xfe, 0x00])), CloseCode.BAD_FRAME, /invalid CBOR/],
     ["a frame over the size limit", socket => socket.send(new Uint8Array(100_000)), 1009, /Max payload size exceeded/],
     ["a valid frame of the wrong shape", socket => socket.send(cbor.encode({ kind: "hello", protocol: 1 })), CloseCode.BAD_FRAME, /peerId/],
-    ["a frame before hello", socket => socket.send(cbor.encode({ kind: "control", message: 1 })), CloseCode.BAD_FRAME, /expected hello, got control/],
+    [
+      "a frame before hello",
+      socket => socket.send(cbor.encode({ kind: "control", message: 1 })),
+      CloseCode.BAD_FRAME,
+      /expected hello, got control/,
+    ],
   ])("closes a connection that sends %s, and keeps serving the others", async (_, misbehave, code, logged) => {
     const server = await startServer({ maxFrameBytes: 64 * 1024 })
     const client = startClient(server.address.url)
@@ -265,10 +275,13 @@ describe("WebSocketServerTransport", () => {
     http.on("upgrade", (request, socket) => {
       if (request.url === "/other") socket.end("HTTP/1.1 418 I'm a teapot\r\n\r\n")
     })
-    cleanups.push(() => new Promise(resolve => {
+    cleanups.push(
+      () =>
+        new Promise(resolve => {
           http.closeAllConnections()
           http.close(resolve)
-        }))
+        }),
+    )
     const server = await startServer({ server: http, path: "/sync" })
     expect(server.address.url).toBe(`ws://127.0.0.1:${server.address.port}/sync`)
 

@@ -6,7 +6,9 @@ import { WebSocket } from "ws"
  * global WebSocket). `ws` also enforces `maxFrameBytes` while receiving, so
  * an oversized frame is refused before it is buffered whole.
  */
-export function createNodeClientAdapter(options: Omit<CairnClientAdapterOptions, "createSocket"> & { ca?: string | Buffer }): CairnClientAdapter {
+export function createNodeClientAdapter(
+  options: Omit<CairnClientAdapterOptions, "createSocket"> & { ca?: string | Buffer },
+): CairnClientAdapter {
   const maxPayload = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
   const { ca, ...rest } = options
   // Certificates are verified by default (wss://); `ca` adds an authority to trust, it never turns checking off.

@@ -14,7 +14,10 @@ export class ForwardReader {
   /** Bytes of #window that hold file data. */
   #filled = 0
 
-  constructor(private readonly file: LogFile, private readonly end: number) {}
+  constructor(
+    private readonly file: LogFile,
+    private readonly end: number,
+  ) {}
 
   /**
    * The buffer holding file bytes [position, position + length), and where in

@@ -22,7 +22,11 @@ export class LogFile {
   #reads = 0
   #closing: (() => void) | undefined
 
-  private constructor(public path: string, readonly handle: FileHandle, size: number) {
+  private constructor(
+    public path: string,
+    readonly handle: FileHandle,
+    size: number,
+  ) {
     this.size = size
   }
 
@@ -45,13 +49,18 @@ export class LogFile {
       const { size } = await handle.stat()
       const header = Buffer.alloc(FILE_HEADER_BYTES)
       const { bytesRead } = await handle.read(header, 0, FILE_HEADER_BYTES, 0)
-      const intact = bytesRead === FILE_HEADER_BYTES && header.subarray(0, 8).equals(FILE_MAGIC) && crc32(header.subarray(0, 12)) === header.readUInt32LE(12)
+      const intact =
+        bytesRead === FILE_HEADER_BYTES &&
+        header.subarray(0, 8).equals(FILE_MAGIC) &&
+        crc32(header.subarray(0, 12)) === header.readUInt32LE(12)
       // Never "repair" a bad file header: the log is only ever renamed into
       // place complete, so a bad one means this is not our file (or its first
       // block is gone) and overwriting it could destroy someone's data.
-      if (!intact) throw new StorageFormatError(`${path} is not a Cairn storage log (or its header is damaged); move it away to start an empty store`)
+      if (!intact)
+        throw new StorageFormatError(`${path} is not a Cairn storage log (or its header is damaged); move it away to start an empty store`)
       const version = header.readUInt32LE(8)
-      if (version !== FORMAT_VERSION) throw new StorageFormatError(`${path} is storage format ${version}; this version of Cairn reads format ${FORMAT_VERSION}`)
+      if (version !== FORMAT_VERSION)
+        throw new StorageFormatError(`${path} is storage format ${version}; this version of Cairn reads format ${FORMAT_VERSION}`)
       return new LogFile(path, handle, size)
     } catch (error) {
       await handle.close()
@@ -82,7 +91,7 @@ export class LogFile {
    */
   async append(buffers: Buffer[], sync: boolean): Promise<number> {
     const start = this.size
-    let pending = buffers.filter((buffer) => buffer.length > 0)
+    let pending = buffers.filter(buffer => buffer.length > 0)
     let position = start
     while (pending.length > 0) {
       const { bytesWritten } = await this.handle.writev(pending, position)
@@ -126,7 +135,7 @@ export class LogFile {
 
   /** Close once reads already started have finished (they may still use an old file after a compaction swapped it out). */
   async closeWhenIdle(): Promise<void> {
-    if (this.#reads > 0) await new Promise<void>((resolve) => (this.#closing = resolve))
+    if (this.#reads > 0) await new Promise<void>(resolve => (this.#closing = resolve))
     await this.handle.close()
   }
 }

@@ -36,7 +36,7 @@ async function main() {
   const round = Number(roundText)
   const { LogStorageAdapter } = await import(pathToFileURL(modulePath).href)
   const adapter = await LogStorageAdapter.open(directory, { compactMinDeadBytes: 32 * 1024 })
-  const print = (line) => writeSync(1, line + "\n")
+  const print = line => writeSync(1, line + "\n")
   print("ready")
 
   const versions = new Map() // key number -> latest acknowledged version, for keys that exist and are idle
@@ -80,7 +80,7 @@ async function main() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main().catch((error) => {
+  main().catch(error => {
     writeSync(2, `${error?.stack ?? error}\n`)
     process.exit(1)
   })

@@ -34,7 +34,7 @@ async function runAndKill(adapterPath: string, dir: string, round: number, delay
     stdout += data
   })
   child.stderr.setEncoding("utf8").on("data", (data: string) => (stderr += data))
-  const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on("close", (_code, signal) => resolve(signal)))
+  const signal = await new Promise<NodeJS.Signals | null>(resolve => child.on("close", (_code, signal) => resolve(signal)))
   if (signal !== "SIGKILL") throw new Error(`crash child ended on its own (round ${round}): ${stderr}`)
   return stdout.split("\n").slice(1, -1) // drop "ready" and the unfinished last line
 }
@@ -70,12 +70,15 @@ it("keeps every acknowledged save and remove through kill -9 at random moments",
     }
 
     const adapter = await LogStorageAdapter.open(dir)
-    expect(adapter.damaged.filter((damage) => damage.reason !== "torn-tail")).toEqual([])
-    const found = new Map((await adapter.loadRange([])).map((chunk) => [chunk.key.join("/"), chunk.data!]))
+    expect(adapter.damaged.filter(damage => damage.reason !== "torn-tail")).toEqual([])
+    const found = new Map((await adapter.loadRange([])).map(chunk => [chunk.key.join("/"), chunk.data!]))
     for (const [key, data] of found) {
       const versions = (allowed.get(key) ?? []).filter((state): state is number => state !== "absent")
-      const match = versions.find((version) => Buffer.from(data).equals(valueFor(key, version)))
-      expect(match, `${key} holds a value that was never written (round ${round}, allowed ${JSON.stringify(allowed.get(key))})`).toBeDefined()
+      const match = versions.find(version => Buffer.from(data).equals(valueFor(key, version)))
+      expect(
+        match,
+        `${key} holds a value that was never written (round ${round}, allowed ${JSON.stringify(allowed.get(key))})`,
+      ).toBeDefined()
       allowed.set(key, [match!])
     }
     for (const [key, states] of allowed) {

@@ -87,7 +87,7 @@ describe("LogStorageAdapter", () => {
     await adapter.save(["abcd", "snapshot", "h3"], bytes("4"))
     await adapter.save(["ab", "c", "snapshot"], bytes("5"))
     await adapter.save(["abc", "snapshots", "h4"], bytes("6"))
-    const keysOf = async (prefix: string[]) => (await adapter.loadRange(prefix)).map((chunk) => chunk.key.join("/"))
+    const keysOf = async (prefix: string[]) => (await adapter.loadRange(prefix)).map(chunk => chunk.key.join("/"))
     expect(await keysOf(["abc"])).toEqual(["abc/snapshot/h1", "abc/incremental/h2", "abc", "abc/snapshots/h4"])
     expect(await keysOf(["abc", "snapshot"])).toEqual(["abc/snapshot/h1"])
     expect(await keysOf(["abc", "snapshot", "h1"])).toEqual(["abc/snapshot/h1"])
@@ -107,9 +107,9 @@ describe("LogStorageAdapter", () => {
     await adapter.save(["a", "b"], bytes("a/b"))
     for (const part of firstParts) {
       const expected = part === "a" ? ["a", "a/b"] : [part]
-      expect((await adapter.loadRange([part])).map((chunk) => text(chunk.data))).toEqual(expected)
+      expect((await adapter.loadRange([part])).map(chunk => text(chunk.data))).toEqual(expected)
     }
-    expect((await adapter.loadRange(["a", "b"])).map((chunk) => chunk.key)).toEqual([["a", "b"]])
+    expect((await adapter.loadRange(["a", "b"])).map(chunk => chunk.key)).toEqual([["a", "b"]])
     await adapter.removeRange(['a","b'])
     expect(await adapter.loadRange(["a", "b"])).toHaveLength(1)
   })
@@ -155,7 +155,7 @@ describe("LogStorageAdapter", () => {
     await adapter.close()
     const reopened = await openAdapter(dir)
     expect(await reopened.loadRange(["doc"])).toStrictEqual(before)
-    expect(before.map((chunk) => text(chunk.data))).toEqual(["b", "c", "a2"])
+    expect(before.map(chunk => text(chunk.data))).toEqual(["b", "c", "a2"])
     expect(await reopened.load(["gone", "1"])).toBeUndefined()
     expect(reopened.damaged).toEqual([])
   })
@@ -170,7 +170,7 @@ describe("LogStorageAdapter", () => {
     const fullSize = (await stat(logPath(dir))).size
     await truncate(logPath(dir), fullSize - 5)
     const damages: unknown[] = []
-    const reopened = await openAdapter(dir, { onDamage: (damage) => damages.push(damage) })
+    const reopened = await openAdapter(dir, { onDamage: damage => damages.push(damage) })
     expect(text(await reopened.load(["a"]))).toBe("first value")
     expect(await reopened.load(["b"])).toBeUndefined()
     expect(reopened.damaged).toEqual([expect.objectContaining({ reason: "torn-tail", foundWhen: "open" })])
@@ -204,7 +204,7 @@ describe("LogStorageAdapter", () => {
     await flipByte(dir, await offsetOf(dir, "value number 2"))
     const reopened = await openAdapter(dir)
     const loaded = await reopened.loadRange(["doc"])
-    expect(loaded.map((chunk) => text(chunk.data))).toEqual(["value number 0", "value number 1", "value number 3", "value number 4"])
+    expect(loaded.map(chunk => text(chunk.data))).toEqual(["value number 0", "value number 1", "value number 3", "value number 4"])
     expect(reopened.damaged).toEqual([expect.objectContaining({ reason: "checksum", key: ["doc", "chunk-2"], foundWhen: "open" })])
   })
 
@@ -217,7 +217,7 @@ describe("LogStorageAdapter", () => {
     const keyStart = await offsetOf(dir, '["doc","chunk-2"]')
     await flipByte(dir, keyStart - 12)
     const reopened = await openAdapter(dir)
-    expect((await reopened.loadRange(["doc"])).map((chunk) => chunk.key[1])).toEqual(["chunk-0", "chunk-1", "chunk-3", "chunk-4"])
+    expect((await reopened.loadRange(["doc"])).map(chunk => chunk.key[1])).toEqual(["chunk-0", "chunk-1", "chunk-3", "chunk-4"])
     expect(reopened.damaged).toEqual([expect.objectContaining({ offset: keyStart - 20, reason: "header", foundWhen: "open" })])
   })
 
@@ -245,7 +245,7 @@ describe("LogStorageAdapter", () => {
     expect(stats.keys).toBe(49)
     expect(stats.fileBytes).toBeLessThanOrEqual(2 * stats.liveBytes + 4096 + 16)
     const before = await adapter.loadRange(["doc"])
-    expect(before.map((chunk) => text(chunk.data))).toEqual(Array.from({ length: 49 }, (_, i) => text(value(i + 1, 19))))
+    expect(before.map(chunk => text(chunk.data))).toEqual(Array.from({ length: 49 }, (_, i) => text(value(i + 1, 19))))
     await adapter.close()
     const reopened = await openAdapter(dir)
     expect(await reopened.loadRange(["doc"])).toStrictEqual(before)
@@ -305,7 +305,7 @@ describe("LogStorageAdapter", () => {
     await adapter.save(["before"], bytes("ok"))
     vi.spyOn(await fileHandlePrototype(dir), "datasync").mockRejectedValueOnce(Object.assign(new Error("EIO"), { code: "EIO" }))
     const results = await Promise.allSettled([adapter.save(["a"], bytes("1")), adapter.save(["b"], bytes("2"))])
-    expect(results.map((result) => result.status)).toEqual(["rejected", "rejected"])
+    expect(results.map(result => result.status)).toEqual(["rejected", "rejected"])
     expect((results[0] as PromiseRejectedResult).reason).toBeInstanceOf(StorageFailedError)
     await expect(adapter.load(["before"])).rejects.toThrow(StorageFailedError)
     await adapter.close()
@@ -333,7 +333,7 @@ describe("LogStorageAdapter", () => {
     const urls: AutomergeUrl[] = []
     for (let i = 0; i < 20; i++) {
       const handle = repo.create<{ title: string; done: boolean }>({ title: `task ${i}`, done: false })
-      handle.change((doc) => (doc.done = i % 2 === 0))
+      handle.change(doc => (doc.done = i % 2 === 0))
       urls.push(handle.url)
     }
     await repo.flush()
@@ -342,9 +342,9 @@ describe("LogStorageAdapter", () => {
 
     const reopened = await openAdapter(dir)
     const second = new Repo({ storage: reopened, network: [] })
-    const docs = await Promise.all(urls.map(async (url) => (await second.find<{ title: string; done: boolean }>(url)).doc()))
-    expect(docs.map((doc) => doc.title)).toEqual(urls.map((_, i) => `task ${i}`))
-    expect(docs.map((doc) => doc.done)).toEqual(urls.map((_, i) => i % 2 === 0))
+    const docs = await Promise.all(urls.map(async url => (await second.find<{ title: string; done: boolean }>(url)).doc()))
+    expect(docs.map(doc => doc.title)).toEqual(urls.map((_, i) => `task ${i}`))
+    expect(docs.map(doc => doc.done)).toEqual(urls.map((_, i) => i % 2 === 0))
     await second.shutdown()
     expect(reopened.damaged).toEqual([])
   })

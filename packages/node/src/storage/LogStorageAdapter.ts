@@ -97,7 +97,13 @@ export class LogStorageAdapter implements StorageAdapterInterface {
   /** After a failed automatic compaction, the file size at which to try again (so a full disk is not retried on every write). */
   #retryCompactionAt = 0
 
-  private constructor(readonly directory: string, file: LogFile, index: KeyIndex, damaged: DamagedRecord[], options: LogStorageOptions) {
+  private constructor(
+    readonly directory: string,
+    file: LogFile,
+    index: KeyIndex,
+    damaged: DamagedRecord[],
+    options: LogStorageOptions,
+  ) {
     this.#file = file
     this.#index = index
     this.#damaged = damaged
@@ -119,7 +125,7 @@ export class LogStorageAdapter implements StorageAdapterInterface {
     const file = await openOrCreateLog(dir)
     const index = new KeyIndex()
     try {
-      const { end, damaged } = await scanLog(file, (record) => {
+      const { end, damaged } = await scanLog(file, record => {
         if (record.kind === RecordKind.Put) index.set(newEntry(record.id, record.offset, record.length, undefined))
         else index.delete(record.id)
       })
@@ -183,7 +189,7 @@ export class LogStorageAdapter implements StorageAdapterInterface {
     this.#assertUsable()
     keyId(keyPrefix)
     const entries = this.#index.matching(keyPrefix)
-    const values = await Promise.all(entries.map((entry) => this.#read(entry)))
+    const values = await Promise.all(entries.map(entry => this.#read(entry)))
     const chunks: Chunk[] = []
     entries.forEach((entry, i) => {
       const data = values[i]
@@ -196,7 +202,7 @@ export class LogStorageAdapter implements StorageAdapterInterface {
   async removeRange(keyPrefix: StorageKey): Promise<void> {
     this.#assertUsable()
     keyId(keyPrefix)
-    const removals = this.#index.matching(keyPrefix).map((entry) => {
+    const removals = this.#index.matching(keyPrefix).map(entry => {
       this.#index.delete(entry.id)
       return this.#enqueue(encodeRecord(RecordKind.Tombstone, Buffer.from(entry.id, "utf8")), undefined)
     })
@@ -257,7 +263,7 @@ export class LogStorageAdapter implements StorageAdapterInterface {
   /** The single writer: appends queued records in batches and runs compactions between them. Never rejects. */
   async #drain(): Promise<void> {
     // One turn of the event loop lets every save made in this turn join the first batch.
-    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise(resolve => setImmediate(resolve))
     while (!this.#failure) {
       if (this.#compactWaiters.length > 0) {
         await this.#compactNow()
@@ -278,7 +284,7 @@ export class LogStorageAdapter implements StorageAdapterInterface {
     this.#queue = []
     try {
       let offset = await this.#file.append(
-        batch.map((write) => write.record),
+        batch.map(write => write.record),
         this.#fsync,
       )
       for (const write of batch) {
@@ -316,7 +322,7 @@ export class LogStorageAdapter implements StorageAdapterInterface {
 
   /** Runs inside the writer, so the log does not grow while it is copied; loads go on reading the old file. */
   async #compact(): Promise<void> {
-    const live = [...this.#index.entries()].filter((entry) => entry.offset >= 0).sort((a, b) => a.offset - b.offset)
+    const live = [...this.#index.entries()].filter(entry => entry.offset >= 0).sort((a, b) => a.offset - b.offset)
     const logPath = join(this.directory, LOG_NAME)
     const temporaryPath = join(this.directory, COMPACTING_NAME)
     const copy = await copyLiveRecords(this.#file, live, temporaryPath)

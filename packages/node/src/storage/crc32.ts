@@ -52,5 +52,4 @@ export function crc32Portable(bytes: Uint8Array): number {
 }
 
 /** CRC-32 of `bytes` as an unsigned 32-bit integer: native where Node has it, else `crc32Portable`. */
-export const crc32: (bytes: Uint8Array) => number =
-  typeof zlib.crc32 === "function" ? (bytes) => zlib.crc32(bytes) : crc32Portable
+export const crc32: (bytes: Uint8Array) => number = typeof zlib.crc32 === "function" ? bytes => zlib.crc32(bytes) : crc32Portable

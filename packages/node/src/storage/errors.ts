@@ -22,7 +22,10 @@ export class StorageClosedError extends CairnError {
  * checksums sort out whatever half-written record was left behind.
  */
 export class StorageFailedError extends CairnError {
-  constructor(readonly directory: string, override readonly cause: unknown) {
+  constructor(
+    readonly directory: string,
+    override readonly cause: unknown,
+  ) {
     super(`storage in ${directory} failed to write (${describe(cause)}); fix the cause and open it again`)
   }
 }

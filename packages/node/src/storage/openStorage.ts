@@ -133,7 +133,11 @@ class SplitStorage implements PeerStorage {
 }
 
 /** Merge what the logs found on this open into the damage record on disk (written only when there is something new). */
-async function recordDamage(path: string, inDocuments: readonly DamagedRecord[], inCatalog: readonly DamagedRecord[]): Promise<StorageDamage> {
+async function recordDamage(
+  path: string,
+  inDocuments: readonly DamagedRecord[],
+  inCatalog: readonly DamagedRecord[],
+): Promise<StorageDamage> {
   const damage: StorageDamage = { catalog: false, documents: [], unknownDocuments: false }
   try {
     const saved = JSON.parse(await readFile(path, "utf8")) as Partial<StorageDamage>

@@ -45,7 +45,7 @@ export interface RecordHeader {
 
 /** The key's JSON text, its identity in the index. Throws InvalidStorageKeyError for anything but an array of strings. */
 export function keyId(key: readonly string[]): string {
-  if (!Array.isArray(key) || !key.every((part) => typeof part === "string")) {
+  if (!Array.isArray(key) || !key.every(part => typeof part === "string")) {
     throw new InvalidStorageKeyError(`a storage key must be an array of strings, got ${JSON.stringify(key)}`)
   }
   return JSON.stringify(key)
@@ -111,7 +111,7 @@ export function readKey(bytes: Buffer, at: number, header: RecordHeader): { id: 
   const id = bytes.toString("utf8", start, Math.min(start + header.keyLength, bytes.length))
   try {
     const key: unknown = JSON.parse(id)
-    if (Array.isArray(key) && key.every((part) => typeof part === "string")) return { id, key }
+    if (Array.isArray(key) && key.every(part => typeof part === "string")) return { id, key }
   } catch {
     // Damaged key bytes: the caller reports the record without a key.
   }

@@ -69,14 +69,26 @@ export async function scanLog(file: LogFile, onRecord: (record: ScannedRecord) =
       intactEnd = position + header.length
     } else {
       const damagedKey = readKey(record.buffer, record.at, header)?.key
-      damaged.push({ offset: position, length: header.length, reason: "checksum", ...(damagedKey ? { key: damagedKey } : {}), foundWhen: "open" })
+      damaged.push({
+        offset: position,
+        length: header.length,
+        reason: "checksum",
+        ...(damagedKey ? { key: damagedKey } : {}),
+        foundWhen: "open",
+      })
     }
     position += header.length
   }
   if (intactEnd === file.size) return { end: intactEnd, damaged }
-  const tailKey = damaged.find((damage) => damage.offset >= intactEnd && damage.key)?.key
-  const middle = damaged.filter((damage) => damage.offset < intactEnd)
-  middle.push({ offset: intactEnd, length: file.size - intactEnd, reason: "torn-tail", ...(tailKey ? { key: tailKey } : {}), foundWhen: "open" })
+  const tailKey = damaged.find(damage => damage.offset >= intactEnd && damage.key)?.key
+  const middle = damaged.filter(damage => damage.offset < intactEnd)
+  middle.push({
+    offset: intactEnd,
+    length: file.size - intactEnd,
+    reason: "torn-tail",
+    ...(tailKey ? { key: tailKey } : {}),
+    foundWhen: "open",
+  })
   return { end: intactEnd, damaged: middle }
 }
 

@@ -19,7 +19,7 @@ const store = kind === "openStorage" ? await module.openStorage(directory) : awa
 const plan = JSON.parse(readFileSync(join(planDir, "plan.json"), "utf8"))
 const bytes = readFileSync(join(planDir, "plan.bin"))
 let offset = 0
-const chunksOf = (entries) =>
+const chunksOf = entries =>
   entries.map(({ key, length }) => {
     const data = new Uint8Array(bytes.buffer, bytes.byteOffset + offset, length).slice()
     offset += length
@@ -27,7 +27,7 @@ const chunksOf = (entries) =>
   })
 const acknowledged = chunksOf(plan.acknowledged)
 const inFlight = chunksOf(plan.inFlight)
-const print = (line) => writeSync(1, line + "\n")
+const print = line => writeSync(1, line + "\n")
 
 for (const { key, data } of acknowledged) {
   await store.save(key, data)

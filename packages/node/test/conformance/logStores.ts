@@ -24,8 +24,8 @@ type Kind = "LogStorageAdapter" | "openStorage"
 type Closable = StorageAdapterInterface & { close(): Promise<void> }
 
 const openers: Record<Kind, (dir: string) => Promise<Closable & { readonly damaged: readonly unknown[] }>> = {
-  LogStorageAdapter: (dir) => LogStorageAdapter.open(dir),
-  openStorage: (dir) => openStorage(dir),
+  LogStorageAdapter: dir => LogStorageAdapter.open(dir),
+  openStorage: dir => openStorage(dir),
 }
 
 /** A log store in a fresh directory, with every capability of the suite. */
@@ -111,9 +111,12 @@ async function damageTail(path: string, how: "truncate" | "corrupt", victim: Chu
 async function killWhileWriting(kind: Kind, dir: string, plan: CrashPlan): Promise<StorageKey[]> {
   const planDir = await mkdtemp(join(tmpdir(), "cairn-crash-plan-"))
   try {
-    const entries = (chunks: readonly Chunk[]) => chunks.map((chunk) => ({ key: chunk.key, length: chunk.data!.byteLength }))
-    await writeFile(join(planDir, "plan.json"), JSON.stringify({ acknowledged: entries(plan.acknowledged), inFlight: entries(plan.inFlight) }))
-    await writeFile(join(planDir, "plan.bin"), Buffer.concat([...plan.acknowledged, ...plan.inFlight].map((chunk) => chunk.data!)))
+    const entries = (chunks: readonly Chunk[]) => chunks.map(chunk => ({ key: chunk.key, length: chunk.data!.byteLength }))
+    await writeFile(
+      join(planDir, "plan.json"),
+      JSON.stringify({ acknowledged: entries(plan.acknowledged), inFlight: entries(plan.inFlight) }),
+    )
+    await writeFile(join(planDir, "plan.bin"), Buffer.concat([...plan.acknowledged, ...plan.inFlight].map(chunk => chunk.data!)))
     const modulePath = await builtStorageModule(kind)
     const child = spawn(process.execPath, [WRITER, modulePath, kind, dir, planDir], { stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
@@ -128,14 +131,14 @@ async function killWhileWriting(kind: Kind, dir: string, plan: CrashPlan): Promi
       }
     })
     child.stderr.setEncoding("utf8").on("data", (data: string) => (stderr += data))
-    const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on("close", (_code, signal) => resolve(signal)))
+    const signal = await new Promise<NodeJS.Signals | null>(resolve => child.on("close", (_code, signal) => resolve(signal)))
     if (signal !== "SIGKILL") throw new Error(`the writer ended on its own before it was killed: ${stderr || stdout.slice(-200)}`)
     // The last line may be cut short by the kill; only whole lines count.
     return stdout
       .split("\n")
       .slice(0, -1)
-      .filter((line) => line.startsWith("A "))
-      .map((line) => JSON.parse(line.slice(2)) as StorageKey)
+      .filter(line => line.startsWith("A "))
+      .map(line => JSON.parse(line.slice(2)) as StorageKey)
   } finally {
     await rm(planDir, { recursive: true, force: true })
   }

@@ -16,7 +16,10 @@ export async function builtStorageModule(name: string): Promise<string> {
   for (const file of await readdir(sources)) {
     if (!file.endsWith(".ts") || file.includes(".test.") || file.endsWith(".d.ts")) continue
     const output = join(built, file.replace(/\.ts$/, ".js"))
-    const builtTime = await stat(output).then((s) => s.mtimeMs, () => 0)
+    const builtTime = await stat(output).then(
+      s => s.mtimeMs,
+      () => 0,
+    )
     if (builtTime < (await stat(join(sources, file))).mtimeMs) {
       throw new Error(`${output} is missing or older than its source; build first: cd packages/node && npx tsc -b`)
     }

@@ -78,6 +78,8 @@ async function generate(extractable: boolean): Promise<CryptoKeyPair> {
   try {
     return (await crypto.subtle.generateKey(ED25519, extractable, ["sign", "verify"])) as CryptoKeyPair
   } catch (error) {
-    throw new Error(`this browser cannot make an Ed25519 key with WebCrypto, which a Cairn machine identity needs (Chrome 137+, Firefox 129+, Safari 17+): ${(error as Error)?.message ?? error}`)
+    throw new Error(
+      `this browser cannot make an Ed25519 key with WebCrypto, which a Cairn machine identity needs (Chrome 137+, Firefox 129+, Safari 17+): ${(error as Error)?.message ?? error}`,
+    )
   }
 }

@@ -46,7 +46,11 @@ export function useBrowserPeer(): BrowserPeer {
 
 /** Any live value (see `Live`), re-rendering on every change. */
 export function useLive<T>(live: Live<T>): T {
-  return useSyncExternalStore(live.subscribe, () => live.value, () => live.value)
+  return useSyncExternalStore(
+    live.subscribe,
+    () => live.value,
+    () => live.value,
+  )
 }
 
 /** The browser peer's status: role, server connection, sync. */
@@ -87,7 +91,11 @@ export function useDocument(...args: [TypeRef | string | null | undefined, (stri
  * predicate, an `orderBy` comparator) may be new on every render: the
  * latest one is used, and the query re-runs when an item of `deps` changes.
  */
-export function useQuery<R extends TypeRef>(type: R, options: QueryOptions<DataOfRef<R>> = {}, deps: readonly unknown[] = []): DocOf<R>[] | undefined {
+export function useQuery<R extends TypeRef>(
+  type: R,
+  options: QueryOptions<DataOfRef<R>> = {},
+  deps: readonly unknown[] = [],
+): DocOf<R>[] | undefined {
   const db = useDatabase()
   const name = typeof type === "string" ? type : (type as TypeDefinition<any>).name
   const latest = useRef(options)
@@ -106,7 +114,8 @@ export function useQuery<R extends TypeRef>(type: R, options: QueryOptions<DataO
 function withLatestFunctions<O extends QueryOptions<any>>(options: O, latest: { current: O }): O {
   const result = { ...options }
   if (typeof options.where === "function") result.where = (doc: Doc<any>) => (latest.current.where as (doc: Doc<any>) => boolean)(doc)
-  if (typeof options.orderBy === "function") result.orderBy = (a: Doc<any>, b: Doc<any>) => (latest.current.orderBy as (a: Doc<any>, b: Doc<any>) => number)(a, b)
+  if (typeof options.orderBy === "function")
+    result.orderBy = (a: Doc<any>, b: Doc<any>) => (latest.current.orderBy as (a: Doc<any>, b: Doc<any>) => number)(a, b)
   return result
 }
 

@@ -52,10 +52,16 @@ export class TabDialer {
     const dial: Dial = {
       leader: undefined,
       watch: new AbortController(),
-      socket: new TabSocket(cid, "follower", message => this.#post(message), SocketReadyState.CONNECTING, () => {
-        dial.watch.abort()
-        if (this.#dial === dial) this.#dial = undefined
-      }),
+      socket: new TabSocket(
+        cid,
+        "follower",
+        message => this.#post(message),
+        SocketReadyState.CONNECTING,
+        () => {
+          dial.watch.abort()
+          if (this.#dial === dial) this.#dial = undefined
+        },
+      ),
     }
     this.#dial = dial
     if (this.#leader) this.#open(dial, this.#leader)

@@ -75,10 +75,16 @@ export class TabServer {
   #accept(cid: string, tab: string): void {
     if (this.#sockets.has(cid)) return
     const watch = new AbortController()
-    const socket = new TabSocket(cid, "leader", message => this.#post(message), SocketReadyState.OPEN, () => {
-      watch.abort()
-      this.#sockets.delete(cid)
-    })
+    const socket = new TabSocket(
+      cid,
+      "leader",
+      message => this.#post(message),
+      SocketReadyState.OPEN,
+      () => {
+        watch.abort()
+        this.#sockets.delete(cid)
+      },
+    )
     this.#sockets.set(cid, { socket, watch, tab })
     this.#post({ t: "opened", cid })
     if (this.#status) this.#post({ t: "status", leader: this.options.leader, status: this.#status })
