@@ -2,17 +2,11 @@
  * What each command prints for a person (without --json): ids, aligned
  * tables, and readable blocks. Times are UTC, as `2026-12-01 21:50:03Z`.
  */
+import type { Doc } from "@cairn/core"
 
 type Selection = "*" | string[] | null
 
-interface DocumentResult {
-  id: string
-  type: string
-  createdAt: number
-  createdBy: string
-  modifiedAt: number
-  deletedAt: number | null
-  data: Record<string, unknown>
+interface DocumentResult extends Doc {
   /** Added for a person (see Request.human): the data as tagged JSON, and the change it was read at. */
   tagged?: Record<string, unknown>
   at?: string | null

@@ -3,7 +3,16 @@
  * (DashboardApi.ts) and the page reads them (page/src/api.ts imports these
  * types), so the two cannot drift apart.
  */
-import type { DataPath, Edit as CoreEdit, ExportedDocument, HistoryEntry, PeerStatus, TypeDefinitionJSON, TypeSelection } from "@cairn/core"
+import type {
+  CatalogEntry,
+  DataPath,
+  Edit as CoreEdit,
+  ExportedDocument,
+  HistoryEntry,
+  PeerStatus,
+  TypeDefinitionJSON,
+  TypeSelection,
+} from "@cairn/core"
 
 export type { FieldJSON, HistoryEntry, PeerStatus, TypeDefinitionJSON, TypeSelection } from "@cairn/core"
 
@@ -34,13 +43,7 @@ export interface PeerView extends PeerStatus {
   connected: boolean
 }
 
-export interface DocumentSummary {
-  id: string
-  type: string
-  createdAt: number
-  createdBy: string
-  modifiedAt: number
-  deletedAt: number | null
+export interface DocumentSummary extends Pick<CatalogEntry, "id" | "type" | "createdAt" | "createdBy" | "modifiedAt" | "deletedAt"> {
   /** A line to show in a list: a title-like field, or the first value. */
   summary: string
 }
