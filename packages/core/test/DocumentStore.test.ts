@@ -109,7 +109,17 @@ describe("a document whose type a peer changed", () => {
   it("is quarantined when it arrives by automerge-repo's live sync", async () => {
     const [wireA, wireB] = adapterPair()
     const storage = new MemoryStorage()
-    const { db } = await openDb({ storage, repo: new Repo({ storage, network: [wireA] }), types: [Task, Note] })
+    // Wired as a peer wires it (peer/Peer.ts): a document a peer syncs live reaches the store (Replicator.shareConfig).
+    let track: (id: string) => void = () => {}
+    const shareConfig = {
+      announce: async () => true,
+      access: async (_: unknown, id?: string) => {
+        if (id) track(id)
+        return true
+      },
+    }
+    const { db } = await openDb({ storage, repo: new Repo({ storage, network: [wireA], shareConfig }), types: [Task, Note] })
+    track = id => db.replica.track(id)
     const doc = await db.create(Task, { title: "victim" })
     const { quarantines, seen } = observe(db, doc.id)
     const peerRepo = new Repo({ network: [wireB] })

@@ -15,8 +15,10 @@
  * another, each inside the last one's callback, which ran out of stack at
  * about 2,000 documents.)
  *
- * A large transaction (more than HANDLES_AT_MOST documents not in memory)
- * does not load its documents into repo handles: automerge-repo builds each
+ * New documents never get a repo handle (one is made when the document is
+ * read live or synced live: see Replicator.shareConfig), and a large
+ * transaction (more than HANDLES_AT_MOST documents not in memory) does not
+ * load its documents into repo handles either: automerge-repo builds each
  * handle slowly, and a process holding thousands of live Automerge documents
  * spends most of its time collecting garbage (measured: 1,000 creations
  * through handles took 2 s, 2,000 took 16 s, 4,000 about 100 s; without
@@ -137,18 +139,12 @@ export class Transaction {
     const outside = [...byId.keys()].filter(id => !store.loaded(id))
     const large = store.writesDetached && outside.length + this.#creates.length > HANDLES_AT_MOST
     const detached = large ? outside : []
-    const ids = await store.exclusive(detached, () => this.#apply(byId, large, new Set(detached), time, message))
+    const ids = await store.exclusive(detached, () => this.#apply(byId, new Set(detached), time, message))
     await this.context.commit(ids)
   }
 
   /** Check every part, then apply them all in one step; returns the ids written. */
-  async #apply(
-    byId: Map<string, Op[]>,
-    large: boolean,
-    detached: Set<string>,
-    time: number,
-    message: string | undefined,
-  ): Promise<string[]> {
+  async #apply(byId: Map<string, Op[]>, detached: Set<string>, time: number, message: string | undefined): Promise<string[]> {
     const { store, machine } = this.context
     const options = message ? { time, message } : { time }
     // Sign each creation first (see document/envelope.ts): nothing is applied before every part is ready.
@@ -160,8 +156,11 @@ export class Transaction {
     const inMemory = [...byId.keys()].filter(id => !detached.has(id))
     const handles = await Promise.all(inMemory.map(id => store.handle(id)))
     const written = await this.#changeStored([...detached], byId, options)
-    const created = large ? [] : this.#creates.map((create, i) => this.#build(create, options, proofs[i]!))
-    if (large) {
+    // New documents never get a handle where the store can write without one: even one at a time, thousands of
+    // handles made in one process cost more with every one (see above); a handle is made when one is read live.
+    const detachCreates = store.writesDetached
+    const created = detachCreates ? [] : this.#creates.map((create, i) => this.#build(create, options, proofs[i]!))
+    if (detachCreates) {
       this.#creates.forEach((create, i) => {
         const { id, doc } = this.#build(create, options, proofs[i]!)
         written.push(detachedPart(store, id, doc, [], time))
