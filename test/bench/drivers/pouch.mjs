@@ -93,17 +93,17 @@ export class PouchDriver {
 
   /**
    * Replicate with the server at `url` (a ws:// or http:// address of its
-   * host and port) until done. Unfiltered: `db.sync` both ways, as an app
-   * keeps its copy in step. Filtered, pull only: `filter` names the design
-   * document's filter (with `type` as its query parameter), or `selector`
-   * is a Mango selector.
+   * host and port) until done. By default `db.sync` both ways, as an app
+   * keeps its copy in step; with `pull`, or filtered, pull only
+   * (`replicate.from`). `filter` names the design document's filter (with
+   * `type` as its query parameter); `selector` is a Mango selector.
+   * `server` is the server's own port when `url` is a tap in front of it.
    */
-  syncFrom({ url, timeoutMs, filter, selector, type }) {
-    const remote = new PouchDB(`${url.replace(/^ws/, "http")}/${NAME}`)
-    const filtered = filter || selector
+  syncFrom({ url, server, timeoutMs, filter, selector, type, pull = false }) {
+    const remote = this.#remote(url, server)
     return timed(async () => {
       const options = filter ? { filter, query_params: { type } } : selector ? { selector } : {}
-      const replication = filtered ? this.db.replicate.from(remote, options) : this.db.sync(remote, options)
+      const replication = pull || filter || selector ? this.db.replicate.from(remote, options) : this.db.sync(remote, options)
       const timer = setTimeout(() => replication.cancel(), timeoutMs)
       let timedOut = false
       replication.on("complete", info => (timedOut = info.status === "cancelled" || info.pull?.status === "cancelled"))
@@ -115,6 +115,21 @@ export class PouchDriver {
       }
       return { timedOut, count: (await this.db.info()).doc_count }
     })
+  }
+
+  /**
+   * The server's database, named by the server's own address (`server`, its
+   * port) and reached through `url`. PouchDB keys its replication checkpoints
+   * by the remote's name (express-pouchdb's minimal mode reports no server
+   * uuid), so naming it by the tap's port, new for every connection, would
+   * make every reconnect start from scratch, which no app sees. Requests go
+   * through PouchDB's own fetch (node-fetch), as they would without this.
+   */
+  #remote(url, server) {
+    const via = new URL(url.replace(/^ws/, "http"))
+    if (!server) return new PouchDB(`${via.origin}/${NAME}`)
+    const origin = `http://127.0.0.1:${server}`
+    return new PouchDB(`${origin}/${NAME}`, { fetch: (target, options) => PouchDB.fetch(String(target).replace(origin, via.origin), options) })
   }
 
   /** Current revisions of the given documents. */

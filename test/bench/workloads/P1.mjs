@@ -32,19 +32,26 @@ export default {
       },
       { kinds: Object.keys(SIDES) },
     )
-    const n = count.toLocaleString("en-US")
-    const s = step.toLocaleString("en-US")
-    const rows = []
-    for (const [cairn, pouch, how] of [["cairn-tx", "pouch-bulk", `db.transaction vs bulkDocs, ${s} a step`], ["cairn-each", "pouch-each", `one by one (db.create vs db.post), ${s} in flight`]]) {
-      const timedOut = { cairn: results[cairn].some(x => x.timedOut), plain: results[pouch].some(x => x.timedOut) }
-      const series = (what, unit, key) => row({ id: "P1", what, unit, cairn: results[cairn].map(x => x[key]), plain: results[pouch].map(x => x[key]), timedOut, ...versusPouch })
-      rows.push(
-        series(`create ${n} documents in one process, ${how}: time`, "ms", "ms"),
-        series(`the same: the first ${s}`, "ms", "first"),
-        series(`the same: the last ${s} made`, "ms", "last"),
-        series(`the same: data directory (allocated)`, "bytes", "disk"),
-      )
-    }
-    return { rows, raw: results }
+    return { rows: rowsOf(results, { count, step, budgetMs }), raw: results }
   },
+}
+
+/** The rows of P1's results: each Cairn series against its PouchDB counterpart. */
+export function rowsOf(results, { count, step, budgetMs }) {
+  const n = count.toLocaleString("en-US")
+  const s = step.toLocaleString("en-US")
+  const rows = []
+  for (const [cairn, pouch, how] of [["cairn-tx", "pouch-bulk", `db.transaction vs bulkDocs, ${s} a step`], ["cairn-each", "pouch-each", `one by one (db.create vs db.post), ${s} in flight`]]) {
+    const timedOut = { cairn: results[cairn].some(x => x.timedOut), plain: results[pouch].some(x => x.timedOut) }
+    const series = (what, unit, key, marks = {}) => row({ id: "P1", what, unit, cairn: results[cairn].map(x => x[key]), plain: results[pouch].map(x => x[key]), timedOut: marks, ...versusPouch })
+    rows.push(series(`create ${n} documents in one process, ${how}: time`, "ms", "ms", timedOut))
+    if (timedOut.cairn || timedOut.plain) rows.push(series(`the same: documents made before the ${budgetMs / 60_000}-minute budget ran out`, "documents", "count"))
+    rows.push(
+      series(`the same: the first ${s}`, "ms", "first"),
+      series(`the same: the last ${s} made`, "ms", "last"),
+      series(`the same: data directory (allocated)`, "bytes", "disk"),
+      series(`the same: RSS after GC`, "bytes", "rss"),
+    )
+  }
+  return rows
 }
