@@ -28,6 +28,11 @@ export class Context {
     return this.docs ?? (this.quick ? 100 : full)
   }
 
+  /** How long a sync may run before it is reported as not finished. */
+  get syncTimeoutMs() {
+    return this.quick ? 60_000 : 30 * 60_000
+  }
+
   /** A peer process of `kind` ("cairn", "plain" or "pouch"). */
   spawn(kind, label) {
     return Worker.start(kind, label, { profileDir: this.profileDir })

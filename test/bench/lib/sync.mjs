@@ -56,6 +56,12 @@ export async function startSource(ctx, kind, fixture, { label, openOptions = {} 
   }
 }
 
+/** `n` ids spread evenly over the sorted ids of `entries` (the documents a reconnect workload changes). */
+export function spreadIds(entries, n) {
+  const ids = entries.map(e => e.id).sort()
+  return Array.from({ length: n }, (_, i) => ids[Math.floor((i * ids.length) / n)])
+}
+
 async function countProblems(peers) {
   return (await Promise.all(peers.map(peer => peer.call("problems")))).reduce((n, p) => n + p.count, 0)
 }

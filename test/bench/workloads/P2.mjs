@@ -13,7 +13,7 @@ export default {
   id: "P2",
   async run(ctx) {
     const sizes = ctx.docs ? [ctx.docs] : ctx.quick ? [100] : ctx.large ? [1000, 10000, 100000] : [1000, 10000]
-    const timeoutMs = ctx.quick ? 60_000 : 30 * 60_000
+    const timeoutMs = ctx.syncTimeoutMs
     const rows = []
     const raw = {}
     for (const count of sizes) {

@@ -1,14 +1,16 @@
 // P3: W3's reconnect, Cairn against PouchDB. Both sides hold the same N
-// documents (the client got them by a full sync: P2's directory if it ran,
-// then its process ended); the server changes 10; a new client process opens
-// a copy of its directory and syncs. PouchDB's client resumes from the
-// checkpoints its earlier sync left, two ways: `db.sync` (both ways, as P2
-// synced) and pull only (`replicate.from`). A one-shot `db.sync` into an
-// empty database leaves its push checkpoint at the start, so its next sync
-// offers the server every document it pulled (a revs_diff of N): the pull-only
-// side shows the reconnect without that. Timed from the client's process
-// start (opening the directory included) and from connect.
-import { sharedSource } from "../lib/sync.mjs"
+// documents (the client got them by a full sync, then its process ended);
+// the server changes 10; a new client process opens the client's directory
+// and syncs. Each repetition reconnects the same client (its directory goes
+// on from the last one), as an app's copy does, and each time the server
+// has changed the same 10 documents again. PouchDB two ways, each its own
+// client: `db.sync` (both ways, P2's client) and pull only (`replicate.from`,
+// a client that pulled its first copy). PouchDB keys its checkpoints by the
+// two databases' ids, so a copied directory cannot stand for a client: its
+// copies would overwrite each other's checkpoint on the server.
+// Timed from the client's process start (opening the directory included)
+// and from connect.
+import { sharedSource, spreadIds } from "../lib/sync.mjs"
 import { row } from "../lib/report.mjs"
 import { syncNewClient, VERSUS, versusPouch } from "../lib/versus.mjs"
 
@@ -20,27 +22,25 @@ export default {
   id: "P3",
   async run(ctx) {
     const count = ctx.documents(10000)
-    const timeoutMs = ctx.quick ? 60_000 : 30 * 60_000
+    const timeoutMs = ctx.syncTimeoutMs
     const sources = {}
-    const synced = {}
-    const changedIds = {}
-    for (const kind of VERSUS) {
-      sources[kind] = await sharedSource(ctx, kind, count)
-      synced[kind] = ctx.recall(`synced-${kind}-${count}`)
-      if (!synced[kind]) {
-        synced[kind] = await ctx.scratch.dir(`p3-client-synced-${kind}`)
-        const setup = await syncNewClient(ctx, { kind, label: "p3-client-setup", source: sources[kind], dir: synced[kind], timeoutMs })
-        if (setup.timedOut || setup.count !== count) throw new Error(`P3 setup (${kind}): the client got ${setup.count} of ${count} documents`)
-      }
-      const ids = sources[kind].entries.map(e => e.id).sort()
-      changedIds[kind] = Array.from({ length: CHANGED }, (_, i) => ids[Math.floor((i * ids.length) / CHANGED)])
+    const clients = {}
+    for (const kind of VERSUS) sources[kind] = await sharedSource(ctx, kind, count)
+    for (const [side, [kind, syncArgs]] of Object.entries(SIDES)) {
+      // P2's last client, if it ran in this run (and synced as this side does).
+      clients[side] = side === "pouch-pull" ? undefined : ctx.recall(`synced-${kind}-${count}`)
+      if (clients[side]) continue
+      clients[side] = await ctx.scratch.dir(`p3-client-${side}`)
+      const setup = await syncNewClient(ctx, { kind, label: "p3-client-setup", source: sources[kind], dir: clients[side], syncArgs, timeoutMs })
+      if (setup.timedOut || setup.count !== count) throw new Error(`P3 setup (${side}): the client got ${setup.count} of ${count} documents`)
     }
+    const changedIds = Object.fromEntries(VERSUS.map(kind => [kind, spreadIds(sources[kind].entries, CHANGED)]))
     const results = await ctx.alternate(
       "P3",
-      async (side, rep) => {
+      async side => {
         const [kind, syncArgs] = SIDES[side]
         const source = sources[kind]
-        const dir = await ctx.scratch.copy(synced[kind], `p3-client-${side}-${rep}`)
+        const dir = clients[side]
         const change = await source.peer.call("changeSome", { ids: changedIds[kind] })
         const want = new Map(change.heads.map(h => [h.id, [...h.heads].sort().join()]))
         const after = async client => (await client.call("heads", { ids: changedIds[kind] })).filter(h => want.get(h.id) === [...h.heads].sort().join()).length
