@@ -82,8 +82,8 @@ export function tableCells(r) {
     r.what,
     formatRange(r.cairn, r.unit, r.cairnTimedOut),
     formatRange(r.plain, r.unit, r.plainTimedOut),
-    // Against a plain figure that is a lower bound (it did not finish), the ratio is an upper bound.
-    r.ratio === null ? "–" : `${r.plainTimedOut && !r.cairnTimedOut ? "< " : ""}${ratioText(r.ratio)}`,
+    // Against a plain figure that is a lower bound (it did not finish), the ratio is an upper bound; Cairn's, a lower bound.
+    r.ratio === null ? "–" : `${r.plainTimedOut && !r.cairnTimedOut ? "< " : r.cairnTimedOut && !r.plainTimedOut ? "> " : ""}${ratioText(r.ratio)}`,
     r.target,
     r.measured,
     metText(r.met),

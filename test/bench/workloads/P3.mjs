@@ -27,9 +27,12 @@ export default {
     const clients = {}
     for (const kind of VERSUS) sources[kind] = await sharedSource(ctx, kind, count)
     for (const [side, [kind, syncArgs]] of Object.entries(SIDES)) {
-      // P2's last client, if it ran in this run (and synced as this side does).
-      clients[side] = side === "pouch-pull" ? undefined : ctx.recall(`synced-${kind}-${count}`)
-      if (clients[side]) continue
+      // A copy of P2's (or W2's) last client, if it ran in this run and synced as this side does; that one never syncs again.
+      const synced = side === "pouch-pull" ? undefined : ctx.recall(`synced-${kind}-${count}`)
+      if (synced) {
+        clients[side] = await ctx.scratch.copy(synced, `p3-client-${side}`)
+        continue
+      }
       clients[side] = await ctx.scratch.dir(`p3-client-${side}`)
       const setup = await syncNewClient(ctx, { kind, label: "p3-client-setup", source: sources[kind], dir: clients[side], syncArgs, timeoutMs })
       if (setup.timedOut || setup.count !== count) throw new Error(`P3 setup (${side}): the client got ${setup.count} of ${count} documents`)
