@@ -1,17 +1,20 @@
 #!/usr/bin/env node
-// One benchmark peer in its own OS process: `--kind=cairn` or `--kind=plain`.
+// One benchmark peer in its own OS process: `--kind=cairn`, `plain` or `pouch`.
 // Driven by JSON lines on stdin ({"id", "cmd", "args"}), answering JSON lines
 // on stdout ({"id", "ok", "result" | "error"}), like test/fixtures/peer.mjs.
 // Every command is a method of the driver, plus the few below.
-import * as A from "@automerge/automerge"
-import { CairnDriver } from "./drivers/cairn.mjs"
-import { PlainDriver } from "./drivers/plain.mjs"
 import { timed } from "./lib/measure.mjs"
 import { serveCommands } from "../fixtures/commandLoop.mjs"
 
 const kind = process.argv.find(arg => arg.startsWith("--kind="))?.slice(7)
-if (kind !== "cairn" && kind !== "plain") throw new Error("--kind=cairn|plain")
-const driver = kind === "cairn" ? new CairnDriver() : new PlainDriver()
+// Only the kind's own driver is loaded, so a PouchDB process's memory holds no Automerge.
+const DRIVERS = {
+  cairn: async () => new (await import("./drivers/cairn.mjs")).CairnDriver(),
+  plain: async () => new (await import("./drivers/plain.mjs")).PlainDriver(),
+  pouch: async () => new (await import("./drivers/pouch.mjs")).PouchDriver(),
+}
+if (!DRIVERS[kind]) throw new Error(`--kind=${Object.keys(DRIVERS).join("|")}`)
+const driver = await DRIVERS[kind]()
 
 // A library's promise rejected with nobody listening (automerge-repo's
 // DocHandle.whenReady times out after 60 s when a peer is too busy to load a
@@ -38,6 +41,7 @@ const commands = {
   },
   /** The floor for loading: raw Automerge.load over the bytes this peer's storage holds for its documents. */
   floor: async () => {
+    const A = await import("@automerge/automerge")
     const stored = await driver.storedBytes()
     const bytes = stored.reduce((n, b) => n + b.byteLength, 0)
     return timed(() => {

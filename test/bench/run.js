@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// The benchmark suite: Cairn side by side with plain automerge-repo.
+// The benchmark suite: Cairn side by side with plain automerge-repo (W1–W9)
+// and with PouchDB (P1, P2, P3, P9: PouchDB's counterparts of W1, W2, W3, W9).
 //
-//   node test/bench/run.js [--quick] [--only W2,W3] [--reps N] [--plain-reps N] [--docs N] [--no-write] [--profile] [--keep]
+//   node test/bench/run.js [--quick] [--only W2,P2] [--reps N] [--plain-reps N] [--docs N] [--large] [--no-write] [--profile] [--keep]
 //
-// --quick      small N and one repetition (the CI smoke test); figures are not written to BENCHMARKS.md
+// --quick      small N and one repetition (the CI smoke test), W1–W9 only unless --only names
+//              P workloads; figures are not written to BENCHMARKS.md
 // --only       run some workloads; their results replace those in latest.json, the rest are kept
+// --large      the P workloads also at 100,000 documents (P2's sync, P1's creation): minutes each
 // --reps N     repetitions per workload (default 3; each runs Cairn and plain, alternating)
 // --plain-reps N  repetitions of plain automerge-repo in the workloads of 10,000 documents
 //              (default 1: one takes many minutes; Cairn still runs --reps times)
@@ -31,13 +34,15 @@ import { textTable, writeBenchmarks } from "./lib/report.mjs"
 import { METHOD } from "./lib/method.mjs"
 import { Worker } from "./lib/Worker.mjs"
 
-const ALL = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"]
+const AGAINST_PLAIN = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"]
+const AGAINST_POUCH = ["P1", "P2", "P3", "P9"]
+const ALL = [...AGAINST_PLAIN, ...AGAINST_POUCH]
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url))
 const LATEST = fileURLToPath(new URL("./results/latest.json", import.meta.url))
 const BENCHMARKS = fileURLToPath(new URL("../../BENCHMARKS.md", import.meta.url))
 
 function parseArgs(argv) {
-  const options = { quick: false, docs: undefined, only: ALL, reps: undefined, plainReps: 1, write: true, profile: false, keep: false }
+  const options = { quick: false, large: false, docs: undefined, only: undefined, reps: undefined, plainReps: 1, write: true, profile: false, keep: false }
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split("=")
     const value = () => inline ?? argv[++i]
@@ -62,6 +67,9 @@ function parseArgs(argv) {
         if (!Number.isInteger(options.docs) || options.docs < 10 || options.docs % 10 !== 0) throw new Error("--docs needs a whole number ≥ 10, a multiple of 10 (W4 and W9 use a tenth)")
         options.write = false
         break
+      case "--large":
+        options.large = true
+        break
       case "--no-write":
         options.write = false
         break
@@ -76,6 +84,8 @@ function parseArgs(argv) {
     }
   }
   options.reps ??= options.quick ? 1 : 3
+  // The smoke run stays within a minute: PouchDB's workloads join it only when named.
+  options.only ??= options.quick ? AGAINST_PLAIN : ALL
   return options
 }
 
@@ -102,13 +112,13 @@ const machine = {
   loadStart: loadavg(),
   ...gitState(),
 }
-console.log(`Cairn vs plain automerge-repo: ${options.only.join(", ")}; ${options.reps} repetition(s)${options.quick ? ", quick" : ""}${options.docs ? `, ${options.docs} documents` : ""}`)
+console.log(`Cairn vs plain automerge-repo and PouchDB: ${options.only.join(", ")}; ${options.reps} repetition(s)${options.quick ? ", quick" : ""}${options.large ? ", large" : ""}${options.docs ? `, ${options.docs} documents` : ""}`)
 console.log(`${machine.cores} cores (${machine.cpu}), Node ${machine.node}, load average ${machine.loadStart.map(n => n.toFixed(2)).join(" ")}`)
 
 const scratch = await Scratch.create()
 const profileDir = options.profile ? `${RESULTS_DIR}profiles` : undefined
 if (profileDir) await mkdir(profileDir, { recursive: true })
-const ctx = new Context({ quick: options.quick, docs: options.docs, reps: options.reps, plainReps: options.plainReps, profileDir, scratch, log })
+const ctx = new Context({ quick: options.quick, large: options.large, docs: options.docs, reps: options.reps, plainReps: options.plainReps, profileDir, scratch, log })
 
 const cleanup = async () => {
   await ctx.close().catch(() => {})
@@ -149,7 +159,7 @@ const results = {
   date: new Date(started).toISOString(),
   durationS: (Date.now() - started) / 1000,
   machine,
-  options: { quick: options.quick, reps: options.reps, plainReps: options.plainReps, only: options.only },
+  options: { quick: options.quick, large: options.large, reps: options.reps, plainReps: options.plainReps, only: options.only },
   workloads,
 }
 

@@ -3,7 +3,7 @@
 import * as A from "@automerge/automerge"
 import { NodePeer } from "@cairn/node"
 import { byName, Note, Task, types } from "../types.mjs"
-import { clock, sleep, sleepUntil, syncExchangeBytes, timed } from "../lib/measure.mjs"
+import { clock, inSteps, sleep, sleepUntil, syncExchangeBytes, timed } from "../lib/measure.mjs"
 
 export class CairnDriver {
   peer
@@ -42,6 +42,22 @@ export class CairnDriver {
         await Promise.all(batch)
       }
     })
+  }
+
+  /**
+   * Create `count` tasks in steps of `step`, timing each step: one
+   * `db.transaction` per step, or (`each`) one `db.create` per document, a
+   * step in flight at a time. Stops after the step that passes `budgetMs`.
+   */
+  createSeries({ count, step = 1000, each = false, budgetMs }) {
+    const db = this.peer.db
+    return timed(() =>
+      inSteps({ count, step, budgetMs }, (first, n) => {
+        const titles = Array.from({ length: n }, (_, k) => `task ${first + k}`)
+        if (each) return Promise.all(titles.map(title => db.create(Task, { title })))
+        return db.transaction(tx => titles.forEach(title => tx.create(Task, { title })))
+      }),
+    )
   }
 
   entries() {

@@ -11,8 +11,10 @@ export class Context {
   #shared = new Map()
   #notes = new Map()
 
-  constructor({ quick, docs, reps, plainReps, profileDir, scratch, log }) {
+  constructor({ quick, large = false, docs, reps, plainReps, profileDir, scratch, log }) {
     this.quick = quick
+    /** Also the sizes of 100,000 documents (minutes each). */
+    this.large = large
     this.docs = docs
     this.reps = reps
     this.plainReps = plainReps
@@ -26,7 +28,12 @@ export class Context {
     return this.docs ?? (this.quick ? 100 : full)
   }
 
-  /** A peer process of `kind` ("cairn" or "plain"). */
+  /** How long a sync may run before it is reported as not finished. */
+  get syncTimeoutMs() {
+    return this.quick ? 60_000 : 30 * 60_000
+  }
+
+  /** A peer process of `kind` ("cairn", "plain" or "pouch"). */
   spawn(kind, label) {
     return Worker.start(kind, label, { profileDir: this.profileDir })
   }
@@ -45,13 +52,14 @@ export class Context {
    * Measure both kinds `reps` times, alternating which goes first, so drift
    * in the machine's load falls on both alike. Returns the results per kind.
    * With `slowPlain`, plain automerge-repo runs only `plainReps` of them (at
-   * 10,000 documents one plain run takes many minutes).
+   * 10,000 documents one plain run takes many minutes). `kinds` are the
+   * sides compared (the P workloads: Cairn and PouchDB's variants).
    */
-  async alternate(label, measure, { reps = this.reps, slowPlain = false } = {}) {
-    const results = { cairn: [], plain: [] }
+  async alternate(label, measure, { reps = this.reps, slowPlain = false, kinds = KINDS } = {}) {
+    const results = Object.fromEntries(kinds.map(kind => [kind, []]))
     const plainReps = slowPlain ? Math.min(reps, this.plainReps) : reps
     for (let rep = 0; rep < reps; rep++) {
-      for (const kind of rep % 2 === 0 ? KINDS : [...KINDS].reverse()) {
+      for (const kind of rep % 2 === 0 ? kinds : [...kinds].reverse()) {
         if (kind === "plain" && rep >= plainReps) continue
         const result = await measure(kind, rep)
         results[kind].push(result)
@@ -95,6 +103,11 @@ export class Context {
     return this.scratch.once(`${kind}-${count}-${typeNames.length === 1 ? typeNames[0] : `${typeNames.length}types`}`, async dir => {
       const started = performance.now()
       if (kind === "plain") await this.withPeer(kind, "fixture", peer => peer.call("writeDocuments", { dir, count, typeNames }))
+      if (kind === "pouch")
+        await this.withPeer(kind, "fixture", async peer => {
+          await peer.call("open", { dir })
+          await peer.call("create", { count, typeNames, design: typeNames.length > 1 })
+        })
       // A process that has created a few thousand documents slows down sharply (automerge-repo's DocHandle
       // machinery and garbage collection, on both sides; see BENCHMARKS.md): with a new process per 1,000,
       // making 10,000 takes under a minute instead of about five.
@@ -112,7 +125,7 @@ export class Context {
 function brief(result) {
   if (!result || typeof result !== "object") return String(result)
   return Object.entries(result)
-    .filter(([, v]) => typeof v === "number" || typeof v === "boolean")
+    .filter(([k, v]) => (typeof v === "number" && !k.endsWith("At")) || typeof v === "boolean")
     .map(([k, v]) => `${k}=${typeof v === "number" ? (Number.isInteger(v) ? v : v.toFixed(1)) : v}`)
     .join(" ")
 }

@@ -2,14 +2,36 @@
 // and the size of an Automerge sync exchange.
 import * as A from "@automerge/automerge"
 
-/** Run `work` and return its result with wall time and this process's CPU time, in ms. */
+/**
+ * Run `work` and return its result with wall time and this process's CPU
+ * time, in ms, and when it ended on the shared clock (`doneAt`, to time from
+ * another process's start).
+ */
 export async function timed(work) {
   const cpu = process.cpuUsage()
   const start = performance.now()
   const result = await work()
   const ms = performance.now() - start
   const used = process.cpuUsage(cpu)
-  return { ms, cpuMs: (used.user + used.system) / 1000, ...(result && typeof result === "object" ? result : {}) }
+  return { ms, cpuMs: (used.user + used.system) / 1000, doneAt: clock(), ...(result && typeof result === "object" ? result : {}) }
+}
+
+/**
+ * Make `count` things in steps of `step` (`makeStep(first, n)`), one after
+ * another, timing each; stops after the step that passes `budgetMs`.
+ */
+export async function inSteps({ count, step, budgetMs = Infinity }, makeStep) {
+  const steps = []
+  const started = performance.now()
+  let made = 0
+  while (made < count && performance.now() - started < budgetMs) {
+    const at = performance.now()
+    const n = Math.min(step, count - made)
+    await makeStep(made, n)
+    made += n
+    steps.push(performance.now() - at)
+  }
+  return { count: made, steps, timedOut: made < count }
 }
 
 export const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))

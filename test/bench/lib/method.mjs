@@ -54,4 +54,31 @@ stopped and reported as "did not finish", with its time as a lower bound.
 | W7 | Two processes, one connected to the other's server; both type into the same text field at once (each appends a character every 5 ms, offset by half that), 5,000 keystrokes in all. Latency: from just before the change call to when the other peer's app sees the character (Cairn: a \`db.subscribe\` callback; plain: the handle's \`change\` event), on the monotonic clock both processes share. Both use automerge-repo's live per-document sync (a local change starts a sync at most every 100 ms per document; answers to the other peer's messages are not held back). |
 | W8 | RSS after a full GC of a process holding N documents and serving them (Cairn: opened, documents on disk; plain: every document loaded, as it must to announce them), then with every document loaded. Disk: a fresh directory after creating M documents and closing, as allocated on the file system (what \`du\` counts), against the sum of \`Automerge.save\` of the documents. |
 | W9 | A relay holds N documents of 10 types; an empty peer that wants one type connects; timed as W2. Compared with syncing the same N/10 documents (the same bytes: the first repetition's sink directory) from a peer holding only them. Plain automerge-repo has no subscriptions and its share policy sees only ids, so the plain relay is told the wanted type and decides from each document's content: it must load all N first (not counted in its time). |
+
+**PouchDB (the P workloads).** PouchDB 9 as its users run it: \`pouchdb-node\`
+(LevelDB through \`leveldown\`'s prebuilt binary) on a data directory; the
+server process serves it over HTTP with \`express-pouchdb\` 4.2 in its
+minimal mode for PouchDB clients, which gzips responses (its \`compression\`
+middleware); the client is \`pouchdb-node\` in its own process, replicating
+through the same wire tap on loopback. Its documents are Cairn's, as a PouchDB
+app stores them: \`{ type, title, done }\`, ids made by PouchDB. One change:
+express-pouchdb's \`_changes\` route drops the Mango \`selector\` a client
+POSTs (it passes \`doc_ids\` only, and the replication fails with "missing"),
+so a route in front of it passes the selector on, as CouchDB takes it.
+Cairn and PouchDB alternate in every P workload, as Cairn and plain do in
+the W workloads; "Cairn ÷ PouchDB" is the ratio of the medians.
+
+**Where the two differ.** Cairn acknowledges a write once it is on disk
+(fsync); PouchDB's LevelDB writes without fsync (\`sync: false\`, LevelDB's
+default): its "done" means handed to the OS, not on disk, and a power loss
+can take the last writes. Every PouchDB time below has that advantage.
+PouchDB's unfiltered sync is \`db.sync(remote)\` (both ways, one-shot),
+done when it completes; Cairn's is \`whenSynced\` (both ways, on disk).
+
+| | what is timed |
+|---|---|
+| P1 | A new process on an empty directory creates N tasks in steps of 1,000, one step after another, each timed: Cairn one \`db.transaction\` of 1,000 \`tx.create\` against PouchDB's \`bulkDocs\` of 1,000; and one by one, a step's creates in flight at once (\`db.create\` against \`db.post\`). A series stops after the step that passes 5 minutes (a lower bound). Then the directory as allocated on disk. |
+| P2 | A new client process on an empty directory syncs N tasks from a server process that stays up across repetitions. From just before the client process is spawned (module loading and opening included) to the end of its sync, and from connect; the client's RSS after a full GC, then its directory as allocated on disk. |
+| P3 | Both sides hold the same N documents (the client's by a full sync, then its process ended); the server changes 10; a new client process opens the client's directory and syncs. Each repetition reconnects the same client, its directory going on from the last (PouchDB keys checkpoints by both databases' ids, so copies of one directory would overwrite each other's checkpoint on the server), the server changing the same 10 documents again. PouchDB two ways, each its own client: \`db.sync\` (both ways; P2's client) and pull only (\`replicate.from\`; a client that pulled its first copy). A one-shot \`db.sync\` into an empty database leaves its push checkpoint at the start, so its first reconnect offers the server every document it pulled (a \`revs_diff\` of N). Timed as P2. |
+| P9 | A server of N documents of 10 types (Cairn: a relay; PouchDB: the documents and a design document); a new client on an empty directory syncs the N/10 of one type. Cairn: \`wants: [type]\`. PouchDB, pull replication with a design-doc filter (\`filter: "app/byType"\`, the type as a query parameter) and with a Mango selector (\`selector: { type }\`), each its own side in the alternation. Timed as P2. |
 `

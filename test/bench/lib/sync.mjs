@@ -3,25 +3,27 @@
 import { startTap, tapBytes, whenQuiet } from "./tap.mjs"
 
 /**
+ * `syncArgs` go to the sink's `syncFrom` (PouchDB's filter or selector).
  * `expect` ([{id, heads}]) tells a plain sink what it must end up with (it
  * has no other way to know it is done); a Cairn sink waits for `whenSynced`.
  * Bytes are counted until the connection has been quiet for 300 ms, so
  * traffic that continues after the sink is done is counted too.
  */
-export async function measureSync({ kind, port, sink, sources = [], expect, timeoutMs, quietCapMs = 60_000 }) {
+export async function measureSync({ kind, port, sink, sources = [], expect, timeoutMs, quietCapMs = 60_000, syncArgs = {} }) {
   const tap = await startTap(port)
   try {
     const peers = [sink, ...sources]
     const cpuBefore = await Promise.all(peers.map(peer => peer.call("cpu")))
     const problemsBefore = await countProblems(peers)
     const started = performance.now()
-    const result = await sink.call("syncFrom", { url: tap.url, expect: kind === "plain" ? expect : undefined, timeoutMs })
+    const result = await sink.call("syncFrom", { url: tap.url, expect: kind === "plain" ? expect : undefined, timeoutMs, ...syncArgs })
     const quiet = await whenQuiet(tap, { capMs: quietCapMs })
     const cpuAfter = await Promise.all(peers.map(peer => peer.call("cpu")))
     const bytes = tapBytes(tap)
     return {
       problems: (await countProblems(peers)) - problemsBefore,
       ms: result.ms,
+      doneAt: result.doneAt,
       count: result.count,
       timedOut: !!result.timedOut,
       stalled: !!result.stalled,
@@ -52,6 +54,12 @@ export async function startSource(ctx, kind, fixture, { label, openOptions = {} 
     await peer.stop()
     throw error
   }
+}
+
+/** `n` ids spread evenly over the sorted ids of `entries` (the documents a reconnect workload changes). */
+export function spreadIds(entries, n) {
+  const ids = entries.map(e => e.id).sort()
+  return Array.from({ length: n }, (_, i) => ids[Math.floor((i * ids.length) / n)])
 }
 
 async function countProblems(peers) {

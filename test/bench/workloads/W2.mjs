@@ -16,7 +16,7 @@ export default {
   id: "W2",
   async run(ctx) {
     const sizes = ctx.docs ? [ctx.docs] : ctx.quick ? [100] : [1000, 10000]
-    const timeoutMs = ctx.quick ? 60_000 : 30 * 60_000
+    const timeoutMs = ctx.syncTimeoutMs
     const rows = []
     const raw = {}
     for (const count of sizes) {

@@ -13,7 +13,7 @@
 // Plain: the source has every document loaded and announces everything, so
 // on reconnect it offers all N documents and the sink loads each one to
 // answer; bytes are counted until that traffic stops.
-import { measureSync, sharedSource } from "../lib/sync.mjs"
+import { measureSync, sharedSource, spreadIds } from "../lib/sync.mjs"
 import { atMost, formatValue, ratioText, row } from "../lib/report.mjs"
 import { KINDS } from "../lib/context.mjs"
 import { median } from "../lib/stats.mjs"
@@ -24,7 +24,7 @@ export default {
   id: "W3",
   async run(ctx) {
     const count = ctx.documents(10000)
-    const timeoutMs = ctx.quick ? 60_000 : 30 * 60_000
+    const timeoutMs = ctx.syncTimeoutMs
     const sources = {}
     const synced = {}
     const changedIds = {}
@@ -41,8 +41,7 @@ export default {
         if (setup.timedOut || setup.count !== count) throw new Error(`W3 setup (${kind}): the sink got ${setup.count} of ${count} documents`)
         ctx.log(`w3 setup (${kind}): full sync of ${count} documents took ${(setup.ms / 1000).toFixed(1)} s`)
       }
-      const ids = source.entries.map(e => e.id).sort()
-      changedIds[kind] = Array.from({ length: CHANGED }, (_, i) => ids[Math.floor((i * ids.length) / CHANGED)])
+      changedIds[kind] = spreadIds(source.entries, CHANGED)
     }
     const results = await ctx.alternate("W3", async (kind, rep) => {
       const source = sources[kind]

@@ -22,7 +22,7 @@ export default {
     const count = ctx.documents(10000)
     const typeNames = Kinds.map(k => k.name)
     const wanted = typeNames[3]
-    const timeoutMs = ctx.quick ? 60_000 : 30 * 60_000
+    const timeoutMs = ctx.syncTimeoutMs
     const sinkDirs = { cairn: [], plain: [] }
     const measureFrom = (sources, label) => async (kind, rep) => {
       const source = sources[kind]
