@@ -28,7 +28,10 @@ export function summarize(profile, { top = 25, inclusive = false, match } = {}) 
     for (let id = profile.samples[i]; id !== undefined; id = inclusive ? parent.get(id) : undefined) keys.add(frameKey(byId.get(id)))
     for (const key of keys) if (!match || key.includes(match)) time.set(key, (time.get(key) ?? 0) + us)
   }
-  const rows = [...time.entries()].filter(([key]) => !inclusive || key !== "(root)  ").sort((a, b) => b[1] - a[1]).slice(0, top)
+  const rows = [...time.entries()]
+    .filter(([key]) => !inclusive || key !== "(root)  ")
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
   return { totalMs: total / 1000, rows: rows.map(([name, us]) => ({ name, ms: us / 1000, share: us / total })) }
 }
 

@@ -42,7 +42,17 @@ const LATEST = fileURLToPath(new URL("./results/latest.json", import.meta.url))
 const BENCHMARKS = fileURLToPath(new URL("../../BENCHMARKS.md", import.meta.url))
 
 function parseArgs(argv) {
-  const options = { quick: false, large: false, docs: undefined, only: undefined, reps: undefined, plainReps: 1, write: true, profile: false, keep: false }
+  const options = {
+    quick: false,
+    large: false,
+    docs: undefined,
+    only: undefined,
+    reps: undefined,
+    plainReps: 1,
+    write: true,
+    profile: false,
+    keep: false,
+  }
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split("=")
     const value = () => inline ?? argv[++i]
@@ -51,7 +61,10 @@ function parseArgs(argv) {
         options.quick = true
         break
       case "--only":
-        options.only = value().split(",").map(s => s.trim().toUpperCase()).filter(Boolean)
+        options.only = value()
+          .split(",")
+          .map(s => s.trim().toUpperCase())
+          .filter(Boolean)
         for (const id of options.only) if (!ALL.includes(id)) throw new Error(`unknown workload ${id}; there are ${ALL.join(", ")}`)
         break
       case "--reps":
@@ -64,7 +77,8 @@ function parseArgs(argv) {
         break
       case "--docs":
         options.docs = Number(value())
-        if (!Number.isInteger(options.docs) || options.docs < 10 || options.docs % 10 !== 0) throw new Error("--docs needs a whole number ≥ 10, a multiple of 10 (W4 and W9 use a tenth)")
+        if (!Number.isInteger(options.docs) || options.docs < 10 || options.docs % 10 !== 0)
+          throw new Error("--docs needs a whole number ≥ 10, a multiple of 10 (W4 and W9 use a tenth)")
         options.write = false
         break
       case "--large":
@@ -93,7 +107,10 @@ function parseArgs(argv) {
 function gitState() {
   try {
     const git = (...args) => execFileSync("git", args, { cwd: fileURLToPath(new URL("../..", import.meta.url)), encoding: "utf8" }).trim()
-    return { commit: git("rev-parse", "--short", "HEAD"), uncommitted: git("status", "--porcelain", "--", "packages").split("\n").filter(Boolean).length }
+    return {
+      commit: git("rev-parse", "--short", "HEAD"),
+      uncommitted: git("status", "--porcelain", "--", "packages").split("\n").filter(Boolean).length,
+    }
   } catch {
     return {}
   }
@@ -112,13 +129,26 @@ const machine = {
   loadStart: loadavg(),
   ...gitState(),
 }
-console.log(`Cairn vs plain automerge-repo and PouchDB: ${options.only.join(", ")}; ${options.reps} repetition(s)${options.quick ? ", quick" : ""}${options.large ? ", large" : ""}${options.docs ? `, ${options.docs} documents` : ""}`)
-console.log(`${machine.cores} cores (${machine.cpu}), Node ${machine.node}, load average ${machine.loadStart.map(n => n.toFixed(2)).join(" ")}`)
+console.log(
+  `Cairn vs plain automerge-repo and PouchDB: ${options.only.join(", ")}; ${options.reps} repetition(s)${options.quick ? ", quick" : ""}${options.large ? ", large" : ""}${options.docs ? `, ${options.docs} documents` : ""}`,
+)
+console.log(
+  `${machine.cores} cores (${machine.cpu}), Node ${machine.node}, load average ${machine.loadStart.map(n => n.toFixed(2)).join(" ")}`,
+)
 
 const scratch = await Scratch.create()
 const profileDir = options.profile ? `${RESULTS_DIR}profiles` : undefined
 if (profileDir) await mkdir(profileDir, { recursive: true })
-const ctx = new Context({ quick: options.quick, large: options.large, docs: options.docs, reps: options.reps, plainReps: options.plainReps, profileDir, scratch, log })
+const ctx = new Context({
+  quick: options.quick,
+  large: options.large,
+  docs: options.docs,
+  reps: options.reps,
+  plainReps: options.plainReps,
+  profileDir,
+  scratch,
+  log,
+})
 
 const cleanup = async () => {
   await ctx.close().catch(() => {})
@@ -140,7 +170,15 @@ for (const id of options.only) {
   const workloadStart = Date.now()
   // Kept with each workload's results, since a partial run (--only) merges them with an earlier run's.
   const loadAtStart = loadavg()[0]
-  const runInfo = () => ({ date: new Date(workloadStart).toISOString(), seconds: (Date.now() - workloadStart) / 1000, reps: options.reps, plainReps: options.plainReps, load: { start: loadAtStart, end: loadavg()[0] }, commit: machine.commit, uncommitted: machine.uncommitted })
+  const runInfo = () => ({
+    date: new Date(workloadStart).toISOString(),
+    seconds: (Date.now() - workloadStart) / 1000,
+    reps: options.reps,
+    plainReps: options.plainReps,
+    load: { start: loadAtStart, end: loadavg()[0] },
+    commit: machine.commit,
+    uncommitted: machine.uncommitted,
+  })
   console.log(`\n${id}`)
   try {
     const { rows, raw } = await workload.run(ctx)
@@ -148,7 +186,24 @@ for (const id of options.only) {
     log(`${id} took ${((Date.now() - workloadStart) / 1000).toFixed(0)} s`)
   } catch (error) {
     console.error(`${id} failed: ${error?.stack ?? error}`)
-    workloads.push({ id, ...runInfo(), error: String(error?.message ?? error), rows: [{ id, what: `FAILED: ${String(error?.message ?? error).split("\n")[0]}`, unit: "", cairn: null, plain: null, ratio: null, target: "", measured: "", met: false }] })
+    workloads.push({
+      id,
+      ...runInfo(),
+      error: String(error?.message ?? error),
+      rows: [
+        {
+          id,
+          what: `FAILED: ${String(error?.message ?? error).split("\n")[0]}`,
+          unit: "",
+          cairn: null,
+          plain: null,
+          ratio: null,
+          target: "",
+          measured: "",
+          met: false,
+        },
+      ],
+    })
   }
 }
 machine.loadEnd = loadavg()
@@ -174,7 +229,9 @@ if (options.write) {
     const previous = JSON.parse(await readFile(LATEST, "utf8").catch(() => "null"))
     if (previous && previous.options.quick === options.quick) {
       // Each workload keeps the commit it measured (results from before this was recorded per workload: the earlier run's).
-      const kept = previous.workloads.filter(w => !options.only.includes(w.id)).map(w => ({ commit: previous.machine.commit, uncommitted: previous.machine.uncommitted, ...w }))
+      const kept = previous.workloads
+        .filter(w => !options.only.includes(w.id))
+        .map(w => ({ commit: previous.machine.commit, uncommitted: previous.machine.uncommitted, ...w }))
       merged = { ...results, workloads: [...kept, ...workloads].sort((a, b) => ALL.indexOf(a.id) - ALL.indexOf(b.id)) }
     }
   }

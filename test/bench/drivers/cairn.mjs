@@ -110,7 +110,13 @@ export class CairnDriver {
     for (const id of ids) {
       if (!this.#baselines.has(id)) this.#baselines.set(id, A.save((await db.replica.store.handle(id)).doc()))
     }
-    await Promise.all(ids.map(id => db.change(Task, id, draft => { draft.done = !draft.done })))
+    await Promise.all(
+      ids.map(id =>
+        db.change(Task, id, draft => {
+          draft.done = !draft.done
+        }),
+      ),
+    )
     let referenceBytes = 0
     const heads = []
     for (const id of ids) {
@@ -127,7 +133,13 @@ export class CairnDriver {
     const ids = (await Promise.all(Array.from({ length: docs }, (_, i) => db.create(Task, { title: `task ${i}` })))).map(d => d.id)
     await db.replica.flush()
     return timed(async () => {
-      await Promise.all(Array.from({ length: count }, (_, i) => db.change(Task, ids[i % docs], draft => { draft.done = !draft.done })))
+      await Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          db.change(Task, ids[i % docs], draft => {
+            draft.done = !draft.done
+          }),
+        ),
+      )
     })
   }
 

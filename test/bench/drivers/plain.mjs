@@ -48,7 +48,10 @@ export class PlainDriver {
       return handle?.isReady() ? handle.doc()?.type : undefined
     }
     const shareConfig = announceType
-      ? { announce: async (_peer, documentId) => typeOf(documentId) === announceType, access: async (_peer, documentId) => typeOf(documentId) === announceType }
+      ? {
+          announce: async (_peer, documentId) => typeOf(documentId) === announceType,
+          access: async (_peer, documentId) => typeOf(documentId) === announceType,
+        }
       : undefined
     this.repo = new Repo({ storage: this.#storage, network: [], ...(shareConfig ? { shareConfig } : { sharePolicy: async () => true }) })
     for (const id of await readIndex(dir)) this.#ids.add(id)
@@ -198,7 +201,9 @@ export class PlainDriver {
     const handles = await Promise.all(ids.map(id => this.repo.find(id)))
     for (const handle of handles) {
       if (!this.#baselines.has(handle.documentId)) this.#baselines.set(handle.documentId, A.save(handle.doc()))
-      handle.change(doc => { doc.done = !doc.done })
+      handle.change(doc => {
+        doc.done = !doc.done
+      })
     }
     await this.repo.flush(ids)
     let referenceBytes = 0
@@ -215,7 +220,10 @@ export class PlainDriver {
     const handles = Array.from({ length: docs }, (_, i) => this.repo.create({ type: "task", title: `task ${i}`, done: false }))
     await this.repo.flush()
     return timed(async () => {
-      for (let i = 0; i < count; i++) handles[i % docs].change(doc => { doc.done = !doc.done })
+      for (let i = 0; i < count; i++)
+        handles[i % docs].change(doc => {
+          doc.done = !doc.done
+        })
       await this.repo.flush()
     })
   }

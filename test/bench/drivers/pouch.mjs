@@ -129,7 +129,9 @@ export class PouchDriver {
     const via = new URL(url.replace(/^ws/, "http"))
     if (!server) return new PouchDB(`${via.origin}/${NAME}`)
     const origin = `http://127.0.0.1:${server}`
-    return new PouchDB(`${origin}/${NAME}`, { fetch: (target, options) => PouchDB.fetch(String(target).replace(origin, via.origin), options) })
+    return new PouchDB(`${origin}/${NAME}`, {
+      fetch: (target, options) => PouchDB.fetch(String(target).replace(origin, via.origin), options),
+    })
   }
 
   /** Current revisions of the given documents. */

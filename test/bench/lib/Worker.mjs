@@ -21,7 +21,8 @@ export class Worker {
     child.stderr.on("data", chunk => this.stderr.push(String(chunk)))
     child.on("exit", code => {
       live.delete(this)
-      for (const { reject } of this.#pending.values()) reject(new Error(`${label} (${kind}) exited with ${code}\n${this.stderr.join("").slice(-4000)}`))
+      for (const { reject } of this.#pending.values())
+        reject(new Error(`${label} (${kind}) exited with ${code}\n${this.stderr.join("").slice(-4000)}`))
       this.#pending.clear()
     })
   }
@@ -32,7 +33,8 @@ export class Worker {
    */
   static async start(kind, label, { profileDir } = {}) {
     const args = ["--expose-gc", ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : [])]
-    if (profileDir) args.push("--cpu-prof", `--cpu-prof-dir=${join(profileDir)}`, `--cpu-prof-name=${label}-${kind}-${Date.now()}.cpuprofile`)
+    if (profileDir)
+      args.push("--cpu-prof", `--cpu-prof-dir=${join(profileDir)}`, `--cpu-prof-name=${label}-${kind}-${Date.now()}.cpuprofile`)
     const child = spawn(process.execPath, [...args, PEER, `--kind=${kind}`], { stdio: ["pipe", "pipe", "pipe"] })
     const worker = new Worker(kind, label, child)
     live.add(worker)

@@ -117,7 +117,9 @@ export class Context {
           await peer.call("create", { count: Math.min(FIXTURE_SESSION, count - first), first, typeNames, chunk: 500 })
         })
       }
-      this.log(`fixture: ${count} ${typeNames.length === 1 ? typeNames[0] : `documents of ${typeNames.length} types`} (${kind}) made in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+      this.log(
+        `fixture: ${count} ${typeNames.length === 1 ? typeNames[0] : `documents of ${typeNames.length} types`} (${kind}) made in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      )
     })
   }
 }

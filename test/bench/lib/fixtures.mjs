@@ -33,11 +33,14 @@ export class Scratch {
   /** A directory made once by `make(dir)` and remembered under `key`. */
   async once(key, make) {
     if (!this.#made.has(key)) {
-      this.#made.set(key, (async () => {
-        const dir = await this.dir(key.replace(/[^a-z0-9]+/gi, "-"))
-        await make(dir)
-        return dir
-      })())
+      this.#made.set(
+        key,
+        (async () => {
+          const dir = await this.dir(key.replace(/[^a-z0-9]+/gi, "-"))
+          await make(dir)
+          return dir
+        })(),
+      )
     }
     return this.#made.get(key)
   }

@@ -9,7 +9,8 @@ const profile = JSON.parse(readFileSync(file, "utf8"))
 const byId = new Map(profile.nodes.map(n => [n.id, n]))
 const parent = new Map()
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
-const frame = n => `${n.callFrame.functionName || "(anonymous)"} ${(n.callFrame.url || "").split("/").slice(-2).join("/")}:${n.callFrame.lineNumber + 1}`
+const frame = n =>
+  `${n.callFrame.functionName || "(anonymous)"} ${(n.callFrame.url || "").split("/").slice(-2).join("/")}:${n.callFrame.lineNumber + 1}`
 const groups = new Map()
 let total = 0
 let all = 0
@@ -27,5 +28,7 @@ for (let i = 0; i < profile.samples.length; i++) {
   groups.set(key, (groups.get(key) ?? 0) + profile.timeDeltas[i])
   total += profile.timeDeltas[i]
 }
-console.log(`${name}: ${(total / 1000).toFixed(0)} ms inclusive of ${(all / 1000).toFixed(0)} ms sampled (${((100 * total) / all).toFixed(1)}%)`)
+console.log(
+  `${name}: ${(total / 1000).toFixed(0)} ms inclusive of ${(all / 1000).toFixed(0)} ms sampled (${((100 * total) / all).toFixed(1)}%)`,
+)
 for (const [key, us] of [...groups].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`${(us / 1000).toFixed(0).padStart(8)} ms  ${key}`)

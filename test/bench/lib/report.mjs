@@ -67,13 +67,22 @@ function formatRange(stats, unit, timedOut) {
   if (!stats) return "–"
   const mark = timedOut ? " (did not finish: lower bound)" : ""
   if (stats.n === 1) return `${formatValue(stats.median, unit)} (n=1)${mark}`
-  if (formatValue(stats.min, unit) === formatValue(stats.max, unit)) return `${formatValue(stats.median, unit)} (all ${stats.n} alike)${mark}`
+  if (formatValue(stats.min, unit) === formatValue(stats.max, unit))
+    return `${formatValue(stats.median, unit)} (all ${stats.n} alike)${mark}`
   return `${formatValue(stats.median, unit)} (${formatValue(stats.min, unit)}–${formatValue(stats.max, unit)})${mark}`
 }
 
 /** A ratio as "1.42x"; a small one as "1/131" (Cairn took a 131st of plain's time), which "0.01x" would hide. */
 export const ratioText = r =>
-  r === null || !Number.isFinite(r) ? "–" : r >= 100 ? `${r.toFixed(0)}x` : r >= 10 ? `${r.toFixed(1)}x` : r >= 0.1 || r === 0 ? `${r.toFixed(2)}x` : `1/${Math.round(1 / r).toLocaleString("en-US")}`
+  r === null || !Number.isFinite(r)
+    ? "–"
+    : r >= 100
+      ? `${r.toFixed(0)}x`
+      : r >= 10
+        ? `${r.toFixed(1)}x`
+        : r >= 0.1 || r === 0
+          ? `${r.toFixed(2)}x`
+          : `1/${Math.round(1 / r).toLocaleString("en-US")}`
 const metText = met => (met === null ? "" : met ? "yes" : "**no**")
 
 export function tableCells(r) {
@@ -83,7 +92,9 @@ export function tableCells(r) {
     formatRange(r.cairn, r.unit, r.cairnTimedOut),
     formatRange(r.plain, r.unit, r.plainTimedOut),
     // Against a plain figure that is a lower bound (it did not finish), the ratio is an upper bound; Cairn's, a lower bound.
-    r.ratio === null ? "–" : `${r.plainTimedOut && !r.cairnTimedOut ? "< " : r.cairnTimedOut && !r.plainTimedOut ? "> " : ""}${ratioText(r.ratio)}`,
+    r.ratio === null
+      ? "–"
+      : `${r.plainTimedOut && !r.cairnTimedOut ? "< " : r.cairnTimedOut && !r.plainTimedOut ? "> " : ""}${ratioText(r.ratio)}`,
     r.target,
     r.measured,
     metText(r.met),
@@ -109,17 +120,28 @@ export function textTable(rows) {
       const head = header(versus)
       const lines = [head, ...group.map(r => tableCells(r).map(cell => cell.replaceAll("**", "")))]
       const widths = head.map((_, i) => Math.max(...lines.map(l => l[i].length)))
-      return lines.map(l => l.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()).join("\n")
+      return lines
+        .map(l =>
+          l
+            .map((cell, i) => cell.padEnd(widths[i]))
+            .join("  ")
+            .trimEnd(),
+        )
+        .join("\n")
     })
     .join("\n\n")
 }
 
 export function markdownTable(rows) {
-  const escape = cell => cell.replaceAll("|", "\\|")
+  const escapeCell = cell => cell.replaceAll("|", "\\|")
   return byVersus(rows)
     .map(([versus, group]) => {
       const head = header(versus)
-      return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...group.map(r => `| ${tableCells(r).map(escape).join(" | ")} |`)].join("\n")
+      return [
+        `| ${head.join(" | ")} |`,
+        `|${head.map(() => "---").join("|")}|`,
+        ...group.map(r => `| ${tableCells(r).map(escapeCell).join(" | ")} |`),
+      ].join("\n")
     })
     .join("\n\n")
 }
@@ -174,8 +196,12 @@ function runsLines(results) {
     const plainReps = w.plainReps ?? results.options.plainReps
     const date = (w.date ?? results.date).replace("T", " ").slice(0, 16)
     const load = w.load ? ` · load average ${w.load.start.toFixed(1)} → ${w.load.end.toFixed(1)}` : ""
-    const plain = plainReps < reps && ["W2", "W3", "W4", "W8", "W9"].includes(w.id) ? ` (plain automerge-repo ${plainReps} at 10,000 documents)` : ""
-    const commit = commitsOf(results).length > 1 && w.commit ? ` · commit ${w.commit}${w.uncommitted ? ` with ${w.uncommitted} uncommitted files in packages/` : ""}` : ""
+    const plain =
+      plainReps < reps && ["W2", "W3", "W4", "W8", "W9"].includes(w.id) ? ` (plain automerge-repo ${plainReps} at 10,000 documents)` : ""
+    const commit =
+      commitsOf(results).length > 1 && w.commit
+        ? ` · commit ${w.commit}${w.uncommitted ? ` with ${w.uncommitted} uncommitted files in packages/` : ""}`
+        : ""
     return `- ${w.id}: ${date} UTC · ${reps} repetition${reps === 1 ? "" : "s"}${plain}${load} · took ${minutes(w.seconds)}${commit}`
   })
 }

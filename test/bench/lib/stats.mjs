@@ -15,4 +15,8 @@ export function percentile(sorted, p) {
   return sorted[low] + (sorted[high] - sorted[low]) * (rank - low)
 }
 
-export const median = values => percentile([...values].sort((a, b) => a - b), 50)
+export const median = values =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  )

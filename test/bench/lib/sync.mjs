@@ -72,5 +72,7 @@ async function countProblems(peers) {
  * end of the run.
  */
 export function sharedSource(ctx, kind, count) {
-  return ctx.shared(`source-${kind}-${count}`, async () => startSource(ctx, kind, await ctx.populated(kind, count), { label: `source-${count}` }))
+  return ctx.shared(`source-${kind}-${count}`, async () =>
+    startSource(ctx, kind, await ctx.populated(kind, count), { label: `source-${count}` }),
+  )
 }

@@ -19,7 +19,16 @@ export async function syncNewClient(ctx, { kind, label, source, dir, openArgs = 
   const spawnedAt = clock()
   const result = await ctx.withPeer(kind, label, async client => {
     const opened = await client.call("open", { dir, ...openArgs })
-    const synced = await measureSync({ kind, port: source.port, sink: client, sources: [source.peer], expect, timeoutMs, quietCapMs, syncArgs: { server: source.port, ...syncArgs } })
+    const synced = await measureSync({
+      kind,
+      port: source.port,
+      sink: client,
+      sources: [source.peer],
+      expect,
+      timeoutMs,
+      quietCapMs,
+      syncArgs: { server: source.port, ...syncArgs },
+    })
     const rss = (await client.call("rss")).rss
     return { ...synced, openMs: opened.ms, fromStartMs: synced.doneAt - spawnedAt, rss, after: await after?.(client) }
   })

@@ -41,11 +41,24 @@ export function rowsOf(results, { count, step, budgetMs }) {
   const n = count.toLocaleString("en-US")
   const s = step.toLocaleString("en-US")
   const rows = []
-  for (const [cairn, pouch, how] of [["cairn-tx", "pouch-bulk", `db.transaction vs bulkDocs, ${s} a step`], ["cairn-each", "pouch-each", `one by one (db.create vs db.post), ${s} in flight`]]) {
+  for (const [cairn, pouch, how] of [
+    ["cairn-tx", "pouch-bulk", `db.transaction vs bulkDocs, ${s} a step`],
+    ["cairn-each", "pouch-each", `one by one (db.create vs db.post), ${s} in flight`],
+  ]) {
     const timedOut = { cairn: results[cairn].some(x => x.timedOut), plain: results[pouch].some(x => x.timedOut) }
-    const series = (what, unit, key, marks = {}) => row({ id: "P1", what, unit, cairn: results[cairn].map(x => x[key]), plain: results[pouch].map(x => x[key]), timedOut: marks, ...versusPouch })
+    const series = (what, unit, key, marks = {}) =>
+      row({
+        id: "P1",
+        what,
+        unit,
+        cairn: results[cairn].map(x => x[key]),
+        plain: results[pouch].map(x => x[key]),
+        timedOut: marks,
+        ...versusPouch,
+      })
     rows.push(series(`create ${n} documents in one process, ${how}: time`, "ms", "ms", timedOut))
-    if (timedOut.cairn || timedOut.plain) rows.push(series(`the same: documents made before the ${budgetMs / 60_000}-minute budget ran out`, "documents", "count"))
+    if (timedOut.cairn || timedOut.plain)
+      rows.push(series(`the same: documents made before the ${budgetMs / 60_000}-minute budget ran out`, "documents", "count"))
     rows.push(
       series(`the same: the first ${s}`, "ms", "first"),
       series(`the same: the last ${s} made`, "ms", "last"),

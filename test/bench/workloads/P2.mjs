@@ -24,7 +24,8 @@ export default {
         async kind => {
           const dir = await ctx.scratch.dir(`p2-client-${count}-${kind}`)
           const result = await syncNewClient(ctx, { kind, label: `p2-client-${count}`, source: sources[kind], dir, timeoutMs })
-          if (!result.timedOut && result.count !== count) throw new Error(`P2 ${kind}: the client has ${result.count} documents, expected ${count}`)
+          if (!result.timedOut && result.count !== count)
+            throw new Error(`P2 ${kind}: the client has ${result.count} documents, expected ${count}`)
           if (!result.timedOut) ctx.note(`synced-${kind}-${count}`, dir)
           return result
         },
@@ -33,7 +34,16 @@ export default {
       raw[count] = results
       const n = count.toLocaleString("en-US")
       const timedOut = { cairn: results.cairn.some(x => x.timedOut), plain: results.pouch.some(x => x.timedOut) }
-      const series = (what, unit, key) => row({ id: "P2", what, unit, cairn: results.cairn.map(x => x[key]), plain: results.pouch.map(x => x[key]), timedOut, ...versusPouch })
+      const series = (what, unit, key) =>
+        row({
+          id: "P2",
+          what,
+          unit,
+          cairn: results.cairn.map(x => x[key]),
+          plain: results.pouch.map(x => x[key]),
+          timedOut,
+          ...versusPouch,
+        })
       rows.push(
         series(`initial sync of ${n} documents: time from the client's process start`, "ms", "fromStartMs"),
         series(`initial sync of ${n} documents: time from connect`, "ms", "ms"),

@@ -34,8 +34,16 @@ export default {
         continue
       }
       clients[side] = await ctx.scratch.dir(`p3-client-${side}`)
-      const setup = await syncNewClient(ctx, { kind, label: "p3-client-setup", source: sources[kind], dir: clients[side], syncArgs, timeoutMs })
-      if (setup.timedOut || setup.count !== count) throw new Error(`P3 setup (${side}): the client got ${setup.count} of ${count} documents`)
+      const setup = await syncNewClient(ctx, {
+        kind,
+        label: "p3-client-setup",
+        source: sources[kind],
+        dir: clients[side],
+        syncArgs,
+        timeoutMs,
+      })
+      if (setup.timedOut || setup.count !== count)
+        throw new Error(`P3 setup (${side}): the client got ${setup.count} of ${count} documents`)
     }
     const changedIds = Object.fromEntries(VERSUS.map(kind => [kind, spreadIds(sources[kind].entries, CHANGED)]))
     const results = await ctx.alternate(
@@ -46,8 +54,18 @@ export default {
         const dir = clients[side]
         const change = await source.peer.call("changeSome", { ids: changedIds[kind] })
         const want = new Map(change.heads.map(h => [h.id, [...h.heads].sort().join()]))
-        const after = async client => (await client.call("heads", { ids: changedIds[kind] })).filter(h => want.get(h.id) === [...h.heads].sort().join()).length
-        const result = await syncNewClient(ctx, { kind, label: "p3-client", source, dir, syncArgs, timeoutMs, quietCapMs: ctx.quick ? 30_000 : 10 * 60_000, after })
+        const after = async client =>
+          (await client.call("heads", { ids: changedIds[kind] })).filter(h => want.get(h.id) === [...h.heads].sort().join()).length
+        const result = await syncNewClient(ctx, {
+          kind,
+          label: "p3-client",
+          source,
+          dir,
+          syncArgs,
+          timeoutMs,
+          quietCapMs: ctx.quick ? 30_000 : 10 * 60_000,
+          after,
+        })
         const arrived = result.after
         if (!result.timedOut && arrived !== CHANGED) throw new Error(`P3 ${side}: ${arrived} of ${CHANGED} changed documents arrived`)
         return result
@@ -56,16 +74,41 @@ export default {
     )
     const n = count.toLocaleString("en-US")
     const rows = []
-    for (const [side, how] of [["pouch-sync", "db.sync"], ["pouch-pull", "pull only"]]) {
+    for (const [side, how] of [
+      ["pouch-sync", "db.sync"],
+      ["pouch-pull", "pull only"],
+    ]) {
       const timedOut = { cairn: results.cairn.some(x => x.timedOut), plain: results[side].some(x => x.timedOut) }
-      const series = (what, unit, key) => row({ id: "P3", what, unit, cairn: results.cairn.map(x => x[key]), plain: results[side].map(x => x[key]), timedOut, ...versusPouch })
+      const series = (what, unit, key) =>
+        row({
+          id: "P3",
+          what,
+          unit,
+          cairn: results.cairn.map(x => x[key]),
+          plain: results[side].map(x => x[key]),
+          timedOut,
+          ...versusPouch,
+        })
       rows.push(
-        series(`reconnect, ${n} on both sides, ${CHANGED} changed, PouchDB ${how}: time from the client's process start`, "ms", "fromStartMs"),
+        series(
+          `reconnect, ${n} on both sides, ${CHANGED} changed, PouchDB ${how}: time from the client's process start`,
+          "ms",
+          "fromStartMs",
+        ),
         series(`the same, PouchDB ${how}: time from connect`, "ms", "ms"),
         series(`the same, PouchDB ${how}: bytes on the wire`, "bytes", "bytes"),
       )
     }
-    rows.push(row({ id: "P3", what: "reconnect: opening the directory (in the time from process start)", unit: "ms", cairn: results.cairn.map(x => x.openMs), plain: results["pouch-pull"].map(x => x.openMs), ...versusPouch }))
+    rows.push(
+      row({
+        id: "P3",
+        what: "reconnect: opening the directory (in the time from process start)",
+        unit: "ms",
+        cairn: results.cairn.map(x => x.openMs),
+        plain: results["pouch-pull"].map(x => x.openMs),
+        ...versusPouch,
+      }),
+    )
     return { rows, raw: results }
   },
 }

@@ -22,7 +22,10 @@ export default {
     const sources = {}
     try {
       for (const kind of VERSUS)
-        sources[kind] = await startSource(ctx, kind, await ctx.populated(kind, count, typeNames), { label: "p9-server", openOptions: kind === "cairn" ? { relay: true } : {} })
+        sources[kind] = await startSource(ctx, kind, await ctx.populated(kind, count, typeNames), {
+          label: "p9-server",
+          openOptions: kind === "cairn" ? { relay: true } : {},
+        })
       const syncArgs = {
         cairn: {},
         "pouch-filter": { filter: "app/byType", type: wanted },
@@ -34,8 +37,17 @@ export default {
           const kind = SIDES[side]
           const dir = await ctx.scratch.dir(`p9-client-${side}`)
           const openArgs = kind === "cairn" ? { wants: [wanted] } : {}
-          const result = await syncNewClient(ctx, { kind, label: "p9-client", source: sources[kind], dir, openArgs, syncArgs: syncArgs[side], timeoutMs })
-          if (!result.timedOut && result.count !== count / 10) throw new Error(`P9 ${side}: the client has ${result.count} documents, expected ${count / 10}`)
+          const result = await syncNewClient(ctx, {
+            kind,
+            label: "p9-client",
+            source: sources[kind],
+            dir,
+            openArgs,
+            syncArgs: syncArgs[side],
+            timeoutMs,
+          })
+          if (!result.timedOut && result.count !== count / 10)
+            throw new Error(`P9 ${side}: the client has ${result.count} documents, expected ${count / 10}`)
           return result
         },
         { kinds: Object.keys(SIDES) },
@@ -43,10 +55,18 @@ export default {
       const n = count.toLocaleString("en-US")
       const k = (count / 10).toLocaleString("en-US")
       const rows = []
-      for (const [side, how] of [["pouch-filter", "a design-doc filter"], ["pouch-mango", "a Mango selector"]]) {
-        const series = (what, unit, key) => row({ id: "P9", what, unit, cairn: results.cairn.map(x => x[key]), plain: results[side].map(x => x[key]), ...versusPouch })
+      for (const [side, how] of [
+        ["pouch-filter", "a design-doc filter"],
+        ["pouch-mango", "a Mango selector"],
+      ]) {
+        const series = (what, unit, key) =>
+          row({ id: "P9", what, unit, cairn: results.cairn.map(x => x[key]), plain: results[side].map(x => x[key]), ...versusPouch })
         rows.push(
-          series(`sync 1 of 10 types (${k}) from a server of ${n}, PouchDB with ${how}: time from the client's process start`, "ms", "fromStartMs"),
+          series(
+            `sync 1 of 10 types (${k}) from a server of ${n}, PouchDB with ${how}: time from the client's process start`,
+            "ms",
+            "fromStartMs",
+          ),
           series(`the same, PouchDB with ${how}: time from connect`, "ms", "ms"),
           series(`the same, PouchDB with ${how}: bytes on the wire`, "bytes", "bytes"),
         )

@@ -30,7 +30,8 @@ export default {
           return ctx.withPeer(kind, `w2-sink-${count}`, async sink => {
             await sink.call("open", { dir })
             const result = await measureSync({ kind, port: source.port, sink, sources: [source.peer], expect: source.entries, timeoutMs })
-            if (!result.timedOut && result.count !== count) throw new Error(`W2 ${kind}: the sink has ${result.count} documents, expected ${count}`)
+            if (!result.timedOut && result.count !== count)
+              throw new Error(`W2 ${kind}: the sink has ${result.count} documents, expected ${count}`)
             if (!result.timedOut) ctx.note(`synced-${kind}-${count}`, dir)
             return { ...result, rss: (await sink.call("rss")).rss }
           })
@@ -49,7 +50,10 @@ export default {
         target: "≥ 10x faster than plain",
         timedOut,
       })
-      Object.assign(time, atLeast(time.ratio ? 1 / time.ratio : null, 10, v => `${ratioText(v)} faster`))
+      Object.assign(
+        time,
+        atLeast(time.ratio ? 1 / time.ratio : null, 10, v => `${ratioText(v)} faster`),
+      )
       const bytes = row({
         id: "W2",
         what: `initial sync of ${n} documents: bytes on the wire`,

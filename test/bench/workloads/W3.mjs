@@ -36,27 +36,44 @@ export default {
         synced[kind] = await ctx.scratch.dir(`w3-sink-synced-${kind}`)
         const setup = await ctx.withPeer(kind, "w3-sink-setup", async sink => {
           await sink.call("open", { dir: synced[kind] })
-          return sink.call("syncFrom", { url: `ws://127.0.0.1:${source.port}`, expect: kind === "plain" ? source.entries : undefined, timeoutMs })
+          return sink.call("syncFrom", {
+            url: `ws://127.0.0.1:${source.port}`,
+            expect: kind === "plain" ? source.entries : undefined,
+            timeoutMs,
+          })
         })
-        if (setup.timedOut || setup.count !== count) throw new Error(`W3 setup (${kind}): the sink got ${setup.count} of ${count} documents`)
+        if (setup.timedOut || setup.count !== count)
+          throw new Error(`W3 setup (${kind}): the sink got ${setup.count} of ${count} documents`)
         ctx.log(`w3 setup (${kind}): full sync of ${count} documents took ${(setup.ms / 1000).toFixed(1)} s`)
       }
       changedIds[kind] = spreadIds(source.entries, CHANGED)
     }
-    const results = await ctx.alternate("W3", async (kind, rep) => {
-      const source = sources[kind]
-      const dir = await ctx.scratch.copy(synced[kind], `w3-sink-${kind}-${rep}`)
-      const change = await source.peer.call("changeSome", { ids: changedIds[kind] })
-      return ctx.withPeer(kind, "w3-sink", async sink => {
-        const opened = await sink.call("open", { dir })
-        const result = await measureSync({ kind, port: source.port, sink, sources: [source.peer], expect: change.heads, timeoutMs, quietCapMs: ctx.quick ? 30_000 : 10 * 60_000 })
-        const heads = await sink.call("heads", { ids: changedIds[kind] })
-        const want = new Map(change.heads.map(h => [h.id, [...h.heads].sort().join()]))
-        const arrived = heads.filter(h => want.get(h.id) === [...h.heads].sort().join()).length
-        if (!result.timedOut && arrived !== CHANGED) throw new Error(`W3 ${kind}: ${arrived} of ${CHANGED} changed documents arrived`)
-        return { ...result, openMs: opened.ms, referenceBytes: change.referenceBytes }
-      })
-    }, { slowPlain: true })
+    const results = await ctx.alternate(
+      "W3",
+      async (kind, rep) => {
+        const source = sources[kind]
+        const dir = await ctx.scratch.copy(synced[kind], `w3-sink-${kind}-${rep}`)
+        const change = await source.peer.call("changeSome", { ids: changedIds[kind] })
+        return ctx.withPeer(kind, "w3-sink", async sink => {
+          const opened = await sink.call("open", { dir })
+          const result = await measureSync({
+            kind,
+            port: source.port,
+            sink,
+            sources: [source.peer],
+            expect: change.heads,
+            timeoutMs,
+            quietCapMs: ctx.quick ? 30_000 : 10 * 60_000,
+          })
+          const heads = await sink.call("heads", { ids: changedIds[kind] })
+          const want = new Map(change.heads.map(h => [h.id, [...h.heads].sort().join()]))
+          const arrived = heads.filter(h => want.get(h.id) === [...h.heads].sort().join()).length
+          if (!result.timedOut && arrived !== CHANGED) throw new Error(`W3 ${kind}: ${arrived} of ${CHANGED} changed documents arrived`)
+          return { ...result, openMs: opened.ms, referenceBytes: change.referenceBytes }
+        })
+      },
+      { slowPlain: true },
+    )
     const timedOut = { cairn: results.cairn.some(x => x.timedOut), plain: results.plain.some(x => x.timedOut) }
     const n = count.toLocaleString("en-US")
     const time = row({
@@ -68,7 +85,10 @@ export default {
       target: "< 0.5 s",
       timedOut,
     })
-    Object.assign(time, atMost(time.cairn?.median ?? null, 500, v => formatValue(v, "ms"), { strict: true }))
+    Object.assign(
+      time,
+      atMost(time.cairn?.median ?? null, 500, v => formatValue(v, "ms"), { strict: true }),
+    )
     const reference = median(results.cairn.map(x => x.referenceBytes))
     const bytes = row({
       id: "W3",
@@ -79,7 +99,10 @@ export default {
       target: "≤ 2x the sync messages",
       timedOut,
     })
-    Object.assign(bytes, atMost(bytes.cairn ? bytes.cairn.median / reference : null, 2, v => `${ratioText(v)} the sync messages`))
+    Object.assign(
+      bytes,
+      atMost(bytes.cairn ? bytes.cairn.median / reference : null, 2, v => `${ratioText(v)} the sync messages`),
+    )
     const settle = row({
       id: "W3",
       what: "reconnect: until the connection goes quiet",
@@ -88,7 +111,13 @@ export default {
       plain: results.plain.map(x => x.settleMs),
       timedOut,
     })
-    const reopen = row({ id: "W3", what: "reconnect: opening the directory first (not in the time above)", unit: "ms", cairn: results.cairn.map(x => x.openMs), plain: results.plain.map(x => x.openMs) })
+    const reopen = row({
+      id: "W3",
+      what: "reconnect: opening the directory first (not in the time above)",
+      unit: "ms",
+      cairn: results.cairn.map(x => x.openMs),
+      plain: results.plain.map(x => x.openMs),
+    })
     return { rows: [time, bytes, settle, reopen], raw: results }
   },
 }

@@ -14,14 +14,18 @@ export default {
     const typeNames = Kinds.map(k => k.name)
     const wanted = typeNames[3]
     const fixtures = { cairn: await ctx.populated("cairn", count, typeNames), plain: await ctx.populated("plain", count, typeNames) }
-    const results = await ctx.alternate("W4", async (kind, rep) => {
-      const dir = await ctx.scratch.copy(fixtures[kind], `w4-${kind}-${rep}`)
-      return ctx.withPeer(kind, "w4", async peer => {
-        const result = await peer.call("openList", { dir, type: wanted })
-        if (result.count !== count / 10) throw new Error(`W4 ${kind}: listed ${result.count}, expected ${count / 10}`)
-        return { ...result, rss: (await peer.call("rss")).rss }
-      })
-    }, { slowPlain: true })
+    const results = await ctx.alternate(
+      "W4",
+      async (kind, rep) => {
+        const dir = await ctx.scratch.copy(fixtures[kind], `w4-${kind}-${rep}`)
+        return ctx.withPeer(kind, "w4", async peer => {
+          const result = await peer.call("openList", { dir, type: wanted })
+          if (result.count !== count / 10) throw new Error(`W4 ${kind}: listed ${result.count}, expected ${count / 10}`)
+          return { ...result, rss: (await peer.call("rss")).rss }
+        })
+      },
+      { slowPlain: true },
+    )
     const r = row({
       id: "W4",
       what: `open a directory of ${count.toLocaleString("en-US")} documents (10 types), list the ${(count / 10).toLocaleString("en-US")} of one type`,
@@ -30,7 +34,10 @@ export default {
       plain: results.plain.map(x => x.ms),
       target: "< 1 s",
     })
-    Object.assign(r, atMost(r.cairn?.median ?? null, 1000, v => formatValue(v, "ms"), { strict: true }))
+    Object.assign(
+      r,
+      atMost(r.cairn?.median ?? null, 1000, v => formatValue(v, "ms"), { strict: true }),
+    )
     return { rows: [r], raw: results }
   },
 }

@@ -38,7 +38,10 @@ export default {
       cairn: floor.cairn.map(x => x.ms),
       plain: floor.plain.map(x => x.ms),
     })
-    Object.assign(loadRow, atMost(loadRow.cairn && floorRow.cairn ? loadRow.cairn.median / floorRow.cairn.median : null, 1.5, v => `${ratioText(v)} the floor`))
+    Object.assign(
+      loadRow,
+      atMost(loadRow.cairn && floorRow.cairn ? loadRow.cairn.median / floorRow.cairn.median : null, 1.5, v => `${ratioText(v)} the floor`),
+    )
     return { rows: [loadRow, floorRow], raw: { load, floor } }
   },
 }

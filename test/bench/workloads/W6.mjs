@@ -23,7 +23,10 @@ export default {
       plain: results.plain.map(x => x.ms),
       target: "≤ 1.2x plain",
     })
-    Object.assign(r, atMost(r.ratio, 1.2, v => `${ratioText(v)} plain`))
+    Object.assign(
+      r,
+      atMost(r.ratio, 1.2, v => `${ratioText(v)} plain`),
+    )
     return { rows: [r], raw: results }
   },
 }

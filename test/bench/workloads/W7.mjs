@@ -53,7 +53,8 @@ export default {
         ]
         const lost = latencies.filter(l => !Number.isFinite(l)).length
         if (lost > 0) throw new Error(`W7 ${kind}: ${lost} of ${keystrokes} keystrokes never reached the other peer`)
-        if (atA.length !== keystrokes || atB.length !== keystrokes) throw new Error(`W7 ${kind}: texts of ${atA.length} and ${atB.length} characters, expected ${keystrokes}`)
+        if (atA.length !== keystrokes || atB.length !== keystrokes)
+          throw new Error(`W7 ${kind}: texts of ${atA.length} and ${atB.length} characters, expected ${keystrokes}`)
         const sorted = latencies.sort((x, y) => x - y)
         return { median: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1), bytes: tapBytes(tap).total - before }
       } finally {
@@ -64,9 +65,29 @@ export default {
     const what = `two peers typing into one text, ${keystrokes.toLocaleString("en-US")} keystrokes`
     return {
       rows: [
-        row({ id: "W7", what: `${what}: median keystroke → other peer`, unit: "ms", cairn: results.cairn.map(x => x.median), plain: results.plain.map(x => x.median), target: "report" }),
-        row({ id: "W7", what: `${what}: p99 keystroke → other peer`, unit: "ms", cairn: results.cairn.map(x => x.p99), plain: results.plain.map(x => x.p99), target: "report" }),
-        row({ id: "W7", what: `${what}: bytes on the wire`, unit: "bytes", cairn: results.cairn.map(x => x.bytes), plain: results.plain.map(x => x.bytes) }),
+        row({
+          id: "W7",
+          what: `${what}: median keystroke → other peer`,
+          unit: "ms",
+          cairn: results.cairn.map(x => x.median),
+          plain: results.plain.map(x => x.median),
+          target: "report",
+        }),
+        row({
+          id: "W7",
+          what: `${what}: p99 keystroke → other peer`,
+          unit: "ms",
+          cairn: results.cairn.map(x => x.p99),
+          plain: results.plain.map(x => x.p99),
+          target: "report",
+        }),
+        row({
+          id: "W7",
+          what: `${what}: bytes on the wire`,
+          unit: "bytes",
+          cairn: results.cairn.map(x => x.bytes),
+          plain: results.plain.map(x => x.bytes),
+        }),
       ],
       raw: results,
     }

@@ -54,14 +54,43 @@ export default {
       plain: disk.plain.map(x => x.allocated),
       target: "≤ 3x the documents' saved bytes",
     })
-    const saved = row({ id: "W8", what: `the ${m} documents' saved bytes (sum of Automerge.save)`, unit: "bytes", cairn: disk.cairn.map(x => x.saved), plain: disk.plain.map(x => x.saved) })
-    Object.assign(diskRow, atMost(diskRow.cairn && saved.cairn ? diskRow.cairn.median / saved.cairn.median : null, 3, v => `${ratioText(v)} saved bytes`))
+    const saved = row({
+      id: "W8",
+      what: `the ${m} documents' saved bytes (sum of Automerge.save)`,
+      unit: "bytes",
+      cairn: disk.cairn.map(x => x.saved),
+      plain: disk.plain.map(x => x.saved),
+    })
+    Object.assign(
+      diskRow,
+      atMost(diskRow.cairn && saved.cairn ? diskRow.cairn.median / saved.cairn.median : null, 3, v => `${ratioText(v)} saved bytes`),
+    )
     return {
       rows: [
-        row({ id: "W8", what: `RSS of a peer holding and serving ${n} documents (Cairn: catalog; plain: every document loaded, as it must)`, unit: "bytes", cairn: [serving.cairn], plain: [serving.plain], target: "report" }),
-        row({ id: "W8", what: `RSS with all ${n} documents loaded (Cairn: db.list in a fresh process)`, unit: "bytes", cairn: loaded.cairn.map(x => x.rss), plain: loaded.plain.map(x => x.rss), target: "report" }),
+        row({
+          id: "W8",
+          what: `RSS of a peer holding and serving ${n} documents (Cairn: catalog; plain: every document loaded, as it must)`,
+          unit: "bytes",
+          cairn: [serving.cairn],
+          plain: [serving.plain],
+          target: "report",
+        }),
+        row({
+          id: "W8",
+          what: `RSS with all ${n} documents loaded (Cairn: db.list in a fresh process)`,
+          unit: "bytes",
+          cairn: loaded.cairn.map(x => x.rss),
+          plain: loaded.plain.map(x => x.rss),
+          target: "report",
+        }),
         diskRow,
-        row({ id: "W8", what: `disk for ${m} documents (file sizes)`, unit: "bytes", cairn: disk.cairn.map(x => x.apparent), plain: disk.plain.map(x => x.apparent) }),
+        row({
+          id: "W8",
+          what: `disk for ${m} documents (file sizes)`,
+          unit: "bytes",
+          cairn: disk.cairn.map(x => x.apparent),
+          plain: disk.plain.map(x => x.apparent),
+        }),
         saved,
       ],
       raw: { serving, loaded, disk },

@@ -32,7 +32,8 @@ export default {
       return ctx.withPeer(kind, `w9-${label}-sink`, async sink => {
         await sink.call("open", { dir, ...(kind === "cairn" ? { wants: [wanted] } : {}) })
         const result = await measureSync({ kind, port: source.port, sink, sources: [source.peer], expect, timeoutMs })
-        if (!result.timedOut && result.count !== count / 10) throw new Error(`W9 ${label} ${kind}: the sink has ${result.count} documents, expected ${count / 10}`)
+        if (!result.timedOut && result.count !== count / 10)
+          throw new Error(`W9 ${label} ${kind}: the sink has ${result.count} documents, expected ${count / 10}`)
         return result
       })
     }
@@ -46,7 +47,10 @@ export default {
       }
     }
     const filtered = await run("filtered", async kind =>
-      startSource(ctx, kind, await ctx.populated(kind, count, typeNames), { label: "w9-relay", openOptions: kind === "cairn" ? { relay: true } : { announceType: wanted } }),
+      startSource(ctx, kind, await ctx.populated(kind, count, typeNames), {
+        label: "w9-relay",
+        openOptions: kind === "cairn" ? { relay: true } : { announceType: wanted },
+      }),
     )
     const firstSinks = { cairn: sinkDirs.cairn[0], plain: sinkDirs.plain[0] }
     const alone = await run("alone", kind => startSource(ctx, kind, firstSinks[kind], { label: "w9-alone-source" }))
@@ -68,10 +72,32 @@ export default {
       plain: filtered.plain.map(x => x.bytes),
       target: "≤ 1.2x syncing them alone",
     })
-    const aloneTime = row({ id: "W9", what: `the same ${k} documents from a peer holding only them: time`, unit: "ms", cairn: alone.cairn.map(x => x.ms), plain: alone.plain.map(x => x.ms) })
-    const aloneBytes = row({ id: "W9", what: `the same ${k} documents alone: bytes`, unit: "bytes", cairn: alone.cairn.map(x => x.bytes), plain: alone.plain.map(x => x.bytes) })
-    Object.assign(timeRow, atMost(timeRow.cairn && aloneTime.cairn ? timeRow.cairn.median / aloneTime.cairn.median : null, 1.2, v => `${ratioText(v)} alone`))
-    Object.assign(bytesRow, atMost(bytesRow.cairn && aloneBytes.cairn ? bytesRow.cairn.median / aloneBytes.cairn.median : null, 1.2, v => `${ratioText(v)} alone`))
+    const aloneTime = row({
+      id: "W9",
+      what: `the same ${k} documents from a peer holding only them: time`,
+      unit: "ms",
+      cairn: alone.cairn.map(x => x.ms),
+      plain: alone.plain.map(x => x.ms),
+    })
+    const aloneBytes = row({
+      id: "W9",
+      what: `the same ${k} documents alone: bytes`,
+      unit: "bytes",
+      cairn: alone.cairn.map(x => x.bytes),
+      plain: alone.plain.map(x => x.bytes),
+    })
+    Object.assign(
+      timeRow,
+      atMost(timeRow.cairn && aloneTime.cairn ? timeRow.cairn.median / aloneTime.cairn.median : null, 1.2, v => `${ratioText(v)} alone`),
+    )
+    Object.assign(
+      bytesRow,
+      atMost(
+        bytesRow.cairn && aloneBytes.cairn ? bytesRow.cairn.median / aloneBytes.cairn.median : null,
+        1.2,
+        v => `${ratioText(v)} alone`,
+      ),
+    )
     return { rows: [timeRow, bytesRow, aloneTime, aloneBytes], raw: { filtered, alone } }
   },
 }
