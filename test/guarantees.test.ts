@@ -88,6 +88,39 @@ describe("guarantees on every path", () => {
     await Promise.all([again.stop(), client.stop()])
   })
 
+  it("a machine that may write tasks changes their data, never their type or creator: refused at the gate, the task stays a task", async () => {
+    const { server, client } = await serverAndClient({ read: ["task"], write: ["task"] })
+    const { url } = await server.call("listen")
+    const task = await server.call("create", { type: "task", data: { title: "before" } })
+    await client.call("connect", { url })
+    await client.call("synced")
+    await client.call("rawOpen", { url })
+    for (const set of [{ type: "note" }, { createdBy: "someone else" }]) {
+      await client.call("rawRepo", { type: "sync", documentId: task, data: await client.call("craftChange", { id: task, set }) })
+    }
+    const denied: any[] = []
+    await eventually(async () => {
+      const received = await client.call("rawReceived")
+      denied.push(...received.filter((r: any) => r.kind === "control" && r.message.t === "denied"))
+      return denied.length >= 2
+    })
+    expect(denied.map((d: any) => d.message.reason)).toEqual([
+      "a document's type is fixed at its creation and cannot be changed",
+      "a document's createdBy is fixed at its creation and cannot be changed",
+    ])
+    // The same machine's change to the data goes through.
+    await client.call("rawRepo", {
+      type: "sync",
+      documentId: task,
+      data: await client.call("craftChange", { id: task, set: { "data.title": "after" } }),
+    })
+    await eventually(async () => (await server.call("get", { id: task })).data.title === "after")
+    const entry = await server.call("entry", { id: task })
+    expect(entry.quarantined).toBeUndefined()
+    expect(entry.type).toBe("task")
+    await client.stop()
+  })
+
   it("answers alike for a document the machine may not read and for one that does not exist", async () => {
     const { server, client } = await serverAndClient({ read: ["task"], write: ["task"] })
     const { url } = await server.call("listen")

@@ -203,3 +203,24 @@ export function modifiedAtOf(doc: A.Doc<unknown>): number {
 export function changeTimeMs(time: number): number {
   return time < 100_000_000_000 ? time * 1000 : time
 }
+
+/** The envelope's keys that later changes may write: every other one is written once, by the document's first change. */
+const MUTABLE_KEYS = new Set(["data", "deletedAt"])
+
+/**
+ * The envelope key that one of these changes (encoded, as a sync message
+ * carries them) writes although it is fixed at creation, if any: a change
+ * from a peer to a document held here must never rewrite its type, creator,
+ * creation time, version or proof. The document's first change (no
+ * dependencies, first operation) is the one that writes them.
+ */
+export function fixedKeyWritten(changes: readonly Uint8Array[]): string | undefined {
+  for (const bytes of changes) {
+    const change = A.decodeChange(bytes)
+    if (change.startOp === 1 && change.deps.length === 0) continue
+    for (const op of change.ops) {
+      if (op.obj === "_root" && typeof op.key === "string" && !MUTABLE_KEYS.has(op.key)) return op.key
+    }
+  }
+  return undefined
+}

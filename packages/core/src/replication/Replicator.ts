@@ -9,6 +9,7 @@
  */
 import * as A from "@automerge/automerge"
 import type { Message, PeerId, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
+import { fixedKeyWritten } from "../document/envelope.js"
 import { isVisible, type CatalogEntry } from "../catalog/Catalog.js"
 import type { Database } from "../database/Database.js"
 import type { Replica } from "../database/Replica.js"
@@ -190,15 +191,28 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     // Only a request for the document is answered: answering a `doc-unavailable` with another could go back and forth forever.
     if (!isVisible(entry, { includeDeleted: true }) || !session.sends(entry.type))
       return message.type === "sync" || message.type === "request" ? "unavailable" : "drop"
-    if ((message.type !== "sync" && message.type !== "request") || session.accepts(entry.type)) return "pass"
-    let changes: number
+    if (message.type !== "sync" && message.type !== "request") return "pass"
+    let changes: Uint8Array[]
     try {
-      changes = A.decodeSyncMessage((message as { data: Uint8Array }).data).changes.length
+      changes = A.decodeSyncMessage((message as { data: Uint8Array }).data).changes
     } catch {
       return "drop"
     }
-    if (changes === 0) return "pass"
-    session.deny([entry.id], `this peer may not write documents of type ${entry.type} here`)
+    if (changes.length === 0) return "pass"
+    if (!session.accepts(entry.type)) {
+      session.deny([entry.id], `this peer may not write documents of type ${entry.type} here`)
+      return "drop"
+    }
+    // A writer of the type may change the data, never what was fixed at creation (its type above all): refused here,
+    // the document stays as it was; let through, it would be quarantined on arrival and lost to this peer's apps.
+    let fixed: string | undefined
+    try {
+      fixed = fixedKeyWritten(changes)
+    } catch {
+      return "drop"
+    }
+    if (fixed === undefined) return "pass"
+    session.deny([entry.id], `a document's ${fixed} is fixed at its creation and cannot be changed`)
     return "drop"
   }
 
