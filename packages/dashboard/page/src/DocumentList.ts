@@ -1,5 +1,6 @@
 /** The middle column: the documents of the selected type, most recently modified first. */
 import type { DocumentSummary } from "./api.js"
+import { renderDocumentButtons } from "./DocumentButtons.js"
 import { fill, h } from "./dom.js"
 import { shortId, timeAgo } from "./format.js"
 
@@ -22,34 +23,20 @@ export function renderDocuments(list: HTMLElement, heading: HTMLElement, state: 
     fill(list, h("li", { class: "empty" }, `No ${state.type} documents.`))
     return
   }
-  fill(
+  renderDocumentButtons(
     list,
-    state.docs.map(doc =>
+    state,
+    select,
+    doc => [doc.deletedAt !== null && "deleted"],
+    doc => [
+      h("span", { class: "doc-summary" }, doc.summary || h("em", {}, "(empty)")),
       h(
-        "li",
-        {},
-        h(
-          "button",
-          {
-            type: "button",
-            class: ["doc", doc.id === state.selected && "selected", doc.deletedAt !== null && "deleted", state.fresh.has(doc.id) && "fresh"]
-              .filter(Boolean)
-              .join(" "),
-            "data-id": doc.id,
-            "aria-current": doc.id === state.selected ? "true" : undefined,
-            onClick: () => select(doc.id),
-          },
-          h("span", { class: "doc-summary" }, doc.summary || h("em", {}, "(empty)")),
-          h(
-            "span",
-            { class: "doc-meta" },
-            h("code", {}, shortId(doc.id)),
-            doc.deletedAt !== null ? " · deleted " : " · ",
-            timeAgo(doc.deletedAt ?? doc.modifiedAt),
-          ),
-        ),
+        "span",
+        { class: "doc-meta" },
+        h("code", {}, shortId(doc.id)),
+        doc.deletedAt !== null ? " · deleted " : " · ",
+        timeAgo(doc.deletedAt ?? doc.modifiedAt),
       ),
-    ),
-    state.docs.length < state.total ? h("li", { class: "empty" }, `Showing the ${state.docs.length} most recent of ${state.total}.`) : null,
+    ],
   )
 }

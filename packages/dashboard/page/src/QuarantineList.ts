@@ -1,5 +1,6 @@
 /** The middle column when the quarantine is open: documents refused as they arrived, with why. */
 import type { QuarantinedSummary } from "./api.js"
+import { renderDocumentButtons } from "./DocumentButtons.js"
 import { fill, h } from "./dom.js"
 import { shortId, timeAgo } from "./format.js"
 
@@ -27,35 +28,21 @@ export function renderQuarantineList(
     fill(list, h("li", { class: "empty" }, "Nothing is quarantined."))
     return
   }
-  fill(
+  renderDocumentButtons(
     list,
-    state.docs.map(doc =>
+    state,
+    select,
+    () => ["quarantined"],
+    doc => [
       h(
-        "li",
-        {},
-        h(
-          "button",
-          {
-            type: "button",
-            class: ["doc", "quarantined", doc.id === state.selected && "selected", state.fresh.has(doc.id) && "fresh"]
-              .filter(Boolean)
-              .join(" "),
-            "data-id": doc.id,
-            "aria-current": doc.id === state.selected ? "true" : undefined,
-            onClick: () => select(doc.id),
-          },
-          h(
-            "span",
-            { class: "doc-summary" },
-            h("span", { class: "type-tag" }, doc.type),
-            " ",
-            h("code", { title: doc.id }, shortId(doc.id, 12)),
-          ),
-          h("span", { class: "reason" }, doc.reason),
-          h("span", { class: "doc-meta" }, "modified ", timeAgo(doc.modifiedAt)),
-        ),
+        "span",
+        { class: "doc-summary" },
+        h("span", { class: "type-tag" }, doc.type),
+        " ",
+        h("code", { title: doc.id }, shortId(doc.id, 12)),
       ),
-    ),
-    state.docs.length < state.total ? h("li", { class: "empty" }, `Showing the ${state.docs.length} most recent of ${state.total}.`) : null,
+      h("span", { class: "reason" }, doc.reason),
+      h("span", { class: "doc-meta" }, "modified ", timeAgo(doc.modifiedAt)),
+    ],
   )
 }
