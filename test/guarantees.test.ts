@@ -95,19 +95,24 @@ describe("guarantees on every path", () => {
     await client.call("connect", { url })
     await client.call("synced")
     await client.call("rawOpen", { url })
-    for (const set of [{ type: "note" }, { createdBy: "someone else" }]) {
-      await client.call("rawRepo", { type: "sync", documentId: task, data: await client.call("craftChange", { id: task, set }) })
+    // Both message kinds that can carry changes.
+    for (const kind of ["sync", "request"]) {
+      for (const set of [{ type: "note" }, { createdBy: "someone else" }]) {
+        await client.call("rawRepo", { type: kind, documentId: task, data: await client.call("craftChange", { id: task, set }) })
+      }
     }
     const denied: any[] = []
     await eventually(async () => {
       const received = await client.call("rawReceived")
       denied.push(...received.filter((r: any) => r.kind === "control" && r.message.t === "denied"))
-      return denied.length >= 2
+      return denied.length >= 4
     })
-    expect(denied.map((d: any) => d.message.reason)).toEqual([
-      "a document's type is fixed at its creation and cannot be changed",
-      "a document's createdBy is fixed at its creation and cannot be changed",
-    ])
+    expect(denied.map((d: any) => d.message.reason)).toEqual(
+      ["sync", "request"].flatMap(() => [
+        "a document's type is fixed at its creation and cannot be changed",
+        "a document's createdBy is fixed at its creation and cannot be changed",
+      ]),
+    )
     // The same machine's change to the data goes through.
     await client.call("rawRepo", {
       type: "sync",
