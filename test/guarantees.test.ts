@@ -126,6 +126,52 @@ describe("guarantees on every path", () => {
     await client.stop()
   })
 
+  it("the same changes in a batch (docs frames) are refused too: the task stays a task with its creation time, its data change lands", async () => {
+    const { server, client } = await serverAndClient({ read: ["task"], write: ["task"] })
+    const { url } = await server.call("listen")
+    const task = await server.call("create", { type: "task", data: { title: "before" } })
+    const tampered = await server.call("create", { type: "task", data: { title: "kept" } })
+    const stamped = await server.call("create", { type: "task", data: { title: "kept too" } })
+    await client.call("connect", { url })
+    await client.call("synced")
+    const created = (await server.call("entry", { id: stamped })).createdAt
+    const crafted = {
+      [task]: await client.call("craftChange", { id: task, set: { "data.title": "after" }, as: "bytes" }),
+      [tampered]: await client.call("craftChange", { id: tampered, set: { type: "note" }, as: "bytes" }),
+      [stamped]: await client.call("craftChange", { id: stamped, set: { createdBy: "someone else" }, as: "bytes" }),
+    }
+    await client.call("rawServe", {
+      entries: Object.entries(crafted).map(([id, { heads }]) => ({ id, type: "task", heads })),
+      docs: Object.fromEntries(Object.entries(crafted).map(([id, { bytes }]) => [id, bytes])),
+    })
+    await client.call("rawOpen", { url })
+    const denied: any[] = []
+    await eventually(async () => {
+      const received = await client.call("rawReceived")
+      denied.push(...received.filter((r: any) => r.kind === "control" && r.message.t === "denied"))
+      return denied.length >= 2
+    })
+    expect(denied.map((d: any) => [d.message.ids, d.message.reason]).sort()).toEqual(
+      [
+        [[tampered], "a document's type is fixed at its creation and cannot be changed"],
+        [[stamped], "a document's createdBy is fixed at its creation and cannot be changed"],
+      ].sort(),
+    )
+    // The data change in the same batch went through; the other two documents are as they were, not quarantined.
+    await eventually(async () => (await server.call("get", { id: task })).data.title === "after")
+    for (const [id, title] of [
+      [tampered, "kept"],
+      [stamped, "kept too"],
+    ]) {
+      const entry = await server.call("entry", { id })
+      expect(entry.quarantined).toBeUndefined()
+      expect(entry.type).toBe("task")
+      expect((await server.call("get", { id })).data.title).toBe(title)
+    }
+    expect((await server.call("entry", { id: stamped })).createdAt).toBe(created)
+    await client.stop()
+  })
+
   it("answers alike for a document the machine may not read and for one that does not exist", async () => {
     const { server, client } = await serverAndClient({ read: ["task"], write: ["task"] })
     const { url } = await server.call("listen")

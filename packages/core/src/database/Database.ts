@@ -377,7 +377,7 @@ export class Database extends Emitter<DatabaseEvents> {
   #importTarget(): ImportTarget {
     return {
       catalog: this.catalog,
-      ingest: docs => this.replica.ingest(docs),
+      ingest: (docs, refuse) => this.replica.ingest(docs, undefined, refuse),
       get: id => this.get(id),
       change: (type, id, mutate, options) => this.change(type, id, mutate, options),
       typed: type => this.#definitions.has(type),

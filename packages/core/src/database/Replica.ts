@@ -15,7 +15,7 @@ import { LruCache } from "../helpers/LruCache.js"
 import type { DamagedDocument } from "./DamagedDocuments.js"
 import type { DocumentStore, StoreEvents } from "./DocumentStore.js"
 import type { GroupCommit } from "./GroupCommit.js"
-import { ingest } from "./ingest.js"
+import { ingest, type Refuse } from "./ingest.js"
 
 export interface ReplicaEvents extends StoreEvents {
   /** The app started or stopped subscribing to a document. */
@@ -54,13 +54,18 @@ export class Replica extends Emitter<ReplicaEvents> {
   /**
    * Apply document bytes that a peer sent. Checked like any remote change: a
    * bad document is stored but quarantined; one of a type `acceptType`
-   * refuses is not stored. Resolves when on disk.
+   * refuses is not stored; bytes that would change what a document held here
+   * fixed at creation are not applied, and `refuse` is told. Resolves when on disk.
    */
-  async ingest(docs: { id: string; bytes: Uint8Array }[], acceptType: (type: string) => boolean = () => true): Promise<CatalogEntry[]> {
+  async ingest(
+    docs: { id: string; bytes: Uint8Array }[],
+    acceptType: (type: string) => boolean = () => true,
+    refuse?: Refuse,
+  ): Promise<CatalogEntry[]> {
     this.assertOpen()
     for (const { id } of docs) this.#ingesting.set(id, (this.#ingesting.get(id) ?? 0) + 1)
     try {
-      const entries = await ingest(this.store, docs, acceptType)
+      const entries = await ingest(this.store, docs, acceptType, refuse)
       await this.commit.commit(docs.map(d => d.id))
       return entries
     } finally {

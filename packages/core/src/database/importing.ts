@@ -17,8 +17,8 @@ import type { Transaction } from "./Transaction.js"
 /** What an import needs of the database. */
 export interface ImportTarget {
   catalog: Catalog
-  /** Apply bytes as from a peer (see Replica.ingest). */
-  ingest(docs: { id: string; bytes: Uint8Array }[]): Promise<unknown>
+  /** Apply bytes as from a peer (see Replica.ingest); `refuse` is told of a document not changed, and why. */
+  ingest(docs: { id: string; bytes: Uint8Array }[], refuse: (id: string, reason: string) => void): Promise<unknown>
   get(id: string): Promise<Doc>
   change(type: string, id: string, mutate: (draft: any) => void, options: { message?: string }): Promise<unknown>
   /** True when this peer has a definition of the type. */
@@ -48,7 +48,11 @@ export async function importHistory(
     throw new ImmutableTypeError(`document ${id} is a ${existing.type} here; its history says ${envelope.meta.type}`)
   if (existing?.purged) throw new PurgedError(id)
   const before = existing?.heads ?? []
-  await target.ingest([{ id, bytes }])
+  let refused: string | undefined
+  await target.ingest([{ id, bytes }], (_, reason) => {
+    refused = reason
+  })
+  if (refused !== undefined) throw new CodecError(`the history of ${id} is refused: ${refused}`)
   const entry = target.catalog.get(id)
   if (entry?.quarantined && !existing?.quarantined) throw new CodecError(`the history of ${id} is refused: ${entry.quarantined}`)
   // JSON exported beside the history and edited since: what the person changed goes on top, as changes. Unedited

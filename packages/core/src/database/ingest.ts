@@ -10,7 +10,7 @@
 import * as A from "@automerge/automerge"
 import type { DocHandle, DocumentId } from "@automerge/automerge-repo"
 import type { CatalogEntry } from "../catalog/Catalog.js"
-import { readEnvelope, verifyCreation, type Envelope } from "../document/envelope.js"
+import { fixedKeyRefusal, fixedKeyWritten, readEnvelope, verifyCreation, type Envelope } from "../document/envelope.js"
 import { headsKey } from "../document/heads.js"
 import type { DocumentStore } from "./DocumentStore.js"
 import { loadDocument, READ_ONLY_ACTOR } from "./StoredChunks.js"
@@ -25,17 +25,32 @@ const COMPACT_CHUNKS = 16
 /** Documents of one ingest checked and written together. */
 const INGEST_GROUP = 50
 
-/** Apply `docs` to the store; a document of a type `acceptType` refuses is not stored at all. Returns the entries listed for them. */
+/** Told of a document whose bytes were refused (and not applied), and why. */
+export type Refuse = (id: string, reason: string) => void
+
+/**
+ * Apply `docs` to the store; a document of a type `acceptType` refuses is not stored at all. Returns the entries
+ * listed for them. Bytes that would change what a document held here fixed at its creation (its type, creator,
+ * proof) are not applied, and `refuse` is told: this is the gate for every path that brings whole documents or
+ * their changes in bulk (a batch pull, an import), as Replicator.admitRepoMessage is for automerge-repo's sync.
+ */
 export async function ingest(
   store: DocumentStore,
   docs: { id: string; bytes: Uint8Array }[],
   acceptType: (type: string) => boolean,
+  refuse: Refuse = () => {},
 ): Promise<CatalogEntry[]> {
   const entries: CatalogEntry[] = []
   const direct: { id: string; bytes: Uint8Array }[] = []
   for (const item of docs) {
     const handle = await store.readyHandle(item.id)
     if (handle) {
+      const current = handle.doc()
+      const fixed = fixedKeyAdded(A.loadIncremental(A.clone(current, { actor: READ_ONLY_ACTOR }), item.bytes), A.getHeads(current))
+      if (fixed !== undefined) {
+        refuse(item.id, fixedKeyRefusal(fixed))
+        continue
+      }
       handle.update(doc => A.loadIncremental(doc, item.bytes))
       entries.push(store.catalog.get(item.id)!)
     } else {
@@ -47,7 +62,9 @@ export async function ingest(
   // done. A whole group still reaches the storage together, as one write (one fsync); one at a time would not.
   for (let start = 0; start < direct.length; start += INGEST_GROUP) {
     const group = direct.slice(start, start + INGEST_GROUP)
-    await Promise.all(group.map(({ id, bytes }) => store.exclusive([id], () => ingestDetached(store, id, bytes, acceptType, entries))))
+    await Promise.all(
+      group.map(({ id, bytes }) => store.exclusive([id], () => ingestDetached(store, id, bytes, acceptType, entries, refuse))),
+    )
   }
   return entries
 }
@@ -59,6 +76,7 @@ async function ingestDetached(
   bytes: Uint8Array,
   acceptType: (type: string) => boolean,
   entries: CatalogEntry[],
+  refuse: Refuse,
 ): Promise<void> {
   const { catalog, chunks } = store
   const listed = catalog.get(id)
@@ -71,12 +89,16 @@ async function ingestDetached(
   const cached = listed && (chunks?.count(id) ?? 0) < COMPACT_CHUNKS - 1 ? store.cached(id, listed) : undefined
   const stored = chunks && listed && !cached ? await chunks.read(id) : undefined
   let doc: A.Doc<Envelope>
+  // The heads held here before, for a document held here: what the new bytes add is checked against them.
+  let held: A.Heads | undefined
   if (cached) {
+    held = A.getHeads(cached)
     doc = A.loadIncremental(A.clone(cached, { actor: READ_ONLY_ACTOR }), bytes)
   } else if (listed) {
     doc = A.init<Envelope>()
     if (stored?.bytes) doc = A.loadIncremental(doc, stored.bytes)
     if (chunks && catalog.get(id) === listed) store.checkAgainstCatalog(id, doc)
+    held = A.getHeads(doc)
     doc = A.loadIncremental(doc, bytes)
   } else {
     // New here (an initial sync): A.load builds the document without computing patches, which
@@ -89,6 +111,8 @@ async function ingestDetached(
   if (!(cached || stored?.bytes) && envelope.ok && !acceptType(envelope.meta.type)) return
   const before = catalog.get(id)
   if (before && headsKey(before.heads) === headsKey(A.getHeads(doc))) return
+  const fixed = held && held.length > 0 ? fixedKeyAdded(doc, held) : undefined
+  if (fixed !== undefined) return refuse(id, fixedKeyRefusal(fixed))
   // A document new here: its creation proof is checked once, now (see document/envelope.ts).
   const unproven = before || !envelope.ok ? undefined : await verifyCreation(id, doc, envelope.meta)
   // Purged while it was read and checked, or while its chunk was written: it stays purged.
@@ -112,4 +136,9 @@ async function ingestDetached(
   }
   entries.push(store.noteRemote(id, doc, unproven, envelope))
   store.remember(id, doc)
+}
+
+/** The fixed envelope key that the changes `doc` has beyond `heads` write, if any (see fixedKeyWritten). */
+function fixedKeyAdded(doc: A.Doc<Envelope>, heads: A.Heads): string | undefined {
+  return fixedKeyWritten(A.getChangesSince(doc, heads))
 }

@@ -224,3 +224,8 @@ export function fixedKeyWritten(changes: readonly Uint8Array[]): string | undefi
   }
   return undefined
 }
+
+/** Why a change that writes `key`, fixed at creation (see fixedKeyWritten), is refused: the same words on every path. */
+export function fixedKeyRefusal(key: string): string {
+  return `a document's ${key} is fixed at its creation and cannot be changed`
+}

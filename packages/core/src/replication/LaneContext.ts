@@ -29,8 +29,12 @@ export interface SessionReplica {
   readonly catalog: Pick<Catalog, "get" | "entries" | "changedSince" | "epoch" | "durableSeq">
   /** Resolves when every acknowledged write so far is on disk (so `catalog.durableSeq` covers it). */
   flush(): Promise<void>
-  /** Apply documents the peer sent; a document of a type `acceptType` refuses is not stored. */
-  ingest(docs: { id: string; bytes: Uint8Array }[], acceptType: (type: string) => boolean): Promise<unknown>
+  /** Apply documents the peer sent; a document of a type `acceptType` refuses is not stored, one `refuse` is told of is not changed. */
+  ingest(
+    docs: { id: string; bytes: Uint8Array }[],
+    acceptType: (type: string) => boolean,
+    refuse: (id: string, reason: string) => void,
+  ): Promise<unknown>
   /** Apply a purge tombstone the peer sent. */
   applyTombstone(tombstone: CatalogEntry): void
   /** A document's changes since `have` (all of it when `have` is empty), or undefined when nothing readable is here. */

@@ -183,13 +183,17 @@ export class PullingLane {
     const asked = docs.filter(doc => this.#outstanding.has(doc.id) && !hides(doc.id))
     if (asked.length > 0 || refused.some(doc => this.#outstanding.has(doc.id))) this.#progress()
     if (asked.length > 0) {
+      // Refused (a change to what a document fixed at creation): it stays as it was here, and the peer is told, as at the gate.
+      const refusals = new Map<string, string[]>()
+      const refuse = (id: string, reason: string) => refusals.set(reason, [...(refusals.get(reason) ?? []), id])
       try {
-        await replica.ingest(asked, accepts)
+        await replica.ingest(asked, accepts, refuse)
         this.received += asked.length
       } catch (error) {
         // Not stored (a full disk, a closing database): this pull must not move the checkpoint past them.
         this.#pullFailed = error
       }
+      for (const [reason, ids] of refusals) this.context.send({ t: "denied", ids, reason })
     }
     for (const doc of docs) this.#outstanding.delete(doc.id)
     for (const doc of refused) this.#outstanding.delete(doc.id)

@@ -9,7 +9,7 @@
  */
 import * as A from "@automerge/automerge"
 import type { Message, PeerId, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
-import { fixedKeyWritten } from "../document/envelope.js"
+import { fixedKeyRefusal, fixedKeyWritten } from "../document/envelope.js"
 import { isVisible, type CatalogEntry } from "../catalog/Catalog.js"
 import type { Database } from "../database/Database.js"
 import type { Replica } from "../database/Replica.js"
@@ -212,7 +212,7 @@ export class Replicator extends Emitter<ReplicatorEvents> {
       return "drop"
     }
     if (fixed === undefined) return "pass"
-    session.deny([entry.id], `a document's ${fixed} is fixed at its creation and cannot be changed`)
+    session.deny([entry.id], fixedKeyRefusal(fixed))
     return "drop"
   }
 
