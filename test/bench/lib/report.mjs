@@ -180,53 +180,106 @@ was running).
 
 const minutes = seconds => (seconds >= 90 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds)} s`)
 
+/** What each group of workloads (by the letter of its id) is measured against. */
+const GROUPS = {
+  W: "W1–W9, against plain automerge-repo",
+  P: "P1, P2, P3, P9, against PouchDB",
+  T: "T workloads, typed text editing against raw Automerge",
+}
+const groupOf = id => id[0]
+const groupTitle = letter => GROUPS[letter] ?? `${letter} workloads`
+const byId = (a, b) => a.localeCompare(b, "en", { numeric: true })
+
 function machineLine(results) {
   const m = results.machine
-  const days = [...new Set(results.workloads.map(w => (w.date ?? results.date).slice(0, 10)))].sort()
-  return (
-    `**Date:** ${days.length > 1 ? `${days[0]} to ${days.at(-1)}` : days[0]} · **Machine:** ${m.cores} cores (${m.cpu}) · ${Math.round(m.memoryGB)} GB RAM · Node ${m.node} · ${m.platform}` +
-    `${commitsOf(results).length === 1 && m.commit ? ` · commit ${m.commit}${m.uncommitted ? ` with ${m.uncommitted} uncommitted files in packages/` : ""}` : " · the commit measured is given with each run below"}.`
-  )
+  return `**Machine:** ${m.cores} cores (${m.cpu}) · ${Math.round(m.memoryGB)} GB RAM · Node ${m.node} · ${m.platform}.`
 }
 
-/** When each workload ran, how often, and how loaded the machine was (a partial run merges with an earlier one's figures). */
-function runsLines(results) {
-  return results.workloads.map(w => {
-    const reps = w.reps ?? results.options.reps
-    const plainReps = w.plainReps ?? results.options.plainReps
-    const date = (w.date ?? results.date).replace("T", " ").slice(0, 16)
-    const load = w.load ? ` · load average ${w.load.start.toFixed(1)} → ${w.load.end.toFixed(1)}` : ""
-    const plain =
-      plainReps < reps && ["W2", "W3", "W4", "W8", "W9"].includes(w.id) ? ` (plain automerge-repo ${plainReps} at 10,000 documents)` : ""
-    const commit =
-      commitsOf(results).length > 1 && w.commit
-        ? ` · commit ${w.commit}${w.uncommitted ? ` with ${w.uncommitted} uncommitted files in packages/` : ""}`
-        : ""
-    return `- ${w.id}: ${date} UTC · ${reps} repetition${reps === 1 ? "" : "s"}${plain}${load} · took ${minutes(w.seconds)}${commit}`
+/** When a workload ran, how often, on which commit, and how loaded the machine was. */
+function runsLine(w, results) {
+  const reps = w.reps ?? results.options.reps
+  const plainReps = w.plainReps ?? results.options.plainReps
+  const date = (w.date ?? results.date).replace("T", " ").slice(0, 16)
+  const load = w.load ? ` · load average ${w.load.start.toFixed(1)} → ${w.load.end.toFixed(1)}` : ""
+  const plain =
+    plainReps < reps && ["W2", "W3", "W4", "W8", "W9"].includes(w.id) ? ` (plain automerge-repo ${plainReps} at 10,000 documents)` : ""
+  const commit = w.commit ? ` · commit ${w.commit}${w.uncommitted ? ` with ${w.uncommitted} uncommitted files in packages/` : ""}` : ""
+  return `- ${w.id}: ${date} UTC · ${reps} repetition${reps === 1 ? "" : "s"}${plain}${load} · took ${minutes(w.seconds)}${commit}`
+}
+
+/**
+ * The lines of the previous file's generated section, by workload: its run lines and table rows, and per group
+ * the machine line and table header they stood under. A workload this run did not measure keeps them, so a run
+ * of some workloads (`--only`) replaces only their figures; the results file is not in git, this file is.
+ */
+function previousLines(previous) {
+  const kept = { runs: new Map(), rows: new Map(), machine: new Map(), header: new Map() }
+  const start = previous?.indexOf(RESULTS_START) ?? -1
+  const end = previous?.indexOf(RESULTS_END) ?? -1
+  if (start < 0 || end < start) return kept
+  let machine
+  let header
+  const add = (map, id, line) => map.set(id, [...(map.get(id) ?? []), line])
+  for (const line of previous.slice(start, end).split("\n")) {
+    const run = /^- ([A-Z]\d+): /.exec(line)
+    const tableRow = /^\| ([A-Z]\d+) \|/.exec(line)
+    if (line.includes("**Machine:**")) machine = line
+    else if (line.startsWith("|  | workload |")) header = line
+    else if (run) {
+      add(kept.runs, run[1], line)
+      if (machine && !kept.machine.has(groupOf(run[1])))
+        kept.machine.set(groupOf(run[1]), machine.replace(/^.*\*\*Machine:\*\*/, "**Machine:**"))
+    } else if (tableRow) {
+      add(kept.rows, tableRow[1], line)
+      if (header && !kept.header.has(groupOf(tableRow[1]))) kept.header.set(groupOf(tableRow[1]), header)
+    }
+  }
+  return kept
+}
+
+/** The generated section: per group, the machine, the runs and the table, this run's workloads new and the others kept. */
+function resultsSection(results, previous) {
+  const kept = previousLines(previous)
+  const measured = new Map(results.workloads.map(w => [w.id, w]))
+  const ids = [...new Set([...measured.keys(), ...kept.runs.keys(), ...kept.rows.keys()])].sort(byId)
+  const letters = [...new Set(ids.map(groupOf))].sort((a, b) => Object.keys(GROUPS).indexOf(a) - Object.keys(GROUPS).indexOf(b))
+  return letters.flatMap(letter => {
+    const group = ids.filter(id => groupOf(id) === letter)
+    const fresh = group.filter(id => measured.has(id))
+    const newRows = fresh.flatMap(id => measured.get(id).rows)
+    const table = newRows.length > 0 ? markdownTable(newRows).split("\n") : []
+    const head = table.length > 0 ? table.slice(0, 2) : kept.header.has(letter) ? [kept.header.get(letter), `|${"---|".repeat(8)}`] : []
+    const newRowLines = new Map(fresh.map(id => [id, table.slice(2).filter(line => line.startsWith(`| ${id} |`))]))
+    return [
+      `**${groupTitle(letter)}.** ${fresh.length > 0 ? machineLine(results) : (kept.machine.get(letter) ?? "")}`,
+      "",
+      "Runs (Cairn and the other side alternating within each):",
+      "",
+      ...group.flatMap(id => (measured.has(id) ? [runsLine(measured.get(id), results)] : (kept.runs.get(id) ?? []))),
+      "",
+      ...head,
+      ...group.flatMap(id => newRowLines.get(id) ?? kept.rows.get(id) ?? []),
+      "",
+    ]
   })
 }
 
-/** The commits the workloads' figures were measured on (a partial run merges with an earlier run's). */
-function commitsOf(results) {
-  return [...new Set(results.workloads.map(w => w.commit ?? results.machine.commit))]
-}
-
-/** The whole BENCHMARKS.md: generated header and table, the hand-written analysis kept from `previous`, and the method. */
+/** The whole BENCHMARKS.md: generated header and tables, the hand-written analysis kept from `previous`, and the method. */
 export function benchmarksMarkdown(results, previous, method) {
   let analysis = "\n_No analysis yet._\n"
   const start = previous?.indexOf(ANALYSIS_START) ?? -1
   const end = previous?.indexOf(ANALYSIS_END) ?? -1
   if (start >= 0 && end > start) analysis = previous.slice(start + ANALYSIS_START.length, end)
-  const rows = results.workloads.flatMap(w => w.rows)
   const errors = results.workloads.filter(w => w.error).map(w => `- ${w.id} failed: \`${w.error.split("\n")[0]}\``)
   return [
     "# Benchmarks",
     "",
     "Cairn side by side with plain automerge-repo doing the same work: the same",
     "documents, the same loopback WebSocket transport, in the same run, alternating",
-    "(W1–W9); and with PouchDB syncing over HTTP (P1, P2, P3, P9, the second table).",
-    "The targets are those of issue 7. The figures and the list of runs below are",
-    "generated by `test/bench/run.js`; the notes after them are written by hand.",
+    "(W1–W9); with PouchDB syncing over HTTP (P1, P2, P3, P9, the second table);",
+    "and typed text editing against raw Automerge (T). The figures and the list of",
+    "runs below are generated by `test/bench/run.js` (a run of some workloads",
+    "replaces their lines and keeps the others'); the notes after them are written by hand.",
     "",
     HOW_TO_RUN.trim(),
     "",
@@ -234,15 +287,8 @@ export function benchmarksMarkdown(results, previous, method) {
     "",
     RESULTS_START,
     "",
-    machineLine(results),
-    "",
-    "Runs (Cairn and plain automerge-repo, or PouchDB, alternating within each):",
-    "",
-    ...runsLines(results),
-    "",
-    markdownTable(rows),
-    ...(errors.length ? ["", "Failed workloads:", "", ...errors] : []),
-    "",
+    ...resultsSection(results, previous),
+    ...(errors.length ? ["Failed workloads:", "", ...errors, ""] : []),
     "Each cell is the median of the repetitions (min–max; n=1 where there was one). " +
       "“Cairn ÷ plain” (“Cairn ÷ PouchDB”) is the ratio of the medians: below 1 Cairn is faster or smaller. " +
       "“met?” is judged on Cairn's median; a row without a target is reported for comparison.",
