@@ -301,6 +301,8 @@ export function program(): Command {
       .option("--tls-cert <file>", "serve wss:// and https:// with this certificate (PEM)")
       .option("--tls-key <file>", "the certificate's private key (PEM)")
       .option("--name <name>", "a name for this machine")
+      .option("--discover", "find peers on the local network (mDNS) and connect to the trusted ones; advertised unless on loopback")
+      .addOption(new Option("--discover-interval <ms>", "how often discovery asks who is there").hideHelp())
       .action((options: ServeOptions) => serve(dataDir(global()), options)),
     "  cairn serve --port 3030\n  cairn serve --open --port 0",
   )
@@ -365,8 +367,13 @@ export function program(): Command {
     "  cairn untrust 5f1c…",
   )
   example(
-    program.command("peers").description("trusted and connected machines, with when each was last seen").action(action("peers")),
-    "  cairn peers --json",
+    program
+      .command("peers")
+      .description("trusted and connected machines, with when each was last seen")
+      .option("--nearby", "machines found on the local network instead (name, machine id, address, trusted or not)")
+      .option("--wait <seconds>", "with --nearby and no discovering `cairn serve`: how long to look", "3")
+      .action(action("peers")),
+    "  cairn peers --json\n  cairn peers --nearby",
   )
   return program
 }

@@ -221,8 +221,16 @@ export const commands: Record<string, Command> = {
     }
   },
 
-  async peers(peer) {
-    return peerList(peer)
+  async peers(peer, { options, human }) {
+    if (!options.nearby) return peerList(peer)
+    const wait = Number(options.wait ?? 3)
+    if (!(wait > 0 && wait <= 60)) throw new UsageError(`--wait must be between 0 and 60 seconds, got ${options.wait}`)
+    const connected = peer.peers().filter(p => p.state !== "closed")
+    const nearby = (await peer.nearby(wait * 1000)).map(machine => ({
+      ...machine,
+      connected: connected.some(p => p.machineId === machine.machineId),
+    }))
+    return human ? { nearby } : nearby
   },
 
   async trust(peer, { args, options }) {

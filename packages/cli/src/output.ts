@@ -22,6 +22,15 @@ interface PeerRow {
   connected: boolean
 }
 
+interface NearbyRow {
+  name: string
+  machineId: string
+  address: string
+  ports: Record<string, number>
+  trusted: boolean
+  connected: boolean
+}
+
 interface SyncResult {
   sent: number
   received: number
@@ -57,7 +66,14 @@ export const humanOutput: Record<string, (result: any) => string | undefined> = 
         change.message ?? "",
       ]),
     ),
-  peers: (peers: PeerRow[]) => (peers.length === 0 ? "no trusted or connected machines" : peerTable(peers)),
+  peers: (peers: PeerRow[] | { nearby: NearbyRow[] }) =>
+    "nearby" in peers
+      ? peers.nearby.length === 0
+        ? "no Cairn peers found on the local network"
+        : nearbyTable(peers.nearby)
+      : peers.length === 0
+        ? "no trusted or connected machines"
+        : peerTable(peers),
   status: r =>
     block([
       ["data directory", r.dataDir],
@@ -172,6 +188,21 @@ function peerTable(peers: PeerRow[]): string {
       selection(peer.write),
       peer.connected ? "yes" : "no",
       peer.lastSeen === null ? "never" : readableTime(peer.lastSeen),
+    ]),
+  )
+}
+
+function nearbyTable(rows: NearbyRow[]): string {
+  return table(
+    ["NAME", "MACHINE", "ADDRESS", "TRUSTED", "CONNECTED"],
+    rows.map(row => [
+      row.name,
+      row.machineId,
+      Object.entries(row.ports)
+        .map(([transport, port]) => `${transport}://${row.address}:${port}`)
+        .join(" "),
+      row.trusted ? "yes" : "no",
+      row.connected ? "yes" : "no",
     ]),
   )
 }

@@ -24,6 +24,10 @@ export interface ServeOptions {
   tlsCert?: string
   tlsKey?: string
   name?: string
+  /** Find peers on the local network, and be found when listening beyond loopback. */
+  discover?: boolean
+  /** How often discovery asks who is there, in ms. */
+  discoverInterval?: string
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/
@@ -80,6 +84,7 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
       `cairn: only trusted machines may connect (cairn trust PUBKEY ...); this machine's key: ${peer.db.machine.publicKey}\n`,
     )
   for (const url of options.connect ?? []) peer.connect(url)
+  if (options.discover) startDiscovery(peer, options, tls ? "wss" : "ws", address.port)
   await new Promise<void>(resolve => {
     process.once("SIGINT", resolve)
     process.once("SIGTERM", resolve)
@@ -90,4 +95,22 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
   await peer.close()
   http.closeAllConnections()
   await new Promise<void>(resolve => http.close(() => resolve()))
+}
+
+/** `--discover`: look for peers on the local network, and advertise this one unless it listens on loopback only (then nobody could dial it). */
+function startDiscovery(peer: NodePeer, options: ServeOptions, transport: "ws" | "wss", port: number): void {
+  const intervalMs = options.discoverInterval === undefined ? undefined : Number(options.discoverInterval)
+  if (intervalMs !== undefined && !(Number.isInteger(intervalMs) && intervalMs >= 100))
+    throw new UsageError(`--discover-interval must be a whole number of ms ≥ 100, got ${options.discoverInterval}`)
+  const reachable = !LOOPBACK.test(options.host)
+  peer.discover({
+    ...(reachable ? { advertise: { [transport]: port } } : {}),
+    ...(intervalMs ? { intervalMs } : {}),
+    log: message => process.stderr.write(`cairn: ${message}\n`),
+  })
+  process.stderr.write(
+    reachable
+      ? `cairn: discovering peers on the local network, and advertised there (service _cairn._tcp); connects to trusted machines only\n`
+      : `cairn: discovering peers on the local network; not advertised, since this peer listens on ${options.host} only (--host 0.0.0.0 or an address to be found)\n`,
+  )
 }

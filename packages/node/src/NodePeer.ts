@@ -27,6 +27,8 @@ import {
   type ServerAddress,
 } from "./PeerNetwork.js"
 import { TrustList } from "./TrustList.js"
+import { Discovery, type DiscoveryOptions, type NearbyMachine } from "./discovery/Discovery.js"
+import { connectNearby, trustsByFingerprint } from "./discovery/connectNearby.js"
 
 export interface NodePeerOptions {
   /** The data directory (created if missing). */
@@ -56,6 +58,7 @@ export interface NodePeerOptions {
 
 export class NodePeer {
   #closed = false
+  #discovery: { discovery: Discovery; stop: () => void } | undefined
 
   private constructor(
     readonly directory: DataDirectory,
@@ -138,6 +141,45 @@ export class NodePeer {
     this.network.connect(url, options)
   }
 
+  /**
+   * Find peers on the local network (DNS-SD over multicast DNS), and be found when `advertise` gives the ports this
+   * peer listens on. A machine found that the trust list trusts, with the key it advertises, is connected to;
+   * nothing is sent to any other (see discovery/). Stopped by `close`.
+   */
+  discover(options: Pick<DiscoveryOptions, "advertise" | "intervalMs" | "interface" | "log"> = {}): Discovery {
+    if (this.#discovery) return this.#discovery.discovery
+    const discovery = this.#newDiscovery(options)
+    const stop = connectNearby(discovery, this.network, this.machineId)
+    this.#discovery = { discovery: discovery.start(), stop }
+    return discovery
+  }
+
+  /** The machines on the local network: what the running discovery found, or else what one look of `waitMs` finds (advertising nothing). */
+  async nearby(waitMs = 3000): Promise<NearbyMachine[]> {
+    if (this.#discovery) return this.#discovery.discovery.nearby()
+    const look = this.#newDiscovery({ intervalMs: Math.max(250, Math.floor(waitMs / 3)) }).start()
+    await new Promise(resolve => setTimeout(resolve, waitMs))
+    const found = look.nearby()
+    await look.stop()
+    return found
+  }
+
+  #newDiscovery(options: Pick<DiscoveryOptions, "advertise" | "intervalMs" | "interface" | "log">): Discovery {
+    const { machine } = this.db
+    return new Discovery({
+      ...options,
+      machineId: machine.machineId,
+      publicKey: machine.publicKey,
+      ...(machine.name ? { name: machine.name } : {}),
+      trusts: trustsByFingerprint(id => this.trust.find(id)),
+    })
+  }
+
+  /** The discovery started by `discover`, if any. */
+  get discovery(): Discovery | undefined {
+    return this.#discovery?.discovery
+  }
+
   /** Sync status of every connected peer. */
   peers(): PeerStatus[] {
     return this.replicator.status()
@@ -156,6 +198,8 @@ export class NodePeer {
     if (this.#closed) return
     this.#closed = true
     try {
+      this.#discovery?.stop()
+      await this.#discovery?.discovery.stop()
       await this.network.close()
       await this.trust.close()
     } finally {

@@ -11,3 +11,12 @@ export {
 export { TrustList, TrustError, parseTypeSelection, type TrustedMachine } from "./TrustList.js"
 export { WebSocketServerTransport, type WebSocketServerTransportOptions, type ListenAddress } from "./network/WebSocketServerTransport.js"
 export { createNodeClientAdapter } from "./network/createNodeClientAdapter.js"
+export {
+  Discovery,
+  keyFingerprint,
+  nearbyUrl,
+  SERVICE_TYPE,
+  type AdvertisedPorts,
+  type DiscoveryOptions,
+  type NearbyMachine,
+} from "./discovery/Discovery.js"
