@@ -18,8 +18,11 @@ export interface PeerProcessOptions {
   relay?: boolean
   /** "open" (default), "trust", or "psk:SECRET" */
   auth?: string
-  /** "tour": the README tour's definitions (test/fixtures/tourTypes.mjs) instead of test/fixtures/types.mjs. */
-  types?: "tour"
+  /**
+   * Definitions instead of test/fixtures/types.mjs: "tour", the README tour's (test/fixtures/tourTypes.mjs);
+   * "task-v1" or "task-v2", two versions of one task type (test/fixtures/evolvingTypes.mjs).
+   */
+  types?: "tour" | "task-v1" | "task-v2"
 }
 
 export class PeerProcess {

@@ -15,6 +15,7 @@ import { answers, request, serverSocket } from "./LocalClient.js"
 import { watchChanges } from "./LocalServer.js"
 import { humanOutput } from "./output.js"
 import { serve, type ServeOptions } from "./serve.js"
+import { schemaCheck } from "./schemaCheck.js"
 
 interface Global {
   data?: string
@@ -365,6 +366,18 @@ export function program(): Command {
   example(
     program.command("untrust").argument("<publicKey>").description("stop trusting a machine").action(action("untrust")),
     "  cairn untrust 5f1c…",
+  )
+  const schema = program.command("schema").description("type definitions: check that a new version can run beside the old one")
+  example(
+    schema
+      .command("check")
+      .argument("<old>", "the old definition (JSON, as typeFromJSON reads it)")
+      .argument("<new>", "the new definition")
+      .description(
+        "per field: compatible, needs a lens, or breaking; exit code 0 compatible, 1 needs a lens, 2 breaking, 3 a definition cannot be read",
+      )
+      .action((oldPath: string, newPath: string) => schemaCheck(oldPath, newPath, global().json ?? false)),
+    "  cairn schema check task.v1.json task.v2.json\n  cairn schema check old.json new.json --json",
   )
   example(
     program

@@ -21,6 +21,13 @@ export {
   type DataOf,
   type CreateDataOf,
 } from "./schema/TypeDefinition.js"
+export {
+  checkCompatibility,
+  verdictExitCode,
+  type CompatibilityReport,
+  type FieldChange,
+  type Verdict,
+} from "./schema/compatibility.js"
 export { toPlain, toTagged, fromTagged, untagForField, withDefaults, type TaggedKind } from "./schema/values.js"
 export type { Doc, DocOf } from "./document/Document.js"
 export { applyEdit, fieldAt, EditError, type Edit, type DataPath } from "./document/edits.js"

@@ -112,8 +112,8 @@ export function invalidData(definition: TypeDefinition | undefined, type: string
 }
 
 /** Validate a document's data map against its definition (throws ValidationError). */
-export function validateData(definition: TypeDefinition, data: unknown, allowUnknownKeys: boolean): void {
-  validateStored(dataFieldOf(definition), data, [], { allowUnknownKeys })
+export function validateData(definition: TypeDefinition, data: unknown, fromOtherVersions: boolean): void {
+  validateStored(dataFieldOf(definition), data, [], { fromOtherVersions })
 }
 
 function typeChange(from: string, to: string): string {

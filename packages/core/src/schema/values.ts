@@ -151,8 +151,12 @@ export function missingValue(field: FieldJSON): unknown {
  * A missing field is valid when create could have left it out (a default, a
  * kind that starts empty, optional): documents made without this definition
  * (the CLI, a relay, an older app) lack them, and read as if they had them.
+ * With `fromOtherVersions` (a document as stored, which another version of
+ * the type may have written), keys the definition does not declare and
+ * string register values outside its allowed set are kept as they are: a
+ * newer version may have added them (see schema/compatibility.ts).
  */
-export function validateStored(field: FieldJSON, value: unknown, path: Path, options: { allowUnknownKeys: boolean }): void {
+export function validateStored(field: FieldJSON, value: unknown, path: Path, options: { fromOtherVersions: boolean }): void {
   if (value === undefined) {
     // Throws "missing required field" at the first field inside that cannot start (a map's required string, say).
     if (!field.optional) initialValue(field, path)
@@ -163,7 +167,7 @@ export function validateStored(field: FieldJSON, value: unknown, path: Path, opt
       switch (field.of) {
         case "string":
           if (!(value instanceof ImmutableString)) throw new ValidationError(`expected a string register, got ${describe(value)}`, path)
-          if (field.values && !field.values.includes(value.val))
+          if (field.values && !field.values.includes(value.val) && !options.fromOtherVersions)
             throw new ValidationError(`expected one of ${field.values.join(", ")}, got ${JSON.stringify(value.val)}`, path)
           return
         case "number":
@@ -186,7 +190,7 @@ export function validateStored(field: FieldJSON, value: unknown, path: Path, opt
     case "map": {
       if (!isPlainObject(value)) throw new ValidationError(`expected a map, got ${describe(value)}`, path)
       for (const [key, sub] of Object.entries(field.fields)) validateStored(sub, value[key], [...path, key], options)
-      if (!options.allowUnknownKeys) {
+      if (!options.fromOtherVersions) {
         for (const key of Object.keys(value)) {
           if (!(key in field.fields)) throw new ValidationError(`unknown field ${JSON.stringify(key)}`, [...path, key])
         }

@@ -1,0 +1,63 @@
+/**
+ * `cairn schema check` on pairs of definition files with known answers: the
+ * exit code a CI acts on (0, 1, 2; 3 for a file that is not a definition),
+ * the per-field report, and its JSON form.
+ */
+import { writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { cairn, Dirs } from "./helpers.js"
+
+const dirs = new Dirs()
+afterAll(() => dirs.cleanup())
+
+const task = (version: number, fields: Record<string, unknown>) => ({ name: "task", version, fields })
+const title = { kind: "register", of: "string" }
+
+async function check(old: unknown, next: unknown, json = false) {
+  const dir = await dirs.make()
+  const [a, b] = [join(dir, "old.json"), join(dir, "new.json")]
+  await writeFile(a, typeof old === "string" ? old : JSON.stringify(old))
+  await writeFile(b, typeof next === "string" ? next : JSON.stringify(next))
+  return cairn(["schema", "check", a, b, ...(json ? ["--json"] : [])])
+}
+
+describe("cairn schema check", () => {
+  it.each([
+    ["an optional field added", 0, task(2, { title, due: { ...title, optional: true } })],
+    ["a field with a default added", 0, task(2, { title, priority: { kind: "register", of: "number", default: 0 } })],
+    ["a renamed field", 1, task(2, { name: title })],
+    ["a kind changed", 1, task(2, { title: { kind: "text" } })],
+    ["a change that needs a lens without a new version", 2, task(1, { name: title })],
+    ["another type", 2, { name: "note", version: 2, fields: { title } }],
+  ])("%s: exit code %i", async (_, code, next) => {
+    const run = await check(task(1, { title }), next)
+    expect(run.code, run.stderr).toBe(code)
+  })
+
+  it("prints the verdict per field, and JSON with --json", async () => {
+    const human = await check(task(1, { title }), task(2, { name: title, due: { ...title, optional: true } }))
+    expect(human.stdout).toMatch(/^task: version 1 → 2: needs a lens$/m)
+    expect(human.stdout).toMatch(/^title\s+removed\s+needs a lens\s+the old version requires it/m)
+    expect(human.stdout).toMatch(/^due\s+added\s+compatible/m)
+    expect(human.stderr).toBe("cairn: task 1 → 2: needs a lens\n")
+    const json = await check(task(1, { title }), task(2, { title, due: { ...title, optional: true } }), true)
+    expect(json.code).toBe(0)
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      type: "task",
+      from: 1,
+      to: 2,
+      verdict: "compatible",
+      fields: [{ path: "due", change: "added", verdict: "compatible" }],
+    })
+  })
+
+  it("exits 3 naming the file when a definition cannot be read", async () => {
+    const broken = await check(task(1, { title }), "{ not json")
+    expect(broken.code).toBe(3)
+    expect(broken.stderr).toMatch(/new\.json is not a type definition/)
+    const invalid = await check(task(1, { title }), task(2, { title: { kind: "telepathy" } }))
+    expect(invalid.code).toBe(3)
+    expect(invalid.stderr).toMatch(/not a type definition/)
+  })
+})
