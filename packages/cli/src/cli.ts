@@ -101,6 +101,8 @@ async function run(command: string, args: string[], options: Record<string, unkn
   const { peer } = reached
   if (showProgress) body.progress = (done, total) => process.stderr.write(`\r${command}: ${done}/${total}`)
   try {
+    if (command === "presence" && args[0] === "set")
+      throw new UsageError("no cairn serve runs on this directory: a presence state is published by a running peer")
     const result = await commands[body.command]!(peer, body)
     if (showProgress && body.progress) process.stderr.write("\r\x1b[K")
     print(command, result, global)
@@ -366,6 +368,15 @@ export function program(): Command {
   example(
     program.command("untrust").argument("<publicKey>").description("stop trusting a machine").action(action("untrust")),
     "  cairn untrust 5f1c…",
+  )
+  example(
+    program
+      .command("presence")
+      .argument("[action]", "set: publish this machine's state (through the running cairn serve)")
+      .argument("[state]", "the state, a JSON object of at most 4 KiB")
+      .description("the machines that are up as far as this peer can see (through relays too), their states and links")
+      .action(action("presence")),
+    `  cairn presence --json\n  cairn presence set '{"status": "away"}'`,
   )
   const schema = program.command("schema").description("type definitions: check that a new version can run beside the old one")
   example(

@@ -221,6 +221,25 @@ export const commands: Record<string, Command> = {
     }
   },
 
+  async presence(peer, { args }) {
+    if (args[0] === "set") {
+      let state: unknown
+      try {
+        state = JSON.parse(args[1] ?? "")
+      } catch {
+        throw new UsageError(`usage: cairn presence set '{"status": "away"}' (a JSON object)`)
+      }
+      try {
+        peer.presence.set(state as Record<string, unknown>)
+      } catch (error) {
+        throw new UsageError((error as Error).message)
+      }
+      return [peer.presence.get()[0]]
+    }
+    if (args[0] !== undefined) throw new UsageError(`unknown presence action ${JSON.stringify(args[0])}: cairn presence [set JSON]`)
+    return peer.presence.get()
+  },
+
   async peers(peer, { options, human }) {
     if (!options.nearby) return peerList(peer)
     const wait = Number(options.wait ?? 3)

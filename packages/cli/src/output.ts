@@ -22,6 +22,15 @@ interface PeerRow {
   connected: boolean
 }
 
+interface PresenceRow {
+  machineId: string
+  name?: string
+  state: Record<string, unknown>
+  heardAt: number
+  via?: string
+  links: { machineId: string; types: string[] }[]
+}
+
 interface NearbyRow {
   name: string
   machineId: string
@@ -64,6 +73,18 @@ export const humanOutput: Record<string, (result: any) => string | undefined> = 
         readableTime(change.time),
         machine(change.machineId, result.machines),
         change.message ?? "",
+      ]),
+    ),
+  presence: (entries: PresenceRow[]) =>
+    table(
+      ["MACHINE", "NAME", "STATE", "HEARD", "VIA", "LINKS"],
+      entries.map(entry => [
+        entry.machineId,
+        entry.name ?? "",
+        JSON.stringify(entry.state),
+        readableTime(entry.heardAt),
+        entry.via ?? "(this machine)",
+        entry.links.map(link => `${link.machineId.slice(0, 8)}(${link.types.join(",") || "-"})`).join(" "),
       ]),
     ),
   peers: (peers: PeerRow[] | { nearby: NearbyRow[] }) =>

@@ -80,3 +80,12 @@ export { Peer, type PeerOptions } from "./peer/Peer.js"
 export type { Attachment, AttachOptions, ClientHooks, ServerHooks, ServerTransport } from "./peer/Attachment.js"
 export { LiveValue, type Live } from "./helpers/Live.js"
 export { Logger, type LogCallback, type LogEntry, type LogLevel, type LogSink } from "./helpers/Logger.js"
+export {
+  Presence,
+  PresenceError,
+  MAX_STATE_BYTES,
+  type PresenceEntry,
+  type PresenceLink,
+  type PresenceState,
+  type PresenceOptions,
+} from "./presence/Presence.js"

@@ -9,6 +9,7 @@ import {
   Logger,
   Peer,
   type Database,
+  type Presence,
   type LogCallback,
   type PeerStatus,
   type Replicator,
@@ -125,6 +126,11 @@ export class NodePeer {
 
   get replicator(): Replicator {
     return this.peer.replicator
+  }
+
+  /** Which machines are up, their states and the network they see: `presence.set(state)`, `presence.subscribe(fn)`. */
+  get presence(): Presence {
+    return this.peer.presence
   }
 
   get machineId(): string {

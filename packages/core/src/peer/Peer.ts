@@ -10,6 +10,7 @@ import { Database } from "../database/Database.js"
 import { Logger } from "../helpers/Logger.js"
 import type { MachineIdentity } from "../identity/Machine.js"
 import type { CairnClientAdapter } from "../network/CairnClientAdapter.js"
+import { Presence } from "../presence/Presence.js"
 import { Replicator } from "../replication/Replicator.js"
 import type { TypeSelection } from "../replication/protocol.js"
 import type { TypeDefinition } from "../schema/TypeDefinition.js"
@@ -47,6 +48,8 @@ export class Peer {
   readonly #attachments = new Set<Attachment<unknown>>()
   /** What the attachments may do to this peer. */
   readonly #side: AttachablePeer
+  /** Which machines are up, their states, and the network they see (see presence/Presence.ts). */
+  readonly presence: Presence
   #closed = false
 
   private constructor(
@@ -57,6 +60,7 @@ export class Peer {
     logger: Logger,
   ) {
     this.logger = logger
+    this.presence = new Presence(replicator, db.machine)
     const sync = logger.child("sync")
     const end = (peerId: string) => {
       const own = this.#own.get(peerId)
@@ -139,6 +143,7 @@ export class Peer {
     if (this.#closed) return
     this.#closed = true
     try {
+      this.presence.close()
       for (const attachment of [...this.#attachments]) attachment.detach()
       this.replicator.close()
       await this.db.close()

@@ -18,7 +18,16 @@ import { Emitter } from "../helpers/Emitter.js"
 import type { InboundVerdict } from "../network/CairnNetworkAdapter.js"
 import { CheckpointStore } from "./CheckpointStore.js"
 import { PeerSession, type PeerLink, type PeerStatus } from "./PeerSession.js"
-import { PROTOCOL_VERSION, malformed, type ControlMessage, type Grants, type ReplicationInfo, type TypeSelection } from "./protocol.js"
+import {
+  PROTOCOL_VERSION,
+  malformed,
+  type ControlMessage,
+  type Grants,
+  type PresenceMessage,
+  type ReplicationInfo,
+  type TypeSelection,
+} from "./protocol.js"
+import type { LinkedPeer } from "../presence/Presence.js"
 
 type ShareConfig = NonNullable<ConstructorParameters<typeof Repo>[0]>["shareConfig"] & {}
 
@@ -45,6 +54,12 @@ export interface ReplicatorEvents extends Record<string, unknown> {
   denied: { peerId: string; ids: string[]; reason: string }
   /** A pull from a peer made no progress for the stall timeout, or failed; `reason` says what it waits for. */
   stalled: { peerId: string; reason: string }
+  /** A peer's session started (presence links it). */
+  linked: LinkedPeer
+  /** A peer's session ended. */
+  unlinked: { peerId: string }
+  /** A presence message arrived from a connected peer (well-formed; Presence checks its signature). */
+  presence: { peerId: string; message: PresenceMessage }
 }
 
 const NOTIFY_DELAY_MS = 15
@@ -145,6 +160,13 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     this.#db.repo.shareConfigChanged()
     session.start()
     session.fetch(this.#replica.damaged())
+    this.emit("linked", {
+      peerId: link.peerId,
+      machineId: link.info.machineId,
+      types: syncedTypes(link.info.wants, link.grants?.read ?? "*"),
+      mayRead: type => session.sends(type),
+      send: message => link.send(message),
+    })
   }
 
   /**
@@ -158,6 +180,7 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     // Removed first: the status the session gives as it closes must find the sessions left (see whenSynced).
     this.#sessions.delete(peerId)
     session.close()
+    this.emit("unlinked", { peerId })
   }
 
   /** A control message arrived from a peer. Malformed messages are reported and dropped. */
@@ -169,6 +192,7 @@ export class Replicator extends Emitter<ReplicatorEvents> {
       this.options.onProtocolError?.(peerId, problem)
       return
     }
+    if ((message as ControlMessage).t === "presence") return this.emit("presence", { peerId, message: message as PresenceMessage })
     session.receive(message as ControlMessage).catch(error => this.options.onProtocolError?.(peerId, String(error)))
   }
 
@@ -284,3 +308,9 @@ export class Replicator extends Emitter<ReplicatorEvents> {
 }
 
 export type { Grants, PeerLink, PeerStatus }
+
+/** The types a peer that wants `wants` and may read `read` gets from here: "*" for every type. */
+function syncedTypes(wants: TypeSelection, read: TypeSelection): string[] {
+  if (wants === "*") return read === "*" ? ["*"] : [...read]
+  return read === "*" ? [...wants] : wants.filter(type => read.includes(type))
+}

@@ -12,6 +12,7 @@
  *   A → B  pulled { seq }              A now holds everything B had at `seq`
  *   B → A  notify                      B changed something A may want: pull again
  *   B → A  denied { ids, reason }      B refused A's changes to these documents (no write grant)
+ *   A ↔ B  presence { body, sig, ... } a machine's state and links, signed by it (see presence/Presence.ts)
  *
  * A checkpoint is (B's catalog epoch, B's change sequence number), so a
  * reconnect after a day offline moves the entries changed since, not a
@@ -61,6 +62,21 @@ export interface OfferEntry {
   modifiedAt?: number
 }
 
+/** A machine's presence: `body` is the signed JSON (id, seq, time, state, linked machine ids); `types` per link are not signed. */
+export interface PresenceMessage {
+  t: "presence"
+  body: string
+  sig: Uint8Array
+  /** The public key (hex) that signed it: the machine id in `body` must be derived from it. */
+  key: string
+  types?: string[][]
+  /** How many more times it may be passed on. */
+  hops: number
+}
+
+/** The largest presence body accepted (a state of 4 KiB and 64 links fit well within it). */
+const MAX_PRESENCE_BODY = 16_384
+
 export type ControlMessage =
   | { t: "pull"; since: Checkpoint | null; id?: number }
   | { t: "offer"; epoch: string; seq: number; entries: OfferEntry[]; done: boolean; pull?: number }
@@ -69,6 +85,7 @@ export type ControlMessage =
   | { t: "pulled"; seq: number }
   | { t: "notify" }
   | { t: "denied"; ids: string[]; reason: string }
+  | PresenceMessage
 
 /** True when `type` is in the selection. */
 export function selects(selection: TypeSelection, type: string): boolean {
@@ -132,6 +149,21 @@ export function malformed(message: unknown): string | undefined {
       return Array.isArray(m.ids) && m.ids.every(id => typeof id === "string") && typeof m.reason === "string"
         ? undefined
         : "denied: bad fields"
+    case "presence":
+      if (typeof m.body !== "string" || m.body.length > MAX_PRESENCE_BODY) return "presence: bad body"
+      if (!(m.sig instanceof Uint8Array) || m.sig.length !== 64 || typeof m.key !== "string" || !/^[0-9a-f]{64}$/.test(m.key))
+        return "presence: bad signature or key"
+      if (!Number.isInteger(m.hops) || (m.hops as number) < 0 || (m.hops as number) > 16) return "presence: bad hops"
+      if (
+        m.types !== undefined &&
+        !(
+          Array.isArray(m.types) &&
+          m.types.length <= 64 &&
+          m.types.every(l => Array.isArray(l) && l.length <= 256 && l.every(t => typeof t === "string"))
+        )
+      )
+        return "presence: bad types"
+      return undefined
     default:
       return `unknown message ${JSON.stringify(m.t)}`
   }
