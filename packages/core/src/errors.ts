@@ -110,6 +110,9 @@ export class ClosedError extends CairnError {
   }
 }
 
+/** A presence state or an ephemeral message that cannot be sent (too large, not JSON). */
+export class PresenceError extends CairnError {}
+
 export function formatPath(path: readonly (string | number)[]): string {
   if (path.length === 0) return "the document root"
   return path.map(String).join(".")

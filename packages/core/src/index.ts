@@ -82,10 +82,10 @@ export { LiveValue, type Live } from "./helpers/Live.js"
 export { Logger, type LogCallback, type LogEntry, type LogLevel, type LogSink } from "./helpers/Logger.js"
 export {
   Presence,
-  PresenceError,
   MAX_STATE_BYTES,
   type PresenceEntry,
   type PresenceLink,
   type PresenceState,
   type PresenceOptions,
 } from "./presence/Presence.js"
+export { MAX_EPHEMERAL_BYTES, type DocumentChannel } from "./presence/DocumentChannel.js"

@@ -52,6 +52,13 @@ describe("the gate for automerge-repo messages", () => {
     }
   })
 
+  it("passes an ephemeral message about a readable document up to 4 KiB, and drops a larger one or one without data", async () => {
+    const { replicator, task, message } = await gated({ read: "*", write: [] })
+    expect(replicator.admitRepoMessage("peer", message("ephemeral", task.id, new Uint8Array(4096)))).toBe("pass")
+    expect(replicator.admitRepoMessage("peer", message("ephemeral", task.id, new Uint8Array(4097)))).toBe("drop")
+    expect(replicator.admitRepoMessage("peer", message("ephemeral", task.id))).toBe("drop")
+  })
+
   it("drops every kind it does not know, and everything from a peer with no session", async () => {
     const { replicator, task, empty, message } = await gated({ read: "*", write: "*" })
     for (const kind of ["remote-heads-changed", "remote-subscription-change", "a-kind-from-the-future"]) {

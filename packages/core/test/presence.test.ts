@@ -110,6 +110,56 @@ describe("presence between peers", () => {
     expect(phone.peer.presence.get()[0]).toMatchObject({ machineId: phone.machine.machineId, state: { status: "on the train" } })
   })
 
+  it("a cursor on a document reaches, through the relay, the peers that have it open and may read it; never others", async () => {
+    const relay = await peer()
+    const phone = await peer(["task"])
+    const laptop = await peer()
+    const relayTrusts = trusting(
+      { machine: phone.machine, read: ["task"], write: ["task"] },
+      { machine: laptop.machine, read: "*", write: "*" },
+    )
+    const dial = serve(relay.peer, { admission: new Admission({ machine: relay.machine, auth: { mode: "trust" }, trust: relayTrusts }) })
+    const trustsRelay = (machine: Machine) =>
+      new Admission({ machine, auth: { mode: "trust" }, trust: trusting({ machine: relay.machine, read: "*", write: "*" }) })
+    dial(phone.peer, { admission: trustsRelay(phone.machine) })
+    dial(laptop.peer, { admission: trustsRelay(laptop.machine) })
+    const task = await laptop.peer.db.create(Task, { title: "shared" })
+    const secret = await laptop.peer.db.create(Secret, { code: "1234" })
+    await waitFor(() => phone.peer.db.catalog.get(task.id) && relay.peer.db.catalog.get(secret.id), 5_000)
+
+    const atPhone = await phone.peer.presence.document(task.id)
+    const atRelay = await relay.peer.presence.document(task.id)
+    const atLaptop = await laptop.peer.presence.document(task.id)
+    const got: { message: unknown; from: { machineId?: string } }[] = []
+    atPhone.subscribe((message, from) => got.push({ message, from }))
+    // Sent until it arrives: each side's live sync of the document starts when it opens its channel.
+    await waitFor(() => {
+      atLaptop.send({ cursor: 3 })
+      return got.length > 0
+    }, 5_000)
+    expect(got[0]!.message).toEqual({ cursor: 3 })
+    // automerge-repo names the connection it came by: the relay passed it on.
+    expect(got[0]!.from.machineId).toBe(relay.machine.machineId)
+
+    // A secret's cursor: the relay has it open, the phone may not read it and never hears of it.
+    const secretAtRelay = await relay.peer.presence.document(secret.id)
+    const secretAtLaptop = await laptop.peer.presence.document(secret.id)
+    const relayGot: unknown[] = []
+    secretAtRelay.subscribe(message => relayGot.push(message))
+    await waitFor(() => {
+      secretAtLaptop.send({ cursor: 1 })
+      return relayGot.length > 0
+    }, 5_000)
+    const phoneHandles = Object.keys(phone.peer.repo.handles)
+    expect(phoneHandles).not.toContain(secret.id)
+    // Passed on by the relay (as automerge-repo relays ephemeral messages), the phone's connection stayed up.
+    const states = phone.peer.replicator.status().map(s => s.state)
+    expect(states).toHaveLength(1)
+    expect(states).not.toContain("closed")
+    expect(() => atLaptop.send({ big: "x".repeat(5000) })).toThrow(/at most 4096 bytes/)
+    for (const channel of [atPhone, atRelay, atLaptop, secretAtRelay, secretAtLaptop]) channel.close()
+  }, 30_000)
+
   it("refuses a state that is not a small JSON object", async () => {
     const { peer: p } = await peer()
     expect(() => p.presence.set({ big: "x".repeat(5000) })).toThrow(PresenceError)

@@ -142,7 +142,10 @@ export abstract class CairnNetworkAdapter<Events extends CairnAdapterEvents = Ca
    * hears of the disconnect through `peer-disconnected`.
    */
   override send(message: Message): void {
-    this.#peers.get(message.targetId)?.connection.send({ kind: "repo", message })
+    // automerge-repo passes an ephemeral message on with its first sender's id; on this hop the sender is this
+    // peer (the other side closes a connection whose messages name anyone but the peer it welcomed).
+    const hop = message.senderId === this.peerId || !this.peerId ? message : { ...message, senderId: this.peerId }
+    this.#peers.get(message.targetId)?.connection.send({ kind: "repo", message: hop })
   }
 
   /**

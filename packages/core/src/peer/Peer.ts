@@ -60,7 +60,16 @@ export class Peer {
     logger: Logger,
   ) {
     this.logger = logger
-    this.presence = new Presence(replicator, db.machine)
+    this.presence = new Presence(replicator, db.machine, {
+      documents: {
+        load: id => db.replica.store.load(id),
+        watch: id => db.replica.watch(id),
+        machineOf: peerId =>
+          this.#replicatorOf(peerId)
+            .status()
+            .find(status => status.peerId === peerId)?.machineId,
+      },
+    })
     const sync = logger.child("sync")
     const end = (peerId: string) => {
       const own = this.#own.get(peerId)

@@ -14,10 +14,12 @@
  * tells a machine the name of a type it may not see. Nothing is stored: a
  * state expires when its machine has not been heard from for `expireMs`.
  */
+import { PresenceError } from "../errors.js"
 import { Emitter } from "../helpers/Emitter.js"
 import { fromHex } from "../identity/actor.js"
 import { machineIdFromPublicKey, verifySignature, type MachineIdentity } from "../identity/Machine.js"
 import type { PresenceMessage } from "../replication/protocol.js"
+import { openDocumentChannel, type ChannelSource, type DocumentChannel } from "./DocumentChannel.js"
 
 /** A published state: JSON, at most MAX_STATE_BYTES when encoded. */
 export type PresenceState = Record<string, unknown>
@@ -59,6 +61,8 @@ export interface LinkedPeer {
 }
 
 export interface PresenceOptions {
+  /** Where per-document channels come from (the peer's database and repo); without it `document` throws. */
+  documents?: ChannelSource
   /** How often a machine publishes again while nothing changed (default 10 s). */
   heartbeatMs?: number
   /** A machine not heard from for this long is dropped (default three heartbeats). */
@@ -74,8 +78,6 @@ const PUBLISH_GAP_MS = 250
 
 type Body = { machineId: string; name?: string; seq: number; at: number; state: PresenceState; links: string[] }
 
-export class PresenceError extends Error {}
-
 export class Presence extends Emitter<{ change: PresenceEntry[] }> {
   readonly #machine: MachineIdentity
   readonly #links = new Map<string, LinkedPeer>()
@@ -84,6 +86,7 @@ export class Presence extends Emitter<{ change: PresenceEntry[] }> {
   readonly #messages = new Map<string, { message: PresenceMessage; seq: number }>()
   /** Machines whose message is being checked, each with the next one to check after it (the newest that came meanwhile). */
   readonly #checking = new Map<string, { peerId: string; message: PresenceMessage } | undefined>()
+  readonly #documents: ChannelSource | undefined
   readonly #heartbeatMs: number
   readonly #expireMs: number
   readonly #stop: (() => void)[]
@@ -97,6 +100,7 @@ export class Presence extends Emitter<{ change: PresenceEntry[] }> {
   constructor(links: PresenceLinks, machine: MachineIdentity, options: PresenceOptions = {}) {
     super()
     this.#machine = machine
+    this.#documents = options.documents
     this.#heartbeatMs = options.heartbeatMs ?? 10_000
     this.#expireMs = options.expireMs ?? this.#heartbeatMs * 3
     this.#stop = [
@@ -131,6 +135,12 @@ export class Presence extends Emitter<{ change: PresenceEntry[] }> {
       throw new PresenceError(`a presence state is at most ${MAX_STATE_BYTES} bytes as JSON, got ${encoded.length}`)
     this.#state = JSON.parse(encoded)
     this.#schedulePublish()
+  }
+
+  /** Ephemeral messages about one document (a cursor, a selection) with the peers that have it open; see DocumentChannel. */
+  document(id: string): Promise<DocumentChannel> {
+    if (!this.#documents) return Promise.reject(new PresenceError("this presence has no documents"))
+    return openDocumentChannel(this.#documents, id)
   }
 
   /** Every machine known to be up, this one first. */

@@ -28,6 +28,7 @@ import {
   type TypeSelection,
 } from "./protocol.js"
 import type { LinkedPeer } from "../presence/Presence.js"
+import { MAX_EPHEMERAL_BYTES } from "../presence/DocumentChannel.js"
 
 type ShareConfig = NonNullable<ConstructorParameters<typeof Repo>[0]>["shareConfig"] & {}
 
@@ -215,6 +216,10 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     // Only a request for the document is answered: answering a `doc-unavailable` with another could go back and forth forever.
     if (!isVisible(entry, { includeDeleted: true }) || !session.sends(entry.type))
       return message.type === "sync" || message.type === "request" ? "unavailable" : "drop"
+    if (message.type === "ephemeral") {
+      const data = (message as { data?: Uint8Array }).data
+      return data instanceof Uint8Array && data.length <= MAX_EPHEMERAL_BYTES ? "pass" : "drop"
+    }
     if (message.type !== "sync" && message.type !== "request") return "pass"
     let changes: Uint8Array[]
     try {
