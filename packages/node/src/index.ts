@@ -7,7 +7,12 @@ export {
   type ListenOptions,
   type NetworkLimits,
   type ServerAddress,
+  type TcpListenOptions,
+  type Transport,
+  transportOfUrl,
 } from "./PeerNetwork.js"
 export { TrustList, TrustError, parseTypeSelection, type TrustedMachine } from "./TrustList.js"
 export { WebSocketServerTransport, type WebSocketServerTransportOptions, type ListenAddress } from "./network/WebSocketServerTransport.js"
 export { createNodeClientAdapter } from "./network/createNodeClientAdapter.js"
+export { TcpServerTransport, type TcpServerTransportOptions } from "./network/TcpServerTransport.js"
+export { createTcpClientAdapter, parseTcpUrl, type TcpClientAdapterOptions, type TcpAddress } from "./network/TcpClientAdapter.js"

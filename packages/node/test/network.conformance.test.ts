@@ -4,12 +4,12 @@
  * createNodeClientAdapter, as a peer makes them.
  */
 import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { transportConformance, type TransportUnderTest } from "../../core/test/conformance/transport.js"
 import { registerCases } from "../../core/test/conformance/vitest.js"
 import { createNodeClientAdapter } from "../src/network/createNodeClientAdapter.js"
 import { WebSocketServerTransport } from "../src/network/WebSocketServerTransport.js"
+import { freePort } from "./helpers/freePort.js"
 
 const webSocketTransport: TransportUnderTest = {
   async start(options) {
@@ -47,17 +47,6 @@ const webSocketTransport: TransportUnderTest = {
       },
     }
   },
-}
-
-function freePort(): Promise<number> {
-  const probe = createServer()
-  return new Promise((resolve, reject) => {
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
 }
 
 registerCases(

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises"
-import { execFileSync } from "node:child_process"
-import { mkdtemp, readFile, rm } from "node:fs/promises"
+import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { defineType, f } from "@cairn/core"
 import { NodePeer } from "../src/index.js"
+import { selfSignedCertificate } from "./helpers/certificate.js"
 
 const Task = defineType("task", { fields: { title: f.string() } })
 const dirs: string[] = []
@@ -21,38 +21,9 @@ async function temp(): Promise<string> {
   return dir
 }
 
-/** A self-signed certificate for 127.0.0.1, made with openssl. */
-async function certificate(): Promise<{ cert: string; key: string }> {
-  const dir = await temp()
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { stdio: "ignore" },
-  )
-  return { cert: await readFile(join(dir, "cert.pem"), "utf8"), key: await readFile(join(dir, "key.pem"), "utf8") }
-}
-
 describe("TLS", () => {
   it("serves wss:// and clients verify the certificate by default", async () => {
-    const tls = await certificate()
+    const tls = await selfSignedCertificate()
     const server = await NodePeer.open({ dir: await temp(), types: [Task] })
     peers.push(server)
     const doc = await server.db.create(Task, { title: "over TLS" })

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import type { AddressInfo, Server as NetServer } from "node:net"
 import type { Duplex } from "node:stream"
 import { CairnServerAdapter, CloseCode, DEFAULT_MAX_FRAME_BYTES, type CairnServerAdapterOptions } from "@cairn/core/network"
 import { WebSocketServer } from "ws"
@@ -31,7 +31,7 @@ export interface ListenAddress {
 }
 
 /** Raw bytes a socket may send before its handshake is done (a hello and a few auth rounds take a few kilobytes). */
-const HANDSHAKE_BYTES = 256 * 1024
+export const HANDSHAKE_BYTES = 256 * 1024
 
 /** How long `close()` waits for clients to finish the closing handshake before cutting them off. */
 const CLOSE_GRACE_MS = 1_000
@@ -156,7 +156,8 @@ function pathOf(request: IncomingMessage): string | undefined {
   }
 }
 
-function listenOn(server: Server, port: number, host: string): Promise<void> {
+/** Start `server` on port and host; rejects if it cannot (the port is taken, say). */
+export function listenOn(server: NetServer, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => reject(error)
     server.once("error", onError)
