@@ -1,13 +1,13 @@
 /**
- * `cairn serve`: a long-running peer. It listens for peers over WebSocket,
- * serves the local process API on `<dir>/cairn.sock`, and connects to the
- * peers given with --connect.
+ * `cairn serve`: a long-running peer. It listens for peers over WebSocket
+ * (and TCP with --tcp), serves the local process API on `<dir>/cairn.sock`,
+ * and connects to the peers given with --connect.
  */
 import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
 import { DashboardServer } from "@cairn/dashboard"
-import { NodePeer, type AuthMode } from "@cairn/node"
+import { NodePeer, transportOfUrl, type AuthMode } from "@cairn/node"
 import { parseTypeSelection } from "@cairn/node"
 import { UsageError } from "./errors.js"
 import { LocalServer } from "./LocalServer.js"
@@ -15,6 +15,7 @@ import { LocalServer } from "./LocalServer.js"
 export interface ServeOptions {
   host: string
   port: string
+  tcp?: string
   types: string
   relay?: boolean
   open?: boolean
@@ -29,8 +30,15 @@ export interface ServeOptions {
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/
 
 export async function serve(dir: string, options: ServeOptions): Promise<void> {
-  const port = Number(options.port)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got ${options.port}`)
+  const port = portOf("--port", options.port)
+  const tcpPort = options.tcp === undefined ? undefined : portOf("--tcp", options.tcp)
+  for (const url of options.connect ?? []) {
+    try {
+      transportOfUrl(url)
+    } catch (error) {
+      throw new UsageError(`--connect: ${(error as Error).message}`)
+    }
+  }
   if (options.open && !LOOPBACK.test(options.host) && !options.insecure) {
     throw new UsageError(
       `--open on ${options.host} would let anyone on the network read and write everything; add --insecure if you mean it`,
@@ -57,23 +65,31 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
   const dashboard = new DashboardServer(peer)
   const http = tls ? createHttpsServer(tls, dashboard.handle) : createServer(dashboard.handle)
   let address: Awaited<ReturnType<typeof peer.listen>>
+  let tcpAddress: Awaited<ReturnType<typeof peer.listenTcp>> | undefined
+  let listeningOn = port
   try {
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject)
       http.listen(port, options.host, () => resolve())
     })
     address = await peer.listen({ host: options.host, port, server: http })
+    if (tcpPort !== undefined) {
+      listeningOn = tcpPort
+      tcpAddress = await peer.listenTcp({ host: options.host, port: tcpPort, ...(tls ? { tls } : {}) })
+    }
   } catch (error) {
     await peer.close()
+    http.close()
     const code = (error as NodeJS.ErrnoException).code
-    if (code === "EADDRINUSE") throw new Error(`port ${port} on ${options.host} is already in use`)
-    if (code === "EACCES") throw new Error(`not allowed to listen on ${options.host}:${port}`)
+    if (code === "EADDRINUSE") throw new Error(`port ${listeningOn} on ${options.host} is already in use`)
+    if (code === "EACCES") throw new Error(`not allowed to listen on ${options.host}:${listeningOn}`)
     throw error
   }
   const local = await LocalServer.start(peer)
   const scheme = tls ? "wss" : "ws"
   const host = address.host.includes(":") ? `[${address.host}]` : address.host
   process.stdout.write(`listening on ${scheme}://${host}:${address.port}\n`)
+  if (tcpAddress) process.stdout.write(`listening on ${tcpAddress.url}\n`)
   process.stdout.write(`dashboard on ${tls ? "https" : "http"}://${host}:${address.port}/\n`)
   if (auth.mode === "trust")
     process.stderr.write(
@@ -90,4 +106,10 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
   await peer.close()
   http.closeAllConnections()
   await new Promise<void>(resolve => http.close(() => resolve()))
+}
+
+function portOf(flag: string, value: string): number {
+  const port = Number(value)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`${flag} must be 0-65535, got ${value}`)
+  return port
 }
