@@ -7,7 +7,6 @@
  */
 import { createServer as createHttpsServer } from "node:https"
 import type { Server } from "node:http"
-import { createServer as createTlsServer } from "node:tls"
 import type { Admission, Attachment, Peer, ServerHooks } from "@cairn/core"
 import type { CairnClientAdapter, CairnNetworkAdapter } from "@cairn/core/network"
 import { createNodeClientAdapter } from "./network/createNodeClientAdapter.js"
@@ -103,14 +102,12 @@ export class PeerNetwork {
   /** Start serving peers over TCP as well (tcps:// with a certificate): the same admission, grants and limits. */
   async listenTcp(options: TcpListenOptions): Promise<ServerAddress> {
     if (this.#tcpServer) throw new Error("already listening on TCP")
-    // A TLS handshake that stalls is cut off as a Cairn handshake would be.
-    const server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key, handshakeTimeout: 10_000 }) : undefined
     const { attached, address } = await this.#serve(
       hooks =>
         new TcpServerTransport({
           host: options.host ?? "127.0.0.1",
           port: options.port,
-          ...(server ? { server } : {}),
+          ...(options.tls ? { tls: options.tls } : {}),
           ...this.#adapterLimits(),
           ...hooks,
         }),

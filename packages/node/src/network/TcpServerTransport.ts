@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net"
-import { Server as TlsServer } from "node:tls"
+import { createServer as createTlsServer, Server as TlsServer } from "node:tls"
 import { CairnServerAdapter, CloseCode, DEFAULT_MAX_FRAME_BYTES, type CairnServerAdapterOptions } from "@cairn/core/network"
 import { TcpSocket } from "./TcpSocket.js"
 import { HANDSHAKE_BYTES, listenOn, type ListenAddress } from "./WebSocketServerTransport.js"
@@ -9,10 +9,12 @@ export interface TcpServerTransportOptions extends CairnServerAdapterOptions {
   readonly host?: string
   /** Port to listen on; 0 picks a free one (`listen()` reports it). Default 0. */
   readonly port?: number
+  /** Serve tcps:// (TLS) with this certificate and key (PEM), on the server this transport makes. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer }
   /**
-   * The server to accept on, made if absent. A `tls.Server` (with the
-   * certificate) serves `tcps://`. `listen()` starts it on host/port unless
-   * it is already listening; `close()` stops it only if this transport made it.
+   * A server to accept on instead of making one; a `tls.Server` serves
+   * `tcps://`. `listen()` starts it on host/port unless it is already
+   * listening; `close()` leaves it running.
    */
   readonly server?: Server
   /** A frame must arrive whole within this long of its first byte (see TcpSocket). Default 30,000. */
@@ -64,7 +66,10 @@ export class TcpServerTransport {
   async #start(): Promise<ListenAddress> {
     const { host = "127.0.0.1", port = 0 } = this.#options
     const owned = this.#options.server === undefined
-    const server = this.#options.server ?? createServer()
+    const { tls } = this.#options
+    // A TLS handshake that stalls is cut off as a Cairn handshake would be.
+    const server =
+      this.#options.server ?? (tls ? createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: 10_000 }) : createServer())
     const secure = server instanceof TlsServer
     // A TLS stream is handed over once its own handshake is done; tls.Server bounds that (handshakeTimeout).
     const event = secure ? "secureConnection" : "connection"
