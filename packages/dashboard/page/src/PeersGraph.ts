@@ -70,7 +70,10 @@ function nodesOf(overview: Pick<Overview, "peers" | "connections">): GraphNode[]
       subtitle: "outgoing",
       state: connection.status === "refused" ? "refused" : "connecting",
       edgeLabel: "",
-      lines: [`${connection.status} · ${TRANSPORT_LABEL[connection.transport]}`, ...(connection.refusal ? [clip(connection.refusal, 24)] : [])],
+      lines: [
+        `${connection.status} · ${TRANSPORT_LABEL[connection.transport]}`,
+        ...(connection.refusal ? [clip(connection.refusal, 24)] : []),
+      ],
       relay: false,
       outgoing: true,
     }))

@@ -50,8 +50,6 @@ export function createTcpClientAdapter(options: TcpClientAdapterOptions): CairnC
   }
   // Certificates are verified (tcps://); `ca` adds an authority to trust, it never turns checking off.
   const dial = () =>
-    secure
-      ? connectTls({ host, port, ...(isIP(host) ? {} : { servername: host }), ...(ca ? { ca } : {}) })
-      : connectTcp({ host, port })
+    secure ? connectTls({ host, port, ...(isIP(host) ? {} : { servername: host }), ...(ca ? { ca } : {}) }) : connectTcp({ host, port })
   return new CairnClientAdapter({ ...rest, createSocket: (): SocketLike => new TcpSocket(dial(), socketOptions) })
 }
