@@ -21,26 +21,46 @@ async function temp(): Promise<string> {
   return dir
 }
 
+async function open(): Promise<NodePeer> {
+  const peer = await NodePeer.open({ dir: await temp(), types: [Task] })
+  peers.push(peer)
+  return peer
+}
+
+/** A client without the certificate does not connect and gets nothing; one given it as `ca` syncs. Returns that one. */
+async function checksTheCertificate(url: string, ca: string, docId: string): Promise<NodePeer> {
+  const unverified = await open()
+  unverified.connect(url)
+  await sleep(500)
+  expect(unverified.network.clients()[0]!.status).not.toBe("connected")
+  expect(unverified.db.catalog.has(docId)).toBe(false)
+
+  const client = await open()
+  client.connect(url, { ca })
+  await client.whenSynced(10_000)
+  return client
+}
+
 describe("TLS", () => {
   it("serves wss:// and clients verify the certificate by default", async () => {
     const tls = await selfSignedCertificate()
-    const server = await NodePeer.open({ dir: await temp(), types: [Task] })
-    peers.push(server)
+    const server = await open()
     const doc = await server.db.create(Task, { title: "over TLS" })
     const { url } = await server.listen({ port: 0, tls })
     expect(url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/?$/)
-
-    const unverified = await NodePeer.open({ dir: await temp(), types: [Task] })
-    peers.push(unverified)
-    unverified.connect(url)
-    await sleep(500)
-    expect(unverified.network.clients()[0]!.status).not.toBe("connected")
-    expect(unverified.db.catalog.has(doc.id)).toBe(false)
-
-    const client = await NodePeer.open({ dir: await temp(), types: [Task] })
-    peers.push(client)
-    client.connect(url, { ca: tls.cert })
-    await client.whenSynced(10_000)
+    const client = await checksTheCertificate(url, tls.cert, doc.id)
     expect((await client.db.get(Task, doc.id)).data.title).toBe("over TLS")
+  })
+
+  it("serves tcps:// with the same certificate rules: verified by default, synced once the client trusts it", async () => {
+    const tls = await selfSignedCertificate()
+    const server = await open()
+    const doc = await server.db.create(Task, { title: "over tcps" })
+    const { url } = await server.listenTcp({ port: 0, tls })
+    expect(url).toMatch(/^tcps:\/\/127\.0\.0\.1:\d+$/)
+    const client = await checksTheCertificate(url, tls.cert, doc.id)
+    expect((await client.db.get(Task, doc.id)).data.title).toBe("over tcps")
+    expect(client.network.clients()).toEqual([{ url, transport: "tcp", status: "connected" }])
+    expect(server.network.transportOf(client.peer.repo.peerId)).toBe("tcp")
   })
 })

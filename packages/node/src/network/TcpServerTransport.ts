@@ -1,8 +1,8 @@
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net"
 import { createServer as createTlsServer, Server as TlsServer } from "node:tls"
-import { CairnServerAdapter, CloseCode, DEFAULT_MAX_FRAME_BYTES, type CairnServerAdapterOptions } from "@cairn/core/network"
+import { DEFAULT_MAX_FRAME_BYTES, type CairnServerAdapterOptions } from "@cairn/core/network"
+import { closeAll, HANDSHAKE_BYTES, ListeningTransport, listenOn, type ListenAddress } from "./ListeningTransport.js"
 import { TcpSocket } from "./TcpSocket.js"
-import { HANDSHAKE_BYTES, listenOn, type ListenAddress } from "./WebSocketServerTransport.js"
 
 export interface TcpServerTransportOptions extends CairnServerAdapterOptions {
   /** Interface to listen on. Default 127.0.0.1: reachable from this machine only. */
@@ -21,49 +21,23 @@ export interface TcpServerTransportOptions extends CairnServerAdapterOptions {
   readonly frameTimeoutMs?: number
 }
 
-/** How long `close()` waits for clients to finish closing before cutting them off. */
-const CLOSE_GRACE_MS = 1_000
-
 /**
  * Cairn over plain TCP (or TLS) for Node: accepts streams, frames them
- * (TcpSocket) and hands them to the same {@link CairnServerAdapter} a
- * WebSocket server uses, so the handshake, admission and every limit are
- * the same. `adapter` is what the Repo gets.
+ * (TcpSocket) and hands them to the same CairnServerAdapter a WebSocket
+ * server uses, so the handshake, admission and every limit are the same.
+ * `adapter` is what the Repo gets.
  */
-export class TcpServerTransport {
-  /** The NetworkAdapter to give the Repo. */
-  readonly adapter: CairnServerAdapter
+export class TcpServerTransport extends ListeningTransport {
   readonly #options: TcpServerTransportOptions
   readonly #sockets = new Set<TcpSocket>()
   #running: { server: Server; owned: boolean; event: string; onStream: (stream: Socket) => void } | undefined
-  #address: ListenAddress | undefined
-  #listening: Promise<ListenAddress> | undefined
 
   constructor(options: TcpServerTransportOptions) {
+    super(options)
     this.#options = options
-    this.adapter = new CairnServerAdapter(options)
   }
 
-  /** Where it listens, once `listen()` resolved; undefined after `close()`. */
-  get address(): ListenAddress | undefined {
-    return this.#address
-  }
-
-  /**
-   * Start accepting connections and report the real address (the chosen
-   * port when asked for port 0). Rejects if the port is taken. Calling it
-   * again while listening returns the same address; after `close()` it
-   * listens afresh.
-   */
-  listen(): Promise<ListenAddress> {
-    this.#listening ??= this.#start().catch(error => {
-      this.#listening = undefined
-      throw error
-    })
-    return this.#listening
-  }
-
-  async #start(): Promise<ListenAddress> {
+  protected async start(): Promise<ListenAddress> {
     const { host = "127.0.0.1", port = 0 } = this.#options
     const owned = this.#options.server === undefined
     const { tls } = this.#options
@@ -86,8 +60,7 @@ export class TcpServerTransport {
     this.#running = { server, owned, event, onStream }
     const address = server.address() as AddressInfo
     const urlHost = address.family === "IPv6" ? `[${address.address}]` : address.address
-    this.#address = { host: address.address, port: address.port, url: `${secure ? "tcps" : "tcp"}://${urlHost}:${address.port}` }
-    return this.#address
+    return { host: address.address, port: address.port, url: `${secure ? "tcps" : "tcp"}://${urlHost}:${address.port}` }
   }
 
   #accept(stream: Socket): void {
@@ -108,26 +81,13 @@ export class TcpServerTransport {
     void this.adapter.acceptSocket(socket, { address: stream.remoteAddress }).then(() => stream.off("data", count))
   }
 
-  /**
-   * Stop accepting, close every connection (clients see a plain close and
-   * will reconnect), and stop the server if this transport made it. The
-   * adapter stays usable: `listen()` again to serve the same Repo.
-   */
-  async close(): Promise<void> {
-    await this.#listening?.catch(() => {})
+  protected async stop(): Promise<void> {
     const running = this.#running
     if (!running) return
     this.#running = undefined
-    this.#address = undefined
-    this.#listening = undefined
     running.server.off(running.event, running.onStream)
     const stopped = running.owned ? new Promise<void>(resolve => running.server.close(() => resolve())) : Promise.resolve()
-    const sockets = [...this.#sockets]
-    for (const socket of sockets) socket.close(CloseCode.GOING_AWAY, "server closing")
-    const closed = Promise.all(sockets.map(socket => new Promise<void>(resolve => socket.addEventListener("close", () => resolve()))))
-    const grace = new Promise<void>(resolve => setTimeout(resolve, CLOSE_GRACE_MS).unref())
-    await Promise.race([closed, grace])
-    for (const socket of sockets) socket.terminate()
+    await closeAll([...this.#sockets])
     await stopped
   }
 }
