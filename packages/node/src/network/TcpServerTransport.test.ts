@@ -43,8 +43,8 @@ function message(frame: unknown): Buffer {
 }
 
 /** A bare TCP stream to the server, with what it hears: Cairn frames, and the close frame's code and reason. */
-async function rawStream(port: number) {
-  const stream: Socket = connect({ host: "127.0.0.1", port })
+async function rawStream(port: number, { allowHalfOpen = false } = {}) {
+  const stream: Socket = connect({ host: "127.0.0.1", port, allowHalfOpen })
   stream.on("error", () => {})
   cleanups.push(() => stream.destroy())
   const frames: { kind: string }[] = []
@@ -66,8 +66,8 @@ async function rawStream(port: number) {
 }
 
 /** A raw stream that said hello and was welcomed. */
-async function welcomedStream(port: number) {
-  const raw = await rawStream(port)
+async function welcomedStream(port: number, options: { allowHalfOpen?: boolean } = {}) {
+  const raw = await rawStream(port, options)
   raw.stream.write(message({ kind: "hello", protocol: FRAME_PROTOCOL_VERSION, peerId: "hostile", peerMetadata: {}, info: {} }))
   await waitUntil(() => raw.frames.some(frame => frame.kind === "welcome"))
   return raw
@@ -128,6 +128,17 @@ describe("TcpServerTransport against a hostile peer", () => {
     expect(closed?.reason).toMatch(/did not arrive whole within 300 ms/)
     expect(Date.now() - started).toBeLessThan(3_000)
     await waitUntil(() => transport.adapter.peers.length === 0)
+  })
+
+  it("cuts off a peer that sends a close frame and then never finishes its side of the stream", async () => {
+    const { transport, address } = await startServer({ keepAliveMs: 0 })
+    const raw = await welcomedStream(address.port, { allowHalfOpen: true })
+    const reason = Buffer.from("bye")
+    const payload = Buffer.alloc(2 + reason.byteLength)
+    payload.writeUInt16BE(CloseCode.NORMAL, 0)
+    reason.copy(payload, 2)
+    raw.stream.write(Buffer.concat([header(2, payload.byteLength), payload]))
+    await waitUntil(() => transport.adapter.peers.length === 0, 3_000)
   })
 
   it("closes a stream that stops halfway through a frame header", async () => {

@@ -103,8 +103,7 @@ export class TcpSocket implements SocketLike {
     payload.writeUInt16BE(code, 0)
     reasonBytes.copy(payload, 2)
     this.#write(CLOSE, payload)
-    this.stream.end()
-    setTimeout(() => this.stream.destroy(), CLOSE_GRACE_MS).unref()
+    this.#finishSending()
   }
 
   /** {@inheritDoc SocketLike.terminate} */
@@ -206,14 +205,19 @@ export class TcpSocket implements SocketLike {
   #closedByPeer(payload: Buffer): void {
     const code = payload.byteLength >= 2 ? payload.readUInt16BE(0) : ABNORMAL_CLOSURE
     this.#closeEvent = { code, reason: payload.subarray(2).toString("utf8") }
-    this.#readyState = SocketReadyState.CLOSING
-    this.stream.end()
+    this.#finishSending()
   }
 
+  /** The peer finished sending; finishing ours lets the stream close. */
   #ended(): void {
-    // The peer finished sending; finishing ours lets the stream close.
-    if (this.#readyState === SocketReadyState.OPEN) this.#readyState = SocketReadyState.CLOSING
+    if (this.#readyState === SocketReadyState.OPEN || this.#readyState === SocketReadyState.CLOSING) this.#finishSending()
+  }
+
+  /** Send nothing more, and give the peer a moment to finish too: one that never does is cut off. */
+  #finishSending(): void {
+    this.#readyState = SocketReadyState.CLOSING
     this.stream.end()
+    setTimeout(() => this.stream.destroy(), CLOSE_GRACE_MS).unref()
   }
 
   #finished(): void {
