@@ -215,6 +215,7 @@ export class TcpSocket implements SocketLike {
 
   /** Send nothing more, and give the peer a moment to finish too: one that never does is cut off. */
   #finishSending(): void {
+    this.#clearFrameTimer()
     this.#readyState = SocketReadyState.CLOSING
     this.stream.end()
     setTimeout(() => this.stream.destroy(), CLOSE_GRACE_MS).unref()
