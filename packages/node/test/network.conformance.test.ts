@@ -9,7 +9,7 @@ import { transportConformance, type TransportUnderTest } from "../../core/test/c
 import { registerCases } from "../../core/test/conformance/vitest.js"
 import { createNodeClientAdapter } from "../src/network/createNodeClientAdapter.js"
 import { WebSocketServerTransport } from "../src/network/WebSocketServerTransport.js"
-import { freePort } from "./helpers/freePort.js"
+import { freePort, pauseAll } from "./helpers/sockets.js"
 
 const webSocketTransport: TransportUnderTest = {
   async start(options) {
@@ -35,13 +35,7 @@ const webSocketTransport: TransportUnderTest = {
       client: clientOptions => createNodeClientAdapter({ ...clientOptions, url }),
       stop,
       restart: async () => void (await transport.listen()),
-      stopReading: () => {
-        const paused = [...sockets]
-        for (const socket of paused) socket.pause()
-        return () => {
-          for (const socket of paused) socket.resume()
-        }
-      },
+      stopReading: () => pauseAll(sockets),
       close: async () => {
         if (http.listening) await stop()
       },

@@ -10,7 +10,7 @@ import { registerCases } from "../../core/test/conformance/vitest.js"
 import { createTcpClientAdapter } from "../src/network/TcpClientAdapter.js"
 import { TcpServerTransport } from "../src/network/TcpServerTransport.js"
 import { selfSignedCertificate } from "./helpers/certificate.js"
-import { freePort } from "./helpers/freePort.js"
+import { freePort, pauseAll } from "./helpers/sockets.js"
 
 function tcpTransport(tls?: () => Promise<{ cert: string; key: string }>): TransportUnderTest {
   return {
@@ -35,13 +35,7 @@ function tcpTransport(tls?: () => Promise<{ cert: string; key: string }>): Trans
         client: clientOptions => createTcpClientAdapter({ ...clientOptions, url, ...(certificate ? { ca: certificate.cert } : {}) }),
         stop,
         restart: async () => void (await transport.listen()),
-        stopReading: () => {
-          const paused = [...streams]
-          for (const stream of paused) stream.pause()
-          return () => {
-            for (const stream of paused) stream.resume()
-          }
-        },
+        stopReading: () => pauseAll(streams),
         close: async () => {
           if (server.listening) await stop()
         },

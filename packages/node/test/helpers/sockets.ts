@@ -12,3 +12,12 @@ export function freePort(): Promise<number> {
     })
   })
 }
+
+/** Stop reading the given streams (a conformance subject's `stopReading`); the returned function reads them again. */
+export function pauseAll(streams: Iterable<{ pause(): unknown; resume(): unknown }>): () => void {
+  const paused = [...streams]
+  for (const stream of paused) stream.pause()
+  return () => {
+    for (const stream of paused) stream.resume()
+  }
+}
