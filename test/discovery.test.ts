@@ -50,7 +50,7 @@ describe.skipIf(!canRun)("LAN discovery across hosts (network namespaces)", () =
   }
 
   /** `cairn serve --discover` on host `i`, listening on its LAN address; resolves once it listens. */
-  const serve = async (i: number, dir: string) => {
+  const serve = async (i: number, dir: string, extra: string[] = []) => {
     const child = lan.spawn(i, process.execPath, [
       BIN,
       "--data",
@@ -63,6 +63,7 @@ describe.skipIf(!canRun)("LAN discovery across hosts (network namespaces)", () =
       "--discover",
       "--discover-interval",
       "300",
+      ...extra,
     ])
     servers.push(child)
     child.stderr!.on("data", chunk => logs.push(`[host ${i}] ${chunk}`))
@@ -96,7 +97,7 @@ describe.skipIf(!canRun)("LAN discovery across hosts (network namespaces)", () =
     const note = (await cli(0, alpha, ["create", "note", '{"body": "found on the LAN"}'])).id
     await cli(2, stranger, ["create", "note", '{"body": "the stranger keeps this"}'])
 
-    await Promise.all([serve(0, alpha), serve(1, beta), serve(2, stranger)])
+    await Promise.all([serve(0, alpha), serve(1, beta, ["--tcp", "0"]), serve(2, stranger)])
 
     // Alpha lists both others, with their machine ids and addresses, and trusts only beta.
     const nearby = await until("alpha to find beta and the stranger", async () => {
@@ -106,7 +107,9 @@ describe.skipIf(!canRun)("LAN discovery across hosts (network namespaces)", () =
     const byId = Object.fromEntries(nearby.map((m: any) => [m.machineId, m]))
     expect(byId[ids[1].machineId]).toMatchObject({ name: "beta", address: lan.address(1), trusted: true })
     expect(byId[ids[2].machineId]).toMatchObject({ name: "stranger", address: lan.address(2), trusted: false })
-    expect(Object.keys(byId[ids[1].machineId].ports)).toEqual(["ws"])
+    // Beta listens on TCP too: both ports are advertised.
+    expect(Object.keys(byId[ids[1].machineId].ports)).toEqual(["ws", "tcp"])
+    expect(Object.keys(byId[ids[2].machineId].ports)).toEqual(["ws"])
     // The advert carries ids, fingerprints and ports: no type name, no document id.
     expect(JSON.stringify(nearby)).not.toContain("note")
     expect(JSON.stringify(nearby)).not.toContain(note)

@@ -292,22 +292,23 @@ export function program(): Command {
   example(
     program
       .command("serve")
-      .description('run a peer; first line on stdout: "listening on ws://H:P"')
+      .description('run a peer; first line on stdout: "listening on ws://H:P" (then "listening on tcp://H:P" with --tcp)')
       .option("--host <host>", "interface to bind", "127.0.0.1")
       .option("--port <port>", "port (0: any free port)", "3030")
+      .option("--tcp <port>", "also listen for peers over TCP on this port (0: any free port); tcps:// with --tls-cert")
       .option("--types <types>", "types to keep: T1,T2 or *", "*")
       .option("--relay", "keep every type sent, without schemas")
       .option("--open", "accept any peer without authentication (local development)")
       .option("--insecure", "allow --open on a non-loopback --host")
       .option("--psk <secret>", "authenticate with a pre-shared key instead of the trust list")
-      .option("--connect <url...>", "also connect to these peers")
-      .option("--tls-cert <file>", "serve wss:// and https:// with this certificate (PEM)")
+      .option("--connect <url...>", "also connect to these peers (ws://, wss://, tcp:// or tcps:// URLs)")
+      .option("--tls-cert <file>", "serve wss://, https:// (and tcps:// with --tcp) with this certificate (PEM)")
       .option("--tls-key <file>", "the certificate's private key (PEM)")
       .option("--name <name>", "a name for this machine")
       .option("--discover", "find peers on the local network (mDNS) and connect to the trusted ones; advertised unless on loopback")
       .addOption(new Option("--discover-interval <ms>", "how often discovery asks who is there").hideHelp())
       .action((options: ServeOptions) => serve(dataDir(global()), options)),
-    "  cairn serve --port 3030\n  cairn serve --open --port 0",
+    "  cairn serve --port 3030\n  cairn serve --open --port 0\n  cairn serve --port 3030 --tcp 3031",
   )
   example(
     program
@@ -319,7 +320,7 @@ export function program(): Command {
       .option("--types <types>", "types to sync: T1,T2 or *")
       .option("--timeout <seconds>", "give up after this long", "30")
       .action(action("sync")),
-    "  cairn sync ws://127.0.0.1:3030 --json",
+    "  cairn sync ws://127.0.0.1:3030 --json\n  cairn sync tcp://192.168.1.20:3031",
   )
   example(
     program

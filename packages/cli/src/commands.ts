@@ -344,10 +344,15 @@ export const commands: Record<string, Command> = {
 
   async sync(peer, { args, options }) {
     const url = args[0]
-    if (!url || !/^wss?:\/\//.test(url)) throw new UsageError("usage: cairn sync ws://HOST:PORT")
+    if (!url || !/^(wss?|tcps?):\/\//.test(url)) throw new UsageError("usage: cairn sync ws://HOST:PORT (or wss://, tcp://, tcps://)")
     const timeoutMs = options.timeout === undefined ? 30_000 : Number(options.timeout) * 1000
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError("--timeout takes a number of seconds")
-    const client = peer.network.connect(url)
+    let client: ReturnType<typeof peer.network.connect>
+    try {
+      client = peer.network.connect(url)
+    } catch (error) {
+      throw error instanceof TypeError ? new UsageError(error.message) : error
+    }
     // A first attempt that failed means nothing answers there: say so now rather than retry until the timeout.
     // Followed by event, not by polling: a refused connection goes from connecting to disconnected within a poll.
     let tried = client.status === "connecting"

@@ -1,13 +1,13 @@
 /**
- * `cairn serve`: a long-running peer. It listens for peers over WebSocket,
- * serves the local process API on `<dir>/cairn.sock`, and connects to the
- * peers given with --connect.
+ * `cairn serve`: a long-running peer. It listens for peers over WebSocket
+ * (and TCP with --tcp), serves the local process API on `<dir>/cairn.sock`,
+ * and connects to the peers given with --connect.
  */
 import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
 import { DashboardServer } from "@cairn/dashboard"
-import { NodePeer, type AuthMode } from "@cairn/node"
+import { NodePeer, transportOfUrl, type AdvertisedPorts, type AuthMode } from "@cairn/node"
 import { parseTypeSelection } from "@cairn/node"
 import { UsageError } from "./errors.js"
 import { LocalServer } from "./LocalServer.js"
@@ -15,6 +15,7 @@ import { LocalServer } from "./LocalServer.js"
 export interface ServeOptions {
   host: string
   port: string
+  tcp?: string
   types: string
   relay?: boolean
   open?: boolean
@@ -33,8 +34,15 @@ export interface ServeOptions {
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/
 
 export async function serve(dir: string, options: ServeOptions): Promise<void> {
-  const port = Number(options.port)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got ${options.port}`)
+  const port = portOf("--port", options.port)
+  const tcpPort = options.tcp === undefined ? undefined : portOf("--tcp", options.tcp)
+  for (const url of options.connect ?? []) {
+    try {
+      transportOfUrl(url)
+    } catch (error) {
+      throw new UsageError(`--connect: ${(error as Error).message}`)
+    }
+  }
   if (options.open && !LOOPBACK.test(options.host) && !options.insecure) {
     throw new UsageError(
       `--open on ${options.host} would let anyone on the network read and write everything; add --insecure if you mean it`,
@@ -61,30 +69,42 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
   const dashboard = new DashboardServer(peer)
   const http = tls ? createHttpsServer(tls, dashboard.handle) : createServer(dashboard.handle)
   let address: Awaited<ReturnType<typeof peer.listen>>
+  let tcpAddress: Awaited<ReturnType<typeof peer.listenTcp>> | undefined
+  let listeningOn = port
   try {
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject)
       http.listen(port, options.host, () => resolve())
     })
     address = await peer.listen({ host: options.host, port, server: http })
+    if (tcpPort !== undefined) {
+      listeningOn = tcpPort
+      tcpAddress = await peer.listenTcp({ host: options.host, port: tcpPort, ...(tls ? { tls } : {}) })
+    }
   } catch (error) {
     await peer.close()
+    http.close()
     const code = (error as NodeJS.ErrnoException).code
-    if (code === "EADDRINUSE") throw new Error(`port ${port} on ${options.host} is already in use`)
-    if (code === "EACCES") throw new Error(`not allowed to listen on ${options.host}:${port}`)
+    if (code === "EADDRINUSE") throw new Error(`port ${listeningOn} on ${options.host} is already in use`)
+    if (code === "EACCES") throw new Error(`not allowed to listen on ${options.host}:${listeningOn}`)
     throw error
   }
   const local = await LocalServer.start(peer)
   const scheme = tls ? "wss" : "ws"
   const host = address.host.includes(":") ? `[${address.host}]` : address.host
   process.stdout.write(`listening on ${scheme}://${host}:${address.port}\n`)
+  if (tcpAddress) process.stdout.write(`listening on ${tcpAddress.url}\n`)
   process.stdout.write(`dashboard on ${tls ? "https" : "http"}://${host}:${address.port}/\n`)
   if (auth.mode === "trust")
     process.stderr.write(
       `cairn: only trusted machines may connect (cairn trust PUBKEY ...); this machine's key: ${peer.db.machine.publicKey}\n`,
     )
   for (const url of options.connect ?? []) peer.connect(url)
-  if (options.discover) startDiscovery(peer, options, tls ? "wss" : "ws", address.port)
+  if (options.discover)
+    startDiscovery(peer, options, {
+      [tls ? "wss" : "ws"]: address.port,
+      ...(tcpAddress ? { [tls ? "tcps" : "tcp"]: tcpAddress.port } : {}),
+    })
   await new Promise<void>(resolve => {
     process.once("SIGINT", resolve)
     process.once("SIGTERM", resolve)
@@ -98,13 +118,13 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
 }
 
 /** `--discover`: look for peers on the local network, and advertise this one unless it listens on loopback only (then nobody could dial it). */
-function startDiscovery(peer: NodePeer, options: ServeOptions, transport: "ws" | "wss", port: number): void {
+function startDiscovery(peer: NodePeer, options: ServeOptions, ports: AdvertisedPorts): void {
   const intervalMs = options.discoverInterval === undefined ? undefined : Number(options.discoverInterval)
   if (intervalMs !== undefined && !(Number.isInteger(intervalMs) && intervalMs >= 100))
     throw new UsageError(`--discover-interval must be a whole number of ms ≥ 100, got ${options.discoverInterval}`)
   const reachable = !LOOPBACK.test(options.host)
   peer.discover({
-    ...(reachable ? { advertise: { [transport]: port } } : {}),
+    ...(reachable ? { advertise: ports } : {}),
     ...(intervalMs ? { intervalMs } : {}),
     log: message => process.stderr.write(`cairn: ${message}\n`),
   })
@@ -113,4 +133,10 @@ function startDiscovery(peer: NodePeer, options: ServeOptions, transport: "ws" |
       ? `cairn: discovering peers on the local network, and advertised there (service _cairn._tcp); connects to trusted machines only\n`
       : `cairn: discovering peers on the local network; not advertised, since this peer listens on ${options.host} only (--host 0.0.0.0 or an address to be found)\n`,
   )
+}
+
+function portOf(flag: string, value: string): number {
+  const port = Number(value)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`${flag} must be 0-65535, got ${value}`)
+  return port
 }

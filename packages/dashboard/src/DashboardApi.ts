@@ -73,7 +73,10 @@ export class DashboardApi {
 
   /** Peers connected now, then those seen since the dashboard started. */
   peers(): PeerView[] {
-    return this.memory.views(this.peer.peers())
+    return this.memory.views(this.peer.peers()).map(view => {
+      const transport = view.connected ? this.peer.network.transportOf(view.peerId) : undefined
+      return transport ? { ...view, transport } : view
+    })
   }
 
   async list(query: URLSearchParams): Promise<DocumentList> {

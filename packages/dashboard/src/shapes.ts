@@ -13,7 +13,9 @@ import type {
   TypeDefinitionJSON,
   TypeSelection,
 } from "@cairn/core"
+import type { Transport } from "@cairn/node"
 
+export type { Transport } from "@cairn/node"
 export type { FieldJSON, HistoryEntry, PeerStatus, TypeDefinitionJSON, TypeSelection } from "@cairn/core"
 
 export interface Overview {
@@ -34,6 +36,8 @@ export interface Overview {
 /** A server this peer connects to, and how its connection stands. */
 export interface Connection {
   url: string
+  /** How the link is carried (from the URL's scheme). */
+  transport: Transport
   status: string
   refusal?: string
 }
@@ -41,6 +45,8 @@ export interface Connection {
 /** A peer as the dashboard shows it: its last status, and whether it is connected now. */
 export interface PeerView extends PeerStatus {
   connected: boolean
+  /** How the link to it is carried while it is connected (in either direction). */
+  transport?: Transport
 }
 
 export interface DocumentSummary extends Pick<CatalogEntry, "id" | "type" | "createdAt" | "createdBy" | "modifiedAt" | "deletedAt"> {

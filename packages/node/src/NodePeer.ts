@@ -1,7 +1,7 @@
 /**
  * A Cairn peer in Node: a data directory (identity, types, documents on
  * disk), the database over an automerge-repo Repo, and replication with
- * other peers over WebSocket, as a server, a client, or both.
+ * other peers over WebSocket or TCP, as a server, a client, or both.
  */
 import type { Repo } from "@automerge/automerge-repo"
 import {
@@ -26,6 +26,7 @@ import {
   type ListenOptions,
   type NetworkLimits,
   type ServerAddress,
+  type TcpListenOptions,
 } from "./PeerNetwork.js"
 import { TrustList } from "./TrustList.js"
 import { Discovery, type DiscoveryOptions, type NearbyMachine } from "./discovery/Discovery.js"
@@ -142,7 +143,12 @@ export class NodePeer {
     return this.network.listen(options)
   }
 
-  /** Connect to a peer's server; reconnects with backoff until closed. */
+  /** Serve other peers over TCP too (tcps:// with a certificate; 127.0.0.1 unless told otherwise). */
+  listenTcp(options: TcpListenOptions): Promise<ServerAddress> {
+    return this.network.listenTcp(options)
+  }
+
+  /** Connect to a peer's server (ws://, wss://, tcp:// or tcps://); reconnects with backoff until closed. */
   connect(url: string, options: ConnectOptions = {}): void {
     this.network.connect(url, options)
   }

@@ -1,15 +1,18 @@
 /**
  * The network side of a Node peer: a WebSocket server (127.0.0.1 by
- * default, wss:// with a certificate) and clients to other peers, each
+ * default, wss:// with a certificate), a TCP server beside it if asked
+ * (tcps:// with a certificate), and clients to other peers, each
  * attached to the peer (see core's peer/Attachment.ts) under this peer's
  * admission (its auth mode and trust list) and limits.
  */
 import { createServer as createHttpsServer } from "node:https"
 import type { Server } from "node:http"
-import type { Admission, Attachment, Peer } from "@cairn/core"
+import type { Admission, Attachment, Peer, ServerHooks } from "@cairn/core"
 import type { CairnClientAdapter, CairnNetworkAdapter } from "@cairn/core/network"
 import { createNodeClientAdapter } from "./network/createNodeClientAdapter.js"
-import { WebSocketServerTransport } from "./network/WebSocketServerTransport.js"
+import { createTcpClientAdapter } from "./network/TcpClientAdapter.js"
+import { TcpServerTransport } from "./network/TcpServerTransport.js"
+import { WebSocketServerTransport, type ListenAddress } from "./network/WebSocketServerTransport.js"
 
 export type { AuthMode } from "@cairn/core"
 
@@ -35,21 +38,41 @@ export interface ListenOptions {
   tls?: { cert: string | Buffer; key: string | Buffer }
 }
 
+export interface TcpListenOptions {
+  /** Interface to bind; 127.0.0.1 unless told otherwise. */
+  host?: string
+  /** Port; 0 picks a free one. */
+  port: number
+  /** Serve tcps:// (TLS) with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer }
+}
+
+/** How a link between two peers is carried. */
+export type Transport = "ws" | "tcp"
+
+/** The transport a URL dials: `ws://` and `wss://` WebSocket, `tcp://` and `tcps://` TCP. Throws a TypeError for any other. */
+export function transportOfUrl(url: string): Transport {
+  if (/^wss?:\/\//i.test(url)) return "ws"
+  if (/^tcps?:\/\//i.test(url)) return "tcp"
+  throw new TypeError(`cannot connect to ${url}: use ws://, wss://, tcp:// or tcps://`)
+}
+
 export interface ConnectOptions {
-  /** Extra certificate authorities to trust for wss:// (PEM), e.g. a self-signed server's certificate. */
+  /** Extra certificate authorities to trust for wss:// and tcps:// (PEM), e.g. a self-signed server's certificate. */
   ca?: string | Buffer
 }
 
 export interface ServerAddress {
   host: string
   port: number
-  /** ws://host:port (wss:// with TLS) */
+  /** ws://host:port (wss:// with TLS); tcp://host:port (tcps://) for a TCP server */
   url: string
 }
 
 export class PeerNetwork {
   readonly #clients = new Map<string, Attachment<CairnClientAdapter>>()
   #server: Attachment<WebSocketServerTransport> | undefined
+  #tcpServer: Attachment<TcpServerTransport> | undefined
 
   constructor(
     private readonly peer: Peer,
@@ -57,11 +80,11 @@ export class PeerNetwork {
     private readonly limits: NetworkLimits = {},
   ) {}
 
-  /** Start serving peers. */
+  /** Start serving peers over WebSocket. */
   async listen(options: ListenOptions = {}): Promise<ServerAddress> {
     if (this.#server) throw new Error("already listening")
     const server = options.server ?? (options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }) : undefined)
-    const attached = this.peer.serve(
+    const { attached, address } = await this.#serve(
       hooks =>
         new WebSocketServerTransport({
           host: options.host ?? "127.0.0.1",
@@ -70,26 +93,51 @@ export class PeerNetwork {
           ...this.#adapterLimits(),
           ...hooks,
         }),
-      this.#attachOptions(),
     )
-    let address: Awaited<ReturnType<typeof attached.transport.listen>>
-    try {
-      address = await attached.transport.listen()
-    } catch (error) {
-      attached.detach()
-      throw error
-    }
     this.#server = attached
     const url = options.tls ? address.url.replace(/^ws:/, "wss:") : address.url
     return { host: address.host, port: address.port, url }
   }
 
-  /** Connect to a peer's server, reconnecting with backoff until `disconnect` or `close`. */
+  /** Start serving peers over TCP as well (tcps:// with a certificate): the same admission, grants and limits. */
+  async listenTcp(options: TcpListenOptions): Promise<ServerAddress> {
+    if (this.#tcpServer) throw new Error("already listening on TCP")
+    const { attached, address } = await this.#serve(
+      hooks =>
+        new TcpServerTransport({
+          host: options.host ?? "127.0.0.1",
+          port: options.port,
+          ...(options.tls ? { tls: options.tls } : {}),
+          ...this.#adapterLimits(),
+          ...hooks,
+        }),
+    )
+    this.#tcpServer = attached
+    return address
+  }
+
+  async #serve<T extends WebSocketServerTransport | TcpServerTransport>(
+    build: (hooks: ServerHooks) => T,
+  ): Promise<{ attached: Attachment<T>; address: ListenAddress }> {
+    const attached = this.peer.serve(build, this.#attachOptions())
+    try {
+      return { attached, address: await attached.transport.listen() }
+    } catch (error) {
+      attached.detach()
+      throw error
+    }
+  }
+
+  /**
+   * Connect to a peer's server (ws://, wss://, tcp:// or tcps://), reconnecting with backoff until
+   * `disconnect` or `close`. Throws a TypeError for a URL of another kind.
+   */
   connect(url: string, options: ConnectOptions = {}): CairnClientAdapter {
     const existing = this.#clients.get(url)
     if (existing) return existing.transport
+    const create = transportOfUrl(url) === "tcp" ? createTcpClientAdapter : createNodeClientAdapter
     const attached = this.peer.dial(
-      hooks => createNodeClientAdapter({ url, ...(options.ca ? { ca: options.ca } : {}), ...this.#adapterLimits(), ...hooks }),
+      hooks => create({ url, ...(options.ca ? { ca: options.ca } : {}), ...this.#adapterLimits(), ...hooks }),
       this.#attachOptions(),
     )
     this.#clients.set(url, attached)
@@ -105,19 +153,28 @@ export class PeerNetwork {
   }
 
   /** The client connections, with their status. */
-  clients(): { url: string; status: string; refusal?: string }[] {
+  clients(): { url: string; transport: Transport; status: string; refusal?: string }[] {
     return [...this.#clients].map(([url, { transport }]) => ({
       url,
+      transport: transportOfUrl(url),
       status: transport.status,
       ...(transport.refusalReason ? { refusal: transport.refusalReason } : {}),
     }))
+  }
+
+  /** The transport of the open connection to `peerId`, in or out; undefined if it has none. */
+  transportOf(peerId: string): Transport | undefined {
+    if (this.#server?.adapter.peers.some(peer => peer.peerId === peerId)) return "ws"
+    if (this.#tcpServer?.adapter.peers.some(peer => peer.peerId === peerId)) return "tcp"
+    for (const [url, { transport }] of this.#clients) if (transport.remotePeerId === peerId) return transportOfUrl(url)
+    return undefined
   }
 
   /** Bytes in and out, over every connection. */
   traffic(): { bytesIn: number; bytesOut: number } {
     let bytesIn = 0
     let bytesOut = 0
-    for (const { adapter } of [...this.#clients.values(), ...(this.#server ? [this.#server] : [])] as {
+    for (const { adapter } of [...this.#clients.values(), ...this.#servers()] as {
       adapter: CairnNetworkAdapter<any>
     }[]) {
       const stats = adapter.stats()
@@ -129,11 +186,15 @@ export class PeerNetwork {
 
   async close(): Promise<void> {
     for (const url of [...this.#clients.keys()]) this.disconnect(url)
-    const server = this.#server
+    const servers = this.#servers()
     this.#server = undefined
-    if (!server) return
-    server.detach()
-    await server.transport.close()
+    this.#tcpServer = undefined
+    for (const server of servers) server.detach()
+    await Promise.all(servers.map(server => server.transport.close()))
+  }
+
+  #servers(): Attachment<WebSocketServerTransport | TcpServerTransport>[] {
+    return [this.#server, this.#tcpServer].filter(server => server !== undefined)
   }
 
   #attachOptions(): { admission: Admission; messagesPerSecond: number } {

@@ -7,6 +7,9 @@ export {
   type ListenOptions,
   type NetworkLimits,
   type ServerAddress,
+  type TcpListenOptions,
+  type Transport,
+  transportOfUrl,
 } from "./PeerNetwork.js"
 export { TrustList, TrustError, parseTypeSelection, type TrustedMachine } from "./TrustList.js"
 export { WebSocketServerTransport, type WebSocketServerTransportOptions, type ListenAddress } from "./network/WebSocketServerTransport.js"
@@ -20,3 +23,5 @@ export {
   type DiscoveryOptions,
   type NearbyMachine,
 } from "./discovery/Discovery.js"
+export { TcpServerTransport, type TcpServerTransportOptions } from "./network/TcpServerTransport.js"
+export { createTcpClientAdapter, parseTcpUrl, type TcpClientAdapterOptions, type TcpAddress } from "./network/TcpClientAdapter.js"

@@ -4,12 +4,12 @@
  * createNodeClientAdapter, as a peer makes them.
  */
 import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { transportConformance, type TransportUnderTest } from "../../core/test/conformance/transport.js"
 import { registerCases } from "../../core/test/conformance/vitest.js"
 import { createNodeClientAdapter } from "../src/network/createNodeClientAdapter.js"
 import { WebSocketServerTransport } from "../src/network/WebSocketServerTransport.js"
+import { freePort, pauseAll } from "./helpers/sockets.js"
 
 const webSocketTransport: TransportUnderTest = {
   async start(options) {
@@ -35,29 +35,12 @@ const webSocketTransport: TransportUnderTest = {
       client: clientOptions => createNodeClientAdapter({ ...clientOptions, url }),
       stop,
       restart: async () => void (await transport.listen()),
-      stopReading: () => {
-        const paused = [...sockets]
-        for (const socket of paused) socket.pause()
-        return () => {
-          for (const socket of paused) socket.resume()
-        }
-      },
+      stopReading: () => pauseAll(sockets),
       close: async () => {
         if (http.listening) await stop()
       },
     }
   },
-}
-
-function freePort(): Promise<number> {
-  const probe = createServer()
-  return new Promise((resolve, reject) => {
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
 }
 
 registerCases(

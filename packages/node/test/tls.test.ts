@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises"
-import { execFileSync } from "node:child_process"
-import { mkdtemp, readFile, rm } from "node:fs/promises"
+import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { defineType, f } from "@cairn/core"
 import { NodePeer } from "../src/index.js"
+import { selfSignedCertificate } from "./helpers/certificate.js"
 
 const Task = defineType("task", { fields: { title: f.string() } })
 const dirs: string[] = []
@@ -21,55 +21,46 @@ async function temp(): Promise<string> {
   return dir
 }
 
-/** A self-signed certificate for 127.0.0.1, made with openssl. */
-async function certificate(): Promise<{ cert: string; key: string }> {
-  const dir = await temp()
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { stdio: "ignore" },
-  )
-  return { cert: await readFile(join(dir, "cert.pem"), "utf8"), key: await readFile(join(dir, "key.pem"), "utf8") }
+async function open(): Promise<NodePeer> {
+  const peer = await NodePeer.open({ dir: await temp(), types: [Task] })
+  peers.push(peer)
+  return peer
+}
+
+/** A client without the certificate does not connect and gets nothing; one given it as `ca` syncs. Returns that one. */
+async function checksTheCertificate(url: string, ca: string, docId: string): Promise<NodePeer> {
+  const unverified = await open()
+  unverified.connect(url)
+  await sleep(500)
+  expect(unverified.network.clients()[0]!.status).not.toBe("connected")
+  expect(unverified.db.catalog.has(docId)).toBe(false)
+
+  const client = await open()
+  client.connect(url, { ca })
+  await client.whenSynced(10_000)
+  return client
 }
 
 describe("TLS", () => {
   it("serves wss:// and clients verify the certificate by default", async () => {
-    const tls = await certificate()
-    const server = await NodePeer.open({ dir: await temp(), types: [Task] })
-    peers.push(server)
+    const tls = await selfSignedCertificate()
+    const server = await open()
     const doc = await server.db.create(Task, { title: "over TLS" })
     const { url } = await server.listen({ port: 0, tls })
     expect(url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/?$/)
-
-    const unverified = await NodePeer.open({ dir: await temp(), types: [Task] })
-    peers.push(unverified)
-    unverified.connect(url)
-    await sleep(500)
-    expect(unverified.network.clients()[0]!.status).not.toBe("connected")
-    expect(unverified.db.catalog.has(doc.id)).toBe(false)
-
-    const client = await NodePeer.open({ dir: await temp(), types: [Task] })
-    peers.push(client)
-    client.connect(url, { ca: tls.cert })
-    await client.whenSynced(10_000)
+    const client = await checksTheCertificate(url, tls.cert, doc.id)
     expect((await client.db.get(Task, doc.id)).data.title).toBe("over TLS")
+  })
+
+  it("serves tcps:// with the same certificate rules: verified by default, synced once the client trusts it", async () => {
+    const tls = await selfSignedCertificate()
+    const server = await open()
+    const doc = await server.db.create(Task, { title: "over tcps" })
+    const { url } = await server.listenTcp({ port: 0, tls })
+    expect(url).toMatch(/^tcps:\/\/127\.0\.0\.1:\d+$/)
+    const client = await checksTheCertificate(url, tls.cert, doc.id)
+    expect((await client.db.get(Task, doc.id)).data.title).toBe("over tcps")
+    expect(client.network.clients()).toEqual([{ url, transport: "tcp", status: "connected" }])
+    expect(server.network.transportOf(client.peer.repo.peerId)).toBe("tcp")
   })
 })

@@ -2,9 +2,10 @@
  * The network as this peer sees it: itself in the middle, every peer it
  * knows around it. An edge's colour is the peer's state (in sync, syncing,
  * disconnected, refused) and its label the types the peer syncs; under each
- * peer, when it last synced. A table beside it says the same in words.
+ * peer, the transport its link uses and when it last synced. A table beside
+ * it says the same in words.
  */
-import type { Connection, Overview, PeerView } from "./api.js"
+import type { Connection, Overview, PeerView, Transport } from "./api.js"
 import { fill, h, s } from "./dom.js"
 import { ago, shortId, timeAgo, types } from "./format.js"
 
@@ -25,8 +26,11 @@ const STATE_LABEL: Record<State, string> = {
   connecting: "connecting",
 }
 
+const TRANSPORT_LABEL: Record<Transport, string> = { ws: "WebSocket", tcp: "TCP" }
+
 interface GraphNode {
   key: string
+  transport: Transport | undefined
   title: string
   subtitle: string
   state: State
@@ -43,12 +47,13 @@ function stateOf(peer: PeerView): State {
 function nodesOf(overview: Pick<Overview, "peers" | "connections">): GraphNode[] {
   const peers: GraphNode[] = overview.peers.map(peer => ({
     key: peer.machineId,
+    transport: peer.transport,
     title: peer.name ?? shortId(peer.machineId),
     subtitle: peer.name ? shortId(peer.machineId) : "",
     state: stateOf(peer),
     edgeLabel: types(peer.wants),
     lines: [
-      STATE_LABEL[stateOf(peer)],
+      peer.transport ? `${STATE_LABEL[stateOf(peer)]} · ${TRANSPORT_LABEL[peer.transport]}` : STATE_LABEL[stateOf(peer)],
       peer.lastSyncAt ? `synced ${ago(peer.lastSyncAt)}` : "not synced yet",
       `↑${peer.sent} ↓${peer.received} docs`,
     ],
@@ -60,11 +65,15 @@ function nodesOf(overview: Pick<Overview, "peers" | "connections">): GraphNode[]
     .filter(c => c.status !== "connected")
     .map(connection => ({
       key: connection.url,
+      transport: connection.transport,
       title: hostOf(connection.url),
       subtitle: "outgoing",
       state: connection.status === "refused" ? "refused" : "connecting",
       edgeLabel: "",
-      lines: [connection.status, ...(connection.refusal ? [clip(connection.refusal, 24)] : [])],
+      lines: [
+        `${connection.status} · ${TRANSPORT_LABEL[connection.transport]}`,
+        ...(connection.refusal ? [clip(connection.refusal, 24)] : []),
+      ],
       relay: false,
       outgoing: true,
     }))
@@ -93,7 +102,16 @@ function svgOf(nodes: GraphNode[], machine: Overview["machine"]): SVGSVGElement 
       "aria-label": `network graph: this machine and ${count} peer${count === 1 ? "" : "s"}`,
       class: "network-graph",
     },
-    placed.map(({ node, x, y }) => s("line", { x1: center.x, y1: center.y, x2: x, y2: y, class: `edge state-${node.state}` })),
+    placed.map(({ node, x, y }) =>
+      s("line", {
+        x1: center.x,
+        y1: center.y,
+        x2: x,
+        y2: y,
+        class: `edge state-${node.state}`,
+        ...(node.transport ? { "data-transport": node.transport } : {}),
+      }),
+    ),
     // Labels sit past the middle of each edge, clear of this machine's circle.
     placed.map(({ node, x, y }) =>
       node.edgeLabel ? edgeLabel(node, center.x + (x - center.x) * 0.6, center.y + (y - center.y) * 0.6) : null,
@@ -132,7 +150,7 @@ function peerNode(node: GraphNode, right: boolean, x: number, y: number): SVGGEl
   const textX = right ? x + 34 : x - 34
   return s(
     "g",
-    { class: `node peer state-${node.state}`, "data-machine": node.key },
+    { class: `node peer state-${node.state}`, "data-machine": node.key, ...(node.transport ? { "data-transport": node.transport } : {}) },
     s("title", {}, `${node.title}: ${STATE_LABEL[node.state]}`),
     s("circle", { cx: x, cy: y, r: 26 }),
     node.outgoing ? arrowIcon(x, y) : machineIcon(x, y),
@@ -184,6 +202,7 @@ function tableOf(peers: PeerView[], connections: Connection[]): HTMLElement {
         {},
         h("th", {}, "Machine"),
         h("th", {}, "State"),
+        h("th", {}, "Link"),
         h("th", {}, "Syncs"),
         h("th", {}, "Last synced"),
         h("th", { class: "num" }, "Docs ↑ / ↓"),
@@ -204,6 +223,7 @@ function tableOf(peers: PeerView[], connections: Connection[]): HTMLElement {
             peer.relay ? h("span", { class: "badge" }, "relay") : null,
           ),
           h("td", {}, h("span", { class: `pill state-${stateOf(peer)}` }, peer.connected ? STATE_LABEL[peer.state] : "disconnected")),
+          h("td", { class: "transport" }, peer.transport ? TRANSPORT_LABEL[peer.transport] : h("span", { class: "muted" }, "—")),
           h("td", {}, types(peer.wants)),
           h("td", {}, peer.lastSyncAt ? timeAgo(peer.lastSyncAt) : h("span", { class: "muted" }, "never")),
           h("td", { class: "num" }, `${peer.sent} / ${peer.received}`),
@@ -225,6 +245,7 @@ function tableOf(peers: PeerView[], connections: Connection[]): HTMLElement {
               connection.status,
             ),
           ),
+          h("td", { class: "transport" }, TRANSPORT_LABEL[connection.transport]),
           h("td", { colspan: 3, class: "muted" }, connection.refusal ?? "outgoing connection"),
         ),
       ),

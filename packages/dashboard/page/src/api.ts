@@ -17,6 +17,7 @@ export type {
   PeerView,
   QuarantinedDetail,
   QuarantinedSummary,
+  Transport,
   TypeDefinitionJSON,
   TypeSelection,
 } from "../../src/shapes.js"

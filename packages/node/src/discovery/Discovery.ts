@@ -192,7 +192,7 @@ export function parseAdvert(service: Service, trusts: DiscoveryOptions["trusts"]
 }
 
 /** The URL to reach a machine found, by the first transport this peer can dial. */
-export function nearbyUrl(machine: NearbyMachine, dialable: readonly (keyof AdvertisedPorts)[] = ["ws", "wss"]): string | undefined {
+export function nearbyUrl(machine: NearbyMachine, dialable: readonly (keyof AdvertisedPorts)[] = TRANSPORTS): string | undefined {
   const host = machine.address.includes(":") ? `[${machine.address}]` : machine.address
   for (const transport of dialable) if (machine.ports[transport]) return `${transport}://${host}:${machine.ports[transport]}`
   return undefined

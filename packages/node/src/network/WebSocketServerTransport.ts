@@ -1,8 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
-import { CairnServerAdapter, CloseCode, DEFAULT_MAX_FRAME_BYTES, type CairnServerAdapterOptions } from "@cairn/core/network"
+import { DEFAULT_MAX_FRAME_BYTES, type CairnServerAdapterOptions } from "@cairn/core/network"
 import { WebSocketServer } from "ws"
+import { closeAll, HANDSHAKE_BYTES, ListeningTransport, listenOn, type ListenAddress } from "./ListeningTransport.js"
+
+export type { ListenAddress } from "./ListeningTransport.js"
 
 export interface WebSocketServerTransportOptions extends CairnServerAdapterOptions {
   /** Interface to listen on. Default 127.0.0.1: reachable from this machine only. */
@@ -22,59 +25,22 @@ export interface WebSocketServerTransportOptions extends CairnServerAdapterOptio
   readonly path?: string
 }
 
-/** Where a transport listens. */
-export interface ListenAddress {
-  readonly host: string
-  readonly port: number
-  /** The `ws://` URL a client connects to. */
-  readonly url: string
-}
-
-/** Raw bytes a socket may send before its handshake is done (a hello and a few auth rounds take a few kilobytes). */
-const HANDSHAKE_BYTES = 256 * 1024
-
-/** How long `close()` waits for clients to finish the closing handshake before cutting them off. */
-const CLOSE_GRACE_MS = 1_000
-
 /**
  * Cairn's WebSocket server for Node: accepts sockets with `ws` and hands
- * them to {@link CairnServerAdapter}, which is what the Repo gets
+ * them to a CairnServerAdapter, which is what the Repo gets
  * (`new Repo({ network: [transport.adapter] })`). Sockets that arrive
  * before the Repo starts wait for it.
  */
-export class WebSocketServerTransport {
-  /** The NetworkAdapter to give the Repo. */
-  readonly adapter: CairnServerAdapter
+export class WebSocketServerTransport extends ListeningTransport {
   readonly #options: WebSocketServerTransportOptions
   #running: { server: Server; owned: boolean; wss: WebSocketServer; onUpgrade: UpgradeHandler } | undefined
-  #address: ListenAddress | undefined
-  #listening: Promise<ListenAddress> | undefined
 
   constructor(options: WebSocketServerTransportOptions) {
+    super(options)
     this.#options = options
-    this.adapter = new CairnServerAdapter(options)
   }
 
-  /** Where it listens, once `listen()` resolved; undefined after `close()`. */
-  get address(): ListenAddress | undefined {
-    return this.#address
-  }
-
-  /**
-   * Start accepting connections and report the real address (the chosen
-   * port when asked for port 0). Rejects if the port is taken. Calling it
-   * again while listening returns the same address; after `close()` it
-   * listens afresh.
-   */
-  listen(): Promise<ListenAddress> {
-    this.#listening ??= this.#start().catch(error => {
-      this.#listening = undefined
-      throw error
-    })
-    return this.#listening
-  }
-
-  async #start(): Promise<ListenAddress> {
+  protected async start(): Promise<ListenAddress> {
     const { host = "127.0.0.1", port = 0, path } = this.#options
     const owned = this.#options.server === undefined
     const server = this.#options.server ?? createServer(refuseHttp)
@@ -109,29 +75,15 @@ export class WebSocketServerTransport {
     this.#running = { server, owned, wss, onUpgrade }
     const address = server.address() as AddressInfo
     const urlHost = address.family === "IPv6" ? `[${address.address}]` : address.address
-    this.#address = { host: address.address, port: address.port, url: `ws://${urlHost}:${address.port}${path ?? "/"}` }
-    return this.#address
+    return { host: address.address, port: address.port, url: `ws://${urlHost}:${address.port}${path ?? "/"}` }
   }
 
-  /**
-   * Stop accepting, close every connection (clients see a plain close and
-   * will reconnect), and stop the HTTP server if this transport made it.
-   * The adapter stays usable: `listen()` again to serve the same Repo.
-   */
-  async close(): Promise<void> {
-    await this.#listening?.catch(() => {})
+  protected async stop(): Promise<void> {
     const running = this.#running
     if (!running) return
     this.#running = undefined
-    this.#address = undefined
-    this.#listening = undefined
     running.server.off("upgrade", running.onUpgrade)
-    const clients = [...running.wss.clients]
-    for (const client of clients) client.close(CloseCode.GOING_AWAY, "server closing")
-    const closed = Promise.all(clients.map(client => new Promise<void>(resolve => client.once("close", () => resolve()))))
-    const grace = new Promise<void>(resolve => setTimeout(resolve, CLOSE_GRACE_MS).unref())
-    await Promise.race([closed, grace])
-    for (const client of running.wss.clients) client.terminate()
+    await closeAll([...running.wss.clients])
     await new Promise<void>(resolve => running.wss.close(() => resolve()))
     if (running.owned) {
       const stopped = new Promise<void>(resolve => running.server.close(() => resolve()))
@@ -154,15 +106,4 @@ function pathOf(request: IncomingMessage): string | undefined {
   } catch {
     return undefined
   }
-}
-
-function listenOn(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error) => reject(error)
-    server.once("error", onError)
-    server.listen(port, host, () => {
-      server.off("error", onError)
-      resolve()
-    })
-  })
 }
