@@ -31,6 +31,7 @@ import {
 import { TrustList } from "./TrustList.js"
 import { Discovery, type DiscoveryOptions, type NearbyMachine } from "./discovery/Discovery.js"
 import { connectNearby, trustsByFingerprint } from "./discovery/connectNearby.js"
+import { FolderSync, type FolderSyncOptions } from "./folder/FolderSync.js"
 
 export interface NodePeerOptions {
   /** The data directory (created if missing). */
@@ -61,6 +62,7 @@ export interface NodePeerOptions {
 export class NodePeer {
   #closed = false
   #discovery: { discovery: Discovery; stop: () => void } | undefined
+  readonly #folders = new Set<FolderSync>()
 
   private constructor(
     readonly directory: DataDirectory,
@@ -192,6 +194,26 @@ export class NodePeer {
     return this.#discovery?.discovery
   }
 
+  /**
+   * Sync through a shared folder (see folder/FolderSync.ts): `sync()` on the
+   * result once, or `start()` it to keep syncing until it is stopped or the
+   * peer closes. Reads and writes the types this peer wants.
+   */
+  async syncFolder(dir: string, options: FolderSyncOptions = {}): Promise<FolderSync> {
+    const folder = await FolderSync.open(
+      { db: this.db, trust: this.trust, wants: this.replicator.wants, dataDir: this.directory.path, logger: this.peer.logger },
+      dir,
+      options,
+    )
+    this.#folders.add(folder)
+    return folder
+  }
+
+  /** The folders this peer syncs through. */
+  folders(): FolderSync[] {
+    return [...this.#folders]
+  }
+
   /** Sync status of every connected peer. */
   peers(): PeerStatus[] {
     return this.replicator.status()
@@ -212,6 +234,7 @@ export class NodePeer {
     try {
       this.#discovery?.stop()
       await this.#discovery?.discovery.stop()
+      for (const folder of this.#folders) await folder.stop()
       await this.network.close()
       await this.trust.close()
     } finally {

@@ -25,3 +25,11 @@ export {
 } from "./discovery/Discovery.js"
 export { TcpServerTransport, type TcpServerTransportOptions } from "./network/TcpServerTransport.js"
 export { createTcpClientAdapter, parseTcpUrl, type TcpClientAdapterOptions, type TcpAddress } from "./network/TcpClientAdapter.js"
+export {
+  FolderSync,
+  type FolderSyncOptions,
+  type FolderSyncResult,
+  type FolderStatus,
+  type FolderPeer,
+} from "./folder/FolderSync.js"
+export type { SkippedFile } from "./folder/FolderImport.js"
