@@ -87,6 +87,8 @@ async function reach(dir: string, open: () => Promise<NodePeer>): Promise<{ sock
 /** Run one command: through a running server on the directory if there is one, else on the directory itself. */
 async function run(command: string, args: string[], options: Record<string, unknown>, global: Global): Promise<void> {
   const dir = dataDir(global)
+  // A folder is named from where the command runs, also when a server in another directory does the work.
+  if (options.folder !== undefined) options.folder = resolve(String(options.folder))
   const body: Request = { command: command === "init" ? "whoami" : command, args, options, human: !global.json }
   if (command === "create" && args[1] === undefined) body.stdin = readStdinText()
   const showProgress = process.stdout.isTTY && !global.json
@@ -307,20 +309,24 @@ export function program(): Command {
       .option("--name <name>", "a name for this machine")
       .option("--discover", "find peers on the local network (mDNS) and connect to the trusted ones; advertised unless on loopback")
       .addOption(new Option("--discover-interval <ms>", "how often discovery asks who is there").hideHelp())
+      .option("--folder <dir>", "also keep syncing through this shared folder (Dropbox, Syncthing, a NAS share)")
       .action((options: ServeOptions) => serve(dataDir(global()), options)),
     "  cairn serve --port 3030\n  cairn serve --open --port 0\n  cairn serve --port 3030 --tcp 3031",
   )
   example(
     program
       .command("sync")
-      .argument("<url>")
+      .argument("[url]")
       .description(
         "connect, sync both ways until in sync, then exit; exit code 3: documents arrived and were quarantined, 4: the other peer refused changes made here (no write grant)",
       )
       .option("--types <types>", "types to sync: T1,T2 or *")
       .option("--timeout <seconds>", "give up after this long", "30")
+      .option("--folder <dir>", "sync once through this shared folder instead of with a URL")
       .action(action("sync")),
-    "  cairn sync ws://127.0.0.1:3030 --json\n  cairn sync tcp://192.168.1.20:3031",
+    "  cairn sync ws://127.0.0.1:3030 --json
+  cairn sync tcp://192.168.1.20:3031
+  cairn sync --folder ~/Dropbox/cairn",
   )
   example(
     program

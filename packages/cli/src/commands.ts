@@ -24,6 +24,7 @@ import {
 import { parseTypeSelection, type NodePeer } from "@cairn/node"
 import { UsageError } from "./errors.js"
 import { EXPORT_MANIFEST, inside, readExportFile, type ManifestEntry } from "./exportFiles.js"
+import { syncThroughFolder } from "./folder.js"
 import { parsePath } from "./paths.js"
 
 export interface Request {
@@ -343,6 +344,7 @@ export const commands: Record<string, Command> = {
   },
 
   async sync(peer, { args, options }) {
+    if (options.folder !== undefined) return syncThroughFolder(peer, String(options.folder), args)
     const url = args[0]
     if (!url || !/^(wss?|tcps?):\/\//.test(url)) throw new UsageError("usage: cairn sync ws://HOST:PORT (or wss://, tcp://, tcps://)")
     const timeoutMs = options.timeout === undefined ? 30_000 : Number(options.timeout) * 1000

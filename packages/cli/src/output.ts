@@ -3,6 +3,7 @@
  * tables, and readable blocks. Times are UTC, as `2026-12-01 21:50:03Z`.
  */
 import type { Doc } from "@cairn/core"
+import { folderSyncLine, type FolderSyncReport } from "./folder.js"
 
 type Selection = "*" | string[] | null
 
@@ -116,7 +117,9 @@ export const humanOutput: Record<string, (result: any) => string | undefined> = 
       ...r.newIds.map((n: { from: string; to: string }) => `${n.from} had no history in the export: imported as a new document ${n.to}`),
     ].join("\n"),
   sync: (r: SyncResult) =>
-    r.denied.length === 0
+    "folder" in r
+      ? folderSyncLine(r as FolderSyncReport)
+      : r.denied.length === 0
       ? `in sync: sent ${r.sent}, received ${r.received}; ${r.documents} documents here`
       : `not in sync: the other peer refused changes to ${r.denied.length} document(s); sent ${r.sent}, received ${r.received}; ${r.documents} documents here`,
   quarantine: r =>

@@ -1,7 +1,8 @@
 /**
  * `cairn serve`: a long-running peer. It listens for peers over WebSocket
  * (and TCP with --tcp), serves the local process API on `<dir>/cairn.sock`,
- * and connects to the peers given with --connect.
+ * connects to the peers given with --connect, and syncs through the folder
+ * given with --folder.
  */
 import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
@@ -29,6 +30,7 @@ export interface ServeOptions {
   discover?: boolean
   /** How often discovery asks who is there, in ms. */
   discoverInterval?: string
+  folder?: string
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/
@@ -105,6 +107,11 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
       [tls ? "wss" : "ws"]: address.port,
       ...(tcpAddress ? { [tls ? "tcps" : "tcp"]: tcpAddress.port } : {}),
     })
+  if (options.folder) {
+    const folder = await peer.syncFolder(options.folder)
+    folder.start()
+    process.stdout.write(`syncing through folder ${folder.dir}\n`)
+  }
   await new Promise<void>(resolve => {
     process.once("SIGINT", resolve)
     process.once("SIGTERM", resolve)

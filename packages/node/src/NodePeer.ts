@@ -3,6 +3,7 @@
  * disk), the database over an automerge-repo Repo, and replication with
  * other peers over WebSocket or TCP, as a server, a client, or both.
  */
+import { resolve } from "node:path"
 import type { Repo } from "@automerge/automerge-repo"
 import {
   Admission,
@@ -197,9 +198,12 @@ export class NodePeer {
   /**
    * Sync through a shared folder (see folder/FolderSync.ts): `sync()` on the
    * result once, or `start()` it to keep syncing until it is stopped or the
-   * peer closes. Reads and writes the types this peer wants.
+   * peer closes. Reads and writes the types this peer wants. A folder this
+   * peer syncs through already is that same sync (its options stay).
    */
   async syncFolder(dir: string, options: FolderSyncOptions = {}): Promise<FolderSync> {
+    const existing = this.folders().find(folder => folder.dir === resolve(dir))
+    if (existing) return existing
     const folder = await FolderSync.open(
       { db: this.db, trust: this.trust, wants: this.replicator.wants, dataDir: this.directory.path, logger: this.peer.logger },
       dir,

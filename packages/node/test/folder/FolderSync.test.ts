@@ -1,6 +1,9 @@
-import { readdir, readFile, writeFile, copyFile, stat, truncate } from "node:fs/promises"
-import { join } from "node:path"
+import { mkdir, readdir, readFile, stat, truncate, writeFile } from "node:fs/promises"
+import { dirname, join } from "node:path"
+import { decode, encode } from "cbor-x"
 import { describe, expect, it } from "vitest"
+import { HEADER_BYTES } from "../../src/folder/FolderFile.js"
+import { crc32 } from "../../src/storage/crc32.js"
 import { Note, openPeer, Task, tempDir, trustEachOther } from "./helpers.js"
 
 describe("FolderSync", () => {
@@ -112,22 +115,36 @@ describe("FolderSync", () => {
     expect(reasons).toContain(`machine ${stranger.machineId} is not trusted here`)
   })
 
-  it("refuses a file that was tampered with, or moved into another machine's folder", async () => {
+  it("refuses a file whose payload was changed after signing, or that was moved into another machine's folder", async () => {
     const folder = await tempDir()
     const [a, b, c] = [await openPeer(), await openPeer(), await openPeer()]
     await trustEachOther([a, b, c])
-    await a.db.create(Task, { title: "signed" })
+    const task = await a.db.create(Task, { title: "signed" })
     const written = (await (await a.syncFolder(folder)).sync()).written[0]!
-    const bytes = await readFile(written)
-    // Flip a payload byte and fix nothing else: the checksum no longer matches (copy in progress, or damage).
-    const other = join(folder, "task", c.machineId)
-    await (await c.syncFolder(folder)).sync()
-    await writeFile(join(other, "000000000001.changes.cairn"), bytes).catch(async () => {
-      await (await import("node:fs/promises")).mkdir(other, { recursive: true })
-      await writeFile(join(other, "000000000001.changes.cairn"), bytes)
-    })
+    const original = await readFile(written)
+    // Moved: a's whole, signed file put where c's first file would be.
+    const moved = join(folder, "task", c.machineId, "000000000001.changes.cairn")
+    await mkdir(dirname(moved), { recursive: true })
+    await writeFile(moved, original)
+    // Changed: the payload re-encoded with another title's bytes, the header made consistent, the signature kept.
+    const payload = decode(original.subarray(HEADER_BYTES))
+    const other = await c.db.create(Task, { title: "forged" })
+    payload.docs = [{ id: task.id, heads: [], bytes: await c.db.replica.bytesFor(other.id, []) }]
+    const body = encode(payload) as Uint8Array
+    const forged = new Uint8Array(HEADER_BYTES + body.byteLength)
+    forged.set(original.subarray(0, HEADER_BYTES))
+    forged.set(body, HEADER_BYTES)
+    const view = new DataView(forged.buffer)
+    view.setUint32(8, body.byteLength)
+    view.setUint32(12, crc32(forged.subarray(HEADER_BYTES - 64)))
+    await writeFile(written, forged)
+
     const result = await (await b.syncFolder(folder)).sync()
-    expect(result.skipped.find(file => file.path.startsWith(other))?.reason).toContain(`file 1 of machine ${a.machineId}`)
+    expect(b.db.catalog.has(task.id)).toBe(false)
+    expect(result.skipped.find(file => file.path === moved)).toMatchObject({ kind: "refused" })
+    expect(result.skipped.find(file => file.path === moved)?.reason).toContain(`file 1 of machine ${a.machineId}`)
+    expect(result.skipped.find(file => file.path === written)).toMatchObject({ kind: "refused" })
+    expect(result.skipped.find(file => file.path === written)?.reason).toContain("signature")
   })
 
   it("compacts its files into a snapshot that a new reader applies alone", async () => {
@@ -165,5 +182,3 @@ describe("FolderSync", () => {
     await fb.stop()
   })
 })
-
-export { copyFile }
