@@ -7,8 +7,9 @@
  * proofs, types, fixed keys, quarantine).
  */
 import { readFile } from "node:fs/promises"
+import * as A from "@automerge/automerge"
 import { isValidDocumentId } from "@automerge/automerge-repo"
-import { headsKey, sameHeads, selects, type Database, type TrustLookup, type TypeSelection } from "@cairn/core"
+import { headsKey, sameHeads, selects, type CatalogEntry, type Database, type TrustLookup, type TypeSelection } from "@cairn/core"
 import { decodeFolderFile, type FolderPayload, type ReadFile } from "./FolderFile.js"
 import type { FolderLayout, ListedFile } from "./FolderLayout.js"
 import { PURGED, type FolderState } from "./FolderState.js"
@@ -45,32 +46,68 @@ export function emptyImport(): Imported {
   return { files: [], received: 0, purged: 0, skipped: [], refused: [] }
 }
 
+/**
+ * Apply what the other machines wrote for `type`. A file can build on changes
+ * in another machine's file (a change made to a document read from there):
+ * if that one is not applied yet (still being copied in), the file waits, and
+ * the machines are gone through again while that lets another file in.
+ */
 export async function importType(context: ImportContext, type: string, into: Imported): Promise<void> {
   const me = context.db.machine.machineId
-  for (const machineId of await context.layout.machines(type)) {
-    if (machineId !== me) await importMachine(context, type, machineId, into)
+  let machines = (await context.layout.machines(type)).filter(machineId => machineId !== me)
+  for (let pass = 0; pass <= machines.length && machines.length > 0; pass++) {
+    let progressed = false
+    const waiting: string[] = []
+    for (const machineId of machines) {
+      const dir = context.layout.machineDir(type, machineId)
+      into.skipped = into.skipped.filter(file => !file.path.startsWith(dir))
+      const result = await importMachine(context, type, machineId, into)
+      progressed ||= result.progressed
+      if (result.waiting) waiting.push(machineId)
+    }
+    if (!progressed) return
+    machines = waiting
   }
 }
 
-async function importMachine(context: ImportContext, type: string, machineId: string, into: Imported): Promise<void> {
+async function importMachine(
+  context: ImportContext,
+  type: string,
+  machineId: string,
+  into: Imported,
+): Promise<{ progressed: boolean; waiting: boolean }> {
   const { layout, state } = context
   const applied = state.applied(type, machineId)
   const files = (await layout.files(type, machineId)).filter(file => file.seq > applied)
-  if (files.length === 0) return
+  if (files.length === 0) return { progressed: false, waiting: false }
   let cursor = applied
+  let waiting = false
   const read = (file: ListedFile) => readOne(context, type, machineId, file, into)
+  const applyFile = async (file: ListedFile, payload: FolderPayload): Promise<boolean> => {
+    const path = layout.file(type, machineId, file.name)
+    const missing = await apply(context, type, payload, into)
+    if (missing > 0) {
+      waiting = true
+      into.skipped.push({
+        path,
+        kind: "waiting",
+        reason: `${missing} document(s) in it build on changes not here yet (another machine's file still to come)`,
+        bytes: 0,
+      })
+      return false
+    }
+    cursor = file.seq
+    into.files.push(path)
+    return true
+  }
   // The newest snapshot holds everything before it: the older files need not be read (they may be gone already).
   const snapshot = files.findLast(file => file.snapshot)
   if (snapshot) {
     const payload = await read(snapshot)
-    if (payload) {
-      await apply(context, type, payload, into)
-      cursor = snapshot.seq
-      into.files.push(layout.file(type, machineId, snapshot.name))
-    }
+    if (payload) await applyFile(snapshot, payload)
   }
   for (const file of files) {
-    if (file.seq <= cursor) continue
+    if (waiting || file.seq <= cursor) continue
     const payload = await read(file)
     if (!payload) break
     if (payload.prev !== cursor && !payload.snapshot) {
@@ -82,11 +119,10 @@ async function importMachine(context: ImportContext, type: string, machineId: st
       })
       break
     }
-    await apply(context, type, payload, into)
-    cursor = file.seq
-    into.files.push(layout.file(type, machineId, file.name))
+    if (!(await applyFile(file, payload))) break
   }
   if (cursor !== applied) state.setApplied(type, machineId, cursor)
+  return { progressed: cursor !== applied, waiting }
 }
 
 /** A file's payload if it is whole, signed, and by a machine trusted to write the type; else notes why not. */
@@ -126,7 +162,8 @@ async function readOne(
   return payload
 }
 
-async function apply(context: ImportContext, type: string, payload: FolderPayload, into: Imported): Promise<void> {
+/** Apply a file; returns how many of its documents could not be, for lack of the changes they build on. */
+async function apply(context: ImportContext, type: string, payload: FolderPayload, into: Imported): Promise<number> {
   const { db, wants, state } = context
   const catalog = db.replica.catalog
   const inFolder = state.type(type).inFolder
@@ -137,14 +174,20 @@ async function apply(context: ImportContext, type: string, payload: FolderPayloa
   }
   const docs = payload.docs.filter(doc => fits(doc.id))
   const before = new Map(docs.map(doc => [doc.id, headsKey(catalog.get(doc.id)?.heads ?? [])]))
-  const refuse = (id: string, reason: string) => into.refused.push({ id, type, reason })
+  const refused = new Set<string>()
+  const refuse = (id: string, reason: string) => {
+    refused.add(id)
+    into.refused.push({ id, type, reason })
+  }
   await db.replica.ingest(
     docs.map(({ id, bytes }) => ({ id, bytes })),
     documentType => documentType === type && selects(wants, type),
     refuse,
   )
+  let missing = 0
   for (const doc of docs) {
     const after = catalog.get(doc.id)
+    if (!refused.has(doc.id) && (await lacksDependencies(context, doc, after))) missing++
     if (!after || after.purged || after.type !== type) continue
     if (headsKey(after.heads) !== before.get(doc.id)) into.received++
     // The folder holds these heads now: our next file need not carry them again.
@@ -172,4 +215,24 @@ async function apply(context: ImportContext, type: string, payload: FolderPayloa
     into.purged++
   }
   await db.replica.flush()
+  return missing
+}
+
+/**
+ * True when a document's bytes were not (all) applied because they build on
+ * changes not here: bytes that are only later changes of a document new here
+ * load into nothing, and a document held here does not reach their heads.
+ * Bytes refused for what they are (another type, quarantined) do not wait.
+ */
+async function lacksDependencies(
+  context: ImportContext,
+  doc: FolderPayload["docs"][number],
+  after: CatalogEntry | undefined,
+): Promise<boolean> {
+  if (after) return !after.purged && !after.quarantined && !(await context.db.replica.hasHeads(after, doc.heads))
+  try {
+    return A.getHeads(A.loadIncremental(A.init(), doc.bytes)).length === 0 && doc.heads.length > 0
+  } catch {
+    return false
+  }
 }

@@ -147,6 +147,34 @@ describe("FolderSync", () => {
     expect(result.skipped.find(file => file.path === written)?.reason).toContain("signature")
   })
 
+  it("a file that builds on another machine's file not copied in yet waits for it, then applies", async () => {
+    const [p, q, r] = [await openPeer(), await openPeer(), await openPeer()]
+    await trustEachOther([p, q, r])
+    const [folderP, folderQ, folderR] = [await tempDir(), await tempDir(), await tempDir()]
+    const copy = async (from: string, to: string, machineId: string) => {
+      const dir = join("task", machineId)
+      await mkdir(join(to, dir), { recursive: true })
+      for (const name of await readdir(join(from, dir))) if (name.endsWith(".cairn")) await writeFile(join(to, dir, name), await readFile(join(from, dir, name)))
+    }
+    const task = await p.db.create(Task, { title: "from p" })
+    await (await p.syncFolder(folderP)).sync()
+    await copy(folderP, folderQ, p.machineId)
+    const atQ = await q.syncFolder(folderQ)
+    await atQ.sync()
+    await q.db.change(Task, task.id, draft => void (draft.done = true))
+    await atQ.sync()
+    // R gets Q's file, which carries only Q's change, before P's, which has the document.
+    await copy(folderQ, folderR, q.machineId)
+    const atR = await r.syncFolder(folderR)
+    const early = await atR.sync()
+    expect(early.skipped).toMatchObject([{ kind: "waiting" }])
+    await copy(folderP, folderR, p.machineId)
+    const late = await atR.sync()
+    expect(late.skipped).toEqual([])
+    expect(late.applied.length).toBe(2)
+    expect((await r.db.get(Task, task.id)).data).toEqual({ title: "from p", done: true })
+  })
+
   it("compacts its files into a snapshot that a new reader applies alone", async () => {
     const folder = await tempDir()
     const [a, b] = [await openPeer(), await openPeer()]
