@@ -104,6 +104,8 @@ describe("sync through a folder", () => {
       made.a.push((await cairn(["--data", a, "create", "task", JSON.stringify({ title: `a${i}` })])).stdout.trim())
       made.b.push((await cairn(["--data", b, "create", "note", JSON.stringify({ body: `b${i}` })])).stdout.trim())
     }
+    const links = (await json(["--data", a, "peers"])).filter((row: { transport?: string }) => row.transport === "folder")
+    expect(links).toMatchObject([{ name: folderA, connected: true }])
     const all = [...made.a, ...made.b].sort()
     await eventually(async () => JSON.stringify(ids(await json(["--data", b, "ls"]))) === JSON.stringify(all), 40_000, 250)
     await eventually(async () => JSON.stringify(ids(await json(["--data", a, "ls"]))) === JSON.stringify(all), 40_000, 250)

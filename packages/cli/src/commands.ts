@@ -24,7 +24,7 @@ import {
 import { parseTypeSelection, type NodePeer } from "@cairn/node"
 import { UsageError } from "./errors.js"
 import { EXPORT_MANIFEST, inside, readExportFile, type ManifestEntry } from "./exportFiles.js"
-import { syncThroughFolder } from "./folder.js"
+import { folderLinks, syncThroughFolder } from "./folder.js"
 import { parsePath } from "./paths.js"
 
 export interface Request {
@@ -441,7 +441,7 @@ function peerList(peer: NodePeer) {
       lastSeen: p.lastSyncAt,
       connected: p.state !== "closed",
     }))
-  return [...trusted, ...others]
+  return [...trusted, ...others, ...folderLinks(peer)]
 }
 
 export { NotFoundError }

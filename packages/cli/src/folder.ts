@@ -59,3 +59,20 @@ export function folderSyncLine(r: FolderSyncReport): string {
     ...r.refused.map(doc => `refused changes to ${doc.id} (${doc.type}): ${doc.reason}`),
   ].join("\n")
 }
+
+/** The folders a running peer syncs through, as rows of `cairn peers` (the machines behind them are in the trust list). */
+export function folderLinks(peer: NodePeer) {
+  return peer.folders().map(folder => {
+    const status = folder.status()
+    return {
+      machineId: "(folder)",
+      publicKey: null,
+      name: status.dir,
+      read: peer.replicator.wants,
+      write: peer.replicator.wants,
+      lastSeen: status.lastSyncAt,
+      connected: status.running,
+      transport: status.transport,
+    }
+  })
+}

@@ -193,6 +193,25 @@ describe("FolderSync", () => {
     expect(result.skipped).toEqual([])
   })
 
+  it("while started, reports a file that stays incomplete once, and never fails the sync for it", async () => {
+    const folder = await tempDir()
+    const warnings: string[] = []
+    const [a, b] = [await openPeer(), await openPeer({ log: message => warnings.push(message) })]
+    await trustEachOther([a, b])
+    await a.db.create(Task, { title: "cut short" })
+    const written = (await (await a.syncFolder(folder)).sync()).written[0]!
+    await truncate(written, 100)
+    const sync = await b.syncFolder(folder, { rescanMs: 50, reportAfterMs: 200 })
+    sync.start()
+    await expect.poll(() => warnings.filter(w => w.includes(written)).length, { timeout: 5000 }).toBe(1)
+    expect(warnings[0]).toContain("bytes")
+    await new Promise(resolve => setTimeout(resolve, 300))
+    expect(warnings.filter(w => w.includes(written)).length).toBe(1)
+    expect(sync.status()).toMatchObject({ skipped: 1 })
+    expect(sync.status().error).toBeUndefined()
+    await sync.stop()
+  })
+
   it("keeps syncing while started: a change on one side reaches the other", async () => {
     const folder = await tempDir()
     const [a, b] = [await openPeer(), await openPeer()]
