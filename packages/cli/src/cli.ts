@@ -324,9 +324,7 @@ export function program(): Command {
       .option("--timeout <seconds>", "give up after this long", "30")
       .option("--folder <dir>", "sync once through this shared folder instead of with a URL")
       .action(action("sync")),
-    "  cairn sync ws://127.0.0.1:3030 --json
-  cairn sync tcp://192.168.1.20:3031
-  cairn sync --folder ~/Dropbox/cairn",
+    "  cairn sync ws://127.0.0.1:3030 --json\n  cairn sync tcp://192.168.1.20:3031\n  cairn sync --folder ~/Dropbox/cairn",
   )
   example(
     program
