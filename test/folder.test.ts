@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process"
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
+import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 import { cairn, json, BIN } from "../packages/cli/test/helpers.js"
@@ -95,7 +96,12 @@ describe("sync through a folder", () => {
         stdio: ["ignore", "pipe", "inherit"],
       })
       children.push(child)
-      await eventually(async () => (await cairn(["--data", data, "status"])).code === 0)
+      // Its folder sync has started (and the server holds the directory) once it says so.
+      await new Promise<void>((resolve, reject) => {
+        const lines = createInterface({ input: child.stdout! })
+        lines.on("line", line => line.startsWith("syncing through folder") && resolve())
+        child.once("exit", code => reject(new Error(`serve exited with ${code}`)))
+      })
       return child
     }
     const [serveA, serveB] = [await serve(a, folderA), await serve(b, folderB)]
