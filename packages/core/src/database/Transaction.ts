@@ -39,6 +39,7 @@ import type { DocumentId, Repo } from "@automerge/automerge-repo"
 import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo"
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
 import { draftOfData, type Draft } from "../document/draft.js"
+import { newDocument } from "../document/creation.js"
 import { creationMessage, newEnvelope, type Envelope } from "../document/envelope.js"
 import { sameHeads } from "../document/heads.js"
 import { DeletedDocumentError, ImmutableTypeError, ValidationError, WrongTypeError } from "../errors.js"
@@ -82,6 +83,7 @@ type Op =
 export class Transaction {
   readonly #ops: Op[] = []
   readonly #creates: PendingCreate[] = []
+  #creatorKey: Uint8Array | undefined
 
   constructor(private readonly context: Context) {}
 
@@ -158,15 +160,8 @@ export class Transaction {
     const written = await this.#changeStored([...detached], byId, options)
     // New documents never get a handle where the store can write without one: even one at a time, thousands of
     // handles made in one process cost more with every one (see above); a handle is made when one is read live.
-    const detachCreates = store.writesDetached
-    const created = detachCreates ? [] : this.#creates.map((create, i) => this.#build(create, options, proofs[i]!))
-    if (detachCreates) {
-      this.#creates.forEach((create, i) => {
-        const { id, doc } = this.#build(create, options, proofs[i]!)
-        written.push(detachedPart(store, id, doc, [], time))
-        A.free(doc)
-      })
-    }
+    const created = await Promise.all(this.#creates.map((create, i) => this.#build(create, options, proofs[i]!)))
+    if (store.writesDetached) written.push(...created.splice(0))
     for (const handle of handles) store.prepareLocal(handle)
     const changed = handles.map((handle, i) => {
       const base = handle.doc()
@@ -180,8 +175,9 @@ export class Transaction {
       store.noteLocal(id, next, time)
     }
     for (const part of written) store.writeDetached(part.id, part.bytes, part.entry)
-    for (const { id, doc } of created) {
-      const handle = this.context.repo.import<Envelope>(A.save(doc), { docId: id as DocumentId })
+    for (const { id, bytes } of created) {
+      const doc = A.load<Envelope>(bytes, { actor: store.actor as A.ActorId })
+      const handle = this.context.repo.import<Envelope>(bytes, { docId: id as DocumentId })
       handle.update(() => doc)
       handle.doneLoading()
       store.adopt(handle)
@@ -212,27 +208,27 @@ export class Transaction {
     return parts
   }
 
-  #build(create: PendingCreate, options: { time: number; message?: string }, proof: Uint8Array) {
-    const envelope = newEnvelope(
-      create.type,
-      this.context.machine.machineId,
-      create.createdAt ?? options.time,
-      create.typeVersion,
-      create.data,
-    )
-    const doc = A.change(A.init<Envelope>({ actor: this.context.store.actor }), options, d => {
-      // Key order matters: see document/envelope.ts.
-      d.v = envelope.v
-      d.type = envelope.type
-      d.createdBy = envelope.createdBy
-      d.createdAt = envelope.createdAt
-      d.typeVersion = envelope.typeVersion
-      d.deletedAt = create.deletedAt ?? null
-      d.data = envelope.data
-      d.creatorKey = fromHex(this.context.machine.publicKey)
-      d.proof = proof
-    })
-    return { id: create.id, doc }
+  /** A new document's first change and its catalog entry (see document/creation.ts). */
+  async #build(create: PendingCreate, options: { time: number; message?: string }, proof: Uint8Array): Promise<DetachedPart> {
+    const { machine, store } = this.context
+    const createdAt = create.createdAt ?? options.time
+    const envelope: Envelope = {
+      ...newEnvelope(create.type, machine.machineId, createdAt, create.typeVersion, create.data),
+      deletedAt: create.deletedAt ?? null,
+      creatorKey: this.#creatorKey ??= fromHex(machine.publicKey),
+      proof,
+    }
+    const { bytes, head } = await newDocument(store.actor, envelope, options.time, options.message)
+    const entry: CatalogEntry = {
+      id: create.id,
+      type: create.type,
+      createdAt,
+      createdBy: machine.machineId,
+      modifiedAt: options.time,
+      deletedAt: envelope.deletedAt,
+      heads: [head],
+    }
+    return { id: create.id, bytes, entry }
   }
 
   /** Check a document's writes against its catalog entry, then make them on `doc` (inside its Automerge change). */

@@ -1,0 +1,186 @@
+/**
+ * A new document's first change, written straight on Automerge's backend.
+ *
+ * Why not `A.change(A.init(), d => ...)`: each assignment through the
+ * change proxy costs the proxy's own work on top of the call into
+ * WebAssembly, and `A.init` materialises a JavaScript root that a new
+ * document written behind the repo never reads; together they were most of
+ * the cost of creating a document. The keys are put in the envelope's order
+ * (see envelope.ts: `type` must be operation 2 and `createdBy` operation 3)
+ * with the values converted as the proxy converts them, and `data` in one
+ * batch as the proxy writes it, so the change is the one the proxy made.
+ * (Automerge's batch write of a whole root, `initRootFromHydrate`, would be
+ * cheaper still, but it orders keys alphabetically, which would move `type`.)
+ */
+import type * as A from "@automerge/automerge"
+import { Counter, getBackend, ImmutableString, init } from "@automerge/automerge"
+import { fromHex } from "../identity/actor.js"
+import { encodeFirstChange, sealChange, type MapOp, type ScalarValue } from "./changeEncoding.js"
+import type { Envelope } from "./envelope.js"
+
+/** A new document's saved bytes and its one head. */
+export interface NewDocument {
+  bytes: Uint8Array
+  head: string
+}
+
+type Backend = ReturnType<typeof getBackend>
+
+/** An empty document per actor, forked for every new document (cheaper than `A.init`, which builds a JS root). */
+const empties = new Map<string, Backend>()
+
+function emptyFor(actor: string): Backend {
+  let empty = empties.get(actor)
+  if (!empty) {
+    if (empties.size >= 16) empties.delete(empties.keys().next().value!)
+    empty = getBackend(init({ actor: actor as A.ActorId }))
+    empties.set(actor, empty)
+  }
+  return empty
+}
+
+/**
+ * The first change of a document whose root is `envelope` (all of it: see
+ * envelope.ts for the keys), made by `actor` at `time` (ms), as bytes that
+ * load as the document. Data of maps and scalars only (most documents) is
+ * encoded here (see changeEncoding.ts); other data is written by Automerge.
+ * Throws a RangeError on a value Automerge cannot store.
+ */
+export async function newDocument(actor: string, envelope: Envelope, time: number, message?: string): Promise<NewDocument> {
+  assertStorable(envelope.data, "data")
+  const ops = envelopeOps(envelope)
+  if (!ops) return buildNewDocument(actor, envelope, time, message)
+  const bytes = encodeFirstChange({ actor: actorBytes(actor), time, message, ops })
+  return { bytes, head: await sealChange(bytes) }
+}
+
+const actors = new Map<string, Uint8Array>()
+function actorBytes(actor: string): Uint8Array {
+  let bytes = actors.get(actor)
+  if (!bytes) {
+    if (actors.size >= 16) actors.delete(actors.keys().next().value!)
+    actors.set(actor, (bytes = fromHex(actor)))
+  }
+  return bytes
+}
+
+/**
+ * The envelope's operations in the order Automerge makes them (the root's
+ * keys as written, then `data` as its batch write makes it: each map's keys
+ * sorted, nested maps after their parent's keys, breadth first), or
+ * undefined when the data holds something only Automerge writes here (text,
+ * a list, a key outside ASCII, whose sort order Automerge decides).
+ */
+function envelopeOps(envelope: Envelope): MapOp[] | undefined {
+  const ops: MapOp[] = []
+  const root = (key: string, value: ScalarValue) => ops.push({ obj: 0, key, value })
+  root("v", { type: "int", value: envelope.v })
+  root("type", { type: "str", value: envelope.type.val })
+  root("createdBy", { type: "str", value: envelope.createdBy.val })
+  for (const key of ["createdAt", "typeVersion", "deletedAt"] as const) {
+    const value = scalar(envelope[key])
+    if (!value) return undefined
+    root(key, value)
+  }
+  ops.push({ obj: 0, key: "data", value: { make: "map" } })
+  const queue: [number, Record<string, unknown>][] = [[ops.length, envelope.data]]
+  for (let next = queue.shift(); next; next = queue.shift()) {
+    const [obj, map] = next
+    for (const key of Object.keys(map).sort()) {
+      if (!/^[\x20-\x7e]*$/.test(key)) return undefined
+      const value = map[key]
+      if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+        ops.push({ obj, key, value: { make: "map" } })
+        queue.push([ops.length, value as Record<string, unknown>])
+        continue
+      }
+      const converted = hydratedScalar(value)
+      if (!converted) return undefined
+      ops.push({ obj, key, value: converted })
+    }
+  }
+  root("creatorKey", { type: "bytes", value: envelope.creatorKey })
+  root("proof", { type: "bytes", value: envelope.proof })
+  return ops
+}
+
+/**
+ * A scalar inside `data` as Automerge's batch write stores it: a number is an
+ * integer there only if it is a positive integer (0 and negative integers
+ * are stored as floats, unlike through the proxy), and one too large for an
+ * exact integer is left to Automerge.
+ */
+function hydratedScalar(value: unknown): ScalarValue | undefined {
+  if (typeof value !== "number") return scalar(value)
+  if (Number.isInteger(value) && value > 0) return Number.isSafeInteger(value) ? { type: "int", value } : undefined
+  return { type: "f64", value }
+}
+
+/** A scalar as Automerge stores it (as the change proxy converts it), or undefined for anything else. */
+function scalar(value: unknown): ScalarValue | undefined {
+  if (value === null) return { type: "null" }
+  if (typeof value === "boolean") return { type: "boolean", value }
+  if (typeof value === "number") {
+    if (Number.isSafeInteger(value)) return { type: "int", value }
+    return Number.isInteger(value) ? undefined : { type: "f64", value }
+  }
+  if (value instanceof ImmutableString) return { type: "str", value: value.val }
+  if (value instanceof Uint8Array) return { type: "bytes", value }
+  if (value instanceof Counter && Number.isSafeInteger(value.value)) return { type: "counter", value: value.value }
+  if (value instanceof Date && Number.isSafeInteger(value.getTime())) return { type: "timestamp", value: value.getTime() }
+  return undefined
+}
+
+/** What `newDocument` falls back to: the same change, written through Automerge's backend. */
+export function buildNewDocument(actor: string, envelope: Envelope, time: number, message?: string): NewDocument {
+  const backend = emptyFor(actor).fork(actor)
+  try {
+    backend.put("_root", "v", envelope.v, "int")
+    backend.put("_root", "type", envelope.type.val, "str")
+    backend.put("_root", "createdBy", envelope.createdBy.val, "str")
+    backend.put("_root", "createdAt", envelope.createdAt, numberType(envelope.createdAt))
+    backend.put("_root", "typeVersion", envelope.typeVersion, numberType(envelope.typeVersion))
+    if (envelope.deletedAt === null) backend.put("_root", "deletedAt", null, "null")
+    else backend.put("_root", "deletedAt", envelope.deletedAt, numberType(envelope.deletedAt))
+    backend.putObjectFromHydrate("_root", "data", envelope.data)
+    backend.put("_root", "creatorKey", envelope.creatorKey, "bytes")
+    backend.put("_root", "proof", envelope.proof, "bytes")
+    const head = backend.commit(message ?? null, time)
+    if (!head) throw new RangeError("a new document's first change recorded nothing")
+    return { bytes: backend.save(), head }
+  } finally {
+    backend.free()
+  }
+}
+
+/** Automerge's type for a JavaScript number, as the change proxy picks it. */
+function numberType(value: number): "int" | "f64" {
+  return Number.isInteger(value) ? "int" : "f64"
+}
+
+/**
+ * Throw as the change proxy would on a value Automerge cannot store: the
+ * batch write turns some of them (a function, a Map) into an empty map
+ * without a word.
+ */
+function assertStorable(value: unknown, path: string): void {
+  if (value === null) return
+  switch (typeof value) {
+    case "boolean":
+    case "number":
+    case "string":
+    case "bigint":
+      return
+    case "object":
+      if (value instanceof Uint8Array || value instanceof Date || value instanceof ImmutableString || value instanceof Counter) return
+      if (Array.isArray(value)) return value.forEach((item, i) => assertStorable(item, `${path}/${i}`))
+      if (Object.prototype.toString.call(value) === "[object Object]") {
+        for (const [key, item] of Object.entries(value)) {
+          if (key === "__proto__") throw new RangeError(`the key "__proto__" is not allowed (at ${path})`)
+          assertStorable(item, `${path}/${key}`)
+        }
+        return
+      }
+  }
+  throw new RangeError(`cannot store ${String(value)} at ${path}`)
+}
