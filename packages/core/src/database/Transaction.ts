@@ -160,7 +160,7 @@ export class Transaction {
     const written = await this.#changeStored([...detached], byId, options)
     // New documents never get a handle where the store can write without one: even one at a time, thousands of
     // handles made in one process cost more with every one (see above); a handle is made when one is read live.
-    const created = await Promise.all(this.#creates.map((create, i) => this.#build(create, options, proofs[i]!)))
+    const created = this.#creates.map((create, i) => this.#build(create, options, proofs[i]!))
     if (store.writesDetached) written.push(...created.splice(0))
     for (const handle of handles) store.prepareLocal(handle)
     const changed = handles.map((handle, i) => {
@@ -209,7 +209,7 @@ export class Transaction {
   }
 
   /** A new document's first change and its catalog entry (see document/creation.ts). */
-  async #build(create: PendingCreate, options: { time: number; message?: string }, proof: Uint8Array): Promise<DetachedPart> {
+  #build(create: PendingCreate, options: { time: number; message?: string }, proof: Uint8Array): DetachedPart {
     const { machine, store } = this.context
     const createdAt = create.createdAt ?? options.time
     const envelope: Envelope = {
@@ -218,7 +218,7 @@ export class Transaction {
       creatorKey: this.#creatorKey ??= fromHex(machine.publicKey),
       proof,
     }
-    const { bytes, head } = await newDocument(store.actor, envelope, options.time, options.message)
+    const { bytes, head } = newDocument(store.actor, envelope, options.time, options.message)
     const entry: CatalogEntry = {
       id: create.id,
       type: create.type,

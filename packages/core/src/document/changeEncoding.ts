@@ -41,6 +41,9 @@ export interface FirstChange {
   ops: MapOp[]
 }
 
+import { sha256 } from "@noble/hashes/sha2"
+import { bytesToHex } from "@noble/hashes/utils"
+
 const MAGIC = [0x85, 0x6f, 0x4a, 0x83]
 const CHANGE_CHUNK = 1
 const encoder = new TextEncoder()
@@ -129,13 +132,13 @@ export function encodeFirstChange(change: FirstChange): Uint8Array {
 /**
  * Fill in the checksum of a change from `encodeFirstChange` and return its
  * hash (hex): both are the SHA-256 of the bytes after the checksum.
+ * Synchronous: WebCrypto's digest costs a trip to a worker thread per call,
+ * more than the hash of a few hundred bytes.
  */
-export async function sealChange(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.subarray(8) as BufferSource))
+export function sealChange(bytes: Uint8Array): string {
+  const digest = sha256(bytes.subarray(8))
   bytes.set(digest.subarray(0, 4), 4)
-  let hex = ""
-  for (const byte of digest) hex += byte.toString(16).padStart(2, "0")
-  return hex
+  return bytesToHex(digest)
 }
 
 function writeValue(out: Bytes, value: ScalarValue): number {
@@ -173,22 +176,32 @@ function booleanColumn(count: number): Uint8Array {
 
 /** A growing byte buffer. */
 class Bytes {
-  #parts: number[] = []
+  #bytes = new Uint8Array(256)
+  #length = 0
 
   get length(): number {
-    return this.#parts.length
+    return this.#length
   }
 
   byte(value: number): void {
-    this.#parts.push(value)
+    if (this.#length === this.#bytes.byteLength) this.#grow(1)
+    this.#bytes[this.#length++] = value
   }
 
   push(bytes: Uint8Array): void {
-    for (let i = 0; i < bytes.byteLength; i++) this.#parts.push(bytes[i]!)
+    if (this.#length + bytes.byteLength > this.#bytes.byteLength) this.#grow(bytes.byteLength)
+    this.#bytes.set(bytes, this.#length)
+    this.#length += bytes.byteLength
   }
 
   finish(): Uint8Array {
-    return Uint8Array.from(this.#parts)
+    return this.#bytes.slice(0, this.#length)
+  }
+
+  #grow(more: number): void {
+    const bigger = new Uint8Array(Math.max(this.#bytes.byteLength * 2, this.#length + more))
+    bigger.set(this.#bytes.subarray(0, this.#length))
+    this.#bytes = bigger
   }
 }
 

@@ -46,12 +46,12 @@ function emptyFor(actor: string): Backend {
  * encoded here (see changeEncoding.ts); other data is written by Automerge.
  * Throws a RangeError on a value Automerge cannot store.
  */
-export async function newDocument(actor: string, envelope: Envelope, time: number, message?: string): Promise<NewDocument> {
+export function newDocument(actor: string, envelope: Envelope, time: number, message?: string): NewDocument {
   assertStorable(envelope.data, "data")
   const ops = envelopeOps(envelope)
   if (!ops) return buildNewDocument(actor, envelope, time, message)
   const bytes = encodeFirstChange({ actor: actorBytes(actor), time, message, ops })
-  return { bytes, head: await sealChange(bytes) }
+  return { bytes, head: sealChange(bytes) }
 }
 
 const actors = new Map<string, Uint8Array>()
