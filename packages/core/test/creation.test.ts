@@ -4,6 +4,8 @@ import { describe, expect, it } from "vitest"
 import { buildNewDocument, newDocument } from "../src/document/creation.js"
 import { newEnvelope, readEnvelope, type Envelope } from "../src/document/envelope.js"
 import { isIntact } from "../src/database/StoredChunks.js"
+import { defineType, f } from "../src/index.js"
+import { openDb } from "./helpers.js"
 
 const ACTOR = "0123456789abcdef0123456789abcdef" + "fedcba9876543210"
 const MACHINE = ACTOR.slice(0, 32)
@@ -81,6 +83,37 @@ describe("a new document's first change", () => {
   it("refuses a value Automerge cannot store, as the proxy does", async () => {
     for (const bad of [{ a: undefined }, { a: new Map() }, { a: () => 1 }, { a: { b: Symbol("x") } }]) {
       expect(() => newDocument(ACTOR, envelope(bad as Record<string, unknown>), 1)).toThrow(RangeError)
+    }
+  })
+})
+
+describe("db.create's result", () => {
+  const Everything = defineType("everything", {
+    fields: {
+      title: f.string(),
+      zeta: f.number(),
+      alpha: f.boolean().default(true),
+      notes: f.text().default(""),
+      votes: f.counter(),
+      tags: f.list(f.string()),
+      links: f.record(f.number()),
+      inner: f.map({ b: f.string().optional(), a: f.number().default(-1) }),
+      maybe: f.null().optional(),
+    },
+  })
+
+  it("is the document as reading it back gives it (same data, keys in the same order, same times)", async () => {
+    const { db, storage, machine } = await openDb({ types: [Everything] })
+    const inputs = [
+      { title: "t", zeta: 0, tags: ["x", "y"], links: { q: 2, b: -0.5 }, inner: { b: "s" } },
+      { title: "", zeta: -3.25, notes: "some text", votes: 4, alpha: false, tags: [], links: {}, inner: {}, maybe: null },
+    ]
+    const made = [...(await Promise.all(inputs.map(data => db.create(Everything, data)))), await db.create("everything", { title: "u", zeta: 1 })]
+    const again = await openDb({ storage, machine, types: [Everything] })
+    for (const doc of made) {
+      const read = await again.db.get(Everything, doc.id)
+      expect(doc).toEqual(read)
+      expect(JSON.stringify(doc)).toBe(JSON.stringify(read))
     }
   })
 })

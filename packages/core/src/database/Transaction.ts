@@ -39,15 +39,16 @@ import type { DocumentId, Repo } from "@automerge/automerge-repo"
 import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo"
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
 import { draftOfData, type Draft } from "../document/draft.js"
-import { newDocument } from "../document/creation.js"
+import { asMaterialized, newDocument } from "../document/creation.js"
+import type { Doc } from "../document/Document.js"
 import { creationMessage, newEnvelope, type Envelope } from "../document/envelope.js"
 import { sameHeads } from "../document/heads.js"
 import { DeletedDocumentError, ImmutableTypeError, ValidationError, WrongTypeError } from "../errors.js"
 import type { Fields, FieldsValue } from "../schema/fields.js"
 import { fromHex } from "../identity/actor.js"
 import type { MachineIdentity } from "../identity/Machine.js"
-import { assertTypeName, TypeDefinition } from "../schema/TypeDefinition.js"
-import { fromTaggedData, initialValue, isPlainObject, toStored } from "../schema/values.js"
+import { assertTypeName, dataFieldOf, TypeDefinition } from "../schema/TypeDefinition.js"
+import { fromTaggedData, initialValue, isPlainObject, toPlain, toStored, withDefaults } from "../schema/values.js"
 import type { DocumentStore } from "./DocumentStore.js"
 import { validateData } from "./entries.js"
 
@@ -73,6 +74,10 @@ interface PendingCreate {
   typeVersion: number
   createdAt?: number
   deletedAt?: number | null
+  /** The definition the data was checked with, if any. */
+  definition?: TypeDefinition
+  /** The head of its first change, once built. */
+  head?: string
 }
 
 type Op =
@@ -97,8 +102,29 @@ export class Transaction {
       ? (toStored({ kind: "map", fields: definition.toJSON().fields }, data, []) as Record<string, unknown>)
       : fromTaggedData(data)
     const id = parseAutomergeUrl(generateAutomergeUrl()).documentId as string
-    this.#creates.push({ id, type: name, data: stored, typeVersion: definition?.version ?? 1 })
+    this.#creates.push({ id, type: name, data: stored, typeVersion: definition?.version ?? 1, definition })
     return id
+  }
+
+  /**
+   * After the commit: a document this transaction created, as reading it
+   * back gives it, without loading it (the data is the one written); or
+   * undefined if it changed since.
+   */
+  created(id: string): Doc | undefined {
+    const create = this.#creates.find(c => c.id === id)
+    const entry = this.context.catalog.get(id)
+    if (!create?.head || !entry || entry.heads.length !== 1 || entry.heads[0] !== create.head) return undefined
+    const data = asMaterialized(create.data) as Record<string, unknown>
+    return Object.freeze({
+      id,
+      type: entry.type,
+      createdAt: entry.createdAt,
+      createdBy: entry.createdBy,
+      modifiedAt: entry.modifiedAt,
+      deletedAt: entry.deletedAt,
+      data: toPlain(create.definition ? withDefaults(dataFieldOf(create.definition), data) : data) as Record<string, unknown>,
+    })
   }
 
   /** Create a document from data already in stored form, with given times (import). Returns its new id. */
@@ -219,6 +245,7 @@ export class Transaction {
       proof,
     }
     const { bytes, head } = newDocument(store.actor, envelope, options.time, options.message)
+    create.head = head
     const entry: CatalogEntry = {
       id: create.id,
       type: create.type,

@@ -131,6 +131,18 @@ function scalar(value: unknown): ScalarValue | undefined {
   return undefined
 }
 
+/**
+ * Stored data as Automerge reads it back from the document: each map's keys
+ * in sorted order (how it materialises a map), values as they were.
+ */
+export function asMaterialized(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(asMaterialized)
+  if (value === null || typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype) return value
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(value).sort()) out[key] = asMaterialized((value as Record<string, unknown>)[key])
+  return out
+}
+
 /** What `newDocument` falls back to: the same change, written through Automerge's backend. */
 export function buildNewDocument(actor: string, envelope: Envelope, time: number, message?: string): NewDocument {
   const backend = emptyFor(actor).fork(actor)
