@@ -1,7 +1,8 @@
 import * as A from "@automerge/automerge"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { buildNewDocument, newDocument } from "../src/document/creation.js"
+import { isValidDocumentId, parseAutomergeUrl, stringifyAutomergeUrl, type DocumentId } from "@automerge/automerge-repo"
+import { buildNewDocument, newDocument, newDocumentId } from "../src/document/creation.js"
 import { newEnvelope, readEnvelope, type Envelope } from "../src/document/envelope.js"
 import { isIntact } from "../src/database/StoredChunks.js"
 import { defineType, f } from "../src/index.js"
@@ -114,6 +115,17 @@ describe("db.create's result", () => {
       const read = await again.db.get(Everything, doc.id)
       expect(doc).toEqual(read)
       expect(JSON.stringify(doc)).toBe(JSON.stringify(read))
+    }
+  })
+})
+
+describe("newDocumentId", () => {
+  it("makes ids automerge-repo reads as its own, each new", () => {
+    const ids = new Set(Array.from({ length: 1000 }, () => newDocumentId()))
+    expect(ids.size).toBe(1000)
+    for (const id of [...ids].slice(0, 50)) {
+      expect(isValidDocumentId(id)).toBe(true)
+      expect(parseAutomergeUrl(stringifyAutomergeUrl(id as DocumentId)).documentId).toBe(id)
     }
   })
 })

@@ -36,10 +36,9 @@
  */
 import * as A from "@automerge/automerge"
 import type { DocumentId, Repo } from "@automerge/automerge-repo"
-import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo"
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
 import { draftOfData, type Draft } from "../document/draft.js"
-import { asMaterialized, newDocument } from "../document/creation.js"
+import { asMaterialized, newDocument, newDocumentId } from "../document/creation.js"
 import type { Doc } from "../document/Document.js"
 import { creationMessage, newEnvelope, type Envelope } from "../document/envelope.js"
 import { sameHeads } from "../document/heads.js"
@@ -101,7 +100,7 @@ export class Transaction {
     const stored = definition
       ? (toStored({ kind: "map", fields: definition.toJSON().fields }, data, []) as Record<string, unknown>)
       : fromTaggedData(data)
-    const id = parseAutomergeUrl(generateAutomergeUrl()).documentId as string
+    const id = newDocumentId()
     this.#creates.push({ id, type: name, data: stored, typeVersion: definition?.version ?? 1, definition })
     return id
   }
@@ -132,7 +131,7 @@ export class Transaction {
     assertTypeName(create.type)
     const definition = this.context.definition(create.type)
     if (definition) validateData(definition, create.data, false)
-    const id = parseAutomergeUrl(generateAutomergeUrl()).documentId as string
+    const id = newDocumentId()
     this.#creates.push({ ...create, id })
     return id
   }

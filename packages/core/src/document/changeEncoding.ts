@@ -45,6 +45,7 @@ import { sha256 } from "@noble/hashes/sha2"
 import { bytesToHex } from "@noble/hashes/utils"
 
 const MAGIC = [0x85, 0x6f, 0x4a, 0x83]
+const EMPTY = new Uint8Array(0)
 const CHANGE_CHUNK = 1
 const encoder = new TextEncoder()
 
@@ -64,13 +65,8 @@ const VALUE_TYPE = { null: 0, false: 1, true: 2, int: 4, f64: 5, str: 6, bytes: 
 
 /** The change's bytes, its checksum left zero for `sealChange` to fill in. */
 export function encodeFirstChange(change: FirstChange): Uint8Array {
-  const objActor = new Rle(uleb)
-  const objCtr = new Rle(uleb)
-  const keyStr = new Rle(str)
-  const action = new Rle(uleb)
-  const valLen = new Rle(uleb)
-  const valRaw = new Bytes()
-  const pred = new Rle(uleb)
+  for (const [, column] of COLUMNS) (column as Bytes | Rle<never>).reset()
+  body.reset()
   for (const op of change.ops) {
     if (op.obj === 0) {
       objActor.append(null)
@@ -91,19 +87,10 @@ export function encodeFirstChange(change: FirstChange): Uint8Array {
     const typeCode = writeValue(valRaw, op.value)
     valLen.append(((valRaw.length - before) * 16) | typeCode)
   }
-  const all: [number, Uint8Array][] = [
-    [OBJ_ACTOR, objActor.finish()],
-    [OBJ_CTR, objCtr.finish()],
-    [KEY_STR, keyStr.finish()],
-    [INSERT, booleanColumn(change.ops.length)],
-    [ACTION, action.finish()],
-    [VAL_LEN, valLen.finish()],
-    [VAL_RAW, valRaw.finish()],
-    [PRED_GROUP, pred.finish()],
-  ]
-  const columns = all.filter(([, data]) => data.byteLength > 0)
+  // No op inserts into a list: the insert column is one run of falses.
+  if (change.ops.length > 0) uleb(insert, change.ops.length)
+  const columns = COLUMNS.map(([spec, column]) => [spec, column.view()] as const).filter(([, data]) => data.byteLength > 0)
 
-  const body = new Bytes()
   uleb(body, 0) // no deps: a first change
   uleb(body, change.actor.byteLength)
   body.push(change.actor)
@@ -118,15 +105,15 @@ export function encodeFirstChange(change: FirstChange): Uint8Array {
     uleb(body, data.byteLength)
   }
   for (const [, data] of columns) body.push(data)
-  const bodyBytes = body.finish()
 
-  const out = new Bytes()
-  out.push(Uint8Array.from(MAGIC))
-  out.push(new Uint8Array(4))
-  out.byte(CHANGE_CHUNK)
-  uleb(out, bodyBytes.byteLength)
-  out.push(bodyBytes)
-  return out.finish()
+  const length = new Bytes()
+  uleb(length, body.length)
+  const out = new Uint8Array(9 + length.length + body.length)
+  out.set(MAGIC)
+  out[8] = CHANGE_CHUNK
+  out.set(length.view(), 9)
+  out.set(body.view(), 9 + length.length)
+  return out
 }
 
 /**
@@ -167,16 +154,9 @@ function writeValue(out: Bytes, value: ScalarValue): number {
   }
 }
 
-/** A boolean column of `count` falses (no op of a map insert). */
-function booleanColumn(count: number): Uint8Array {
-  const out = new Bytes()
-  if (count > 0) uleb(out, count)
-  return out.finish()
-}
-
 /** A growing byte buffer. */
 class Bytes {
-  #bytes = new Uint8Array(256)
+  #bytes = new Uint8Array(64)
   #length = 0
 
   get length(): number {
@@ -194,8 +174,13 @@ class Bytes {
     this.#length += bytes.byteLength
   }
 
-  finish(): Uint8Array {
-    return this.#bytes.slice(0, this.#length)
+  /** The bytes written since the last reset (valid until the next write). */
+  view(): Uint8Array {
+    return this.#bytes.subarray(0, this.#length)
+  }
+
+  reset(): void {
+    this.#length = 0
   }
 
   #grow(more: number): void {
@@ -285,9 +270,16 @@ class Rle<T extends number | string> {
     }
   }
 
-  finish(): Uint8Array {
+  /** The column so far (flushed; valid until the next write). */
+  view(): Uint8Array {
     this.#flush()
-    return this.#onlyNulls ? new Uint8Array(0) : this.#out.finish()
+    return this.#onlyNulls ? EMPTY : this.#out.view()
+  }
+
+  reset(): void {
+    this.#out.reset()
+    this.#state = { kind: "empty" }
+    this.#onlyNulls = true
   }
 
   #flush(): void {
@@ -308,3 +300,27 @@ class Rle<T extends number | string> {
     for (const value of values) this.write(this.#out, value)
   }
 }
+
+/**
+ * The columns' writers, reused: encoding is synchronous, and a document's
+ * first change is small, so a few buffers serve every call.
+ */
+const objActor = new Rle(uleb)
+const objCtr = new Rle(uleb)
+const keyStr = new Rle(str)
+const action = new Rle(uleb)
+const valLen = new Rle(uleb)
+const valRaw = new Bytes()
+const pred = new Rle(uleb)
+const insert = new Bytes()
+const body = new Bytes()
+const COLUMNS: [number, { view(): Uint8Array }][] = [
+  [OBJ_ACTOR, objActor],
+  [OBJ_CTR, objCtr],
+  [KEY_STR, keyStr],
+  [INSERT, insert],
+  [ACTION, action],
+  [VAL_LEN, valLen],
+  [VAL_RAW, valRaw],
+  [PRED_GROUP, pred],
+]

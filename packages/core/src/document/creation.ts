@@ -13,10 +13,23 @@
  * cheaper still, but it orders keys alphabetically, which would move `type`.)
  */
 import type * as A from "@automerge/automerge"
+import { interpretAsDocumentId, type BinaryDocumentId } from "@automerge/automerge-repo"
 import { Counter, getBackend, ImmutableString, init } from "@automerge/automerge"
 import { fromHex } from "../identity/actor.js"
 import { encodeFirstChange, sealChange, type MapOp, type ScalarValue } from "./changeEncoding.js"
 import type { Envelope } from "./envelope.js"
+
+/**
+ * A new random document id, as automerge-repo makes one (a version 4 UUID's
+ * bytes, base58check-encoded), encoded once: going through an Automerge URL
+ * and parsing it back cost a second base58check and its hashes.
+ */
+export function newDocumentId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16))
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80
+  return interpretAsDocumentId(bytes as BinaryDocumentId)
+}
 
 /** A new document's saved bytes and its one head. */
 export interface NewDocument {
