@@ -313,14 +313,14 @@ export class DocumentStore extends Emitter<StoreEvents> {
    * what the catalog lists after it). A handle loaded meanwhile takes the
    * change; otherwise it is written behind the repo (see PendingChunks.ts).
    */
-  writeDetached(id: string, bytes: Uint8Array, entry: CatalogEntry): void {
+  writeDetached(id: string, bytes: Uint8Array, entry: CatalogEntry, name?: string): void {
     const late = this.lateHandle(id, handle => this.publishLocal(handle, doc => A.loadIncremental(doc, bytes)))
     if (late) {
       this.publishLocal(late, doc => A.loadIncremental(doc, bytes))
       this.noteLocal(id, late.doc(), entry.modifiedAt)
       return
     }
-    this.chunks!.pending.write(id, bytes)
+    this.chunks!.pending.write(id, bytes, name)
     this.noteEntry(entry)
   }
 

@@ -50,6 +50,7 @@ import { assertTypeName, dataFieldOf, TypeDefinition } from "../schema/TypeDefin
 import { fromTaggedData, initialValue, isPlainObject, toPlain, toStored, withDefaults } from "../schema/values.js"
 import type { DocumentStore } from "./DocumentStore.js"
 import { validateData } from "./entries.js"
+import { FIRST_CHUNK } from "./PendingChunks.js"
 
 /** A type given by its definition (typed) or by name (untyped, tagged JSON). */
 export type TypeRef = TypeDefinition<any> | string
@@ -199,7 +200,7 @@ export class Transaction {
       store.publishLocal(handle, next)
       store.noteLocal(id, next, time)
     }
-    for (const part of written) store.writeDetached(part.id, part.bytes, part.entry)
+    for (const part of written) store.writeDetached(part.id, part.bytes, part.entry, part.name)
     for (const { id, bytes } of created) {
       const doc = A.load<Envelope>(bytes, { actor: store.actor as A.ActorId })
       const handle = this.context.repo.import<Envelope>(bytes, { docId: id as DocumentId })
@@ -254,7 +255,7 @@ export class Transaction {
       deletedAt: envelope.deletedAt,
       heads: [head],
     }
-    return { id: create.id, bytes, entry }
+    return { id: create.id, bytes, entry, name: FIRST_CHUNK }
   }
 
   /** Check a document's writes against its catalog entry, then make them on `doc` (inside its Automerge change). */
@@ -295,6 +296,8 @@ interface DetachedPart {
   id: string
   bytes: Uint8Array
   entry: CatalogEntry
+  /** Its chunk's name, when not a fresh unique one (see PendingChunks.ts). */
+  name?: string
 }
 
 /** What a large transaction keeps of `doc`: its changes since `heads` (all of it, for a creation) and its catalog entry. */

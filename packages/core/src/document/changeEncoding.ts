@@ -216,6 +216,22 @@ function str(out: Bytes, value: string): void {
   out.push(bytes)
 }
 
+/** Keys repeat in every document of a type: each is encoded once (a few hundred kept). */
+const encodedKeys = new Map<string, Uint8Array>()
+
+function keyString(out: Bytes, key: string): void {
+  let bytes = encodedKeys.get(key)
+  if (!bytes) {
+    if (encodedKeys.size >= 512) encodedKeys.clear()
+    const utf8 = encoder.encode(key)
+    const length = new Bytes()
+    uleb(length, utf8.byteLength)
+    bytes = new Uint8Array([...length.view(), ...utf8])
+    encodedKeys.set(key, bytes)
+  }
+  out.push(bytes)
+}
+
 /**
  * Automerge's run-length encoder: a repeated value as (count, value), other
  * values as (-count, values...), nulls as (0, count); a column of nothing
@@ -307,7 +323,7 @@ class Rle<T extends number | string> {
  */
 const objActor = new Rle(uleb)
 const objCtr = new Rle(uleb)
-const keyStr = new Rle(str)
+const keyStr = new Rle(keyString)
 const action = new Rle(uleb)
 const valLen = new Rle(uleb)
 const valRaw = new Bytes()
