@@ -1,16 +1,20 @@
 /**
- * A new document's first change, written straight on Automerge's backend.
+ * A new document's first change (the whole envelope, see envelope.ts),
+ * without `A.change(A.init(), d => ...)`.
  *
- * Why not `A.change(A.init(), d => ...)`: each assignment through the
- * change proxy costs the proxy's own work on top of the call into
- * WebAssembly, and `A.init` materialises a JavaScript root that a new
- * document written behind the repo never reads; together they were most of
- * the cost of creating a document. The keys are put in the envelope's order
- * (see envelope.ts: `type` must be operation 2 and `createdBy` operation 3)
- * with the values converted as the proxy converts them, and `data` in one
- * batch as the proxy writes it, so the change is the one the proxy made.
+ * Why: through the change proxy, each assignment is the proxy's work plus a
+ * call into WebAssembly that inserts the operation into a dozen columns
+ * (about 25 µs an operation here), and `A.init` materialises a JavaScript
+ * root a document written behind the repo never reads: together about two
+ * thirds of the time of creating documents in transactions. Data of maps and
+ * scalars (nearly every document) is encoded in JavaScript instead
+ * (changeEncoding.ts), as the bytes Automerge itself writes for it; other
+ * data (text, lists) goes to Automerge's backend directly, without the
+ * proxy. Either way the operations are the proxy's, in its order (`type` is
+ * operation 2, `createdBy` 3: envelope.ts relies on it), with its value
+ * types, so the document and its change hash are the same as before.
  * (Automerge's batch write of a whole root, `initRootFromHydrate`, would be
- * cheaper still, but it orders keys alphabetically, which would move `type`.)
+ * cheaper, but it orders keys alphabetically, which would move `type`.)
  */
 import type * as A from "@automerge/automerge"
 import { interpretAsDocumentId, type BinaryDocumentId } from "@automerge/automerge-repo"
@@ -45,7 +49,11 @@ const empties = new Map<string, Backend>()
 function emptyFor(actor: string): Backend {
   let empty = empties.get(actor)
   if (!empty) {
-    if (empties.size >= 16) empties.delete(empties.keys().next().value!)
+    if (empties.size >= 16) {
+      const [oldest, backend] = empties.entries().next().value!
+      empties.delete(oldest)
+      backend.free()
+    }
     empty = getBackend(init({ actor: actor as A.ActorId }))
     empties.set(actor, empty)
   }
