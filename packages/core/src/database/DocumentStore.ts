@@ -37,7 +37,8 @@ export interface StoreEvents extends Record<string, unknown> {
 
 export class DocumentStore extends Emitter<StoreEvents> {
   readonly #handles = new Map<string, DocHandle<Envelope>>()
-  readonly #readCache = new LruCache<string, { heads: string; doc: A.Doc<Envelope> }>(READ_CACHE_SIZE)
+  /** Documents read lately, and new ones by their bytes (loaded when first read: see rememberNew). */
+  readonly #readCache = new LruCache<string, { heads: string; doc?: A.Doc<Envelope>; bytes?: Uint8Array }>(READ_CACHE_SIZE)
   readonly #loading = new Map<string, Promise<DocHandle<Envelope>>>()
   readonly #forked = new WeakSet<DocHandle<Envelope>>()
   readonly #damaged = new DamagedDocuments()
@@ -126,7 +127,10 @@ export class DocumentStore extends Emitter<StoreEvents> {
   cached(id: string, entry: CatalogEntry): A.Doc<Envelope> | undefined {
     if (this.#handles.get(id)?.isReady()) return undefined
     const cached = this.#readCache.get(id)
-    return cached && cached.heads === headsKey(entry.heads) ? cached.doc : undefined
+    if (!cached || cached.heads !== headsKey(entry.heads)) return undefined
+    cached.doc ??= loadDocument(cached.bytes!)
+    cached.bytes = undefined
+    return cached.doc
   }
 
   /**
@@ -238,6 +242,15 @@ export class DocumentStore extends Emitter<StoreEvents> {
   /** Keep a document just read or ingested for the next read (see `cached`). */
   remember(id: string, doc: A.Doc<Envelope>): void {
     this.#readCache.set(id, { heads: headsKey(A.getHeads(doc)), doc })
+  }
+
+  /**
+   * Keep a document just created by its bytes, as reading it would have kept
+   * it, without loading it now (loading cost more than creating): its first
+   * read loads these bytes, not storage's.
+   */
+  rememberNew(id: string, bytes: Uint8Array, heads: string[]): void {
+    this.#readCache.set(id, { heads: headsKey(heads), bytes })
   }
 
   /** Load a handle without the catalog checks (for documents arriving from peers). */

@@ -76,8 +76,9 @@ interface PendingCreate {
   deletedAt?: number | null
   /** The definition the data was checked with, if any. */
   definition?: TypeDefinition
-  /** The head of its first change, once built. */
+  /** The head and bytes of its first change, once built. */
   head?: string
+  bytes?: Uint8Array
 }
 
 type Op =
@@ -108,13 +109,15 @@ export class Transaction {
 
   /**
    * After the commit: a document this transaction created, as reading it
-   * back gives it, without loading it (the data is the one written); or
-   * undefined if it changed since.
+   * back gives it, without loading it (the data is the one written), and
+   * kept for the next read as a read keeps it; or undefined if it changed
+   * since.
    */
   created(id: string): Doc | undefined {
     const create = this.#creates.find(c => c.id === id)
     const entry = this.context.catalog.get(id)
     if (!create?.head || !entry || entry.heads.length !== 1 || entry.heads[0] !== create.head) return undefined
+    if (create.bytes) this.context.store.rememberNew(id, create.bytes, entry.heads)
     const data = asMaterialized(create.data) as Record<string, unknown>
     return Object.freeze({
       id,
@@ -246,6 +249,7 @@ export class Transaction {
     }
     const { bytes, head } = newDocument(store.actor, envelope, options.time, options.message)
     create.head = head
+    create.bytes = bytes
     const entry: CatalogEntry = {
       id: create.id,
       type: create.type,
