@@ -129,7 +129,6 @@ export class DocumentStore extends Emitter<StoreEvents> {
     const cached = this.#readCache.get(id)
     if (!cached || cached.heads !== headsKey(entry.heads)) return undefined
     cached.doc ??= loadDocument(cached.bytes!)
-    cached.bytes = undefined
     return cached.doc
   }
 
@@ -244,11 +243,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
     this.#readCache.set(id, { heads: headsKey(A.getHeads(doc)), doc })
   }
 
-  /**
-   * Keep a document just created by its bytes, as reading it would have kept
-   * it, without loading it now (loading cost more than creating): its first
-   * read loads these bytes, not storage's.
-   */
+  /** Keep a new document by its bytes, as a read would keep it, without loading it now (loading costs more than creating). */
   rememberNew(id: string, bytes: Uint8Array, heads: string[]): void {
     this.#readCache.set(id, { heads: headsKey(heads), bytes })
   }
