@@ -9,28 +9,10 @@
  * missing or damaged, the database rebuilds it from the documents.
  */
 import type { StorageAdapterInterface } from "@automerge/automerge-repo"
+import type { CatalogEntry } from "./CatalogEntry.js"
+import { decodeLog, decodeSnapshot, encodeLog, encodeSnapshot, FORMAT, type LogRecord, type SnapshotRecord } from "./catalogRecords.js"
 
-/** What the catalog knows about one document. */
-export interface CatalogEntry {
-  id: string
-  type: string
-  createdAt: number
-  createdBy: string
-  modifiedAt: number
-  deletedAt: number | null
-  /** Automerge heads (hex change hashes), sorted. Empty for a purged document. */
-  heads: string[]
-  /** Set when the body was purged: only this tombstone remains. */
-  purged?: true
-  /** Set when the document was refused (for example its type was changed by a peer): the reason. */
-  quarantined?: string
-  /**
-   * This catalog's change sequence number when the entry last changed. A
-   * peer that remembers the highest number it has seen from us (a
-   * checkpoint) asks only for entries above it on reconnect.
-   */
-  seq?: number
-}
+export type { CatalogEntry }
 
 /**
  * Whether a document is one the app sees and peers are served: held here
@@ -42,24 +24,12 @@ export function isVisible(entry: CatalogEntry | undefined, options: { includeDel
 
 const PREFIX = "cairn-catalog"
 const SNAPSHOT_KEY = [PREFIX, "snapshot"]
-const FORMAT = 1
 /**
  * Compact when the log has this many records (keeps opening fast without rewriting the snapshot on every flush),
- * and holds at least a quarter of the snapshot's bytes: a catalog of 100,000 entries is a 25 MB snapshot, and
+ * and holds at least a quarter of the snapshot's bytes: a catalog of 100,000 entries is an 8 MB snapshot, and
  * rewriting it every 32 flushes of an initial sync cost more than the sync.
  */
 const MAX_LOG_RECORDS = 32
-
-interface SnapshotRecord {
-  format: number
-  epoch: string
-  seq: number
-  entries: CatalogEntry[]
-}
-interface LogRecord {
-  seq: number
-  entries: CatalogEntry[]
-}
 
 /**
  * The entries dirty at one moment, to be written by a later `flush`: the
@@ -73,9 +43,6 @@ export interface CatalogUpdates {
   readonly upTo: number
   readonly entries: ReadonlyMap<string, CatalogEntry>
 }
-
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
 
 export class Catalog {
   readonly #entries = new Map<string, CatalogEntry>()
@@ -112,15 +79,12 @@ export class Catalog {
     for (const chunk of chunks) {
       if (!chunk.data) continue
       try {
-        const parsed = JSON.parse(decoder.decode(chunk.data))
         if (chunk.key[1] === "snapshot") {
-          if (parsed.format !== FORMAT || !Array.isArray(parsed.entries)) throw new Error("bad snapshot")
-          snapshot = parsed
-          if (typeof parsed.epoch === "string") catalog.#epoch = parsed.epoch
+          snapshot = decodeSnapshot(chunk.data)
+          if (typeof snapshot.epoch === "string") catalog.#epoch = snapshot.epoch
           catalog.#snapshotBytes = chunk.data.byteLength
         } else if (chunk.key[1] === "log") {
-          if (typeof parsed.seq !== "number" || !Array.isArray(parsed.entries)) throw new Error("bad log record")
-          logs.push(parsed)
+          logs.push(decodeLog(chunk.data))
           catalog.#logBytes += chunk.data.byteLength
         }
       } catch {
@@ -245,7 +209,7 @@ export class Catalog {
       return this.#compactNow(updates)
     }
     const seq = ++this.#seq
-    const bytes = encoder.encode(JSON.stringify({ seq, entries: [...updates.entries.values()] } satisfies LogRecord))
+    const bytes = encodeLog({ seq, entries: [...updates.entries.values()] })
     await this.storage.save([PREFIX, "log", String(seq).padStart(12, "0")], bytes)
     this.#logRecords++
     this.#logBytes += bytes.byteLength
@@ -260,7 +224,7 @@ export class Catalog {
       const version = !this.#dirty.has(entry.id) ? entry : (updates.entries.get(entry.id) ?? this.#onDisk.get(entry.id))
       if (version) entries.push(version)
     }
-    const bytes = encoder.encode(JSON.stringify({ format: FORMAT, epoch: this.#epoch, seq, entries } satisfies SnapshotRecord))
+    const bytes = encodeSnapshot({ format: FORMAT, epoch: this.#epoch, seq, entries })
     // The new snapshot is written before the log is removed, so a crash in between leaves a readable catalog.
     await this.storage.save(SNAPSHOT_KEY, bytes)
     await this.storage.removeRange([PREFIX, "log"])

@@ -127,7 +127,8 @@ export class Database extends Emitter<DatabaseEvents> {
     return this.#rejecting(() => {
       const tx = this.#transaction()
       const id = tx.create(type, data as never)
-      return tx.commit(options.message).then(() => this.get(id) as Promise<DocOf<R>>)
+      // The new document as written, not loaded back: loading it cost more than creating it.
+      return tx.commit(options.message).then(() => (tx.created(id) as DocOf<R> | undefined) ?? (this.get(id) as Promise<DocOf<R>>))
     })
   }
 

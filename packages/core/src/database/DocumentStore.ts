@@ -37,7 +37,8 @@ export interface StoreEvents extends Record<string, unknown> {
 
 export class DocumentStore extends Emitter<StoreEvents> {
   readonly #handles = new Map<string, DocHandle<Envelope>>()
-  readonly #readCache = new LruCache<string, { heads: string; doc: A.Doc<Envelope> }>(READ_CACHE_SIZE)
+  /** Documents read lately, and new ones by their bytes (loaded when first read: see rememberNew). */
+  readonly #readCache = new LruCache<string, { heads: string; doc?: A.Doc<Envelope>; bytes?: Uint8Array }>(READ_CACHE_SIZE)
   readonly #loading = new Map<string, Promise<DocHandle<Envelope>>>()
   readonly #forked = new WeakSet<DocHandle<Envelope>>()
   readonly #damaged = new DamagedDocuments()
@@ -126,7 +127,9 @@ export class DocumentStore extends Emitter<StoreEvents> {
   cached(id: string, entry: CatalogEntry): A.Doc<Envelope> | undefined {
     if (this.#handles.get(id)?.isReady()) return undefined
     const cached = this.#readCache.get(id)
-    return cached && cached.heads === headsKey(entry.heads) ? cached.doc : undefined
+    if (!cached || cached.heads !== headsKey(entry.heads)) return undefined
+    cached.doc ??= loadDocument(cached.bytes!)
+    return cached.doc
   }
 
   /**
@@ -240,6 +243,11 @@ export class DocumentStore extends Emitter<StoreEvents> {
     this.#readCache.set(id, { heads: headsKey(A.getHeads(doc)), doc })
   }
 
+  /** Keep a new document by its bytes, as a read would keep it, without loading it now (loading costs more than creating). */
+  rememberNew(id: string, bytes: Uint8Array, heads: string[]): void {
+    this.#readCache.set(id, { heads: headsKey(heads), bytes })
+  }
+
   /** Load a handle without the catalog checks (for documents arriving from peers). */
   load(id: string): Promise<DocHandle<Envelope>> {
     const ready = this.#handles.get(id)
@@ -313,14 +321,14 @@ export class DocumentStore extends Emitter<StoreEvents> {
    * what the catalog lists after it). A handle loaded meanwhile takes the
    * change; otherwise it is written behind the repo (see PendingChunks.ts).
    */
-  writeDetached(id: string, bytes: Uint8Array, entry: CatalogEntry): void {
+  writeDetached(id: string, bytes: Uint8Array, entry: CatalogEntry, name?: string): void {
     const late = this.lateHandle(id, handle => this.publishLocal(handle, doc => A.loadIncremental(doc, bytes)))
     if (late) {
       this.publishLocal(late, doc => A.loadIncremental(doc, bytes))
       this.noteLocal(id, late.doc(), entry.modifiedAt)
       return
     }
-    this.chunks!.pending.write(id, bytes)
+    this.chunks!.pending.write(id, bytes, name)
     this.noteEntry(entry)
   }
 

@@ -22,9 +22,9 @@ export class PendingChunks {
 
   constructor(private readonly storage: StorageAdapterInterface) {}
 
-  /** Start writing a chunk of a document. */
-  write(id: string, data: Uint8Array): void {
-    const chunk = { key: [id, "incremental", chunkName(data)], data } as Pending
+  /** Start writing a chunk of a document (`name`: see FIRST_CHUNK). */
+  write(id: string, data: Uint8Array, name = chunkName(data)): void {
+    const chunk = { key: [id, "incremental", name], data } as Pending
     let chunks = this.#byId.get(id)
     if (!chunks) this.#byId.set(id, (chunks = []))
     chunks.push(chunk)
@@ -70,6 +70,13 @@ export class PendingChunks {
     )
   }
 }
+
+/**
+ * The name of a new document's first chunk, written by its creation: no
+ * other chunk of that document can exist yet, so it needs no unique name,
+ * and the short one saves some 20 bytes a document in every key.
+ */
+export const FIRST_CHUNK = "0"
 
 let chunkCounter = 0
 /** A unique name for a chunk written behind the repo (the repo names its own by content hash; any unique name loads the same). */

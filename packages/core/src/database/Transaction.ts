@@ -36,19 +36,21 @@
  */
 import * as A from "@automerge/automerge"
 import type { DocumentId, Repo } from "@automerge/automerge-repo"
-import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo"
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
 import { draftOfData, type Draft } from "../document/draft.js"
+import { asMaterialized, newDocument, newDocumentId } from "../document/creation.js"
+import type { Doc } from "../document/Document.js"
 import { creationMessage, newEnvelope, type Envelope } from "../document/envelope.js"
 import { sameHeads } from "../document/heads.js"
 import { DeletedDocumentError, ImmutableTypeError, ValidationError, WrongTypeError } from "../errors.js"
 import type { Fields, FieldsValue } from "../schema/fields.js"
 import { fromHex } from "../identity/actor.js"
 import type { MachineIdentity } from "../identity/Machine.js"
-import { assertTypeName, TypeDefinition } from "../schema/TypeDefinition.js"
-import { fromTaggedData, initialValue, isPlainObject, toStored } from "../schema/values.js"
+import { assertTypeName, dataFieldOf, TypeDefinition } from "../schema/TypeDefinition.js"
+import { fromTaggedData, initialValue, isPlainObject, toPlain, toStored, withDefaults } from "../schema/values.js"
 import type { DocumentStore } from "./DocumentStore.js"
 import { validateData } from "./entries.js"
+import { FIRST_CHUNK } from "./PendingChunks.js"
 
 /** A type given by its definition (typed) or by name (untyped, tagged JSON). */
 export type TypeRef = TypeDefinition<any> | string
@@ -72,6 +74,11 @@ interface PendingCreate {
   typeVersion: number
   createdAt?: number
   deletedAt?: number | null
+  /** The definition the data was checked with, if any. */
+  definition?: TypeDefinition
+  /** The head and bytes of its first change, once built. */
+  head?: string
+  bytes?: Uint8Array
 }
 
 type Op =
@@ -82,6 +89,7 @@ type Op =
 export class Transaction {
   readonly #ops: Op[] = []
   readonly #creates: PendingCreate[] = []
+  #creatorKey: Uint8Array | undefined
 
   constructor(private readonly context: Context) {}
 
@@ -94,9 +102,32 @@ export class Transaction {
     const stored = definition
       ? (toStored({ kind: "map", fields: definition.toJSON().fields }, data, []) as Record<string, unknown>)
       : fromTaggedData(data)
-    const id = parseAutomergeUrl(generateAutomergeUrl()).documentId as string
-    this.#creates.push({ id, type: name, data: stored, typeVersion: definition?.version ?? 1 })
+    const id = newDocumentId()
+    this.#creates.push({ id, type: name, data: stored, typeVersion: definition?.version ?? 1, definition })
     return id
+  }
+
+  /**
+   * After the commit: a document this transaction created, as reading it
+   * back gives it, without loading it (the data is the one written), and
+   * kept for the next read as a read keeps it; or undefined if it changed
+   * since.
+   */
+  created(id: string): Doc | undefined {
+    const create = this.#creates.find(c => c.id === id)
+    const entry = this.context.catalog.get(id)
+    if (!create?.head || !entry || entry.heads.length !== 1 || entry.heads[0] !== create.head) return undefined
+    if (create.bytes) this.context.store.rememberNew(id, create.bytes, entry.heads)
+    const data = asMaterialized(create.data) as Record<string, unknown>
+    return Object.freeze({
+      id,
+      type: entry.type,
+      createdAt: entry.createdAt,
+      createdBy: entry.createdBy,
+      modifiedAt: entry.modifiedAt,
+      deletedAt: entry.deletedAt,
+      data: toPlain(create.definition ? withDefaults(dataFieldOf(create.definition), data) : data) as Record<string, unknown>,
+    })
   }
 
   /** Create a document from data already in stored form, with given times (import). Returns its new id. */
@@ -104,7 +135,7 @@ export class Transaction {
     assertTypeName(create.type)
     const definition = this.context.definition(create.type)
     if (definition) validateData(definition, create.data, false)
-    const id = parseAutomergeUrl(generateAutomergeUrl()).documentId as string
+    const id = newDocumentId()
     this.#creates.push({ ...create, id })
     return id
   }
@@ -158,15 +189,8 @@ export class Transaction {
     const written = await this.#changeStored([...detached], byId, options)
     // New documents never get a handle where the store can write without one: even one at a time, thousands of
     // handles made in one process cost more with every one (see above); a handle is made when one is read live.
-    const detachCreates = store.writesDetached
-    const created = detachCreates ? [] : this.#creates.map((create, i) => this.#build(create, options, proofs[i]!))
-    if (detachCreates) {
-      this.#creates.forEach((create, i) => {
-        const { id, doc } = this.#build(create, options, proofs[i]!)
-        written.push(detachedPart(store, id, doc, [], time))
-        A.free(doc)
-      })
-    }
+    const created = this.#creates.map((create, i) => this.#build(create, options, proofs[i]!))
+    if (store.writesDetached) written.push(...created.splice(0))
     for (const handle of handles) store.prepareLocal(handle)
     const changed = handles.map((handle, i) => {
       const base = handle.doc()
@@ -179,9 +203,10 @@ export class Transaction {
       store.publishLocal(handle, next)
       store.noteLocal(id, next, time)
     }
-    for (const part of written) store.writeDetached(part.id, part.bytes, part.entry)
-    for (const { id, doc } of created) {
-      const handle = this.context.repo.import<Envelope>(A.save(doc), { docId: id as DocumentId })
+    for (const part of written) store.writeDetached(part.id, part.bytes, part.entry, part.name)
+    for (const { id, bytes } of created) {
+      const doc = A.load<Envelope>(bytes, { actor: store.actor as A.ActorId })
+      const handle = this.context.repo.import<Envelope>(bytes, { docId: id as DocumentId })
       handle.update(() => doc)
       handle.doneLoading()
       store.adopt(handle)
@@ -212,27 +237,29 @@ export class Transaction {
     return parts
   }
 
-  #build(create: PendingCreate, options: { time: number; message?: string }, proof: Uint8Array) {
-    const envelope = newEnvelope(
-      create.type,
-      this.context.machine.machineId,
-      create.createdAt ?? options.time,
-      create.typeVersion,
-      create.data,
-    )
-    const doc = A.change(A.init<Envelope>({ actor: this.context.store.actor }), options, d => {
-      // Key order matters: see document/envelope.ts.
-      d.v = envelope.v
-      d.type = envelope.type
-      d.createdBy = envelope.createdBy
-      d.createdAt = envelope.createdAt
-      d.typeVersion = envelope.typeVersion
-      d.deletedAt = create.deletedAt ?? null
-      d.data = envelope.data
-      d.creatorKey = fromHex(this.context.machine.publicKey)
-      d.proof = proof
-    })
-    return { id: create.id, doc }
+  /** A new document's first change and its catalog entry (see document/creation.ts). */
+  #build(create: PendingCreate, options: { time: number; message?: string }, proof: Uint8Array): DetachedPart {
+    const { machine, store } = this.context
+    const createdAt = create.createdAt ?? options.time
+    const envelope: Envelope = {
+      ...newEnvelope(create.type, machine.machineId, createdAt, create.typeVersion, create.data),
+      deletedAt: create.deletedAt ?? null,
+      creatorKey: this.#creatorKey ??= fromHex(machine.publicKey),
+      proof,
+    }
+    const { bytes, head } = newDocument(store.actor, envelope, options.time, options.message)
+    create.head = head
+    create.bytes = bytes
+    const entry: CatalogEntry = {
+      id: create.id,
+      type: create.type,
+      createdAt,
+      createdBy: machine.machineId,
+      modifiedAt: options.time,
+      deletedAt: envelope.deletedAt,
+      heads: [head],
+    }
+    return { id: create.id, bytes, entry, name: FIRST_CHUNK }
   }
 
   /** Check a document's writes against its catalog entry, then make them on `doc` (inside its Automerge change). */
@@ -273,6 +300,8 @@ interface DetachedPart {
   id: string
   bytes: Uint8Array
   entry: CatalogEntry
+  /** Its chunk's name, when not a fresh unique one (see PendingChunks.ts). */
+  name?: string
 }
 
 /** What a large transaction keeps of `doc`: its changes since `heads` (all of it, for a creation) and its catalog entry. */

@@ -1,0 +1,131 @@
+import * as A from "@automerge/automerge"
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { isValidDocumentId, parseAutomergeUrl, stringifyAutomergeUrl, type DocumentId } from "@automerge/automerge-repo"
+import { buildNewDocument, newDocument, newDocumentId } from "../src/document/creation.js"
+import { newEnvelope, readEnvelope, type Envelope } from "../src/document/envelope.js"
+import { isIntact } from "../src/database/StoredChunks.js"
+import { defineType, f } from "../src/index.js"
+import { openDb } from "./helpers.js"
+
+const ACTOR = "0123456789abcdef0123456789abcdef" + "fedcba9876543210"
+const MACHINE = ACTOR.slice(0, 32)
+
+function envelope(data: Record<string, unknown>, createdAt = 1_796_000_000_000, deletedAt: number | null = null): Envelope {
+  return {
+    ...newEnvelope("task", MACHINE, createdAt, 1, data),
+    deletedAt,
+    creatorKey: new Uint8Array(32).fill(7),
+    proof: new Uint8Array(64).fill(9),
+  }
+}
+
+/** The document the change proxy makes for the same envelope: what creating a document wrote before. */
+function throughProxy(root: Envelope, time: number, message?: string): A.Doc<Envelope> {
+  return A.change(A.init<Envelope>({ actor: ACTOR as A.ActorId }), message ? { time, message } : { time }, d => {
+    d.v = root.v
+    d.type = root.type
+    d.createdBy = root.createdBy
+    d.createdAt = root.createdAt
+    d.typeVersion = root.typeVersion
+    d.deletedAt = root.deletedAt
+    d.data = root.data
+    d.creatorKey = root.creatorKey
+    d.proof = root.proof
+  })
+}
+
+const key = fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_ -]{0,11}$/).filter(k => k !== "__proto__")
+const scalar = fc.oneof(
+  fc.constant(null),
+  fc.constantFrom(0, -0, 1, -1),
+  fc.boolean(),
+  fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
+  fc.maxSafeInteger(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }).filter(n => !Number.isInteger(n)),
+  fc.string({ maxLength: 20 }).map(s => new A.ImmutableString(s)),
+  fc.uint8Array({ maxLength: 40 }),
+  fc.integer({ min: -1000, max: 1000 }).map(n => new A.Counter(n)),
+  fc.integer({ min: 0, max: 2 ** 42 }).map(n => new Date(n)),
+)
+const { data } = fc.letrec<{ data: Record<string, unknown> }>(tie => ({
+  data: fc.dictionary(key, fc.oneof({ depthSize: "small" }, scalar, scalar, tie("data")), { maxKeys: 6, noNullPrototype: true }),
+}))
+
+describe("a new document's first change", () => {
+  it("is, byte for byte, the change the change proxy made for the same envelope (so its hash is the same)", async () => {
+    await fc.assert(
+      fc.asyncProperty(data, fc.integer({ min: 0, max: 2 ** 45 }), fc.option(fc.string({ maxLength: 30 }), { nil: undefined }), async (d, time, message) => {
+        const root = envelope(d)
+        const made = newDocument(ACTOR, root, time, message)
+        const proxy = throughProxy(root, time, message)
+        expect(made.bytes).toEqual(A.getAllChanges(proxy)[0])
+        expect([made.head]).toEqual(A.getHeads(proxy))
+        expect(await isIntact(made.bytes)).toBe(true)
+        const loaded = A.load<Envelope>(made.bytes)
+        expect(A.toJS(loaded)).toEqual(A.toJS(proxy))
+        expect(readEnvelope(loaded)).toEqual(readEnvelope(proxy))
+      }),
+      { numRuns: 200 },
+    )
+  }, 30_000)
+
+  it("falls back to Automerge for what it does not encode (text, lists), with the same result as the proxy", async () => {
+    for (const d of [{ body: "some text" }, { tags: [new A.ImmutableString("a"), 2] }, { "clé": 1 }]) {
+      const root = envelope(d, 1_796_000_000_000, 1_796_000_000_500)
+      const made = newDocument(ACTOR, root, 1_796_000_000_001)
+      const proxy = throughProxy(root, 1_796_000_000_001)
+      expect(made.bytes).toEqual(A.save(proxy))
+      expect([made.head]).toEqual(A.getHeads(proxy))
+      expect(buildNewDocument(ACTOR, root, 1_796_000_000_001).bytes).toEqual(A.save(proxy))
+    }
+  })
+
+  it("refuses a value Automerge cannot store, as the proxy does", async () => {
+    for (const bad of [{ a: undefined }, { a: new Map() }, { a: () => 1 }, { a: { b: Symbol("x") } }]) {
+      expect(() => newDocument(ACTOR, envelope(bad as Record<string, unknown>), 1)).toThrow(RangeError)
+    }
+  })
+})
+
+describe("db.create's result", () => {
+  const Everything = defineType("everything", {
+    fields: {
+      title: f.string(),
+      zeta: f.number(),
+      alpha: f.boolean().default(true),
+      notes: f.text().default(""),
+      votes: f.counter(),
+      tags: f.list(f.string()),
+      links: f.record(f.number()),
+      inner: f.map({ b: f.string().optional(), a: f.number().default(-1) }),
+      maybe: f.null().optional(),
+    },
+  })
+
+  it("is the document as reading it back gives it (same data, keys in the same order, same times)", async () => {
+    const { db, storage, machine } = await openDb({ types: [Everything] })
+    const made = [
+      await db.create(Everything, { title: "t", zeta: 0, tags: ["x", "y"], links: { q: 2, b: -0.5 }, inner: { b: "s", a: 3 } }),
+      await db.create(Everything, { title: "", zeta: -3.25, notes: "some text", votes: 4, alpha: false, tags: [], links: {}, inner: { a: -4 }, maybe: null }),
+      await db.create("everything", { title: "u", zeta: 1 }),
+    ]
+    const again = await openDb({ storage, machine, types: [Everything] })
+    for (const doc of made) {
+      const read = await again.db.get(Everything, doc.id)
+      expect(doc).toEqual(read)
+      expect(JSON.stringify(doc)).toBe(JSON.stringify(read))
+    }
+  })
+})
+
+describe("newDocumentId", () => {
+  it("makes ids automerge-repo reads as its own, each new", () => {
+    const ids = new Set(Array.from({ length: 1000 }, () => newDocumentId()))
+    expect(ids.size).toBe(1000)
+    for (const id of [...ids].slice(0, 50)) {
+      expect(isValidDocumentId(id)).toBe(true)
+      expect(parseAutomergeUrl(stringifyAutomergeUrl(id as DocumentId)).documentId).toBe(id)
+    }
+  })
+})
