@@ -65,6 +65,12 @@ interface Context {
   commit(ids: string[]): Promise<void>
 }
 
+/** A change that stands alone in its transaction (see changeAlone): its own message, and where its failure goes. */
+interface Alone {
+  message?: string
+  fail(error: unknown): void
+}
+
 interface PendingCreate {
   id: string
   type: string
@@ -75,7 +81,7 @@ interface PendingCreate {
 }
 
 type Op =
-  | { kind: "change"; id: string; type?: string; definition?: TypeDefinition; mutate: (draft: any) => void }
+  | { kind: "change"; id: string; type?: string; definition?: TypeDefinition; mutate: (draft: any) => void; alone?: Alone }
   | { kind: "delete"; id: string }
   | { kind: "restore"; id: string }
 
@@ -113,6 +119,16 @@ export class Transaction {
   change(type: TypeRef | undefined, id: string, mutate: (draft: any) => void): void {
     const typed = type instanceof TypeDefinition ? { type: type.name, definition: type } : type === undefined ? {} : { type }
     this.#ops.push({ kind: "change", id, mutate, ...typed })
+  }
+
+  /**
+   * Change a document as its own Automerge change, which fails alone: its
+   * error goes to `fail` and the transaction's other changes still apply
+   * (several app changes to one document made together, see ChangeSeries.ts).
+   */
+  changeAlone(type: TypeRef | undefined, id: string, mutate: (draft: any) => void, alone: Alone): void {
+    const typed = type instanceof TypeDefinition ? { type: type.name, definition: type } : type === undefined ? {} : { type }
+    this.#ops.push({ kind: "change", id, mutate, alone, ...typed })
   }
 
   /** Soft-delete a document. */
@@ -171,7 +187,7 @@ export class Transaction {
     const changed = handles.map((handle, i) => {
       const base = handle.doc()
       const copy = i === handles.length - 1 ? base : A.clone(base, { actor: store.actor as A.ActorId })
-      return { id: inMemory[i]!, handle, next: A.change(copy, options, doc => this.#mutate(inMemory[i]!, byId.get(inMemory[i]!)!, doc)) }
+      return { id: inMemory[i]!, handle, next: this.#change(inMemory[i]!, byId.get(inMemory[i]!)!, copy, options) }
     })
     for (const { id, handle, next } of changed) {
       // An edit that changed nothing made no Automerge change: record nothing, or modifiedAt would move here and nowhere else.
@@ -202,7 +218,7 @@ export class Transaction {
       try {
         batch.forEach((id, i) => {
           const heads = A.getHeads(docs[i]!)
-          const next = A.change(docs[i]!, options, doc => this.#mutate(id, byId.get(id)!, doc))
+          const next = this.#change(id, byId.get(id)!, docs[i]!, options)
           if (!sameHeads(A.getHeads(next), heads)) parts.push(detachedPart(this.context.store, id, next, heads, options.time))
         })
       } finally {
@@ -233,6 +249,23 @@ export class Transaction {
       d.proof = proof
     })
     return { id: create.id, doc }
+  }
+
+  /** Make a document's writes on `doc`: one Automerge change, or one for each change that stands alone. */
+  #change(id: string, ops: Op[], doc: A.Doc<Envelope>, options: { time: number; message?: string }): A.Doc<Envelope> {
+    if (!ops.some(op => op.kind === "change" && op.alone)) return A.change(doc, options, draft => this.#mutate(id, ops, draft))
+    let next = doc
+    for (const op of ops) {
+      const alone = op.kind === "change" ? op.alone : undefined
+      try {
+        next = A.change(next, alone?.message ? { ...options, message: alone.message } : options, draft => this.#mutate(id, [op], draft))
+      } catch (error) {
+        // Automerge rolled the failed change back: `next` is still the state before it.
+        if (!alone) throw error
+        alone.fail(error)
+      }
+    }
+    return next
   }
 
   /** Check a document's writes against its catalog entry, then make them on `doc` (inside its Automerge change). */
