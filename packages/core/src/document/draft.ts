@@ -14,7 +14,7 @@ import { KindChangeError, ValidationError } from "../errors.js"
 import type { CounterValue, FieldJSON, TextValue } from "../schema/fields.js"
 import { fromTagged, isPlainObject, kindOfStored, missingValue, toStored, type Path, type TaggedKind } from "../schema/values.js"
 import { childContainer, type Container, dataContainer, existing, KIND, type Kinded, type Proxied } from "./draftContainer.js"
-import { declaredTextAt, type DraftText, forgetTextLength, textDraft, textIdAt } from "./textDraft.js"
+import { type DraftText, textAt, textDraft } from "./textDraft.js"
 
 export type { DraftText }
 
@@ -140,9 +140,8 @@ function mapDraft(map: Container, field: FieldJSON | undefined, path: Path, root
       const sub = fieldOfKey(field, key)
       if (field && !sub) throw new ValidationError(`unknown field ${JSON.stringify(key)}`, [...path, key])
       const stored = sub ? toStored(sub, value, [...path, key]) : fromTagged(value, [...path, key])
-      forgetTextLength(root)
-      const obj = map.make()
-      const text = (sub?.kind === "text" || (!sub && typeof value === "string")) && textIdAt(root, obj, key)
+            const obj = map.make()
+      const text = (sub?.kind === "text" || (!sub && typeof value === "string")) && textAt(root, existing(obj), key)
       if (text) {
         // Text stays text (with no definition too, a string keeps it text), changed by a minimal diff.
         A.getBackend(root).updateText(text, (sub ? stored : value) as string)
@@ -156,8 +155,7 @@ function mapDraft(map: Container, field: FieldJSON | undefined, path: Path, root
       const sub = declared?.[key]
       if (sub && !sub.optional) throw new ValidationError("missing required field", [...path, key])
       const obj = map.get()
-      forgetTextLength(root)
-      if (obj) delete obj[key]
+            if (obj) delete obj[key]
       return true
     },
     has(_, key) {
@@ -182,24 +180,19 @@ function wrap(
   root: A.Doc<unknown>,
   declared = false,
 ): unknown {
-  if (field?.kind === "text") {
-    // The common case, a keystroke: found by its path, no proxy made on the way (see textDraft.ts).
-    const address = declaredTextAt(root, parent, key)
-    if (address !== undefined) return textDraft(root, parent, key, address)
+  // Text is found without being read (reading a text builds the whole string); a field declared as another kind is read as usual.
+  if (field === undefined || field.kind === "text") {
+    const id = textAt(root, parent, key)
+    if (id !== undefined) return textDraft(root, parent, key, id)
   }
   const proxy = parent.get()
-  // Text is found without being read (reading a text builds the whole string); a field declared as another kind is read as usual.
-  if (proxy && (field === undefined || field.kind === "text")) {
-    const id = textIdAt(root, proxy, key)
-    if (id !== undefined) return textDraft(root, existing(proxy), key, id)
-  }
   const value = proxy?.[key]
   if (value === undefined) return declared && field ? missingDraft(parent, key, field, path, root) : undefined
   const at = existing(proxy!)
   if (value === null) return value
   if (value instanceof A.ImmutableString) return value.val
   if (value instanceof A.Counter) return counterDraft(at, key, 0)
-  if (typeof value === "string") return textDraft(root, at, key, textIdAt(root, proxy!, key))
+  if (typeof value === "string") return textDraft(root, at, key, textAt(root, at, key))
   if (Array.isArray(value))
     return listDraft(
       childContainer(at, key, () => []),
@@ -305,8 +298,7 @@ function listDraft(
     },
     set(index, value) {
       checkIndex(index, true)
-      forgetTextLength(root)
-      list()[index] = store(value, index)
+            list()[index] = store(value, index)
     },
     push(...values) {
       const start = lengthOf()
@@ -316,13 +308,11 @@ function listDraft(
     insert(index, ...values) {
       checkIndex(index, true)
       const stored = values.map((v, i) => store(v, index + i))
-      forgetTextLength(root)
-      ;(list() as unknown as A.List<unknown>).insertAt(index, ...stored)
+            ;(list() as unknown as A.List<unknown>).insertAt(index, ...stored)
     },
     delete(index, count = 1) {
       checkIndex(index, false)
-      forgetTextLength(root)
-      ;(list() as unknown as A.List<unknown>).deleteAt(index, Math.min(count, lengthOf() - index))
+            ;(list() as unknown as A.List<unknown>).deleteAt(index, Math.min(count, lengthOf() - index))
     },
     toArray() {
       return Array.from({ length: lengthOf() }, (_, i) => item(i))
