@@ -94,7 +94,7 @@ describe("text editing through the typed draft", () => {
       d.title = "greeting"
       d.tags.push("a")
       again.splice(0, 1, "H")
-      d.body = "Hello, world"
+      ;(d as Record<string, unknown>).body = "Hello, world"
       expect(d.body.value).toBe("Hello, world")
       d.body.splice(d.body.length, 0, "!")
     })
