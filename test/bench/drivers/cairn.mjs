@@ -260,7 +260,9 @@ export class CairnDriver {
       const created = await peers[0].db.replica.store.readStored(id)
       for (const peer of peers.slice(1)) await peer.db.replica.ingest([{ id, bytes: created }])
       const pending = peers.map(() => [])
-      const own = peers.map(() => ({ heads: [], changes: [] }))
+      // The creation is no writer's transaction: each writer's own changes are counted from after it.
+      const createdHeads = A.getHeads(A.load(created))
+      const own = peers.map(() => ({ heads: createdHeads, changes: [] }))
       const docOf = async w => (await peers[w].db.replica.store.handle(id)).doc()
       return await replayConcurrent(trace, {
         change: (w, txn) => {

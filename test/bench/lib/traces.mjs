@@ -40,6 +40,7 @@ export const editsOf = txns => txns.reduce((n, txn) => n + txn.patches.length, 0
  */
 export async function replayInSteps(txns, step, applyStep) {
   const marks = [{ edits: 0, at: performance.now() }]
+  const cpu = process.cpuUsage()
   let edits = 0
   for (let from = 0; from < txns.length; from += step) {
     const to = Math.min(txns.length, from + step)
@@ -50,8 +51,11 @@ export async function replayInSteps(txns, step, applyStep) {
   const first = marks.find(mark => mark.edits >= edits * 0.2) ?? marks.at(-1)
   const last = [...marks].reverse().find(mark => mark.edits <= edits * 0.8) ?? marks[0]
   const end = marks.at(-1)
+  const used = process.cpuUsage(cpu)
   return {
     ms: end.at - marks[0].at,
+    // This process's CPU time: on a loaded machine, the fairer of the two figures.
+    cpuMs: (used.user + used.system) / 1000,
     edits,
     firstMsPerEdit: (first.at - marks[0].at) / first.edits,
     lastMsPerEdit: (end.at - last.at) / (end.edits - last.edits),
@@ -120,6 +124,7 @@ export async function replayConcurrent(trace, side) {
   const { writers, seen } = concurrentPlan(trace)
   const delivered = Array.from({ length: writers }, () => new Array(writers).fill(0))
   const start = performance.now()
+  const cpu = process.cpuUsage()
   let syncs = 0
   for (const [t, txn] of trace.txns.entries()) {
     const w = txn.agent
@@ -145,12 +150,13 @@ export async function replayConcurrent(trace, side) {
       if (changes.length) await side.deliver(w, changes)
     }
   const ms = performance.now() - start
+  const used = process.cpuUsage(cpu)
   for (let w = 0; w < writers; w++) {
     const text = await side.text(w)
     if (text !== trace.endContent)
       throw new Error(`replica ${w} ended at a text of ${text.length} characters that is not the trace's endContent (${trace.endContent.length})`)
   }
-  return { ms, edits: editsOf(trace.txns), syncs }
+  return { ms, cpuMs: (used.user + used.system) / 1000, edits: editsOf(trace.txns), syncs }
 }
 
 /** Raw Automerge replaying a concurrent trace: one document per writer, changes moved with getChanges/applyChanges. */

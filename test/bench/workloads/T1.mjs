@@ -48,6 +48,14 @@ export default {
           target: "report",
           note: `${results.cairn[0]?.syncs ?? 0} deliveries between the peers`,
         }),
+        row({
+          id: "T1",
+          what: `${name}: the same, CPU time of the process`,
+          unit: "ms",
+          cairn: results.cairn.map(x => x.cpuMs),
+          plain: results.plain.map(x => x.cpuMs),
+          target: "report",
+        }),
       )
     }
     return { rows, raw }
@@ -66,6 +74,14 @@ function sequentialRows(name, results, limit) {
     target: name === "automerge-paper" ? "≤ 1.5x raw" : "report",
   })
   if (name === "automerge-paper") Object.assign(whole, atMost(whole.ratio, 1.5, v => `${ratioText(v)} raw`))
+  const cpu = row({
+    id: "T1",
+    what: `${what}: the same, CPU time of the process`,
+    unit: "ms",
+    cairn: results.cairn.map(x => x.cpuMs),
+    plain: results.plain.map(x => x.cpuMs),
+    target: "report",
+  })
   const perEdit = (part, key) =>
     row({
       id: "T1",
@@ -93,5 +109,5 @@ function sequentialRows(name, results, limit) {
     note: `document ${Math.round((results.cairn[0]?.bytes ?? 0) / 1024)} KB stored`,
   })
   if (name === "automerge-paper") Object.assign(load, atMost(load.ratio, 1.2, v => `${ratioText(v)} A.load`))
-  return [whole, first, last, load]
+  return [whole, cpu, first, last, load]
 }
