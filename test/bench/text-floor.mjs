@@ -15,7 +15,16 @@ const n = Number(process.argv[2] ?? 15000)
 const reps = Number(process.argv[3] ?? 5)
 const { txns } = loadTrace("automerge-paper", n)
 const fields = { body: { kind: "text", default: "" } }
-const envelope = () => A.from({ v: 1, type: new A.ImmutableString("note"), createdBy: new A.ImmutableString("m"), createdAt: 0, typeVersion: 1, deletedAt: null, data: { body: "" } })
+const envelope = () =>
+  A.from({
+    v: 1,
+    type: new A.ImmutableString("note"),
+    createdBy: new A.ImmutableString("m"),
+    createdAt: 0,
+    typeVersion: 1,
+    deletedAt: null,
+    data: { body: "" },
+  })
 
 const variants = {
   "raw, text at the root": [

@@ -134,7 +134,8 @@ export async function replayConcurrent(trace, side) {
       await side.settle(other)
       await side.settle(w)
       const changes = (await side.changesOf(other)).slice(delivered[w][other], want)
-      if (changes.length !== want - delivered[w][other]) throw new Error(`writer ${other} has made ${changes.length} of the changes writer ${w} needs`)
+      if (changes.length !== want - delivered[w][other])
+        throw new Error(`writer ${other} has made ${changes.length} of the changes writer ${w} needs`)
       await side.deliver(w, changes)
       delivered[w][other] = want
       syncs++
@@ -154,7 +155,9 @@ export async function replayConcurrent(trace, side) {
   for (let w = 0; w < writers; w++) {
     const text = await side.text(w)
     if (text !== trace.endContent)
-      throw new Error(`replica ${w} ended at a text of ${text.length} characters that is not the trace's endContent (${trace.endContent.length})`)
+      throw new Error(
+        `replica ${w} ended at a text of ${text.length} characters that is not the trace's endContent (${trace.endContent.length})`,
+      )
   }
   return { ms, cpuMs: (used.user + used.system) / 1000, edits: editsOf(trace.txns), syncs }
 }

@@ -140,7 +140,7 @@ function mapDraft(map: Container, field: FieldJSON | undefined, path: Path, root
       const sub = fieldOfKey(field, key)
       if (field && !sub) throw new ValidationError(`unknown field ${JSON.stringify(key)}`, [...path, key])
       const stored = sub ? toStored(sub, value, [...path, key]) : fromTagged(value, [...path, key])
-            const obj = map.make()
+      const obj = map.make()
       const text = (sub?.kind === "text" || (!sub && typeof value === "string")) && textAt(root, existing(obj), key)
       if (text) {
         // Text stays text (with no definition too, a string keeps it text), changed by a minimal diff.
@@ -155,7 +155,7 @@ function mapDraft(map: Container, field: FieldJSON | undefined, path: Path, root
       const sub = declared?.[key]
       if (sub && !sub.optional) throw new ValidationError("missing required field", [...path, key])
       const obj = map.get()
-            if (obj) delete obj[key]
+      if (obj) delete obj[key]
       return true
     },
     has(_, key) {
@@ -298,7 +298,7 @@ function listDraft(
     },
     set(index, value) {
       checkIndex(index, true)
-            list()[index] = store(value, index)
+      list()[index] = store(value, index)
     },
     push(...values) {
       const start = lengthOf()
@@ -308,11 +308,11 @@ function listDraft(
     insert(index, ...values) {
       checkIndex(index, true)
       const stored = values.map((v, i) => store(v, index + i))
-            ;(list() as unknown as A.List<unknown>).insertAt(index, ...stored)
+      ;(list() as unknown as A.List<unknown>).insertAt(index, ...stored)
     },
     delete(index, count = 1) {
       checkIndex(index, false)
-            ;(list() as unknown as A.List<unknown>).deleteAt(index, Math.min(count, lengthOf() - index))
+      ;(list() as unknown as A.List<unknown>).deleteAt(index, Math.min(count, lengthOf() - index))
     },
     toArray() {
       return Array.from({ length: lengthOf() }, (_, i) => item(i))
