@@ -25,7 +25,7 @@ export default {
     for (const name of ctx.quick ? ["automerge-paper"] : ["automerge-paper", "seph-blog1"]) {
       const results = await ctx.alternate(`T1 ${name}`, async (kind, rep) => {
         const dir = await ctx.scratch.dir(`t1-${name}-${kind}-${rep}`)
-        return ctx.withPeer(kind, `t1-${name}`, peer => peer.call("textTrace", { name, limit, dir, step: STEP }))
+        return ctx.withPeer(kind, `t1-${name}`, peer => peer.call("textTrace", { name, limit, dir, step: ctx.quick ? 100 : STEP }))
       })
       raw[name] = results
       rows.push(...sequentialRows(name, results, limit))
