@@ -10,7 +10,7 @@ import { benchmarksMarkdown, row } from "./bench/lib/report.mjs"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const RUN = fileURLToPath(new URL("./bench/run.js", import.meta.url))
-const WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"]
+const WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "T1"]
 
 function runQuick(): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

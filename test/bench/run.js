@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// The benchmark suite: Cairn side by side with plain automerge-repo (W1–W9)
-// and with PouchDB (P1, P2, P3, P9: PouchDB's counterparts of W1, W2, W3, W9).
+// The benchmark suite: Cairn side by side with plain automerge-repo (W1–W9),
+// with PouchDB (P1, P2, P3, P9: PouchDB's counterparts of W1, W2, W3, W9), and
+// with raw Automerge on real editing traces (T1).
 //
 //   node test/bench/run.js [--quick] [--only W2,P2] [--reps N] [--plain-reps N] [--docs N] [--large] [--no-write] [--profile] [--keep]
 //
-// --quick      small N and one repetition (the CI smoke test), W1–W9 only unless --only names
-//              P workloads; figures are not written to BENCHMARKS.md
+// --quick      small N and one repetition (the CI smoke test), W1–W9 and T1 (a prefix of each
+//              trace) unless --only names P workloads; figures are not written to BENCHMARKS.md
 // --only       run some workloads; their results replace those in latest.json, the rest are kept
 // --large      the P workloads also at 100,000 documents (P2's sync, P1's creation): minutes each
 // --reps N     repetitions per workload (default 3; each runs Cairn and plain, alternating)
@@ -36,7 +37,8 @@ import { Worker } from "./lib/Worker.mjs"
 
 const AGAINST_PLAIN = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"]
 const AGAINST_POUCH = ["P1", "P2", "P3", "P9"]
-const ALL = [...AGAINST_PLAIN, ...AGAINST_POUCH]
+const AGAINST_RAW = ["T1"]
+const ALL = [...AGAINST_PLAIN, ...AGAINST_POUCH, ...AGAINST_RAW]
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url))
 const LATEST = fileURLToPath(new URL("./results/latest.json", import.meta.url))
 const BENCHMARKS = fileURLToPath(new URL("../../BENCHMARKS.md", import.meta.url))
@@ -99,7 +101,7 @@ function parseArgs(argv) {
   }
   options.reps ??= options.quick ? 1 : 3
   // The smoke run stays within a minute: PouchDB's workloads join it only when named.
-  options.only ??= options.quick ? AGAINST_PLAIN : ALL
+  options.only ??= options.quick ? [...AGAINST_PLAIN, ...AGAINST_RAW] : ALL
   return options
 }
 

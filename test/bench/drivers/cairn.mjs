@@ -4,6 +4,7 @@ import * as A from "@automerge/automerge"
 import { NodePeer } from "@cairn/node"
 import { byName, Note, Task, types } from "../types.mjs"
 import { clock, inSteps, sleep, sleepUntil, syncExchangeBytes, timed } from "../lib/measure.mjs"
+import { loadTrace, replayConcurrent, replayInSteps, timeLoad } from "../lib/traces.mjs"
 
 export class CairnDriver {
   peer
@@ -207,8 +208,101 @@ export class CairnDriver {
     return { arrivals: this.#text.arrivals, length: this.#text.length }
   }
 
+  // --- T1: editing traces through the typed API ---
+
+  /**
+   * Replay a sequential trace into a note on a new peer at `dir`: one
+   * db.change per transaction, `step` in flight at a time. Then open the
+   * directory again and time reading the note back (db.get, its text
+   * read) against A.load of the same stored bytes.
+   */
+  async textTrace({ name, limit, dir, step = 1000 }) {
+    const trace = loadTrace(name, limit)
+    let peer = await NodePeer.open({ dir, types })
+    const { id } = await peer.db.create(Note, { body: trace.startContent ?? "" })
+    const { db } = peer
+    const replay = await replayInSteps(trace.txns, step, (from, to) =>
+      Promise.all(
+        trace.txns.slice(from, to).map(txn =>
+          db.change(Note, id, draft => {
+            for (const [at, del, ins] of txn.patches) draft.body.splice(at, del, ins)
+          }),
+        ),
+      ),
+    )
+    const body = (await db.get(Note, id)).data.body
+    if (body !== trace.endContent) throw new Error(`the note ended at a text of ${body.length} characters, not the trace's end`)
+    await peer.close()
+    peer = await NodePeer.open({ dir, types })
+    const bytes = await peer.db.replica.store.readStored(id)
+    const rawBefore = timeLoad(bytes, doc => doc.data.body.length)
+    const started = performance.now()
+    const loaded = await peer.db.get(Note, id)
+    const loadMs = performance.now() - started
+    if (loaded.data.body !== trace.endContent) throw new Error("the note read back is not the text written")
+    const rawAfter = timeLoad(bytes, doc => doc.data.body.length)
+    this.peer = peer
+    return { ...replay, loadMs, rawLoadMs: (rawBefore + rawAfter) / 2, bytes: bytes.byteLength }
+  }
+
+  /**
+   * Replay a concurrent trace between two peers (two databases in this
+   * process, each on its own directory in `dirs`): each writer's
+   * transactions are db.change calls on its peer, and the other's changes
+   * reach it through the replication path (db.replica.ingest, checked as
+   * any change from a peer), exactly those the transaction had seen.
+   */
+  async concurrentTrace({ name, dirs }) {
+    const trace = loadTrace(name)
+    const peers = await Promise.all(dirs.map(dir => NodePeer.open({ dir, types })))
+    try {
+      const { id } = await peers[0].db.create(Note, { body: "" })
+      const created = await peers[0].db.replica.store.readStored(id)
+      for (const peer of peers.slice(1)) await peer.db.replica.ingest([{ id, bytes: created }])
+      const pending = peers.map(() => [])
+      // The creation is no writer's transaction: each writer's own changes are counted from after it.
+      const createdHeads = A.getHeads(A.load(created))
+      const own = peers.map(() => ({ heads: createdHeads, changes: [] }))
+      const docOf = async w => (await peers[w].db.replica.store.handle(id)).doc()
+      return await replayConcurrent(trace, {
+        change: (w, txn) => {
+          pending[w].push(
+            peers[w].db.change(Note, id, draft => {
+              for (const [at, del, ins] of txn.patches) draft.body.splice(at, del, ins)
+            }),
+          )
+        },
+        settle: async w => {
+          await Promise.all(pending[w].splice(0))
+        },
+        changesOf: async w => {
+          const doc = await docOf(w)
+          const actor = A.getActorId(doc)
+          for (const change of A.getBackend(doc).getChanges(own[w].heads))
+            if (A.decodeChange(change).actor === actor) own[w].changes.push(change)
+          own[w].heads = A.getHeads(doc)
+          return own[w].changes
+        },
+        deliver: (w, changes) => peers[w].db.replica.ingest([{ id, bytes: concat(changes) }]),
+        text: async w => (await peers[w].db.get(Note, id)).data.body,
+      })
+    } finally {
+      await Promise.all(peers.map(peer => peer.close()))
+    }
+  }
+
   async close() {
     this.#text?.stop?.()
     await this.peer?.close()
   }
+}
+
+function concat(chunks) {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
+  let at = 0
+  for (const chunk of chunks) {
+    out.set(chunk, at)
+    at += chunk.byteLength
+  }
+  return out
 }

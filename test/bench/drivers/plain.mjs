@@ -15,6 +15,7 @@ import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import { WebSocketClientAdapter, WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket"
 import { WebSocketServer } from "ws"
 import { chunksOf, clock, headsKey, sleep, sleepUntil, syncExchangeBytes, timed } from "../lib/measure.mjs"
+import { loadTrace, rawConcurrent, rawReplay } from "../lib/traces.mjs"
 
 /** Finds in flight at once when loading many documents (faster than one Promise.all over thousands). */
 const FIND_BATCH = 500
@@ -286,6 +287,18 @@ export class PlainDriver {
 
   async #writeIndex() {
     await writeFile(join(this.dir, "ids.json"), JSON.stringify([...this.#ids]))
+  }
+
+  // --- T1: editing traces, raw Automerge (no repo) ---
+
+  /** A sequential trace through A.change + A.splice, `step` transactions between time marks (as Cairn's side has in flight). */
+  textTrace({ name, limit, step = 1000 }) {
+    return rawReplay(loadTrace(name, limit), step)
+  }
+
+  /** A concurrent trace between one Automerge document per writer (see lib/traces.mjs). */
+  concurrentTrace({ name }) {
+    return rawConcurrent(loadTrace(name))
   }
 
   async close() {

@@ -16,6 +16,7 @@ import type { MachineIdentity } from "../identity/Machine.js"
 import { assertTypeName, type CreateDataOf, type DataOf, TypeDefinition } from "../schema/TypeDefinition.js"
 import { DamagedDocumentError, type DamagedDocument } from "./DamagedDocuments.js"
 import { DocumentStore, type StoreEvents } from "./DocumentStore.js"
+import { ChangeSeries } from "./ChangeSeries.js"
 import { GroupCommit } from "./GroupCommit.js"
 import { conflictsAt, historyOf, stateAt, type HistoryEntry } from "./history.js"
 import { runQuery, type QueryOptions } from "./Query.js"
@@ -50,6 +51,7 @@ export class Database extends Emitter<DatabaseEvents> {
   readonly #store: DocumentStore
   readonly #definitions: Map<string, TypeDefinition>
   readonly #commit: GroupCommit
+  readonly #series = new ChangeSeries(() => this.#transaction())
   readonly #quarantine: Quarantine
   #closed = false
   /** What opening had to repair, if anything (a rebuilt catalog). */
@@ -154,7 +156,7 @@ export class Database extends Emitter<DatabaseEvents> {
     mutate: (draft: DraftOf<R>) => void,
     options: { message?: string } = {},
   ): Promise<DocOf<R>> {
-    return this.transaction(tx => tx.change(type, id, mutate), options).then(() => this.get(id) as Promise<DocOf<R>>)
+    return this.#rejecting(() => this.#series.add(type, id, mutate, options.message)).then(() => this.get(id) as Promise<DocOf<R>>)
   }
 
   /** Soft delete: sets deletedAt; the document leaves lists and replicates as deleted. */
@@ -410,6 +412,8 @@ export class Database extends Emitter<DatabaseEvents> {
 
   #transaction(): Transaction {
     this.#open()
+    // Changes made before this write apply before it.
+    this.#series.flush()
     return new Transaction({
       repo: this.repo,
       store: this.#store,

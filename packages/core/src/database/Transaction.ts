@@ -42,7 +42,7 @@ import { asMaterialized, newDocument, newDocumentId } from "../document/creation
 import type { Doc } from "../document/Document.js"
 import { creationMessage, newEnvelope, type Envelope } from "../document/envelope.js"
 import { sameHeads } from "../document/heads.js"
-import { DeletedDocumentError, ImmutableTypeError, ValidationError, WrongTypeError } from "../errors.js"
+import { DeletedDocumentError, ValidationError, WrongTypeError } from "../errors.js"
 import type { Fields, FieldsValue } from "../schema/fields.js"
 import { fromHex } from "../identity/actor.js"
 import type { MachineIdentity } from "../identity/Machine.js"
@@ -67,6 +67,12 @@ interface Context {
   commit(ids: string[]): Promise<void>
 }
 
+/** A change that stands alone in its transaction (see changeAlone): its own message, and where its failure goes. */
+interface Alone {
+  message?: string
+  fail(error: unknown): void
+}
+
 interface PendingCreate {
   id: string
   type: string
@@ -82,7 +88,7 @@ interface PendingCreate {
 }
 
 type Op =
-  | { kind: "change"; id: string; type?: string; definition?: TypeDefinition; mutate: (draft: any) => void }
+  | { kind: "change"; id: string; type?: string; definition?: TypeDefinition; mutate: (draft: any) => void; alone?: Alone }
   | { kind: "delete"; id: string }
   | { kind: "restore"; id: string }
 
@@ -146,6 +152,16 @@ export class Transaction {
     this.#ops.push({ kind: "change", id, mutate, ...typed })
   }
 
+  /**
+   * Change a document as its own Automerge change, which fails alone: its
+   * error goes to `fail` and the transaction's other changes still apply
+   * (several app changes to one document made together, see ChangeSeries.ts).
+   */
+  changeAlone(type: TypeRef | undefined, id: string, mutate: (draft: any) => void, alone: Alone): void {
+    const typed = type instanceof TypeDefinition ? { type: type.name, definition: type } : type === undefined ? {} : { type }
+    this.#ops.push({ kind: "change", id, mutate, alone, ...typed })
+  }
+
   /** Soft-delete a document. */
   delete(id: string): void {
     this.#ops.push({ kind: "delete", id })
@@ -195,7 +211,7 @@ export class Transaction {
     const changed = handles.map((handle, i) => {
       const base = handle.doc()
       const copy = i === handles.length - 1 ? base : A.clone(base, { actor: store.actor as A.ActorId })
-      return { id: inMemory[i]!, handle, next: A.change(copy, options, doc => this.#mutate(inMemory[i]!, byId.get(inMemory[i]!)!, doc)) }
+      return { id: inMemory[i]!, handle, next: this.#change(inMemory[i]!, byId.get(inMemory[i]!)!, copy, options) }
     })
     for (const { id, handle, next } of changed) {
       // An edit that changed nothing made no Automerge change: record nothing, or modifiedAt would move here and nowhere else.
@@ -227,7 +243,7 @@ export class Transaction {
       try {
         batch.forEach((id, i) => {
           const heads = A.getHeads(docs[i]!)
-          const next = A.change(docs[i]!, options, doc => this.#mutate(id, byId.get(id)!, doc))
+          const next = this.#change(id, byId.get(id)!, docs[i]!, options)
           if (!sameHeads(A.getHeads(next), heads)) parts.push(detachedPart(this.context.store, id, next, heads, options.time))
         })
       } finally {
@@ -262,6 +278,23 @@ export class Transaction {
     return { id: create.id, bytes, entry, name: FIRST_CHUNK }
   }
 
+  /** Make a document's writes on `doc`: one Automerge change, or one for each change that stands alone. */
+  #change(id: string, ops: Op[], doc: A.Doc<Envelope>, options: { time: number; message?: string }): A.Doc<Envelope> {
+    if (!ops.some(op => op.kind === "change" && op.alone)) return A.change(doc, options, draft => this.#mutate(id, ops, draft))
+    let next = doc
+    for (const op of ops) {
+      const alone = op.kind === "change" ? op.alone : undefined
+      try {
+        next = A.change(next, alone?.message ? { ...options, message: alone.message } : options, draft => this.#mutate(id, [op], draft))
+      } catch (error) {
+        // Automerge rolled the failed change back: `next` is still the state before it.
+        if (!alone) throw error
+        alone.fail(error)
+      }
+    }
+    return next
+  }
+
   /** Check a document's writes against its catalog entry, then make them on `doc` (inside its Automerge change). */
   #mutate(id: string, ops: Op[], doc: Envelope): void {
     const entry = this.context.catalog.get(id)!
@@ -274,14 +307,16 @@ export class Transaction {
     // A definition the caller passed validates its change even if it was never registered with the database.
     const given = ops.find(op => op.kind === "change" && op.definition)
     const definition = (given?.kind === "change" ? given.definition : undefined) ?? this.context.definition(entry.type)
-    const fields = definition?.toJSON().fields
+    // Made once per definition, not on every change (a keystroke is one).
+    const dataField = definition && dataFieldOf(definition)
+    const fields = dataField?.kind === "map" ? dataField.fields : undefined
     for (const op of ops) {
       if (op.kind === "delete") doc.deletedAt = Date.now()
       else if (op.kind === "restore") doc.deletedAt = null
-      else op.mutate(draftOfData(doc.data as never, fields, [], doc as A.Doc<unknown>))
+      else op.mutate(draftOfData(doc as A.Doc<unknown>, fields))
     }
-    if (doc.type.val !== entry.type) throw new ImmutableTypeError(`document ${id} is a ${entry.type}; a document's type cannot be changed`)
-    // No whole-document validation here: a typed draft checks every write as it is made (see draftOfData).
+    // No whole-document validation here: a typed draft checks every write as it is made, and reaches only the
+    // document's data, never its type (see draftOfData). Reading the type back here cost a lookup on every keystroke.
   }
 }
 

@@ -13,6 +13,10 @@ import * as A from "@automerge/automerge"
 import { KindChangeError, ValidationError } from "../errors.js"
 import type { CounterValue, FieldJSON, TextValue } from "../schema/fields.js"
 import { fromTagged, isPlainObject, kindOfStored, missingValue, toStored, type Path, type TaggedKind } from "../schema/values.js"
+import { childContainer, type Container, dataContainer, existing, KIND, type Kinded, type Proxied } from "./draftContainer.js"
+import { type DraftText, textAt, textDraft } from "./textDraft.js"
+
+export type { DraftText }
 
 /** A counter inside a draft. */
 export interface DraftCounter {
@@ -21,17 +25,6 @@ export interface DraftCounter {
   increment(by?: number): void
   /** Subtract `by` (default 1). */
   decrement(by?: number): void
-}
-
-/** Collaborative text inside a draft. */
-export interface DraftText {
-  readonly value: string
-  readonly length: number
-  /** Delete `deleteCount` characters at `index`, then insert `insert` there. */
-  splice(index: number, deleteCount: number, insert?: string): void
-  /** Replace the whole text, as a minimal diff of splices. */
-  set(text: string): void
-  toString(): string
 }
 
 /** A list inside a draft. Items can also be read and written by index. */
@@ -75,13 +68,6 @@ type DraftMap<T> = { [K in keyof T]: Drafted<T[K]> } & {
 /** Draft of a type's data given its fields' value types. */
 export type Draft<Data> = DraftMap<Data>
 
-type Proxied = Record<string | number, unknown>
-
-/** Every draft object says which kind of value it stands for (see kindOfDraftValue). */
-const KIND = Symbol("cairn.draftKind")
-
-type Kinded = { readonly [KIND]: TaggedKind }
-
 /** The kind of a value read from a draft (a counter, text, list or map draft, or a register's value); undefined where there is none. */
 export function kindOfDraftValue(value: unknown): TaggedKind | undefined {
   if (value === undefined) return undefined
@@ -105,44 +91,21 @@ export function assertSameKind(current: unknown, next: unknown, path: Path): voi
 }
 
 /**
- * A map or list of the change, or one the document lacks that a write would
- * create: a field the definition fills in (see withDefaults) reads as
- * its default until a change writes to it, and only then is it written.
- */
-interface Container {
-  /** The container's Automerge proxy, or undefined while it does not exist. */
-  get(): Proxied | undefined
-  /** The proxy, creating the container (and every missing map above it) if needed. */
-  make(): Proxied
-}
-
-const existing = (proxy: Proxied): Container => ({ get: () => proxy, make: () => proxy })
-
-/** The container at `key` of `parent`: `initial` is what a write stores there when it is missing. */
-function childContainer(parent: Container, key: string | number, initial: () => unknown): Container {
-  return {
-    get: () => parent.get()?.[key] as Proxied | undefined,
-    make: () => {
-      const proxy = parent.make()
-      if (proxy[key] === undefined) proxy[key] = initial()
-      return proxy[key] as Proxied
-    },
-  }
-}
-
-/**
- * Wrap the `data` map of an Automerge change proxy. `fields` is the definition, or undefined when there is none.
+ * The draft of a document's `data` map in a change (`root`, the change's
+ * root proxy). `fields` is the definition, or undefined when there is none.
+ * A draft reaches nothing outside the data: not the envelope (the type, the
+ * creator), nor Automerge's own state behind the proxies.
  *
  * With a definition, every write is checked as it is made: assigned values
  * against their field (`toStored`), list items against the list's, and a
  * delete against the field being optional. So a change made through a typed
  * draft leaves valid data behind without the whole document being read
  * again afterwards (for a note, that re-read was its whole text on every
- * keystroke). `root` is the change's root proxy: through it a text's length
- * is read without reading the text.
+ * keystroke). `root` is the change's root proxy: through it text is found
+ * and edited without being read (see textDraft.ts).
  */
-export function draftOfData(data: Proxied, fields: Record<string, FieldJSON> | undefined, path: Path, root?: A.Doc<unknown>): object {
-  return mapDraft(existing(data), fields ? { kind: "map", fields } : undefined, path, root)
+export function draftOfData(root: A.Doc<unknown>, fields: Record<string, FieldJSON> | undefined): object {
+  return mapDraft(dataContainer(root), fields ? { kind: "map", fields } : undefined, [], root)
 }
 
 function fieldOfKey(field: FieldJSON | undefined, key: string): FieldJSON | undefined {
@@ -152,11 +115,13 @@ function fieldOfKey(field: FieldJSON | undefined, key: string): FieldJSON | unde
   return undefined
 }
 
-function mapDraft(map: Container, field: FieldJSON | undefined, path: Path, root: A.Doc<unknown> | undefined): object {
+function mapDraft(map: Container, field: FieldJSON | undefined, path: Path, root: A.Doc<unknown>): object {
   // Declared fields a missing value reads as a default for; a record's keys are not declared (a missing key is absent).
   const declared = field?.kind === "map" ? field.fields : undefined
   const keys = () => {
-    const present = Object.keys(map.get() ?? {})
+    // From the backend: Object.keys on Automerge's proxy asks for every property's descriptor, which reads every value, a text whole.
+    const proxy = map.get()
+    const present = proxy ? [...new Set(A.getBackend(root).keys(A.getObjectId(proxy as A.Doc<unknown>) as string))] : []
     if (!declared) return present
     const filled = Object.keys(declared).filter(key => !present.includes(key) && missingValue(declared[key]!) !== undefined)
     return [...present, ...filled]
@@ -166,7 +131,8 @@ function mapDraft(map: Container, field: FieldJSON | undefined, path: Path, root
   return new Proxy({} as Proxied, {
     get(_, key) {
       if (key === KIND) return "map"
-      if (typeof key === "symbol") return Reflect.get(map.get() ?? {}, key)
+      // Automerge's symbols lead to its state (the whole document): a draft has none of its own but KIND.
+      if (typeof key === "symbol") return undefined
       return read(key)
     },
     set(_, key, value) {
@@ -175,11 +141,10 @@ function mapDraft(map: Container, field: FieldJSON | undefined, path: Path, root
       if (field && !sub) throw new ValidationError(`unknown field ${JSON.stringify(key)}`, [...path, key])
       const stored = sub ? toStored(sub, value, [...path, key]) : fromTagged(value, [...path, key])
       const obj = map.make()
-      if (sub?.kind === "text" && typeof obj[key] === "string") {
-        A.updateText(obj as A.Doc<unknown>, [key], stored as string)
-      } else if (!sub && typeof obj[key] === "string" && typeof value === "string") {
-        // No definition, but the value there is text: a string keeps it text.
-        A.updateText(obj as A.Doc<unknown>, [key], value)
+      const text = (sub?.kind === "text" || (!sub && typeof value === "string")) && textAt(root, existing(obj), key)
+      if (text) {
+        // Text stays text (with no definition too, a string keeps it text), changed by a minimal diff.
+        A.getBackend(root).updateText(text, (sub ? stored : value) as string)
       } else {
         obj[key] = stored
       }
@@ -212,23 +177,22 @@ function wrap(
   key: string | number,
   field: FieldJSON | undefined,
   path: Path,
-  root: A.Doc<unknown> | undefined,
+  root: A.Doc<unknown>,
   declared = false,
 ): unknown {
-  const proxy = parent.get()
-  if (field?.kind === "text" && root && proxy) {
-    // Find the text without reading it (reading a text builds the whole string).
-    const backend = A.getBackend(root)
-    const found = backend.getWithType(A.getObjectId(proxy as A.Doc<unknown>) as string, key)
-    if (found?.[0] === "text") return textDraft(existing(proxy), key, undefined, () => backend.length(found[1] as string))
+  // Text is found without being read (reading a text builds the whole string); a field declared as another kind is read as usual.
+  if (field === undefined || field.kind === "text") {
+    const id = textAt(root, parent, key)
+    if (id !== undefined) return textDraft(root, parent, key, id)
   }
+  const proxy = parent.get()
   const value = proxy?.[key]
   if (value === undefined) return declared && field ? missingDraft(parent, key, field, path, root) : undefined
   const at = existing(proxy!)
   if (value === null) return value
   if (value instanceof A.ImmutableString) return value.val
   if (value instanceof A.Counter) return counterDraft(at, key, 0)
-  if (typeof value === "string") return textDraft(at, key, undefined)
+  if (typeof value === "string") return textDraft(root, at, key, textAt(root, at, key))
   if (Array.isArray(value))
     return listDraft(
       childContainer(at, key, () => []),
@@ -254,14 +218,14 @@ function wrap(
  * Two peers that create the same missing counter, list or map concurrently
  * make two objects, and one wins: what the other wrote into its own is lost.
  */
-function missingDraft(parent: Container, key: string | number, field: FieldJSON, path: Path, root: A.Doc<unknown> | undefined): unknown {
+function missingDraft(parent: Container, key: string | number, field: FieldJSON, path: Path, root: A.Doc<unknown>): unknown {
   const start = missingValue(field)
   if (start === undefined) return undefined
   switch (field.kind) {
     case "counter":
       return counterDraft(parent, key, start as number)
     case "text":
-      return textDraft(parent, key, start as string)
+      return textDraft(root, parent, key, undefined, start as string)
     case "list":
       return listDraft(
         childContainer(parent, key, () => []),
@@ -306,51 +270,12 @@ function counterDraft(parent: Container, key: string | number, start: number): D
   return draft
 }
 
-/**
- * Text at `key` of `parent`. `start`, for text the document lacks, is what it
- * reads as and is created with on the first write; for text that is there,
- * undefined, so a splice never reads the text to see whether it exists.
- */
-function textDraft(parent: Container, key: string | number, start: string | undefined, length?: () => number): DraftText {
-  const read = () => (parent.get()?.[key] as string | undefined) ?? start ?? ""
-  const lengthOf = length ?? (() => read().length)
-  const made = () => {
-    const proxy = parent.make()
-    if (start !== undefined && proxy[key] === undefined) proxy[key] = start
-    return proxy as A.Doc<unknown>
-  }
-  const draft: DraftText & Kinded = {
-    [KIND]: "text",
-    get value() {
-      return read()
-    },
-    get length() {
-      return lengthOf()
-    },
-    splice(index, deleteCount, insert) {
-      const length = lengthOf()
-      if (!Number.isInteger(index) || index < 0 || index > length)
-        throw new RangeError(`splice position ${index} is outside the text (length ${length})`)
-      if (!Number.isInteger(deleteCount) || deleteCount < 0 || index + deleteCount > length)
-        throw new RangeError(`cannot delete ${deleteCount} characters at ${index} from text of length ${length}`)
-      A.splice(made(), [key], index, deleteCount, insert)
-    },
-    set(text) {
-      A.updateText(made(), [key], text)
-    },
-    toString() {
-      return read()
-    },
-  }
-  return draft
-}
-
 function listDraft(
   container: Container,
   itemField: FieldJSON | undefined,
   typed: boolean,
   path: Path,
-  root: A.Doc<unknown> | undefined,
+  root: A.Doc<unknown>,
 ): DraftList<unknown> {
   const read = () => container.get() as (Proxied & unknown[]) | undefined
   const list = () => container.make() as Proxied & unknown[]
