@@ -7,8 +7,9 @@
 import { createServer as createHttpsServer } from "node:https"
 import type { Server } from "node:http"
 import type { Admission, Attachment, Peer } from "@cairn/core"
-import type { CairnClientAdapter, CairnNetworkAdapter } from "@cairn/core/network"
+import type { CairnClientAdapter, CairnNetworkAdapter, FrameCompression } from "@cairn/core/network"
 import { createNodeClientAdapter } from "./network/createNodeClientAdapter.js"
+import { deflateCompression } from "./network/deflateCompression.js"
 import { WebSocketServerTransport } from "./network/WebSocketServerTransport.js"
 
 export type { AuthMode } from "@cairn/core"
@@ -67,7 +68,7 @@ export class PeerNetwork {
           host: options.host ?? "127.0.0.1",
           port: options.port ?? 3030,
           ...(server ? { server: server as Server } : {}),
-          ...this.#adapterLimits(),
+          ...this.#adapterOptions(),
           ...hooks,
         }),
       this.#attachOptions(),
@@ -89,7 +90,7 @@ export class PeerNetwork {
     const existing = this.#clients.get(url)
     if (existing) return existing.transport
     const attached = this.peer.dial(
-      hooks => createNodeClientAdapter({ url, ...(options.ca ? { ca: options.ca } : {}), ...this.#adapterLimits(), ...hooks }),
+      hooks => createNodeClientAdapter({ url, ...(options.ca ? { ca: options.ca } : {}), ...this.#adapterOptions(), ...hooks }),
       this.#attachOptions(),
     )
     this.#clients.set(url, attached)
@@ -140,8 +141,10 @@ export class PeerNetwork {
     return { admission: this.admission, messagesPerSecond: this.limits.messagesPerSecond ?? 2000 }
   }
 
-  #adapterLimits(): { maxFrameBytes?: number; maxBufferedBytes?: number } {
+  /** Every connection offers deflate: an older peer, or a browser (which has no codec yet), just does not take it. */
+  #adapterOptions(): { maxFrameBytes?: number; maxBufferedBytes?: number; compression: FrameCompression } {
     return {
+      compression: deflateCompression,
       ...(this.limits.maxFrameBytes ? { maxFrameBytes: this.limits.maxFrameBytes } : {}),
       ...(this.limits.maxBufferedBytes ? { maxBufferedBytes: this.limits.maxBufferedBytes } : {}),
     }

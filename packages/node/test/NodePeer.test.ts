@@ -63,4 +63,18 @@ describe("NodePeer", () => {
     })
     await expect.poll(async () => (await server.db.get(Task, tasks[0]!.id)).data.done, { timeout: 5000 }).toBe(true)
   })
+
+  it("deflates the batches it syncs: fewer bytes arrive than the documents weigh", async () => {
+    const server = await peer()
+    const client = await peer()
+    const tasks = await Promise.all(Array.from({ length: 200 }, (_, i) => server.db.create(Task, { title: `task ${i}` })))
+    let documentBytes = 0
+    for (const task of tasks) documentBytes += (await server.db.replica.bytesFor(task.id, []))!.byteLength
+    const { url } = await server.listen({ port: 0 })
+    client.connect(url)
+    await client.whenSynced(10_000)
+    expect(client.db.catalog.size).toBe(200)
+    // The documents alone, uncompressed, outweigh everything the client received (offers and batches) by half again.
+    expect(client.network.traffic().bytesIn).toBeLessThan(documentBytes / 1.5)
+  })
 })
