@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises"
+import { mkdtemp, rm, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
@@ -35,6 +35,17 @@ describe("NodePeer", () => {
     const second = await peer({ dir })
     expect(second.machineId).toBe(machineId)
     expect((await second.db.get(Task, doc.id)).data.title).toBe("persist me")
+  })
+
+  it("rewrites its types file on open only when the types changed", async () => {
+    const dir = await tempDir()
+    await (await NodePeer.open({ dir, types: [Task] })).close()
+    const written = await stat(join(dir, "types.json"))
+    await (await NodePeer.open({ dir, types: [Task] })).close()
+    expect((await stat(join(dir, "types.json"))).ino).toBe(written.ino)
+    const reopened = await peer({ dir, types: [Task, Note] })
+    expect((await stat(join(dir, "types.json"))).ino).not.toBe(written.ino)
+    expect((await reopened.directory.types()).map(t => t.name).sort()).toEqual(["note", "task"])
   })
 
   it("refuses a second opener of the same directory", async () => {
