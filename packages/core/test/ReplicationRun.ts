@@ -76,8 +76,6 @@ class Run {
   readonly changes = new Map<string, ChangeRecord>()
   readonly live: boolean
   #nextChange = 0
-  /** Per link ("from>to"): the ids offered for the latest pull, in order (see #onWire). */
-  readonly #offered = new Map<string, { pull: number | undefined; ids: string[]; done: boolean }>()
 
   constructor(setup: Setup) {
     this.model = new ReplicationModel(setup.peers, setup.grants)
@@ -304,21 +302,11 @@ class Run {
       this.trace.push(
         `    ${this.names[from]} → ${this.names[to]}: ${JSON.stringify(message, (_, v) => (v instanceof Uint8Array ? `${v.byteLength} bytes` : typeof v === "string" && v.length > 24 ? `${v.slice(0, 6)}…` : v))}`,
       )
-    // A document sent by place is the one at that place in the sender's offers for the pull its want named.
-    const link = `${from}>${to}`
-    if (message.t === "offer") {
-      // A pull's offers end with `done`: what follows answers another pull, even one of the same number (a new connection).
-      const offered = this.#offered.get(link)
-      if (!offered || offered.done || offered.pull !== message.pull) this.#offered.set(link, { pull: message.pull, ids: [], done: false })
-      const current = this.#offered.get(link)!
-      current.ids.push(...message.entries.map(e => e.id))
-      current.done = message.done
-    }
     const named =
       message.t === "offer"
         ? message.entries.map(e => ({ id: e.id, said: e.type }))
         : message.t === "docs"
-          ? message.docs.map(d => ({ id: "id" in d ? d.id : this.#offered.get(link)!.ids[d.place]!, said: undefined }))
+          ? message.docs.map(d => ({ id: d.id, said: undefined }))
           : []
     for (const { id, said } of named) {
       // An offer can leave while the create that made the document is still resolving (before the model heard of it): the sender's catalog knows.

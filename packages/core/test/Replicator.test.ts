@@ -1,16 +1,6 @@
 import * as A from "@automerge/automerge"
 import { describe, expect, it } from "vitest"
-import {
-  defineType,
-  f,
-  Replicator,
-  TimeoutError,
-  type ControlMessage,
-  type ReplicationInfo,
-  type ReplicatorOptions,
-  type TypeSelection,
-} from "../src/index.js"
-import { malformed } from "../src/replication/protocol.js"
+import { defineType, f, Replicator, TimeoutError, type ControlMessage, type ReplicatorOptions, type TypeSelection } from "../src/index.js"
 import { type MemoryStorage, openDb, sleep, waitFor } from "./helpers.js"
 
 const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false) } })
@@ -28,8 +18,6 @@ async function pair(
     storageB?: MemoryStorage
     settings?: Partial<ReplicatorOptions>
     lose?: (from: string, message: ControlMessage) => boolean
-    /** What `b` is told about `a` (an older `a` names no features). */
-    infoOfA?: (info: ReplicationInfo) => ReplicationInfo
   } = {},
 ) {
   const a = await openDb({ types: [Task, Note], storage: options.storageA })
@@ -55,7 +43,7 @@ async function pair(
   }
   const connect = () => {
     ra.connected({ peerId: "b", info: rb.localInfo(), send: deliver("a", rb, "a") })
-    rb.connected({ peerId: "a", info: (options.infoOfA ?? (info => info))(ra.localInfo()), send: deliver("b", ra, "b") })
+    rb.connected({ peerId: "a", info: ra.localInfo(), send: deliver("b", ra, "b") })
   }
   const disconnect = () => {
     ra.disconnected("b")
@@ -139,7 +127,7 @@ describe("Replicator", () => {
     connect()
     await waitFor(async () => (await b.db.get(Task, doc.id)).data.title === "v20")
     const sent = wire.flatMap(w => (w.from === "a" && w.message.t === "docs" ? w.message.docs : []))
-    expect(sent.map(d => ("id" in d ? d.id : d))).toEqual([doc.id])
+    expect(sent.map(d => d.id)).toEqual([doc.id])
     expect(sent[0]!.bytes.byteLength).toBeLessThan(oneByOne / 4)
     // What b stored loads with the rest in a database opened afresh on its storage.
     await rb.whenSynced("a", 5000)
@@ -248,76 +236,5 @@ describe("Replicator", () => {
     connect()
     await waitFor(() => fromA.every(doc => b.db.catalog.has(doc.id)), 1400)
     expect(storing).toBe(true)
-  })
-
-  it.each([
-    ["names the feature", false],
-    ["is older and does not", true],
-  ])("wants what it has nothing of by place from a peer that %s, else by id", async (_, older) => {
-    const { a, b, ra, rb, wire, connect } = await pair(["task"], ["task"], {
-      settings: { batchSize: 20 },
-      infoOfA: older ? ({ features: _, ...info }) => info : undefined,
-    })
-    const tasks = await Promise.all(Array.from({ length: 50 }, (_, i) => a.db.create(Task, { title: `t${i}` })))
-    connect()
-    await rb.whenSynced("a", 5000)
-    await ra.whenSynced("b", 5000)
-    expect([...b.db.catalog.idsOfType("task")].sort()).toEqual(tasks.map(t => t.id).sort())
-    // b pulls from a: a (the server of that pull) is the one a newer b may want from by place.
-    const wants = wire.filter(w => w.from === "b" && w.message.t === "want").map(w => w.message as Extract<ControlMessage, { t: "want" }>)
-    const pulls = wire.filter(w => w.from === "b" && w.message.t === "pull").map(w => (w.message as { id?: number }).id)
-    const sent = wire.flatMap(w => (w.from === "a" && w.message.t === "docs" ? w.message.docs : []))
-    expect(sent.length).toBe(50)
-    // What was wanted by place comes back by place: ids went on the wire once, in the offer.
-    expect(sent.every(doc => (older ? "id" in doc && !("place" in doc) : "place" in doc && !("id" in doc)))).toBe(true)
-    expect(wants.length).toBe(3)
-    if (older) {
-      expect(wants.every(want => want.offered === undefined)).toBe(true)
-      expect(wants.flatMap(want => want.docs.map(d => d.id)).sort()).toEqual(tasks.map(t => t.id).sort())
-    } else {
-      expect(wants.map(want => want.docs)).toEqual([[], [], []])
-      expect(wants.map(want => want.offered)).toEqual([
-        { pull: pulls[0], ranges: [0, 20] },
-        { pull: pulls[0], ranges: [20, 40] },
-        { pull: pulls[0], ranges: [40, 50] },
-      ])
-    }
-  })
-
-  it("answers a want by place with what it offered for that pull only", async () => {
-    const { a, b, ra, rb, wire, connect } = await pair("*", ["task"])
-    const tasks = await Promise.all(Array.from({ length: 5 }, (_, i) => a.db.create(Task, { title: `t${i}` })))
-    const notes = await Promise.all(Array.from({ length: 5 }, (_, i) => a.db.create(Note, { body: `n${i}` })))
-    connect()
-    await rb.whenSynced("a", 5000)
-    await ra.whenSynced("b", 5000)
-    const lastPull = wire.filter(w => w.from === "b" && w.message.t === "pull").map(w => (w.message as { id: number }).id).at(-1)!
-    const answer = async (pull: number) => {
-      const before = wire.length
-      await ra.receive("b", { t: "want", docs: [], offered: { pull, ranges: [0, 1_000_000] } })
-      await waitFor(() => wire.slice(before).some(w => w.from === "a" && w.message.t === "docs"))
-      const docs = wire.slice(before).find(w => w.from === "a" && w.message.t === "docs")!.message
-      return (docs as Extract<ControlMessage, { t: "docs" }>).docs
-    }
-    // Places in the offers of the latest pull (at most the 5 tasks), in none of another.
-    const latest = await answer(lastPull)
-    expect(latest.length).toBeLessThanOrEqual(tasks.length)
-    for (const doc of latest) expect(String(A.load<{ type: unknown }>(doc.bytes).type)).toBe("task")
-    expect(await answer(lastPull + 1)).toEqual([])
-    expect(await answer(lastPull - 1)).toEqual([])
-    expect(b.db.catalog.size).toBe(5)
-    const sent = wire.flatMap(w => (w.from === "a" && w.message.t === "docs" ? w.message.docs : []))
-    for (const note of notes) expect(sent.map(doc => ("id" in doc ? doc.id : doc.place))).not.toContain(note.id)
-  })
-
-  it.each([
-    [{ pull: 1, ranges: [0] }],
-    [{ pull: 1, ranges: [5, 5] }],
-    [{ pull: 1, ranges: [-1, 3] }],
-    [{ pull: 1, ranges: [0, 1.5] }],
-    [{ pull: "1", ranges: [0, 1] }],
-  ])("refuses a want whose places are malformed: %j", offered => {
-    expect(malformed({ t: "want", docs: [], offered })).toBe("want: bad offered ranges")
-    expect(malformed({ t: "want", docs: [], offered: { pull: 1, ranges: [0, 1, 4, 9] } })).toBeUndefined()
   })
 })

@@ -210,7 +210,7 @@ export class PeerSession extends Emitter<PeerSessionEvents> {
       case "pull":
         return this.#serving.serve(message.since, message.id)
       case "want":
-        return this.#serving.want(message.docs, message.offered)
+        return this.#serving.want(message.docs)
       case "offer":
         return this.#pulling.offer(message)
       case "docs":

@@ -11,7 +11,7 @@
  */
 import { headsKey, sameHeads } from "../document/heads.js"
 import type { LaneContext } from "./LaneContext.js"
-import { supports, WANT_OFFERED, type ControlMessage, type DocsEntry } from "./protocol.js"
+import type { ControlMessage } from "./protocol.js"
 
 /** A pull that failed (its batch could not be stored) is tried again after this, doubling to a minute. */
 const RETRY_MS = 1000
@@ -43,12 +43,7 @@ export class PullingLane {
   #offer: { epoch: string; seq: number; done: boolean } | undefined
   /** Wanted documents not answered yet, with the heads we had when we asked. */
   readonly #outstanding = new Map<string, string[]>()
-  /** To want, in batches; `place`: where the offers of this pull listed it, to want it by place (see WANT_OFFERED). */
-  #wantQueue: Want[] = []
-  /** Entries offered so far for the pull in progress: the next one's place. */
-  #offered = 0
-  /** The ids of the places wanted in this pull, for the documents that come back by place. */
-  readonly #placed = new Map<number, string>()
+  #wantQueue: { id: string; have: string[] }[] = []
   /** When the pull in progress last moved (sent, offered, a batch answered). */
   #progressAt = 0
   /** The message this lane is handling, and since when. */
@@ -122,8 +117,6 @@ export class PullingLane {
   #sendPull(): void {
     const id = ++this.#pullId
     this.#offer = undefined
-    this.#offered = 0
-    this.#placed.clear()
     this.#progressAt = Date.now()
     this.context.checkpoints.get(this.context.link.info.machineId, this.#scope()).then(
       since => id === this.#pullId && this.context.send({ t: "pull", since, id }),
@@ -138,9 +131,7 @@ export class PullingLane {
     this.#progress()
     const { replica, grants, peerHas, accepts, hides } = this.context
     const denied: string[] = []
-    const byPlace = offer.pull !== undefined && supports(this.context.link.info, WANT_OFFERED)
     for (const entry of offer.entries) {
-      const place = this.#offered++
       if (!entry.purged) peerHas.set(entry.id, headsKey(entry.heads))
       const hidden = hides(entry.id)
       const local = hidden ? undefined : replica.catalog.get(entry.id)
@@ -169,8 +160,7 @@ export class PullingLane {
         continue
       }
       if (local?.purged) continue
-      if (!local && byPlace) this.#placed.set(place, entry.id)
-      if (!local) this.#wantQueue.push({ id: entry.id, have: [], ...(byPlace ? { place } : {}) })
+      if (!local) this.#wantQueue.push({ id: entry.id, have: [] })
       else if (!(await replica.hasHeads(local, entry.heads))) this.#wantQueue.push({ id: entry.id, have: local.heads })
     }
     if (denied.length > 0) this.context.send({ t: "denied", ids: denied, reason: "this peer may not write documents of these types here" })
@@ -184,17 +174,12 @@ export class PullingLane {
     while (this.#wantQueue.length > 0 && this.#outstanding.size < batchSize * 4) {
       const batch = this.#wantQueue.splice(0, batchSize)
       for (const want of batch) this.#outstanding.set(want.id, want.have)
-      this.context.send(wantMessage(batch, this.#pullId))
+      this.context.send({ t: "want", docs: batch })
     }
   }
 
-  async docs(entries: DocsEntry[], refused: { id: string }[]): Promise<void> {
+  async docs(docs: { id: string; bytes: Uint8Array }[], refused: { id: string }[]): Promise<void> {
     const { replica, accepts, hides } = this.context
-    // A place this pull did not want names nothing: dropped, like an id not asked for.
-    const docs = entries.flatMap(doc => {
-      const id = "id" in doc && typeof doc.id === "string" ? doc.id : this.#placed.get((doc as { place: number }).place)
-      return id === undefined ? [] : [{ id, bytes: doc.bytes }]
-    })
     const asked = docs.filter(doc => this.#outstanding.has(doc.id) && !hides(doc.id))
     if (asked.length > 0 || refused.some(doc => this.#outstanding.has(doc.id))) this.#progress()
     if (asked.length > 0) {
@@ -288,30 +273,6 @@ export class PullingLane {
     if (first) this.events.stalled(stalled)
     this.events.changed()
   }
-}
-
-interface Want {
-  id: string
-  have: string[]
-  place?: number
-}
-
-/** A want for `batch`: by place those that have one (ranges of consecutive places), by id the rest. */
-function wantMessage(batch: Want[], pull: number): ControlMessage {
-  const docs: { id: string; have: string[] }[] = []
-  const places: number[] = []
-  for (const want of batch) {
-    if (want.place === undefined) docs.push({ id: want.id, have: want.have })
-    else places.push(want.place)
-  }
-  if (places.length === 0) return { t: "want", docs }
-  places.sort((a, b) => a - b)
-  const ranges: number[] = []
-  for (const place of places) {
-    if (ranges.length > 0 && ranges[ranges.length - 1] === place) ranges[ranges.length - 1] = place + 1
-    else ranges.push(place, place + 1)
-  }
-  return { t: "want", docs, offered: { pull, ranges } }
 }
 
 function seconds(ms: number): string {

@@ -18,7 +18,7 @@ import { Emitter } from "../helpers/Emitter.js"
 import type { InboundVerdict } from "../network/CairnNetworkAdapter.js"
 import { CheckpointStore } from "./CheckpointStore.js"
 import { PeerSession, type PeerLink, type PeerStatus } from "./PeerSession.js"
-import { PROTOCOL_VERSION, WANT_OFFERED, malformed, type ControlMessage, type Grants, type ReplicationInfo, type TypeSelection } from "./protocol.js"
+import { PROTOCOL_VERSION, malformed, type ControlMessage, type Grants, type ReplicationInfo, type TypeSelection } from "./protocol.js"
 
 type ShareConfig = NonNullable<ConstructorParameters<typeof Repo>[0]>["shareConfig"] & {}
 
@@ -96,7 +96,6 @@ export class Replicator extends Emitter<ReplicatorEvents> {
       ...(this.#db.machine.name ? { name: this.#db.machine.name } : {}),
       wants: this.wants,
       ...(this.relay ? { relay: true } : {}),
-      features: [WANT_OFFERED],
     }
   }
 

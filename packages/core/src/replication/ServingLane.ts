@@ -6,7 +6,7 @@
 import { isVisible } from "../catalog/Catalog.js"
 import { headsKey } from "../document/heads.js"
 import type { LaneContext } from "./LaneContext.js"
-import type { Checkpoint, DocsEntry, OfferedRanges, OfferEntry } from "./protocol.js"
+import type { Checkpoint, OfferEntry } from "./protocol.js"
 
 const OFFER_CHUNK = 2000
 /** Documents read at once when answering a want. */
@@ -17,8 +17,6 @@ const DOCS_FRAME_BYTES = 4 * 1024 * 1024
 export class ServingLane {
   /** Documents sent to the peer in this connection. */
   sent = 0
-  /** The ids offered for the peer's latest pull, in order: what its wants by place (`offered`) refer to. */
-  #offered: { pull: number; ids: string[] } | undefined
 
   constructor(private readonly context: LaneContext) {}
 
@@ -48,7 +46,6 @@ export class ServingLane {
           : { id: entry.id, type: entry.type, heads: entry.heads },
       )
     }
-    this.#offered = pull === undefined ? undefined : { pull, ids: entries.map(entry => entry.id) }
     for (let i = 0; i < entries.length || i === 0; i += OFFER_CHUNK) {
       const chunk = entries.slice(i, i + OFFER_CHUNK)
       this.context.send({
@@ -74,22 +71,21 @@ export class ServingLane {
    * batch of large documents neither fills one huge frame nor sits in memory
    * whole while a slow peer reads.
    */
-  async want(explicit: { id: string; have: string[] }[], offered?: OfferedRanges): Promise<void> {
+  async want(wants: { id: string; have: string[] }[]): Promise<void> {
     const { replica, link, sends, send } = this.context
-    const wants: { id: string; have: string[]; place?: number }[] = offered ? [...explicit, ...this.#resolve(offered)] : explicit
-    let docs: DocsEntry[] = []
+    let docs: { id: string; bytes: Uint8Array }[] = []
     let refused: { id: string; reason: string }[] = []
     let bytes = 0
     for (let i = 0; i < wants.length; i += READ_SLICE) {
       await Promise.all(
-        wants.slice(i, i + READ_SLICE).map(async ({ id, have, place }) => {
+        wants.slice(i, i + READ_SLICE).map(async ({ id, have }) => {
           const entry = replica.catalog.get(id)
           // The same answer whether the id is unknown or of a type the peer may not read: its existence is not revealed.
           if (!isVisible(entry, { includeDeleted: true }) || !sends(entry.type)) return refused.push({ id, reason: "not available" })
           // A document that cannot be read here is refused like one that is not here: every want gets an answer.
           const found = await replica.bytesFor(id, have).catch(() => undefined)
           if (!found) return refused.push({ id, reason: "not available" })
-          docs.push(place === undefined ? { id, bytes: found } : { place, bytes: found })
+          docs.push({ id, bytes: found })
           bytes += found.byteLength
         }),
       )
@@ -103,23 +99,5 @@ export class ServingLane {
       if (this.context.closed()) return
     }
     if (wants.length === 0) send({ t: "docs", docs, refused })
-  }
-
-  /**
-   * The entries a want names by place, each wanted whole. Places in the
-   * offers of an earlier pull (the peer moved on) or past the offers' end
-   * name nothing: the puller asks again by id for what got no answer. Only
-   * ids we offered come out, so every check a want by id gets still applies.
-   */
-  #resolve({ pull, ranges }: OfferedRanges): { id: string; have: string[]; place: number }[] {
-    const offered = this.#offered
-    if (offered?.pull !== pull) return []
-    const wants: { id: string; have: string[]; place: number }[] = []
-    for (let i = 0; i < ranges.length; i += 2) {
-      const end = Math.min(ranges[i + 1]!, offered.ids.length)
-      // A peer wants each entry once; more than every offered entry per want is a peer asking the same thing over and over.
-      for (let place = ranges[i]!; place < end && wants.length < offered.ids.length; place++) wants.push({ id: offered.ids[place]!, have: [], place })
-    }
-    return wants
   }
 }

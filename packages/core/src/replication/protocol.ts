@@ -7,10 +7,8 @@
  *   B → A  offer  { entries, seq, pull } ids, types and heads of changed documents
  *                                      of types A may have (never any other id),
  *                                      answering pull `id` (in chunks; the last is `done`)
- *   A → B  want   { docs: {id, have},  the ones whose heads A lacks; those it has nothing of
- *                  offered }          by their place in the offers of its pull (if B supports it)
- *   B → A  docs   { docs: {id, bytes} } changes since `have` (or whole documents); those wanted
- *                                      by place come back by place, {place, bytes}
+ *   A → B  want   { docs: {id, have} } the ones whose heads A lacks
+ *   B → A  docs   { docs: {id, bytes} } changes since `have` (or whole documents)
  *   A → B  pulled { seq }              A now holds everything B had at `seq`
  *   B → A  notify                      B changed something A may want: pull again
  *   B → A  denied { ids, reason }      B refused A's changes to these documents (no write grant)
@@ -39,31 +37,6 @@ export interface ReplicationInfo {
   wants: TypeSelection
   /** True for a relay: it keeps every type it is sent. */
   relay?: boolean
-  /** Optional parts of the protocol it understands (see WANT_OFFERED); absent from older peers. */
-  features?: readonly string[]
-}
-
-/**
- * A peer that names this feature takes wants by place in its offers
- * (`want.offered`): an initial sync wants every entry offered, and ranges of
- * places cost a few bytes where the ids cost about 22 each, a tenth of what
- * the whole sync moves.
- */
-export const WANT_OFFERED = "want-offered"
-
-/** True when the peer's info names `feature`. */
-export function supports(info: ReplicationInfo, feature: string): boolean {
-  return Array.isArray(info.features) && info.features.includes(feature)
-}
-
-/**
- * Entries wanted by their place in the offers answering pull `pull`:
- * counted from 0 over all its offers, in order, as `[start, end)` pairs
- * flattened (`[0, 250]` is the first 250).
- */
-export interface OfferedRanges {
-  pull: number
-  ranges: number[]
 }
 
 /** What a connected peer may do here, as its connection was admitted. */
@@ -88,14 +61,11 @@ export interface OfferEntry {
   modifiedAt?: number
 }
 
-/** A document in a `docs` message: by id, or by its place in the offers when it was wanted by place. */
-export type DocsEntry = { id: string; bytes: Uint8Array } | { place: number; bytes: Uint8Array }
-
 export type ControlMessage =
   | { t: "pull"; since: Checkpoint | null; id?: number }
   | { t: "offer"; epoch: string; seq: number; entries: OfferEntry[]; done: boolean; pull?: number }
-  | { t: "want"; docs: { id: string; have: string[] }[]; offered?: OfferedRanges }
-  | { t: "docs"; docs: DocsEntry[]; refused?: { id: string; reason: string }[] }
+  | { t: "want"; docs: { id: string; have: string[] }[] }
+  | { t: "docs"; docs: { id: string; bytes: Uint8Array }[]; refused?: { id: string; reason: string }[] }
   | { t: "pulled"; seq: number }
   | { t: "notify" }
   | { t: "denied"; ids: string[]; reason: string }
@@ -147,14 +117,11 @@ export function malformed(message: unknown): string | undefined {
         )
           return "want: bad entry"
       }
-      if (m.offered !== undefined && !isOfferedRanges(m.offered)) return "want: bad offered ranges"
       return undefined
     case "docs":
       if (!Array.isArray(m.docs)) return "docs: bad docs"
-      for (const d of m.docs as { id?: unknown; place?: unknown; bytes: unknown }[]) {
-        if (typeof d !== "object" || d === null || !(d.bytes instanceof Uint8Array)) return "docs: bad entry"
-        if (typeof d.id !== "string" && !(d.id === undefined && Number.isSafeInteger(d.place) && (d.place as number) >= 0))
-          return "docs: bad entry"
+      for (const d of m.docs as { id: unknown; bytes: unknown }[]) {
+        if (typeof d !== "object" || d === null || typeof d.id !== "string" || !(d.bytes instanceof Uint8Array)) return "docs: bad entry"
       }
       return undefined
     case "pulled":
@@ -168,16 +135,4 @@ export function malformed(message: unknown): string | undefined {
     default:
       return `unknown message ${JSON.stringify(m.t)}`
   }
-}
-
-function isOfferedRanges(value: unknown): value is OfferedRanges {
-  if (typeof value !== "object" || value === null) return false
-  const { pull, ranges } = value as Record<string, unknown>
-  if (typeof pull !== "number" || !Array.isArray(ranges) || ranges.length % 2 !== 0) return false
-  for (let i = 0; i < ranges.length; i += 2) {
-    const start = ranges[i]
-    const end = ranges[i + 1]
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || (start as number) < 0 || (end as number) <= (start as number)) return false
-  }
-  return true
 }
