@@ -120,8 +120,8 @@ export const humanOutput: Record<string, (result: any) => string | undefined> = 
     "folder" in r
       ? folderSyncLine(r as FolderSyncReport)
       : r.denied.length === 0
-      ? `in sync: sent ${r.sent}, received ${r.received}; ${r.documents} documents here`
-      : `not in sync: the other peer refused changes to ${r.denied.length} document(s); sent ${r.sent}, received ${r.received}; ${r.documents} documents here`,
+        ? `in sync: sent ${r.sent}, received ${r.received}; ${r.documents} documents here`
+        : `not in sync: the other peer refused changes to ${r.denied.length} document(s); sent ${r.sent}, received ${r.received}; ${r.documents} documents here`,
   quarantine: r =>
     Array.isArray(r)
       ? r.length === 0

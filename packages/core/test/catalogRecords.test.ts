@@ -5,29 +5,33 @@ import { decodeLog, decodeSnapshot, encodeLog, encodeSnapshot, FORMAT } from "..
 
 const hex = (bytes: number) => fc.uint8Array({ minLength: bytes, maxLength: bytes }).map(b => Buffer.from(b).toString("hex"))
 const time = fc.integer({ min: 0, max: 2 ** 46 })
-const entry: fc.Arbitrary<CatalogEntry> = fc
-  .record(
-    {
-      id: fc.string({ minLength: 1, maxLength: 30 }),
-      type: fc.constantFrom("task", "note", "budget.transfer"),
-      createdAt: time,
-      createdBy: fc.oneof(hex(16), fc.constant("")),
-      modifiedAt: time,
-      deletedAt: fc.option(time, { nil: null }),
-      heads: fc.oneof(fc.array(hex(32), { maxLength: 3 }), fc.array(fc.string(), { minLength: 1, maxLength: 2 })),
-      purged: fc.constant(true as const),
-      quarantined: fc.string(),
-      seq: fc.integer({ min: 1, max: 2 ** 40 }),
-    },
-    { requiredKeys: ["id", "type", "createdAt", "createdBy", "modifiedAt", "deletedAt", "heads"] },
-  )
+const entry: fc.Arbitrary<CatalogEntry> = fc.record(
+  {
+    id: fc.string({ minLength: 1, maxLength: 30 }),
+    type: fc.constantFrom("task", "note", "budget.transfer"),
+    createdAt: time,
+    createdBy: fc.oneof(hex(16), fc.constant("")),
+    modifiedAt: time,
+    deletedAt: fc.option(time, { nil: null }),
+    heads: fc.oneof(fc.array(hex(32), { maxLength: 3 }), fc.array(fc.string(), { minLength: 1, maxLength: 2 })),
+    purged: fc.constant(true as const),
+    quarantined: fc.string(),
+    seq: fc.integer({ min: 1, max: 2 ** 40 }),
+  },
+  { requiredKeys: ["id", "type", "createdAt", "createdBy", "modifiedAt", "deletedAt", "heads"] },
+)
 
 describe("catalog records", () => {
   it("read back every entry as it was written, in the compact format", () => {
     fc.assert(
       fc.property(fc.array(entry, { maxLength: 20 }), fc.integer({ min: 0, max: 2 ** 40 }), (entries, seq) => {
         expect(decodeLog(encodeLog({ seq, entries }))).toEqual({ seq, entries })
-        expect(decodeSnapshot(encodeSnapshot({ format: FORMAT, epoch: "e1", seq, entries }))).toEqual({ format: FORMAT, epoch: "e1", seq, entries })
+        expect(decodeSnapshot(encodeSnapshot({ format: FORMAT, epoch: "e1", seq, entries }))).toEqual({
+          format: FORMAT,
+          epoch: "e1",
+          seq,
+          entries,
+        })
       }),
     )
   })

@@ -55,23 +55,28 @@ const { data } = fc.letrec<{ data: Record<string, unknown> }>(tie => ({
 describe("a new document's first change", () => {
   it("is, byte for byte, the change the change proxy made for the same envelope (so its hash is the same)", async () => {
     await fc.assert(
-      fc.asyncProperty(data, fc.integer({ min: 0, max: 2 ** 45 }), fc.option(fc.string({ maxLength: 30 }), { nil: undefined }), async (d, time, message) => {
-        const root = envelope(d)
-        const made = newDocument(ACTOR, root, time, message)
-        const proxy = throughProxy(root, time, message)
-        expect(made.bytes).toEqual(A.getAllChanges(proxy)[0])
-        expect([made.head]).toEqual(A.getHeads(proxy))
-        expect(await isIntact(made.bytes)).toBe(true)
-        const loaded = A.load<Envelope>(made.bytes)
-        expect(A.toJS(loaded)).toEqual(A.toJS(proxy))
-        expect(readEnvelope(loaded)).toEqual(readEnvelope(proxy))
-      }),
+      fc.asyncProperty(
+        data,
+        fc.integer({ min: 0, max: 2 ** 45 }),
+        fc.option(fc.string({ maxLength: 30 }), { nil: undefined }),
+        async (d, time, message) => {
+          const root = envelope(d)
+          const made = newDocument(ACTOR, root, time, message)
+          const proxy = throughProxy(root, time, message)
+          expect(made.bytes).toEqual(A.getAllChanges(proxy)[0])
+          expect([made.head]).toEqual(A.getHeads(proxy))
+          expect(await isIntact(made.bytes)).toBe(true)
+          const loaded = A.load<Envelope>(made.bytes)
+          expect(A.toJS(loaded)).toEqual(A.toJS(proxy))
+          expect(readEnvelope(loaded)).toEqual(readEnvelope(proxy))
+        },
+      ),
       { numRuns: 200 },
     )
   }, 30_000)
 
   it("falls back to Automerge for what it does not encode (text, lists), with the same result as the proxy", async () => {
-    for (const d of [{ body: "some text" }, { tags: [new A.ImmutableString("a"), 2] }, { "clé": 1 }]) {
+    for (const d of [{ body: "some text" }, { tags: [new A.ImmutableString("a"), 2] }, { clé: 1 }]) {
       const root = envelope(d, 1_796_000_000_000, 1_796_000_000_500)
       const made = newDocument(ACTOR, root, 1_796_000_000_001)
       const proxy = throughProxy(root, 1_796_000_000_001)
@@ -107,7 +112,17 @@ describe("db.create's result", () => {
     const { db, storage, machine } = await openDb({ types: [Everything] })
     const made = [
       await db.create(Everything, { title: "t", zeta: 0, tags: ["x", "y"], links: { q: 2, b: -0.5 }, inner: { b: "s", a: 3 } }),
-      await db.create(Everything, { title: "", zeta: -3.25, notes: "some text", votes: 4, alpha: false, tags: [], links: {}, inner: { a: -4 }, maybe: null }),
+      await db.create(Everything, {
+        title: "",
+        zeta: -3.25,
+        notes: "some text",
+        votes: 4,
+        alpha: false,
+        tags: [],
+        links: {},
+        inner: { a: -4 },
+        maybe: null,
+      }),
       await db.create("everything", { title: "u", zeta: 1 }),
     ]
     const again = await openDb({ storage, machine, types: [Everything] })

@@ -143,7 +143,11 @@ export class DataDirectory {
   async saveTypes(definitions: TypeDefinition<any>[]): Promise<void> {
     const existing = new Map((await this.types()).map(d => [d.name, d.toJSON()]))
     for (const definition of definitions) existing.set(definition.name, definition.toJSON())
-    await writeAtomic(join(this.path, "types.json"), JSON.stringify([...existing.values()], null, 2) + "\n")
+    const path = join(this.path, "types.json")
+    const content = JSON.stringify([...existing.values()], null, 2) + "\n"
+    // Every open saves the app's types: unchanged ones cost no write and no fsync, which a reconnect would wait for.
+    if (content === (await readFile(path, "utf8").catch(() => undefined))) return
+    await writeAtomic(path, content)
   }
 }
 

@@ -8,8 +8,9 @@
 import { createServer as createHttpsServer } from "node:https"
 import type { Server } from "node:http"
 import type { Admission, Attachment, Peer, ServerHooks } from "@cairn/core"
-import type { CairnClientAdapter, CairnNetworkAdapter } from "@cairn/core/network"
+import type { CairnClientAdapter, CairnNetworkAdapter, FrameCompression } from "@cairn/core/network"
 import { createNodeClientAdapter } from "./network/createNodeClientAdapter.js"
+import { deflateCompression } from "./network/deflateCompression.js"
 import { createTcpClientAdapter } from "./network/TcpClientAdapter.js"
 import { TcpServerTransport } from "./network/TcpServerTransport.js"
 import { WebSocketServerTransport, type ListenAddress } from "./network/WebSocketServerTransport.js"
@@ -90,7 +91,7 @@ export class PeerNetwork {
           host: options.host ?? "127.0.0.1",
           port: options.port ?? 3030,
           ...(server ? { server: server as Server } : {}),
-          ...this.#adapterLimits(),
+          ...this.#adapterOptions(),
           ...hooks,
         }),
     )
@@ -108,7 +109,7 @@ export class PeerNetwork {
           host: options.host ?? "127.0.0.1",
           port: options.port,
           ...(options.tls ? { tls: options.tls } : {}),
-          ...this.#adapterLimits(),
+          ...this.#adapterOptions(),
           ...hooks,
         }),
     )
@@ -137,7 +138,7 @@ export class PeerNetwork {
     if (existing) return existing.transport
     const create = transportOfUrl(url) === "tcp" ? createTcpClientAdapter : createNodeClientAdapter
     const attached = this.peer.dial(
-      hooks => create({ url, ...(options.ca ? { ca: options.ca } : {}), ...this.#adapterLimits(), ...hooks }),
+      hooks => create({ url, ...(options.ca ? { ca: options.ca } : {}), ...this.#adapterOptions(), ...hooks }),
       this.#attachOptions(),
     )
     this.#clients.set(url, attached)
@@ -201,8 +202,10 @@ export class PeerNetwork {
     return { admission: this.admission, messagesPerSecond: this.limits.messagesPerSecond ?? 2000 }
   }
 
-  #adapterLimits(): { maxFrameBytes?: number; maxBufferedBytes?: number } {
+  /** Every connection offers deflate: an older peer, or a browser (which has no codec yet), just does not take it. */
+  #adapterOptions(): { maxFrameBytes?: number; maxBufferedBytes?: number; compression: FrameCompression } {
     return {
+      compression: deflateCompression,
       ...(this.limits.maxFrameBytes ? { maxFrameBytes: this.limits.maxFrameBytes } : {}),
       ...(this.limits.maxBufferedBytes ? { maxBufferedBytes: this.limits.maxBufferedBytes } : {}),
     }

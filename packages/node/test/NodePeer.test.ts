@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises"
+import { mkdtemp, rm, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
@@ -37,6 +37,17 @@ describe("NodePeer", () => {
     expect((await second.db.get(Task, doc.id)).data.title).toBe("persist me")
   })
 
+  it("rewrites its types file on open only when the types changed", async () => {
+    const dir = await tempDir()
+    await (await NodePeer.open({ dir, types: [Task] })).close()
+    const written = await stat(join(dir, "types.json"))
+    await (await NodePeer.open({ dir, types: [Task] })).close()
+    expect((await stat(join(dir, "types.json"))).ino).toBe(written.ino)
+    const reopened = await peer({ dir, types: [Task, Note] })
+    expect((await stat(join(dir, "types.json"))).ino).not.toBe(written.ino)
+    expect((await reopened.directory.types()).map(t => t.name).sort()).toEqual(["note", "task"])
+  })
+
   it("refuses a second opener of the same directory", async () => {
     const dir = await tempDir()
     await peer({ dir })
@@ -62,5 +73,19 @@ describe("NodePeer", () => {
       d.done = true
     })
     await expect.poll(async () => (await server.db.get(Task, tasks[0]!.id)).data.done, { timeout: 5000 }).toBe(true)
+  })
+
+  it("deflates the batches it syncs: fewer bytes arrive than the documents weigh", async () => {
+    const server = await peer()
+    const client = await peer()
+    const tasks = await Promise.all(Array.from({ length: 200 }, (_, i) => server.db.create(Task, { title: `task ${i}` })))
+    let documentBytes = 0
+    for (const task of tasks) documentBytes += (await server.db.replica.bytesFor(task.id, []))!.byteLength
+    const { url } = await server.listen({ port: 0 })
+    client.connect(url)
+    await client.whenSynced(10_000)
+    expect(client.db.catalog.size).toBe(200)
+    // The documents alone, uncompressed, outweigh everything the client received (offers and batches) by half again.
+    expect(client.network.traffic().bytesIn).toBeLessThan(documentBytes / 1.5)
   })
 })

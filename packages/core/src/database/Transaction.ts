@@ -260,7 +260,7 @@ export class Transaction {
     const envelope: Envelope = {
       ...newEnvelope(create.type, machine.machineId, createdAt, create.typeVersion, create.data),
       deletedAt: create.deletedAt ?? null,
-      creatorKey: this.#creatorKey ??= fromHex(machine.publicKey),
+      creatorKey: (this.#creatorKey ??= fromHex(machine.publicKey)),
       proof,
     }
     const { bytes, head } = newDocument(store.actor, envelope, options.time, options.message)

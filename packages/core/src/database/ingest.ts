@@ -57,14 +57,26 @@ export async function ingest(
       direct.push(item)
     }
   }
-  // In groups of INGEST_GROUP, each written before the next starts: 250 started at once ran seconds of checks and
-  // loads in one go, and nothing else on the event loop (a ping, another peer's batch, the page) ran until all were
-  // done. A whole group still reaches the storage together, as one write (one fsync); one at a time would not.
-  for (let start = 0; start < direct.length; start += INGEST_GROUP) {
-    const group = direct.slice(start, start + INGEST_GROUP)
-    await Promise.all(
-      group.map(({ id, bytes }) => store.exclusive([id], () => ingestDetached(store, id, bytes, acceptType, entries, refuse))),
-    )
+  // In groups of INGEST_GROUP: 250 started at once ran seconds of checks and loads in one go, and nothing else on the
+  // event loop (a ping, another peer's batch, the page) ran until all were done. A whole group still reaches the
+  // storage together, as one write (one fsync); one at a time would not. A group is checked while the one before it
+  // is being written: waiting for each fsync before checking more left the CPU idle for a fifth of a large sync.
+  const writing: Promise<unknown>[] = []
+  try {
+    for (let start = 0; start < direct.length; start += INGEST_GROUP) {
+      const group = direct.slice(start, start + INGEST_GROUP)
+      writing.push(
+        Promise.all(
+          group.map(({ id, bytes }) => store.exclusive([id], () => ingestDetached(store, id, bytes, acceptType, entries, refuse))),
+        ),
+      )
+      if (writing.length > 1) await writing.shift()
+    }
+    await writing.shift()
+  } catch (error) {
+    // Nothing of this ingest may still be running when it reports.
+    await Promise.allSettled(writing)
+    throw error
   }
   return entries
 }
@@ -135,7 +147,9 @@ async function ingestDetached(
     return
   }
   entries.push(store.noteRemote(id, doc, unproven, envelope))
-  store.remember(id, doc)
+  // Kept for the next peer's changes to a document already here (see `cached` above). One new here is not: an
+  // initial sync of 10,000 left the last 2,000 in memory for nothing, 35 to 40 MB of the client's RSS.
+  if (listed) store.remember(id, doc)
 }
 
 /** The fixed envelope key that the changes `doc` has beyond `heads` write, if any (see fixedKeyWritten). */

@@ -239,7 +239,12 @@ function keyString(out: Bytes, key: string): void {
  */
 class Rle<T extends number | string> {
   readonly #out = new Bytes()
-  #state: { kind: "empty" } | { kind: "nulls"; count: number } | { kind: "lone"; value: T } | { kind: "run"; value: T; count: number } | { kind: "literal"; values: T[]; last: T } = {
+  #state:
+    | { kind: "empty" }
+    | { kind: "nulls"; count: number }
+    | { kind: "lone"; value: T }
+    | { kind: "run"; value: T; count: number }
+    | { kind: "literal"; values: T[]; last: T } = {
     kind: "empty",
   }
   #onlyNulls = true

@@ -9,6 +9,7 @@ import { CloseCode } from "./closeCodes.js"
 import { encodeFrame } from "./frames.js"
 import { MemorySocket } from "./MemorySocket.js"
 import { waitFor } from "../../test/wait.js"
+import { zlibCompression } from "../../test/zlibCompression.js"
 
 const SERVER = "server" as PeerId
 const CLIENT = "client" as PeerId
@@ -111,6 +112,40 @@ describe("CairnClientAdapter", () => {
     await waitFor(() => received.length === 2)
     expect(received).toContainEqual({ peerId: CLIENT, connectionId: expect.any(Number), message: { heads: new Uint8Array([1, 2, 3]) } })
     expect(received).toContainEqual({ peerId: SERVER, connectionId: expect.any(Number), message: { batch: [new Uint8Array([9])] } })
+  })
+
+  it.each([
+    ["both offer it", true, true],
+    ["only the server offers it", true, false],
+    ["only the client offers it", false, true],
+  ])("compresses large frames both ways when %s, and only then", async (_, onServer, onClient) => {
+    const { codec } = zlibCompression()
+    const world = memoryServer(onServer ? { compression: codec } : {})
+    world.server.connect(SERVER, {})
+    const { client } = newClient(world.createSocket, onClient ? { compression: codec } : {})
+    client.connect(CLIENT, {})
+    await client.whenReady()
+    const received: ControlEvent[] = []
+    world.server.on("control", event => received.push(event))
+    client.on("control", event => received.push(event))
+    const batch = { docs: Array.from({ length: 100 }, (_, i) => ({ id: `doc-${i}`, bytes: new Uint8Array(300).fill(i % 5) })) }
+    const before = { client: client.stats(), server: world.server.stats() }
+    client.sendControl(SERVER, batch)
+    world.server.sendControl(CLIENT, batch)
+    await waitFor(() => received.length === 2)
+    expect(received.map(event => event.message)).toEqual([batch, batch])
+    const sent = {
+      client: client.stats().bytesOut - before.client.bytesOut,
+      server: world.server.stats().bytesOut - before.server.bytesOut,
+    }
+    const encoded = encodeFrame({ kind: "control", message: batch }).byteLength
+    const expected = onServer && onClient ? encoded / 4 : encoded
+    if (onServer && onClient) {
+      expect(sent.client).toBeLessThan(expected)
+      expect(sent.server).toBeLessThan(expected)
+    } else {
+      expect(sent).toEqual({ client: encoded, server: encoded })
+    }
   })
 
   it("is ready after the grace timeout when the server does not answer", async () => {

@@ -18,6 +18,7 @@ import {
   type RemotePeer,
 } from "./CairnNetworkAdapter.js"
 import { CloseCode } from "./closeCodes.js"
+import { agreedCompression } from "./compression.js"
 import type { Connection } from "./Connection.js"
 import { messageOf, NoWebSocketError } from "./errors.js"
 import { PROTOCOL_VERSION, type Frame, type HelloInfo, type PeerInfo } from "./frames.js"
@@ -195,7 +196,8 @@ export class CairnClientAdapter extends CairnNetworkAdapter<CairnClientEvents> {
       if (connection !== this.#connection) return
       const { peerId, peerMetadata } = this
       if (peerId === undefined) return
-      connection.send({ kind: "hello", protocol: PROTOCOL_VERSION, peerId, peerMetadata: peerMetadata ?? {}, info })
+      const compression = this.compression ? { compression: [this.compression.name] } : {}
+      connection.send({ kind: "hello", protocol: PROTOCOL_VERSION, peerId, peerMetadata: peerMetadata ?? {}, info, ...compression })
     } catch (error) {
       this.log(`cannot send hello to ${this.url}: ${messageOf(error)}`)
       connection.close(CloseCode.NORMAL, "client could not build its hello")
@@ -220,7 +222,7 @@ export class CairnClientAdapter extends CairnNetworkAdapter<CairnClientEvents> {
       connection.label = `${frame.peerId} at ${this.url}`
       this.#setStatus("connected")
       this.#markReady()
-      this.addPeer(this.#remote, connection)
+      this.addPeer(this.#remote, connection, agreedCompression(this.compression, frame.compression ? [frame.compression] : undefined))
     } else if (frame.kind === "auth") {
       void this.#answer(connection, frame.message)
     } else {

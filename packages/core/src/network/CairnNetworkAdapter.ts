@@ -1,6 +1,7 @@
 import { NetworkAdapter, type Message, type PeerId, type PeerMetadata } from "@automerge/automerge-repo"
 import { Logger, type LogCallback } from "../helpers/Logger.js"
 import { CloseCode } from "./closeCodes.js"
+import type { FrameCompression } from "./compression.js"
 import { Connection, emptyStats, type ConnectionOptions, type ConnectionStats } from "./Connection.js"
 import { NotConnectedError } from "./errors.js"
 import { DEFAULT_MAX_FRAME_BYTES, type Frame, type PeerInfo } from "./frames.js"
@@ -69,6 +70,8 @@ export interface AdapterOptions {
   readonly log?: Logger | LogCallback
   /** Unsent bytes past which a connection stops reading from its peer (see `ConnectionOptions.maxBufferedBytes`). */
   readonly maxBufferedBytes?: number
+  /** Offered in the handshake; used on a connection whose other side offers the same. Default: none. */
+  readonly compression?: FrameCompression
   /**
    * Sees every automerge-repo message from a peer before the Repo does,
    * whatever its kind, and decides; required, so that every runtime says
@@ -108,6 +111,7 @@ export abstract class CairnNetworkAdapter<Events extends CairnAdapterEvents = Ca
   protected readonly handshakeTimeoutMs: number
   protected readonly log: (message: string) => void
   protected readonly inbound: (peer: RemotePeer, message: Message) => InboundVerdict
+  protected readonly compression: FrameCompression | undefined
   readonly #maxBufferedBytes: number | undefined
   readonly #peers = new Map<PeerId, { remote: RemotePeer; connection: Connection }>()
   readonly #totals = emptyStats()
@@ -120,6 +124,7 @@ export abstract class CairnNetworkAdapter<Events extends CairnAdapterEvents = Ca
     const logger = Logger.from(options.log ?? (message => console.warn(`cairn network: ${message}`)))
     this.log = message => logger.info(message)
     this.inbound = options.inbound
+    this.compression = options.compression
     this.#maxBufferedBytes = options.maxBufferedBytes
   }
 
@@ -192,9 +197,9 @@ export abstract class CairnNetworkAdapter<Events extends CairnAdapterEvents = Ca
     return this.#peers.get(peerId)?.connection
   }
 
-  /** A handshake finished: tell the app, then the Repo. */
-  protected addPeer(remote: RemotePeer, connection: Connection): void {
-    connection.opened()
+  /** A handshake finished (agreeing on `compression`, or on none): tell the app, then the Repo. */
+  protected addPeer(remote: RemotePeer, connection: Connection, compression: FrameCompression | undefined): void {
+    connection.opened(compression)
     this.#peers.set(remote.peerId, { remote, connection })
     this.emitToApp("peer", { ...remote, state: "connected" } as Events["peer"])
     this.emit("peer-candidate", { peerId: remote.peerId, peerMetadata: remote.peerMetadata })

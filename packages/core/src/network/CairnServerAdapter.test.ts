@@ -9,6 +9,8 @@ import { HandshakeError, NotConnectedError } from "./errors.js"
 import { decodeFrame, encodeFrame, type Frame } from "./frames.js"
 import { MemorySocket } from "./MemorySocket.js"
 import { waitFor } from "../../test/wait.js"
+import { zlibCompression } from "../../test/zlibCompression.js"
+import { deflateRawSync } from "node:zlib"
 
 const SERVER = "server" as PeerId
 
@@ -40,8 +42,10 @@ async function rawClient(server: CairnServerAdapter) {
     frames,
     state,
     send: (frame: Frame) => client.send(encodeFrame(frame)),
-    hello: (peerId = "client", info: Hello["info"] = {}, protocol = 1) =>
-      client.send(encodeFrame({ kind: "hello", protocol, peerId: peerId as PeerId, peerMetadata: {}, info })),
+    hello: (peerId = "client", info: Hello["info"] = {}, protocol = 1, compression?: string[]) => {
+      const offer = compression ? { compression } : {}
+      client.send(encodeFrame({ kind: "hello", protocol, peerId: peerId as PeerId, peerMetadata: {}, info, ...offer }))
+    },
     closedWith: async (code: number) => {
       await waitFor(() => state.closed !== undefined)
       expect(state.closed?.code).toBe(code)
@@ -256,6 +260,49 @@ describe("CairnServerAdapter", () => {
     expect(stats.bytesIn).toBeGreaterThan(10)
     expect(server.stats()).toEqual(stats)
     expect(() => server.sendControl("nobody" as PeerId, {})).toThrow(NotConnectedError)
+  })
+
+  it("agrees on compression only when the client offers the server's", async () => {
+    const { codec } = zlibCompression()
+    const { server } = startServer({ compression: codec })
+    const offering = await rawClient(server)
+    offering.hello("offering", {}, 1, ["zstd", "deflate-raw"])
+    const plain = await rawClient(server)
+    plain.hello("plain")
+    await waitFor(() => offering.frames.length === 1 && plain.frames.length === 1)
+    expect(offering.frames[0]).toMatchObject({ kind: "welcome", compression: "deflate-raw" })
+    expect(plain.frames[0]).not.toHaveProperty("compression")
+    const batch = { docs: Array.from({ length: 50 }, (_, i) => ({ id: `doc-${i}`, bytes: new Uint8Array(200) })) }
+    server.sendControl("offering" as PeerId, batch)
+    server.sendControl("plain" as PeerId, batch)
+    await waitFor(() => offering.frames.length === 2 && plain.frames.length === 2)
+    expect(offering.frames[1]!.kind).toBe("compressed")
+    expect(plain.frames[1]).toEqual({ kind: "control", message: batch })
+    expect(server.stats("offering" as PeerId)!.bytesOut).toBeLessThan(server.stats("plain" as PeerId)!.bytesOut / 4)
+  })
+
+  it.each<[string, string[] | undefined, () => Uint8Array, RegExp]>([
+    ["a compressed frame it did not agree to", undefined, () => deflateRawSync(encodeFrame({ kind: "ping" })), /no compression was agreed/],
+    [
+      "a compressed frame that inflates past the frame limit",
+      ["deflate-raw"],
+      () => deflateRawSync(new Uint8Array(2 * 1024 * 1024)),
+      /does not inflate within the limit of 4096 bytes/,
+    ],
+  ])("closes a connection that sends %s", async (_, offer, bytes, reason) => {
+    const { codec, limits } = zlibCompression()
+    const { server, logs } = startServer({ compression: codec, maxFrameBytes: 4096 })
+    const control: ControlEvent[] = []
+    server.on("control", event => control.push(event))
+    const client = await rawClient(server)
+    client.hello("c", {}, 1, offer)
+    await waitFor(() => client.frames.length === 1)
+    client.send({ kind: "compressed", bytes: bytes() })
+    expect(await client.closedWith(CloseCode.BAD_FRAME)).toMatch(reason)
+    expect(logs.join("\n")).toMatch(reason)
+    expect(control).toEqual([])
+    // Inflating stopped at the limit: the 2 MiB were never made.
+    expect(limits.every(limit => limit === 4096)).toBe(true)
   })
 
   it("closes every connection on disconnect, turns sockets away until connected again", async () => {

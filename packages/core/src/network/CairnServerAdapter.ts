@@ -9,6 +9,7 @@ import type { PeerId, PeerMetadata } from "@automerge/automerge-repo"
 import { AuthChannel, type AuthExchange } from "./AuthExchange.js"
 import { CairnNetworkAdapter, newConnectionId, type AdapterOptions, type RemotePeer } from "./CairnNetworkAdapter.js"
 import { CloseCode } from "./closeCodes.js"
+import { agreedCompression } from "./compression.js"
 import type { Connection } from "./Connection.js"
 import { HandshakeError, messageOf } from "./errors.js"
 import { PROTOCOL_VERSION, type Frame, type HelloFrame, type WelcomeInfo } from "./frames.js"
@@ -194,15 +195,22 @@ export class CairnServerAdapter extends CairnNetworkAdapter {
       session: result.session,
     }
     connection.label = `${hello.peerId} (${connection.label})`
+    const compression = agreedCompression(this.compression, hello.compression)
     try {
-      connection.send({ kind: "welcome", peerId, peerMetadata: peerMetadata ?? {}, info: result.info })
+      connection.send({
+        kind: "welcome",
+        peerId,
+        peerMetadata: peerMetadata ?? {},
+        info: result.info,
+        ...(compression ? { compression: compression.name } : {}),
+      })
     } catch (error) {
       this.log(`${connection.label}: cannot encode the welcome: ${messageOf(error)}`)
       connection.close(CloseCode.NORMAL, "the server could not encode its welcome")
       return
     }
     accepted.settle()
-    this.addPeer(accepted.peer, connection)
+    this.addPeer(accepted.peer, connection, compression)
   }
 
   #refuse(accepted: Accepted, reason: string): void {

@@ -1,7 +1,8 @@
 import { CloseCode } from "./closeCodes.js"
 import { FrameError, messageOf } from "./errors.js"
 import type { FrameLimits } from "./cborLimits.js"
-import { decodeFrame, encodeFrame, HANDSHAKE_LIMITS, openLimits, type Frame } from "./frames.js"
+import { packFrame, unpackFrame, type FrameCompression } from "./compression.js"
+import { encodeFrame, HANDSHAKE_LIMITS, openLimits, type Frame } from "./frames.js"
 import { SocketReadyState, type SocketLike } from "./SocketLike.js"
 
 /** Traffic on one connection, or on all of an adapter's connections. */
@@ -61,6 +62,8 @@ export class Connection {
   #pingSentAt: number | undefined
   #keepAlive: ReturnType<typeof setInterval> | undefined
   #limits: FrameLimits
+  /** Agreed in the handshake; until then, and when none was, frames go as they are. */
+  #compression: FrameCompression | undefined
   #draining: ReturnType<typeof setInterval> | undefined
   #drainWaiters: (() => void)[] = []
 
@@ -89,9 +92,10 @@ export class Connection {
     return !this.#closed && this.#socket.readyState === SocketReadyState.OPEN
   }
 
-  /** The handshake is done: from now on frames up to the adapter's limits are accepted. */
-  opened(): void {
+  /** The handshake is done: from now on frames up to the adapter's limits are accepted, compressed if both sides agreed to. */
+  opened(compression?: FrameCompression): void {
     this.#limits = openLimits(this.#options.maxFrameBytes)
+    this.#compression = compression
   }
 
   /**
@@ -101,7 +105,7 @@ export class Connection {
    */
   send(frame: Frame): boolean {
     if (!this.isOpen) return false
-    const bytes = encodeFrame(frame)
+    const bytes = packFrame(encodeFrame(frame), this.#compression)
     try {
       this.#socket.send(bytes)
     } catch (error) {
@@ -209,7 +213,7 @@ export class Connection {
     this.#pingSentAt = undefined
     let frame: Frame
     try {
-      frame = decodeFrame(bytes, this.#limits)
+      frame = unpackFrame(bytes, this.#limits, this.#compression)
     } catch (error) {
       this.#protocolError(error)
       return

@@ -18,6 +18,7 @@ export function checkFrame(value: unknown): Frame {
         peerId: checkPeerId(value.peerId, "hello"),
         peerMetadata: checkPeerMetadata(value.peerMetadata, "hello"),
         info: checkInfo(value.info, "hello"),
+        ...optional("compression", checkCompressionOffer(value.compression)),
       }
     case "welcome":
       return {
@@ -25,6 +26,7 @@ export function checkFrame(value: unknown): Frame {
         peerId: checkPeerId(value.peerId, "welcome"),
         peerMetadata: checkPeerMetadata(value.peerMetadata, "welcome"),
         info: checkInfo(value.info, "welcome"),
+        ...optional("compression", checkName(value.compression, "welcome: compression")),
       }
     case "refuse":
       if (typeof value.reason !== "string") throw new FrameError("refuse: reason must be a string")
@@ -35,6 +37,9 @@ export function checkFrame(value: unknown): Frame {
       return { kind: value.kind, message: value.message }
     case "repo":
       return { kind: "repo", message: checkRepoMessage(value.message) }
+    case "compressed":
+      if (!(value.bytes instanceof Uint8Array)) throw new FrameError("compressed: bytes must be a byte string")
+      return { kind: "compressed", bytes: value.bytes }
     case "ping":
     case "pong":
       return { kind: value.kind }
@@ -73,6 +78,30 @@ function checkPeerMetadata(value: unknown, where: string): PeerMetadata {
 function checkInfo(value: unknown, where: string): PeerInfo {
   if (!isRecord(value)) throw new FrameError(`${where}: info must be a map`)
   return value
+}
+
+const MAX_NAME_LENGTH = 64
+const MAX_COMPRESSIONS = 8
+
+function isName(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= MAX_NAME_LENGTH
+}
+
+function checkName(value: unknown, where: string): string | undefined {
+  if (value === undefined || isName(value)) return value
+  throw new FrameError(`${where} must be a name of at most ${MAX_NAME_LENGTH} characters`)
+}
+
+function checkCompressionOffer(value: unknown): string[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value) || value.length > MAX_COMPRESSIONS || !value.every(isName))
+    throw new FrameError(`hello: compression must be a list of at most ${MAX_COMPRESSIONS} names`)
+  return value
+}
+
+/** `{ [key]: value }`, or nothing when value is undefined (an absent field stays absent). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
 }
 
 const DOCUMENT_MESSAGES = new Set(["sync", "request", "ephemeral", "doc-unavailable", "remote-heads-changed"])

@@ -21,6 +21,8 @@ export interface HelloFrame {
   readonly peerId: PeerId
   readonly peerMetadata: PeerMetadata
   readonly info: HelloInfo
+  /** The frame compressions the client can use, by name (see FrameCompression); absent from older clients. */
+  readonly compression?: readonly string[]
 }
 
 export interface WelcomeFrame {
@@ -28,6 +30,8 @@ export interface WelcomeFrame {
   readonly peerId: PeerId
   readonly peerMetadata: PeerMetadata
   readonly info: WelcomeInfo
+  /** The one of the client's compressions both sides use from now on; absent: none. */
+  readonly compression?: string
 }
 
 /** Either side says why it will not go on; the sender closes right after. */
@@ -54,6 +58,12 @@ export interface ControlFrame {
   readonly message: unknown
 }
 
+/** Another frame, encoded and then compressed as agreed in the handshake (never before it, never nested). */
+export interface CompressedFrame {
+  readonly kind: "compressed"
+  readonly bytes: Uint8Array
+}
+
 export interface PingFrame {
   readonly kind: "ping"
 }
@@ -62,4 +72,4 @@ export interface PongFrame {
   readonly kind: "pong"
 }
 
-export type Frame = HelloFrame | WelcomeFrame | RefuseFrame | AuthFrame | RepoFrame | ControlFrame | PingFrame | PongFrame
+export type Frame = HelloFrame | WelcomeFrame | RefuseFrame | AuthFrame | RepoFrame | ControlFrame | CompressedFrame | PingFrame | PongFrame

@@ -20,6 +20,9 @@ describe("frames", () => {
       { kind: "refuse", reason: "no" },
       { kind: "auth", message: { nonce: new Uint8Array([1, 2]) } },
       { kind: "control", message: null },
+      { kind: "hello", protocol: 1, peerId, peerMetadata: {}, info: {}, compression: ["deflate-raw"] },
+      { kind: "welcome", peerId, peerMetadata: {}, info: {}, compression: "deflate-raw" },
+      { kind: "compressed", bytes: new Uint8Array([1, 2, 3]) },
       { kind: "ping" },
       { kind: "pong" },
     ]
@@ -53,6 +56,11 @@ describe("frames", () => {
     ["an unknown kind", cbor.encode({ kind: "shout" }), /unknown frame kind "shout"/],
     ["a hello without a peer id", cbor.encode({ kind: "hello", protocol: 1, peerMetadata: {}, info: {} }), /peerId/],
     ["a hello without info", cbor.encode({ kind: "hello", protocol: 1, peerId: "p", peerMetadata: {} }), /info must be a map/],
+    [
+      "a hello offering compressions that are not names",
+      cbor.encode({ kind: "hello", protocol: 1, peerId: "p", peerMetadata: {}, info: {}, compression: ["deflate-raw", 7] }),
+      /compression must be a list/,
+    ],
     [
       "a storage id that is a path",
       cbor.encode({ kind: "hello", protocol: 1, peerId: "p", peerMetadata: { storageId: "../../etc" }, info: {} }),

@@ -18,6 +18,7 @@ export {
 } from "./CairnServerAdapter.js"
 export type { AuthExchange } from "./AuthExchange.js"
 export type { ConnectionStats } from "./Connection.js"
+export type { FrameCompression } from "./compression.js"
 export { SocketReadyState, type SocketLike, type CreateSocket } from "./SocketLike.js"
 export { MemorySocket } from "./MemorySocket.js"
 export type { BackoffOptions } from "./Backoff.js"

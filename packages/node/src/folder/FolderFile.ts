@@ -75,10 +75,7 @@ export async function encodeFolderFile(payload: FolderPayload, machine: MachineI
  * folder says (the type folder, the machine folder, the number in its name):
  * a payload that says otherwise was moved there, and is invalid.
  */
-export async function decodeFolderFile(
-  bytes: Uint8Array,
-  expected: { type: string; machineId: string; seq: number },
-): Promise<ReadFile> {
+export async function decodeFolderFile(bytes: Uint8Array, expected: { type: string; machineId: string; seq: number }): Promise<ReadFile> {
   if (bytes.byteLength < HEADER_BYTES) return { status: "incomplete", reason: `${bytes.byteLength} bytes, shorter than a header` }
   if (!MAGIC.every((byte, i) => bytes[i] === byte)) return { status: "invalid", reason: "not a Cairn folder sync file" }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -115,7 +112,8 @@ function shapeProblem(p: FolderPayload): string | undefined {
   if (!Number.isSafeInteger(p.seq) || !Number.isSafeInteger(p.prev) || p.prev >= p.seq) return "its numbering is malformed"
   if (!Array.isArray(p.docs) || !Array.isArray(p.tombstones)) return "it lists no documents"
   for (const doc of p.docs)
-    if (typeof doc?.id !== "string" || !(doc.bytes instanceof Uint8Array) || !Array.isArray(doc.heads)) return "a document in it is malformed"
+    if (typeof doc?.id !== "string" || !(doc.bytes instanceof Uint8Array) || !Array.isArray(doc.heads))
+      return "a document in it is malformed"
   for (const tombstone of p.tombstones) if (typeof tombstone?.id !== "string") return "a purge in it is malformed"
   return undefined
 }

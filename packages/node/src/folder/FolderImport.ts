@@ -145,7 +145,12 @@ async function readOne(
   }
   const result: ReadFile = await decodeFolderFile(bytes, { type, machineId, seq: file.seq })
   if (result.status !== "ok") {
-    into.skipped.push({ path, kind: result.status === "incomplete" ? "incomplete" : "refused", reason: result.reason, bytes: bytes.byteLength })
+    into.skipped.push({
+      path,
+      kind: result.status === "incomplete" ? "incomplete" : "refused",
+      reason: result.reason,
+      bytes: bytes.byteLength,
+    })
     return undefined
   }
   const { payload } = result

@@ -38,12 +38,18 @@ const step = (peers: number): fc.Arbitrary<Step> => {
   const peer = fc.integer({ min: 0, max: peers - 1 })
   const doc = fc.nat(20)
   return fc.oneof(
-    { weight: 4, arbitrary: fc.record({ t: fc.constant("create" as const), peer, type: fc.constantFrom("task" as const, "note" as const), title }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({ t: fc.constant("create" as const), peer, type: fc.constantFrom("task" as const, "note" as const), title }),
+    },
     { weight: 3, arbitrary: fc.record({ t: fc.constant("change" as const), peer, doc, title }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant("delete" as const), peer, doc }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant("purge" as const), peer, doc }) },
     { weight: 4, arbitrary: fc.record({ t: fc.constant("sync" as const), peer }) },
-    { weight: 4, arbitrary: fc.record({ t: fc.constant("copy" as const), writer: peer, reader: peer, pick: fc.nat(255), half: fc.boolean() }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({ t: fc.constant("copy" as const), writer: peer, reader: peer, pick: fc.nat(255), half: fc.boolean() }),
+    },
   )
 }
 const setup = fc.integer({ min: 2, max: 3 }).chain(n =>
@@ -82,7 +88,7 @@ async function copyFiles(from: string, to: string, writer: string, pick: number,
   }
   // Shuffled by `pick`: a folder tool copies files in no particular order.
   const order = (file: string) => [...`${pick}${file}`].reduce((h, c) => (h * 31 + c.charCodeAt(0)) | 0, 7)
-  const picked = differing.filter((_, i) => pick === -1 || (pick >> i % 8) & 1).sort((a, b) => order(a) - order(b))
+  const picked = differing.filter((_, i) => pick === -1 || (pick >> (i % 8)) & 1).sort((a, b) => order(a) - order(b))
   for (const [i, file] of picked.entries()) {
     const bytes = await readFile(join(from, file))
     await mkdir(dirname(join(to, file)), { recursive: true })
@@ -177,7 +183,9 @@ async function runCase({ wants, maxFiles, steps }: { wants: TypeSelection[]; max
 }
 
 describe("folder sync (property)", () => {
-  it("peers whose folders are copied in part, out of order and half-way, with compaction, converge to the model", { timeout: 300_000 }, async () => {
+  it("peers whose folders are copied in part, out of order and half-way, with compaction, converge to the model", {
+    timeout: 300_000,
+  }, async () => {
     const runs = Number(process.env.CAIRN_PROPERTY_RUNS ?? 20)
     const seed = process.env.CAIRN_PROPERTY_SEED === undefined ? 16_3 : Number(process.env.CAIRN_PROPERTY_SEED)
     await fc.assert(

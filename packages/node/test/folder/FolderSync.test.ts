@@ -154,7 +154,8 @@ describe("FolderSync", () => {
     const copy = async (from: string, to: string, machineId: string) => {
       const dir = join("task", machineId)
       await mkdir(join(to, dir), { recursive: true })
-      for (const name of await readdir(join(from, dir))) if (name.endsWith(".cairn")) await writeFile(join(to, dir, name), await readFile(join(from, dir, name)))
+      for (const name of await readdir(join(from, dir)))
+        if (name.endsWith(".cairn")) await writeFile(join(to, dir, name), await readFile(join(from, dir, name)))
     }
     const task = await p.db.create(Task, { title: "from p" })
     await (await p.syncFolder(folderP)).sync()
