@@ -55,7 +55,8 @@ describe("text editing through the typed draft", () => {
         const inFlight: Promise<unknown>[] = []
         for (const { splices, wait } of steps) {
           const planned = splices.map(({ at, del, text }) => {
-            const index = Math.floor(at * (model.length + 1))
+            // `at` may be exactly 1: the end of the text, not one past it.
+            const index = Math.min(model.length, Math.floor(at * (model.length + 1)))
             const count = Math.min(del, model.length - index)
             model = model.slice(0, index) + text + model.slice(index + count)
             return { index, count, text, after: model }

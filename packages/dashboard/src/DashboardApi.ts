@@ -28,6 +28,7 @@ import {
 import type { NodePeer } from "@cairn/node"
 import { applyEdit, parseEdit } from "./edits.js"
 import type {
+  Connection,
   DocumentDetail,
   DocumentList,
   DocumentSummary,
@@ -65,10 +66,24 @@ export class DashboardApi {
         .map(([type, count]) => ({ type, count, defined: db.definition(type) !== undefined })),
       schemas,
       peers: this.peers(),
-      connections: network.clients(),
+      connections: [...network.clients(), ...this.#folderLinks()],
       quarantined: db.quarantined().length,
       now: Date.now(),
     }
+  }
+
+  /** The folders this peer syncs through, as links (see Connection). */
+  #folderLinks(): Connection[] {
+    return this.peer.folders().map(folder => {
+      const status = folder.status()
+      return {
+        url: `file://${status.dir}`,
+        transport: "folder",
+        status: status.error ? "failed" : status.running ? "watching" : "synced",
+        ...(status.error ? { refusal: status.error } : {}),
+        lastSyncAt: status.lastSyncAt,
+      }
+    })
   }
 
   /** Peers connected now, then those seen since the dashboard started. */

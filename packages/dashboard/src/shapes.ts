@@ -33,13 +33,17 @@ export interface Overview {
   now: number
 }
 
-/** A server this peer connects to, and how its connection stands. */
+/** A server this peer connects to, or a folder it syncs through, and how the link stands. */
 export interface Connection {
+  /** The server's URL, or `file://DIR` for a folder. */
   url: string
-  /** How the link is carried (from the URL's scheme). */
-  transport: Transport
+  /** How the link is carried (from the URL's scheme; "folder" for sync through a folder). */
+  transport: Transport | "folder"
+  /** A server's connection status; for a folder "watching" (cairn serve --folder), "synced" or "failed". */
   status: string
   refusal?: string
+  /** A folder's last sync (ms), or null before the first. */
+  lastSyncAt?: number | null
 }
 
 /** A peer as the dashboard shows it: its last status, and whether it is connected now. */

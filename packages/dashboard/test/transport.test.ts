@@ -1,7 +1,7 @@
 /**
  * The network picture says which transport each link uses: a peer that
  * dialled in over TCP and one over WebSocket, and this peer's own
- * outgoing connection, each with its transport.
+ * outgoing connection, each with its transport; a folder, as a link of its own.
  */
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -44,5 +44,14 @@ describe("the dashboard's links", () => {
     const seenFromTcp = await new DashboardApi(overTcp, new PeerMemory()).overview()
     expect(seenFromTcp.connections).toEqual([{ url: tcp.url, transport: "tcp", status: "connected" }])
     expect(seenFromTcp.peers.map(peer => peer.transport)).toEqual(["tcp"])
+  })
+
+  it("show a folder this peer syncs through as a link of its own, with its last sync", async () => {
+    const peer = await open()
+    const folder = await mkdtemp(join(tmpdir(), "cairn-dashboard-folder-"))
+    cleanup.push(() => rm(folder, { recursive: true, force: true }))
+    await (await peer.syncFolder(folder)).sync()
+    const { connections } = await new DashboardApi(peer, new PeerMemory()).overview()
+    expect(connections).toEqual([{ url: `file://${folder}`, transport: "folder", status: "synced", lastSyncAt: expect.any(Number) }])
   })
 })

@@ -26,11 +26,11 @@ const STATE_LABEL: Record<State, string> = {
   connecting: "connecting",
 }
 
-const TRANSPORT_LABEL: Record<Transport, string> = { ws: "WebSocket", tcp: "TCP" }
+const TRANSPORT_LABEL: Record<Transport | "folder", string> = { ws: "WebSocket", tcp: "TCP", folder: "folder" }
 
 interface GraphNode {
   key: string
-  transport: Transport | undefined
+  transport: Transport | "folder" | undefined
   title: string
   subtitle: string
   state: State
@@ -60,9 +60,32 @@ function nodesOf(overview: Pick<Overview, "peers" | "connections">): GraphNode[]
     relay: peer.relay,
     outgoing: false,
   }))
+  // A folder this peer syncs through is a link of its own: no peer is behind it until its files are read.
+  const folders: GraphNode[] = overview.connections
+    .filter(c => c.transport === "folder")
+    .map(folder => ({
+      key: folder.url,
+      transport: "folder",
+      title:
+        folder.url
+          .replace(/^file:\/\//, "")
+          .split("/")
+          .filter(Boolean)
+          .at(-1) ?? folder.url,
+      subtitle: "folder",
+      state: folder.status === "failed" ? "refused" : "in-sync",
+      edgeLabel: "",
+      lines: [
+        `${folder.status} · folder`,
+        folder.lastSyncAt ? `synced ${ago(folder.lastSyncAt)}` : "not synced yet",
+        ...(folder.refusal ? [clip(folder.refusal, 24)] : []),
+      ],
+      relay: false,
+      outgoing: true,
+    }))
   // A connection that is up is one of the peers above; one that is not has no peer yet: show where it points.
   const pending: GraphNode[] = overview.connections
-    .filter(c => c.status !== "connected")
+    .filter(c => c.status !== "connected" && c.transport !== "folder")
     .map(connection => ({
       key: connection.url,
       transport: connection.transport,
@@ -77,7 +100,7 @@ function nodesOf(overview: Pick<Overview, "peers" | "connections">): GraphNode[]
       relay: false,
       outgoing: true,
     }))
-  return [...peers, ...pending]
+  return [...peers, ...pending, ...folders]
 }
 
 export function renderNetwork(graph: HTMLElement, table: HTMLElement, overview: Overview): void {
