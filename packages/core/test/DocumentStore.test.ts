@@ -8,6 +8,7 @@ import * as A from "@automerge/automerge"
 import { Repo, type DocumentId } from "@automerge/automerge-repo"
 import { describe, expect, it } from "vitest"
 import { defineType, f, PurgedError, QuarantinedError, type Database, type Doc } from "../src/index.js"
+import { changeChunks } from "../src/database/ingest.js"
 import { adapterPair, MemoryStorage, openDb, sendDocs, sleep, storageKeys, waitFor } from "./helpers.js"
 
 const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false) } })
@@ -81,6 +82,23 @@ describe("a document whose type a peer changed", () => {
     await expectUnchanged(db, doc.id, "victim")
     expect(quarantines).toEqual([])
     expect((await db.change(Task, other.id, d => (d.done = true))).data.done).toBe(true)
+  })
+
+  it("is refused when only the changes arrive (saveSince) for a document in memory, checked without a copy", async () => {
+    const { db } = await openDb({ types: [Task, Note] })
+    const doc = await db.create(Task, { title: "victim" })
+    db.subscribe(doc.id, () => {})
+    const peer = await rawPeerCopy(db, doc.id)
+    const before = A.getHeads(peer.handle.doc())
+    peer.handle.change(d => (d.data.title = new A.ImmutableString("fine")))
+    peer.handle.change(d => (d.type = new A.ImmutableString("note")))
+    const since = A.saveSince(peer.handle.doc(), before)
+    expect(changeChunks(since)).toHaveLength(2)
+    expect(changeChunks(A.save(peer.handle.doc()))).toBeUndefined()
+    const refused: string[] = []
+    await db.replica.ingest([{ id: doc.id, bytes: since }], undefined, (_, reason) => refused.push(reason))
+    expect(refused).toEqual(["a document's type is fixed at its creation and cannot be changed"])
+    await expectUnchanged(db, doc.id, "victim")
   })
 
   it("is refused when the change arrives for a document not loaded, and stays so after a reopen", async () => {
