@@ -82,7 +82,9 @@ describe("sync through a folder", () => {
     expect(await json(["--data", b, "ls"])).toEqual([])
   })
 
-  it("two running machines converge through folders joined by a copier that copies in pieces, late and out of order", { timeout: 120_000 }, async () => {
+  it("two running machines converge through folders joined by a copier that copies in pieces, late and out of order", {
+    timeout: 120_000,
+  }, async () => {
     const { a, b, idA, idB } = await twoMachines()
     const [folderA, folderB] = [await dirs.make("cairn-folder-a-"), await dirs.make("cairn-folder-b-")]
     const copier = fileURLToPath(new URL("./fixtures/folderCopier.mjs", import.meta.url))
