@@ -8,7 +8,7 @@ import * as A from "@automerge/automerge"
 import { Repo, type DocumentId } from "@automerge/automerge-repo"
 import { describe, expect, it } from "vitest"
 import { defineType, f, PurgedError, QuarantinedError, type Database, type Doc } from "../src/index.js"
-import { changeChunks } from "../src/database/ingest.js"
+import { changeChunks } from "../src/database/StoredChunks.js"
 import { adapterPair, MemoryStorage, openDb, sendDocs, sleep, storageKeys, waitFor } from "./helpers.js"
 
 const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false) } })

@@ -4,22 +4,10 @@
  */
 import { setTimeout as sleep } from "node:timers/promises"
 import { afterEach, describe, expect, it } from "vitest"
-import {
-  Admission,
-  defineType,
-  f,
-  Logger,
-  Machine,
-  Peer,
-  type AttachOptions,
-  type LogEntry,
-  type TrustedGrants,
-  type TrustLookup,
-} from "../src/index.js"
-import { CairnClientAdapter } from "../src/network/CairnClientAdapter.js"
+import { Admission, defineType, f, Logger, Machine, Peer, type LogEntry } from "../src/index.js"
 import { CairnServerAdapter } from "../src/network/CairnServerAdapter.js"
-import { MemorySocket } from "../src/network/MemorySocket.js"
 import { waitFor } from "./helpers.js"
+import { serve, trusting } from "./memoryPeers.js"
 
 const Task = defineType("task", { fields: { title: f.string() } })
 const Note = defineType("note", { fields: { title: f.string() } })
@@ -35,31 +23,6 @@ async function peer(options: { wants?: "*" | string[]; log?: LogEntry[] } = {}) 
   const opened = await Peer.open({ machine, types: [Task, Note], wants: options.wants ?? "*", logger })
   open.push(opened)
   return { peer: opened, machine }
-}
-
-/** A server on `peer`, and a function that dials it from another peer over a fresh socket pair. */
-function serve(server: Peer, options?: AttachOptions) {
-  const attached = server.serve(hooks => new CairnServerAdapter(hooks), options)
-  const dial = (client: Peer, clientOptions?: AttachOptions) =>
-    client.dial(
-      hooks =>
-        new CairnClientAdapter({
-          url: "memory:server",
-          createSocket: () => {
-            const { client: socket, server: accepted } = MemorySocket.pair()
-            void attached.transport.acceptSocket(accepted)
-            return socket
-          },
-          ...hooks,
-        }),
-      clientOptions,
-    )
-  return { attached, dial }
-}
-
-function trusting(...machines: { machine: Machine; read: TrustedGrants["read"]; write: TrustedGrants["write"] }[]): TrustLookup {
-  const byKey = new Map(machines.map(({ machine, read, write }) => [machine.publicKey, { publicKey: machine.publicKey, read, write }]))
-  return { get: key => byKey.get(key), seen: () => {} }
 }
 
 describe("Peer", () => {

@@ -6,24 +6,9 @@
  * a flood, an old state replayed, silence.
  */
 import { afterEach, describe, expect, it } from "vitest"
-import {
-  Admission,
-  defineType,
-  f,
-  Logger,
-  Machine,
-  Peer,
-  Presence,
-  PresenceError,
-  type AttachOptions,
-  type PresenceEntry,
-  type TrustedGrants,
-  type TrustLookup,
-} from "../src/index.js"
+import { Admission, defineType, f, Logger, Machine, Peer, Presence, PresenceError, type PresenceEntry } from "../src/index.js"
 import { Emitter } from "../src/helpers/Emitter.js"
-import { CairnClientAdapter } from "../src/network/CairnClientAdapter.js"
-import { CairnServerAdapter } from "../src/network/CairnServerAdapter.js"
-import { MemorySocket } from "../src/network/MemorySocket.js"
+import { serve, trusting } from "./memoryPeers.js"
 import type { LinkedPeer } from "../src/presence/Presence.js"
 import type { PresenceMessage } from "../src/replication/protocol.js"
 import { sleep, waitFor } from "./helpers.js"
@@ -43,45 +28,28 @@ async function peer(wants: "*" | string[] = "*") {
   return { peer: opened, machine }
 }
 
-function trusting(...machines: { machine: Machine; read: TrustedGrants["read"]; write: TrustedGrants["write"] }[]): TrustLookup {
-  const byKey = new Map(machines.map(({ machine, read, write }) => [machine.publicKey, { publicKey: machine.publicKey, read, write }]))
-  return { get: key => byKey.get(key), seen: () => {} }
-}
-
-function serve(server: Peer, options?: AttachOptions) {
-  const attached = server.serve(hooks => new CairnServerAdapter(hooks), options)
-  return (client: Peer, clientOptions?: AttachOptions) =>
-    client.dial(
-      hooks =>
-        new CairnClientAdapter({
-          url: "memory:relay",
-          createSocket: () => {
-            const { client: socket, server: accepted } = MemorySocket.pair()
-            void attached.transport.acceptSocket(accepted)
-            return socket
-          },
-          ...hooks,
-        }),
-      clientOptions,
-    )
+/** phone → relay ← laptop: the phone may read and write tasks only, the laptop everything; both trust the relay. */
+async function phoneRelayLaptop() {
+  const relay = await peer()
+  const phone = await peer(["task"])
+  const laptop = await peer()
+  const relayTrusts = trusting(
+    { machine: phone.machine, read: ["task"], write: ["task"] },
+    { machine: laptop.machine, read: "*", write: "*" },
+  )
+  const { dial } = serve(relay.peer, { admission: new Admission({ machine: relay.machine, auth: { mode: "trust" }, trust: relayTrusts }) })
+  const trustsRelay = (machine: Machine) =>
+    new Admission({ machine, auth: { mode: "trust" }, trust: trusting({ machine: relay.machine, read: "*", write: "*" }) })
+  dial(phone.peer, { admission: trustsRelay(phone.machine) })
+  dial(laptop.peer, { admission: trustsRelay(laptop.machine) })
+  return { relay, phone, laptop }
 }
 
 const entryOf = (entries: PresenceEntry[], machineId: string) => entries.find(e => e.machineId === machineId)
 
 describe("presence between peers", () => {
   it("a phone behind a relay shows up on the laptop, with its state and the relay's links; link types only where readable", async () => {
-    const relay = await peer()
-    const phone = await peer(["task"])
-    const laptop = await peer()
-    const relayTrusts = trusting(
-      { machine: phone.machine, read: ["task"], write: ["task"] },
-      { machine: laptop.machine, read: "*", write: "*" },
-    )
-    const dial = serve(relay.peer, { admission: new Admission({ machine: relay.machine, auth: { mode: "trust" }, trust: relayTrusts }) })
-    const trustsRelay = (machine: Machine) =>
-      new Admission({ machine, auth: { mode: "trust" }, trust: trusting({ machine: relay.machine, read: "*", write: "*" }) })
-    dial(phone.peer, { admission: trustsRelay(phone.machine) })
-    dial(laptop.peer, { admission: trustsRelay(laptop.machine) })
+    const { relay, phone, laptop } = await phoneRelayLaptop()
 
     phone.peer.presence.set({ status: "on the train" })
     const seen: PresenceEntry[][] = []
@@ -111,18 +79,7 @@ describe("presence between peers", () => {
   })
 
   it("a cursor on a document reaches, through the relay, the peers that have it open and may read it; never others", async () => {
-    const relay = await peer()
-    const phone = await peer(["task"])
-    const laptop = await peer()
-    const relayTrusts = trusting(
-      { machine: phone.machine, read: ["task"], write: ["task"] },
-      { machine: laptop.machine, read: "*", write: "*" },
-    )
-    const dial = serve(relay.peer, { admission: new Admission({ machine: relay.machine, auth: { mode: "trust" }, trust: relayTrusts }) })
-    const trustsRelay = (machine: Machine) =>
-      new Admission({ machine, auth: { mode: "trust" }, trust: trusting({ machine: relay.machine, read: "*", write: "*" }) })
-    dial(phone.peer, { admission: trustsRelay(phone.machine) })
-    dial(laptop.peer, { admission: trustsRelay(laptop.machine) })
+    const { relay, phone, laptop } = await phoneRelayLaptop()
     const task = await laptop.peer.db.create(Task, { title: "shared" })
     const secret = await laptop.peer.db.create(Secret, { code: "1234" })
     await waitFor(() => phone.peer.db.catalog.get(task.id) && relay.peer.db.catalog.get(secret.id), 5_000)

@@ -14,6 +14,8 @@ import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/auto
 import type { Envelope } from "../document/envelope.js"
 
 const MAGIC = [0x85, 0x6f, 0x4a, 0x83]
+/** Chunk type of a change. */
+const CHANGE = 1
 /** Chunk type of a compressed change: its checksum is over the uncompressed bytes, so only its framing is checked. */
 const COMPRESSED_CHANGE = 2
 
@@ -42,33 +44,59 @@ export async function sortChunks(chunks: Chunk[]): Promise<StoredChunks> {
   return { good, bad }
 }
 
-/** True when `bytes` is a run of whole Automerge chunks whose checksums match. */
-export async function isIntact(bytes: Uint8Array): Promise<boolean> {
-  if (bytes.byteLength === 0) return false
+/** One Automerge chunk in a run of them: its type and where it starts and ends. */
+interface ChunkSpan {
+  type: number
+  start: number
+  end: number
+}
+
+/** The chunks `bytes` is a run of (magic, checksum, type, LEB128 length, body), or undefined if it is not whole. */
+function chunkSpans(bytes: Uint8Array): ChunkSpan[] | undefined {
+  const spans: ChunkSpan[] = []
   let offset = 0
   while (offset < bytes.byteLength) {
-    if (offset + 9 > bytes.byteLength) return false
-    for (let i = 0; i < 4; i++) if (bytes[offset + i] !== MAGIC[i]) return false
-    const type = bytes[offset + 8]!
+    if (offset + 9 > bytes.byteLength) return undefined
+    for (let i = 0; i < 4; i++) if (bytes[offset + i] !== MAGIC[i]) return undefined
     let length = 0
     let shift = 0
     let position = offset + 9
     for (;;) {
-      if (position >= bytes.byteLength || shift > 35) return false
+      if (position >= bytes.byteLength || shift > 35) return undefined
       const byte = bytes[position++]!
       length += (byte & 0x7f) * 2 ** shift
       shift += 7
       if ((byte & 0x80) === 0) break
     }
     const end = position + length
-    if (end > bytes.byteLength) return false
-    if (type !== COMPRESSED_CHANGE) {
-      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.subarray(offset + 8, end) as BufferSource))
-      for (let i = 0; i < 4; i++) if (digest[i] !== bytes[offset + 4 + i]) return false
-    }
+    if (end > bytes.byteLength) return undefined
+    spans.push({ type: bytes[offset + 8]!, start: offset, end })
     offset = end
   }
+  return spans
+}
+
+/** True when `bytes` is a run of whole Automerge chunks whose checksums match. */
+export async function isIntact(bytes: Uint8Array): Promise<boolean> {
+  if (bytes.byteLength === 0) return false
+  const spans = chunkSpans(bytes)
+  if (!spans) return false
+  for (const { type, start, end } of spans) {
+    if (type === COMPRESSED_CHANGE) continue
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.subarray(start + 8, end) as BufferSource))
+    for (let i = 0; i < 4; i++) if (digest[i] !== bytes[start + 4 + i]) return false
+  }
   return true
+}
+
+/**
+ * The change chunks `bytes` is made of (what `A.saveSince` writes), each to be decoded on its own; undefined when
+ * it holds anything else (a document, a bundle) or is not whole, for the caller to check another way.
+ */
+export function changeChunks(bytes: Uint8Array): Uint8Array[] | undefined {
+  const spans = chunkSpans(bytes)
+  if (!spans || spans.length === 0 || spans.some(span => span.type !== CHANGE && span.type !== COMPRESSED_CHANGE)) return undefined
+  return spans.map(({ start, end }) => bytes.subarray(start, end))
 }
 
 /** The bytes of several chunks as one run (what Automerge loads). */

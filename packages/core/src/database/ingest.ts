@@ -13,7 +13,7 @@ import type { CatalogEntry } from "../catalog/Catalog.js"
 import { fixedKeyRefusal, fixedKeyWritten, readEnvelope, verifyCreation, type Envelope } from "../document/envelope.js"
 import { headsKey } from "../document/heads.js"
 import type { DocumentStore } from "./DocumentStore.js"
-import { loadDocument, READ_ONLY_ACTOR } from "./StoredChunks.js"
+import { changeChunks, loadDocument, READ_ONLY_ACTOR } from "./StoredChunks.js"
 
 /**
  * An ingest that finds this many chunks stored for a document writes it as
@@ -161,37 +161,4 @@ async function ingestDetached(
 /** The fixed envelope key that the changes `doc` has beyond `heads` write, if any (see fixedKeyWritten). */
 function fixedKeyAdded(doc: A.Doc<Envelope>, heads: A.Heads): string | undefined {
   return fixedKeyWritten(A.getChangesSince(doc, heads))
-}
-
-const MAGIC = [0x85, 0x6f, 0x4a, 0x83]
-/** Automerge's chunk types for a change and a compressed change. */
-const CHANGE_CHUNKS = new Set([1, 2])
-
-/**
- * The change chunks `bytes` is made of (what `A.saveSince` writes), each to be decoded on its own; undefined when
- * it holds anything else (a document, a bundle) or is not well formed, for the caller to check another way.
- */
-export function changeChunks(bytes: Uint8Array): Uint8Array[] | undefined {
-  const chunks: Uint8Array[] = []
-  let at = 0
-  while (at < bytes.length) {
-    if (at + 9 > bytes.length || MAGIC.some((byte, i) => bytes[at + i] !== byte)) return undefined
-    if (!CHANGE_CHUNKS.has(bytes[at + 8]!)) return undefined
-    // The body's length, as unsigned LEB128, after magic (4), checksum (4) and type (1).
-    let length = 0
-    let shift = 0
-    let cursor = at + 9
-    for (;;) {
-      if (cursor >= bytes.length || shift > 28) return undefined
-      const byte = bytes[cursor++]!
-      length += (byte & 0x7f) * 2 ** shift
-      shift += 7
-      if ((byte & 0x80) === 0) break
-    }
-    const end = cursor + length
-    if (end > bytes.length) return undefined
-    chunks.push(bytes.subarray(at, end))
-    at = end
-  }
-  return chunks.length > 0 ? chunks : undefined
 }
