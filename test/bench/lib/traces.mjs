@@ -13,9 +13,21 @@ const TRACES = [
   "/work/shared/data/editing-traces/",
 ]
 
+/** A prefix of automerge-paper kept in the repository (test/fixtures/editing-traces/README.md), for a machine without the traces. */
+const FIXTURE = {
+  name: "automerge-paper",
+  transactions: 3000,
+  path: fileURLToPath(new URL("../../fixtures/editing-traces/automerge-paper-3000.json.gz", import.meta.url)),
+}
+
 /** A trace by name (`automerge-paper`), its first `limit` transactions if given. A prefix ends at the text its transactions make. */
 export function loadTrace(name, limit) {
   const dir = TRACES.find(path => existsSync(`${path}${name}.json.gz`))
+  if (!dir && name === FIXTURE.name && limit !== undefined && limit <= FIXTURE.transactions) {
+    const prefix = JSON.parse(gunzipSync(readFileSync(FIXTURE.path)).toString("utf8"))
+    const txns = prefix.txns.slice(0, limit)
+    return { ...prefix, txns, endContent: applyToString(prefix.startContent ?? "", txns) }
+  }
   if (!dir) throw new Error(`editing trace ${name} not found (looked in ${TRACES.join(", ")})`)
   const trace = JSON.parse(gunzipSync(readFileSync(`${dir}${name}.json.gz`)).toString("utf8"))
   if (limit === undefined || limit >= trace.txns.length) return trace
