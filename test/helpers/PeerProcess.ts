@@ -23,6 +23,10 @@ export interface PeerProcessOptions {
    * "task-v1" or "task-v2", two versions of one task type (test/fixtures/evolvingTypes.mjs).
    */
   types?: "tour" | "task-v1" | "task-v2"
+  /** The machine's name. */
+  name?: string
+  /** Presence republished every N ms, and a machine silent for 3N dropped (default 10 s, 30 s). */
+  presenceMs?: number
 }
 
 export class PeerProcess {
@@ -53,6 +57,8 @@ export class PeerProcess {
     if (options.relay) args.push("--relay")
     if (options.auth) args.push(`--auth=${options.auth}`)
     if (options.types) args.push(`--types=${options.types}`)
+    if (options.name) args.push(`--name=${options.name}`)
+    if (options.presenceMs) args.push(`--presence-ms=${options.presenceMs}`)
     const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] })
     const peer = new PeerProcess(child, options)
     await new Promise<void>((resolve, reject) => {

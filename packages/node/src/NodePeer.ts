@@ -9,6 +9,7 @@ import {
   Admission,
   Logger,
   Peer,
+  type PeerOptions,
   type Database,
   type Presence,
   type LogCallback,
@@ -58,6 +59,8 @@ export interface NodePeerOptions {
   auth?: AuthMode
   /** Per-connection limits (frame size, connections per machine, message rate). */
   limits?: NetworkLimits
+  /** Presence timing: republish every `heartbeatMs` (default 10 s); a machine silent for `expireMs` (default three heartbeats) is dropped. */
+  presence?: PeerOptions["presence"]
 }
 
 export class NodePeer {
@@ -102,6 +105,7 @@ export class NodePeer {
         repoStorage,
         storageDamaged: storage.damage.catalog,
         logger,
+        ...(options.presence ? { presence: options.presence } : {}),
       })
       await handleStorageDamage(peer.db, storage, storageLog)
       const trust = await TrustList.open(directory.path)

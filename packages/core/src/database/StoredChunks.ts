@@ -11,6 +11,7 @@
  */
 import * as A from "@automerge/automerge"
 import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo"
+import { sha256 } from "@noble/hashes/sha2"
 import type { Envelope } from "../document/envelope.js"
 
 const MAGIC = [0x85, 0x6f, 0x4a, 0x83]
@@ -18,6 +19,12 @@ const MAGIC = [0x85, 0x6f, 0x4a, 0x83]
 const CHANGE = 1
 /** Chunk type of a compressed change: its checksum is over the uncompressed bytes, so only its framing is checked. */
 const COMPRESSED_CHANGE = 2
+/**
+ * Chunks up to this size are hashed in JavaScript, at once; larger ones by WebCrypto. Measured here: 9 µs for a
+ * 300-byte chunk in JavaScript against 90 µs for `crypto.subtle.digest` (an asynchronous job each), which wins only
+ * past about 20 KiB (1 MiB: 0.9 ms against 5 ms).
+ */
+const SYNC_HASH_MAX_BYTES = 16 * 1024
 
 export interface StoredChunks {
   /** Readable chunks, snapshots first. */
@@ -83,7 +90,9 @@ export async function isIntact(bytes: Uint8Array): Promise<boolean> {
   if (!spans) return false
   for (const { type, start, end } of spans) {
     if (type === COMPRESSED_CHANGE) continue
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.subarray(start + 8, end) as BufferSource))
+    const body = bytes.subarray(start + 8, end)
+    const digest =
+      body.byteLength <= SYNC_HASH_MAX_BYTES ? sha256(body) : new Uint8Array(await crypto.subtle.digest("SHA-256", body as BufferSource))
     for (let i = 0; i < 4; i++) if (digest[i] !== bytes[start + 4 + i]) return false
   }
   return true
