@@ -56,18 +56,18 @@ describe("presence across processes: phone → relay ← laptop", () => {
     const phoneSeen = await eventually(async () => {
       const entries: Entry[] = await laptop.peer.call("presence")
       const entry = entries.find(e => e.machineId === phone.info.machineId)
-      return entry?.state.status === "on the train" && entries
+      return entry?.state.status === "on the train" ? entries : undefined
     })
-    const phoneAtLaptop = phoneSeen.find(e => e.machineId === phone.info.machineId)!
+    const phoneAtLaptop = phoneSeen!.find(e => e.machineId === phone.info.machineId)!
     expect(phoneAtLaptop).toMatchObject({ name: "phone", via: relay.info.machineId, state: { battery: 71 } })
     expect(phoneAtLaptop.links.map(l => l.machineId)).toEqual([relay.info.machineId])
     // The relay's links as the laptop sees them: the phone's syncs only name types the laptop may read.
     const relayAtLaptop = await eventually(async () => {
       const entries: Entry[] = await laptop.peer.call("presence")
       const entry = entries.find(e => e.machineId === relay.info.machineId)
-      return entry?.links.length === 2 && entry
+      return entry?.links.length === 2 ? entry : undefined
     })
-    const phoneLink = relayAtLaptop.links.find(l => l.machineId === phone.info.machineId)!
+    const phoneLink = relayAtLaptop!.links.find(l => l.machineId === phone.info.machineId)!
     expect(phoneLink.types).not.toContain("note")
     expect(phoneLink.types).not.toContain("*")
 
