@@ -29,7 +29,17 @@ async function gated(grants: { read: string[] | "*"; write: string[] | "*" }) {
   const empty = A.generateSyncMessage(A.init(), A.initSyncState())[1]!
   const message = (type: string, documentId: string, data?: Uint8Array) =>
     ({ type, senderId: "peer", targetId: "me", documentId, ...(data ? { data } : {}) }) as unknown as Message
-  return { replicator, sent, task, note, carrying, empty, message }
+  return { db, replicator, sent, task, note, carrying, empty, message }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.byteLength
+  }
+  return out
 }
 
 describe("the gate for automerge-repo messages", () => {
@@ -57,6 +67,27 @@ describe("the gate for automerge-repo messages", () => {
     expect(replicator.admitRepoMessage("peer", message("ephemeral", task.id, new Uint8Array(4096)))).toBe("pass")
     expect(replicator.admitRepoMessage("peer", message("ephemeral", task.id, new Uint8Array(4097)))).toBe("drop")
     expect(replicator.admitRepoMessage("peer", message("ephemeral", task.id))).toBe("drop")
+  })
+
+  it("passes a writer's changes in every form a sync message carries them, and refuses a fixed key rewritten in any", async () => {
+    // Automerge runs several changes together in one entry of a sync message, or sends a whole document; read as one
+    // change each they failed to decode, and the gate dropped every such message: live sync of a document being typed
+    // into stopped, and its keystrokes reached the other peer only by the batched pull.
+    const { db, replicator, sent, task, message } = await gated({ read: "*", write: "*" })
+    const base = A.load<any>((await db.replica.store.readStored(task.id))!)
+    const one = A.change(A.clone(base), doc => (doc.data.title = "one"))
+    const two = A.change(A.clone(one), doc => (doc.data.title = "two"))
+    const runTogether = concat(A.getChanges(base, two))
+    const sync = (changes: Uint8Array[]) => message("sync", task.id, A.encodeSyncMessage({ heads: [], need: [], have: [], changes }))
+    expect(replicator.admitRepoMessage("peer", sync([runTogether]))).toBe("pass")
+    expect(replicator.admitRepoMessage("peer", sync([A.save(two)]))).toBe("pass")
+    expect(replicator.admitRepoMessage("peer", sync([A.getLastLocalChange(one)!, A.getLastLocalChange(two)!]))).toBe("pass")
+
+    const retyped = A.change(A.clone(one), doc => (doc.type = new A.ImmutableString("note")))
+    for (const changes of [[A.getLastLocalChange(retyped)!], [concat(A.getChanges(base, retyped))], [A.save(retyped)]])
+      expect(replicator.admitRepoMessage("peer", sync(changes))).toBe("drop")
+    const denied = sent.filter(m => m.t === "denied") as { ids: string[]; reason: string }[]
+    expect(denied.map(m => m.reason)).toEqual(Array(3).fill("a document's type is fixed at its creation and cannot be changed"))
   })
 
   it("drops every kind it does not know, and everything from a peer with no session", async () => {

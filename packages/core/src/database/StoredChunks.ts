@@ -108,6 +108,27 @@ export function changeChunks(bytes: Uint8Array): Uint8Array[] | undefined {
   return spans.map(({ start, end }) => bytes.subarray(start, end))
 }
 
+/** Chunk type of a whole document (what `A.save` writes): every change of it, with no outside dependency. */
+const DOCUMENT = 0
+
+/**
+ * Every change in `bytes`, one encoded change each, as a sync message can carry them: change chunks, several run
+ * together, or a whole document (Automerge sends one to a peer that has little). Undefined when it holds anything
+ * else or is not whole: the caller must then check the changes against the document they apply to.
+ */
+export function changesIn(bytes: Uint8Array): Uint8Array[] | undefined {
+  const spans = chunkSpans(bytes)
+  if (!spans || spans.length === 0) return undefined
+  const changes: Uint8Array[] = []
+  for (const { type, start, end } of spans) {
+    const chunk = bytes.subarray(start, end)
+    if (type === CHANGE || type === COMPRESSED_CHANGE) changes.push(chunk)
+    else if (type === DOCUMENT) changes.push(...A.getAllChanges(A.load(chunk, { actor: READ_ONLY_ACTOR })))
+    else return undefined
+  }
+  return changes
+}
+
 /** The bytes of several chunks as one run (what Automerge loads). */
 export function concatChunks(chunks: Chunk[]): Uint8Array {
   const parts = chunks.map(c => c.data).filter((d): d is Uint8Array => !!d)
