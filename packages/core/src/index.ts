@@ -48,6 +48,7 @@ export { machineIdOfActor, toHex, fromHex } from "./identity/actor.js"
 export { encodeDocument, decodeDocument, EXPORT_FORMAT, type ExportedDocument, type DecodedDocument } from "./codec/exportCodec.js"
 export * from "./errors.js"
 export { Replicator, type ReplicatorOptions, type Grants, type PeerLink, type PeerStatus } from "./replication/Replicator.js"
+export { compareDefinitions, describeMismatch, type SchemaMismatch } from "./replication/definitions.js"
 export {
   PROTOCOL_VERSION,
   selects,

@@ -112,6 +112,11 @@ export class Database extends Emitter<DatabaseEvents> {
     return this.#definitions.get(type)
   }
 
+  /** Every definition this peer has. */
+  definitions(): TypeDefinition[] {
+    return [...this.#definitions.values()]
+  }
+
   /** Every type that has documents here, with how many live (not deleted) documents each has. */
   types(): { type: string; count: number }[] {
     return this.catalog

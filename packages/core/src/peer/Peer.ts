@@ -11,6 +11,7 @@ import { Logger } from "../helpers/Logger.js"
 import type { MachineIdentity } from "../identity/Machine.js"
 import type { CairnClientAdapter } from "../network/CairnClientAdapter.js"
 import { Presence, type PresenceOptions } from "../presence/Presence.js"
+import { describeMismatch } from "../replication/definitions.js"
 import { Replicator } from "../replication/Replicator.js"
 import type { TypeSelection } from "../replication/protocol.js"
 import type { TypeDefinition } from "../schema/TypeDefinition.js"
@@ -75,6 +76,13 @@ export class Peer {
       },
     })
     const sync = logger.child("sync")
+    // A definition another peer cannot live beside ours is worth a warning: it is why its documents will be quarantined.
+    const warnIncompatible = (r: Replicator) =>
+      r.on("incompatible", ({ machineId, mismatches }) => {
+        const name = r.status().find(status => status.machineId === machineId)?.name ?? machineId
+        for (const mismatch of mismatches) sync.warn(describeMismatch(mismatch, name))
+      })
+    warnIncompatible(replicator)
     const end = (peerId: string) => {
       const own = this.#own.get(peerId)
       if (!own) return
@@ -89,6 +97,7 @@ export class Peer {
       startOwnReplicator: peerId => {
         end(peerId)
         const own = new Replicator(db, { wants: replicator.wants, onProtocolError: (peer, reason) => sync.info(`peer ${peer}: ${reason}`) })
+        warnIncompatible(own)
         this.#own.set(peerId, own)
         return own
       },

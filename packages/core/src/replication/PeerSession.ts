@@ -12,6 +12,7 @@ import { headsKey } from "../document/heads.js"
 import { Emitter } from "../helpers/Emitter.js"
 import type { CheckpointStore } from "./CheckpointStore.js"
 import type { LaneContext, PeerLink, SessionReplica, SessionSettings } from "./LaneContext.js"
+import type { SchemaMismatch } from "./definitions.js"
 import { selects, type ControlMessage, type Grants, type ReplicationInfo, type TypeSelection } from "./protocol.js"
 import { PullingLane } from "./PullingLane.js"
 import { ServingLane } from "./ServingLane.js"
@@ -30,6 +31,8 @@ export interface PeerStatus {
   received: number
   /** Set while a pull from this peer has made no progress for the stall timeout: what it is waiting for. */
   stalled?: string
+  /** Types the peer defines in a way this peer's definitions cannot live beside (see replication/definitions.ts). */
+  schemas?: SchemaMismatch[]
 }
 
 export interface PeerSessionOptions {
@@ -66,6 +69,7 @@ export class PeerSession extends Emitter<PeerSessionEvents> {
   #closed = false
   /** Entries the peer sent us changed here during our pull from it: it is told to pull when that pull is over (see touched). */
   #echo = false
+  #schemas: SchemaMismatch[] = []
   #remotePulledSeq = -1
   #relevantSeq = 0
 
@@ -133,6 +137,12 @@ export class PeerSession extends Emitter<PeerSessionEvents> {
     this.#pulling.start()
   }
 
+  /** The peer's definitions that ours cannot live beside, as found when it sent them. */
+  noteSchemas(mismatches: SchemaMismatch[]): void {
+    this.#schemas = mismatches
+    this.#changed()
+  }
+
   close(): void {
     this.#closed = true
     this.#pulling.stop()
@@ -190,6 +200,7 @@ export class PeerSession extends Emitter<PeerSessionEvents> {
       sent: this.#serving.sent,
       received: this.#pulling.received,
       ...(stalled ? { stalled } : {}),
+      ...(this.#schemas.length > 0 ? { schemas: this.#schemas.map(m => ({ ...m })) } : {}),
     }
   }
 

@@ -19,6 +19,7 @@ import { Emitter } from "../helpers/Emitter.js"
 import type { InboundVerdict } from "../network/CairnNetworkAdapter.js"
 import { CheckpointStore } from "./CheckpointStore.js"
 import { PeerSession, type PeerLink, type PeerStatus } from "./PeerSession.js"
+import { compareDefinitions, type SchemaMismatch } from "./definitions.js"
 import {
   PROTOCOL_VERSION,
   malformed,
@@ -62,6 +63,8 @@ export interface ReplicatorEvents extends Record<string, unknown> {
   unlinked: { peerId: string }
   /** A presence message arrived from a connected peer (well-formed; Presence checks its signature). */
   presence: { peerId: string; message: PresenceMessage }
+  /** A peer's definitions of types synced with it cannot live beside ours (sent at connect; see replication/definitions.ts). */
+  incompatible: { peerId: string; machineId: string; mismatches: SchemaMismatch[] }
 }
 
 const NOTIFY_DELAY_MS = 15
@@ -174,6 +177,12 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     })
     this.#sessions.set(link.peerId, session)
     this.#db.repo.shareConfigChanged()
+    // Before the first pull: the peer has read them by the time it answers anything of ours.
+    const defs = this.#db
+      .definitions()
+      .filter(definition => session.sends(definition.name) || session.accepts(definition.name))
+      .map(definition => definition.toJSON())
+    if (defs.length > 0) link.send({ t: "definitions", defs })
     session.start()
     session.fetch(this.#replica.damaged())
     this.emit("linked", {
@@ -209,7 +218,21 @@ export class Replicator extends Emitter<ReplicatorEvents> {
       return
     }
     if ((message as ControlMessage).t === "presence") return this.emit("presence", { peerId, message: message as PresenceMessage })
+    if ((message as ControlMessage).t === "definitions") return this.#compareDefinitions(session, (message as { defs: unknown[] }).defs)
     session.receive(message as ControlMessage).catch(error => this.options.onProtocolError?.(peerId, String(error)))
+  }
+
+  /** A peer's definitions arrived (at connect): compare them with ours, and say where they cannot live together. */
+  #compareDefinitions(session: PeerSession, defs: unknown[]): void {
+    // Only types the peer may know of here: a definition is no way to learn that another type exists.
+    const local = (type: string) => (session.sends(type) || session.accepts(type) ? this.#db.definition(type) : undefined)
+    const { mismatches, problems } = compareDefinitions(local, defs)
+    for (const problem of problems) this.options.onProtocolError?.(session.peerId, problem)
+    session.noteSchemas(mismatches)
+    if (mismatches.length > 0) {
+      const { machineId } = session.status()
+      this.emit("incompatible", { peerId: session.peerId, machineId, mismatches })
+    }
   }
 
   /**

@@ -13,6 +13,8 @@
  *   B → A  notify                      B changed something A may want: pull again
  *   B → A  denied { ids, reason }      B refused A's changes to these documents (no write grant)
  *   A ↔ B  presence { body, sig, ... } a machine's state and links, signed by it (see presence/Presence.ts)
+ *   A ↔ B  definitions { defs }        at connect: its definitions of the types the other may read or write
+ *                                      (see replication/definitions.ts)
  *
  * A checkpoint is (B's catalog epoch, B's change sequence number), so a
  * reconnect after a day offline moves the entries changed since, not a
@@ -24,6 +26,8 @@
  * send is answered `refused`); A asks again when one does not come (see
  * PeerSession), and ignores offers for a pull it has since sent again.
  */
+import { MAX_DEFINITIONS } from "./definitions.js"
+
 export const PROTOCOL_VERSION = 1
 
 /** Which types a peer wants: a list, or every type. */
@@ -85,6 +89,7 @@ export type ControlMessage =
   | { t: "pulled"; seq: number }
   | { t: "notify" }
   | { t: "denied"; ids: string[]; reason: string }
+  | { t: "definitions"; defs: unknown[] }
   | PresenceMessage
 
 /** True when `type` is in the selection. */
@@ -149,6 +154,10 @@ export function malformed(message: unknown): string | undefined {
       return Array.isArray(m.ids) && m.ids.every(id => typeof id === "string") && typeof m.reason === "string"
         ? undefined
         : "denied: bad fields"
+    case "definitions":
+      return Array.isArray(m.defs) && m.defs.length <= MAX_DEFINITIONS && m.defs.every(d => typeof d === "object" && d !== null)
+        ? undefined
+        : "definitions: bad list"
     case "presence":
       if (typeof m.body !== "string" || m.body.length > MAX_PRESENCE_BODY) return "presence: bad body"
       if (!(m.sig instanceof Uint8Array) || m.sig.length !== 64 || typeof m.key !== "string" || !/^[0-9a-f]{64}$/.test(m.key))
