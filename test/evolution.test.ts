@@ -4,7 +4,8 @@
  * allowed status; see test/fixtures/evolvingTypes.mjs), editing the same
  * documents, offline too, and syncing through the version 1 peer. Compatible
  * changes need nothing: every peer converges, each reads its own shape, and
- * the older peer keeps and passes on what it does not know.
+ * the older peer keeps and passes on what it does not know. A version 3
+ * that renames a field is named at connect by both sides.
  */
 import { afterAll, describe, expect, it } from "vitest"
 import { PeerProcess, TempDirs, eventually } from "./helpers/PeerProcess.js"
@@ -16,7 +17,7 @@ afterAll(async () => {
   await dirs.cleanup()
 })
 
-async function start(types: "task-v1" | "task-v2"): Promise<PeerProcess> {
+async function start(types: "task-v1" | "task-v2" | "task-v3"): Promise<PeerProcess> {
   const peer = await PeerProcess.start({ dir: await dirs.make(), types })
   running.push(peer)
   return peer
@@ -77,4 +78,25 @@ describe("a type at two versions", () => {
     expect((await old.call("get", { id: fromOld })).data).toMatchObject({ title: "made by version 1", priority: 3, status: "done" })
     await Promise.all([old.stop(), left.stop(), right.stop()])
   }, 60_000)
+
+  it("a peer at a version this one cannot live beside is named at connect, in its status and a warning, and syncing goes on", async () => {
+    const old = await start("task-v1")
+    const renamed = await start("task-v3")
+    const fromOld = await old.call("create", { type: "task", data: { title: "made by version 1" } })
+    const { url } = await old.call("listen")
+    await renamed.call("connect", { url })
+    await renamed.call("synced")
+    const [atOld] = await old.call("peers")
+    expect(atOld.schemas).toEqual([expect.objectContaining({ type: "task", localVersion: 1, remoteVersion: 3, verdict: "needs a lens" })])
+    expect(atOld.schemas[0].fields.map((field: { path: string; change: string }) => `${field.path} ${field.change}`).sort()).toEqual([
+      "name added",
+      "title removed",
+    ])
+    const [atRenamed] = await renamed.call("peers")
+    expect(atRenamed.schemas[0]).toMatchObject({ type: "task", localVersion: 3, remoteVersion: 1 })
+    expect(renamed.stderr.join("")).toMatch(/defines task as version 1, this peer as version 3: needs a lens \(title removed; name added\)/)
+    // The document still arrives; version 3 finds it lacks `name` and quarantines it, with the reason, rather than lose it.
+    await eventually(async () => (await renamed.call("entry", { id: fromOld }))?.quarantined)
+    expect((await renamed.call("entry", { id: fromOld })).quarantined).toMatch(/name/)
+  })
 })
