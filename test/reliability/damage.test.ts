@@ -9,9 +9,12 @@ import { describe, expect, it } from "vitest"
 import { damageReplayCommand, MODES, runDamage } from "./lib/damage.mjs"
 
 const seed = Number(process.env.CAIRN_DAMAGE_SEED ?? 2)
+// Seed 3 of "everything" found that damage was reported again on every open (the damaged records stayed in the
+// log) and that a document whose lost record held nothing new stayed "damaged" after its peer had synced.
+const runs = [...MODES.map(mode => ({ mode, seed })), ...(process.env.CAIRN_DAMAGE_SEED ? [] : [{ mode: "everything", seed: 3 }])]
 
 describe("damaged storage", () => {
-  for (const mode of MODES) {
+  for (const { mode, seed } of runs) {
     it(`${mode}: opens, reports, rebuilds, recovers from a peer, loses nothing healthy (seed ${seed})`, { timeout: 90_000 }, async () => {
       const result = await runDamage({ seed, mode })
       if (result.failures.length > 0) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest"
 import { isValidDocumentId } from "@automerge/automerge-repo"
 import { Catalog, defineType, f, isVisible } from "../src/index.js"
 import { MemoryStorage, openDb, storageKeys } from "./helpers.js"
+import { hasImplausibleEntries } from "../src/database/rebuild.js"
 
 const Task = defineType("task", { fields: { title: f.string() } })
 const Note = defineType("note", { fields: { body: f.text() } })
@@ -199,6 +200,22 @@ describe("Catalog", () => {
       const bad = JSON.stringify({ format: 1, epoch: "x", seq: 1, entries: [{ id: 3 }] })
       storage.data.set(["cairn-catalog", "snapshot"].join("\u0000"), new TextEncoder().encode(bad))
       await expectRebuilt(storage, tasks, notes, entries)
+    })
+
+    it("checks each id's own checksum on a storage without checksums, and only its shape on one that checksums every record", async () => {
+      const { tasks } = await populated()
+      const good = tasks[0]!.id
+      const swapped = good.slice(0, -2) + (good.at(-2) === "a" ? "b" : "a") + good.at(-1)
+      const plausible = async (id: string, checksummed: boolean) => {
+        const { catalog } = await Catalog.load(undefined)
+        catalog.set({ id, type: "task", createdAt: 1, createdBy: "m", modifiedAt: 1, deletedAt: null, heads: [] })
+        return !hasImplausibleEntries(catalog, checksummed)
+      }
+      expect([await plausible(good, false), await plausible(good, true)]).toEqual([true, true])
+      // A flipped character that stays base58: only the id's checksum finds it (the log's record checksum would have).
+      expect([await plausible(swapped, false), await plausible(swapped, true)]).toEqual([false, true])
+      const notBase58 = good.replace(/.$/, "0")
+      expect([await plausible(notBase58, false), await plausible(notBase58, true)]).toEqual([false, false])
     })
 
     it("keeps purge tombstones it can still read, and reports documents it cannot load", async () => {

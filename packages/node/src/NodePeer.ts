@@ -65,6 +65,8 @@ export interface NodePeerOptions {
 
 export class NodePeer {
   #closed = false
+  /** Resolves once damage found on open is dealt with for good (see handleStorageDamage); close waits for it. */
+  #damageSettled: { stop(): Promise<void> } | undefined
   #discovery: { discovery: Discovery; stop: () => void } | undefined
   readonly #folders = new Set<FolderSync>()
 
@@ -107,7 +109,7 @@ export class NodePeer {
         logger,
         ...(options.presence ? { presence: options.presence } : {}),
       })
-      await handleStorageDamage(peer.db, storage, storageLog)
+      const damageSettled = await handleStorageDamage(peer, storage, storageLog)
       const trust = await TrustList.open(directory.path)
       const admission = new Admission({
         machine,
@@ -116,7 +118,9 @@ export class NodePeer {
         ...(options.limits?.connectionsPerMachine !== undefined ? { connectionsPerMachine: options.limits.connectionsPerMachine } : {}),
       })
       const network = new PeerNetwork(peer, admission, options.limits)
-      return new NodePeer(directory, peer, network, trust, storage, repoStorage)
+      const opened = new NodePeer(directory, peer, network, trust, storage, repoStorage)
+      opened.#damageSettled = damageSettled
+      return opened
     } catch (error) {
       await storage?.close().catch(() => {})
       await directory.unlock()
@@ -247,6 +251,7 @@ export class NodePeer {
       await this.trust.close()
     } finally {
       try {
+        await this.#damageSettled?.stop()
         await this.peer.close()
       } finally {
         this.repoStorage.retire()
@@ -257,10 +262,18 @@ export class NodePeer {
   }
 }
 
-/** Deal with damage the storage found (on this open or an earlier one), then let it forget the record. */
-async function handleStorageDamage(db: Database, storage: PeerStorage, log: Logger): Promise<void> {
+/**
+ * Deal with damage the storage found (on this open or an earlier one). The
+ * storage keeps its record of it (damage.json) until every damaged document
+ * is whole again, taken back from a peer, so a restart before that still
+ * fetches them; then both logs are compacted, which drops the damaged records
+ * (or every open would find them again and report the same damage), and the
+ * record is forgotten.
+ */
+async function handleStorageDamage(peer: Peer, storage: PeerStorage, log: Logger): Promise<{ stop(): Promise<void> } | undefined> {
+  const { db } = peer
   const damage = storage.damage
-  if (!damage.catalog && !damage.unknownDocuments && damage.documents.length === 0) return
+  if (!damage.catalog && !damage.unknownDocuments && damage.documents.length === 0) return undefined
   if (damage.catalog) {
     // The catalog was rebuilt from the damaged documents, so it cannot tell what they lack: fetch them again.
     for (const id of damage.documents)
@@ -277,5 +290,34 @@ async function handleStorageDamage(db: Database, storage: PeerStorage, log: Logg
         .join(", ")}`,
     )
   await db.replica.flush()
-  await storage.damageHandled()
+  const settle = async () => {
+    await db.replica.flush()
+    await storage.compact()
+    await storage.damageHandled()
+  }
+  if (db.damaged().length === 0) {
+    await settle()
+    return undefined
+  }
+  // A document is whole again when a peer's copy lands (a change) or a peer confirms it has nothing more (a pull ends).
+  let settling: Promise<void> | undefined
+  const check = () => {
+    if (settling || db.damaged().length > 0) return
+    unsubscribe()
+    settling = settle().catch(error =>
+      log.warn(
+        `storage: compacting after damage was repaired failed (${(error as Error)?.message ?? error}); it is found again on the next open`,
+      ),
+    )
+  }
+  const stops = [db.on("change", check), peer.replicator.on("status", check)]
+  const unsubscribe = () => {
+    for (const stop of stops.splice(0)) stop()
+  }
+  return {
+    stop: async () => {
+      unsubscribe()
+      await settling
+    },
+  }
 }

@@ -163,6 +163,11 @@ export class DocumentStore extends Emitter<StoreEvents> {
     return doc && A.getHeads(doc).length > 0 ? doc : undefined
   }
 
+  /** A peer sent a document and it brought nothing new: if it was damaged, it is repaired as far as that peer knows. */
+  confirmedByPeer(id: string, doc: A.Doc<Envelope>): void {
+    this.#damaged.settle(id, doc, "peer")
+  }
+
   /** Documents found damaged here and not yet recovered from a peer. */
   damaged(): DamagedDocument[] {
     return this.#damaged.list()

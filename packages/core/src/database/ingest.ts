@@ -128,7 +128,12 @@ async function ingestDetached(
   // A document we did not ask for by its real type is not stored at all (a peer cannot push other types in).
   if (!(cached || stored?.bytes) && envelope.ok && !acceptType(envelope.meta.type)) return
   const before = catalog.get(id)
-  if (before && headsKey(before.heads) === headsKey(A.getHeads(doc))) return
+  if (before && headsKey(before.heads) === headsKey(A.getHeads(doc))) {
+    // Nothing new: the peer holds nothing this copy lacks. A document whose damage left what it lacked unknown
+    // (a rebuilt catalog) is whole, then; waiting for changes that will never come, it stayed "damaged" for good.
+    store.confirmedByPeer(id, doc)
+    return
+  }
   const fixed = held && held.length > 0 ? fixedKeyAdded(doc, held) : undefined
   if (fixed !== undefined) return refuse(id, fixedKeyRefusal(fixed))
   // A document new here: its creation proof is checked once, now (see document/envelope.ts).

@@ -31,9 +31,13 @@ export async function openCatalog(
   storageDamaged: boolean,
 ): Promise<{ catalog: Catalog; repairs?: RebuildReport }> {
   const { catalog, found, damaged } = await Catalog.load(storage)
+  const checksummed = (storage as { checksummed?: unknown } | undefined)?.checksummed === true
   if (
     storage &&
-    (damaged || hasImplausibleEntries(catalog) || (found && storageDamaged) || (!found && (await storageHasDocuments(storage))))
+    (damaged ||
+      hasImplausibleEntries(catalog, checksummed) ||
+      (found && storageDamaged) ||
+      (!found && (await storageHasDocuments(storage))))
   ) {
     const rebuilt = await rebuildCatalog(storage, catalog)
     return { catalog: rebuilt.catalog, repairs: rebuilt.report }
@@ -61,14 +65,23 @@ function isDocumentChunk(chunk: { key: string[]; data?: Uint8Array }): boolean {
   return (kind === "snapshot" || kind === "incremental") && id !== undefined && isValidDocumentId(id)
 }
 
+/** What a document id looks like (base58 of 16 bytes and a 4-byte checksum), without checking the checksum. */
+const DOCUMENT_ID_SHAPE = /^[1-9A-HJ-NP-Za-km-z]{20,40}$/
+
 /**
  * True when a catalog that parsed holds entries no Cairn peer could have
- * written: catalog records carry no checksum, so a flipped byte inside a
- * string (an id, a head, a type) still parses. Such a catalog is rebuilt.
+ * written: catalog records carry no checksum of their own, so on a storage
+ * that keeps none either (IndexedDB, files) a flipped byte inside a string
+ * (an id, a head, a type) still parses. Such a catalog is rebuilt. A storage
+ * that checksums every record (`checksummed`, the Node peer's log) skips a
+ * damaged one instead, so there an id is only checked for its shape: its own
+ * checksum (base58check, two SHA-256 per id) took a third of opening a
+ * directory of 10,000 documents (107 of 336 ms).
  */
-export function hasImplausibleEntries(catalog: Catalog): boolean {
+export function hasImplausibleEntries(catalog: Catalog, checksummed = false): boolean {
+  const validId = checksummed ? (id: string) => DOCUMENT_ID_SHAPE.test(id) : isValidDocumentId
   for (const entry of catalog.entries()) {
-    if (!isValidDocumentId(entry.id) || !isTypeName(entry.type) || !entry.heads.every(head => HEAD.test(head))) return true
+    if (!validId(entry.id) || !isTypeName(entry.type) || !entry.heads.every(head => HEAD.test(head))) return true
     if (
       !Number.isFinite(entry.createdAt) ||
       !Number.isFinite(entry.modifiedAt) ||

@@ -40,6 +40,10 @@ export interface PeerStorage extends StorageAdapterInterface {
   readonly damage: StorageDamage
   /** The database has dealt with `damage` (rebuilt its catalog, checked the documents): forget it. */
   damageHandled(): Promise<void>
+  /** Rewrite both logs with their live records only: dead and damaged ones are dropped for good. */
+  compact(): Promise<void>
+  /** Every record carries a checksum: a damaged one is skipped and reported (`damage`), never read back (see core's hasImplausibleEntries). */
+  readonly checksummed: true
 }
 
 /**
@@ -86,11 +90,18 @@ export async function openStorage(path: string, options: OpenStorageOptions = {}
 
 /** The documents' log and the catalog's log behind one adapter, routed by the key's first part. */
 class SplitStorage implements PeerStorage {
+  readonly checksummed = true
+
   constructor(
     private readonly documents: LogStorageAdapter,
     private readonly catalog: LogStorageAdapter,
     readonly damage: StorageDamage,
   ) {}
+
+  async compact(): Promise<void> {
+    await this.documents.compact()
+    await this.catalog.compact()
+  }
 
   async damageHandled(): Promise<void> {
     await unlink(join(this.documents.directory, DAMAGE_FILE)).catch(() => {})
