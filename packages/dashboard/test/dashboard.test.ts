@@ -1,12 +1,13 @@
-import { createServer, request as httpRequest } from "node:http"
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { request as httpRequest } from "node:http"
+import { mkdir, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterEach, describe, expect, it, vi } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo"
 import { decodeDocument, defineType, EXPORT_FORMAT, f, type TypeDefinition } from "@cairn/core"
 import { NodePeer } from "@cairn/node"
-import { DashboardServer, locateDashboard, type DashboardOptions } from "../src/index.js"
+import { locateDashboard, type DashboardOptions } from "../src/index.js"
+import { cleanup, served as serve, tempDir } from "./served.js"
 
 const Task = defineType("task", {
   fields: { title: f.string(), votes: f.counter(), notes: f.text().default(""), tags: f.list(f.string()) },
@@ -15,45 +16,7 @@ const Tag = defineType("tag", { fields: { label: f.string() } })
 /** A `task` whose title is a number: a task made elsewhere with a string title breaks it, and is quarantined here. */
 const StrictTask = defineType("task", { fields: { title: f.number() } })
 
-const cleanup: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
-
-async function tempDir(prefix = "cairn-dashboard-"): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix))
-  cleanup.push(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
-/** A peer with the dashboard on a real http server on 127.0.0.1, as `cairn serve` runs it. */
-async function served(options: DashboardOptions = {}, types: TypeDefinition<any>[] = [Task, Tag]) {
-  const peer = await NodePeer.open({ dir: await tempDir(), types })
-  const dashboard = new DashboardServer(peer, { log: () => {}, ...options })
-  const server = createServer(dashboard.handle)
-  const address = await peer.listen({ port: 0, server })
-  cleanup.push(async () => {
-    dashboard.close()
-    await peer.close()
-    server.closeAllConnections()
-    await new Promise(resolve => server.close(resolve))
-  })
-  const base = `http://127.0.0.1:${address.port}`
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const init: RequestInit = { method, headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers } }
-    if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body)
-    const response = await fetch(base + path, init)
-    const text = await response.text()
-    let json: any
-    try {
-      json = JSON.parse(text)
-    } catch {
-      json = undefined
-    }
-    return { status: response.status, json, text, headers: response.headers }
-  }
-  return { peer, dashboard, server, base, address, call }
-}
+const served = (options: DashboardOptions = {}, types: TypeDefinition<any>[] = [Task, Tag]) => serve(options, types)
 
 /** Tasks with string titles, made on a peer with no definition of `task` and synced to `url`: a peer with StrictTask quarantines them. */
 async function sendStringTitledTasks(url: string, titles: string[]): Promise<string[]> {

@@ -1,0 +1,120 @@
+/**
+ * What the dashboard keeps of each document so a search, filter or sort of
+ * 100,000 documents does not read 100,000 documents: each one's data (plain
+ * values), its strings in lower case for text search, and its one-line
+ * summary. An indexed document is good while the catalog's heads for it are
+ * the heads it was read at; a request reads again only the documents that
+ * changed or arrived since (so no event can be missed), and one that was
+ * purged, quarantined or deleted drops out with its catalog entry.
+ *
+ * The first request for a type reads all of its documents. The index holds
+ * at most `maxDocuments` documents over all types, dropping the least
+ * recently asked-for types first; a type larger than that on its own is read
+ * in full for each request.
+ */
+import { isVisible, type CatalogEntry, type Database } from "@cairn/core"
+import { summarize } from "./summaries.js"
+
+export interface IndexedDocument {
+  /** The catalog heads the document was read at. */
+  heads: string
+  data: Record<string, unknown>
+  /** Every string in the data, in lower case, one per line. */
+  text: string
+  summary: string
+}
+
+export interface IndexedRow {
+  entry: CatalogEntry
+  doc: IndexedDocument
+}
+
+/** Reads at once while bringing a type up to date: enough to keep the store busy, few enough not to hold thousands of documents together. */
+const READ_CONCURRENCY = 16
+/** Strings deeper than this are not searched (a document is small data, not a tree of trees). */
+const MAX_TEXT_DEPTH = 8
+
+export class DocumentIndex {
+  /** By type, least recently asked for first. */
+  readonly #types = new Map<string, Map<string, IndexedDocument>>()
+  #turn: Promise<unknown> = Promise.resolve()
+
+  constructor(
+    private readonly db: Database,
+    readonly maxDocuments = 200_000,
+  ) {}
+
+  /** How many documents the index holds now. */
+  get size(): number {
+    let size = 0
+    for (const index of this.#types.values()) size += index.size
+    return size
+  }
+
+  /** The documents of `type` the catalog shows (deleted ones too with `includeDeleted`), each with its indexed data, brought up to date. */
+  rows(type: string, includeDeleted: boolean): Promise<IndexedRow[]> {
+    // One refresh at a time: two requests at once would read the same changed documents twice.
+    const run = this.#turn.then(() => this.#refresh(type, includeDeleted))
+    this.#turn = run.catch(() => {})
+    return run
+  }
+
+  async #refresh(type: string, includeDeleted: boolean): Promise<IndexedRow[]> {
+    const { catalog } = this.db
+    const index = this.#types.get(type) ?? new Map<string, IndexedDocument>()
+    this.#types.delete(type)
+    const ids = catalog.idsOfType(type)
+    const rows: IndexedRow[] = []
+    const stale: CatalogEntry[] = []
+    for (const id of ids) {
+      const entry = catalog.get(id)
+      if (!isVisible(entry, { includeDeleted })) continue
+      const known = index.get(id)
+      if (known && known.heads === entry.heads.join()) rows.push({ entry, doc: known })
+      else stale.push(entry)
+    }
+    let next = 0
+    const worker = async () => {
+      while (next < stale.length) {
+        const entry = stale[next++]!
+        const doc = await this.#read(entry)
+        if (!doc) continue
+        index.set(entry.id, doc)
+        rows.push({ entry, doc })
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, stale.length) }, worker))
+    for (const id of index.keys()) if (!ids.has(id)) index.delete(id)
+    if (index.size <= this.maxDocuments) this.#keep(type, index)
+    return rows
+  }
+
+  async #read(entry: CatalogEntry): Promise<IndexedDocument | undefined> {
+    try {
+      const doc = await this.db.get(entry.id)
+      const data = doc.data as Record<string, unknown>
+      const strings: string[] = []
+      collectStrings(data, strings, 0)
+      return { heads: entry.heads.join(), data, text: strings.join("\n").toLowerCase(), summary: summarize(data) }
+    } catch {
+      // Purged or quarantined between the catalog and the read: it is not listed.
+      return undefined
+    }
+  }
+
+  #keep(type: string, index: Map<string, IndexedDocument>): void {
+    this.#types.set(type, index)
+    let size = this.size
+    for (const [other, held] of this.#types) {
+      if (size <= this.maxDocuments || other === type) break
+      this.#types.delete(other)
+      size -= held.size
+    }
+  }
+}
+
+function collectStrings(value: unknown, out: string[], depth: number): void {
+  if (typeof value === "string") out.push(value)
+  else if (depth < MAX_TEXT_DEPTH && typeof value === "object" && value !== null)
+    for (const item of Array.isArray(value) ? value : Object.values(value)) collectStrings(item, out, depth + 1)
+}
