@@ -23,6 +23,10 @@ export interface PeerProcessOptions {
    * "task-v1" or "task-v2", two versions of one task type (test/fixtures/evolvingTypes.mjs).
    */
   types?: "tour" | "task-v1" | "task-v2"
+  /** The machine's name, as presence and the dashboard show it. */
+  name?: string
+  /** Presence's heartbeat in ms (a silent machine expires after three); default 10 s. */
+  heartbeatMs?: number
 }
 
 export class PeerProcess {
@@ -53,6 +57,8 @@ export class PeerProcess {
     if (options.relay) args.push("--relay")
     if (options.auth) args.push(`--auth=${options.auth}`)
     if (options.types) args.push(`--types=${options.types}`)
+    if (options.name) args.push(`--name=${options.name}`)
+    if (options.heartbeatMs) args.push(`--heartbeat=${options.heartbeatMs}`)
     const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] })
     const peer = new PeerProcess(child, options)
     await new Promise<void>((resolve, reject) => {

@@ -58,6 +58,8 @@ export interface NodePeerOptions {
   auth?: AuthMode
   /** Per-connection limits (frame size, connections per machine, message rate). */
   limits?: NetworkLimits
+  /** Presence timing: how often it publishes while nothing changed (default 10 s), when a silent machine is dropped (default 30 s). */
+  presence?: { heartbeatMs?: number; expireMs?: number }
 }
 
 export class NodePeer {
@@ -102,6 +104,7 @@ export class NodePeer {
         repoStorage,
         storageDamaged: storage.damage.catalog,
         logger,
+        ...(options.presence ? { presence: options.presence } : {}),
       })
       await handleStorageDamage(peer.db, storage, storageLog)
       const trust = await TrustList.open(directory.path)

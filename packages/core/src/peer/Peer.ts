@@ -10,7 +10,7 @@ import { Database } from "../database/Database.js"
 import { Logger } from "../helpers/Logger.js"
 import type { MachineIdentity } from "../identity/Machine.js"
 import type { CairnClientAdapter } from "../network/CairnClientAdapter.js"
-import { Presence } from "../presence/Presence.js"
+import { Presence, type PresenceOptions } from "../presence/Presence.js"
 import { Replicator } from "../replication/Replicator.js"
 import type { TypeSelection } from "../replication/protocol.js"
 import type { TypeDefinition } from "../schema/TypeDefinition.js"
@@ -39,6 +39,8 @@ export interface PeerOptions {
   readonly storageDamaged?: boolean
   /** Default: silent. */
   readonly logger?: Logger
+  /** How often presence publishes while nothing changed, and when a silent machine is dropped (see PresenceOptions). */
+  readonly presence?: Pick<PresenceOptions, "heartbeatMs" | "expireMs">
 }
 
 export class Peer {
@@ -58,9 +60,11 @@ export class Peer {
     /** Replicates with every peer that has no replicator of its own. */
     readonly replicator: Replicator,
     logger: Logger,
+    presence: PeerOptions["presence"],
   ) {
     this.logger = logger
     this.presence = new Presence(replicator, db.machine, {
+      ...presence,
       documents: {
         load: id => db.replica.store.load(id),
         watch: id => db.replica.watch(id),
@@ -125,7 +129,7 @@ export class Peer {
       // Never silent: a pull that stops moving is worth a warning even where protocol noise is not.
       onStall: (peer, reason) => sync.warn(`sync with peer ${peer}: ${reason}`),
     })
-    peer = new Peer(repo, db, replicator, logger)
+    peer = new Peer(repo, db, replicator, logger, options.presence)
     return peer
   }
 
