@@ -7,7 +7,7 @@
  * state, the transport of its link, and when it was last synced or heard.
  * A table beside it says the same in words.
  */
-import type { Connection, Overview, PeerView, PresenceEntry, PresenceView, Transport } from "./api.js"
+import type { Connection, Overview, PeerView, PresenceEntry, PresenceView } from "./api.js"
 import { fill, h, s } from "./dom.js"
 import { ago, shortId, timeAgo, types } from "./format.js"
 
