@@ -118,6 +118,11 @@ export class DashboardServer {
     this.#stop.push(() => clearInterval(poll))
   }
 
+  /** How many documents the lists' index holds now (see DocumentIndex.ts). */
+  get indexed(): number {
+    return this.#api.index.size
+  }
+
   /** The request listener to give the http.Server (bound: pass it as is). */
   readonly handle = (request: IncomingMessage, response: ServerResponse): void => {
     this.#route(request, response).catch(error => this.#fail(response, error))
