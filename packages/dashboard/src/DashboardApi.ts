@@ -20,6 +20,7 @@ import {
   WrongTypeError,
   assertTypeName,
   fromTagged,
+  isVisible,
   toTagged,
   untagForField,
   withDefaults,
@@ -42,8 +43,8 @@ import type {
 import { HttpError, isObject, parseWhole } from "./http.js"
 import type { PeerMemory } from "./PeerMemory.js"
 import { DocumentHistory } from "./DocumentHistory.js"
-import { DocumentIndex } from "./DocumentIndex.js"
-import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, parseDocumentQuery, runDocumentQuery } from "./DocumentQuery.js"
+import { DocumentIndex, type IndexedRow } from "./DocumentIndex.js"
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, needsIndex, parseDocumentQuery, runDocumentQuery, sortEntries } from "./DocumentQuery.js"
 import { cellsOf } from "./summaries.js"
 
 /** The newest changes a document's detail carries; the history endpoint pages through the rest. */
@@ -128,11 +129,32 @@ export class DashboardApi {
     })
   }
 
-  /** A page of a type's documents: searched, filtered, sorted (see DocumentQuery.ts), with how many match in all. */
+  /**
+   * A page of a type's documents: searched, filtered, sorted (see
+   * DocumentQuery.ts), with how many match in all. A page in catalog order
+   * reads only its own documents (and has the index read the rest meanwhile).
+   */
   async list(params: URLSearchParams): Promise<DocumentList> {
     const query = parseDocumentQuery(params)
-    const matching = runDocumentQuery(await this.index.rows(query.type, query.includeDeleted), query)
-    const docs = matching.slice(query.offset, query.offset + query.limit).map(({ entry, doc }) => ({
+    const { offset, limit } = query
+    let total: number
+    let page: IndexedRow[]
+    if (needsIndex(query)) {
+      const matching = runDocumentQuery(await this.index.rows(query.type, query.includeDeleted), query)
+      total = matching.length
+      page = matching.slice(offset, offset + limit)
+    } else {
+      const { catalog } = this.peer.db
+      const entries: CatalogEntry[] = []
+      for (const id of catalog.idsOfType(query.type)) {
+        const entry = catalog.get(id)
+        if (isVisible(entry, { includeDeleted: query.includeDeleted })) entries.push(entry)
+      }
+      total = entries.length
+      page = await this.index.documents(sortEntries(entries, query.sort).slice(offset, offset + limit))
+      this.index.warm(query.type)
+    }
+    const docs = page.map(({ entry, doc }) => ({
       id: entry.id,
       type: entry.type,
       createdAt: entry.createdAt,
@@ -142,8 +164,7 @@ export class DashboardApi {
       summary: doc.summary,
       cells: cellsOf(doc.data),
     }))
-    const { column, direction } = query.sort
-    return { type: query.type, total: matching.length, offset: query.offset, limit: query.limit, sort: column, order: direction, docs }
+    return { type: query.type, total, offset, limit, sort: query.sort.column, order: query.sort.direction, docs }
   }
 
   async document(id: string): Promise<DocumentDetail> {

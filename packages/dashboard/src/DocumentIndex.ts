@@ -7,7 +7,12 @@
  * changed or arrived since (so no event can be missed), and one that was
  * purged, quarantined or deleted drops out with its catalog entry.
  *
- * The first request for a type reads all of its documents. The index holds
+ * While the catalog has not changed, a request gets the rows the last one
+ * got (the same array, so DocumentQuery can keep its sorted orders).
+ *
+ * The first request for a type that searches, filters or sorts by a field
+ * reads all of its documents; a list in catalog order (by id or time) needs
+ * only its page, and starts that full read in the background (`warm`). The index holds
  * at most `maxDocuments` documents over all types, dropping the least
  * recently asked-for types first; a type larger than that on its own is read
  * in full for each request.
@@ -34,10 +39,17 @@ const READ_CONCURRENCY = 16
 /** Strings deeper than this are not searched (a document is small data, not a tree of trees). */
 const MAX_TEXT_DEPTH = 8
 
+/** A type's indexed documents, and the rows last answered with the catalog change they were up to date with. */
+interface TypeIndex {
+  docs: Map<string, IndexedDocument>
+  rows?: { changeSeq: number; includeDeleted: boolean; rows: IndexedRow[] }
+}
+
 export class DocumentIndex {
   /** By type, least recently asked for first. */
-  readonly #types = new Map<string, Map<string, IndexedDocument>>()
+  readonly #types = new Map<string, TypeIndex>()
   #turn: Promise<unknown> = Promise.resolve()
+  readonly #warming = new Set<string>()
 
   constructor(
     private readonly db: Database,
@@ -47,7 +59,7 @@ export class DocumentIndex {
   /** How many documents the index holds now. */
   get size(): number {
     let size = 0
-    for (const index of this.#types.values()) size += index.size
+    for (const index of this.#types.values()) size += index.docs.size
     return size
   }
 
@@ -59,9 +71,36 @@ export class DocumentIndex {
     return run
   }
 
+  /** A page of documents, in the order given: from the index where it holds them up to date, else read (and not kept). */
+  async documents(entries: CatalogEntry[]): Promise<IndexedRow[]> {
+    const rows: (IndexedRow | undefined)[] = []
+    await inTurns(entries.length, async i => {
+      const entry = entries[i]!
+      const held = this.#types.get(entry.type)?.docs.get(entry.id)
+      const doc = held?.heads === entry.heads.join() ? held : await this.#read(entry)
+      rows[i] = doc && { entry, doc }
+    })
+    return rows.filter(row => row !== undefined)
+  }
+
+  /** Read a type's documents into the index in the background, unless it holds them or is reading them already. */
+  warm(type: string): void {
+    if (this.#types.has(type) || this.#warming.has(type)) return
+    this.#warming.add(type)
+    this.rows(type, false)
+      .catch(() => {})
+      .finally(() => this.#warming.delete(type))
+  }
+
   async #refresh(type: string, includeDeleted: boolean): Promise<IndexedRow[]> {
     const { catalog } = this.db
-    const index = this.#types.get(type) ?? new Map<string, IndexedDocument>()
+    const held = this.#types.get(type)
+    const changeSeq = catalog.changeSeq
+    if (held?.rows && held.rows.changeSeq === changeSeq && held.rows.includeDeleted === includeDeleted) {
+      this.#keep(type, held)
+      return held.rows.rows
+    }
+    const index = held?.docs ?? new Map<string, IndexedDocument>()
     this.#types.delete(type)
     const ids = catalog.idsOfType(type)
     const rows: IndexedRow[] = []
@@ -73,19 +112,15 @@ export class DocumentIndex {
       if (known && known.heads === entry.heads.join()) rows.push({ entry, doc: known })
       else stale.push(entry)
     }
-    let next = 0
-    const worker = async () => {
-      while (next < stale.length) {
-        const entry = stale[next++]!
-        const doc = await this.#read(entry)
-        if (!doc) continue
-        index.set(entry.id, doc)
-        rows.push({ entry, doc })
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, stale.length) }, worker))
+    await inTurns(stale.length, async i => {
+      const entry = stale[i]!
+      const doc = await this.#read(entry)
+      if (!doc) return
+      index.set(entry.id, doc)
+      rows.push({ entry, doc })
+    })
     for (const id of index.keys()) if (!ids.has(id)) index.delete(id)
-    if (index.size <= this.maxDocuments) this.#keep(type, index)
+    if (index.size <= this.maxDocuments) this.#keep(type, { docs: index, rows: { changeSeq, includeDeleted, rows } })
     return rows
   }
 
@@ -102,15 +137,26 @@ export class DocumentIndex {
     }
   }
 
-  #keep(type: string, index: Map<string, IndexedDocument>): void {
+  /** Keep `index` as the most recently asked-for type, and drop the least recently asked-for past the bound. */
+  #keep(type: string, index: TypeIndex): void {
+    this.#types.delete(type)
     this.#types.set(type, index)
     let size = this.size
     for (const [other, held] of this.#types) {
       if (size <= this.maxDocuments || other === type) break
       this.#types.delete(other)
-      size -= held.size
+      size -= held.docs.size
     }
   }
+}
+
+/** Run `work(0 … count-1)`, READ_CONCURRENCY at a time. */
+async function inTurns(count: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < count) await work(next++)
+  }
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, count) }, worker))
 }
 
 function collectStrings(value: unknown, out: string[], depth: number): void {

@@ -6,7 +6,7 @@
  *
  *   ?type=task&q=train&where={"done":false}&sort=title&order=asc&offset=200&limit=100
  */
-import { assertTypeName, checkWhere, compareValues, matchesWhere, QueryError } from "@cairn/core"
+import { assertTypeName, checkWhere, compareValues, matchesWhere, QueryError, type CatalogEntry } from "@cairn/core"
 import { HttpError, parseWhole } from "./http.js"
 import type { IndexedRow } from "./DocumentIndex.js"
 
@@ -52,23 +52,52 @@ export function parseDocumentQuery(query: URLSearchParams): DocumentQuery {
   }
 }
 
+/** True when the query needs every document's data (a search, a filter, a field to sort by), not only the catalog. */
+export function needsIndex(query: DocumentQuery): boolean {
+  return query.search !== "" || query.where !== undefined || query.sort.path.length > 0
+}
+
+/** Catalog entries in the order of a query that sorts by id or a time (see needsIndex), ties by id. */
+export function sortEntries(entries: CatalogEntry[], sort: DocumentQuery["sort"]): CatalogEntry[] {
+  const sign = sort.direction === "desc" ? -1 : 1
+  const column = sort.column as "id" | "createdAt" | "modifiedAt"
+  return entries.sort((a, b) => sign * compareValues(a[column], b[column]) || (a.id < b.id ? -1 : 1))
+}
+
 /** The rows that match, in order (all of them: the caller slices the page and counts the total). */
 export function runDocumentQuery(rows: IndexedRow[], query: DocumentQuery): IndexedRow[] {
-  const { search, where, sort } = query
-  const matching = rows.filter(
+  const { search, where } = query
+  if (search === "" && where === undefined) return sorted(rows, query.sort)
+  return sorted(rows, query.sort).filter(
     ({ doc }) => (search === "" || doc.text.includes(search)) && (where === undefined || matchesWhere(doc.data, where)),
   )
+}
+
+/**
+ * Orders already worked out, by the rows they sort: DocumentIndex answers
+ * the same array while nothing changed, so paging through a sorted list or
+ * searching it sorts once.
+ */
+const orders = new WeakMap<IndexedRow[], Map<string, IndexedRow[]>>()
+
+function sorted(rows: IndexedRow[], sort: DocumentQuery["sort"]): IndexedRow[] {
+  const key = `${sort.direction} ${sort.column}`
+  const known = orders.get(rows)?.get(key)
+  if (known) return known
   const sign = sort.direction === "desc" ? -1 : 1
   const read = (row: IndexedRow): unknown => (sort.path.length ? valueAt(row.doc.data, sort.path) : row.entry[sort.column as "id"])
-  const keyed = matching.map(row => ({ row, key: read(row) }))
+  const keyed = rows.map(row => ({ row, key: read(row), id: row.entry.id }))
   keyed.sort((a, b) => {
     // A document without the field comes last whichever way the column is sorted.
     const missingA = a.key === undefined || a.key === null
     const missingB = b.key === undefined || b.key === null
     if (missingA !== missingB) return missingA ? 1 : -1
-    return sign * compareValues(a.key, b.key) || (a.row.entry.id < b.row.entry.id ? -1 : 1)
+    return sign * compareValues(a.key, b.key) || (a.id < b.id ? -1 : 1)
   })
-  return keyed.map(({ row }) => row)
+  const order = keyed.map(({ row }) => row)
+  if (!orders.has(rows)) orders.set(rows, new Map())
+  orders.get(rows)!.set(key, order)
+  return order
 }
 
 function parseWhere(raw: string | null): Record<string, unknown> | undefined {

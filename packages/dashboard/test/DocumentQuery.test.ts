@@ -16,7 +16,7 @@ async function withTasks(count: number) {
         tx.create(Task, {
           title: `task ${n}`,
           ...(n % 7 === 0 ? {} : { priority: n % 5 }),
-          notes: n === 1234 ? "Call the Plumber about the leak" : "",
+          notes: n === 150 ? "Call the Plumber about the leak" : "",
           owner: n % 2 ? "bob" : "ann",
         })
     })
@@ -30,19 +30,19 @@ async function withTasks(count: number) {
 
 describe("GET /api/docs: search, filter, sort and pages", () => {
   it("finds one document by text in any string, ignoring case, and says how many match", async () => {
-    const { list } = await withTasks(1300)
+    const { list } = await withTasks(200)
     const found = await list(`q=${encodeURIComponent("plumber")}`)
     expect(found.total).toBe(1)
-    expect(found.docs.map((d: any) => d.summary)).toEqual(["task 1234"])
-    // A title is searched as well as text; "task 12" is in task 12, 120–129 and 1200–1299.
-    expect((await list("q=TASK%2012&limit=1")).total).toBe(1 + 10 + 100)
+    expect(found.docs.map((d: any) => d.summary)).toEqual(["task 150"])
+    // A title is searched as well as text; "task 12" is in task 12 and 120–129.
+    expect((await list("q=TASK%2012&limit=1")).total).toBe(1 + 10)
     expect((await list("q=nowhere")).total).toBe(0)
   })
 
   it("filters with the same where as db.query, comparisons too, and combines it with search", async () => {
-    const { list, peer } = await withTasks(700)
+    const { list, peer } = await withTasks(350)
     const bob = await list(`where=${encodeURIComponent(JSON.stringify({ owner: "bob" }))}&limit=5`)
-    expect(bob.total).toBe(350)
+    expect(bob.total).toBe(175)
     expect(bob.docs.every((d: any) => d.cells.owner === "bob")).toBe(true)
     const where = { owner: "bob", priority: { $gte: 3 } }
     const high = await list(`where=${encodeURIComponent(JSON.stringify(where))}&limit=5000`)
