@@ -34,7 +34,7 @@ const mb = bytes => `${(bytes / 1024 / 1024).toFixed(0)} MB`
 
 const dir = await mkdtemp(join(tmpdir(), "cairn-bench-dashboard-"))
 const peer = await NodePeer.open({ dir, types: [Task] })
-let started = performance.now()
+const started = performance.now()
 const ids = []
 for (let start = 0; start < DOCS; start += 1000)
   await peer.db.transaction(tx => {
