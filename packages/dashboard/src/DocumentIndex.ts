@@ -50,6 +50,8 @@ export class DocumentIndex {
   readonly #types = new Map<string, TypeIndex>()
   #turn: Promise<unknown> = Promise.resolve()
   readonly #warming = new Set<string>()
+  /** Types found larger than the bound: reading them in the background would be for nothing. */
+  readonly #oversized = new Set<string>()
 
   constructor(
     private readonly db: Database,
@@ -85,7 +87,7 @@ export class DocumentIndex {
 
   /** Read a type's documents into the index in the background, unless it holds them or is reading them already. */
   warm(type: string): void {
-    if (this.#types.has(type) || this.#warming.has(type)) return
+    if (this.#types.has(type) || this.#warming.has(type) || this.#oversized.has(type)) return
     this.#warming.add(type)
     this.rows(type, false)
       .catch(() => {})
@@ -120,7 +122,10 @@ export class DocumentIndex {
       rows.push({ entry, doc })
     })
     for (const id of index.keys()) if (!ids.has(id)) index.delete(id)
-    if (index.size <= this.maxDocuments) this.#keep(type, { docs: index, rows: { changeSeq, includeDeleted, rows } })
+    if (index.size <= this.maxDocuments) {
+      this.#oversized.delete(type)
+      this.#keep(type, { docs: index, rows: { changeSeq, includeDeleted, rows } })
+    } else this.#oversized.add(type)
     return rows
   }
 

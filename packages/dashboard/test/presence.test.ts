@@ -1,0 +1,46 @@
+import { describe, expect, it, vi } from "vitest"
+import { NodePeer } from "@cairn/node"
+import { cleanup, served, tempDir } from "./served.js"
+
+describe("GET /api/presence and the presence event", () => {
+  it("answers every machine presence sees, with its state and each link's transport, and streams changes", async () => {
+    const { peer, base, address, call } = await served()
+    const controller = new AbortController()
+    cleanup.push(() => controller.abort())
+    const reader = (await fetch(`${base}/api/events`, { signal: controller.signal })).body!.getReader()
+    let received = ""
+    const until = async (pattern: RegExp) => {
+      const deadline = Date.now() + 10_000
+      while (!pattern.test(received)) {
+        if (Date.now() > deadline) throw new Error(`no ${pattern} in ${received}`)
+        const { value, done } = await reader.read()
+        if (done) throw new Error(`stream ended: ${received}`)
+        received += new TextDecoder().decode(value)
+      }
+    }
+    await until(/event: hello/)
+
+    const phone = await NodePeer.open({ dir: await tempDir(), name: "phone" })
+    cleanup.push(() => phone.close())
+    phone.presence.set({ status: "on the train" })
+    phone.connect(`ws://127.0.0.1:${address.port}`)
+    await until(/event: presence\ndata: .*"name":"phone".*"status":"on the train"/)
+
+    const presence = (await call("GET", "/api/presence")).json
+    expect(presence.machineId).toBe(peer.machineId)
+    expect(presence.machines[0]).toMatchObject({ machineId: peer.machineId, links: [{ machineId: phone.machineId, transport: "ws" }] })
+    expect(presence.machines.find((m: any) => m.machineId === phone.machineId)).toMatchObject({
+      name: "phone",
+      state: { status: "on the train" },
+      via: phone.machineId,
+      links: [{ machineId: peer.machineId, transport: "ws" }],
+    })
+    phone.presence.set({ status: "home" })
+    await until(/event: presence\ndata: .*"status":"home"/)
+    await vi.waitFor(async () => {
+      const machines = (await call("GET", "/api/presence")).json.machines
+      expect(machines.find((m: any) => m.machineId === phone.machineId)?.state).toEqual({ status: "home" })
+    })
+    expect((await call("POST", "/api/presence", {})).status).toBe(405)
+  })
+})
