@@ -171,7 +171,7 @@ const loadDocuments = latest(
 
 /** The newest page of changes, or (with `more`) the next older page after those shown. */
 const loadHistory = latest(
-  () => (state.id ? api.history(state.id, 0, Math.max(HISTORY_PAGE, state.changes.length)) : undefined),
+  () => (state.id ? api.history(state.id, 0, Math.min(MAX_HISTORY_PAGE, Math.max(HISTORY_PAGE, state.changes.length))) : undefined),
   (page, error) => {
     if (error) console.error(error)
     if (!page || page.id !== state.id) return
@@ -181,6 +181,8 @@ const loadHistory = latest(
   },
 )
 const HISTORY_PAGE = 20
+/** The most changes the server gives in one page (see DocumentHistory.ts). */
+const MAX_HISTORY_PAGE = 200
 
 async function loadOlder(): Promise<void> {
   const id = state.id
