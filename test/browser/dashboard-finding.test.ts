@@ -7,8 +7,8 @@
  */
 import type { BrowserContext, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { chromiumAvailable, launchContext } from "../helpers/browser.js"
-import { DashboardProcess, screenshot, watchForProblems } from "../helpers/DashboardProcess.js"
+import { chromiumAvailable } from "../helpers/browser.js"
+import { DashboardProcess, openDashboard, screenshot } from "../helpers/DashboardProcess.js"
 import { TempDirs } from "../helpers/PeerProcess.js"
 
 const COUNT = 10_000
@@ -25,12 +25,7 @@ describe.skipIf(!chromiumAvailable())("dashboard: finding a document among 10,00
   beforeAll(async () => {
     dashboard = await DashboardProcess.start(await dirs.make("cairn-dashboard-find-"), "studio")
     ids = await dashboard.call<string[]>("bulk", { count: COUNT, needle: NEEDLE })
-    browser = await launchContext()
-    page = await browser.context.newPage()
-    await page.setViewportSize({ width: 1400, height: 1000 })
-    problems = watchForProblems(page)
-    await page.goto(`${dashboard.url}#/task`)
-    await page.locator('#live[data-state="live"]').waitFor()
+    ;({ browser, page, problems } = await openDashboard(`${dashboard.url}#/task`))
   }, 120_000)
 
   afterAll(async () => {

@@ -8,8 +8,8 @@
  */
 import type { BrowserContext, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { chromiumAvailable, launchContext } from "../helpers/browser.js"
-import { DashboardProcess, screenshot, watchForProblems } from "../helpers/DashboardProcess.js"
+import { chromiumAvailable } from "../helpers/browser.js"
+import { DashboardProcess, openDashboard, screenshot } from "../helpers/DashboardProcess.js"
 import { PeerProcess, TempDirs } from "../helpers/PeerProcess.js"
 
 /** Short presence heartbeats, so a silent machine expires in under two seconds. */
@@ -28,12 +28,7 @@ describe.skipIf(!chromiumAvailable())("dashboard: the network its presence can s
     dashboard = await DashboardProcess.start(await dirs.make("cairn-dashboard-net-"), "studio", { heartbeatMs: HEARTBEAT_MS })
     relay = await PeerProcess.start({ dir: await dirs.make("cairn-relay-"), relay: true, name: "relay", heartbeatMs: HEARTBEAT_MS })
     phone = await PeerProcess.start({ dir: await dirs.make("cairn-phone-"), name: "phone", wants: "note", heartbeatMs: HEARTBEAT_MS })
-    browser = await launchContext()
-    page = await browser.context.newPage()
-    await page.setViewportSize({ width: 1400, height: 1000 })
-    problems = watchForProblems(page)
-    await page.goto(dashboard.url)
-    await page.locator('#live[data-state="live"]').waitFor()
+    ;({ browser, page, problems } = await openDashboard(dashboard.url))
   }, 60_000)
 
   afterAll(async () => {

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url"
 import type { BrowserContext, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { chromiumAvailable, launchContext } from "../helpers/browser.js"
-import { DashboardProcess, screenshot, watchForProblems } from "../helpers/DashboardProcess.js"
+import { DashboardProcess, openDashboard, screenshot } from "../helpers/DashboardProcess.js"
 import { PeerProcess, TempDirs, eventually } from "../helpers/PeerProcess.js"
 
 const CLI = fileURLToPath(new URL("../../packages/cli/bin/cairn.js", import.meta.url))
@@ -31,12 +31,7 @@ describe.skipIf(!hasBrowser)("dashboard in Chromium", () => {
 
   beforeAll(async () => {
     dashboard = await DashboardProcess.start(await dirs.make("cairn-dashboard-"), "studio")
-    browser = await launchContext()
-    page = await browser.context.newPage()
-    await page.setViewportSize({ width: 1400, height: 1000 })
-    problems = watchForProblems(page)
-    await page.goto(dashboard.url)
-    await page.locator('#live[data-state="live"]').waitFor()
+    ;({ browser, page, problems } = await openDashboard(dashboard.url))
   })
 
   afterAll(async () => {

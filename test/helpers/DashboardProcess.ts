@@ -9,7 +9,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process"
 import { mkdir } from "node:fs/promises"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-import type { Page } from "playwright-core"
+import type { BrowserContext, Page } from "playwright-core"
+import { launchContext } from "./browser.js"
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/dashboard-peer.mjs", import.meta.url))
 const SCREENSHOTS = fileURLToPath(
@@ -82,4 +83,18 @@ export function watchForProblems(page: Page): string[] {
     if (message.type() === "error") problems.push(`console: ${message.text()}`)
   })
   return problems
+}
+
+/** Chromium on the dashboard at `url` (1400 px wide), live, with the problems its page reports. */
+export async function openDashboard(
+  url: string,
+  height = 1000,
+): Promise<{ browser: { context: BrowserContext; close: () => Promise<void> }; page: Page; problems: string[] }> {
+  const browser = await launchContext()
+  const page = await browser.context.newPage()
+  await page.setViewportSize({ width: 1400, height })
+  const problems = watchForProblems(page)
+  await page.goto(url)
+  await page.locator('#live[data-state="live"]').waitFor()
+  return { browser, page, problems }
 }

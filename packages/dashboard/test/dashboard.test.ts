@@ -7,7 +7,7 @@ import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-re
 import { decodeDocument, defineType, EXPORT_FORMAT, f, type TypeDefinition } from "@cairn/core"
 import { NodePeer } from "@cairn/node"
 import { locateDashboard, type DashboardOptions } from "../src/index.js"
-import { cleanup, served as serve, tempDir } from "./served.js"
+import { cleanup, eventsOf, served as serve, tempDir } from "./served.js"
 
 const Task = defineType("task", {
   fields: { title: f.string(), votes: f.counter(), notes: f.text().default(""), tags: f.list(f.string()) },
@@ -273,21 +273,8 @@ describe("DashboardServer API", () => {
 
   it("streams document changes and peer status as Server-Sent Events", async () => {
     const { peer, base, address } = await served({ keepAliveMs: 50 })
-    const controller = new AbortController()
-    cleanup.push(() => controller.abort())
-    const response = await fetch(`${base}/api/events`, { signal: controller.signal })
+    const { response, until } = await eventsOf(base)
     expect(response.headers.get("content-type")).toMatch(/text\/event-stream/)
-    const reader = response.body!.getReader()
-    let received = ""
-    const until = async (pattern: RegExp) => {
-      const deadline = Date.now() + 10_000
-      while (!pattern.test(received)) {
-        if (Date.now() > deadline) throw new Error(`no ${pattern} in ${received}`)
-        const { value, done } = await reader.read()
-        if (done) throw new Error(`stream ended: ${received}`)
-        received += new TextDecoder().decode(value)
-      }
-    }
     await until(/event: hello/)
     const doc = await peer.db.create(Task, { title: "live" })
     await until(new RegExp(`event: change\\ndata: \\{"id":"${doc.id}","type":"task","origin":"local"`))
@@ -380,20 +367,7 @@ describe("DashboardServer API", () => {
 
   it("streams a quarantine, a release and a drop as Server-Sent Events", async () => {
     const { peer, base, address, call } = await served({}, [StrictTask])
-    const controller = new AbortController()
-    cleanup.push(() => controller.abort())
-    const response = await fetch(`${base}/api/events`, { signal: controller.signal })
-    const reader = response.body!.getReader()
-    let received = ""
-    const until = async (pattern: RegExp) => {
-      const deadline = Date.now() + 10_000
-      while (!pattern.test(received)) {
-        if (Date.now() > deadline) throw new Error(`no ${pattern} in ${received}`)
-        const { value, done } = await reader.read()
-        if (done) throw new Error(`stream ended: ${received}`)
-        received += new TextDecoder().decode(value)
-      }
-    }
+    const { until } = await eventsOf(base)
     await until(/event: hello/)
     const [kept, dropped] = await sendStringTitledTasks(`ws://127.0.0.1:${address.port}`, ["one", "two"])
     for (const id of [kept, dropped])

@@ -1,23 +1,11 @@
 import { describe, expect, it, vi } from "vitest"
 import { NodePeer } from "@cairn/node"
-import { cleanup, served, tempDir } from "./served.js"
+import { cleanup, eventsOf, served, tempDir } from "./served.js"
 
 describe("GET /api/presence and the presence event", () => {
   it("answers every machine presence sees, with its state and each link's transport, and streams changes", async () => {
     const { peer, base, address, call } = await served()
-    const controller = new AbortController()
-    cleanup.push(() => controller.abort())
-    const reader = (await fetch(`${base}/api/events`, { signal: controller.signal })).body!.getReader()
-    let received = ""
-    const until = async (pattern: RegExp) => {
-      const deadline = Date.now() + 10_000
-      while (!pattern.test(received)) {
-        if (Date.now() > deadline) throw new Error(`no ${pattern} in ${received}`)
-        const { value, done } = await reader.read()
-        if (done) throw new Error(`stream ended: ${received}`)
-        received += new TextDecoder().decode(value)
-      }
-    }
+    const { until } = await eventsOf(base)
     await until(/event: hello/)
 
     const phone = await NodePeer.open({ dir: await tempDir(), name: "phone" })

@@ -51,3 +51,22 @@ export async function served(options: DashboardOptions = {}, types: TypeDefiniti
   }
   return { peer, dashboard, server, base, address, call }
 }
+
+/** Read `GET /api/events` until a pattern shows up in what has arrived (10 s at most); the stream ends with the test. */
+export async function eventsOf(base: string): Promise<{ response: Response; until: (pattern: RegExp) => Promise<void> }> {
+  const controller = new AbortController()
+  cleanup.push(() => controller.abort())
+  const response = await fetch(`${base}/api/events`, { signal: controller.signal })
+  const reader = response.body!.getReader()
+  let received = ""
+  const until = async (pattern: RegExp) => {
+    const deadline = Date.now() + 10_000
+    while (!pattern.test(received)) {
+      if (Date.now() > deadline) throw new Error(`no ${pattern} in ${received}`)
+      const { value, done } = await reader.read()
+      if (done) throw new Error(`stream ended: ${received}`)
+      received += new TextDecoder().decode(value)
+    }
+  }
+  return { response, until }
+}
