@@ -60,6 +60,8 @@ export class DashboardApi {
   constructor(
     private readonly peer: NodePeer,
     private readonly memory: PeerMemory,
+    /** How long a search waits for the index to finish reading before it answers from what it has read. */
+    private readonly indexWaitMs = 2000,
   ) {
     this.index = new DocumentIndex(peer.db)
     this.history = new DocumentHistory(peer.db, machineId => this.#nameOf(machineId))
@@ -139,8 +141,11 @@ export class DashboardApi {
     const { offset, limit } = query
     let total: number
     let page: IndexedRow[]
+    let indexing: DocumentList["indexing"]
     if (needsIndex(query)) {
-      const matching = runDocumentQuery(await this.index.rows(query.type, query.includeDeleted), query)
+      const found = await this.index.rowsWithin(query.type, query.includeDeleted, this.indexWaitMs)
+      if (!found.complete) indexing = { read: found.read, of: found.of }
+      const matching = runDocumentQuery(found.rows, query)
       total = matching.length
       page = matching.slice(offset, offset + limit)
     } else {
@@ -164,7 +169,8 @@ export class DashboardApi {
       summary: doc.summary,
       cells: cellsOf(doc.data),
     }))
-    return { type: query.type, total, offset, limit, sort: query.sort.column, order: query.sort.direction, docs }
+    const { column: sort, direction: order } = query.sort
+    return { type: query.type, total, offset, limit, sort, order, docs, ...(indexing ? { indexing } : {}) }
   }
 
   async document(id: string): Promise<DocumentDetail> {

@@ -55,6 +55,12 @@ export interface DashboardOptions {
   keepAliveMs?: number
   /** Where unexpected errors are reported (default: the peer's logger, whose warnings a Node peer prints). */
   log?: LogCallback | Logger
+  /**
+   * How long a search, filter or sort by a field waits for the list index to
+   * read a type's documents before it answers from those read so far, saying
+   * so (default 2 s).
+   */
+  indexWaitMs?: number
 }
 
 /** Document changes and quarantines within this window go out together, one message per document. */
@@ -69,7 +75,7 @@ export class DashboardServer {
   readonly #api: DashboardApi
   readonly #events: EventStream
   readonly #memory = new PeerMemory()
-  readonly #options: Required<Omit<DashboardOptions, "staticDir" | "log">>
+  readonly #options: Required<Omit<DashboardOptions, "staticDir" | "log" | "indexWaitMs">>
   readonly #log: Logger
   readonly #stop: (() => void)[] = []
   #pending = new Map<string, PendingMessage>()
@@ -91,7 +97,7 @@ export class DashboardServer {
     }
     // A failure of the server itself (a 500) is a warning: the peer's own logger says it unless the app gave another.
     this.#log = (options.log ? Logger.from(options.log) : peer.peer.logger).child("dashboard")
-    this.#api = new DashboardApi(peer, this.#memory)
+    this.#api = new DashboardApi(peer, this.#memory, options.indexWaitMs)
     this.#events = new EventStream(this.#options.keepAliveMs)
     this.#stop.push(
       peer.db.on("change", ({ id, type, origin, entry }) => this.#queue({ event: "change", data: { id, type, origin, ...pick(entry) } })),

@@ -50,6 +50,8 @@ export class DocumentIndex {
   readonly #types = new Map<string, TypeIndex>()
   #turn: Promise<unknown> = Promise.resolve()
   readonly #warming = new Set<string>()
+  /** The rows read so far of the type being brought up to date, and how many it has in all. */
+  readonly #building = new Map<string, { rows: IndexedRow[]; of: number }>()
   /** Types found larger than the bound: reading them in the background would be for nothing. */
   readonly #oversized = new Set<string>()
 
@@ -71,6 +73,28 @@ export class DocumentIndex {
     const run = this.#turn.then(() => this.#refresh(type, includeDeleted))
     this.#turn = run.catch(() => {})
     return run
+  }
+
+  /**
+   * The rows of `type` if they are up to date within `waitMs`; otherwise those
+   * read so far (`complete` false, with how many of how many), while the
+   * reading goes on for the next request.
+   */
+  async rowsWithin(
+    type: string,
+    includeDeleted: boolean,
+    waitMs: number,
+  ): Promise<{ rows: IndexedRow[]; complete: true } | { rows: IndexedRow[]; complete: false; read: number; of: number }> {
+    const full = this.rows(type, includeDeleted)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const late = new Promise<undefined>(resolve => (timer = setTimeout(() => resolve(undefined), waitMs)))
+    const rows = await Promise.race([full, late]).finally(() => clearTimeout(timer))
+    if (rows) return { rows, complete: true }
+    full.catch(() => {})
+    const building = this.#building.get(type)
+    // Not started yet (another type's read is ahead of it): nothing read of all the type has.
+    if (!building) return { rows: [], complete: false, read: 0, of: this.db.catalog.idsOfType(type).size }
+    return { rows: [...building.rows], complete: false, read: building.rows.length, of: building.of }
   }
 
   /** A page of documents, in the order given: from the index where it holds them up to date, else read (and not kept). */
@@ -114,13 +138,18 @@ export class DocumentIndex {
       if (known && known.heads === entry.heads.join()) rows.push({ entry, doc: known })
       else stale.push(entry)
     }
-    await inTurns(stale.length, async i => {
-      const entry = stale[i]!
-      const doc = await this.#read(entry)
-      if (!doc) return
-      index.set(entry.id, doc)
-      rows.push({ entry, doc })
-    })
+    this.#building.set(type, { rows, of: rows.length + stale.length })
+    try {
+      await inTurns(stale.length, async i => {
+        const entry = stale[i]!
+        const doc = await this.#read(entry)
+        if (!doc) return
+        index.set(entry.id, doc)
+        rows.push({ entry, doc })
+      })
+    } finally {
+      this.#building.delete(type)
+    }
     for (const id of index.keys()) if (!ids.has(id)) index.delete(id)
     if (index.size <= this.maxDocuments) {
       this.#oversized.delete(type)

@@ -127,6 +127,12 @@ export interface DocumentList {
   sort: string
   order: "asc" | "desc"
   docs: DocumentSummary[]
+  /**
+   * Present while the index is still reading the type's documents (the first
+   * search of a large type): `total` and `docs` are over the `read` so far of
+   * `of`; ask again for the rest.
+   */
+  indexing?: { read: number; of: number }
 }
 
 /** A page of `GET /api/quarantine`. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { defineType, f } from "@cairn/core"
+import type { DashboardOptions } from "../src/index.js"
 import { served } from "./served.js"
 
 const Task = defineType("task", {
@@ -7,8 +8,8 @@ const Task = defineType("task", {
 })
 
 /** A dashboard whose peer has `count` tasks: title "task N", priority N % 5 (none for every seventh), notes on a few. */
-async function withTasks(count: number) {
-  const dashboard = await served({}, [Task])
+async function withTasks(count: number, options: DashboardOptions = {}) {
+  const dashboard = await served(options, [Task])
   const { db } = dashboard.peer
   for (let start = 0; start < count; start += 500)
     await db.transaction(tx => {
@@ -105,6 +106,21 @@ describe("GET /api/docs: search, filter, sort and pages", () => {
     await peer.db.delete(first.id)
     expect((await list("q=renamed")).total).toBe(1)
     expect((await list("q=renamed&deleted=1")).total).toBe(2)
+  })
+
+  it("answers a search from the documents read so far while the index reads the rest, saying how far it is", async () => {
+    const { list } = await withTasks(600, { indexWaitMs: 0 })
+    const early = await list("q=task&limit=5")
+    expect(early.indexing).toEqual({ read: expect.any(Number), of: 600 })
+    expect(early.indexing.read).toBeLessThan(600)
+    expect(early.total).toBe(early.indexing.read)
+    let later = early
+    for (let tries = 0; later.indexing && tries < 200; tries++) {
+      await new Promise(resolve => setTimeout(resolve, 50))
+      later = await list("q=task&limit=5")
+    }
+    expect(later.indexing).toBeUndefined()
+    expect(later.total).toBe(600)
   })
 
   it("refuses bad input with a 400 that names what was wrong", async () => {

@@ -19,6 +19,8 @@ export interface DocumentListState {
   fields: Record<string, FieldJSON> | undefined
   /** True while something is searched for or filtered. */
   narrowed: boolean
+  /** While the server's index is still reading the type: the page is over those read so far. */
+  indexing: { read: number; of: number } | undefined
   selected: string | undefined
   /** Ids changed by a live update a moment ago: they flash. */
   fresh: Set<string>
@@ -64,9 +66,16 @@ export function renderDocuments(
       )
     }),
   )
+  const reading = state.indexing
+    ? h(
+        "li",
+        { class: "indexing", role: "status" },
+        `Still reading documents: ${state.indexing.read.toLocaleString()} of ${state.indexing.of.toLocaleString()} so far. The results fill in as they are read.`,
+      )
+    : null
   if (state.docs.length === 0) {
     const none = state.narrowed ? `No ${state.type} document matches.` : `No ${state.type} documents.`
-    return fill(list, header, h("li", { class: "empty" }, none))
+    return fill(list, header, reading, h("li", { class: "empty" }, none))
   }
   // The summary line already shows a title-like field.
   const cellColumns = columns.filter(column => !TITLE_FIELDS.includes(column) || column === state.sort)
@@ -93,7 +102,7 @@ export function renderDocuments(
       ),
     ],
   )
-  list.prepend(header)
+  list.prepend(header, ...(reading ? [reading] : []))
   list.append(pager(state, actions, pageSize))
 }
 

@@ -55,6 +55,7 @@ const state = {
   id: undefined as string | undefined,
   docs: [] as DocumentSummary[],
   total: 0,
+  indexing: undefined as { read: number; of: number } | undefined,
   offset: 0,
   sort: "modifiedAt",
   order: "desc" as "asc" | "desc",
@@ -162,6 +163,9 @@ const loadDocuments = latest(
     if (list && list.type !== state.type) return
     state.docs = list?.docs ?? []
     state.total = list?.total ?? 0
+    state.indexing = list?.indexing
+    // The server is still reading the type for its index: ask again for the rest.
+    if (list?.indexing) setTimeout(() => reload.documents(), INDEXING_RETRY_MS)
     state.offset = list?.offset ?? 0
     state.sort = list?.sort ?? finder.sort
     state.order = list?.order ?? finder.order
@@ -181,6 +185,7 @@ const loadHistory = latest(
   },
 )
 const HISTORY_PAGE = 20
+const INDEXING_RETRY_MS = 1000
 /** The most changes the server gives in one page (see DocumentHistory.ts). */
 const MAX_HISTORY_PAGE = 200
 
@@ -277,6 +282,7 @@ function drawDocuments(): void {
       order: state.order,
       fields: state.type ? state.overview?.schemas[state.type]?.fields : undefined,
       narrowed: finder.search !== "" || finder.filters.length > 0,
+      indexing: state.indexing,
       selected: state.id,
       fresh: state.fresh,
     },
