@@ -80,6 +80,7 @@ export {
 export { Peer, type PeerOptions } from "./peer/Peer.js"
 export type { Attachment, AttachOptions, ClientHooks, ServerHooks, ServerTransport } from "./peer/Attachment.js"
 export { LiveValue, type Live } from "./helpers/Live.js"
+export { LruCache } from "./helpers/LruCache.js"
 export { Logger, type LogCallback, type LogEntry, type LogLevel, type LogSink } from "./helpers/Logger.js"
 export {
   Presence,

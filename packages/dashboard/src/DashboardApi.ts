@@ -175,7 +175,7 @@ export class DashboardApi {
 
   async document(id: string): Promise<DocumentDetail> {
     const { db } = this.peer
-    const [exported, history] = await Promise.all([db.exportDocument(id), db.history(id)])
+    const [exported, history] = await Promise.all([db.exportDocument(id), this.history.entries(id)])
     const { format: _, ...document } = exported
     const definition = db.definition(document.type)?.toJSON()
     // A document made without the definition (by the CLI, say) shows, as the app reads it, the defaults of the fields it lacks.
@@ -184,7 +184,8 @@ export class DashboardApi {
         string,
         unknown
       >
-    return { document, history: history.reverse().slice(0, DETAIL_HISTORY), changes: history.length, definition: definition ?? null }
+    const newest = history.slice(-DETAIL_HISTORY).reverse()
+    return { document, history: newest, changes: history.length, definition: definition ?? null }
   }
 
   async create(body: unknown): Promise<DocumentDetail> {

@@ -4,9 +4,11 @@
  * field by field; the document as it was at any change, read-only; and a
  * field of such a version written back as a new change. Diffs are worked
  * out only for the page of changes asked for, so a document with 10,000
- * changes opens as fast as one with ten.
+ * changes opens as fast as one with ten. A change's diff never changes, so
+ * it is kept (the most recently shown); so is each recently opened
+ * document's list of changes, while its heads stay the same.
  */
-import { applyEdit, EditError, type Database, type Edit as CoreEdit } from "@cairn/core"
+import { applyEdit, EditError, LruCache, type Database, type Edit as CoreEdit, type FieldDiff, type HistoryEntry } from "@cairn/core"
 import { HttpError, isObject, parseWhole } from "./http.js"
 import type { ChangeView, HistoryPage, VersionView } from "./shapes.js"
 
@@ -14,6 +16,9 @@ const DEFAULT_PAGE = 20
 const MAX_PAGE = 200
 
 export class DocumentHistory {
+  readonly #histories = new LruCache<string, { heads: string; entries: HistoryEntry[] }>(16)
+  readonly #diffs = new LruCache<string, FieldDiff[]>(2000)
+
   constructor(
     private readonly db: Database,
     /** The name a machine goes by, where this peer knows it. */
@@ -24,20 +29,40 @@ export class DocumentHistory {
   async page(id: string, query: URLSearchParams): Promise<HistoryPage> {
     const offset = parseWhole("offset", query.get("offset"), 0, Number.MAX_SAFE_INTEGER, 0)
     const limit = parseWhole("limit", query.get("limit"), 1, MAX_PAGE, DEFAULT_PAGE)
-    const all = await this.db.history(id)
-    const shown = all.reverse().slice(offset, offset + limit)
+    const all = await this.entries(id)
+    // Newest first: the page at `offset` is the `limit` changes before the last `offset`.
+    const shown = all.slice(Math.max(0, all.length - offset - limit), Math.max(0, all.length - offset)).reverse()
     const changes: ChangeView[] = []
     for (const change of shown) {
       const name = this.nameOf(change.machineId)
-      changes.push({ ...change, ...(name ? { machineName: name } : {}), diff: await this.db.changeDiff(id, change.hash) })
+      changes.push({ ...change, ...(name ? { machineName: name } : {}), diff: await this.#diff(id, change.hash) })
     }
     return { id, total: all.length, offset, limit, changes }
+  }
+
+  /** The document's changes, oldest first (as db.history), kept while its heads stay the same. */
+  async entries(id: string): Promise<HistoryEntry[]> {
+    const heads = this.db.catalog.get(id)?.heads.join() ?? ""
+    const known = this.#histories.get(id)
+    if (known && known.heads === heads) return known.entries
+    const entries = await this.db.history(id)
+    this.#histories.set(id, { heads, entries })
+    return entries
+  }
+
+  async #diff(id: string, hash: string): Promise<FieldDiff[]> {
+    const key = `${id} ${hash}`
+    const known = this.#diffs.get(key)
+    if (known) return known
+    const diff = await this.db.changeDiff(id, hash)
+    this.#diffs.set(key, diff)
+    return diff
   }
 
   /** The document as it was just after change `hash`, with that change. */
   async version(id: string, hash: string): Promise<VersionView> {
     const { format: _, ...document } = await this.db.exportDocument(id, hash)
-    const change = (await this.db.history(id)).find(entry => entry.hash === hash)!
+    const change = (await this.entries(id)).find(entry => entry.hash === hash)!
     const name = this.nameOf(change.machineId)
     const definition = this.db.definition(document.type)?.toJSON() ?? null
     return { document, change: { ...change, ...(name ? { machineName: name } : {}) }, definition }
