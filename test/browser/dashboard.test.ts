@@ -9,85 +9,14 @@
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process"
 import { existsSync } from "node:fs"
-import { mkdir } from "node:fs/promises"
-import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import type { BrowserContext, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { chromiumAvailable, launchContext } from "../helpers/browser.js"
+import { DashboardProcess, openDashboard, screenshot } from "../helpers/DashboardProcess.js"
 import { PeerProcess, TempDirs, eventually } from "../helpers/PeerProcess.js"
 
-const FIXTURE = fileURLToPath(new URL("../fixtures/dashboard-peer.mjs", import.meta.url))
 const CLI = fileURLToPath(new URL("../../packages/cli/bin/cairn.js", import.meta.url))
-const SCREENSHOTS = fileURLToPath(
-  new URL(process.env.CAIRN_UPDATE_SCREENSHOTS === "1" ? "../../docs/screenshots/" : "../artifacts/screenshots/", import.meta.url),
-)
-
-/** The dashboard peer's process: its URL, and JSON-line commands to its database. */
-class DashboardProcess {
-  #next = 0
-  #pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>()
-  readonly stderr: string[] = []
-
-  private constructor(
-    readonly child: ChildProcessWithoutNullStreams,
-    readonly url: string,
-    readonly ws: string,
-    readonly machineId: string,
-  ) {}
-
-  static async start(dir: string, name: string): Promise<DashboardProcess> {
-    const child = spawn(process.execPath, [FIXTURE, `--dir=${dir}`, `--name=${name}`], { stdio: ["pipe", "pipe", "pipe"] })
-    const stderr: string[] = []
-    child.stderr.on("data", chunk => stderr.push(String(chunk)))
-    const lines = createInterface({ input: child.stdout })
-    const ready = await new Promise<{ url: string; ws: string; machineId: string }>((resolve, reject) => {
-      lines.once("line", line => resolve(JSON.parse(line)))
-      child.once("exit", code => reject(new Error(`dashboard peer exited with ${code}\n${stderr.join("")}`)))
-    })
-    const peer = new DashboardProcess(child, ready.url, ready.ws, ready.machineId)
-    peer.stderr.push(...stderr)
-    child.stderr.on("data", chunk => peer.stderr.push(String(chunk)))
-    lines.on("line", line => {
-      const message = JSON.parse(line)
-      const pending = peer.#pending.get(message.id)
-      peer.#pending.delete(message.id)
-      if (message.ok) pending?.resolve(message.result)
-      else pending?.reject(new Error(message.error))
-    })
-    return peer
-  }
-
-  call<T = any>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
-    const id = this.#next++
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject })
-      this.child.stdin.write(JSON.stringify({ id, cmd, args }) + "\n")
-    })
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return
-    const exited = new Promise(resolve => this.child.once("exit", resolve))
-    this.child.stdin.end()
-    await exited
-  }
-}
-
-async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
-  await mkdir(SCREENSHOTS, { recursive: true })
-  await page.screenshot({ path: `${SCREENSHOTS}dashboard-${name}.png`, fullPage })
-}
-
-/** Problems the page reported (script errors, refused by the Content-Security-Policy, failed requests). */
-function watchForProblems(page: Page): string[] {
-  const problems: string[] = []
-  page.on("pageerror", error => problems.push(`page error: ${error.message}`))
-  page.on("console", message => {
-    if (message.type() === "error") problems.push(`console: ${message.text()}`)
-  })
-  return problems
-}
 
 const hasBrowser = chromiumAvailable()
 
@@ -102,12 +31,7 @@ describe.skipIf(!hasBrowser)("dashboard in Chromium", () => {
 
   beforeAll(async () => {
     dashboard = await DashboardProcess.start(await dirs.make("cairn-dashboard-"), "studio")
-    browser = await launchContext()
-    page = await browser.context.newPage()
-    await page.setViewportSize({ width: 1400, height: 1000 })
-    problems = watchForProblems(page)
-    await page.goto(dashboard.url)
-    await page.locator('#live[data-state="live"]').waitFor()
+    ;({ browser, page, problems } = await openDashboard(dashboard.url))
   })
 
   afterAll(async () => {

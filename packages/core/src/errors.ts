@@ -113,6 +113,9 @@ export class ClosedError extends CairnError {
 /** A presence state or an ephemeral message that cannot be sent (too large, not JSON). */
 export class PresenceError extends CairnError {}
 
+/** A query that cannot be run as given (an unknown operator in `where`, say); the message says what is wrong. */
+export class QueryError extends CairnError {}
+
 export function formatPath(path: readonly (string | number)[]): string {
   if (path.length === 0) return "the document root"
   return path.map(String).join(".")

@@ -37,11 +37,12 @@ export { readEnvelope, verifyCreation, creationMessage, modifiedAtOf, type Envel
 export { Catalog, isVisible, type CatalogEntry } from "./catalog/Catalog.js"
 export { Database, type DatabaseOptions, type HistoryEntry, type DatabaseEvents } from "./database/Database.js"
 export type { QuarantinedDocument } from "./database/Quarantine.js"
+export type { FieldDiff, DiffKind } from "./database/changeDiff.js"
 export { DocumentStore, type Origin } from "./database/DocumentStore.js"
 export { Replica, type ReplicaEvents } from "./database/Replica.js"
 export { DamagedDocumentError, type DamagedDocument } from "./database/DamagedDocuments.js"
 export { Transaction, type TypeRef, type DraftOf } from "./database/Transaction.js"
-export type { QueryOptions, Where, OrderBy } from "./database/Query.js"
+export { checkWhere, matchesWhere, compareValues, type QueryOptions, type Where, type Comparison, type OrderBy } from "./database/Query.js"
 export type { RebuildReport } from "./database/rebuild.js"
 export { Machine, machineIdFromPublicKey, verifySignature, type MachineIdentity, type MachineIdentityJSON } from "./identity/Machine.js"
 export { machineIdOfActor, toHex, fromHex } from "./identity/actor.js"
@@ -80,6 +81,7 @@ export {
 export { Peer, type PeerOptions } from "./peer/Peer.js"
 export type { Attachment, AttachOptions, ClientHooks, ServerHooks, ServerTransport } from "./peer/Attachment.js"
 export { LiveValue, type Live } from "./helpers/Live.js"
+export { LruCache } from "./helpers/LruCache.js"
 export { Logger, type LogCallback, type LogEntry, type LogLevel, type LogSink } from "./helpers/Logger.js"
 export {
   Presence,

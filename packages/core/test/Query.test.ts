@@ -44,6 +44,18 @@ describe("Database.query", () => {
     expect(await db.query(Task, { where: { owner: "nobody" } })).toEqual([])
   })
 
+  it("filters with comparisons, and refuses an unknown operator naming it", async () => {
+    const { db, titles } = await fixture()
+    expect(titles(await db.query(Task, { where: { rank: { $gte: 2 } }, orderBy: "title" }))).toEqual(["a", "c"])
+    expect(titles(await db.query(Task, { where: { rank: { $gt: 1, $lt: 3 } } }))).toEqual(["c"])
+    // A missing rank fails a comparison, but is "not 1".
+    expect(titles(await db.query(Task, { where: { rank: { $ne: 1 } }, orderBy: "title" }))).toEqual(["a", "c", "d"])
+    expect(titles(await db.query(Task, { where: { owner: { $contains: "BO" } }, orderBy: "title" }))).toEqual(["a", "d"])
+    expect(titles(await db.query(Task, { where: { title: { $lte: "b" }, done: false } }))).toEqual(["b"])
+    await expect(db.query(Task, { where: { rank: { $between: [1, 2] } } as never })).rejects.toThrow(/unknown operator "\$between"/)
+    await expect(db.query(Task, { where: [1] as never })).rejects.toThrow(/"where" must be an object.*a list/)
+  })
+
   it("filters with a predicate over the whole document", async () => {
     const { db, titles, ids } = await fixture()
     expect(titles(await db.query(Task, { where: d => (d.data.rank ?? 0) >= 2, orderBy: "title" }))).toEqual(["a", "c"])

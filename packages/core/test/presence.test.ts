@@ -48,6 +48,22 @@ async function phoneRelayLaptop() {
 const entryOf = (entries: PresenceEntry[], machineId: string) => entries.find(e => e.machineId === machineId)
 
 describe("presence between peers", () => {
+  it("says how each link is carried, as the machine at its start attached it, through the relay", async () => {
+    const relay = await peer()
+    const phone = await peer()
+    const laptop = await peer()
+    const { dial } = serve(relay.peer, { transport: "tcp" })
+    dial(phone.peer, { transport: "tcp" })
+    dial(laptop.peer, { transport: "ws" })
+    const relayId = relay.machine.machineId
+    await waitFor(() => (entryOf(laptop.peer.presence.get(), relayId)?.links.length ?? 0) === 2, 5_000)
+    await waitFor(() => entryOf(laptop.peer.presence.get(), phone.machine.machineId)?.links.length === 1, 5_000)
+    // The relay's links are its server's; the phone's and the laptop's own are their clients'.
+    expect(entryOf(laptop.peer.presence.get(), relayId)!.links.map(l => l.transport)).toEqual(["tcp", "tcp"])
+    expect(entryOf(laptop.peer.presence.get(), phone.machine.machineId)!.links).toMatchObject([{ machineId: relayId, transport: "tcp" }])
+    expect(laptop.peer.presence.get()[0]!.links).toMatchObject([{ machineId: relayId, transport: "ws" }])
+  })
+
   it("a phone behind a relay shows up on the laptop, with its state and the relay's links; link types only where readable", async () => {
     const { relay, phone, laptop } = await phoneRelayLaptop()
 

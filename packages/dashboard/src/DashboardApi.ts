@@ -14,6 +14,8 @@ import {
   PurgedError,
   QuarantinedError,
   TypeDefinitionError,
+  QueryError,
+  UnknownChangeError,
   ValidationError,
   WrongTypeError,
   assertTypeName,
@@ -31,25 +33,60 @@ import type {
   Connection,
   DocumentDetail,
   DocumentList,
-  DocumentSummary,
   Overview,
   PeerView,
+  PresenceView,
   QuarantinedDetail,
   QuarantinedList,
   QuarantinedSummary,
 } from "./shapes.js"
-import { HttpError, isObject } from "./http.js"
+import { HttpError, isObject, parseWhole } from "./http.js"
 import type { PeerMemory } from "./PeerMemory.js"
+import { DocumentHistory } from "./DocumentHistory.js"
+import { DocumentIndex, type IndexedRow } from "./DocumentIndex.js"
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, needsIndex, parseDocumentQuery, runDocumentQuery, sortEntries } from "./DocumentQuery.js"
+import { cellsOf } from "./summaries.js"
 
-const DEFAULT_LIST_LIMIT = 200
-const MAX_LIST_LIMIT = 5000
-const TITLE_KEYS = ["title", "name", "label", "subject", "summary", "text", "body"]
+/** The newest changes a document's detail carries; the history endpoint pages through the rest. */
+const DETAIL_HISTORY = 50
 
 export class DashboardApi {
+  /** What lists search, filter and sort over (see DocumentIndex.ts). */
+  readonly index: DocumentIndex
+
+  /** Changes with diffs, versions, restores (see DocumentHistory.ts). */
+  readonly history: DocumentHistory
+
   constructor(
     private readonly peer: NodePeer,
     private readonly memory: PeerMemory,
-  ) {}
+    /** How long a search waits for the index to finish reading before it answers from what it has read. */
+    private readonly indexWaitMs = 2000,
+  ) {
+    this.index = new DocumentIndex(peer.db)
+    this.history = new DocumentHistory(peer.db, machineId => this.#nameOf(machineId))
+  }
+
+  /** Every machine this peer's presence can see (itself first), with its state and links: the whole network, not only direct links. */
+  presence(): PresenceView {
+    return { machineId: this.peer.machineId, machines: this.peer.presence.get(), now: Date.now() }
+  }
+
+  /** Restore a field from an old version (see DocumentHistory.restore), answering the document as it is now. */
+  async restore(id: string, body: unknown): Promise<DocumentDetail> {
+    this.#entry(id)
+    await this.history.restore(id, body)
+    return this.document(id)
+  }
+
+  #nameOf(machineId: string): string | undefined {
+    if (machineId === this.peer.machineId) return this.peer.db.machine.name
+    return (
+      this.peer.presence.get().find(entry => entry.machineId === machineId)?.name ??
+      this.peers().find(peer => peer.machineId === machineId)?.name ??
+      undefined
+    )
+  }
 
   async overview(): Promise<Overview> {
     const { db, replicator, network, directory } = this.peer
@@ -94,24 +131,51 @@ export class DashboardApi {
     })
   }
 
-  async list(query: URLSearchParams): Promise<DocumentList> {
-    const type = query.get("type")
-    if (!type) throw new HttpError(400, `say which type: GET /api/docs?type=NAME`)
-    assertTypeName(type)
-    const includeDeleted = ["1", "true"].includes(query.get("deleted") ?? "")
-    const limit = parseLimit(query.get("limit"))
-    const { catalog } = this.peer.db
-    const entries = [...catalog.idsOfType(type)]
-      .map(id => catalog.get(id)!)
-      .filter(entry => isVisible(entry, { includeDeleted }))
-      .sort((a, b) => b.modifiedAt - a.modifiedAt)
-    const docs = await Promise.all(entries.slice(0, limit).map(entry => this.#summarize(entry)))
-    return { type, total: entries.length, docs: docs.filter(d => d !== undefined) }
+  /**
+   * A page of a type's documents: searched, filtered, sorted (see
+   * DocumentQuery.ts), with how many match in all. A page in catalog order
+   * reads only its own documents (and has the index read the rest meanwhile).
+   */
+  async list(params: URLSearchParams): Promise<DocumentList> {
+    const query = parseDocumentQuery(params)
+    const { offset, limit } = query
+    let total: number
+    let page: IndexedRow[]
+    let indexing: DocumentList["indexing"]
+    if (needsIndex(query)) {
+      const found = await this.index.rowsWithin(query.type, query.includeDeleted, this.indexWaitMs)
+      if (!found.complete) indexing = { read: found.read, of: found.of }
+      const matching = runDocumentQuery(found.rows, query)
+      total = matching.length
+      page = matching.slice(offset, offset + limit)
+    } else {
+      const { catalog } = this.peer.db
+      const entries: CatalogEntry[] = []
+      for (const id of catalog.idsOfType(query.type)) {
+        const entry = catalog.get(id)
+        if (isVisible(entry, { includeDeleted: query.includeDeleted })) entries.push(entry)
+      }
+      total = entries.length
+      page = await this.index.documents(sortEntries(entries, query.sort).slice(offset, offset + limit))
+      this.index.warm(query.type)
+    }
+    const docs = page.map(({ entry, doc }) => ({
+      id: entry.id,
+      type: entry.type,
+      createdAt: entry.createdAt,
+      createdBy: entry.createdBy,
+      modifiedAt: entry.modifiedAt,
+      deletedAt: entry.deletedAt,
+      summary: doc.summary,
+      cells: cellsOf(doc.data),
+    }))
+    const { column: sort, direction: order } = query.sort
+    return { type: query.type, total, offset, limit, sort, order, docs, ...(indexing ? { indexing } : {}) }
   }
 
   async document(id: string): Promise<DocumentDetail> {
     const { db } = this.peer
-    const [exported, history] = await Promise.all([db.exportDocument(id), db.history(id)])
+    const [exported, history] = await Promise.all([db.exportDocument(id), this.history.entries(id)])
     const { format: _, ...document } = exported
     const definition = db.definition(document.type)?.toJSON()
     // A document made without the definition (by the CLI, say) shows, as the app reads it, the defaults of the fields it lacks.
@@ -120,7 +184,8 @@ export class DashboardApi {
         string,
         unknown
       >
-    return { document, history: history.reverse(), definition: definition ?? null }
+    const newest = history.slice(-DETAIL_HISTORY).reverse()
+    return { document, history: newest, changes: history.length, definition: definition ?? null }
   }
 
   async create(body: unknown): Promise<DocumentDetail> {
@@ -159,7 +224,7 @@ export class DashboardApi {
   /** Quarantined documents, most recently changed first. */
   quarantined(query: URLSearchParams): QuarantinedList {
     const all = this.peer.db.quarantined().sort((a, b) => b.modifiedAt - a.modifiedAt)
-    return { total: all.length, docs: all.slice(0, parseLimit(query.get("limit"))) }
+    return { total: all.length, docs: all.slice(0, parseWhole("limit", query.get("limit"), 1, MAX_LIST_LIMIT, DEFAULT_LIST_LIMIT)) }
   }
 
   async quarantinedDocument(id: string): Promise<QuarantinedDetail> {
@@ -193,30 +258,12 @@ export class DashboardApi {
     if (!entry) throw new NotFoundError(id)
     return entry
   }
-
-  async #summarize(entry: CatalogEntry): Promise<DocumentSummary | undefined> {
-    try {
-      const doc = await this.peer.db.get(entry.id)
-      return {
-        id: entry.id,
-        type: entry.type,
-        createdAt: entry.createdAt,
-        createdBy: entry.createdBy,
-        modifiedAt: entry.modifiedAt,
-        deletedAt: entry.deletedAt,
-        summary: summarize(doc.data),
-      }
-    } catch {
-      // Purged or quarantined between listing and reading: leave it out.
-      return undefined
-    }
-  }
 }
 
 /** The HTTP status for an error thrown while answering. */
 export function statusOf(error: unknown): number {
   if (error instanceof HttpError) return error.status
-  if (error instanceof NotFoundError) return 404
+  if (error instanceof NotFoundError || error instanceof UnknownChangeError) return 404
   if (error instanceof PurgedError) return 410
   if (error instanceof QuarantinedError || error instanceof DeletedDocumentError) return 409
   if (
@@ -224,31 +271,10 @@ export function statusOf(error: unknown): number {
     error instanceof TypeDefinitionError ||
     error instanceof WrongTypeError ||
     error instanceof ImmutableTypeError ||
+    error instanceof QueryError ||
     error instanceof RangeError
   )
     return 400
   if (error instanceof ClosedError) return 503
   return 500
-}
-
-function parseLimit(raw: string | null): number {
-  if (raw === null) return DEFAULT_LIST_LIMIT
-  const limit = Number(raw)
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT)
-    throw new HttpError(400, `"limit" must be a whole number from 1 to ${MAX_LIST_LIMIT} (got ${JSON.stringify(raw)})`)
-  return limit
-}
-
-/** One line for a document in a list: a title-like field, else the first string, else the first fields. */
-export function summarize(data: Record<string, unknown>): string {
-  const clip = (text: string) => (text.length > 80 ? `${text.slice(0, 79)}…` : text)
-  for (const key of TITLE_KEYS) {
-    const value = data[key]
-    if (typeof value === "string" && value.trim()) return clip(value.trim().split("\n")[0]!)
-  }
-  for (const value of Object.values(data)) {
-    if (typeof value === "string" && value.trim()) return clip(value.trim().split("\n")[0]!)
-  }
-  const scalars = Object.entries(data).filter(([, value]) => typeof value !== "object" || value === null)
-  return clip(scalars.map(([key, value]) => `${key}: ${JSON.stringify(value)}`).join(", "))
 }

@@ -10,8 +10,14 @@
  * The API (JSON in and out; errors are `{ error }` with a 4xx status):
  *
  *   GET    /api/overview           this machine, types with counts, peers, outgoing connections, quarantined count
- *   GET    /api/docs?type=T        documents of a type, newest first (&deleted=1, &limit=N)
- *   GET    /api/docs/:id           one document (tagged JSON data), its history (newest first), its type definition
+ *   GET    /api/docs?type=T        a page of a type's documents and how many match (see DocumentQuery.ts): &q=TEXT
+ *                                  (in any string, ignoring case), &where=JSON (as db.query), &sort=COLUMN (id,
+ *                                  createdAt, modifiedAt or a field path) &order=asc|desc, &offset=N &limit=N, &deleted=1
+ *   GET    /api/docs/:id           one document (tagged JSON data), its newest changes, its type definition
+ *   GET    /api/docs/:id/history   its changes newest first, each with machine, time, message and a field-level diff
+ *                                  (&offset=N &limit=N)
+ *   GET    /api/docs/:id/at/:hash  the document as it was just after a change (read-only)
+ *   POST   /api/docs/:id/restore   {hash, path}: write a field as it was after that change, as a new change
  *   POST   /api/docs               create: {type, data}
  *   POST   /api/docs/:id/edit      {op: "set", path, value, force?} | {op: "incr", path, by}
  *                                  | {op: "splice", path, index, del, text} | {op: "settext", path, text}
@@ -22,13 +28,14 @@
  *   POST   /api/quarantine/:id/release  check it again with the definitions here now: the document,
  *                                  or 409 with why it still fails
  *   POST   /api/quarantine/:id/drop     remove it here (not taken from peers again)
+ *   GET    /api/presence           every machine this peer's presence sees: state, links (transport, types), last heard
  *   GET    /api/events             Server-Sent Events: `change`, `quarantine` (state: quarantined,
- *                                  released or dropped), `resync`, `peers`
+ *                                  released or dropped), `resync`, `peers`, `presence`
  *
  * It answers only this machine unless `allowRemote` is set (see access.ts).
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { Logger, type CatalogEntry, type LogCallback } from "@cairn/core"
+import { Logger, NotFoundError, type CatalogEntry, type LogCallback } from "@cairn/core"
 import type { NodePeer } from "@cairn/node"
 import { refusal } from "./access.js"
 import { DashboardApi, statusOf } from "./DashboardApi.js"
@@ -48,6 +55,12 @@ export interface DashboardOptions {
   keepAliveMs?: number
   /** Where unexpected errors are reported (default: the peer's logger, whose warnings a Node peer prints). */
   log?: LogCallback | Logger
+  /**
+   * How long a search, filter or sort by a field waits for the list index to
+   * read a type's documents before it answers from those read so far, saying
+   * so (default 2 s).
+   */
+  indexWaitMs?: number
 }
 
 /** Document changes and quarantines within this window go out together, one message per document. */
@@ -62,12 +75,13 @@ export class DashboardServer {
   readonly #api: DashboardApi
   readonly #events: EventStream
   readonly #memory = new PeerMemory()
-  readonly #options: Required<Omit<DashboardOptions, "staticDir" | "log">>
+  readonly #options: Required<Omit<DashboardOptions, "staticDir" | "log" | "indexWaitMs">>
   readonly #log: Logger
   readonly #stop: (() => void)[] = []
   #pending = new Map<string, PendingMessage>()
   #changeTimer: ReturnType<typeof setTimeout> | undefined
   #peersTimer: ReturnType<typeof setTimeout> | undefined
+  #presenceTimer: ReturnType<typeof setTimeout> | undefined
   #lastConnections = ""
   #closed = false
 
@@ -83,7 +97,7 @@ export class DashboardServer {
     }
     // A failure of the server itself (a 500) is a warning: the peer's own logger says it unless the app gave another.
     this.#log = (options.log ? Logger.from(options.log) : peer.peer.logger).child("dashboard")
-    this.#api = new DashboardApi(peer, this.#memory)
+    this.#api = new DashboardApi(peer, this.#memory, options.indexWaitMs)
     this.#events = new EventStream(this.#options.keepAliveMs)
     this.#stop.push(
       peer.db.on("change", ({ id, type, origin, entry }) => this.#queue({ event: "change", data: { id, type, origin, ...pick(entry) } })),
@@ -93,6 +107,7 @@ export class DashboardServer {
         this.#queue({ event: "quarantine", data: { id, type, state: "quarantined", reason } }),
       ),
     )
+    this.#stop.push(peer.presence.on("change", () => this.#presenceChanged()))
     this.#stop.push(
       peer.replicator.on("status", status => {
         this.#memory.note(status)
@@ -109,6 +124,11 @@ export class DashboardServer {
     this.#stop.push(() => clearInterval(poll))
   }
 
+  /** How many documents the lists' index holds now (see DocumentIndex.ts). */
+  get indexed(): number {
+    return this.#api.index.size
+  }
+
   /** The request listener to give the http.Server (bound: pass it as is). */
   readonly handle = (request: IncomingMessage, response: ServerResponse): void => {
     this.#route(request, response).catch(error => this.#fail(response, error))
@@ -121,6 +141,7 @@ export class DashboardServer {
     for (const stop of this.#stop.splice(0)) stop()
     clearTimeout(this.#changeTimer)
     clearTimeout(this.#peersTimer)
+    clearTimeout(this.#presenceTimer)
     this.#events.close()
   }
 
@@ -156,7 +177,13 @@ export class DashboardServer {
     response: ServerResponse,
   ): Promise<void> {
     const api = this.#api
-    const route = `${method} /${parts.map((part, i) => ((parts[0] === "docs" || parts[0] === "quarantine") && i === 1 ? ":id" : part)).join("/")}`
+    const placeholder = (part: string, i: number) =>
+      (parts[0] === "docs" || parts[0] === "quarantine") && i === 1
+        ? ":id"
+        : parts[0] === "docs" && parts[2] === "at" && i === 3
+          ? ":hash"
+          : part
+    const route = `${method} /${parts.map(placeholder).join("/")}`
     const id = parts[1] ?? ""
     const body = () => readJson(request, this.#options.maxBodyBytes)
     switch (route) {
@@ -168,6 +195,16 @@ export class DashboardServer {
         return sendJson(response, 201, await api.create(await body()))
       case "GET /docs/:id":
         return sendJson(response, 200, await api.document(id))
+      case "GET /docs/:id/history":
+        this.#entry(id)
+        return sendJson(response, 200, await api.history.page(id, query))
+      case "GET /docs/:id/at/:hash":
+        this.#entry(id)
+        return sendJson(response, 200, await api.history.version(id, parts[3] ?? ""))
+      case "POST /docs/:id/restore":
+        return sendJson(response, 200, await api.restore(id, await body()))
+      case "GET /presence":
+        return sendJson(response, 200, api.presence())
       case "DELETE /docs/:id":
         return sendJson(response, 200, await api.delete(id))
       case "POST /docs/:id/edit":
@@ -196,6 +233,10 @@ export class DashboardServer {
       "/docs",
       "/docs/:id",
       "/docs/:id/edit",
+      "/docs/:id/history",
+      "/docs/:id/at/:hash",
+      "/docs/:id/restore",
+      "/presence",
       "/quarantine",
       "/quarantine/:id",
       "/quarantine/:id/release",
@@ -229,6 +270,20 @@ export class DashboardServer {
         this.#events.send("resync", { count: messages.length, types: [...new Set(messages.map(m => m.data.type))] })
       else for (const { event, data } of messages) this.#events.send(event, data)
     }, CHANGE_BATCH_MS)
+  }
+
+  /** A document's history is read only for a document the catalog lists. */
+  #entry(id: string): void {
+    const entry = this.peer.db.catalog.get(id)
+    if (!entry || entry.purged) throw new NotFoundError(id)
+  }
+
+  #presenceChanged(): void {
+    if (this.#events.size === 0 || this.#presenceTimer) return
+    this.#presenceTimer = setTimeout(() => {
+      this.#presenceTimer = undefined
+      this.#events.send("presence", this.#api.presence())
+    }, PEERS_THROTTLE_MS)
   }
 
   #peersChanged(): void {

@@ -57,3 +57,12 @@ export async function readJson(request: IncomingMessage, limit: number): Promise
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value)
 }
+
+/** A whole-number query parameter from `min` to `max`, `fallback` when absent; a 400 naming it otherwise. */
+export function parseWhole(name: string, raw: string | null, min: number, max: number, fallback: number): number {
+  if (raw === null || raw === "") return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new HttpError(400, `"${name}" must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`)
+  return value
+}

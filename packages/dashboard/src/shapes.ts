@@ -8,15 +8,26 @@ import type {
   DataPath,
   Edit as CoreEdit,
   ExportedDocument,
+  FieldDiff,
   HistoryEntry,
   PeerStatus,
+  PresenceEntry,
   TypeDefinitionJSON,
   TypeSelection,
 } from "@cairn/core"
 import type { Transport } from "@cairn/node"
 
 export type { Transport } from "@cairn/node"
-export type { FieldJSON, HistoryEntry, PeerStatus, TypeDefinitionJSON, TypeSelection } from "@cairn/core"
+export type {
+  FieldDiff,
+  FieldJSON,
+  HistoryEntry,
+  PresenceEntry,
+  PresenceLink,
+  PeerStatus,
+  TypeDefinitionJSON,
+  TypeSelection,
+} from "@cairn/core"
 
 export interface Overview {
   machine: { machineId: string; name: string | null; wants: TypeSelection; relay: boolean }
@@ -56,11 +67,38 @@ export interface PeerView extends PeerStatus {
 export interface DocumentSummary extends Pick<CatalogEntry, "id" | "type" | "createdAt" | "createdBy" | "modifiedAt" | "deletedAt"> {
   /** A line to show in a list: a title-like field, or the first value. */
   summary: string
+  /** The top-level strings (clipped), numbers and booleans, for a list's columns. */
+  cells: Record<string, string | number | boolean | null>
 }
 
 export interface DocumentDetail {
   document: Omit<ExportedDocument, "format">
+  /** The newest changes (at most 50), newest first; `GET /api/docs/:id/history` pages through all of them with diffs. */
   history: HistoryEntry[]
+  /** How many changes the document has. */
+  changes: number
+  definition: TypeDefinitionJSON | null
+}
+
+/** A change as the history shows it: who (by name where known), when, why, and what it changed. */
+export interface ChangeView extends HistoryEntry {
+  machineName?: string
+  diff: FieldDiff[]
+}
+
+/** A page of `GET /api/docs/:id/history`, newest change first. */
+export interface HistoryPage {
+  id: string
+  total: number
+  offset: number
+  limit: number
+  changes: ChangeView[]
+}
+
+/** `GET /api/docs/:id/at/:hash`: the document as it was just after one change (read-only). */
+export interface VersionView {
+  document: Omit<ExportedDocument, "format">
+  change: HistoryEntry & { machineName?: string }
   definition: TypeDefinitionJSON | null
 }
 
@@ -78,11 +116,23 @@ export interface QuarantinedDetail extends QuarantinedSummary {
   definition: TypeDefinitionJSON | null
 }
 
-/** A page of `GET /api/docs?type=T`. */
+/** A page of `GET /api/docs?type=T` (&q, &where, &sort, &order, &offset, &limit, &deleted). */
 export interface DocumentList {
   type: string
+  /** How many documents match in all (the page is `docs`). */
   total: number
+  offset: number
+  limit: number
+  /** The column the page is sorted by: "id", "createdAt", "modifiedAt" or a field path. */
+  sort: string
+  order: "asc" | "desc"
   docs: DocumentSummary[]
+  /**
+   * Present while the index is still reading the type's documents (the first
+   * search of a large type): `total` and `docs` are over the `read` so far of
+   * `of`; ask again for the rest.
+   */
+  indexing?: { read: number; of: number }
 }
 
 /** A page of `GET /api/quarantine`. */
@@ -95,3 +145,11 @@ export type Path = DataPath
 
 /** A change the page makes to a document (`POST /api/docs/:id/edit`): the edits of the CLI, but "unset". */
 export type Edit = Exclude<CoreEdit, { op: "unset" }>
+
+/** `GET /api/presence` and the `presence` event: every machine this peer's presence sees, this machine first. */
+export interface PresenceView {
+  /** This machine. */
+  machineId: string
+  machines: PresenceEntry[]
+  now: number
+}

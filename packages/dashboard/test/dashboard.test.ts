@@ -1,12 +1,13 @@
-import { createServer, request as httpRequest } from "node:http"
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { request as httpRequest } from "node:http"
+import { mkdir, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterEach, describe, expect, it, vi } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo"
 import { decodeDocument, defineType, EXPORT_FORMAT, f, type TypeDefinition } from "@cairn/core"
 import { NodePeer } from "@cairn/node"
-import { DashboardServer, locateDashboard, type DashboardOptions } from "../src/index.js"
+import { locateDashboard, type DashboardOptions } from "../src/index.js"
+import { cleanup, eventsOf, served as serve, tempDir } from "./served.js"
 
 const Task = defineType("task", {
   fields: { title: f.string(), votes: f.counter(), notes: f.text().default(""), tags: f.list(f.string()) },
@@ -15,45 +16,7 @@ const Tag = defineType("tag", { fields: { label: f.string() } })
 /** A `task` whose title is a number: a task made elsewhere with a string title breaks it, and is quarantined here. */
 const StrictTask = defineType("task", { fields: { title: f.number() } })
 
-const cleanup: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
-
-async function tempDir(prefix = "cairn-dashboard-"): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix))
-  cleanup.push(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
-/** A peer with the dashboard on a real http server on 127.0.0.1, as `cairn serve` runs it. */
-async function served(options: DashboardOptions = {}, types: TypeDefinition<any>[] = [Task, Tag]) {
-  const peer = await NodePeer.open({ dir: await tempDir(), types })
-  const dashboard = new DashboardServer(peer, { log: () => {}, ...options })
-  const server = createServer(dashboard.handle)
-  const address = await peer.listen({ port: 0, server })
-  cleanup.push(async () => {
-    dashboard.close()
-    await peer.close()
-    server.closeAllConnections()
-    await new Promise(resolve => server.close(resolve))
-  })
-  const base = `http://127.0.0.1:${address.port}`
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const init: RequestInit = { method, headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers } }
-    if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body)
-    const response = await fetch(base + path, init)
-    const text = await response.text()
-    let json: any
-    try {
-      json = JSON.parse(text)
-    } catch {
-      json = undefined
-    }
-    return { status: response.status, json, text, headers: response.headers }
-  }
-  return { peer, dashboard, server, base, address, call }
-}
+const served = (options: DashboardOptions = {}, types: TypeDefinition<any>[] = [Task, Tag]) => serve(options, types)
 
 /** Tasks with string titles, made on a peer with no definition of `task` and synced to `url`: a peer with StrictTask quarantines them. */
 async function sendStringTitledTasks(url: string, titles: string[]): Promise<string[]> {
@@ -310,21 +273,8 @@ describe("DashboardServer API", () => {
 
   it("streams document changes and peer status as Server-Sent Events", async () => {
     const { peer, base, address } = await served({ keepAliveMs: 50 })
-    const controller = new AbortController()
-    cleanup.push(() => controller.abort())
-    const response = await fetch(`${base}/api/events`, { signal: controller.signal })
+    const { response, until } = await eventsOf(base)
     expect(response.headers.get("content-type")).toMatch(/text\/event-stream/)
-    const reader = response.body!.getReader()
-    let received = ""
-    const until = async (pattern: RegExp) => {
-      const deadline = Date.now() + 10_000
-      while (!pattern.test(received)) {
-        if (Date.now() > deadline) throw new Error(`no ${pattern} in ${received}`)
-        const { value, done } = await reader.read()
-        if (done) throw new Error(`stream ended: ${received}`)
-        received += new TextDecoder().decode(value)
-      }
-    }
     await until(/event: hello/)
     const doc = await peer.db.create(Task, { title: "live" })
     await until(new RegExp(`event: change\\ndata: \\{"id":"${doc.id}","type":"task","origin":"local"`))
@@ -417,20 +367,7 @@ describe("DashboardServer API", () => {
 
   it("streams a quarantine, a release and a drop as Server-Sent Events", async () => {
     const { peer, base, address, call } = await served({}, [StrictTask])
-    const controller = new AbortController()
-    cleanup.push(() => controller.abort())
-    const response = await fetch(`${base}/api/events`, { signal: controller.signal })
-    const reader = response.body!.getReader()
-    let received = ""
-    const until = async (pattern: RegExp) => {
-      const deadline = Date.now() + 10_000
-      while (!pattern.test(received)) {
-        if (Date.now() > deadline) throw new Error(`no ${pattern} in ${received}`)
-        const { value, done } = await reader.read()
-        if (done) throw new Error(`stream ended: ${received}`)
-        received += new TextDecoder().decode(value)
-      }
-    }
+    const { until } = await eventsOf(base)
     await until(/event: hello/)
     const [kept, dropped] = await sendStringTitledTasks(`ws://127.0.0.1:${address.port}`, ["one", "two"])
     for (const id of [kept, dropped])

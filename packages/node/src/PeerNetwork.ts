@@ -86,6 +86,7 @@ export class PeerNetwork {
     if (this.#server) throw new Error("already listening")
     const server = options.server ?? (options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }) : undefined)
     const { attached, address } = await this.#serve(
+      "ws",
       hooks =>
         new WebSocketServerTransport({
           host: options.host ?? "127.0.0.1",
@@ -104,6 +105,7 @@ export class PeerNetwork {
   async listenTcp(options: TcpListenOptions): Promise<ServerAddress> {
     if (this.#tcpServer) throw new Error("already listening on TCP")
     const { attached, address } = await this.#serve(
+      "tcp",
       hooks =>
         new TcpServerTransport({
           host: options.host ?? "127.0.0.1",
@@ -118,9 +120,10 @@ export class PeerNetwork {
   }
 
   async #serve<T extends WebSocketServerTransport | TcpServerTransport>(
+    transport: Transport,
     build: (hooks: ServerHooks) => T,
   ): Promise<{ attached: Attachment<T>; address: ListenAddress }> {
-    const attached = this.peer.serve(build, this.#attachOptions())
+    const attached = this.peer.serve(build, this.#attachOptions(transport))
     try {
       return { attached, address: await attached.transport.listen() }
     } catch (error) {
@@ -139,7 +142,7 @@ export class PeerNetwork {
     const create = transportOfUrl(url) === "tcp" ? createTcpClientAdapter : createNodeClientAdapter
     const attached = this.peer.dial(
       hooks => create({ url, ...(options.ca ? { ca: options.ca } : {}), ...this.#adapterOptions(), ...hooks }),
-      this.#attachOptions(),
+      this.#attachOptions(transportOfUrl(url)),
     )
     this.#clients.set(url, attached)
     return attached.transport
@@ -198,8 +201,8 @@ export class PeerNetwork {
     return [this.#server, this.#tcpServer].filter(server => server !== undefined)
   }
 
-  #attachOptions(): { admission: Admission; messagesPerSecond: number } {
-    return { admission: this.admission, messagesPerSecond: this.limits.messagesPerSecond ?? 2000 }
+  #attachOptions(transport: Transport): { admission: Admission; messagesPerSecond: number; transport: Transport } {
+    return { admission: this.admission, messagesPerSecond: this.limits.messagesPerSecond ?? 2000, transport }
   }
 
   /** Every connection offers deflate: an older peer, or a browser (which has no codec yet), just does not take it. */

@@ -19,6 +19,7 @@ import { DocumentStore, type StoreEvents } from "./DocumentStore.js"
 import { ChangeSeries } from "./ChangeSeries.js"
 import { GroupCommit } from "./GroupCommit.js"
 import { conflictsAt, historyOf, stateAt, type HistoryEntry } from "./history.js"
+import { diffOfChange, type FieldDiff } from "./changeDiff.js"
 import { runQuery, type QueryOptions } from "./Query.js"
 import { READ_CONCURRENCY, startLiveQuery, type LiveQuerySource } from "./LiveQuery.js"
 import { forEachLimited } from "../helpers/forEachLimited.js"
@@ -308,6 +309,11 @@ export class Database extends Emitter<DatabaseEvents> {
   /** The changes of a document, oldest first: hash, machine, time, message. */
   async history(id: string): Promise<HistoryEntry[]> {
     return historyOf(await this.#store.read(id))
+  }
+
+  /** What the change `hash` (from history) did to the document's data, field by field (see changeDiff.ts). Throws UnknownChangeError for a hash it does not have. */
+  async changeDiff(id: string, hash: string): Promise<FieldDiff[]> {
+    return diffOfChange(id, await this.#store.read(id), hash)
   }
 
   /** A read-only view of a document as it was at a change (`hash` from history), or at several heads. Throws UnknownChangeError for a hash it does not have. */

@@ -35,6 +35,8 @@ export interface AttachOptions {
   readonly replicators?: "shared" | "per-peer"
   /** Messages per second one connection may send, sustained (bursts of 10x); past it the connection is closed. Default: no limit. */
   readonly messagesPerSecond?: number
+  /** How the links of this attachment are carried ("ws", "tcp"), as presence tells other machines. */
+  readonly transport?: string
 }
 
 /** What every attached adapter is built with (spread into its options). */
@@ -193,6 +195,7 @@ export class Attachment<T> {
       info,
       grants: this.#grantsOf(event),
       connectionId: event.connectionId,
+      ...(this.#options.transport ? { transport: this.#options.transport } : {}),
       send: (message: ControlMessage) => this.adapter.sendControl(event.peerId as PeerId, message),
       whenDrained: () => this.adapter.whenDrained(event.peerId as PeerId),
     })

@@ -28,6 +28,8 @@ export interface PresenceLink {
   machineId: string
   /** The types synced over the link that the reader may know of ("*" for every type). */
   types: string[]
+  /** How the link is carried ("ws", "tcp"), where the machine at its start said. */
+  transport?: string
 }
 
 export interface PresenceEntry {
@@ -55,6 +57,8 @@ export interface LinkedPeer {
   machineId: string
   /** The types synced with it, as far as this peer tells. */
   types: string[]
+  /** How the connection is carried ("ws", "tcp"), where the runtime says. */
+  transport?: string
   /** True when it may read documents of `type` here. */
   mayRead(type: string): boolean
   send(message: PresenceMessage): void
@@ -76,7 +80,16 @@ const MAX_MACHINES = 1024
 /** A machine publishes at most this often, however often its state is set. */
 const PUBLISH_GAP_MS = 250
 
-type Body = { machineId: string; name?: string; seq: number; at: number; state: PresenceState; links: string[] }
+type Body = {
+  machineId: string
+  name?: string
+  seq: number
+  at: number
+  state: PresenceState
+  links: string[]
+  /** Each link's transport, in the order of `links` (null where unknown); absent from peers that do not say. */
+  transports?: (string | null)[]
+}
 
 export class Presence extends Emitter<{ change: PresenceEntry[] }> {
   readonly #machine: MachineIdentity
@@ -166,7 +179,11 @@ export class Presence extends Emitter<{ change: PresenceEntry[] }> {
       machineId: this.#machine.machineId,
       ...(this.#machine.name ? { name: this.#machine.name } : {}),
       state: this.#state,
-      links: [...this.#links.values()].map(link => ({ machineId: link.machineId, types: [...link.types] })),
+      links: [...this.#links.values()].map(link => ({
+        machineId: link.machineId,
+        types: [...link.types],
+        ...(link.transport ? { transport: link.transport } : {}),
+      })),
       publishedAt: this.#lastPublish,
       heardAt: Date.now(),
     }
@@ -191,6 +208,7 @@ export class Presence extends Emitter<{ change: PresenceEntry[] }> {
       at: this.#lastPublish,
       state: self.state,
       links: self.links.map(link => link.machineId),
+      transports: self.links.map(link => link.transport ?? null),
     }
     const text = JSON.stringify(body)
     const sig = await this.#machine.sign(new TextEncoder().encode(text))
@@ -240,7 +258,10 @@ export class Presence extends Emitter<{ change: PresenceEntry[] }> {
       machineId: body.machineId,
       ...(body.name ? { name: body.name } : {}),
       state: body.state,
-      links: body.links.map((machineId, i) => ({ machineId, types: types[i]! })),
+      links: body.links.map((machineId, i) => {
+        const transport = body.transports?.[i]
+        return { machineId, types: types[i]!, ...(transport ? { transport } : {}) }
+      }),
       publishedAt: body.at,
       heardAt: Date.now(),
       via: from.machineId,
@@ -274,6 +295,7 @@ export class Presence extends Emitter<{ change: PresenceEntry[] }> {
 }
 
 const MACHINE_ID = /^[0-9a-f]{32}$/
+const TRANSPORT = /^[a-z]{1,16}$/
 
 /** The signed part of a presence message, checked; throws on anything malformed. */
 function parseBody(text: string): Body {
@@ -285,5 +307,15 @@ function parseBody(text: string): Body {
   if (body.name !== undefined && typeof body.name !== "string") throw new Error("bad name")
   if (!Array.isArray(body.links) || body.links.length > MAX_LINKS || !body.links.every(id => typeof id === "string" && MACHINE_ID.test(id)))
     throw new Error("bad links")
+  const { transports } = body
+  if (
+    transports !== undefined &&
+    !(
+      Array.isArray(transports) &&
+      transports.length === body.links.length &&
+      transports.every(t => t === null || (typeof t === "string" && TRANSPORT.test(t)))
+    )
+  )
+    throw new Error("bad transports")
   return body
 }

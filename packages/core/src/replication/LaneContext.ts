@@ -17,6 +17,8 @@ export interface PeerLink {
   send(message: ControlMessage): void
   /** What the peer may read and write here, as its connection was admitted; default: everything. */
   grants?: Grants
+  /** How the connection is carried ("ws", "tcp"), where the runtime says. */
+  transport?: string
   /** The connection this session belongs to (see `RemotePeer.connectionId`). */
   connectionId?: number
   /** Resolves when the connection can take more; producers of many messages await it between them. */

@@ -189,6 +189,7 @@ export class Replicator extends Emitter<ReplicatorEvents> {
       peerId: link.peerId,
       machineId: link.info.machineId,
       types: syncedTypes(link.info.wants, link.grants?.read ?? "*"),
+      ...(link.transport ? { transport: link.transport } : {}),
       mayRead: type => session.sends(type),
       send: message => link.send(message),
     })

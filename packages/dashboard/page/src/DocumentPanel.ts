@@ -1,13 +1,30 @@
-/** The right column: one document's metadata, its data as an editable tree, its history, and delete. */
-import type { DocumentDetail, Edit } from "./api.js"
+/**
+ * The right column: one document's metadata, its data as an editable tree,
+ * its history with what each change did, and delete; or, opened at a
+ * change, the document as it was then, read-only, with a way to restore a
+ * field from it.
+ */
+import type { ChangeView, DocumentDetail, Edit, VersionView } from "./api.js"
 import { confirmButton } from "./ConfirmButton.js"
 import { renderData, restoreUnsaved, unsavedIn } from "./DataTree.js"
-import { fill, h } from "./dom.js"
+import { type Child, fill, h } from "./dom.js"
 import { machineLabel, shortId, timeAgo } from "./format.js"
+import { renderHistory, type HistoryActions } from "./HistoryList.js"
 
-export interface DocumentActions {
+export interface DocumentActions extends HistoryActions {
   edit(id: string, edit: Edit): Promise<void>
   remove(id: string): Promise<void>
+  /** Back from a past version to the document as it is. */
+  now(): void
+  /** Write `field` as it was in the version shown, as a new change. */
+  restore(id: string, hash: string, field: string): Promise<void>
+}
+
+/** What the panel shows besides the document: its history so far, and the past version open, if any. */
+export interface DocumentPast {
+  changes: ChangeView[]
+  total: number
+  version: VersionView | undefined
 }
 
 export function renderEmptyDocument(panel: HTMLElement, message: string): void {
@@ -20,10 +37,13 @@ export function renderDocument(
   self: string,
   actions: DocumentActions,
   error: string | undefined,
+  past: DocumentPast,
 ): void {
-  const { document: doc, history, definition } = detail
+  const { document: doc, definition } = detail
   const unsaved = unsavedIn(panel)
-  const machine = (id: string) => machineLabel(id, self)
+  const machine = (id: string, name?: string) => machineLabel(id, self, name)
+  const history = renderHistory(past.changes, past.total, machine, past.version?.change.hash, actions)
+  if (past.version) return renderVersion(panel, detail, past.version, machine, actions, error, history)
   const deleted = doc.deletedAt !== null
   const save = (edit: Edit) => actions.edit(doc.id, edit)
 
@@ -69,27 +89,69 @@ export function renderDocument(
     ),
     h("h3", {}, "Data"),
     renderData(doc.data, definition?.fields, save, deleted),
-    h("h3", {}, "History ", h("span", { class: "muted" }, `${history.length} change${history.length === 1 ? "" : "s"}`)),
+    history,
+  )
+  restoreUnsaved(panel, unsaved)
+}
+
+/** The document as it was after one change: read-only, under a banner that says so, each field with a restore button. */
+function renderVersion(
+  panel: HTMLElement,
+  detail: DocumentDetail,
+  version: VersionView,
+  machine: (id: string, name?: string) => HTMLElement,
+  actions: DocumentActions,
+  error: string | undefined,
+  history: Child[],
+): void {
+  const { change, document: then } = version
+  const fields = [...new Set([...Object.keys(then.data), ...Object.keys(detail.document.data)])]
+  fill(
+    panel,
+    h("div", { class: "doc-head" }, h("h2", {}, then.type, " ", h("code", { class: "doc-id", title: then.id }, then.id))),
     h(
-      "ol",
-      { class: "history" },
-      history.map(change =>
+      "div",
+      { class: "as-of", role: "status" },
+      h(
+        "p",
+        {},
+        h("strong", {}, "As of "),
+        timeAgo(change.time),
+        ` (${new Date(change.time).toLocaleString()}) · `,
+        change.message ?? h("span", { class: "muted" }, "(no message)"),
+        " · ",
+        machine(change.machineId, change.machineName),
+        " · ",
+        h("code", { title: change.hash }, shortId(change.hash)),
+        h("span", { class: "muted" }, " — read-only"),
+      ),
+      h("button", { type: "button", class: "primary", onClick: () => actions.now() }, "Back to now"),
+    ),
+    error ? h("p", { class: "error", role: "alert" }, error) : null,
+    h("h3", {}, "Data then"),
+    renderData(then.data, version.definition?.fields, async () => {}, true),
+    h("h3", {}, "Restore a field ", h("span", { class: "hint" }, "writes its value from this version as a new change")),
+    h(
+      "ul",
+      { class: "restore-list" },
+      fields.map(field =>
         h(
           "li",
           {},
-          h("span", { class: "history-message" }, change.message ?? h("span", { class: "muted" }, "(no message)")),
+          h("code", {}, field),
+          field in then.data ? null : h("span", { class: "muted" }, " (absent then: restoring removes it)"),
           h(
-            "span",
-            { class: "history-meta" },
-            timeAgo(change.time),
-            " · ",
-            machine(change.machineId),
-            " · ",
-            h("code", { title: change.hash }, shortId(change.hash)),
+            "button",
+            {
+              type: "button",
+              "aria-label": `restore ${field}`,
+              onClick: () => void actions.restore(then.id, change.hash, field),
+            },
+            "Restore",
           ),
         ),
       ),
     ),
+    history,
   )
-  restoreUnsaved(panel, unsaved)
 }

@@ -3,6 +3,7 @@
  * itself; every (re)connect says `hello`, so the page reloads what it shows
  * and misses nothing that changed while it was away.
  */
+import type { PresenceView } from "./api.js"
 
 export type LiveState = "connecting" | "live" | "reconnecting"
 
@@ -12,6 +13,7 @@ export interface LiveHandlers {
   quarantine(update: { id: string; type: string; state: "quarantined" | "released" | "dropped"; reason?: string }): void
   resync(): void
   peers(update: unknown): void
+  presence(presence: PresenceView): void
   state(state: LiveState): void
 }
 
@@ -27,6 +29,7 @@ export function connectLive(handlers: LiveHandlers): EventSource {
   on("quarantine", handlers.quarantine)
   on("resync", handlers.resync)
   on("peers", handlers.peers)
+  on("presence", handlers.presence)
   source.addEventListener("error", () => handlers.state("reconnecting"))
   return source
 }

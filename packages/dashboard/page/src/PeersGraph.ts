@@ -1,11 +1,13 @@
 /**
  * The network as this peer sees it: itself in the middle, every peer it
- * knows around it. An edge's colour is the peer's state (in sync, syncing,
- * disconnected, refused) and its label the types the peer syncs; under each
- * peer, the transport its link uses and when it last synced. A table beside
- * it says the same in words.
+ * knows around it, and on an outer ring the machines its presence hears of
+ * behind them (a phone behind a relay, linked to the relay). An edge's
+ * colour is the peer's state (in sync, syncing, disconnected, refused) and
+ * its label the types synced over it; under each machine, its presence
+ * state, the transport of its link, and when it was last synced or heard.
+ * A table beside it says the same in words.
  */
-import type { Connection, Overview, PeerView, Transport } from "./api.js"
+import type { Connection, Overview, PeerView, PresenceEntry, PresenceView } from "./api.js"
 import { fill, h, s } from "./dom.js"
 import { ago, shortId, timeAgo, types } from "./format.js"
 
@@ -16,7 +18,7 @@ const HEIGHT_ALONE = 190
 /** Peers sit on an ellipse around this machine, their labels on the outer side. */
 const RADIUS = { x: 200, y: 128 }
 
-type State = "in-sync" | "syncing" | "closed" | "refused" | "connecting"
+type State = "in-sync" | "syncing" | "closed" | "refused" | "connecting" | "heard"
 
 const STATE_LABEL: Record<State, string> = {
   "in-sync": "in sync",
@@ -24,13 +26,18 @@ const STATE_LABEL: Record<State, string> = {
   closed: "disconnected",
   refused: "refused",
   connecting: "connecting",
+  heard: "heard of",
 }
 
-const TRANSPORT_LABEL: Record<Transport | "folder", string> = { ws: "WebSocket", tcp: "TCP", folder: "folder" }
+const TRANSPORT_LABEL: Record<string, string> = { ws: "WebSocket", tcp: "TCP", folder: "folder" }
+/** Machines heard of behind the direct peers sit on a wider ellipse, and the direct peers closer in to make room. */
+const INNER_RADIUS = { x: 160, y: 110 }
+const OUTER_RADIUS = { x: 300, y: 215 }
+const HEIGHT_WIDE = 520
 
 interface GraphNode {
   key: string
-  transport: Transport | "folder" | undefined
+  transport: string | undefined
   title: string
   subtitle: string
   state: State
@@ -38,13 +45,25 @@ interface GraphNode {
   lines: string[]
   relay: boolean
   outgoing: boolean
+  /** For a machine heard of through presence: the machine it is drawn linked to. */
+  anchor?: string
 }
 
 function stateOf(peer: PeerView): State {
   return peer.connected ? peer.state : "closed"
 }
 
-function nodesOf(overview: Pick<Overview, "peers" | "connections">): GraphNode[] {
+/** A presence state in a line: its status first, then its other fields. */
+function stateLine(entry: PresenceEntry | undefined): string[] {
+  if (!entry) return []
+  const { status, ...rest } = entry.state
+  const fields = Object.entries(rest).map(([key, value]) => `${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`)
+  const parts = [...(status === undefined ? [] : [String(status)]), ...fields]
+  return parts.length ? [clip(parts.join(" · "), 30)] : []
+}
+
+function nodesOf(overview: Pick<Overview, "peers" | "connections">, presence: PresenceView | undefined): GraphNode[] {
+  const heard = new Map((presence?.machines ?? []).map(entry => [entry.machineId, entry]))
   const peers: GraphNode[] = overview.peers.map(peer => ({
     key: peer.machineId,
     transport: peer.transport,
@@ -54,13 +73,13 @@ function nodesOf(overview: Pick<Overview, "peers" | "connections">): GraphNode[]
     edgeLabel: types(peer.wants),
     lines: [
       peer.transport ? `${STATE_LABEL[stateOf(peer)]} · ${TRANSPORT_LABEL[peer.transport]}` : STATE_LABEL[stateOf(peer)],
+      ...stateLine(heard.get(peer.machineId)),
       peer.lastSyncAt ? `synced ${ago(peer.lastSyncAt)}` : "not synced yet",
       `↑${peer.sent} ↓${peer.received} docs`,
     ],
     relay: peer.relay,
     outgoing: false,
   }))
-  // A folder this peer syncs through is a link of its own: no peer is behind it until its files are read.
   const folders: GraphNode[] = overview.connections
     .filter(c => c.transport === "folder")
     .map(folder => ({
@@ -100,44 +119,128 @@ function nodesOf(overview: Pick<Overview, "peers" | "connections">): GraphNode[]
       relay: false,
       outgoing: true,
     }))
-  return [...peers, ...pending, ...folders]
+  return [...peers, ...pending, ...folders, ...behind(overview, presence)]
 }
 
-export function renderNetwork(graph: HTMLElement, table: HTMLElement, overview: Overview): void {
-  const nodes = nodesOf(overview)
+/**
+ * The machines presence hears of that are not connected here, each drawn
+ * linked to a machine nearer this one (the relay a phone is connected to):
+ * taken outward from the direct peers, one ring at a time.
+ */
+function behind(overview: Pick<Overview, "peers">, presence: PresenceView | undefined): GraphNode[] {
+  if (!presence) return []
+  const direct = new Set(overview.peers.filter(p => p.connected).map(p => p.machineId))
+  const placed = new Set([presence.machineId, ...direct])
+  const entries = presence.machines.filter(entry => !placed.has(entry.machineId))
+  const linkBetween = (a: PresenceEntry | undefined, b: string) => a?.links.find(link => link.machineId === b)
+  const byId = new Map(presence.machines.map(entry => [entry.machineId, entry]))
+  const nodes: GraphNode[] = []
+  let frontier = [...direct]
+  while (entries.length && frontier.length) {
+    const next: string[] = []
+    for (const entry of [...entries]) {
+      const anchor = frontier.find(id => linkBetween(entry, id) || linkBetween(byId.get(id), entry.machineId)) ?? undefined
+      if (anchor === undefined) continue
+      const link = linkBetween(byId.get(anchor), entry.machineId) ?? linkBetween(entry, anchor)
+      nodes.push({
+        key: entry.machineId,
+        transport: link?.transport,
+        title: entry.name ?? shortId(entry.machineId),
+        subtitle: entry.name ? shortId(entry.machineId) : "",
+        state: "heard",
+        edgeLabel: link?.types.length ? types(link.types.includes("*") ? "*" : link.types) : "",
+        lines: [
+          link?.transport ? `linked · ${TRANSPORT_LABEL[link.transport] ?? link.transport}` : "linked",
+          ...stateLine(entry),
+          `heard ${ago(entry.heardAt)}`,
+        ],
+        relay: false,
+        outgoing: false,
+        anchor,
+      })
+      entries.splice(entries.indexOf(entry), 1)
+      next.push(entry.machineId)
+    }
+    frontier = next
+  }
+  return nodes
+}
+
+export function renderNetwork(graph: HTMLElement, table: HTMLElement, overview: Overview, presence?: PresenceView): void {
+  const nodes = nodesOf(overview, presence)
   fill(graph, svgOf(nodes, overview.machine), legend())
-  fill(table, tableOf(overview.peers, overview.connections))
+  fill(
+    table,
+    tableOf(
+      overview.peers,
+      overview.connections,
+      nodes.filter(node => node.anchor !== undefined),
+    ),
+  )
+}
+
+interface Placed {
+  node: GraphNode
+  angle: number
+  x: number
+  y: number
+  /** Where its edge starts: this machine, or the machine it is linked to. */
+  from: { x: number; y: number }
 }
 
 function svgOf(nodes: GraphNode[], machine: Overview["machine"]): SVGSVGElement {
+  const inner = nodes.filter(node => node.anchor === undefined)
+  const outer = nodes.filter(node => node.anchor !== undefined)
+  const wide = outer.length > 0
   const count = nodes.length
-  const height = count ? HEIGHT : HEIGHT_ALONE
+  const height = !count ? HEIGHT_ALONE : wide ? HEIGHT_WIDE : HEIGHT
+  const radius = wide ? INNER_RADIUS : RADIUS
   const center = { x: WIDTH / 2, y: count ? height / 2 : 80 }
-  const placed = nodes.map((node, i) => {
-    const angle = (count <= 2 ? 0 : -Math.PI / 2) + (2 * Math.PI * i) / Math.max(count, 1)
-    return { node, angle, x: center.x + Math.cos(angle) * RADIUS.x, y: center.y + Math.sin(angle) * RADIUS.y }
+  const placed: Placed[] = inner.map((node, i) => {
+    // One or two peers sit beside this machine, unless machines behind them need the room outward: then from the top.
+    const start = inner.length <= 2 && !wide ? 0 : -Math.PI / 2
+    const angle = start + (2 * Math.PI * i) / Math.max(inner.length, 1)
+    return { node, angle, x: center.x + Math.cos(angle) * radius.x, y: center.y + Math.sin(angle) * radius.y, from: center }
   })
+  // Each machine heard of sits outward from the one it is linked to, its siblings fanned out beside it.
+  for (const node of outer) {
+    const anchor = placed.find(p => p.node.key === node.anchor)
+    if (!anchor) continue
+    const siblings = outer.filter(other => other.anchor === node.anchor)
+    const spread = (siblings.indexOf(node) - (siblings.length - 1) / 2) * 0.45
+    const angle = anchor.angle + spread
+    const out = anchor.from === center ? OUTER_RADIUS : { x: OUTER_RADIUS.x * 1.2, y: OUTER_RADIUS.y * 1.2 }
+    placed.push({
+      node,
+      angle,
+      x: Math.min(WIDTH - 40, Math.max(40, center.x + Math.cos(angle) * out.x)),
+      y: Math.min(height - 30, Math.max(30, center.y + Math.sin(angle) * out.y)),
+      from: { x: anchor.x, y: anchor.y },
+    })
+  }
   return s(
     "svg",
     {
       viewBox: `0 0 ${WIDTH} ${height}`,
       role: "img",
-      "aria-label": `network graph: this machine and ${count} peer${count === 1 ? "" : "s"}`,
+      "aria-label": `network graph: this machine, ${inner.length} peer${inner.length === 1 ? "" : "s"}${wide ? ` and ${outer.length} machine${outer.length === 1 ? "" : "s"} behind them` : ""}`,
       class: "network-graph",
     },
-    placed.map(({ node, x, y }) =>
+    placed.map(({ node, x, y, from }) =>
       s("line", {
-        x1: center.x,
-        y1: center.y,
+        x1: from.x,
+        y1: from.y,
         x2: x,
         y2: y,
         class: `edge state-${node.state}`,
+        "data-to": node.key,
+        ...(node.anchor ? { "data-from": node.anchor } : {}),
         ...(node.transport ? { "data-transport": node.transport } : {}),
       }),
     ),
-    // Labels sit past the middle of each edge, clear of this machine's circle.
-    placed.map(({ node, x, y }) =>
-      node.edgeLabel ? edgeLabel(node, center.x + (x - center.x) * 0.6, center.y + (y - center.y) * 0.6) : null,
+    // Labels sit past the middle of each edge, clear of the circles.
+    placed.map(({ node, x, y, from }) =>
+      node.edgeLabel ? edgeLabel(node, from.x + (x - from.x) * 0.6, from.y + (y - from.y) * 0.6) : null,
     ),
     s(
       "g",
@@ -173,7 +276,11 @@ function peerNode(node: GraphNode, right: boolean, x: number, y: number): SVGGEl
   const textX = right ? x + 34 : x - 34
   return s(
     "g",
-    { class: `node peer state-${node.state}`, "data-machine": node.key, ...(node.transport ? { "data-transport": node.transport } : {}) },
+    {
+      class: `node peer state-${node.state}${node.anchor ? " behind" : ""}`,
+      "data-machine": node.key,
+      ...(node.transport ? { "data-transport": node.transport } : {}),
+    },
     s("title", {}, `${node.title}: ${STATE_LABEL[node.state]}`),
     s("circle", { cx: x, cy: y, r: 26 }),
     node.outgoing ? arrowIcon(x, y) : machineIcon(x, y),
@@ -212,8 +319,9 @@ function legend(): HTMLElement {
   )
 }
 
-function tableOf(peers: PeerView[], connections: Connection[]): HTMLElement {
-  if (peers.length === 0 && connections.length === 0) return h("p", { class: "empty" }, "No peer has connected since this peer started.")
+function tableOf(peers: PeerView[], connections: Connection[], behind: GraphNode[]): HTMLElement {
+  if (peers.length === 0 && connections.length === 0 && behind.length === 0)
+    return h("p", { class: "empty" }, "No peer has connected since this peer started.")
   return h(
     "table",
     {},
@@ -252,6 +360,32 @@ function tableOf(peers: PeerView[], connections: Connection[]): HTMLElement {
           h("td", { class: "num" }, `${peer.sent} / ${peer.received}`),
         ),
       ),
+      behind.map(node =>
+        h(
+          "tr",
+          { "data-machine": node.key, class: "behind" },
+          h(
+            "td",
+            {},
+            node.subtitle ? [h("strong", {}, node.title), " "] : null,
+            h("code", { title: node.key }, node.subtitle || node.title),
+          ),
+          h(
+            "td",
+            {},
+            h("span", { class: "pill state-heard" }, node.lines[1] && !node.lines[1].startsWith("heard") ? node.lines[1] : "heard of"),
+          ),
+          h(
+            "td",
+            { class: "transport" },
+            `via ${nameOf(node.anchor!, peers)}`,
+            node.transport ? ` · ${TRANSPORT_LABEL[node.transport] ?? node.transport}` : "",
+          ),
+          h("td", {}, node.edgeLabel || h("span", { class: "muted" }, "—")),
+          h("td", {}, node.lines.at(-1)),
+          h("td", { class: "num muted" }, "—"),
+        ),
+      ),
       connections.map(connection =>
         h(
           "tr",
@@ -274,6 +408,11 @@ function tableOf(peers: PeerView[], connections: Connection[]): HTMLElement {
       ),
     ),
   )
+}
+
+function nameOf(machineId: string, peers: PeerView[]): string {
+  const peer = peers.find(p => p.machineId === machineId)
+  return peer?.name ?? shortId(machineId)
 }
 
 function hostOf(url: string): string {

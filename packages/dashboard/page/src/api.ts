@@ -3,10 +3,28 @@
  * shapes are the server's own types (../../src/shapes.ts), imported as
  * types only: nothing of the server is bundled into the page.
  */
-import type { DocumentDetail, DocumentList, Edit, Overview, QuarantinedDetail, QuarantinedList } from "../../src/shapes.js"
+import type {
+  DocumentDetail,
+  DocumentList,
+  Edit,
+  HistoryPage,
+  Overview,
+  PresenceView,
+  QuarantinedDetail,
+  QuarantinedList,
+  VersionView,
+} from "../../src/shapes.js"
 
 export type {
+  ChangeView,
   Connection,
+  DocumentList,
+  FieldDiff,
+  HistoryPage,
+  PresenceEntry,
+  PresenceLink,
+  PresenceView,
+  VersionView,
   DocumentDetail,
   DocumentSummary,
   Edit,
@@ -45,8 +63,15 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 
 export const api = {
   overview: () => call<Overview>("GET", "/api/overview"),
-  documents: (type: string, deleted: boolean) =>
-    call<DocumentList>("GET", `/api/docs?type=${encodeURIComponent(type)}${deleted ? "&deleted=1" : ""}`),
+  /** A page of a type's documents; `query` holds q, where (JSON), sort, order, offset, limit, deleted. */
+  documents: (type: string, query: Record<string, string>) =>
+    call<DocumentList>("GET", `/api/docs?${new URLSearchParams({ type, ...query })}`),
+  history: (id: string, offset: number, limit: number) =>
+    call<HistoryPage>("GET", `/api/docs/${encodeURIComponent(id)}/history?offset=${offset}&limit=${limit}`),
+  version: (id: string, hash: string) => call<VersionView>("GET", `/api/docs/${encodeURIComponent(id)}/at/${encodeURIComponent(hash)}`),
+  restore: (id: string, hash: string, path: (string | number)[]) =>
+    call<DocumentDetail>("POST", `/api/docs/${encodeURIComponent(id)}/restore`, { hash, path }),
+  presence: () => call<PresenceView>("GET", "/api/presence"),
   document: (id: string) => call<DocumentDetail>("GET", `/api/docs/${encodeURIComponent(id)}`),
   create: (type: string, data: unknown) => call<DocumentDetail>("POST", "/api/docs", { type, data }),
   edit: (id: string, edit: Edit) => call<DocumentDetail>("POST", `/api/docs/${encodeURIComponent(id)}/edit`, edit),

@@ -31,9 +31,10 @@ export function shortId(id: string, length = 8): string {
   return id.length > length ? id.slice(0, length) : id
 }
 
-/** A machine as a short id, or "this machine" for `self`. */
-export function machineLabel(id: string, self: string): HTMLElement {
-  return id === self ? h("span", { class: "self", title: id }, "this machine") : h("code", { title: id }, shortId(id, 12))
+/** A machine as "this machine" for `self`, else by its name where known, else a short id. */
+export function machineLabel(id: string, self: string, name?: string): HTMLElement {
+  if (id === self) return h("span", { class: "self", title: id }, "this machine")
+  return name ? h("span", { class: "machine-name", title: id }, name) : h("code", { title: id }, shortId(id, 12))
 }
 
 export function types(selection: "*" | readonly string[]): string {

@@ -9,13 +9,17 @@ import "./style.css"
 import {
   api,
   ApiError,
+  type ChangeView,
   type DocumentDetail,
   type DocumentSummary,
   type Edit,
   type Overview,
+  type PresenceView,
   type QuarantinedDetail,
   type QuarantinedSummary,
+  type VersionView,
 } from "./api.js"
+import { DocumentFinder, PAGE_SIZE } from "./DocumentFinder.js"
 import { renderDocument, renderEmptyDocument } from "./DocumentPanel.js"
 import { renderDocuments } from "./DocumentList.js"
 import { byId, fill, h } from "./dom.js"
@@ -33,6 +37,7 @@ const view = {
   types: byId("types"),
   documents: byId("documents"),
   documentsHeading: byId("documents-heading"),
+  finder: byId("finder"),
   showDeleted: byId<HTMLInputElement>("show-deleted"),
   document: byId("document"),
   graph: byId("graph"),
@@ -50,6 +55,16 @@ const state = {
   id: undefined as string | undefined,
   docs: [] as DocumentSummary[],
   total: 0,
+  indexing: undefined as { read: number; of: number } | undefined,
+  offset: 0,
+  sort: "modifiedAt",
+  order: "desc" as "asc" | "desc",
+  /** The document's changes loaded so far (newest first, with diffs), and how many it has. */
+  changes: [] as ChangeView[],
+  changesTotal: 0,
+  /** The past version open in the panel, if any. */
+  version: undefined as VersionView | undefined,
+  presence: undefined as PresenceView | undefined,
   detail: undefined as DocumentDetail | undefined,
   documentError: undefined as string | undefined,
   fresh: new Set<string>(),
@@ -62,6 +77,8 @@ const state = {
 
 const inQuarantine = () => state.type === QUARANTINE
 
+const finder = new DocumentFinder(view.finder, () => void loadList())
+
 // ---- what is selected: the address is the truth, so links and reloads work
 
 function readAddress(): void {
@@ -73,10 +90,15 @@ function readAddress(): void {
   if (typeChanged) {
     state.docs = []
     state.total = 0
+    finder.reset(state.type ? state.overview?.schemas[state.type]?.fields : undefined)
+    view.finder.hidden = !state.type || inQuarantine()
     void loadList()
   }
   if (idChanged) {
     state.detail = undefined
+    state.changes = []
+    state.changesTotal = 0
+    state.version = undefined
     state.quarantined = undefined
     state.documentError = undefined
     void loadPanel()
@@ -129,20 +151,59 @@ const loadOverview = latest(api.overview, (overview, error) => {
     history.replaceState(null, "", `#/${encodeURIComponent(first.type)}`)
     readAddress()
   }
+  if (state.type && !inQuarantine()) finder.offer(overview.schemas[state.type]?.fields)
   drawTypes()
   drawNetwork()
 })
 
 const loadDocuments = latest(
-  () => (state.type ? api.documents(state.type, view.showDeleted.checked) : undefined),
+  () => (state.type ? api.documents(state.type, finder.params(view.showDeleted.checked)) : undefined),
   (list, error) => {
     if (error) console.error(error)
     if (list && list.type !== state.type) return
     state.docs = list?.docs ?? []
     state.total = list?.total ?? 0
+    state.indexing = list?.indexing
+    // The server is still reading the type for its index: ask again for the rest.
+    if (list?.indexing) setTimeout(() => reload.documents(), INDEXING_RETRY_MS)
+    state.offset = list?.offset ?? 0
+    state.sort = list?.sort ?? finder.sort
+    state.order = list?.order ?? finder.order
     drawDocuments()
   },
 )
+
+/** The newest page of changes, or (with `more`) the next older page after those shown. */
+const loadHistory = latest(
+  () => (state.id ? api.history(state.id, 0, Math.min(MAX_HISTORY_PAGE, Math.max(HISTORY_PAGE, state.changes.length))) : undefined),
+  (page, error) => {
+    if (error) console.error(error)
+    if (!page || page.id !== state.id) return
+    state.changes = page.changes
+    state.changesTotal = page.total
+    drawDocument()
+  },
+)
+const HISTORY_PAGE = 20
+const INDEXING_RETRY_MS = 1000
+/** The most changes the server gives in one page (see DocumentHistory.ts). */
+const MAX_HISTORY_PAGE = 200
+
+async function loadOlder(): Promise<void> {
+  const id = state.id
+  if (!id) return
+  const page = await api.history(id, state.changes.length, HISTORY_PAGE)
+  if (id !== state.id) return
+  state.changes = [...state.changes, ...page.changes.filter(c => !state.changes.some(known => known.hash === c.hash))]
+  state.changesTotal = page.total
+  drawDocument()
+}
+
+const loadPresence = latest(api.presence, (presence, error) => {
+  if (!presence) return console.error(error)
+  state.presence = presence
+  drawNetwork()
+})
 
 const loadQuarantine = latest(api.quarantine, (list, error) => {
   if (error) console.error(error)
@@ -171,6 +232,7 @@ const loadDocument = latest(
     state.detail = detail
     if (error) state.documentError = message(error)
     drawDocument()
+    if (detail) void loadHistory()
   },
 )
 
@@ -211,8 +273,21 @@ function drawDocuments(): void {
   renderDocuments(
     view.documents,
     view.documentsHeading,
-    { type: state.type, docs: state.docs, total: state.total, selected: state.id, fresh: state.fresh },
-    id => go(state.type, id),
+    {
+      type: state.type,
+      docs: state.docs,
+      total: state.total,
+      offset: state.offset,
+      sort: state.sort,
+      order: state.order,
+      fields: state.type ? state.overview?.schemas[state.type]?.fields : undefined,
+      narrowed: finder.search !== "" || finder.filters.length > 0,
+      indexing: state.indexing,
+      selected: state.id,
+      fresh: state.fresh,
+    },
+    { select: id => go(state.type, id), sortBy: column => finder.sortBy(column), page: offset => finder.page(offset) },
+    PAGE_SIZE,
   )
 }
 
@@ -220,7 +295,11 @@ function drawDocument(): void {
   if (inQuarantine()) return drawQuarantined()
   if (!state.id) return renderEmptyDocument(view.document, state.type ? "Pick a document." : "Pick a type, then a document.")
   if (!state.detail) return renderEmptyDocument(view.document, state.documentError ?? "Loading…")
-  renderDocument(view.document, state.detail, state.overview?.machine.machineId ?? "", actions, state.documentError)
+  renderDocument(view.document, state.detail, state.overview?.machine.machineId ?? "", actions, state.documentError, {
+    changes: state.changes,
+    total: state.changesTotal,
+    version: state.version,
+  })
 }
 
 function drawQuarantined(): void {
@@ -235,7 +314,7 @@ function drawQuarantined(): void {
 }
 
 function drawNetwork(): void {
-  if (state.overview) renderNetwork(view.graph, view.peerTable, state.overview)
+  if (state.overview) renderNetwork(view.graph, view.peerTable, state.overview, state.presence)
 }
 
 const actions = {
@@ -247,6 +326,43 @@ const actions = {
       state.documentError = message(error)
     }
     if (id === state.id) drawDocument()
+  },
+  viewAt(hash: string) {
+    const id = state.id
+    if (!id) return
+    api.version(id, hash).then(
+      version => {
+        if (id !== state.id) return
+        state.version = version
+        state.documentError = undefined
+        drawDocument()
+      },
+      error => {
+        state.documentError = message(error)
+        drawDocument()
+      },
+    )
+  },
+  now() {
+    state.version = undefined
+    state.documentError = undefined
+    drawDocument()
+  },
+  older() {
+    void loadOlder()
+  },
+  async restore(id: string, hash: string, field: string) {
+    try {
+      state.detail = await api.restore(id, hash, [field])
+      state.version = undefined
+      state.documentError = undefined
+    } catch (error) {
+      state.documentError = message(error)
+    }
+    if (id === state.id) {
+      drawDocument()
+      void loadHistory()
+    }
   },
   async remove(id: string) {
     try {
@@ -309,13 +425,21 @@ function setLive(live: LiveState): void {
 
 connectLive({
   state: setLive,
-  hello: () => reload.all(),
+  hello: () => {
+    reload.all()
+    void loadPresence()
+  },
   resync: () => reload.all(),
   change: change => {
     flash(change.id)
     reload.overview()
     if (change.type === state.type) reload.documents()
     if (change.id === state.id) reload.document()
+  },
+  presence: presence => {
+    state.presence = presence
+    setServerNow(presence.now)
+    drawNetwork()
   },
   quarantine: update => {
     reload.overview()
