@@ -36,7 +36,7 @@ export class DataDirectory {
   static async open(path: string): Promise<DataDirectory> {
     const dir = resolve(path)
     try {
-      await mkdir(join(dir, "store"), { recursive: true })
+      await mkdir(join(dir, "store"), { recursive: true, mode: 0o700 })
     } catch (error) {
       throw new DataDirectoryError(`cannot create data directory ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`)
     }

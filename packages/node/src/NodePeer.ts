@@ -33,6 +33,8 @@ import { TrustList } from "./TrustList.js"
 import { Discovery, type DiscoveryOptions, type NearbyMachine } from "./discovery/Discovery.js"
 import { connectNearby, trustsByFingerprint } from "./discovery/connectNearby.js"
 import { FolderSync, type FolderSyncOptions } from "./folder/FolderSync.js"
+import { LocalServer } from "./local/LocalServer.js"
+import { SOCKET_NAME } from "./local/wire.js"
 
 export interface NodePeerOptions {
   /** The data directory (created if missing). */
@@ -58,10 +60,17 @@ export interface NodePeerOptions {
   auth?: AuthMode
   /** Per-connection limits (frame size, connections per machine, message rate). */
   limits?: NetworkLimits
+  /**
+   * Serve the apps on this machine on `<dir>/cairn.sock` (see local/LocalServer.ts), so `openLocal` and `cairn`
+   * commands reach this peer instead of waiting for the directory (default true). A peer that holds the
+   * directory for a moment only (one `cairn` command) need not.
+   */
+  localSocket?: boolean
 }
 
 export class NodePeer {
   #closed = false
+  #local: LocalServer | undefined
   #discovery: { discovery: Discovery; stop: () => void } | undefined
   readonly #folders = new Set<FolderSync>()
 
@@ -112,12 +121,28 @@ export class NodePeer {
         ...(options.limits?.connectionsPerMachine !== undefined ? { connectionsPerMachine: options.limits.connectionsPerMachine } : {}),
       })
       const network = new PeerNetwork(peer, admission, options.limits)
-      return new NodePeer(directory, peer, network, trust, storage, repoStorage)
+      const nodePeer = new NodePeer(directory, peer, network, trust, storage, repoStorage)
+      if (options.localSocket !== false) await nodePeer.#serveLocal(logger.child("local"))
+      return nodePeer
     } catch (error) {
       await storage?.close().catch(() => {})
       await directory.unlock()
       throw error
     }
+  }
+
+  /** Listen on the directory's socket; a peer that cannot (a path too long for a socket) still works, unreachable by apps. */
+  async #serveLocal(log: Logger): Promise<void> {
+    try {
+      this.#local = await LocalServer.start(this, log)
+    } catch (error) {
+      log.warn(`local: cannot listen on ${this.directory.path}/${SOCKET_NAME} (${(error as Error).message}); apps cannot share this peer`)
+    }
+  }
+
+  /** The local socket apps on this machine reach this peer through (undefined with `localSocket: false`). */
+  get local(): LocalServer | undefined {
+    return this.#local
   }
 
   get repo(): Repo {
@@ -236,6 +261,7 @@ export class NodePeer {
     if (this.#closed) return
     this.#closed = true
     try {
+      await this.#local?.close()
       this.#discovery?.stop()
       await this.#discovery?.discovery.stop()
       for (const folder of this.#folders) await folder.stop()
