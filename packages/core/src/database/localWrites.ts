@@ -21,8 +21,8 @@ import { loadDocument, READ_ONLY_ACTOR } from "./StoredChunks.js"
  * Check bytes a local client sent for document `id` (`current`: the
  * document here, or undefined for a new one). Throws RefusedChangeError
  * (malformed bytes, another machine's changes, a fixed key written, a bad
- * creation) or ValidationError (data that breaks the definition). Returns
- * the number of changes the bytes add.
+ * creation, bytes that add nothing) or ValidationError (data that breaks
+ * the definition).
  */
 export async function checkLocalWrite(
   id: string,
@@ -30,7 +30,7 @@ export async function checkLocalWrite(
   bytes: Uint8Array,
   machineId: string,
   definitionOf: (type: string) => TypeDefinition | undefined,
-): Promise<number> {
+): Promise<void> {
   const refuse = (reason: string) => new RefusedChangeError(`refused the change to document ${id}: ${reason}`)
   let next: A.Doc<Envelope>
   let changes: Uint8Array[]
@@ -43,7 +43,8 @@ export async function checkLocalWrite(
     throw refuse(`its bytes are not Automerge changes (${(error as Error).message})`)
   }
   if (A.getMissingDeps(next, A.getHeads(next)).length > 0) throw refuse("it depends on changes this peer does not have")
-  if (changes.length === 0) return 0
+  // Automerge skips what it cannot read: bytes that add nothing are garbage, or changes the document has (a client never sends those).
+  if (changes.length === 0) throw refuse("its bytes add no change (not Automerge changes, or changes the document has already)")
   const stranger = actors.find(actor => machineIdOfActor(actor) !== machineId)
   if (stranger !== undefined) throw refuse(`it is made as machine ${machineIdOfActor(stranger)}, not as this machine (${machineId})`)
   if (current) {
@@ -59,5 +60,4 @@ export async function checkLocalWrite(
   }
   const definition = definitionOf(envelope.meta.type)
   if (definition) validateData(definition, next.data, current !== undefined)
-  return changes.length
 }

@@ -95,15 +95,13 @@ export function appMethods(host: LocalHost, methodNames: () => string[]): Record
     async apply(params) {
       const writes = documents(params, "docs").map(item => ({ id: text(item, "id"), bytes: fromBase64(item.bytes, "bytes") }))
       if (new Set(writes.map(write => write.id)).size !== writes.length) throw new LocalPeerError("apply: a document appears twice")
-      const changed: typeof writes = []
       for (const write of writes) {
         const current = db.catalog.get(write.id) ? await db.replica.store.read(write.id) : undefined
-        const added = await checkLocalWrite(write.id, current, write.bytes, db.machine.machineId, type => db.definition(type))
-        if (added > 0) changed.push(write)
+        await checkLocalWrite(write.id, current, write.bytes, db.machine.machineId, type => db.definition(type))
       }
       const refused: string[] = []
       await db.replica.ingest(
-        changed,
+        writes,
         () => true,
         (id, reason) => refused.push(`${id}: ${reason}`),
       )

@@ -82,21 +82,23 @@ export function fromBase64(text: unknown, what: string): Uint8Array {
 export function lineReader(maxChars: number, onLine: (line: string) => void, onTooLong: () => void): (chunk: string) => void {
   let buffer = ""
   let broken = false
-  const tooLong = () => {
-    broken = true
-    buffer = ""
-    onTooLong()
-  }
   return chunk => {
     if (broken) return
+    // Only the new text is searched for a newline: searching the whole buffer on every chunk of a long line was quadratic.
+    let from = buffer.length
     buffer += chunk
     let newline: number
-    while ((newline = buffer.indexOf("\n")) >= 0) {
-      if (newline > maxChars) return tooLong()
+    while ((newline = buffer.indexOf("\n", from)) >= 0) {
+      if (newline > maxChars) break
       const line = buffer.slice(0, newline)
       buffer = buffer.slice(newline + 1)
+      from = 0
       if (line.trim() !== "") onLine(line)
     }
-    if (buffer.length > maxChars) tooLong()
+    if (buffer.length > maxChars) {
+      broken = true
+      buffer = ""
+      onTooLong()
+    }
   }
 }
