@@ -19,7 +19,7 @@ import {
   type AppTransaction,
   type Transaction,
 } from "@cairn/core"
-import { LocalPeerError, NodePeer, openLocal, type LocalAppDatabase } from "../../src/index.js"
+import { LocalPeerError, NodePeer, openLocal, type LocalAppDatabase, type LocalDatabase } from "../../src/index.js"
 import { waitFor } from "../../../core/test/wait.js"
 
 const Task = defineType("task", {
@@ -212,7 +212,7 @@ describe("openLocal", () => {
     const { dir, peer, app } = await holderAndApp()
     const task = await app.create(Task, { title: "before" })
     await peer.close()
-    await app.ended
+    await (app as LocalDatabase).ended
     await expect(app.get(task.id)).rejects.toBeInstanceOf(LocalPeerError)
     await expect(app.change(Task, task.id, draft => (draft.title = "after"))).rejects.toThrow(/lost the connection to the peer holding/)
     const again = await openLocal({ dir, types: [Task] })
