@@ -63,11 +63,12 @@ export class LocalServer {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject)
       // The socket is bound inside listen(): with this umask it is never, even for a moment, connectable by others.
-      const umask = process.umask(0o177)
+      // (A worker thread cannot set the umask: there the chmod below and the directory's own mode protect it.)
+      const umask = narrowUmask()
       try {
         server.listen(path, () => resolve())
       } finally {
-        process.umask(umask)
+        if (umask !== undefined) process.umask(umask)
       }
     })
     await chmod(path, 0o600)
@@ -152,5 +153,14 @@ export class LocalServer {
         socket.end()
       }),
     )
+  }
+}
+
+/** Set the umask so new files are for this user only; returns the one before, or undefined where it cannot be set. */
+function narrowUmask(): number | undefined {
+  try {
+    return process.umask(0o177)
+  } catch {
+    return undefined
   }
 }
