@@ -31,7 +31,13 @@ function cairn(args: string[]): Promise<{ code: number; stdout: string; stderr: 
 async function serve(dir: string): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [BIN, "--data", dir, "serve", "--open", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] })
   const exited = new Promise(resolve => child.once("exit", resolve))
-  running.push({ stop: async () => child.exitCode === null && (child.kill("SIGTERM"), await exited) })
+  running.push({
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill("SIGTERM")
+      await exited
+    },
+  })
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once("line", resolve)
     child.once("exit", code => reject(new Error(`serve exited with ${code}`)))
