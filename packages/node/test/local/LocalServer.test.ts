@@ -6,27 +6,20 @@
  * serving. And who may connect at all: the socket's and directory's modes.
  */
 import { spawnSync } from "node:child_process"
-import { chmod, chown, mkdtemp, rm, stat } from "node:fs/promises"
+import { chmod, chown, stat } from "node:fs/promises"
 import { connect, type Socket } from "node:net"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as A from "@automerge/automerge"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { buildDetached, defineType, f, newCreation, toHex } from "@cairn/core"
 import { LocalClient, LocalPeerError, MAX_REQUEST_CHARS, NodePeer, SOCKET_NAME, openLocal } from "../../src/index.js"
+import { afterThisTest, tempDir } from "../helpers/afterEachTest.js"
 
 const Task = defineType("task", { fields: { title: f.string(), votes: f.counter() } })
 
-const cleanup: (() => Promise<unknown>)[] = []
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
-
 async function holder(): Promise<NodePeer> {
-  const dir = await mkdtemp(join(tmpdir(), "cairn-local-"))
-  cleanup.push(() => rm(dir, { recursive: true, force: true }))
-  const peer = await NodePeer.open({ dir, types: [Task] })
-  cleanup.push(() => peer.close())
+  const peer = await NodePeer.open({ dir: await tempDir("cairn-local-"), types: [Task] })
+  afterThisTest(() => peer.close())
   return peer
 }
 
@@ -52,7 +45,7 @@ class Raw {
     const socket = connect(join(peer.directory.path, SOCKET_NAME))
     await new Promise(resolve => socket.once("connect", resolve))
     const raw = new Raw(socket)
-    cleanup.push(async () => socket.destroy())
+    afterThisTest(async () => socket.destroy())
     return raw
   }
   send(text: string): void {

@@ -5,10 +5,7 @@
  * or by opening the directory itself. Apps in separate processes:
  * test/local.test.ts.
  */
-import { mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import {
   defineType,
   f,
@@ -21,6 +18,7 @@ import {
 } from "@cairn/core"
 import { LocalPeerError, NodePeer, openLocal, type LocalAppDatabase, type LocalDatabase } from "../../src/index.js"
 import { waitFor } from "../../../core/test/wait.js"
+import { afterThisTest, tempDir } from "../helpers/afterEachTest.js"
 
 const Task = defineType("task", {
   fields: {
@@ -31,24 +29,13 @@ const Task = defineType("task", {
   },
 })
 
-const cleanup: (() => Promise<unknown>)[] = []
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "cairn-local-"))
-  cleanup.push(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
 /** A peer holding a new directory, and an app on it through the peer's socket. */
 async function holderAndApp(): Promise<{ dir: string; peer: NodePeer; app: LocalAppDatabase }> {
   const dir = await tempDir()
   const peer = await NodePeer.open({ dir, types: [Task] })
-  cleanup.push(() => peer.close())
+  afterThisTest(() => peer.close())
   const app = await openLocal({ dir, types: [Task] })
-  cleanup.push(() => app.close())
+  afterThisTest(() => app.close())
   return { dir, peer, app }
 }
 
@@ -72,7 +59,7 @@ describe("openLocal", () => {
     expect(app.via).toBe("socket")
     const throughSocket = await workOn(app)
     const other = await NodePeer.open({ dir: await tempDir(), types: [Task] })
-    cleanup.push(() => other.close())
+    afterThisTest(() => other.close())
     const direct = await workOn(other.db)
     expect(throughSocket).toEqual(direct)
     expect(throughSocket).toEqual({
@@ -108,7 +95,7 @@ describe("openLocal", () => {
     expect(history.slice(0, 2).map(change => change.message)).toEqual(["made by an app", "edited by an app"])
     await peer.close()
     const reopened = await NodePeer.open({ dir, types: [Task] })
-    cleanup.push(() => reopened.close())
+    afterThisTest(() => reopened.close())
     expect((await reopened.db.get(Task, task.id)).data).toEqual({ title: "write", votes: 13, notes: "hello, world", tags: ["x", "y"] })
   })
 
@@ -199,10 +186,10 @@ describe("openLocal", () => {
   it("opens the directory itself when no peer holds it, and then serves the next app", async () => {
     const dir = await tempDir()
     const first = await openLocal({ dir, types: [Task] })
-    cleanup.push(() => first.close())
+    afterThisTest(() => first.close())
     expect(first.via).toBe("directory")
     const second = await openLocal({ dir, types: [Task] })
-    cleanup.push(() => second.close())
+    afterThisTest(() => second.close())
     expect(second.via).toBe("socket")
     const task = await second.create(Task, { title: "through the first app's peer" })
     expect((await first.get(Task, task.id)).data.title).toBe("through the first app's peer")
@@ -216,7 +203,7 @@ describe("openLocal", () => {
     await expect(app.get(task.id)).rejects.toBeInstanceOf(LocalPeerError)
     await expect(app.change(Task, task.id, draft => (draft.title = "after"))).rejects.toThrow(/lost the connection to the peer holding/)
     const again = await openLocal({ dir, types: [Task] })
-    cleanup.push(() => again.close())
+    afterThisTest(() => again.close())
     expect(again.via).toBe("directory")
     expect((await again.get(Task, task.id)).data.title).toBe("before")
   })
