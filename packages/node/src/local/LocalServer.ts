@@ -83,6 +83,11 @@ export class LocalServer {
     this.#methods[name] = method
   }
 
+  /** How many clients are connected now. */
+  get connections(): number {
+    return this.#connections.size
+  }
+
   /** Stop listening, close every connection (their streams stop), and remove the socket. */
   async close(): Promise<void> {
     const closed = new Promise<void>(resolve => this.server.close(() => resolve()))

@@ -13,6 +13,7 @@ import * as A from "@automerge/automerge"
 import { describe, expect, it } from "vitest"
 import { buildDetached, defineType, f, newCreation, toHex } from "@cairn/core"
 import { LocalClient, LocalPeerError, MAX_REQUEST_CHARS, NodePeer, SOCKET_NAME, openLocal } from "../../src/index.js"
+import { waitFor } from "../../../core/test/wait.js"
 import { afterThisTest, tempDir } from "../helpers/afterEachTest.js"
 
 const Task = defineType("task", { fields: { title: f.string(), votes: f.counter() } })
@@ -43,7 +44,7 @@ class Raw {
   }
   static async open(peer: NodePeer): Promise<Raw> {
     const socket = connect(join(peer.directory.path, SOCKET_NAME))
-    await new Promise(resolve => socket.once("connect", resolve))
+    await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject))
     const raw = new Raw(socket)
     afterThisTest(async () => socket.destroy())
     return raw
@@ -179,6 +180,19 @@ describe("the local socket", () => {
       "ValidationError",
     )
     expect(toHex(new Uint8Array(64))).toHaveLength(128)
+  })
+
+  it("closes a connection that asks for answers it never reads, and serves the next one", { timeout: 30_000 }, async () => {
+    const peer = await holder()
+    const big = await peer.db.create("note", { body: { $text: "x".repeat(1024 * 1024) } })
+    const raw = await Raw.open(peer)
+    raw.socket.pause()
+    for (let id = 1; id <= 100; id++) raw.send(JSON.stringify({ id, method: "get", params: { id: big.id } }) + "\n")
+    await waitFor(() => peer.local!.connections === 0, { timeoutMs: 20_000, what: "the peer to close the connection" })
+    raw.socket.resume()
+    await raw.closed
+    expect(raw.answers.length).toBeLessThan(100)
+    expect((await (await Raw.open(peer)).call("hello", {})).ok).toBe(true)
   })
 
   it("stops a connection's streams when it closes", async () => {
