@@ -99,6 +99,19 @@ describe("openLocal", () => {
     expect((await reopened.db.get(Task, task.id)).data).toEqual({ title: "write", votes: 13, notes: "hello, world", tags: ["x", "y"] })
   })
 
+  it("two apps on one peer, each writing at once, lose nothing: their changes merge", async () => {
+    const { dir, peer, app } = await holderAndApp()
+    const second = await openLocal({ dir, types: [Task] })
+    afterThisTest(() => second.close())
+    const task = await app.create(Task, { title: "shared" })
+    const increments = (db: AppDatabase) =>
+      Promise.all(Array.from({ length: 20 }, () => db.change(Task, task.id, draft => draft.votes.increment())))
+    await Promise.all([increments(app), increments(second), increments(peer.db)])
+    expect((await second.get(Task, task.id)).data.votes).toBe(60)
+    const machines = new Set((await peer.db.history(task.id)).map(change => change.machineId))
+    expect(machines).toEqual(new Set([peer.machineId]))
+  })
+
   it("refuses an invalid change with ValidationError before sending it; nothing is stored", async () => {
     const { peer, app } = await holderAndApp()
     const task = await app.create(Task, { title: "valid" })
