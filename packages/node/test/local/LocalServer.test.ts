@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process"
 import { chmod, chown, stat } from "node:fs/promises"
 import { connect, type Socket } from "node:net"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import * as A from "@automerge/automerge"
 import { describe, expect, it } from "vitest"
 import { buildDetached, defineType, f, newCreation, toHex } from "@cairn/core"
@@ -18,8 +18,9 @@ import { afterThisTest, tempDir } from "../helpers/afterEachTest.js"
 
 const Task = defineType("task", { fields: { title: f.string(), votes: f.counter() } })
 
+/** A peer on a data directory it creates (inside a new temporary one). */
 async function holder(): Promise<NodePeer> {
-  const peer = await NodePeer.open({ dir: await tempDir("cairn-local-"), types: [Task] })
+  const peer = await NodePeer.open({ dir: join(await tempDir("cairn-local-"), "data"), types: [Task] })
   afterThisTest(() => peer.close())
   return peer
 }
@@ -206,6 +207,15 @@ describe("the local socket", () => {
     expect((await Raw.open(peer).then(next => next.call("hello", {}))).ok).toBe(true)
   })
 
+  it("warns when other users can write the data directory (they could put a socket of their own in its place)", async () => {
+    const dir = await tempDir("cairn-local-")
+    await chmod(dir, 0o777)
+    const warnings: string[] = []
+    const peer = await NodePeer.open({ dir, log: message => warnings.push(message) })
+    afterThisTest(() => peer.close())
+    expect(warnings).toEqual([expect.stringMatching(/can be written by other users.*chmod 700/)])
+  })
+
   const isRoot = process.getuid?.() === 0
   if (process.env.CI && !isRoot) throw new Error("the socket permission test runs as root (to try another user) in CI")
 
@@ -225,9 +235,13 @@ describe("the local socket", () => {
           ],
           { uid: 65534, gid: 65534, encoding: "utf8" },
         ).stdout.trim()
+      // The temporary directory around it lets anyone in: what refuses them is the data directory's mode, then the socket's.
+      await chmod(dirname(peer.directory.path), 0o755)
       expect(tryAsNobody()).toBe("EACCES")
       await chmod(peer.directory.path, 0o755)
       expect(tryAsNobody()).toBe("EACCES")
+      await chmod(path, 0o666)
+      expect(tryAsNobody()).toBe("connected")
       await chown(path, 65534, 65534)
       await expect(LocalClient.connect(peer.directory.path)).rejects.toThrow(/belongs to another user/)
       await expect(openLocal({ dir: peer.directory.path })).rejects.toBeInstanceOf(LocalPeerError)
