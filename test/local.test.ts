@@ -52,7 +52,9 @@ async function app(dir: string): Promise<PeerProcess> {
 }
 
 describe("apps on the same machine (openLocal)", () => {
-  it("an app reaches a running cairn serve; its live query sees the CLI's change and another peer's", { timeout: 60_000 }, async () => {
+  it("an app reaches a running cairn serve; its live query sees the CLI's change and another peer's, and goes on after a restart", {
+    timeout: 60_000,
+  }, async () => {
     const dir = await dirs.make()
     const server = await serve(dir)
     const shared = await app(dir)
@@ -81,8 +83,14 @@ describe("apps on the same machine (openLocal)", () => {
     // The CLI, run while the app is connected, reads the app's change through the same server.
     expect(JSON.parse((await cairn(["--data", dir, "get", mine, "--json"])).stdout).data.votes).toBe(2)
 
+    // The server dies: the app's calls fail at once; once a server runs again, the app and its live query go on.
     server.child.kill("SIGKILL")
     await expect(shared.call("list")).rejects.toThrow(/LocalPeerError: lost the connection to the peer holding/)
+    await serve(dir)
+    expect((await cairn(["--data", dir, "create", "task", JSON.stringify({ title: "after the restart" })])).code).toBe(0)
+    await eventually(async () => (await shared.call<string[]>("results")).includes("after the restart"))
+    await eventually(() => shared.call("vote", { id: mine, by: 1 }))
+    expect(JSON.parse((await cairn(["--data", dir, "get", mine, "--json"])).stdout).data.votes).toBe(3)
   })
 
   it("with no server, an app opens the directory itself; another app shares it, and a cairn command waits its turn", {

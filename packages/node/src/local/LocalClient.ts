@@ -5,7 +5,7 @@
  */
 import { stat } from "node:fs/promises"
 import { connect, type Socket } from "node:net"
-import { join } from "node:path"
+import { join, resolve } from "node:path"
 import { DataDirectory } from "../DataDirectory.js"
 import { decodeError, LocalPeerError, lineReader, MAX_ANSWER_CHARS, SOCKET_NAME, type Answer } from "./wire.js"
 
@@ -50,10 +50,10 @@ export class LocalClient {
    * left by a peer that died, a holder that does not listen). A socket that another user owns is refused.
    */
   static async connect(dir: string): Promise<LocalClient | undefined> {
-    const directory = await DataDirectory.open(dir)
-    const path = join(directory.path, SOCKET_NAME)
+    const directory = resolve(dir)
+    const path = join(directory, SOCKET_NAME)
     const found = await stat(path).catch(() => undefined)
-    if (!found || !(await directory.lockHolder())) return undefined
+    if (!found || !(await DataDirectory.lockHolderOf(directory))) return undefined
     if (!found.isSocket()) throw new LocalPeerError(`${path} is not a socket; remove it`)
     if (process.getuid && found.uid !== process.getuid())
       throw new LocalPeerError(`${path} belongs to another user (uid ${found.uid}); refusing to talk to it`)
@@ -66,7 +66,7 @@ export class LocalClient {
       socket.destroy()
       return undefined
     }
-    return new LocalClient(socket, directory.path)
+    return new LocalClient(socket, directory)
   }
 
   /** True until the connection ends. */
@@ -129,9 +129,7 @@ export class LocalClient {
 
   #end(reason: string): void {
     if (this.#gone) return
-    this.#gone = new LocalPeerError(
-      `lost the connection to the peer holding ${this.dir} (${reason}); open the database again once a peer holds it, or to open the directory itself`,
-    )
+    this.#gone = new LocalPeerError(`lost the connection to the peer holding ${this.dir} (${reason})`)
     this.socket.destroy()
     for (const pending of this.#pending.values()) pending.reject(this.#gone)
     this.#pending.clear()

@@ -40,64 +40,66 @@ import {
   type Envelope,
   type HistoryEntry,
   type QueryOptions,
-  type TypeDefinitionJSON,
   type TypeRef,
 } from "@cairn/core"
 import type { LocalClient } from "./LocalClient.js"
+import { LocalSession, type Hello } from "./LocalSession.js"
 import { LocalTransaction } from "./LocalTransaction.js"
 import { fromBase64, toBase64 } from "./wire.js"
 
 /** Documents whose Automerge copies a client keeps (the ones written most recently). */
 const COPIES = 256
 
-interface Hello {
-  machineId: string
-  publicKey: string
-  name: string | null
-  types: TypeDefinitionJSON[]
-  methods: string[]
-}
-
 export class LocalDatabase implements AppDatabase {
   readonly #definitions = new Map<string, TypeDefinition>()
   readonly #copies = new Map<string, A.Doc<Envelope>>()
-  readonly #actor: string
+  #actor: string
   #writes: Promise<unknown> = Promise.resolve()
   #closed = false
   /** Through the peer holding the directory (see openLocal). */
   readonly via = "socket" as const
+  /** The machine whose peer this is (and whose changes this client makes). */
+  readonly machine: { machineId: string; publicKey: string; name?: string }
 
-  private constructor(
-    private readonly client: LocalClient,
-    /** The machine whose peer this is (and whose changes this client makes). */
-    readonly machine: { machineId: string; publicKey: string; name?: string },
-    /** The methods the peer serves (`command` where it is `cairn serve`). */
-    readonly methods: readonly string[],
-  ) {
-    this.#actor = newSessionActor(machine.machineId)
+  private constructor(private readonly session: LocalSession) {
+    const { machineId, publicKey, name } = session.hello
+    this.machine = { machineId, publicKey, ...(name ? { name } : {}) }
+    this.#actor = newSessionActor(machineId)
+    this.#learn(session.hello)
+    // Another peer process now: the copies and this session's actor start afresh (a write lost with the connection
+    // may have reached its disk or not, and the copies would not know).
+    session.onReconnect(hello => {
+      this.#copies.clear()
+      this.#actor = newSessionActor(machineId)
+      this.#learn(hello)
+    })
   }
 
-  /** Start a session on a connection: the app's types are registered with the peer (and saved in the directory, as NodePeer.open saves them). */
-  static async open(client: LocalClient, types: TypeDefinition<any>[] = []): Promise<LocalDatabase> {
-    const hello = await client.request<Hello>("hello", { types: types.map(definition => definition.toJSON()) })
-    const db = new LocalDatabase(
-      client,
-      { machineId: hello.machineId, publicKey: hello.publicKey, ...(hello.name ? { name: hello.name } : {}) },
-      hello.methods,
-    )
-    for (const json of hello.types) db.#definitions.set(json.name, typeFromJSON(json))
+  /**
+   * Start a session on a connection: the app's types are registered with the peer (and saved in the directory, as
+   * NodePeer.open saves them). With `reconnect` (openLocal's default), a lost connection is made again once a peer
+   * holds the directory (see LocalSession.ts).
+   */
+  static async open(client: LocalClient, types: TypeDefinition<any>[] = [], options: { reconnect?: boolean } = {}): Promise<LocalDatabase> {
+    const json = types.map(definition => definition.toJSON())
+    const db = new LocalDatabase(await LocalSession.open(client, json, options.reconnect ?? false))
     for (const definition of types) db.#definitions.set(definition.name, definition)
     return db
   }
 
   /** The data directory the peer holds. */
   get dir(): string {
-    return this.client.dir
+    return this.session.dir
   }
 
-  /** Resolves when the connection to the peer ends (closed here, or the peer stopped: every later call then fails with LocalPeerError). */
+  /** The methods the peer serves (`command` where it is `cairn serve`). */
+  get methods(): readonly string[] {
+    return this.session.hello.methods
+  }
+
+  /** Resolves when the session ends: closed here, or, without reconnecting, when the peer stopped (every later call then fails with LocalPeerError). */
   get ended(): Promise<void> {
-    return this.client.ended
+    return this.session.ended
   }
 
   /** Call a method of the peer's local protocol by name (the CLI's `command`). */
@@ -179,29 +181,22 @@ export class LocalDatabase implements AppDatabase {
     if (this.#closed) return
     this.#closed = true
     await this.#writes.catch(() => {})
-    await this.client.close()
+    await this.session.close()
   }
 
   #call<T>(method: string, params: Record<string, unknown>): Promise<T> {
     if (this.#closed) return Promise.reject(new ClosedError())
-    return this.client.request<T>(method, params)
+    return this.session.request<T>(method, params)
   }
 
-  /** A stream of events, stopped by the returned function (also before the peer confirmed it). */
   #stream(method: string, params: Record<string, unknown>, onEvent: (event: unknown) => void): () => void {
     if (this.#closed) throw new ClosedError()
-    let stopped = false
-    let stop: (() => void) | undefined
-    this.client
-      .stream(method, params, event => stopped || onEvent(event))
-      .then(
-        stopStream => (stopped ? stopStream() : (stop = stopStream)),
-        () => {},
-      )
-    return () => {
-      stopped = true
-      stop?.()
-    }
+    return this.session.stream(method, params, onEvent)
+  }
+
+  /** The definitions the peer has (an app's own, given to open, stay the ones it uses). */
+  #learn(hello: Hello): void {
+    for (const json of hello.types) if (!this.#definitions.has(json.name)) this.#definitions.set(json.name, typeFromJSON(json))
   }
 
   /** Build a transaction, make its writes here, and have the peer apply them; resolves with the documents written. */

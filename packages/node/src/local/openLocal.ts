@@ -21,6 +21,11 @@ export interface OpenLocalOptions {
    * running) to finish, in ms (default 30 s). Then DirectoryLockedError.
    */
   waitMs?: number
+  /**
+   * Through a peer's socket: when the connection is lost (the peer stopped or restarted), connect again once a
+   * peer holds the directory (default true). Meanwhile every call fails with LocalPeerError.
+   */
+  reconnect?: boolean
   /** Where a peer opened here reports problems (see NodePeerOptions.log). */
   log?: LogCallback | Logger
 }
@@ -36,7 +41,7 @@ export async function openLocal(options: OpenLocalOptions): Promise<LocalAppData
   for (;;) {
     const client = await LocalClient.connect(options.dir)
     if (client) {
-      return LocalDatabase.open(client, options.types ?? [])
+      return LocalDatabase.open(client, options.types ?? [], { reconnect: options.reconnect ?? true })
     }
     try {
       const peer = await NodePeer.open({

@@ -208,13 +208,34 @@ describe("openLocal", () => {
     expect((await first.get(Task, task.id)).data.title).toBe("through the first app's peer")
   })
 
-  it("after the holder stops, a call fails with LocalPeerError instead of hanging; openLocal again opens the directory", async () => {
+  it("after the holder stops, a call fails with LocalPeerError instead of hanging; once a peer holds the directory again, the app goes on", async () => {
     const { dir, peer, app } = await holderAndApp()
+    const task = await app.create(Task, { title: "before" })
+    let titles: string[] = []
+    app.liveQuery(Task, { orderBy: "title" }, docs => (titles = docs.map(doc => doc.data.title)))
+    await waitFor(() => titles.length === 1)
+    await peer.close()
+    await expect(app.get(task.id)).rejects.toBeInstanceOf(LocalPeerError)
+    await expect(app.change(Task, task.id, draft => (draft.title = "after"))).rejects.toThrow(/lost the connection to the peer holding/)
+    const restarted = await NodePeer.open({ dir, types: [Task] })
+    afterThisTest(() => restarted.close())
+    await restarted.db.create(Task, { title: "made while the app was away" })
+    await waitFor(() => titles.length === 2, { what: "the live query to start again on the new peer" })
+    const renamed = await waitFor(() => app.change(Task, task.id, draft => (draft.title = "after")), { what: "a change once reconnected" })
+    expect(renamed.data.title).toBe("after")
+    expect((await restarted.db.get(Task, task.id)).data.title).toBe("after")
+    await waitFor(() => titles.join() === "after,made while the app was away")
+  })
+
+  it("without reconnecting, the session ends with the holder; openLocal again opens the directory", async () => {
+    const dir = await tempDir()
+    const peer = await NodePeer.open({ dir, types: [Task] })
+    const app = await openLocal({ dir, types: [Task], reconnect: false })
+    afterThisTest(() => app.close())
     const task = await app.create(Task, { title: "before" })
     await peer.close()
     await (app as LocalDatabase).ended
     await expect(app.get(task.id)).rejects.toBeInstanceOf(LocalPeerError)
-    await expect(app.change(Task, task.id, draft => (draft.title = "after"))).rejects.toThrow(/lost the connection to the peer holding/)
     const again = await openLocal({ dir, types: [Task] })
     afterThisTest(() => again.close())
     expect(again.via).toBe("directory")
