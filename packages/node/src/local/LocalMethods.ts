@@ -104,6 +104,7 @@ export function appMethods(host: LocalHost, methodNames: () => string[]): Record
         writes,
         () => true,
         (id, reason) => refused.push(`${id}: ${reason}`),
+        "local",
       )
       if (refused.length) throw new RefusedChangeError(`refused changes: ${refused.join("; ")}`)
       return Promise.all(writes.map(write => db.get(write.id)))

@@ -176,8 +176,16 @@ describe("openLocal", () => {
     await waitFor(() => byPredicate.join() === "5", { what: "a predicate query, run on the app's side" })
     await peer.db.delete(theirs.id)
     await waitFor(() => seen.at(-1) === undefined && results.length === 1, { what: "the delete" })
+    // The app's change is this machine's, as the holder's own: "local" both ways, also to a document the holder has open.
     expect(events).toContain(`${theirs.id}:local`)
-    expect(events.some(event => event.startsWith(mine.id))).toBe(true)
+    expect(events).toContain(`${mine.id}:local`)
+    const onHolder: string[] = []
+    const stopHolder = peer.db.on("change", event => onHolder.push(`${event.id}:${event.origin}`))
+    const open = peer.db.subscribe(mine.id, () => {})
+    await app.change(Task, mine.id, draft => draft.votes.increment())
+    expect(onHolder).toEqual([`${mine.id}:local`])
+    open()
+    stopHolder()
     for (const stop of [stopQuery, stopPredicate, stopEvents, stopDoc]) stop()
     const count = events.length
     await peer.db.create(Task, { title: "after stop" })
