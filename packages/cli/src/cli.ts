@@ -135,16 +135,17 @@ function parseTypes(text: string) {
 async function watch(options: { type?: string }, global: Global): Promise<void> {
   const dir = dataDir(global)
   const write = (event: unknown) => process.stdout.write(JSON.stringify(event) + "\n")
+  // Listened for from the start: an interrupt while the directory is being reached ends the watch as cleanly as one after.
+  const interrupted = new Promise<void>(resolve => {
+    process.once("SIGINT", resolve)
+    process.once("SIGTERM", resolve)
+  })
   const reached = await reach(dir, () => NodePeer.open({ dir }))
   if ("server" in reached) {
     const { server } = reached
     watchChanges(server, options.type, write)
     // Until interrupted, or until the server stops.
-    await new Promise<void>(resolve => {
-      server.ended.then(resolve)
-      process.once("SIGINT", resolve)
-      process.once("SIGTERM", resolve)
-    })
+    await Promise.race([interrupted, server.ended])
     await server.close()
     return
   }
@@ -152,10 +153,7 @@ async function watch(options: { type?: string }, global: Global): Promise<void> 
   const stop = watchChanges(peer.db, options.type, write)
   // Nothing else keeps the event loop alive on a directory with no server: without this Node would exit at once.
   const keepAlive = setInterval(() => {}, 1 << 30)
-  await new Promise<void>(resolve => {
-    process.once("SIGINT", resolve)
-    process.once("SIGTERM", resolve)
-  })
+  await interrupted
   clearInterval(keepAlive)
   stop()
   await peer.close()
