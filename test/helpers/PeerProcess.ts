@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url"
 import { waitFor } from "../../packages/core/test/wait.js"
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/peer.mjs", import.meta.url))
+const LOCAL_APP = fileURLToPath(new URL("../fixtures/localApp.mjs", import.meta.url))
 
 export interface PeerProcessOptions {
   dir: string
@@ -37,6 +38,8 @@ export class PeerProcess {
   /** Lines on stdout that were not protocol messages (logged by libraries). */
   readonly stray: string[] = []
   exited: Promise<number | null>
+  /** What the process said when it was ready (beside `ready`). */
+  hello: Record<string, unknown> = {}
 
   private constructor(
     readonly child: ChildProcessWithoutNullStreams,
@@ -59,12 +62,21 @@ export class PeerProcess {
     if (options.types) args.push(`--types=${options.types}`)
     if (options.name) args.push(`--name=${options.name}`)
     if (options.presenceMs) args.push(`--presence-ms=${options.presenceMs}`)
+    return PeerProcess.#run(args, options)
+  }
+
+  /** An app process (test/fixtures/localApp.mjs) that opens `dir` with openLocal; its hello says `via` which way. */
+  static localApp(dir: string): Promise<PeerProcess> {
+    return PeerProcess.#run([LOCAL_APP, `--dir=${dir}`], { dir })
+  }
+
+  static async #run(args: string[], options: PeerProcessOptions): Promise<PeerProcess> {
     const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] })
     const peer = new PeerProcess(child, options)
     await new Promise<void>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout })
       lines.on("line", line => {
-        let message: { ready?: boolean; acked?: string; id: number; ok?: boolean; result?: unknown; error?: string }
+        let message: { ready?: boolean; acked?: string; id: number; ok?: boolean; result?: unknown; error?: string; [key: string]: unknown }
         try {
           message = JSON.parse(line)
         } catch {
@@ -72,7 +84,10 @@ export class PeerProcess {
           if (process.env.CAIRN_TEST_VERBOSE) console.log(`[peer stdout] ${line}`)
           return
         }
-        if (message.ready) return resolve()
+        if (message.ready) {
+          peer.hello = message
+          return resolve()
+        }
         if (message.acked) return peer.acked.push(message.acked)
         const pending = peer.#pending.get(message.id)
         if (!pending) return

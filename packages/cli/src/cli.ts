@@ -7,15 +7,14 @@
  */
 import { resolve } from "node:path"
 import { Command, CommanderError, Option } from "commander"
-import { DirectoryLockedError, NodePeer, parseTypeSelection } from "@cairn/node"
+import { DirectoryLockedError, LocalClient, LocalDatabase, NodePeer, parseTypeSelection } from "@cairn/node"
 import { commands, type Request } from "./commands.js"
 import { UsageError, errorLine, exitCodeOf } from "./errors.js"
 import { readStdinText } from "./input.js"
-import { answers, request, serverSocket } from "./LocalClient.js"
-import { watchChanges } from "./LocalServer.js"
 import { humanOutput } from "./output.js"
 import { serve, type ServeOptions } from "./serve.js"
 import { schemaCheck } from "./schemaCheck.js"
+import { watchChanges } from "./watch.js"
 
 interface Global {
   data?: string
@@ -66,15 +65,21 @@ class SyncIncomplete extends Error {
 const WAIT_FOR_DIRECTORY_MS = 30_000
 
 /**
- * The way to a data directory: a running server's socket, or the directory
- * itself, opened here. Another command holding it (no server) is waited for,
- * as are a server that is starting and one whose socket outlived it.
+ * The way to a data directory: the peer holding it, through its local
+ * socket, when that peer runs `cairn` commands (`cairn serve` does: see
+ * serve.ts), or the directory itself, opened here. Another process holding
+ * it without serving commands (another command, an app) is waited for, as
+ * are a server that is starting and one whose socket outlived it.
  */
-async function reach(dir: string, open: () => Promise<NodePeer>): Promise<{ socket: string } | { peer: NodePeer }> {
+async function reach(dir: string, open: () => Promise<NodePeer>): Promise<{ server: LocalDatabase } | { peer: NodePeer }> {
   const deadline = Date.now() + WAIT_FOR_DIRECTORY_MS
   for (;;) {
-    const socket = await serverSocket(dir)
-    if (socket && (await answers(socket))) return { socket }
+    const client = await LocalClient.connect(dir)
+    if (client) {
+      const server = await LocalDatabase.open(client).catch(() => undefined)
+      if (server?.methods.includes("command")) return { server }
+      await client.close()
+    }
     try {
       return { peer: await open() }
     } catch (error) {
@@ -95,10 +100,16 @@ async function run(command: string, args: string[], options: Record<string, unkn
   const wants = command === "sync" && options.types !== undefined ? parseTypes(String(options.types)) : "*"
   // Only init names this machine: `trust --name` names the machine being trusted.
   const name = command === "init" && options.name ? { name: String(options.name) } : {}
-  const reached = await reach(dir, () => NodePeer.open({ dir, wants, ...name }))
-  if ("socket" in reached) {
-    if (command === "init" && options.name) throw new UsageError("a server is running on this directory; stop it to rename the machine")
-    return print(command, await request(reached.socket, body), global)
+  // One command holds the directory for a moment: it serves no app meanwhile (apps wait for it, as other commands do).
+  const reached = await reach(dir, () => NodePeer.open({ dir, wants, ...name, localSocket: false }))
+  if ("server" in reached) {
+    const { server } = reached
+    try {
+      if (command === "init" && options.name) throw new UsageError("a server is running on this directory; stop it to rename the machine")
+      return print(command, await server.request("command", body as unknown as Record<string, unknown>), global)
+    } finally {
+      await server.close()
+    }
   }
   const { peer } = reached
   if (showProgress) body.progress = (done, total) => process.stderr.write(`\r${command}: ${done}/${total}`)
@@ -124,22 +135,25 @@ function parseTypes(text: string) {
 async function watch(options: { type?: string }, global: Global): Promise<void> {
   const dir = dataDir(global)
   const write = (event: unknown) => process.stdout.write(JSON.stringify(event) + "\n")
-  const reached = await reach(dir, () => NodePeer.open({ dir }))
-  if ("socket" in reached) {
-    const stop = new AbortController()
-    process.once("SIGINT", () => stop.abort())
-    process.once("SIGTERM", () => stop.abort())
-    await request(reached.socket, { command: "watch", args: [], options }, write, stop.signal)
-    return
-  }
-  const { peer } = reached
-  const stop = watchChanges(peer, options.type, write)
-  // Nothing else keeps the event loop alive on a directory with no server: without this Node would exit at once.
-  const keepAlive = setInterval(() => {}, 1 << 30)
-  await new Promise<void>(resolve => {
+  // Listened for from the start: an interrupt while the directory is being reached ends the watch as cleanly as one after.
+  const interrupted = new Promise<void>(resolve => {
     process.once("SIGINT", resolve)
     process.once("SIGTERM", resolve)
   })
+  const reached = await reach(dir, () => NodePeer.open({ dir }))
+  if ("server" in reached) {
+    const { server } = reached
+    watchChanges(server, options.type, write)
+    // Until interrupted, or until the server stops.
+    await Promise.race([interrupted, server.ended])
+    await server.close()
+    return
+  }
+  const { peer } = reached
+  const stop = watchChanges(peer.db, options.type, write)
+  // Nothing else keeps the event loop alive on a directory with no server: without this Node would exit at once.
+  const keepAlive = setInterval(() => {}, 1 << 30)
+  await interrupted
   clearInterval(keepAlive)
   stop()
   await peer.close()

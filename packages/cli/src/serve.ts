@@ -10,8 +10,8 @@ import { createServer as createHttpsServer } from "node:https"
 import { DashboardServer } from "@cairn/dashboard"
 import { NodePeer, transportOfUrl, type AdvertisedPorts, type AuthMode } from "@cairn/node"
 import { parseTypeSelection } from "@cairn/node"
-import { UsageError } from "./errors.js"
-import { LocalServer } from "./LocalServer.js"
+import { RemoteError, UsageError, errorLine, exitCodeOf } from "./errors.js"
+import { commands, type Request } from "./commands.js"
 
 export interface ServeOptions {
   host: string
@@ -91,7 +91,7 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
     if (code === "EACCES") throw new Error(`not allowed to listen on ${options.host}:${listeningOn}`)
     throw error
   }
-  const local = await LocalServer.start(peer)
+  serveCommands(peer)
   const scheme = tls ? "wss" : "ws"
   const host = address.host.includes(":") ? `[${address.host}]` : address.host
   process.stdout.write(`listening on ${scheme}://${host}:${address.port}\n`)
@@ -118,10 +118,28 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
   })
   // The dashboard's open event streams would keep the HTTP server alive: close them first.
   dashboard.close()
-  await local.close()
   await peer.close()
   http.closeAllConnections()
   await new Promise<void>(resolve => http.close(() => resolve()))
+}
+
+/**
+ * Other `cairn` commands on this directory run here, sent over the peer's local socket (see @cairn/node's
+ * local/): the `command` method, answered with the command's result, or its error line and exit code.
+ */
+function serveCommands(peer: NodePeer): void {
+  peer.local?.handle("command", async params => {
+    const request = params as unknown as Request
+    const command = typeof request.command === "string" && Object.hasOwn(commands, request.command) ? commands[request.command] : undefined
+    try {
+      if (!command) throw new UsageError(`unknown command ${JSON.stringify(request.command)}`)
+      if (!Array.isArray(request.args) || typeof request.options !== "object" || request.options === null)
+        throw new UsageError("a command needs args (a list) and options (an object)")
+      return await command(peer, { ...request, args: request.args.map(String) })
+    } catch (error) {
+      throw new RemoteError(errorLine(error).replace(/^cairn: /, ""), exitCodeOf(error))
+    }
+  })
 }
 
 /** `--discover`: look for peers on the local network, and advertise this one unless it listens on loopback only (then nobody could dial it). */

@@ -110,6 +110,14 @@ export class ClosedError extends CairnError {
   }
 }
 
+/**
+ * Changes an app on this machine sent to the peer holding the data
+ * directory were refused before anything was applied (malformed, made as
+ * another machine, rewriting what a document fixed at creation); the
+ * message says which document and why.
+ */
+export class RefusedChangeError extends CairnError {}
+
 /** A presence state or an ephemeral message that cannot be sent (too large, not JSON). */
 export class PresenceError extends CairnError {}
 

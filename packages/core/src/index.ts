@@ -42,10 +42,30 @@ export { DocumentStore, type Origin } from "./database/DocumentStore.js"
 export { Replica, type ReplicaEvents } from "./database/Replica.js"
 export { DamagedDocumentError, type DamagedDocument } from "./database/DamagedDocuments.js"
 export { Transaction, type TypeRef, type DraftOf } from "./database/Transaction.js"
-export { checkWhere, matchesWhere, compareValues, type QueryOptions, type Where, type Comparison, type OrderBy } from "./database/Query.js"
+export {
+  runQuery,
+  checkWhere,
+  matchesWhere,
+  compareValues,
+  type QueryOptions,
+  type Where,
+  type Comparison,
+  type OrderBy,
+} from "./database/Query.js"
+export type { AppDatabase, AppTransaction, CreateInput } from "./database/AppDatabase.js"
+export { checkLocalWrite } from "./database/localWrites.js"
+export {
+  writeDetached,
+  storedCreateData,
+  newCreation,
+  creationMessageOf,
+  buildDetached,
+  type DetachedWrite,
+  type DetachedCreation,
+} from "./document/detachedWrites.js"
 export type { RebuildReport } from "./database/rebuild.js"
 export { Machine, machineIdFromPublicKey, verifySignature, type MachineIdentity, type MachineIdentityJSON } from "./identity/Machine.js"
-export { machineIdOfActor, toHex, fromHex } from "./identity/actor.js"
+export { machineIdOfActor, newSessionActor, toHex, fromHex } from "./identity/actor.js"
 export { encodeDocument, decodeDocument, EXPORT_FORMAT, type ExportedDocument, type DecodedDocument } from "./codec/exportCodec.js"
 export * from "./errors.js"
 export { Replicator, type ReplicatorOptions, type Grants, type PeerLink, type PeerStatus } from "./replication/Replicator.js"

@@ -36,7 +36,7 @@ export class DataDirectory {
   static async open(path: string): Promise<DataDirectory> {
     const dir = resolve(path)
     try {
-      await mkdir(join(dir, "store"), { recursive: true })
+      await mkdir(join(dir, "store"), { recursive: true, mode: 0o700 })
     } catch (error) {
       throw new DataDirectoryError(`cannot create data directory ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`)
     }
@@ -76,8 +76,13 @@ export class DataDirectory {
   }
 
   /** The pid holding the lock, if a live process does. */
-  async lockHolder(): Promise<number | undefined> {
-    const pid = Number((await readFile(join(this.path, "lock"), "utf8").catch(() => "")).trim())
+  lockHolder(): Promise<number | undefined> {
+    return DataDirectory.lockHolderOf(this.path)
+  }
+
+  /** The pid holding the lock of the data directory at `path`, if a live process does (nothing is created). */
+  static async lockHolderOf(path: string): Promise<number | undefined> {
+    const pid = Number((await readFile(join(path, "lock"), "utf8").catch(() => "")).trim())
     return pid && isAlive(pid) ? pid : undefined
   }
 

@@ -34,6 +34,8 @@ import { TrustList } from "./TrustList.js"
 import { Discovery, type DiscoveryOptions, type NearbyMachine } from "./discovery/Discovery.js"
 import { connectNearby, trustsByFingerprint } from "./discovery/connectNearby.js"
 import { FolderSync, type FolderSyncOptions } from "./folder/FolderSync.js"
+import { LocalServer } from "./local/LocalServer.js"
+import { SOCKET_NAME } from "./local/wire.js"
 
 export interface NodePeerOptions {
   /** The data directory (created if missing). */
@@ -61,12 +63,19 @@ export interface NodePeerOptions {
   limits?: NetworkLimits
   /** Presence timing: republish every `heartbeatMs` (default 10 s); a machine silent for `expireMs` (default three heartbeats) is dropped. */
   presence?: PeerOptions["presence"]
+  /**
+   * Serve the apps on this machine on `<dir>/cairn.sock` (see local/LocalServer.ts), so `openLocal` and `cairn`
+   * commands reach this peer instead of waiting for the directory (default true). A peer that holds the
+   * directory for a moment only (one `cairn` command) need not.
+   */
+  localSocket?: boolean
 }
 
 export class NodePeer {
   #closed = false
   /** Resolves once damage found on open is dealt with for good (see handleStorageDamage); close waits for it. */
   #damageSettled: { stop(): Promise<void> } | undefined
+  #local: LocalServer | undefined
   #discovery: { discovery: Discovery; stop: () => void } | undefined
   readonly #folders = new Set<FolderSync>()
 
@@ -120,12 +129,27 @@ export class NodePeer {
       const network = new PeerNetwork(peer, admission, options.limits)
       const opened = new NodePeer(directory, peer, network, trust, storage, repoStorage)
       opened.#damageSettled = damageSettled
+      if (options.localSocket !== false) await opened.#serveLocal(logger.child("local"))
       return opened
     } catch (error) {
       await storage?.close().catch(() => {})
       await directory.unlock()
       throw error
     }
+  }
+
+  /** Listen on the directory's socket; a peer that cannot (a path too long for a socket) still works, unreachable by apps. */
+  async #serveLocal(log: Logger): Promise<void> {
+    try {
+      this.#local = await LocalServer.start(this, log)
+    } catch (error) {
+      log.warn(`local: cannot listen on ${this.directory.path}/${SOCKET_NAME} (${(error as Error).message}); apps cannot share this peer`)
+    }
+  }
+
+  /** The local socket apps on this machine reach this peer through (undefined with `localSocket: false`). */
+  get local(): LocalServer | undefined {
+    return this.#local
   }
 
   get repo(): Repo {
@@ -244,6 +268,7 @@ export class NodePeer {
     if (this.#closed) return
     this.#closed = true
     try {
+      await this.#local?.close()
       this.#discovery?.stop()
       await this.#discovery?.discovery.stop()
       for (const folder of this.#folders) await folder.stop()

@@ -33,3 +33,8 @@ export {
   type FolderPeer,
 } from "./folder/FolderSync.js"
 export type { SkippedFile } from "./folder/FolderImport.js"
+export { openLocal, type OpenLocalOptions, type LocalAppDatabase } from "./local/openLocal.js"
+export { LocalDatabase } from "./local/LocalDatabase.js"
+export { LocalClient } from "./local/LocalClient.js"
+export { LocalServer, type LocalMethod, type MethodContext } from "./local/LocalServer.js"
+export { LocalPeerError, SOCKET_NAME, MAX_REQUEST_CHARS } from "./local/wire.js"

@@ -11,6 +11,7 @@ import type { Envelope } from "../document/envelope.js"
 import { NotFoundError, WrongTypeError, ClosedError, TypeDefinitionError } from "../errors.js"
 import { encodeDocument, type DecodedDocument, type ExportedDocument } from "../codec/exportCodec.js"
 import { Emitter } from "../helpers/Emitter.js"
+import type { AppDatabase } from "./AppDatabase.js"
 import { newSessionActor } from "../identity/actor.js"
 import type { MachineIdentity } from "../identity/Machine.js"
 import { assertTypeName, type CreateDataOf, type DataOf, TypeDefinition } from "../schema/TypeDefinition.js"
@@ -48,7 +49,7 @@ export interface DatabaseOptions {
 
 export type DatabaseEvents = StoreEvents
 
-export class Database extends Emitter<DatabaseEvents> {
+export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
   readonly #store: DocumentStore
   readonly #definitions: Map<string, TypeDefinition>
   readonly #commit: GroupCommit

@@ -45,6 +45,8 @@ export class DocumentStore extends Emitter<StoreEvents> {
   /** Creation proofs being checked, for documents that arrived by live sync. */
   readonly #checking = new Map<string, Promise<string | undefined>>()
   #applyingLocal = false
+  /** Documents whose incoming bytes are this machine's own writes (an app's, through the local socket), by ingests in progress. */
+  readonly #ownIngests = new Map<string, number>()
   /** The chunks written behind the repo; undefined without a storage (the repo then holds everything). */
   readonly chunks: ChunkStore | undefined
 
@@ -370,8 +372,20 @@ export class DocumentStore extends Emitter<StoreEvents> {
     this.catalog.set(entry)
     this.#damaged.settle(id, doc, "peer")
     if (entry.quarantined && !previous?.quarantined) this.emit("quarantine", { id, type: entry.type, reason: entry.quarantined })
-    if (!entry.quarantined) this.emit("change", { id, type: entry.type, origin: "remote", entry })
+    if (!entry.quarantined) this.emit("change", { id, type: entry.type, origin: this.#ownIngests.has(id) ? "local" : "remote", entry })
     return entry
+  }
+
+  /** While the returned function is not called, what arrives for `ids` is this machine's own writes: their changes are "local". */
+  ingestingOwn(ids: string[]): () => void {
+    for (const id of ids) this.#ownIngests.set(id, (this.#ownIngests.get(id) ?? 0) + 1)
+    return () => {
+      for (const id of ids) {
+        const left = this.#ownIngests.get(id)! - 1
+        if (left > 0) this.#ownIngests.set(id, left)
+        else this.#ownIngests.delete(id)
+      }
+    }
   }
 
   #attach(handle: DocHandle<Envelope>, checkNow = true): void {

@@ -56,19 +56,24 @@ export class Replica extends Emitter<ReplicaEvents> {
    * bad document is stored but quarantined; one of a type `acceptType`
    * refuses is not stored; bytes that would change what a document held here
    * fixed at creation are not applied, and `refuse` is told. Resolves when on disk.
+   * `origin` "local": the bytes are this machine's own writes (an app's,
+   * checked with checkLocalWrite), and their change events say so.
    */
   async ingest(
     docs: { id: string; bytes: Uint8Array }[],
     acceptType: (type: string) => boolean = () => true,
     refuse?: Refuse,
+    origin: "local" | "remote" = "remote",
   ): Promise<CatalogEntry[]> {
     this.assertOpen()
     for (const { id } of docs) this.#ingesting.set(id, (this.#ingesting.get(id) ?? 0) + 1)
+    const releaseOwn = origin === "local" ? this.store.ingestingOwn(docs.map(doc => doc.id)) : () => {}
     try {
       const entries = await ingest(this.store, docs, acceptType, refuse)
       await this.commit.commit(docs.map(d => d.id))
       return entries
     } finally {
+      releaseOwn()
       for (const { id } of docs) {
         const left = this.#ingesting.get(id)! - 1
         if (left > 0) this.#ingesting.set(id, left)
