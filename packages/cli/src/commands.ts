@@ -421,6 +421,8 @@ function selection(text: string) {
 
 function peerList(peer: NodePeer) {
   const connected = peer.peers()
+  // Types the machine defines in a way this peer's definitions cannot live beside (said at connect).
+  const schemas = (machineId: string) => connected.find(p => p.machineId === machineId && p.state !== "closed")?.schemas ?? []
   const trusted = peer.trust.list().map(machine => ({
     machineId: machine.machineId,
     publicKey: machine.publicKey,
@@ -429,6 +431,7 @@ function peerList(peer: NodePeer) {
     write: machine.write,
     lastSeen: machine.lastSeen ?? null,
     connected: connected.some(p => p.machineId === machine.machineId && p.state !== "closed"),
+    schemas: schemas(machine.machineId),
   }))
   const others = connected
     .filter(p => !trusted.some(t => t.machineId === p.machineId))
@@ -440,6 +443,7 @@ function peerList(peer: NodePeer) {
       write: null,
       lastSeen: p.lastSyncAt,
       connected: p.state !== "closed",
+      schemas: schemas(p.machineId),
     }))
   return [...trusted, ...others, ...folderLinks(peer)]
 }

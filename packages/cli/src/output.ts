@@ -2,7 +2,7 @@
  * What each command prints for a person (without --json): ids, aligned
  * tables, and readable blocks. Times are UTC, as `2026-12-01 21:50:03Z`.
  */
-import type { Doc } from "@cairn/core"
+import { describeMismatch, type Doc, type SchemaMismatch } from "@cairn/core"
 import { folderSyncLine, type FolderSyncReport } from "./folder.js"
 
 type Selection = "*" | string[] | null
@@ -21,6 +21,8 @@ interface PeerRow {
   write: Selection
   lastSeen: number | null
   connected: boolean
+  /** Types the machine defines in a way this peer cannot live beside (folder links have none). */
+  schemas?: SchemaMismatch[]
 }
 
 interface PresenceRow {
@@ -203,6 +205,13 @@ function documentTable(docs: DocumentResult[]): string {
 }
 
 function peerTable(peers: PeerRow[]): string {
+  const warnings = peers.flatMap(peer =>
+    (peer.schemas ?? []).map(mismatch => `warning: ${describeMismatch(mismatch, peer.name ?? peer.machineId)}`),
+  )
+  return peerRows(peers) + (warnings.length > 0 ? `\n${warnings.join("\n")}` : "")
+}
+
+function peerRows(peers: PeerRow[]): string {
   return table(
     ["MACHINE", "NAME", "READ", "WRITE", "CONNECTED", "LAST SEEN"],
     peers.map(peer => [

@@ -69,3 +69,14 @@ export class Dirs {
     await Promise.all(this.#dirs.map(dir => rm(dir, { recursive: true, force: true })))
   }
 }
+
+/** Poll `check` every 200 ms until it returns a truthy value (15 s by default: it waits on other processes). */
+export async function until<T>(check: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = await check()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error("timed out")
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+}

@@ -4,7 +4,7 @@
  * them; without a running server there is nothing to publish through.
  */
 import { afterAll, describe, expect, it } from "vitest"
-import { cairn, Dirs, json, startServe } from "./helpers.js"
+import { cairn, Dirs, json, startServe, until } from "./helpers.js"
 
 const dirs = new Dirs()
 const stops: (() => Promise<void>)[] = []
@@ -12,16 +12,6 @@ afterAll(async () => {
   for (const stop of stops) await stop()
   await dirs.cleanup()
 })
-
-async function until<T>(check: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error("timed out")
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
-}
 
 describe("cairn presence", () => {
   it("a state set on one machine is seen on the other, with the link between them", async () => {

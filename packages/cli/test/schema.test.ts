@@ -6,10 +6,14 @@
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { cairn, Dirs } from "./helpers.js"
+import { cairn, Dirs, json, startServe, until } from "./helpers.js"
 
 const dirs = new Dirs()
-afterAll(() => dirs.cleanup())
+const stops: (() => Promise<void>)[] = []
+afterAll(async () => {
+  for (const stop of stops) await stop()
+  await dirs.cleanup()
+})
 
 const task = (version: number, fields: Record<string, unknown>) => ({ name: "task", version, fields })
 const title = { kind: "register", of: "string" }
@@ -59,5 +63,27 @@ describe("cairn schema check", () => {
     const invalid = await check(task(1, { title }), task(2, { title: { kind: "telepathy" } }))
     expect(invalid.code).toBe(3)
     expect(invalid.stderr).toMatch(/not a type definition/)
+  })
+
+  it("cairn peers names a connected machine whose definition of a type cannot live beside this one's", async () => {
+    const [desk, phone] = [await dirs.make(), await dirs.make()]
+    await writeFile(join(desk, "types.json"), JSON.stringify([task(1, { title })]))
+    await writeFile(join(phone, "types.json"), JSON.stringify([task(3, { name: title })]))
+    await json(["--data", desk, "init", "--name", "desk"])
+    await json(["--data", phone, "init", "--name", "phone"])
+    const server = await startServe(["--data", desk])
+    stops.push(server.stop)
+    const client = await startServe(["--data", phone], ["--open", "--connect", server.url])
+    stops.push(client.stop)
+    const rows = await until(async () => {
+      const listed = await json(["--data", desk, "peers"])
+      return listed.find((row: { schemas?: unknown[] }) => row.schemas?.length) ? listed : undefined
+    })
+    const row = rows.find((r: { name: string }) => r.name === "phone")
+    expect(row.schemas).toEqual([expect.objectContaining({ type: "task", localVersion: 1, remoteVersion: 3, verdict: "needs a lens" })])
+    const human = await cairn(["--data", desk, "peers"])
+    expect(human.stdout).toContain(
+      "warning: phone defines task as version 3, this peer as version 1: needs a lens (title removed; name added)",
+    )
   })
 })

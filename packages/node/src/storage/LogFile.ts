@@ -25,11 +25,20 @@ const FORMAT_VERSION = 1
  * the loop for one seek; large values keep the asynchronous path.
  */
 const SYNC_READ_MAX_BYTES = 64 * 1024
+/**
+ * Synchronous reads give the event loop back at least this often (ms): a
+ * query over 100,000 documents reads them one after another, and without a
+ * turn of the loop between them no timer, socket or ping would run until it
+ * was done.
+ */
+const SYNC_READ_SLICE_MS = 4
 
 export class LogFile {
   /** Bytes in the file, including the header; the next record goes here. */
   size: number
   #reads = 0
+  /** When a synchronous read last gave the event loop a turn (see SYNC_READ_SLICE_MS). */
+  #yieldedAt = 0
   #closing: (() => void) | undefined
 
   private constructor(
@@ -124,6 +133,10 @@ export class LogFile {
   async readInto(target: Buffer, offset: number, length: number, position: number): Promise<number> {
     this.#reads++
     try {
+      if (length <= SYNC_READ_MAX_BYTES && performance.now() - this.#yieldedAt > SYNC_READ_SLICE_MS) {
+        await new Promise(resolve => setImmediate(resolve))
+        this.#yieldedAt = performance.now()
+      }
       let total = 0
       while (total < length) {
         const bytesRead =
