@@ -43,6 +43,7 @@ export { DamagedDocumentError, type DamagedDocument } from "./database/DamagedDo
 export { Transaction, type TypeRef, type DraftOf } from "./database/Transaction.js"
 export type { QueryOptions, Where, OrderBy } from "./database/Query.js"
 export type { RebuildReport } from "./database/rebuild.js"
+export { isAtomicStorage, type AtomicStorage, type BatchChunk } from "./storage/AtomicStorage.js"
 export { Machine, machineIdFromPublicKey, verifySignature, type MachineIdentity, type MachineIdentityJSON } from "./identity/Machine.js"
 export { machineIdOfActor, toHex, fromHex } from "./identity/actor.js"
 export { encodeDocument, decodeDocument, EXPORT_FORMAT, type ExportedDocument, type DecodedDocument } from "./codec/exportCodec.js"

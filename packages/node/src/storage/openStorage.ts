@@ -20,19 +20,28 @@
  * together, and nothing would be left to say what was lost. It costs no extra
  * fsync: a group commit writes documents first and the catalog after anyway.
  *
+ * A batch (`saveBatch`, a transaction's chunks and catalog entries) is one
+ * unit in each log, but spans both: it goes to the documents' log first,
+ * with an intent record holding its catalog part, then to the catalog's log
+ * with a record that says it is done. Opening replays the catalog part of an
+ * intent that has no such record (a crash came between the two writes), so a
+ * transaction's entries always land with its documents, and never before.
+ *
  * A store written by an earlier version in nodefs's layout is moved into the
  * logs on open (see `migrateFromNodeFS`).
  */
 import { mkdir, readdir, readFile, rename, rm, unlink } from "node:fs/promises"
 import { join } from "node:path"
-import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo"
+import type { Chunk, StorageKey } from "@automerge/automerge-repo"
+import type { AtomicStorage, BatchChunk } from "@cairn/core"
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import { writeAtomic } from "../DataDirectory.js"
 import { LogStorageAdapter, type DamagedRecord } from "./LogStorageAdapter.js"
+import { encodeKey, encodeRecord, readHeader, readKey, readValue, RecordKind } from "./record.js"
 
 export type { DamagedRecord } from "./LogStorageAdapter.js"
 
-export interface PeerStorage extends StorageAdapterInterface {
+export interface PeerStorage extends AtomicStorage {
   close(): Promise<void>
   /** Records found damaged and skipped (on open, or by later reads), in either log. */
   readonly damaged: readonly DamagedRecord[]
@@ -69,6 +78,10 @@ const MIGRATING = ".nodefs-migrating"
 const DAMAGE_FILE = "damage.json"
 /** Key prefixes kept in the catalog's log. */
 const CATALOG_KEYS = new Set(["cairn-catalog", "cairn-sync"])
+/** A batch's catalog part, in the documents' log until the catalog's log has it (`[INTENT, batch]`). */
+const INTENT = "cairn-batch"
+/** In the catalog's log: the batch's catalog part is there. */
+const doneKey = (batch: string) => ["cairn-catalog", "batch-done", batch]
 
 export async function openStorage(path: string, options: OpenStorageOptions = {}): Promise<PeerStorage> {
   const documents = await LogStorageAdapter.open(path, options)
@@ -76,6 +89,7 @@ export async function openStorage(path: string, options: OpenStorageOptions = {}
   try {
     const catalog = await LogStorageAdapter.open(join(path, CATALOG_DIR), options)
     storage = new SplitStorage(documents, catalog, await recordDamage(join(path, DAMAGE_FILE), documents.damaged, catalog.damaged))
+    await storage.replayIntents()
     await migrateFromNodeFS(path, storage)
     return storage
   } catch (error) {
@@ -86,6 +100,10 @@ export async function openStorage(path: string, options: OpenStorageOptions = {}
 
 /** The documents' log and the catalog's log behind one adapter, routed by the key's first part. */
 class SplitStorage implements PeerStorage {
+  /** Intents and done records being removed (see `saveBatch`): close waits for them. */
+  readonly #settling = new Set<Promise<void>>()
+  #batches = 0
+
   constructor(
     private readonly documents: LogStorageAdapter,
     private readonly catalog: LogStorageAdapter,
@@ -117,6 +135,45 @@ class SplitStorage implements PeerStorage {
     return this.#for(key).remove(key)
   }
 
+  async saveBatch(chunks: readonly BatchChunk[]): Promise<void> {
+    const toCatalog = chunks.filter(chunk => CATALOG_KEYS.has(chunk.key[0] ?? ""))
+    if (toCatalog.length === 0) return this.documents.saveBatch(chunks)
+    if (toCatalog.length === chunks.length) return this.catalog.saveBatch(chunks)
+    const batch = `${Date.now().toString(36)}-${process.pid.toString(36)}-${(this.#batches++).toString(36)}`
+    const intent = { key: [INTENT, batch], data: encodeChunks(toCatalog) }
+    await this.documents.saveBatch([...chunks.filter(chunk => !toCatalog.includes(chunk)), intent])
+    await this.catalog.saveBatch([...toCatalog, { key: doneKey(batch), data: new Uint8Array(0) }])
+    this.#settle(batch)
+  }
+
+  /** On open: finish the batches whose catalog part a crash kept from the catalog's log. */
+  async replayIntents(): Promise<void> {
+    for (const { key, data } of await this.documents.loadRange([INTENT])) {
+      const batch = key[1]
+      if (batch === undefined || !data) continue
+      if (!(await this.catalog.load(doneKey(batch)))) {
+        await this.catalog.saveBatch([...decodeChunks(data), { key: doneKey(batch), data: new Uint8Array(0) }])
+      }
+      this.#settle(batch)
+    }
+    await Promise.all(this.#settling)
+  }
+
+  /**
+   * Drop a finished batch's intent, then its done record. Nobody waits for
+   * this: until the intent's removal is on disk the done record keeps an
+   * opening from replaying it, and it goes only after.
+   */
+  #settle(batch: string): void {
+    const settling = this.documents
+      .remove([INTENT, batch])
+      .then(() => this.catalog.remove(doneKey(batch)))
+      // A failed removal leaves both records, which mean the same on the next open; a failing disk is reported by the next write.
+      .catch(() => {})
+      .finally(() => this.#settling.delete(settling))
+    this.#settling.add(settling)
+  }
+
   async loadRange(prefix: StorageKey): Promise<Chunk[]> {
     if (prefix.length > 0) return this.#for(prefix).loadRange(prefix)
     return [...(await this.documents.loadRange(prefix)), ...(await this.catalog.loadRange(prefix))]
@@ -128,8 +185,28 @@ class SplitStorage implements PeerStorage {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.#settling)
     await Promise.allSettled([this.documents.close(), this.catalog.close()])
   }
+}
+
+/** A batch's catalog part as the value of its intent: the chunks as log records, one after another (see record.ts). */
+function encodeChunks(chunks: readonly BatchChunk[]): Uint8Array {
+  return Buffer.concat(chunks.map(chunk => encodeRecord(RecordKind.Put, encodeKey(chunk.key).bytes, chunk.data)))
+}
+
+function decodeChunks(data: Uint8Array): BatchChunk[] {
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  const chunks: BatchChunk[] = []
+  for (let at = 0; at < bytes.length; ) {
+    const header = readHeader(bytes, at)
+    const key = header && readKey(bytes, at, header)
+    // The intent was whole when its batch was read (one checksum covers it); anything else is a bug, not damage.
+    if (!header || !key) throw new Error(`unreadable batch intent at byte ${at}`)
+    chunks.push({ key: key.key, data: readValue(bytes, at, header) })
+    at += header.length
+  }
+  return chunks
 }
 
 /** Merge what the logs found on this open into the damage record on disk (written only when there is something new). */

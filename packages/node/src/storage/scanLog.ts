@@ -4,7 +4,7 @@
  */
 import { ForwardReader } from "./ForwardReader.js"
 import { FILE_HEADER_BYTES, type LogFile } from "./LogFile.js"
-import { bodyIsIntact, readHeader, readKey, RECORD_HEADER_BYTES, RECORD_MAGIC, type RecordKind } from "./record.js"
+import { batchMembers, bodyIsIntact, readHeader, readKey, RECORD_HEADER_BYTES, RECORD_MAGIC, RecordKind } from "./record.js"
 
 /** A byte range of the log that did not hold an intact record, so it was skipped. */
 export interface DamagedRecord {
@@ -14,7 +14,8 @@ export interface DamagedRecord {
   readonly length: number
   /**
    * - `checksum`: a record's key or value does not match its checksum (flipped bytes); it is skipped
-   *   exactly, so an older value of its key, if any, is what `load` returns.
+   *   exactly, so an older value of its key, if any, is what `load` returns. A damaged batch is skipped
+   *   whole: none of its saves and removes count.
    * - `header`: a record header is unreadable, so everything up to the next readable record is skipped.
    * - `torn-tail`: damage with no intact record after it, as an interrupted write leaves; the file was cut
    *   back to the last intact record so new records append cleanly. With fsync on, no save that was
@@ -27,9 +28,9 @@ export interface DamagedRecord {
   readonly foundWhen: "open" | "read"
 }
 
-/** An intact record, as the scan meets it. */
+/** An intact put or tombstone (on its own, or a member of an intact batch), as the scan meets it. */
 export interface ScannedRecord {
-  readonly kind: RecordKind
+  readonly kind: typeof RecordKind.Put | typeof RecordKind.Tombstone
   /** The key as JSON, checked to be an array of strings. */
   readonly id: string
   readonly offset: number
@@ -51,7 +52,8 @@ export async function scanLog(file: LogFile, onRecord: (record: ScannedRecord) =
   while (position < file.size) {
     const view = await reader.bytes(position, RECORD_HEADER_BYTES)
     const header = view && readHeader(view.buffer, view.at)
-    if (!header) {
+    // A batch's member met on its own is not a record: its batch's header is damaged, and the batch counts for nothing.
+    if (!header || header.inBatch) {
       // Resynchronise only here, where the lengths are untrustworthy. A record
       // whose header is intact is skipped by its length instead, so a value
       // that happens to contain record-like bytes is never read as records.
@@ -63,6 +65,18 @@ export async function scanLog(file: LogFile, onRecord: (record: ScannedRecord) =
     }
     const record = await reader.bytes(position, header.length)
     if (!record) break // runs past the end of the file: the torn tail handled below
+    if (header.kind === RecordKind.Batch) {
+      const members = bodyIsIntact(record.buffer, record.at, header) ? batchMembers(record.buffer, record.at, header) : undefined
+      if (members) {
+        for (const member of members)
+          onRecord({ kind: member.kind as ScannedRecord["kind"], id: member.id, offset: position + member.at, length: member.length })
+        intactEnd = position + header.length
+      } else {
+        damaged.push({ offset: position, length: header.length, reason: "checksum", foundWhen: "open" })
+      }
+      position += header.length
+      continue
+    }
     const key = bodyIsIntact(record.buffer, record.at, header) ? readKey(record.buffer, record.at, header) : undefined
     if (key) {
       onRecord({ kind: header.kind, id: key.id, offset: position, length: header.length })
@@ -98,7 +112,8 @@ async function nextHeader(reader: ForwardReader, from: number): Promise<number> 
     const candidate = await reader.indexOf(RECORD_MAGIC, from)
     if (candidate < 0) return -1
     const view = await reader.bytes(candidate, RECORD_HEADER_BYTES)
-    if (view && readHeader(view.buffer, view.at)) return candidate
+    const header = view && readHeader(view.buffer, view.at)
+    if (header && !header.inBatch) return candidate
     from = candidate + 1
   }
 }
