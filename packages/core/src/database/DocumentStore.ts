@@ -17,6 +17,7 @@ import { DamagedDocumentError, DamagedDocuments, type DamagedDocument } from "./
 import { ChunkStore } from "./ChunkStore.js"
 import { loadDocument, READ_ONLY_ACTOR } from "./StoredChunks.js"
 import { creationCheck, localEntry, remoteEntry } from "./entries.js"
+import { isAtomicStorage } from "../storage/AtomicStorage.js"
 
 export type Origin = "local" | "remote"
 
@@ -56,7 +57,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
     private readonly storage?: StorageAdapterInterface,
   ) {
     super()
-    this.chunks = storage && new ChunkStore(storage, (id, reason) => this.noteDamaged(id, reason))
+    this.chunks = storage && new ChunkStore(storage, (id, reason) => this.noteDamaged(id, reason), isAtomicStorage(storage))
   }
 
   /**
@@ -311,6 +312,20 @@ export class DocumentStore extends Emitter<StoreEvents> {
     }
   }
 
+  /**
+   * Whether every local change is written in the group commit's atomic batch
+   * (the storage offers one): then a change made on a handle also leaves its
+   * chunk here, as a journal entry (see PendingChunks.ts).
+   */
+  get atomic(): boolean {
+    return this.chunks?.pending.batched === true
+  }
+
+  /** On an atomic storage, the chunk of a local change published to `handle` (`headsBefore`: the handle's heads before it). */
+  journal(id: string, next: A.Doc<Envelope>, headsBefore: A.Heads): void {
+    if (this.atomic) this.chunks!.pending.write(id, A.saveSince(next, headsBefore), undefined, true)
+  }
+
   /** Whether documents can be written without a handle (there is a storage to write them to). */
   get writesDetached(): boolean {
     return this.chunks !== undefined
@@ -326,6 +341,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
     if (late) {
       this.publishLocal(late, doc => A.loadIncremental(doc, bytes))
       this.noteLocal(id, late.doc(), entry.modifiedAt)
+      if (this.atomic) this.chunks!.pending.write(id, bytes, undefined, true)
       return
     }
     this.chunks!.pending.write(id, bytes, name)

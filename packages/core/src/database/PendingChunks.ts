@@ -7,28 +7,86 @@
  * loaded meanwhile is given them, and the group commit waits for them before
  * it writes the catalog (an entry must never reach the disk before its
  * document does).
+ *
+ * On a storage with atomic batches (see storage/AtomicStorage.ts) a chunk is
+ * not written at once: the group commit takes every chunk waiting (`take`)
+ * and writes them in one batch with the catalog's entries (see
+ * GroupWriter.ts). There every local change has a chunk here, also one made
+ * on a document in memory, whose repo saves it too: that chunk is a journal
+ * entry, removed once the repo's own save is on disk.
  */
-import type { Chunk, StorageAdapterInterface } from "@automerge/automerge-repo"
+import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo"
 
 interface Pending extends Chunk {
   data: Uint8Array
-  saving: Promise<void>
+  /** Its own write, when not written in a batch. */
+  saving?: Promise<void>
   failed?: { error: unknown }
   dropped?: boolean
+  /** Taken into a batch being written. */
+  taken?: boolean
+  /** A journal entry (see the header). */
+  journal?: boolean
+}
+
+/** A chunk a batch wrote, with what to do with it once its batch is on disk (see `landed`). */
+export interface TakenChunk {
+  readonly id: string
+  readonly key: StorageKey
+  readonly data: Uint8Array
 }
 
 export class PendingChunks {
   readonly #byId = new Map<string, Pending[]>()
 
-  constructor(private readonly storage: StorageAdapterInterface) {}
+  /** `batched`: chunks wait to be taken into a batch rather than being written one by one. */
+  constructor(
+    private readonly storage: StorageAdapterInterface,
+    readonly batched = false,
+  ) {}
 
-  /** Start writing a chunk of a document (`name`: see FIRST_CHUNK). */
-  write(id: string, data: Uint8Array, name = chunkName(data)): void {
+  /** Start writing a chunk of a document (`name`: see FIRST_CHUNK), or hold it for the next batch; `journal`: see the header. */
+  write(id: string, data: Uint8Array, name = chunkName(data), journal = false): void {
     const chunk = { key: [id, "incremental", name], data } as Pending
+    if (journal) chunk.journal = true
     let chunks = this.#byId.get(id)
     if (!chunks) this.#byId.set(id, (chunks = []))
     chunks.push(chunk)
-    this.#save(id, chunk)
+    if (!this.batched) this.#save(id, chunk)
+  }
+
+  /** Every chunk waiting for a batch (new ones, and those of a batch that failed), now taken into one. */
+  take(): TakenChunk[] {
+    const taken: TakenChunk[] = []
+    for (const [id, chunks] of this.#byId)
+      for (const chunk of chunks) {
+        if (chunk.taken) continue
+        chunk.taken = true
+        taken.push(Object.assign(chunk, { id }))
+      }
+    return taken
+  }
+
+  /**
+   * The batch holding `taken` is on disk (`ok`), or failed and they wait for
+   * the next one. Returns the keys of the journal entries just written, to
+   * remove once the repo has saved their changes, and of chunks whose
+   * document was purged meanwhile, to remove now.
+   */
+  landed(taken: readonly TakenChunk[], ok: boolean): { journal: TakenChunk[]; dropped: StorageKey[] } {
+    const journal: TakenChunk[] = []
+    const dropped: StorageKey[] = []
+    for (const chunk of taken as (Pending & TakenChunk)[]) {
+      chunk.taken = false
+      if (!ok && !chunk.dropped) continue
+      if (chunk.dropped) {
+        if (ok) dropped.push(chunk.key)
+        continue
+      }
+      if (chunk.journal) journal.push(chunk)
+      this.#forget(chunk.id, chunk)
+    }
+    return { journal, dropped }
   }
 
   /** The chunks of a document not yet known to be on disk. */
@@ -55,15 +113,19 @@ export class PendingChunks {
     this.#byId.delete(id)
   }
 
+  #forget(id: string, chunk: Pending): void {
+    const chunks = this.#byId.get(id)
+    const at = chunks?.indexOf(chunk) ?? -1
+    if (at >= 0) chunks!.splice(at, 1)
+    if (chunks?.length === 0) this.#byId.delete(id)
+  }
+
   #save(id: string, chunk: Pending): void {
     chunk.failed = undefined
     chunk.saving = this.storage.save(chunk.key, chunk.data).then(
       () => {
         if (chunk.dropped) return void this.storage.remove(chunk.key).catch(() => {})
-        const chunks = this.#byId.get(id)
-        const at = chunks?.indexOf(chunk) ?? -1
-        if (at >= 0) chunks!.splice(at, 1)
-        if (chunks?.length === 0) this.#byId.delete(id)
+        this.#forget(id, chunk)
       },
       // Never rejected: nobody may be waiting, and settled() reports it.
       error => void (chunk.failed = { error }),
