@@ -22,9 +22,10 @@ export interface BatchChunk {
 export interface AtomicStorage extends StorageAdapterInterface {
   /**
    * Save every chunk so that after a crash all of them are stored or none
-   * is; resolves once they are all on disk, and loads see them from the
-   * call on. A key given twice keeps its last value. An invalid key or
-   * value rejects the whole batch, saving nothing.
+   * is; resolves once they are all on disk (loads may see them only from
+   * then: the database keeps a batch's chunks in memory until it resolves).
+   * A key given twice keeps its last value. An invalid key or value rejects
+   * the whole batch, saving nothing.
    */
   saveBatch(chunks: readonly BatchChunk[]): Promise<void>
 }
