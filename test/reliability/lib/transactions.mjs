@@ -3,8 +3,8 @@
 // SIGKILL at random moments. After every restart each transaction must be
 // wholly there or wholly absent: the documents db.list and db.query show are
 // exactly those of every acknowledged transaction applied in order, plus
-// perhaps the one in flight, all of it, with nothing damaged; and the peer
-// goes on writing.
+// perhaps the one in flight, all of it, with nothing damaged and no document
+// on disk that the catalog does not list; and the peer goes on writing.
 import { spawn } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -107,6 +107,10 @@ function settle(model, pending, state, when, fail, result) {
   if (state.damaged.length) fail(`${when}: the database found damage: ${state.damaged.slice(0, 3).join("; ")}`)
   if (state.repaired) fail(`${when}: the catalog had to be rebuilt`)
   if (JSON.stringify(state.queried) !== JSON.stringify(state.listed)) fail(`${when}: db.query and db.list disagree`)
+  if (state.stored !== state.listed.length)
+    fail(
+      `${when}: the storage holds ${state.stored} documents but the catalog lists ${state.listed.length}: a transaction's entries were lost`,
+    )
   const acked = pending.filter(tx => tx.acked).length
   const shown = JSON.stringify(state.listed)
   let candidate = model.clone()
