@@ -1,7 +1,7 @@
 /**
  * A peer's storage batches across its two logs (openStorage.ts) and what the
- * database leaves in them: a batch whose catalog part a crash kept from the
- * catalog's log is finished on open, and the journal entries of changes made
+ * database leaves in them: a batch a crash cut between its catalog part and
+ * its documents' part is rolled back on open, and the journal entries of changes made
  * on documents in memory are gone once the repo has saved those changes.
  */
 import { mkdtemp, readFile, rm, truncate } from "node:fs/promises"
@@ -30,36 +30,92 @@ const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (data: Uint8Array | undefined) => (data === undefined ? undefined : new TextDecoder().decode(data))
 
 describe("a batch across the documents' and the catalog's logs", () => {
-  it("finishes on open a batch whose catalog part never reached the catalog's log, once", async () => {
-    const dir = await tempDir()
+  /** A batch of one document chunk and one catalog record, saved through openStorage and closed; the two logs' bytes. */
+  async function savedBatch(dir: string) {
     const storage = await openStorage(dir)
     await storage.saveBatch([
       { key: ["doc1", "incremental", "0"], data: bytes("document part") },
       { key: ["cairn-catalog", "log", "000000000007"], data: bytes("catalog part") },
     ])
     await storage.close()
-    // As if the process had died right after the documents' log had the batch: cut what came after it in both logs.
     const documentsLog = join(dir, "storage.log")
     const catalogLog = join(dir, "catalog", "storage.log")
-    const documents = await readFile(documentsLog)
-    const intent = documents.indexOf("cairn-batch")
-    const tombstone = documents.indexOf("cairn-batch", intent + 1)
-    expect(tombstone).toBeGreaterThan(intent)
-    await truncate(documentsLog, tombstone - 20)
-    await truncate(catalogLog, (await readFile(catalogLog)).indexOf("cairn-catalog") - 40)
-    const cut = await LogStorageAdapter.open(join(dir, "catalog"))
-    expect(await cut.load(["cairn-catalog", "log", "000000000007"])).toBeUndefined()
-    await cut.close()
+    // In each log: the batch, then the tombstone of its pending (catalog) or done (documents) record.
+    const secondRecordOf = async (path: string, needle: string) => {
+      const file = await readFile(path)
+      const first = file.indexOf(needle)
+      const second = file.indexOf(needle, first + 1)
+      expect(second).toBeGreaterThan(first)
+      return { path, batchStart: first - 40, tombstoneStart: second - 20 }
+    }
+    return {
+      documents: await secondRecordOf(documentsLog, '"cairn-batch"'),
+      catalog: await secondRecordOf(catalogLog, '"batch"'),
+    }
+  }
 
+  async function expectFinished(dir: string, present: boolean) {
     for (let open = 0; open < 2; open++) {
       const reopened = await openStorage(dir)
-      expect(text(await reopened.load(["doc1", "incremental", "0"]))).toBe("document part")
-      expect(text(await reopened.load(["cairn-catalog", "log", "000000000007"]))).toBe("catalog part")
-      // Finished: neither the intent nor its done record is left behind.
+      expect(text(await reopened.load(["doc1", "incremental", "0"]))).toBe(present ? "document part" : undefined)
+      expect(text(await reopened.load(["cairn-catalog", "log", "000000000007"]))).toBe(present ? "catalog part" : undefined)
+      // Neither the pending nor the done record is left behind.
       expect(await reopened.loadRange(["cairn-batch"])).toEqual([])
-      expect((await reopened.loadRange(["cairn-catalog"])).map(chunk => chunk.key)).toEqual([["cairn-catalog", "log", "000000000007"]])
+      expect((await reopened.loadRange(["cairn-catalog"])).map(chunk => chunk.key)).toEqual(
+        present ? [["cairn-catalog", "log", "000000000007"]] : [],
+      )
       await reopened.close()
     }
+  }
+
+  it("rolls back on open the catalog part of a batch whose documents' part never landed", async () => {
+    const dir = await tempDir()
+    const { documents, catalog } = await savedBatch(dir)
+    // As if the process had died right after the catalog's log had its part: nothing in the documents' log.
+    await truncate(documents.path, 16)
+    await truncate(catalog.path, catalog.tombstoneStart)
+    const cut = await LogStorageAdapter.open(join(dir, "catalog"))
+    expect(text(await cut.load(["cairn-catalog", "log", "000000000007"]))).toBe("catalog part")
+    await cut.close()
+    await expectFinished(dir, false)
+  })
+
+  it("rolls back a batch whose documents' part was torn", async () => {
+    const dir = await tempDir()
+    const { documents, catalog } = await savedBatch(dir)
+    await truncate(documents.path, documents.tombstoneStart - 3)
+    await truncate(catalog.path, catalog.tombstoneStart)
+    await expectFinished(dir, false)
+  })
+
+  it("keeps a batch both of whose parts landed, and forgets its records, when the process died before", async () => {
+    const dir = await tempDir()
+    const { documents, catalog } = await savedBatch(dir)
+    await truncate(documents.path, documents.tombstoneStart)
+    await truncate(catalog.path, catalog.tombstoneStart)
+    await expectFinished(dir, true)
+  })
+
+  it("keeps a batch whose pending record was removed but not its done record", async () => {
+    const dir = await tempDir()
+    const { documents } = await savedBatch(dir)
+    await truncate(documents.path, documents.tombstoneStart)
+    await expectFinished(dir, true)
+  })
+
+  it("refuses a batch that would overwrite a key of the catalog's log, saving nothing", async () => {
+    const dir = await tempDir()
+    const storage = await openStorage(dir)
+    cleanup.push(() => storage.close())
+    await storage.save(["cairn-sync", "peer"], bytes("checkpoint"))
+    await expect(
+      storage.saveBatch([
+        { key: ["doc1", "incremental", "0"], data: bytes("d") },
+        { key: ["cairn-sync", "peer"], data: bytes("newer") },
+      ]),
+    ).rejects.toThrow(/only add new keys to the catalog's log; \["cairn-sync","peer"\] exists/)
+    expect(await storage.load(["doc1", "incremental", "0"])).toBeUndefined()
+    expect(text(await storage.load(["cairn-sync", "peer"]))).toBe("checkpoint")
   })
 
   it("routes a batch that is all documents or all catalog to one log, with no intent", async () => {

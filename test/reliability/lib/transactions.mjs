@@ -113,7 +113,7 @@ function settle(model, pending, state, when, fail, result) {
     )
   const acked = pending.filter(tx => tx.acked).length
   const shown = JSON.stringify(state.listed)
-  let candidate = model.clone()
+  const candidate = model.clone()
   for (const tx of pending.slice(0, acked)) candidate.apply(tx)
   for (let applied = acked; applied <= pending.length; applied++) {
     if (applied > acked) candidate.apply(pending[applied - 1])

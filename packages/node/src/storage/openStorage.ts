@@ -21,11 +21,13 @@
  * fsync: a group commit writes documents first and the catalog after anyway.
  *
  * A batch (`saveBatch`, a transaction's chunks and catalog entries) is one
- * unit in each log, but spans both: it goes to the documents' log first,
- * with an intent record holding its catalog part, then to the catalog's log
- * with a record that says it is done. Opening replays the catalog part of an
- * intent that has no such record (a crash came between the two writes), so a
- * transaction's entries always land with its documents, and never before.
+ * unit in each log, but spans both: its catalog part goes to the catalog's
+ * log first, with a record naming the batch as pending, then its documents'
+ * part to the documents' log with a record saying the batch is done. Opening
+ * rolls back the catalog part of a pending batch that is not done (a crash
+ * came between the two writes, or tore the second), so a transaction's
+ * entries count only with its documents, and always with them. Only the
+ * batch's own record names are written twice, not its entries.
  *
  * A store written by an earlier version in nodefs's layout is moved into the
  * logs on open (see `migrateFromNodeFS`).
@@ -37,7 +39,6 @@ import type { AtomicStorage, BatchChunk } from "@cairn/core"
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import { writeAtomic } from "../DataDirectory.js"
 import { LogStorageAdapter, type DamagedRecord } from "./LogStorageAdapter.js"
-import { encodeKey, encodeRecord, readHeader, readKey, readValue, RecordKind } from "./record.js"
 
 export type { DamagedRecord } from "./LogStorageAdapter.js"
 
@@ -78,10 +79,11 @@ const MIGRATING = ".nodefs-migrating"
 const DAMAGE_FILE = "damage.json"
 /** Key prefixes kept in the catalog's log. */
 const CATALOG_KEYS = new Set(["cairn-catalog", "cairn-sync"])
-/** A batch's catalog part, in the documents' log until the catalog's log has it (`[INTENT, batch]`). */
-const INTENT = "cairn-batch"
-/** In the catalog's log: the batch's catalog part is there. */
-const doneKey = (batch: string) => ["cairn-catalog", "batch-done", batch]
+/** In the catalog's log, naming a batch whose documents' part may not be on disk yet: its value lists the batch's catalog keys. */
+const PENDING = ["cairn-catalog", "batch"]
+const pendingKey = (batch: string) => [...PENDING, batch]
+/** In the documents' log: the batch's documents' part is on disk (`[DONE, batch]`). */
+const DONE = "cairn-batch"
 
 export async function openStorage(path: string, options: OpenStorageOptions = {}): Promise<PeerStorage> {
   const documents = await LogStorageAdapter.open(path, options)
@@ -89,7 +91,7 @@ export async function openStorage(path: string, options: OpenStorageOptions = {}
   try {
     const catalog = await LogStorageAdapter.open(join(path, CATALOG_DIR), options)
     storage = new SplitStorage(documents, catalog, await recordDamage(join(path, DAMAGE_FILE), documents.damaged, catalog.damaged))
-    await storage.replayIntents()
+    await storage.finishBatches()
     await migrateFromNodeFS(path, storage)
     return storage
   } catch (error) {
@@ -100,7 +102,7 @@ export async function openStorage(path: string, options: OpenStorageOptions = {}
 
 /** The documents' log and the catalog's log behind one adapter, routed by the key's first part. */
 class SplitStorage implements PeerStorage {
-  /** Intents and done records being removed (see `saveBatch`): close waits for them. */
+  /** Pending and done records being removed (see `saveBatch`): close waits for them. */
   readonly #settling = new Set<Promise<void>>()
   #batches = 0
 
@@ -139,35 +141,47 @@ class SplitStorage implements PeerStorage {
     const toCatalog = chunks.filter(chunk => CATALOG_KEYS.has(chunk.key[0] ?? ""))
     if (toCatalog.length === 0) return this.documents.saveBatch(chunks)
     if (toCatalog.length === chunks.length) return this.catalog.saveBatch(chunks)
+    // A rollback removes the catalog part, so it may only add keys: an earlier value would be lost with it.
+    for (const { key } of toCatalog)
+      if ((await this.catalog.load(key)) !== undefined)
+        throw new Error(`a batch with documents may only add new keys to the catalog's log; ${JSON.stringify(key)} exists`)
     const batch = `${Date.now().toString(36)}-${process.pid.toString(36)}-${(this.#batches++).toString(36)}`
-    const intent = { key: [INTENT, batch], data: encodeChunks(toCatalog) }
-    await this.documents.saveBatch([...chunks.filter(chunk => !toCatalog.includes(chunk)), intent])
-    await this.catalog.saveBatch([...toCatalog, { key: doneKey(batch), data: new Uint8Array(0) }])
+    const keys = new TextEncoder().encode(JSON.stringify(toCatalog.map(chunk => chunk.key)))
+    await this.catalog.saveBatch([...toCatalog, { key: pendingKey(batch), data: keys }])
+    await this.documents.saveBatch([...chunks.filter(chunk => !toCatalog.includes(chunk)), { key: [DONE, batch], data: new Uint8Array(0) }])
     this.#settle(batch)
   }
 
-  /** On open: finish the batches whose catalog part a crash kept from the catalog's log. */
-  async replayIntents(): Promise<void> {
-    for (const { key, data } of await this.documents.loadRange([INTENT])) {
-      const batch = key[1]
+  /** On open: roll back the catalog part of every batch whose documents' part never landed, and forget the finished ones. */
+  async finishBatches(): Promise<void> {
+    const pending = new Set<string>()
+    for (const { key, data } of await this.catalog.loadRange(PENDING)) {
+      const batch = key[2]
       if (batch === undefined || !data) continue
-      if (!(await this.catalog.load(doneKey(batch)))) {
-        await this.catalog.saveBatch([...decodeChunks(data), { key: doneKey(batch), data: new Uint8Array(0) }])
+      pending.add(batch)
+      if ((await this.documents.load([DONE, batch])) === undefined) {
+        const keys = JSON.parse(new TextDecoder().decode(data)) as StorageKey[]
+        // Each removal is on disk before the pending record goes, so a crash meanwhile rolls back again.
+        await Promise.all(keys.map(part => this.catalog.remove(part)))
+        await this.catalog.remove(key)
+      } else {
+        this.#settle(batch)
       }
-      this.#settle(batch)
     }
+    // A done record whose pending record was already removed: its batch is finished.
+    for (const { key } of await this.documents.loadRange([DONE])) if (key[1] !== undefined && !pending.has(key[1])) this.#settle(key[1])
     await Promise.all(this.#settling)
   }
 
   /**
-   * Drop a finished batch's intent, then its done record. Nobody waits for
-   * this: until the intent's removal is on disk the done record keeps an
-   * opening from replaying it, and it goes only after.
+   * Forget a finished batch: its pending record, then its done record. Nobody
+   * waits for this, and the order is what matters: a pending record without
+   * its done record would roll the batch back on the next open.
    */
   #settle(batch: string): void {
-    const settling = this.documents
-      .remove([INTENT, batch])
-      .then(() => this.catalog.remove(doneKey(batch)))
+    const settling = this.catalog
+      .remove(pendingKey(batch))
+      .then(() => this.documents.remove([DONE, batch]))
       // A failed removal leaves both records, which mean the same on the next open; a failing disk is reported by the next write.
       .catch(() => {})
       .finally(() => this.#settling.delete(settling))
@@ -188,25 +202,6 @@ class SplitStorage implements PeerStorage {
     await Promise.all(this.#settling)
     await Promise.allSettled([this.documents.close(), this.catalog.close()])
   }
-}
-
-/** A batch's catalog part as the value of its intent: the chunks as log records, one after another (see record.ts). */
-function encodeChunks(chunks: readonly BatchChunk[]): Uint8Array {
-  return Buffer.concat(chunks.map(chunk => encodeRecord(RecordKind.Put, encodeKey(chunk.key).bytes, chunk.data)))
-}
-
-function decodeChunks(data: Uint8Array): BatchChunk[] {
-  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-  const chunks: BatchChunk[] = []
-  for (let at = 0; at < bytes.length; ) {
-    const header = readHeader(bytes, at)
-    const key = header && readKey(bytes, at, header)
-    // The intent was whole when its batch was read (one checksum covers it); anything else is a bug, not damage.
-    if (!header || !key) throw new Error(`unreadable batch intent at byte ${at}`)
-    chunks.push({ key: key.key, data: readValue(bytes, at, header) })
-    at += header.length
-  }
-  return chunks
 }
 
 /** Merge what the logs found on this open into the damage record on disk (written only when there is something new). */
