@@ -4,39 +4,28 @@
  * a page closed while a batch is being written leaves all of it or none.
  * Runs in the conformance page (test/browser/conformance).
  */
-import { mkdtemp, rm } from "node:fs/promises"
 import { setTimeout as sleep } from "node:timers/promises"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { build, defaultClientConditions } from "vite"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { chromiumAvailable, launchContext, servePage } from "../helpers/browser.js"
+import { buildPageFromSources, chromiumAvailable, launchContext, servePage } from "../helpers/browser.js"
 
 const PAGE = fileURLToPath(new URL("./conformance", import.meta.url))
 
 describe.skipIf(!chromiumAvailable())("IndexedDB storage batches in Chromium", () => {
-  let outDir: string
+  let built: Awaited<ReturnType<typeof buildPageFromSources>> | undefined
   let http: Awaited<ReturnType<typeof servePage>>
   let browser: Awaited<ReturnType<typeof launchContext>>
 
   beforeAll(async () => {
-    outDir = await mkdtemp(join(tmpdir(), "cairn-batch-page-"))
-    await build({
-      root: PAGE,
-      configFile: false,
-      logLevel: "error",
-      resolve: { conditions: ["source", ...defaultClientConditions] },
-      build: { outDir, emptyOutDir: true },
-    })
-    http = await servePage(outDir)
+    built = await buildPageFromSources(PAGE)
+    http = await servePage(built.outDir)
     browser = await launchContext()
   }, 60_000)
 
   afterAll(async () => {
     await browser?.close()
     http?.close()
-    if (outDir) await rm(outDir, { recursive: true, force: true })
+    await built?.dispose()
   })
 
   async function page() {

@@ -3,10 +3,11 @@
  * of its saves, so a batch a crash tore is dropped whole on open, damage
  * next to it takes nothing of it, and a compaction keeps what is live of it.
  */
-import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises"
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
+import { flipByte, logPath, offsetOf } from "../../test/helpers/logFile.js"
 import { LogStorageAdapter } from "./LogStorageAdapter.js"
 
 const cleanup: (() => Promise<unknown>)[] = []
@@ -28,7 +29,6 @@ async function openAdapter(dir: string): Promise<LogStorageAdapter> {
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (data: Uint8Array | undefined) => (data === undefined ? undefined : new TextDecoder().decode(data))
-const logPath = (dir: string) => join(dir, "storage.log")
 const BATCH_KEYS = [
   ["doc-a", "incremental", "1"],
   ["doc-b", "incremental", "1"],
@@ -38,22 +38,6 @@ const batch = (tag: string) => BATCH_KEYS.map(key => ({ key, data: bytes(`${key[
 
 /** The values of the batch's keys in `adapter` (undefined where absent). */
 const batchValues = async (adapter: LogStorageAdapter) => Promise.all(BATCH_KEYS.map(async key => text(await adapter.load(key))))
-
-/** Where `needle` starts in the log file. */
-async function offsetOf(dir: string, needle: string, from = 0): Promise<number> {
-  const offset = (await readFile(logPath(dir))).indexOf(needle, from)
-  expect(offset).toBeGreaterThan(0)
-  return offset
-}
-
-async function flipByte(dir: string, offset: number): Promise<void> {
-  const handle = await open(logPath(dir), "r+")
-  const byte = Buffer.alloc(1)
-  await handle.read(byte, 0, 1, offset)
-  byte[0] = byte[0]! ^ 0xff
-  await handle.write(byte, 0, 1, offset)
-  await handle.close()
-}
 
 /** A log holding one put ("before"), then the batch, then two puts ("after", "last"); closed. Returns where the batch starts and ends. */
 async function writeLog(dir: string): Promise<{ start: number; end: number }> {
