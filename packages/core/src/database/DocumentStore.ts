@@ -339,9 +339,9 @@ export class DocumentStore extends Emitter<StoreEvents> {
   writeDetached(id: string, bytes: Uint8Array, entry: CatalogEntry, name?: string): void {
     const late = this.lateHandle(id, handle => this.publishLocal(handle, doc => A.loadIncremental(doc, bytes)))
     if (late) {
+      if (this.atomic) this.chunks!.pending.write(id, bytes, undefined, true)
       this.publishLocal(late, doc => A.loadIncremental(doc, bytes))
       this.noteLocal(id, late.doc(), entry.modifiedAt)
-      if (this.atomic) this.chunks!.pending.write(id, bytes, undefined, true)
       return
     }
     this.chunks!.pending.write(id, bytes, name)

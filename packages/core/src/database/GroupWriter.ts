@@ -14,10 +14,15 @@
  * the storage keeps or drops whole needs nothing to be undone, and costs one
  * write, as the group did already.
  *
- * automerge-repo still saves the changes made on handles, under its own keys;
- * once that save is on disk the journal entries are removed (no one waits for
- * this). A crash in between leaves both, which load as the same document, and
- * the repo folds the journal entry into its next snapshot of it.
+ * automerge-repo still saves the changes made on handles, under its own keys,
+ * on its own timer. Its save of a document waits until the document's chunks
+ * waiting for a batch when it began are on disk (`holdRepoSaves`): a save that reached the disk
+ * before the batch would put one document's part of a transaction there
+ * alone, and a crash then would leave the others without theirs (the crash
+ * test found it). Once the repo's save is on disk the journal entries are
+ * removed (no one waits for this). A crash in between leaves both, which load
+ * as the same document, and the repo folds the journal entry into its next
+ * snapshot of it.
  *
  * On any other storage the repo's saves and the chunks written behind it go
  * first, one key at a time, and the catalog's record after them.
@@ -26,7 +31,7 @@ import type { Repo, StorageKey } from "@automerge/automerge-repo"
 import type { Catalog } from "../catalog/Catalog.js"
 import type { AtomicStorage } from "../storage/AtomicStorage.js"
 import type { DocumentStore } from "./DocumentStore.js"
-import type { TakenChunk } from "./PendingChunks.js"
+import type { PendingChunks, TakenChunk } from "./PendingChunks.js"
 
 export class GroupWriter {
   /** Journal entries written, waiting for the repo's own save of their documents. */
@@ -39,7 +44,9 @@ export class GroupWriter {
     private readonly catalog: Catalog,
     /** Set when the storage offers atomic batches. */
     private readonly storage: AtomicStorage | undefined,
-  ) {}
+  ) {
+    if (storage && store.chunks) holdRepoSaves(repo, store.chunks.pending)
+  }
 
   /** Write the group of `ids` (and every entry and chunk waiting now); resolves once it is on disk. */
   async write(ids: string[]): Promise<void> {
@@ -103,5 +110,23 @@ export class GroupWriter {
   /** Remove a chunk nobody needs any more; a failure leaves a duplicate, which loads as the same document. */
   #remove(key: StorageKey): Promise<void> {
     return this.storage!.remove(key).catch(() => {})
+  }
+}
+
+/**
+ * Make each save the repo makes of a document wait until the document's
+ * chunks waiting for a batch are on disk (see the header): the state it
+ * saves holds no change whose chunk is newer than those. automerge-repo has no hook for this;
+ * its storage subsystem's `saveDoc` is where every save of a document (the
+ * throttled one after a change, a flush) passes, and it is looked up on each
+ * call, so wrapping it there holds them all.
+ */
+function holdRepoSaves(repo: Repo, pending: PendingChunks): void {
+  const subsystem = repo.storageSubsystem
+  if (!subsystem) return
+  const save = subsystem.saveDoc.bind(subsystem)
+  subsystem.saveDoc = async (id, doc) => {
+    await pending.drained(id)
+    return save(id, doc)
   }
 }

@@ -27,9 +27,11 @@ interface Pending extends Chunk {
   taken?: boolean
   /** A journal entry (see the header). */
   journal?: boolean
+  /** Resolved once it is on disk or dropped (see `drained`). */
+  landing?: { promise: Promise<void>; resolve: () => void }
 }
 
-/** A chunk a batch wrote, with what to do with it once its batch is on disk (see `landed`). */
+/** A chunk taken into a batch (see `take` and `landed`). */
 export interface TakenChunk {
   readonly id: string
   readonly key: StorageKey
@@ -107,13 +109,33 @@ export class PendingChunks {
     if (failed) throw failed.chunk.failed!.error
   }
 
+  /** Resolves once every chunk of the document here now is on disk (or the document was purged); later ones are not waited for. */
+  drained(id: string): Promise<void> {
+    const chunks = this.#byId.get(id)
+    if (!chunks) return Promise.resolve()
+    return Promise.all(
+      chunks.map(chunk => {
+        if (!chunk.landing) {
+          let resolve!: () => void
+          const promise = new Promise<void>(done => (resolve = done))
+          chunk.landing = { promise, resolve }
+        }
+        return chunk.landing.promise
+      }),
+    ).then(() => {})
+  }
+
   /** Forget a purged document's chunks; one still being written is removed once it lands. */
   drop(id: string): void {
-    for (const chunk of this.#byId.get(id) ?? []) chunk.dropped = true
+    for (const chunk of this.#byId.get(id) ?? []) {
+      chunk.dropped = true
+      chunk.landing?.resolve()
+    }
     this.#byId.delete(id)
   }
 
   #forget(id: string, chunk: Pending): void {
+    chunk.landing?.resolve()
     const chunks = this.#byId.get(id)
     const at = chunks?.indexOf(chunk) ?? -1
     if (at >= 0) chunks!.splice(at, 1)

@@ -221,8 +221,9 @@ export class Transaction {
       const before = A.getHeads(handle.doc())
       // An edit that changed nothing made no Automerge change: record nothing, or modifiedAt would move here and nowhere else.
       if (A.getHeads(next).join() === before.join()) continue
-      store.publishLocal(handle, next)
+      // The journal entry first: the repo's save of the new state waits for it (see GroupWriter.holdRepoSaves).
       store.journal(id, next, before)
+      store.publishLocal(handle, next)
       store.noteLocal(id, next, time)
     }
     for (const part of written) store.writeDetached(part.id, part.bytes, part.entry, part.name)
