@@ -17,6 +17,8 @@ const Task = defineType("task", { fields: { title: f.string(), n: f.number() } }
 class BatchingStorage extends MemoryStorage {
   readonly writes: string[] = []
   #held: Promise<void> | undefined
+  /** The next batch fails (a full disk) and saves nothing. */
+  failNext = false
   #release: (() => void) | undefined
 
   hold(): void {
@@ -36,6 +38,10 @@ class BatchingStorage extends MemoryStorage {
   async saveBatch(chunks: readonly BatchChunk[]) {
     this.writes.push(`batch ${chunks.map(chunk => chunk.key[0]).join(",")}`)
     await this.#held
+    if (this.failNext) {
+      this.failNext = false
+      throw new Error("no space left on device")
+    }
     for (const { key, data } of chunks) await super.save(key, data)
     this.writes.push("landed")
   }
@@ -88,6 +94,22 @@ describe("GroupWriter", () => {
     const firstRepoSave = storage.writes.findIndex(write => write.startsWith(`save ${a.id}`) || write.startsWith(`save ${b.id}`))
     expect(firstRepoSave).toBeGreaterThan(batchDone)
     expect((await db.get(Task, a.id)).data.n).toBe(2)
+  })
+
+  it("rejects a transaction whose batch failed, and writes it whole with the next one, the repo's saves released", async () => {
+    const storage = new BatchingStorage()
+    const { db, repo } = await openDb({ storage, types: [Task] })
+    const a = await db.create(Task, { title: "a", n: 0 })
+    await db.change(Task, a.id, draft => void (draft.n = 1))
+    storage.failNext = true
+    await expect(db.change(Task, a.id, draft => void (draft.n = 2))).rejects.toThrow(/no space left/)
+    // The repo's save of a, held behind the failed batch, is not stuck: a flush finishes.
+    await repo.flush([a.id as never])
+    const b = await db.create(Task, { title: "b", n: 0 })
+    await db.close()
+    const reopened = await openDb({ storage, types: [Task] })
+    expect((await reopened.db.get(Task, a.id)).data.n).toBe(2)
+    expect((await reopened.db.list(Task)).map(doc => doc.id).sort()).toEqual([a.id, b.id].sort())
   })
 
   it("leaves no journal chunk once the repo has saved the changes", async () => {

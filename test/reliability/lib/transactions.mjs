@@ -68,7 +68,8 @@ export async function runTransactionCrashes(options) {
         await run.kill()
         break
       }
-      await new Promise(resolve => setTimeout(resolve, rng.int(200, 1500)))
+      // Longer runs between kills when many transactions are asked for: a restart costs a couple of seconds on a busy machine.
+      await new Promise(resolve => setTimeout(resolve, target > 0 ? rng.int(500, 6000) : rng.int(200, 1500)))
       const lines = await run.kill()
       if (run.error()) fail(`round ${round}: the peer failed: ${run.error()}`)
       pending = lines.begun

@@ -80,7 +80,14 @@ export class PendingChunks {
     const dropped: StorageKey[] = []
     for (const chunk of taken as (Pending & TakenChunk)[]) {
       chunk.taken = false
-      if (!ok && !chunk.dropped) continue
+      if (!ok && !chunk.dropped) {
+        // A failed batch (a failing disk) releases who waits for it, and no one waits for the chunk again: a repo
+        // save held behind it must not hang its flush (and a close) until a next write that may never come. Its
+        // transaction was refused already; the chunk is written again with the next batch.
+        chunk.failed = { error: "its batch failed" }
+        chunk.landing?.resolve()
+        continue
+      }
       if (chunk.dropped) {
         if (ok) dropped.push(chunk.key)
         continue
@@ -109,12 +116,17 @@ export class PendingChunks {
     if (failed) throw failed.chunk.failed!.error
   }
 
-  /** Resolves once every chunk of the document here now is on disk (or the document was purged); later ones are not waited for. */
+  /**
+   * Resolves once every chunk of the document here now is on disk, its batch
+   * failed (then it is not waited for again), or the document was purged;
+   * later chunks are not waited for.
+   */
   drained(id: string): Promise<void> {
     const chunks = this.#byId.get(id)
     if (!chunks) return Promise.resolve()
     return Promise.all(
       chunks.map(chunk => {
+        if (chunk.failed) return undefined
         if (!chunk.landing) {
           let resolve!: () => void
           const promise = new Promise<void>(done => (resolve = done))
