@@ -188,7 +188,7 @@ const row = [
     ? `${summary.crash.kills} (${summary.crash.writes} writes, ${summary.crash.failures.length ? "LOST WRITES" : "none lost"})`
     : "–",
   summary.transactions
-    ? `transactions: ${summary.transactions.kills} kills, ${summary.transactions.applied} of ${summary.transactions.begun} whole, ${summary.transactions.failures.length ? "SOME TORN" : "none torn"}`
+    ? `${summary.transactions.kills} kills, ${summary.transactions.begun} begun: ${summary.transactions.applied} whole on disk, the rest absent, ${summary.transactions.failures.length ? "SOME TORN" : "none torn"} (${summary.transactions.large} large)`
     : "–",
   summary.damage.length
     ? `${summary.damage.reduce((n, r) => n + r.recovered, 0)} of ${summary.damage.reduce((n, r) => n + r.damagedDocuments, 0)} docs, ${summary.damage.filter(r => r.failures.length === 0).length}/${summary.damage.length} modes`
