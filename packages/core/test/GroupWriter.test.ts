@@ -112,6 +112,30 @@ describe("GroupWriter", () => {
     expect((await reopened.db.list(Task)).map(doc => doc.id).sort()).toEqual([a.id, b.id].sort())
   })
 
+  it("finds a document created a moment ago, before its batch landed, for a change made meanwhile", async () => {
+    const storage = new BatchingStorage()
+    const { db } = await openDb({ storage, types: [Task] })
+    storage.hold()
+    let id = ""
+    const creating = db.transaction(tx => void (id = tx.create(Task, { title: "new", n: 0 })))
+    await waitFor(() => storage.writes.some(write => write.startsWith("batch ")))
+    const changing = db.change(Task, id, draft => void (draft.n = 1))
+    await sleep(50)
+    storage.release()
+    await creating
+    await changing
+    expect((await db.get(Task, id)).data.n).toBe(1)
+  })
+
+  it("fails a change to a document whose creation never reached the disk with that write's error", async () => {
+    const storage = new BatchingStorage()
+    const { db } = await openDb({ storage, types: [Task] })
+    storage.failNext = true
+    let id = ""
+    await expect(db.transaction(tx => void (id = tx.create(Task, { title: "lost", n: 0 })))).rejects.toThrow(/no space left/)
+    await expect(db.change(Task, id, draft => void (draft.n = 1))).rejects.toThrow(/no space left/)
+  })
+
   it("leaves no journal chunk once the repo has saved the changes", async () => {
     const storage = new BatchingStorage()
     const { db } = await openDb({ storage, types: [Task] })

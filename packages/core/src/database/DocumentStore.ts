@@ -255,8 +255,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
     if (ready) return Promise.resolve(ready)
     let loading = this.#loading.get(id)
     if (!loading) {
-      // Drop unreadable chunks first: automerge-repo would fail on them, or silently stop loading at them.
-      const checked = this.storage && !this.repo.handles[id as DocumentId] ? this.readStored(id) : Promise.resolve(undefined)
+      const checked = this.storage && !this.repo.handles[id as DocumentId] ? this.#readyToFind(id) : Promise.resolve()
       loading = checked
         .then(() => this.repo.find<Envelope>(id as DocumentId))
         .then(handle => {
@@ -267,6 +266,24 @@ export class DocumentStore extends Emitter<StoreEvents> {
       this.#loading.set(id, loading)
     }
     return loading
+  }
+
+  /**
+   * Before the repo loads a document from storage: its chunks still waiting
+   * for a batch (a document created a moment ago) must be there, or the repo
+   * finds nothing and calls it unavailable; a chunk whose batch failed is
+   * not, and loading fails with that write's error. Then unreadable chunks
+   * are dropped: automerge-repo would fail on them, or silently stop loading
+   * at them.
+   */
+  async #readyToFind(id: string): Promise<void> {
+    const pending = this.chunks?.pending
+    if (pending?.batched) {
+      await pending.drained(id)
+      const failed = pending.failure(id)
+      if (failed) throw failed.error
+    }
+    await this.readStored(id)
   }
 
   /** The handle if it is already in memory. */

@@ -65,16 +65,18 @@ export class GroupWriter {
     // Taken in the same step as the entries: a transaction's chunks and entries are in one group, never split.
     const taken = pending.take()
     const storage = this.storage
-    let ok = false
+    let failure: { error: unknown } | undefined
     try {
       await this.catalog.flushWith(updates, records =>
         taken.length + records.length > 0
           ? storage.saveBatch([...taken.map(({ key, data }) => ({ key, data })), ...records])
           : Promise.resolve(),
       )
-      ok = true
+    } catch (error) {
+      failure = { error }
+      throw error
     } finally {
-      const { journal, dropped } = pending.landed(taken, ok)
+      const { journal, dropped } = pending.landed(taken, failure)
       for (const key of dropped) this.#remove(key)
       if (journal.length > 0) this.#cleanUp(journal)
     }

@@ -70,12 +70,13 @@ export class PendingChunks {
   }
 
   /**
-   * The batch holding `taken` is on disk (`ok`), or failed and they wait for
-   * the next one. Returns the keys of the journal entries just written, to
-   * remove once the repo has saved their changes, and of chunks whose
-   * document was purged meanwhile, to remove now.
+   * The batch holding `taken` is on disk, or failed (`failure`) and they
+   * wait for the next one. Returns the keys of the journal entries just
+   * written, to remove once the repo has saved their changes, and of chunks
+   * whose document was purged meanwhile, to remove now.
    */
-  landed(taken: readonly TakenChunk[], ok: boolean): { journal: TakenChunk[]; dropped: StorageKey[] } {
+  landed(taken: readonly TakenChunk[], failure?: { error: unknown }): { journal: TakenChunk[]; dropped: StorageKey[] } {
+    const ok = failure === undefined
     const journal: TakenChunk[] = []
     const dropped: StorageKey[] = []
     for (const chunk of taken as (Pending & TakenChunk)[]) {
@@ -84,7 +85,7 @@ export class PendingChunks {
         // A failed batch (a failing disk) releases who waits for it, and no one waits for the chunk again: a repo
         // save held behind it must not hang its flush (and a close) until a next write that may never come. Its
         // transaction was refused already; the chunk is written again with the next batch.
-        chunk.failed = { error: "its batch failed" }
+        chunk.failed = failure
         chunk.landing?.resolve()
         continue
       }
@@ -135,6 +136,11 @@ export class PendingChunks {
         return chunk.landing.promise
       }),
     ).then(() => {})
+  }
+
+  /** Why a chunk of the document here could not be written, if one could not (its batch failed). */
+  failure(id: string): { error: unknown } | undefined {
+    return this.#byId.get(id)?.find(chunk => chunk.failed)?.failed
   }
 
   /** Forget a purged document's chunks; one still being written is removed once it lands. */
