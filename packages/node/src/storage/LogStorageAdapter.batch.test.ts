@@ -100,14 +100,28 @@ describe("LogStorageAdapter.saveBatch", () => {
     expect(reopened.damaged.map(damage => [damage.reason, damage.key])).toEqual([["checksum", ["after"]]])
   })
 
-  it("skips a batch with one damaged byte whole, and reads the records after it", async () => {
+  it("keeps the whole members of a batch damaged since it was written, reporting the damaged one by its key", async () => {
     const dir = await tempDir()
     await writeLog(dir)
     await flipByte(dir, await offsetOf(dir, "doc-b:v1"))
     const reopened = await openAdapter(dir)
-    expect(await batchValues(reopened)).toEqual([undefined, undefined, undefined])
+    // Records follow it, so the batch was once whole on disk: a flipped byte takes only the member it hit.
+    expect(await batchValues(reopened)).toEqual(["doc-a:v1".repeat(20), undefined, "doc-c:v1".repeat(20)])
     expect(text(await reopened.load(["after"]))).toBe("after-value")
-    expect(reopened.damaged.map(damage => damage.reason)).toEqual(["checksum"])
+    expect(reopened.damaged.map(damage => [damage.reason, damage.key])).toEqual([["checksum", BATCH_KEYS[1]]])
+  })
+
+  it("drops a damaged batch at the end of the log whole, as a torn one", async () => {
+    const dir = await tempDir()
+    const adapter = await LogStorageAdapter.open(dir)
+    await adapter.save(["before"], bytes("kept"))
+    await adapter.saveBatch(batch("v1"))
+    await adapter.close()
+    await flipByte(dir, await offsetOf(dir, "doc-b:v1"))
+    const reopened = await openAdapter(dir)
+    expect(await batchValues(reopened)).toEqual([undefined, undefined, undefined])
+    expect(text(await reopened.load(["before"]))).toBe("kept")
+    expect(reopened.damaged.map(damage => damage.reason)).toEqual(["torn-tail"])
   })
 
   it("never takes a batch's members for records of their own when the batch's header is damaged", async () => {

@@ -4,7 +4,16 @@
  */
 import { ForwardReader } from "./ForwardReader.js"
 import { FILE_HEADER_BYTES, type LogFile } from "./LogFile.js"
-import { batchMembers, bodyIsIntact, readHeader, readKey, RECORD_HEADER_BYTES, RECORD_MAGIC, RecordKind } from "./record.js"
+import {
+  batchMembers,
+  bodyIsIntact,
+  readHeader,
+  readKey,
+  RECORD_HEADER_BYTES,
+  RECORD_MAGIC,
+  RecordKind,
+  type RecordHeader,
+} from "./record.js"
 
 /** A byte range of the log that did not hold an intact record, so it was skipped. */
 export interface DamagedRecord {
@@ -14,8 +23,9 @@ export interface DamagedRecord {
   readonly length: number
   /**
    * - `checksum`: a record's key or value does not match its checksum (flipped bytes); it is skipped
-   *   exactly, so an older value of its key, if any, is what `load` returns. A damaged batch is skipped
-   *   whole: none of its saves and removes count.
+   *   exactly, so an older value of its key, if any, is what `load` returns. In a damaged batch that
+   *   later records follow, each damaged member is reported and the whole ones count (see `salvage`);
+   *   a damaged batch at the end is a torn one and counts for nothing.
    * - `header`: a record header is unreadable, so everything up to the next readable record is skipped.
    * - `torn-tail`: damage with no intact record after it, as an interrupted write leaves; the file was cut
    *   back to the last intact record so new records append cleanly. With fsync on, no save that was
@@ -49,6 +59,13 @@ export async function scanLog(file: LogFile, onRecord: (record: ScannedRecord) =
   const damaged: DamagedRecord[] = []
   let position = FILE_HEADER_BYTES
   let intactEnd = position
+  /** The intact members of damaged batches since the last intact record (see `salvage`). */
+  let suspect: ScannedRecord[] = []
+  const intact = (record: ScannedRecord) => {
+    for (const member of suspect) onRecord(member)
+    suspect = []
+    onRecord(record)
+  }
   while (position < file.size) {
     const view = await reader.bytes(position, RECORD_HEADER_BYTES)
     const header = view && readHeader(view.buffer, view.at)
@@ -69,17 +86,17 @@ export async function scanLog(file: LogFile, onRecord: (record: ScannedRecord) =
       const members = bodyIsIntact(record.buffer, record.at, header) ? batchMembers(record.buffer, record.at, header) : undefined
       if (members) {
         for (const member of members)
-          onRecord({ kind: member.kind as ScannedRecord["kind"], id: member.id, offset: position + member.at, length: member.length })
+          intact({ kind: member.kind as ScannedRecord["kind"], id: member.id, offset: position + member.at, length: member.length })
         intactEnd = position + header.length
       } else {
-        damaged.push({ offset: position, length: header.length, reason: "checksum", foundWhen: "open" })
+        suspect.push(...salvage(record.buffer, record.at, header, position, damaged))
       }
       position += header.length
       continue
     }
     const key = bodyIsIntact(record.buffer, record.at, header) ? readKey(record.buffer, record.at, header) : undefined
     if (key) {
-      onRecord({ kind: header.kind, id: key.id, offset: position, length: header.length })
+      intact({ kind: header.kind as ScannedRecord["kind"], id: key.id, offset: position, length: header.length })
       intactEnd = position + header.length
     } else {
       const damagedKey = readKey(record.buffer, record.at, header)?.key
@@ -104,6 +121,45 @@ export async function scanLog(file: LogFile, onRecord: (record: ScannedRecord) =
     foundWhen: "open",
   })
   return { end: intactEnd, damaged: middle }
+}
+
+/**
+ * The members of a damaged batch that are whole on their own, each damaged
+ * one added to `damaged`. They count only if an intact record follows the
+ * batch (the scan holds them until one does): with each group of writes
+ * synced before the next one starts, a batch with later records after it was
+ * once whole on disk, so its damage came since (a flipped byte) and took only
+ * the members it hit; a damaged batch at the end is one a crash tore, and
+ * counts for nothing.
+ */
+function salvage(bytes: Buffer, at: number, header: RecordHeader, position: number, damaged: DamagedRecord[]): ScannedRecord[] {
+  const members: ScannedRecord[] = []
+  const end = at + header.length
+  for (let member = at + RECORD_HEADER_BYTES; member < end; ) {
+    const memberHeader = readHeader(bytes, member)
+    if (!memberHeader?.inBatch || memberHeader.kind === RecordKind.Batch || member + memberHeader.length > end) {
+      damaged.push({ offset: position + member - at, length: end - member, reason: "header", foundWhen: "open" })
+      break
+    }
+    const key = readKey(bytes, member, memberHeader)
+    if (key && bodyIsIntact(bytes, member, memberHeader))
+      members.push({
+        kind: memberHeader.kind as ScannedRecord["kind"],
+        id: key.id,
+        offset: position + member - at,
+        length: memberHeader.length,
+      })
+    else
+      damaged.push({
+        offset: position + member - at,
+        length: memberHeader.length,
+        reason: "checksum",
+        ...(key ? { key: key.key } : {}),
+        foundWhen: "open",
+      })
+    member += memberHeader.length
+  }
+  return members
 }
 
 /** The next position at or after `from` where an intact record header starts, or -1. */
