@@ -21,7 +21,8 @@
  * A batch makes several saves and removes one unit across a crash: its one
  * body checksum covers every member, so a batch that a crash tore, or that
  * reached the disk in several writes and lost one, fails it and is skipped
- * whole. Its members are complete records (an index entry points at one and a
+ * whole (a damaged batch with intact records after it was whole once, and
+ * keeps its whole members: see scanLog's `salvage`). Its members are complete records (an index entry points at one and a
  * load checks it as it checks any record); their flag keeps a scan that lost
  * its place from taking them for records of their own, and a compaction,
  * which copies live members out on their own, clears it.
