@@ -181,7 +181,8 @@ export class DocumentStore extends Emitter<StoreEvents> {
   checkAgainstCatalog(id: string, doc: A.Doc<Envelope> | undefined): void {
     const entry = this.catalog.get(id)
     if (!entry || entry.purged || entry.heads.length === 0) return
-    if (doc && containsHeads(doc, entry.heads)) {
+    // Applied, not only held: a change whose dependencies are gone (a lost first chunk) is queued, and counts for nothing.
+    if (doc && containsHeads(doc, entry.heads) && A.hasHeads(doc, entry.heads as A.Heads)) {
       // Stored ahead of the catalog: a write stopped between a document's chunk and its catalog record (a crash, a
       // close during an ingest). Catch the catalog up, or the changes would never be offered to peers.
       if (headsKey(A.getHeads(doc)) !== headsKey(entry.heads)) this.noteRemote(id, doc)
