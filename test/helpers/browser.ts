@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { extname, join, normalize } from "node:path"
 import { chromium, type BrowserContext } from "playwright-core"
+import { build, defaultClientConditions } from "vite"
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
 
@@ -67,4 +68,21 @@ export async function servePage(directory: string): Promise<{ origin: string; cl
   })
   await new Promise<void>(resolve => http.listen(0, "127.0.0.1", resolve))
   return { origin: `http://127.0.0.1:${(http.address() as AddressInfo).port}`, close: () => http.close() }
+}
+
+/**
+ * Bundle the page in `root` from the packages' sources (the "source"
+ * condition, as the Node runs use), so it tests the code as it is now, into a
+ * temporary folder; `dispose` deletes it.
+ */
+export async function buildPageFromSources(root: string): Promise<{ outDir: string; dispose: () => Promise<void> }> {
+  const outDir = await mkdtemp(join(tmpdir(), "cairn-page-"))
+  await build({
+    root,
+    configFile: false,
+    logLevel: "error",
+    resolve: { conditions: ["source", ...defaultClientConditions] },
+    build: { outDir, emptyOutDir: true },
+  })
+  return { outDir, dispose: () => rm(outDir, { recursive: true, force: true }) }
 }

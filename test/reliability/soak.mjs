@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The long version of test/reliability: `npm run soak` (builds first).
 //
-//   node test/reliability/soak.mjs [--minutes=M] [--seeds=N] [--kills=K] [--only=convergence|crash|damage|load] ...
+//   node test/reliability/soak.mjs [--minutes=M] [--seeds=N] [--kills=K] [--only=convergence|crash|transactions|damage|load] ...
 //
 // By default it runs, in order: crash safety (--kills, default 50 SIGKILLs),
+// transactions across a crash (--transactions, default 1,000, with SIGKILLs
+// until they have all begun; --only=transactions --kills sets the least),
 // damaged storage (every mode, one seed per mode), load (--clients=50, each
 // in its own process unless --processes says fewer, for --seconds=60, then
 // up to --settle=90 s for every client to hold what the server holds; with
@@ -28,6 +30,7 @@ import { describeFailure, runConvergence } from "./lib/convergence.mjs"
 import { crashReplayCommand, runCrashes } from "./lib/crash.mjs"
 import { damageReplayCommand, MODES, runDamage } from "./lib/damage.mjs"
 import { runLoad } from "./lib/load.mjs"
+import { runTransactionCrashes, transactionReplayCommand } from "./lib/transactions.mjs"
 import { randomSeed } from "./lib/random.mjs"
 
 const args = Object.fromEntries(
@@ -44,7 +47,14 @@ const deadline = Date.now() + minutes * 60_000
 const started = Date.now()
 const log = line => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`)
 
-const summary = { convergence: { seeds: 0, failed: [], steps: 0, upstream: 0 }, crash: null, damage: [], load: null, browser: null }
+const summary = {
+  convergence: { seeds: 0, failed: [], steps: 0, upstream: 0 },
+  crash: null,
+  transactions: null,
+  damage: [],
+  load: null,
+  browser: null,
+}
 const failures = []
 
 // A peer's unhandled rejection is a failure of the run, not a reason to stop the other checks.
@@ -66,6 +76,27 @@ if (!only || only === "crash") {
   if (result.failures.length)
     failures.push(
       `crash safety failed (seed ${seed}); replay: ${crashReplayCommand(result)}\n  ${result.failures.slice(0, 20).join("\n  ")}\n  data kept in ${result.dir}`,
+    )
+}
+
+if (!only || only === "transactions") {
+  const seed = number("seed", randomSeed())
+  const kills = number("kills", 20)
+  const transactions = number("transactions", 1000)
+  log(`transactions across a crash: ${transactions} transactions, at least ${kills} SIGKILLs, seed ${seed}`)
+  const result = await runTransactionCrashes({
+    seed,
+    kills,
+    transactions,
+    progress: line => (Number(line.match(/kill (\d+)/)?.[1]) % 10 === 0 ? log(`  ${line}`) : undefined),
+  })
+  summary.transactions = result
+  log(
+    `  ${result.kills} kills, ${result.begun} transactions begun, ${result.acknowledged} acknowledged, ${result.applied} on disk whole (${result.inFlightApplied} of them unacknowledged when killed), ${result.large} large; ${(result.durationMs / 1000).toFixed(0)} s`,
+  )
+  if (result.failures.length)
+    failures.push(
+      `transactions across a crash failed (seed ${seed}); replay: ${transactionReplayCommand(result)}\n  ${result.failures.slice(0, 20).join("\n  ")}\n  data kept in ${result.dir}`,
     )
 }
 
@@ -156,6 +187,9 @@ const row = [
   summary.crash
     ? `${summary.crash.kills} (${summary.crash.writes} writes, ${summary.crash.failures.length ? "LOST WRITES" : "none lost"})`
     : "–",
+  summary.transactions
+    ? `${summary.transactions.kills} kills, ${summary.transactions.begun} begun: ${summary.transactions.applied} whole on disk, the rest absent, ${summary.transactions.failures.length ? "SOME TORN" : "none torn"} (${summary.transactions.large} large)`
+    : "–",
   summary.damage.length
     ? `${summary.damage.reduce((n, r) => n + r.recovered, 0)} of ${summary.damage.reduce((n, r) => n + r.damagedDocuments, 0)} docs, ${summary.damage.filter(r => r.failures.length === 0).length}/${summary.damage.length} modes`
     : "–",
@@ -176,7 +210,7 @@ process.exit(0)
 async function appendRow(row) {
   const path = fileURLToPath(new URL("../../RELIABILITY.md", import.meta.url))
   const header =
-    "## Soak runs\n\nAppended by `npm run soak`: when, minutes, convergence seeds, SIGKILLs survived, damaged documents recovered, load.\n\n| date (UTC) | min | convergence seeds | kills | damaged docs recovered | load |\n|---|---|---|---|---|---|\n"
+    "## Soak runs\n\nAppended by `npm run soak`: when, minutes, convergence seeds, SIGKILLs survived, transactions across SIGKILLs, damaged documents recovered, load.\n\n| date (UTC) | min | convergence seeds | kills | transactions | damaged docs recovered | load |\n|---|---|---|---|---|---|---|\n"
   let text = await readFile(path, "utf8").catch(() => "# Reliability\n")
   if (!text.includes("## Soak runs")) text = `${text.trimEnd()}\n\n${header}`
   await writeFile(path, `${text.trimEnd()}\n${row}\n`)

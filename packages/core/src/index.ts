@@ -64,6 +64,7 @@ export {
   type DetachedCreation,
 } from "./document/detachedWrites.js"
 export type { RebuildReport } from "./database/rebuild.js"
+export { isAtomicStorage, type AtomicStorage, type BatchChunk } from "./storage/AtomicStorage.js"
 export { Machine, machineIdFromPublicKey, verifySignature, type MachineIdentity, type MachineIdentityJSON } from "./identity/Machine.js"
 export { machineIdOfActor, newSessionActor, toHex, fromHex } from "./identity/actor.js"
 export { encodeDocument, decodeDocument, EXPORT_FORMAT, type ExportedDocument, type DecodedDocument } from "./codec/exportCodec.js"

@@ -7,7 +7,12 @@ const inMemory = "MemoryStorage keeps nothing beyond the object's life: there is
 registerCases(
   "storage conformance: MemoryStorage",
   storageConformance({
-    cannot: { persist: inMemory, crash: inMemory, damage: inMemory },
+    cannot: {
+      persist: inMemory,
+      crash: inMemory,
+      damage: inMemory,
+      batch: "MemoryStorage saves one key at a time, as a third-party adapter does: the database then writes per key",
+    },
     open: async () => ({ adapter: new MemoryStorage(), dispose: async () => {} }),
   }),
 )

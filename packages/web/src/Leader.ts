@@ -5,7 +5,7 @@
  * time (the one holding the leader Web Lock), because two writers of one
  * IndexedDB catalog would corrupt its log.
  */
-import { IndexedDBStorageAdapter } from "@automerge/automerge-repo-storage-indexeddb"
+import { IndexedDBStorage } from "./storage/IndexedDBStorage.js"
 import { Admission, Peer, type Attachment, type Logger, type Machine, type TypeDefinition, type TypeSelection } from "@cairn/core"
 import { CairnClientAdapter, CairnServerAdapter, type BackoffOptions } from "@cairn/core/network"
 import type { LeaderStatus } from "./tabs/protocol.js"
@@ -46,7 +46,7 @@ export class Leader {
 
   private constructor(
     readonly peer: Peer,
-    private readonly storage: IndexedDBStorageAdapter,
+    private readonly storage: IndexedDBStorage,
     private readonly options: LeaderOptions,
   ) {
     this.#tabLinks = peer.serve(hooks => new CairnServerAdapter(hooks), { replicators: "per-peer" })
@@ -64,7 +64,7 @@ export class Leader {
   }
 
   static async open(options: LeaderOptions): Promise<Leader> {
-    const storage = new IndexedDBStorageAdapter(options.database, "documents")
+    const storage = new IndexedDBStorage(options.database, "documents")
     const peer = await Peer.open({ machine: options.machine, storage, types: options.types, wants: options.wants, logger: options.logger })
     return new Leader(peer, storage, options)
   }

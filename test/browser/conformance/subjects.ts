@@ -6,7 +6,6 @@
  * Imported by the page, and by the test in Node to know the cases' names;
  * nothing here touches a browser API until a case runs.
  */
-import { IndexedDBStorageAdapter } from "@automerge/automerge-repo-storage-indexeddb"
 import { CairnClientAdapter, CairnServerAdapter } from "@cairn/core/network"
 import type { StorageUnderTest } from "../../../packages/core/test/conformance/storage.js"
 import type { TransportUnderTest } from "../../../packages/core/test/conformance/transport.js"
@@ -14,18 +13,20 @@ import { acquireLock, type HeldLock } from "../../../packages/web/src/tabs/locks
 import { randomId, tabLockName } from "../../../packages/web/src/tabs/protocol.js"
 import { TabDialer } from "../../../packages/web/src/tabs/TabDialer.js"
 import { TabServer } from "../../../packages/web/src/tabs/TabServer.js"
+import { IndexedDBStorage } from "../../../packages/web/src/storage/IndexedDBStorage.js"
 
 export const indexedDbStore: StorageUnderTest = {
   cannot: {
-    crash: "a page cannot kill its own browser mid-write; IndexedDB commits each save as one transaction, whole or not at all",
+    crash:
+      "a page cannot kill its own browser mid-write; IndexedDB commits each save, and each batch, as one transaction, whole or not at all (test/browser/storage.test.ts closes a page mid-batch)",
     damage: "a page cannot reach the files under IndexedDB to damage them; Chromium checks them itself",
   },
   async open() {
     // A database of its own per case, in the browser's fresh profile (deleted with it).
     const name = `conformance-${randomId()}`
     return {
-      adapter: new IndexedDBStorageAdapter(name),
-      reopen: async () => new IndexedDBStorageAdapter(name),
+      adapter: new IndexedDBStorage(name),
+      reopen: async () => new IndexedDBStorage(name),
       dispose: async () => {},
     }
   },

@@ -54,6 +54,16 @@ export async function locate(root, needles) {
   })
 }
 
+/** Rewrite both logs of a closed data directory with only their live records. */
+async function compactLogs(dir) {
+  const { LogStorageAdapter } = await import(new URL("../../../packages/node/dist/storage/LogStorageAdapter.js", import.meta.url).href)
+  for (const path of [join(dir, "store"), join(dir, "store", "catalog")]) {
+    const log = await LogStorageAdapter.open(path)
+    await log.compact()
+    await log.close()
+  }
+}
+
 /** The stored chunks of documents and of the catalog, located on disk. */
 export async function storedRegions(dir, ids) {
   const storePath = join(dir, "store")
@@ -192,7 +202,9 @@ export async function runDamage(options) {
     await victim.close()
     victim = undefined
 
-    // Damage.
+    // Damage. Compacted first, so the bytes found for a chunk are its live record: a dead copy of the same bytes (the
+    // journal entry of a change, removed once automerge-repo saved the same change) would be damaged instead.
+    await compactLogs(victimDir)
     const regions = await storedRegions(victimDir, ids)
     const targets = new Set()
     const flipped = new Set()

@@ -9,6 +9,7 @@
  * missing or damaged, the database rebuilds it from the documents.
  */
 import type { StorageAdapterInterface } from "@automerge/automerge-repo"
+import type { BatchChunk } from "../storage/AtomicStorage.js"
 import type { CatalogEntry } from "./CatalogEntry.js"
 import { decodeLog, decodeSnapshot, encodeLog, encodeSnapshot, FORMAT, type LogRecord, type SnapshotRecord } from "./catalogRecords.js"
 
@@ -190,6 +191,22 @@ export class Catalog {
     return this.#writing
   }
 
+  /**
+   * Write updates as one log record through `write`, which saves it in the
+   * same atomic batch as the documents' chunks (see GroupWriter.ts); `write`
+   * gets no record when there is nothing to write. A compaction the log has
+   * grown into runs after, without holding up the caller: it writes only
+   * entries already on disk.
+   */
+  flushWith(updates: CatalogUpdates, write: (records: BatchChunk[]) => Promise<void>): Promise<void> {
+    const done = this.#writing.catch(() => {}).then(() => this.#flushThrough(updates, write))
+    // A failed compaction is tried again after the next flush (the log is still outgrown), and reported by none.
+    this.#writing = done
+      .then(() => (this.#logOutgrown() ? this.#compactNow({ upTo: this.#durableSeq, entries: new Map() }) : undefined))
+      .catch(() => {})
+    return done
+  }
+
   /** Write the whole catalog as a new snapshot and drop the log. */
   compact(): Promise<void> {
     this.#writing = this.#writing.catch(() => {}).then(() => this.#compactNow(this.capture()))
@@ -202,18 +219,29 @@ export class Catalog {
       this.#durableSeq = Math.max(this.#durableSeq, updates.upTo)
       return
     }
-    if (
-      (this.#logRecords >= MAX_LOG_RECORDS && this.#logBytes * 4 > this.#snapshotBytes) ||
-      (this.#logBytes > 64 * 1024 && this.#logBytes > this.#snapshotBytes)
-    ) {
-      return this.#compactNow(updates)
+    if (this.#logOutgrown()) return this.#compactNow(updates)
+    await this.#flushThrough(updates, async ([record]) => this.storage!.save(record!.key, record!.data))
+  }
+
+  async #flushThrough(updates: CatalogUpdates, write: (records: BatchChunk[]) => Promise<void>): Promise<void> {
+    if (updates.entries.size === 0) {
+      await write([])
+      this.#durableSeq = Math.max(this.#durableSeq, updates.upTo)
+      return
     }
     const seq = ++this.#seq
     const bytes = encodeLog({ seq, entries: [...updates.entries.values()] })
-    await this.storage.save([PREFIX, "log", String(seq).padStart(12, "0")], bytes)
+    await write([{ key: [PREFIX, "log", String(seq).padStart(12, "0")], data: bytes }])
     this.#logRecords++
     this.#logBytes += bytes.byteLength
     this.#written(updates)
+  }
+
+  #logOutgrown(): boolean {
+    return (
+      (this.#logRecords >= MAX_LOG_RECORDS && this.#logBytes * 4 > this.#snapshotBytes) ||
+      (this.#logBytes > 64 * 1024 && this.#logBytes > this.#snapshotBytes)
+    )
   }
 
   async #compactNow(updates: CatalogUpdates): Promise<void> {

@@ -27,8 +27,10 @@ export class ChunkStore {
     private readonly storage: StorageAdapterInterface,
     /** Called when a read dropped unreadable chunks of a document, with why. */
     private readonly onUnreadable: (id: string, reason: string) => void,
+    /** Local changes' chunks wait for the group commit's atomic batch (see PendingChunks.ts). */
+    batched = false,
   ) {
-    this.pending = new PendingChunks(storage)
+    this.pending = new PendingChunks(storage, batched)
   }
 
   /** A document's readable chunks, concatenated, with their keys. An unreadable chunk is removed from storage and reported. */

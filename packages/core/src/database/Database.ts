@@ -19,6 +19,8 @@ import { DamagedDocumentError, type DamagedDocument } from "./DamagedDocuments.j
 import { DocumentStore, type StoreEvents } from "./DocumentStore.js"
 import { ChangeSeries } from "./ChangeSeries.js"
 import { GroupCommit } from "./GroupCommit.js"
+import { GroupWriter } from "./GroupWriter.js"
+import { isAtomicStorage } from "../storage/AtomicStorage.js"
 import { conflictsAt, historyOf, stateAt, type HistoryEntry } from "./history.js"
 import { diffOfChange, type FieldDiff } from "./changeDiff.js"
 import { runQuery, type QueryOptions } from "./Query.js"
@@ -53,6 +55,7 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
   readonly #store: DocumentStore
   readonly #definitions: Map<string, TypeDefinition>
   readonly #commit: GroupCommit
+  readonly #writer: GroupWriter
   readonly #series = new ChangeSeries(() => this.#transaction())
   readonly #quarantine: Quarantine
   #closed = false
@@ -77,16 +80,8 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
     this.#store.on("quarantine", event => this.emit("quarantine", event))
     this.#store.on("damaged", event => this.emit("damaged", event))
     for (const damage of repairs?.damaged ?? []) this.#store.noteDamaged(damage.id, damage.reason)
-    this.#commit = new GroupCommit(async ids => {
-      // The catalog writes the entries of this group's changes (captured before their documents are saved), not
-      // those of changes made while the documents save: their documents wait for the next group, and so do they.
-      const updates = this.catalog.capture()
-      const live = ids.filter(id => this.#store.loaded(id) && !this.catalog.get(id)?.purged)
-      if (live.length) await this.repo.flush(live as never)
-      // A large transaction's chunks are written behind the repo (see PendingChunks.ts): on disk before their entries.
-      await this.#store.pendingWritten()
-      await this.catalog.flush(updates)
-    })
+    this.#writer = new GroupWriter(repo, this.#store, catalog, isAtomicStorage(storage) ? storage : undefined)
+    this.#commit = new GroupCommit(ids => this.#writer.write(ids))
     this.replica = new Replica(this.#store, catalog, this.#commit, () => this.#open())
     this.#quarantine = new Quarantine(
       this.#store,
@@ -418,6 +413,7 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
   async close(): Promise<void> {
     if (this.#closed) return
     await this.#commit.idle()
+    await this.#writer.idle()
     await this.catalog.compact()
     this.#closed = true
   }

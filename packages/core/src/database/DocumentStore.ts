@@ -17,6 +17,7 @@ import { DamagedDocumentError, DamagedDocuments, type DamagedDocument } from "./
 import { ChunkStore } from "./ChunkStore.js"
 import { loadDocument, READ_ONLY_ACTOR } from "./StoredChunks.js"
 import { creationCheck, localEntry, remoteEntry } from "./entries.js"
+import { isAtomicStorage } from "../storage/AtomicStorage.js"
 
 export type Origin = "local" | "remote"
 
@@ -58,7 +59,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
     private readonly storage?: StorageAdapterInterface,
   ) {
     super()
-    this.chunks = storage && new ChunkStore(storage, (id, reason) => this.noteDamaged(id, reason))
+    this.chunks = storage && new ChunkStore(storage, (id, reason) => this.noteDamaged(id, reason), isAtomicStorage(storage))
   }
 
   /**
@@ -187,6 +188,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
   checkAgainstCatalog(id: string, doc: A.Doc<Envelope> | undefined): void {
     const entry = this.catalog.get(id)
     if (!entry || entry.purged || entry.heads.length === 0) return
+    // Applied, not only held (containsHeads): a change whose dependencies are gone (a lost first chunk) is queued, and counts for nothing.
     if (doc && containsHeads(doc, entry.heads)) {
       // Stored ahead of the catalog: a write stopped between a document's chunk and its catalog record (a crash, a
       // close during an ingest). Catch the catalog up, or the changes would never be offered to peers.
@@ -261,8 +263,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
     if (ready) return Promise.resolve(ready)
     let loading = this.#loading.get(id)
     if (!loading) {
-      // Drop unreadable chunks first: automerge-repo would fail on them, or silently stop loading at them.
-      const checked = this.storage && !this.repo.handles[id as DocumentId] ? this.readStored(id) : Promise.resolve(undefined)
+      const checked = this.storage && !this.repo.handles[id as DocumentId] ? this.#readyToFind(id) : Promise.resolve()
       loading = checked
         .then(() => this.repo.find<Envelope>(id as DocumentId))
         .then(handle => {
@@ -273,6 +274,24 @@ export class DocumentStore extends Emitter<StoreEvents> {
       this.#loading.set(id, loading)
     }
     return loading
+  }
+
+  /**
+   * Before the repo loads a document from storage: its chunks still waiting
+   * for a batch (a document created a moment ago) must be there, or the repo
+   * finds nothing and calls it unavailable; a chunk whose batch failed is
+   * not, and loading fails with that write's error. Then unreadable chunks
+   * are dropped: automerge-repo would fail on them, or silently stop loading
+   * at them.
+   */
+  async #readyToFind(id: string): Promise<void> {
+    const pending = this.chunks?.pending
+    if (pending?.batched) {
+      await pending.drained(id)
+      const failed = pending.failure(id)
+      if (failed) throw failed.error
+    }
+    await this.readStored(id)
   }
 
   /** The handle if it is already in memory. */
@@ -318,6 +337,20 @@ export class DocumentStore extends Emitter<StoreEvents> {
     }
   }
 
+  /**
+   * Whether every local change is written in the group commit's atomic batch
+   * (the storage offers one): then a change made on a handle also leaves its
+   * chunk here, as a journal entry (see PendingChunks.ts).
+   */
+  get atomic(): boolean {
+    return this.chunks?.pending.batched === true
+  }
+
+  /** On an atomic storage, the chunk of a local change published to `handle` (`headsBefore`: the handle's heads before it). */
+  journal(id: string, next: A.Doc<Envelope>, headsBefore: A.Heads): void {
+    if (this.atomic) this.chunks!.pending.write(id, A.saveSince(next, headsBefore), undefined, true)
+  }
+
   /** Whether documents can be written without a handle (there is a storage to write them to). */
   get writesDetached(): boolean {
     return this.chunks !== undefined
@@ -331,6 +364,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
   writeDetached(id: string, bytes: Uint8Array, entry: CatalogEntry, name?: string): void {
     const late = this.lateHandle(id, handle => this.publishLocal(handle, doc => A.loadIncremental(doc, bytes)))
     if (late) {
+      if (this.atomic) this.chunks!.pending.write(id, bytes, undefined, true)
       this.publishLocal(late, doc => A.loadIncremental(doc, bytes))
       this.noteLocal(id, late.doc(), entry.modifiedAt)
       return

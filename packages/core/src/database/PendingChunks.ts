@@ -7,28 +7,96 @@
  * loaded meanwhile is given them, and the group commit waits for them before
  * it writes the catalog (an entry must never reach the disk before its
  * document does).
+ *
+ * On a storage with atomic batches (see storage/AtomicStorage.ts) a chunk is
+ * not written at once: the group commit takes every chunk waiting (`take`)
+ * and writes them in one batch with the catalog's entries (see
+ * GroupWriter.ts). There every local change has a chunk here, also one made
+ * on a document in memory, whose repo saves it too: that chunk is a journal
+ * entry, removed once the repo's own save is on disk.
  */
-import type { Chunk, StorageAdapterInterface } from "@automerge/automerge-repo"
+import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo"
 
 interface Pending extends Chunk {
   data: Uint8Array
-  saving: Promise<void>
+  /** Its own write, when not written in a batch. */
+  saving?: Promise<void>
   failed?: { error: unknown }
   dropped?: boolean
+  /** Taken into a batch being written. */
+  taken?: boolean
+  /** A journal entry (see the header). */
+  journal?: boolean
+  /** Resolved once it is on disk or dropped (see `drained`). */
+  landing?: { promise: Promise<void>; resolve: () => void }
+}
+
+/** A chunk taken into a batch (see `take` and `landed`). */
+export interface TakenChunk {
+  readonly id: string
+  readonly key: StorageKey
+  readonly data: Uint8Array
 }
 
 export class PendingChunks {
   readonly #byId = new Map<string, Pending[]>()
 
-  constructor(private readonly storage: StorageAdapterInterface) {}
+  /** `batched`: chunks wait to be taken into a batch rather than being written one by one. */
+  constructor(
+    private readonly storage: StorageAdapterInterface,
+    readonly batched = false,
+  ) {}
 
-  /** Start writing a chunk of a document (`name`: see FIRST_CHUNK). */
-  write(id: string, data: Uint8Array, name = chunkName(data)): void {
+  /** Start writing a chunk of a document (`name`: see FIRST_CHUNK), or hold it for the next batch; `journal`: see the header. */
+  write(id: string, data: Uint8Array, name = chunkName(data), journal = false): void {
     const chunk = { key: [id, "incremental", name], data } as Pending
+    if (journal) chunk.journal = true
     let chunks = this.#byId.get(id)
     if (!chunks) this.#byId.set(id, (chunks = []))
     chunks.push(chunk)
-    this.#save(id, chunk)
+    if (!this.batched) this.#save(id, chunk)
+  }
+
+  /** Every chunk waiting for a batch (new ones, and those of a batch that failed), now taken into one. */
+  take(): TakenChunk[] {
+    const taken: TakenChunk[] = []
+    for (const [id, chunks] of this.#byId)
+      for (const chunk of chunks) {
+        if (chunk.taken) continue
+        chunk.taken = true
+        taken.push(Object.assign(chunk, { id }))
+      }
+    return taken
+  }
+
+  /**
+   * The batch holding `taken` is on disk, or failed (`failure`) and they
+   * wait for the next one. Returns the keys of the journal entries just
+   * written, to remove once the repo has saved their changes, and of chunks
+   * whose document was purged meanwhile, to remove now.
+   */
+  landed(taken: readonly TakenChunk[], failure?: { error: unknown }): { journal: TakenChunk[]; dropped: StorageKey[] } {
+    const ok = failure === undefined
+    const journal: TakenChunk[] = []
+    const dropped: StorageKey[] = []
+    for (const chunk of taken as (Pending & TakenChunk)[]) {
+      chunk.taken = false
+      if (!ok && !chunk.dropped) {
+        // A failed batch (a failing disk) releases who waits for it, and no one waits for the chunk again: a repo
+        // save held behind it must not hang its flush (and a close) until a next write that may never come. Its
+        // transaction was refused already; the chunk is written again with the next batch.
+        chunk.failed = failure
+        chunk.landing?.resolve()
+        continue
+      }
+      if (chunk.dropped) {
+        if (ok) dropped.push(chunk.key)
+        continue
+      }
+      if (chunk.journal) journal.push(chunk)
+      this.#forget(chunk.id, chunk)
+    }
+    return { journal, dropped }
   }
 
   /** The chunks of a document not yet known to be on disk. */
@@ -49,10 +117,47 @@ export class PendingChunks {
     if (failed) throw failed.chunk.failed!.error
   }
 
+  /**
+   * Resolves once every chunk of the document here now is on disk, its batch
+   * failed (then it is not waited for again), or the document was purged;
+   * later chunks are not waited for.
+   */
+  drained(id: string): Promise<void> {
+    const chunks = this.#byId.get(id)
+    if (!chunks) return Promise.resolve()
+    return Promise.all(
+      chunks.map(chunk => {
+        if (chunk.failed) return undefined
+        if (!chunk.landing) {
+          let resolve!: () => void
+          const promise = new Promise<void>(done => (resolve = done))
+          chunk.landing = { promise, resolve }
+        }
+        return chunk.landing.promise
+      }),
+    ).then(() => {})
+  }
+
+  /** Why a chunk of the document here could not be written, if one could not (its batch failed). */
+  failure(id: string): { error: unknown } | undefined {
+    return this.#byId.get(id)?.find(chunk => chunk.failed)?.failed
+  }
+
   /** Forget a purged document's chunks; one still being written is removed once it lands. */
   drop(id: string): void {
-    for (const chunk of this.#byId.get(id) ?? []) chunk.dropped = true
+    for (const chunk of this.#byId.get(id) ?? []) {
+      chunk.dropped = true
+      chunk.landing?.resolve()
+    }
     this.#byId.delete(id)
+  }
+
+  #forget(id: string, chunk: Pending): void {
+    chunk.landing?.resolve()
+    const chunks = this.#byId.get(id)
+    const at = chunks?.indexOf(chunk) ?? -1
+    if (at >= 0) chunks!.splice(at, 1)
+    if (chunks?.length === 0) this.#byId.delete(id)
   }
 
   #save(id: string, chunk: Pending): void {
@@ -60,10 +165,7 @@ export class PendingChunks {
     chunk.saving = this.storage.save(chunk.key, chunk.data).then(
       () => {
         if (chunk.dropped) return void this.storage.remove(chunk.key).catch(() => {})
-        const chunks = this.#byId.get(id)
-        const at = chunks?.indexOf(chunk) ?? -1
-        if (at >= 0) chunks!.splice(at, 1)
-        if (chunks?.length === 0) this.#byId.delete(id)
+        this.#forget(id, chunk)
       },
       // Never rejected: nobody may be waiting, and settled() reports it.
       error => void (chunk.failed = { error }),

@@ -29,9 +29,13 @@
  * entry listed in the same step as the rest of the transaction.
  *
  * If the process dies part-way: the changes are applied in memory as a unit,
- * but written to disk per document (in one group commit). A crash after the
- * commit promise resolved loses nothing; a crash before it may leave some of
- * the documents with their change on disk and others without. Each
+ * and a crash after the commit promise resolved loses nothing. Before it, on
+ * a storage with atomic batches (see storage/AtomicStorage.ts), the
+ * transaction is on disk whole or not at all: every document's new chunk
+ * (also one changed through its handle, see DocumentStore.journal) and its
+ * catalog entries go out in the group commit's one batch (GroupWriter.ts).
+ * On any other storage they are written per document, so a crash may leave
+ * some documents with their change on disk and others without; each
  * document's own change is always whole.
  */
 import * as A from "@automerge/automerge"
@@ -214,8 +218,11 @@ export class Transaction {
       return { id: inMemory[i]!, handle, next: this.#change(inMemory[i]!, byId.get(inMemory[i]!)!, copy, options) }
     })
     for (const { id, handle, next } of changed) {
+      const before = A.getHeads(handle.doc())
       // An edit that changed nothing made no Automerge change: record nothing, or modifiedAt would move here and nowhere else.
-      if (A.getHeads(next).join() === A.getHeads(handle.doc()).join()) continue
+      if (A.getHeads(next).join() === before.join()) continue
+      // The journal entry first: the repo's save of the new state waits for it (see GroupWriter.holdRepoSaves).
+      store.journal(id, next, before)
       store.publishLocal(handle, next)
       store.noteLocal(id, next, time)
     }

@@ -16,7 +16,7 @@ import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/auto
 import { check, checkBytes, checkEqual, pattern, type ConformanceCase } from "./runner.js"
 
 /** The parts of the suite a store may be unable to do. */
-export type StoragePart = "persist" | "crash" | "damage"
+export type StoragePart = "persist" | "crash" | "damage" | "batch"
 
 export interface StorageUnderTest {
   /** A fresh, empty store. */
@@ -268,6 +268,40 @@ export function storageConformance(subject: StorageUnderTest): ConformanceCase[]
     "crash",
   )
 
+  add(
+    "saves a batch whole: every chunk loads once it resolved and after reopening, a key given twice keeping its last value",
+    async store => {
+      const adapter = atomic(store.adapter)
+      const chunks = Array.from({ length: 30 }, (_, i) => ({
+        key: [`doc${i % 6}`, "incremental", `b${i}`],
+        data: pattern(100 + i * 37, i),
+      }))
+      await adapter.saveBatch([...chunks, { key: ["doc0", "incremental", "b0"], data: pattern(7, 77) }])
+      checkBytes(await adapter.load(["doc0", "incremental", "b0"]), pattern(7, 77), "a chunk given twice")
+      const reopened = store.reopen ? await store.reopen() : adapter
+      for (const [i, chunk] of chunks.entries())
+        checkBytes(await reopened.load(chunk.key), i === 0 ? pattern(7, 77) : chunk.data, `${chunk.key.join("/")} after reopening`)
+      checkEqual((await reopened.loadRange(["doc1"])).length, 5, "chunks of one document")
+      await atomic(reopened).saveBatch([])
+      checkEqual((await reopened.loadRange([])).length, 30, "keys after an empty batch")
+    },
+    "batch",
+  )
+
+  add(
+    "rejects a batch with an invalid value, naming its key, and saves none of it",
+    async ({ adapter }) => {
+      const good = { key: ["good", "incremental", "g"], data: pattern(10) }
+      let error: unknown
+      await atomic(adapter)
+        .saveBatch([good, { key: ["bad", "incremental", "b"], data: "not bytes" as unknown as Uint8Array }])
+        .catch(e => (error = e))
+      check(error instanceof Error && error.message.includes('"bad"'), `the error names the bad key: ${String(error)}`)
+      checkEqual(await adapter.load(good.key), undefined, "the valid chunk of the rejected batch")
+    },
+    "batch",
+  )
+
   for (const how of ["truncate", "corrupt"] as const) {
     const what = how === "truncate" ? "cut short" : "with a flipped byte"
     add(
@@ -302,6 +336,13 @@ async function keysOf(adapter: StorageAdapterInterface, prefix: StorageKey): Pro
 /** Keys in one order, so stores that list in insertion order and those that list in key order compare equal. */
 function sorted(keys: StorageKey[]): StorageKey[] {
   return [...keys].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1))
+}
+
+/** The adapter's batch (see AtomicStorage); a store that offers none must say so in cannot.batch. */
+function atomic(adapter: StorageAdapterInterface): StorageAdapterInterface & { saveBatch(chunks: Chunk[]): Promise<void> } {
+  const batch = adapter as StorageAdapterInterface & { saveBatch?: (chunks: Chunk[]) => Promise<void> }
+  check(typeof batch.saveBatch === "function", "the store gives no saveBatch() and does not say why in cannot.batch")
+  return batch as StorageAdapterInterface & { saveBatch(chunks: Chunk[]): Promise<void> }
 }
 
 function required<T>(hook: T | undefined, name: string, part: StoragePart): T {

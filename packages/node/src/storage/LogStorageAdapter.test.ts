@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from "vitest"
 import { Repo, type AutomergeUrl } from "@automerge/automerge-repo"
 import { runStorageAdapterTests } from "@automerge/automerge-repo/helpers/tests/storage-adapter-tests.js"
 import { InvalidStorageKeyError, StorageClosedError, StorageFailedError, StorageFormatError } from "./errors.js"
+import { flipByte, logPath, offsetOf } from "../../test/helpers/logFile.js"
 import { LogStorageAdapter, type LogStorageOptions } from "./LogStorageAdapter.js"
 
 const cleanup: (() => Promise<unknown>)[] = []
@@ -27,23 +28,6 @@ async function openAdapter(dir: string, options: LogStorageOptions = {}): Promis
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (data: Uint8Array | undefined) => (data === undefined ? undefined : new TextDecoder().decode(data))
-const logPath = (dir: string) => join(dir, "storage.log")
-
-/** Where `needle` is in the log file (to damage a chosen record). */
-async function offsetOf(dir: string, needle: string): Promise<number> {
-  const offset = (await readFile(logPath(dir))).indexOf(needle)
-  expect(offset).toBeGreaterThan(0)
-  return offset
-}
-
-async function flipByte(dir: string, offset: number): Promise<void> {
-  const handle = await open(logPath(dir), "r+")
-  const byte = Buffer.alloc(1)
-  await handle.read(byte, 0, 1, offset)
-  byte[0] = byte[0]! ^ 0xff
-  await handle.write(byte, 0, 1, offset)
-  await handle.close()
-}
 
 /** The prototype of Node's FileHandle, to count or fail its fdatasync calls. */
 async function fileHandlePrototype(dir: string): Promise<{ datasync: () => Promise<void> }> {

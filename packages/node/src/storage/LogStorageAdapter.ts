@@ -14,6 +14,8 @@
  *   same turn of the event loop) go out in one write and one fdatasync, and a
  *   promise resolves only once its record is on stable storage (with the
  *   default `fsync: true`).
+ * - A batch (`saveBatch`) goes out as one record with one checksum over all
+ *   of its saves: after a crash they are all there or none is (see record.ts).
  * - Damage never stops an open: a record that fails its checksum is skipped
  *   and listed in `damaged`, and a torn tail left by a crash is cut off.
  * - Compaction rewrites the live records into a new file and renames it over
@@ -36,7 +38,7 @@ import { copyLiveRecords } from "./copyLiveRecords.js"
 import { StorageClosedError, StorageFailedError } from "./errors.js"
 import { KeyIndex, type IndexEntry } from "./KeyIndex.js"
 import { FILE_HEADER_BYTES, fsyncDirectory, LogFile } from "./LogFile.js"
-import { encodeKey, encodeRecord, intactRecord, keyId, readValue, RECORD_HEADER_BYTES, RecordKind } from "./record.js"
+import { encodeBatch, encodeKey, encodeRecord, intactRecord, keyId, readValue, RECORD_HEADER_BYTES, RecordKind } from "./record.js"
 import { scanLog, type DamagedRecord } from "./scanLog.js"
 
 export type { DamagedRecord } from "./scanLog.js"
@@ -74,8 +76,8 @@ export interface LogStorageStats {
 
 interface QueuedWrite {
   readonly record: Buffer
-  /** The index entry a put makes live; none for a tombstone. */
-  readonly entry: IndexEntry | undefined
+  /** The index entries a put (or a batch's puts) makes live, with where each one's record starts in `record`. */
+  readonly entries: readonly { entry: IndexEntry; at: number }[]
   readonly resolve: () => void
   readonly reject: (error: unknown) => void
 }
@@ -169,7 +171,31 @@ export class LogStorageAdapter implements StorageAdapterInterface {
     const record = encodeRecord(RecordKind.Put, bytes, data)
     const entry = newEntry(id, -1, record.length, record.subarray(RECORD_HEADER_BYTES + bytes.length))
     this.#index.set(entry)
-    return this.#enqueue(record, entry)
+    return this.#enqueue(record, [{ entry, at: 0 }])
+  }
+
+  /**
+   * Save every chunk as one unit: after a crash, all of them are there or
+   * none is. Resolves once they are on disk, as `save` does; loads see them
+   * at once. A key given twice keeps its last value. Nothing is saved if
+   * any key or value is invalid.
+   */
+  async saveBatch(chunks: readonly { key: StorageKey; data: Uint8Array }[]): Promise<void> {
+    this.#assertUsable()
+    const members = chunks.map(({ key, data }) => {
+      if (!(data instanceof Uint8Array)) throw new TypeError(`storage values must be Uint8Array, got ${typeof data} for key ${keyId(key)}`)
+      const { id, bytes } = encodeKey(key)
+      return { id, keyLength: bytes.length, record: encodeRecord(RecordKind.Put, bytes, data) }
+    })
+    if (members.length === 0) return
+    const { batch, starts } = encodeBatch(members.map(member => member.record))
+    const entries = members.map(({ id, keyLength, record }, i) => {
+      const value = RECORD_HEADER_BYTES + keyLength
+      const entry = newEntry(id, -1, record.length, batch.subarray(starts[i]! + value, starts[i]! + record.length))
+      this.#index.set(entry)
+      return { entry, at: starts[i]! }
+    })
+    return this.#enqueue(batch, entries)
   }
 
   /** Remove `key`; resolves once the removal is durable. Removing a missing key does nothing. */
@@ -177,7 +203,7 @@ export class LogStorageAdapter implements StorageAdapterInterface {
     this.#assertUsable()
     const { id, bytes } = encodeKey(key)
     if (!this.#index.delete(id)) return
-    return this.#enqueue(encodeRecord(RecordKind.Tombstone, bytes), undefined)
+    return this.#enqueue(encodeRecord(RecordKind.Tombstone, bytes), [])
   }
 
   /**
@@ -204,7 +230,7 @@ export class LogStorageAdapter implements StorageAdapterInterface {
     keyId(keyPrefix)
     const removals = this.#index.matching(keyPrefix).map(entry => {
       this.#index.delete(entry.id)
-      return this.#enqueue(encodeRecord(RecordKind.Tombstone, Buffer.from(entry.id, "utf8")), undefined)
+      return this.#enqueue(encodeRecord(RecordKind.Tombstone, Buffer.from(entry.id, "utf8")), [])
     })
     await Promise.all(removals)
   }
@@ -249,9 +275,9 @@ export class LogStorageAdapter implements StorageAdapterInterface {
     this.#onDamage?.(damage)
   }
 
-  #enqueue(record: Buffer, entry: IndexEntry | undefined): Promise<void> {
+  #enqueue(record: Buffer, entries: QueuedWrite["entries"]): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ record, entry, resolve, reject })
+      this.#queue.push({ record, entries, resolve, reject })
       this.#startDraining()
     })
   }
@@ -288,7 +314,7 @@ export class LogStorageAdapter implements StorageAdapterInterface {
         this.#fsync,
       )
       for (const write of batch) {
-        if (write.entry) this.#index.markWritten(write.entry, offset)
+        for (const { entry, at } of write.entries) this.#index.markWritten(entry, offset + at)
         offset += write.record.length
       }
     } catch (error) {

@@ -8,13 +8,15 @@
  * to back through a large window, and the order of keys (see KeyIndex) is
  * the order of their records, so it is kept. Each record's checksum and key
  * are checked on the way, so damage that appeared after the log was opened
- * is not carried into the new file.
+ * is not carried into the new file. A live member of a batch is copied as a
+ * record of its own (its batch was whole when it was indexed, and the rest of
+ * the batch may be dead), so its member flag is cleared.
  */
 import { rm } from "node:fs/promises"
 import { ForwardReader } from "./ForwardReader.js"
 import type { IndexEntry } from "./KeyIndex.js"
 import { LogFile } from "./LogFile.js"
-import { intactRecord } from "./record.js"
+import { intactRecord, setBatchFlag } from "./record.js"
 
 const OUTPUT_BUFFER_BYTES = 1024 * 1024
 
@@ -38,7 +40,8 @@ export async function copyLiveRecords(source: LogFile, entries: readonly IndexEn
     let used = 0
     for (const entry of entries) {
       const view = await reader.bytes(entry.offset, entry.length)
-      if (!view || !intactRecord(view.buffer, view.at, entry.id, entry.length)) {
+      const header = view && intactRecord(view.buffer, view.at, entry.id, entry.length)
+      if (!view || !header) {
         damaged.push(entry)
         continue
       }
@@ -48,7 +51,9 @@ export async function copyLiveRecords(source: LogFile, entries: readonly IndexEn
         if (entry.length > output.length) output = Buffer.allocUnsafe(entry.length)
       }
       offsets.set(entry, target.size + used)
-      used += view.buffer.copy(output, used, view.at, view.at + entry.length)
+      view.buffer.copy(output, used, view.at, view.at + entry.length)
+      if (header.inBatch) setBatchFlag(output, used, false)
+      used += entry.length
     }
     await target.append([output.subarray(0, used)], false)
     return { file: target, offsets, damaged }

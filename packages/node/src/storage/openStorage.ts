@@ -20,19 +20,29 @@
  * together, and nothing would be left to say what was lost. It costs no extra
  * fsync: a group commit writes documents first and the catalog after anyway.
  *
+ * A batch (`saveBatch`, a transaction's chunks and catalog entries) is one
+ * unit in each log, but spans both: its catalog part goes to the catalog's
+ * log first, with a record naming the batch as pending, then its documents'
+ * part to the documents' log with a record saying the batch is done. Opening
+ * rolls back the catalog part of a pending batch that is not done (a crash
+ * came between the two writes, or tore the second), so a transaction's
+ * entries count only with its documents, and always with them. Only the
+ * batch's own record names are written twice, not its entries.
+ *
  * A store written by an earlier version in nodefs's layout is moved into the
  * logs on open (see `migrateFromNodeFS`).
  */
 import { mkdir, readdir, readFile, rename, rm, unlink } from "node:fs/promises"
 import { join } from "node:path"
-import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo"
+import type { Chunk, StorageKey } from "@automerge/automerge-repo"
+import type { AtomicStorage, BatchChunk } from "@cairn/core"
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import { writeAtomic } from "../DataDirectory.js"
 import { LogStorageAdapter, type DamagedRecord } from "./LogStorageAdapter.js"
 
 export type { DamagedRecord } from "./LogStorageAdapter.js"
 
-export interface PeerStorage extends StorageAdapterInterface {
+export interface PeerStorage extends AtomicStorage {
   close(): Promise<void>
   /** Records found damaged and skipped (on open, or by later reads), in either log. */
   readonly damaged: readonly DamagedRecord[]
@@ -73,6 +83,11 @@ const MIGRATING = ".nodefs-migrating"
 const DAMAGE_FILE = "damage.json"
 /** Key prefixes kept in the catalog's log. */
 const CATALOG_KEYS = new Set(["cairn-catalog", "cairn-sync"])
+/** In the catalog's log, naming a batch whose documents' part may not be on disk yet: its value lists the batch's catalog keys. */
+const PENDING = ["cairn-catalog", "batch"]
+const pendingKey = (batch: string) => [...PENDING, batch]
+/** In the documents' log: the batch's documents' part is on disk (`[DONE, batch]`). */
+const DONE = "cairn-batch"
 
 export async function openStorage(path: string, options: OpenStorageOptions = {}): Promise<PeerStorage> {
   const documents = await LogStorageAdapter.open(path, options)
@@ -80,6 +95,7 @@ export async function openStorage(path: string, options: OpenStorageOptions = {}
   try {
     const catalog = await LogStorageAdapter.open(join(path, CATALOG_DIR), options)
     storage = new SplitStorage(documents, catalog, await recordDamage(join(path, DAMAGE_FILE), documents.damaged, catalog.damaged))
+    await storage.finishBatches()
     await migrateFromNodeFS(path, storage)
     return storage
   } catch (error) {
@@ -91,6 +107,10 @@ export async function openStorage(path: string, options: OpenStorageOptions = {}
 /** The documents' log and the catalog's log behind one adapter, routed by the key's first part. */
 class SplitStorage implements PeerStorage {
   readonly checksummed = true
+
+  /** Pending and done records being removed (see `saveBatch`): close waits for them. */
+  readonly #settling = new Set<Promise<void>>()
+  #batches = 0
 
   constructor(
     private readonly documents: LogStorageAdapter,
@@ -128,6 +148,57 @@ class SplitStorage implements PeerStorage {
     return this.#for(key).remove(key)
   }
 
+  async saveBatch(chunks: readonly BatchChunk[]): Promise<void> {
+    const toCatalog = chunks.filter(chunk => CATALOG_KEYS.has(chunk.key[0] ?? ""))
+    if (toCatalog.length === 0) return this.documents.saveBatch(chunks)
+    if (toCatalog.length === chunks.length) return this.catalog.saveBatch(chunks)
+    // A rollback removes the catalog part, so it may only add keys: an earlier value would be lost with it.
+    for (const { key } of toCatalog)
+      if ((await this.catalog.load(key)) !== undefined)
+        throw new Error(`a batch with documents may only add new keys to the catalog's log; ${JSON.stringify(key)} exists`)
+    const batch = `${Date.now().toString(36)}-${process.pid.toString(36)}-${(this.#batches++).toString(36)}`
+    const keys = new TextEncoder().encode(JSON.stringify(toCatalog.map(chunk => chunk.key)))
+    await this.catalog.saveBatch([...toCatalog, { key: pendingKey(batch), data: keys }])
+    await this.documents.saveBatch([...chunks.filter(chunk => !toCatalog.includes(chunk)), { key: [DONE, batch], data: new Uint8Array(0) }])
+    this.#settle(batch)
+  }
+
+  /** On open: roll back the catalog part of every batch whose documents' part never landed, and forget the finished ones. */
+  async finishBatches(): Promise<void> {
+    const pending = new Set<string>()
+    for (const { key, data } of await this.catalog.loadRange(PENDING)) {
+      const batch = key[2]
+      if (batch === undefined || !data) continue
+      pending.add(batch)
+      if ((await this.documents.load([DONE, batch])) === undefined) {
+        const keys = JSON.parse(new TextDecoder().decode(data)) as StorageKey[]
+        // Each removal is on disk before the pending record goes, so a crash meanwhile rolls back again.
+        await Promise.all(keys.map(part => this.catalog.remove(part)))
+        await this.catalog.remove(key)
+      } else {
+        this.#settle(batch)
+      }
+    }
+    // A done record whose pending record was already removed: its batch is finished.
+    for (const { key } of await this.documents.loadRange([DONE])) if (key[1] !== undefined && !pending.has(key[1])) this.#settle(key[1])
+    await Promise.all(this.#settling)
+  }
+
+  /**
+   * Forget a finished batch: its pending record, then its done record. Nobody
+   * waits for this, and the order is what matters: a pending record without
+   * its done record would roll the batch back on the next open.
+   */
+  #settle(batch: string): void {
+    const settling = this.catalog
+      .remove(pendingKey(batch))
+      .then(() => this.documents.remove([DONE, batch]))
+      // A failed removal leaves both records, which mean the same on the next open; a failing disk is reported by the next write.
+      .catch(() => {})
+      .finally(() => this.#settling.delete(settling))
+    this.#settling.add(settling)
+  }
+
   async loadRange(prefix: StorageKey): Promise<Chunk[]> {
     if (prefix.length > 0) return this.#for(prefix).loadRange(prefix)
     return [...(await this.documents.loadRange(prefix)), ...(await this.catalog.loadRange(prefix))]
@@ -139,6 +210,7 @@ class SplitStorage implements PeerStorage {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.#settling)
     await Promise.allSettled([this.documents.close(), this.catalog.close()])
   }
 }

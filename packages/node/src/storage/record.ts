@@ -4,8 +4,9 @@
  *
  *   offset size
  *   0      4    magic, so a scan that lost its place can find the next record
- *   4      1    kind: 1 = put (key has this value), 2 = tombstone (key removed)
- *   5      1    reserved, 0
+ *   4      1    kind: 1 = put (key has this value), 2 = tombstone (key removed),
+ *                3 = batch (no key; the value is whole put and tombstone records)
+ *   5      1    flags: 1 = a member of a batch (set only inside a batch's value)
  *   6      2    key length in bytes
  *   8      4    value length in bytes (0 for a tombstone)
  *   12     4    CRC-32 of key + value
@@ -16,6 +17,15 @@
  * makes the lengths trustworthy, so a record whose body is damaged can be
  * skipped exactly, by its length, without guessing where the next one starts;
  * only a damaged header makes the scan search for the next magic.
+ *
+ * A batch makes several saves and removes one unit across a crash: its one
+ * body checksum covers every member, so a batch that a crash tore, or that
+ * reached the disk in several writes and lost one, fails it and is skipped
+ * whole (a damaged batch with intact records after it was whole once, and
+ * keeps its whole members: see scanLog's `salvage`). Its members are complete records (an index entry points at one and a
+ * load checks it as it checks any record); their flag keeps a scan that lost
+ * its place from taking them for records of their own, and a compaction,
+ * which copies live members out on their own, clears it.
  *
  * The key is stored as JSON because it is unambiguous for any strings (no
  * separator a key part could contain) and `JSON.parse` is the fastest decoder
@@ -29,8 +39,8 @@ export const RECORD_MAGIC = Buffer.from([0xc7, 0xa1, 0x12, 0x5b])
 const MAGIC_U32 = RECORD_MAGIC.readUInt32LE(0)
 const MAX_KEY_BYTES = 0xffff
 
-/** Put: the key has this value. Tombstone: the key was removed. */
-export const RecordKind = { Put: 1, Tombstone: 2 } as const
+/** Put: the key has this value. Tombstone: the key was removed. Batch: the records in its value, all or none. */
+export const RecordKind = { Put: 1, Tombstone: 2, Batch: 3 } as const
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind]
 
 /** A header whose checksum held: its lengths can be trusted. */
@@ -41,7 +51,11 @@ export interface RecordHeader {
   readonly bodyCrc: number
   /** Header + key + value, in bytes. */
   readonly length: number
+  /** Written inside a batch (see batchMembers). */
+  readonly inBatch: boolean
 }
+
+const IN_BATCH = 1
 
 /** The key's JSON text, its identity in the index. Throws InvalidStorageKeyError for anything but an array of strings. */
 export function keyId(key: readonly string[]): string {
@@ -64,16 +78,76 @@ export function encodeKey(key: readonly string[]): { id: string; bytes: Buffer }
 /** One record, ready to append. A tombstone has no value. */
 export function encodeRecord(kind: RecordKind, keyBytes: Uint8Array, value: Uint8Array = EMPTY): Buffer {
   const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + keyBytes.length + value.length)
-  record.writeUInt32LE(MAGIC_U32, 0)
-  record[4] = kind
-  record[5] = 0
-  record.writeUInt16LE(keyBytes.length, 6)
-  record.writeUInt32LE(value.length, 8)
   record.set(keyBytes, RECORD_HEADER_BYTES)
   record.set(value, RECORD_HEADER_BYTES + keyBytes.length)
-  record.writeUInt32LE(crc32(record.subarray(RECORD_HEADER_BYTES)), 12)
-  record.writeUInt32LE(crc32(record.subarray(0, 16)), 16)
+  writeHeader(record, 0, kind, keyBytes.length, value.length, 0)
   return record
+}
+
+/**
+ * One batch record holding `records` (puts and tombstones from
+ * encodeRecord), flagged as its members. Returns it and where each member
+ * starts in it.
+ */
+export function encodeBatch(records: readonly Buffer[]): { batch: Buffer; starts: number[] } {
+  let length = 0
+  for (const record of records) length += record.length
+  const batch = Buffer.allocUnsafe(RECORD_HEADER_BYTES + length)
+  const starts: number[] = []
+  let at = RECORD_HEADER_BYTES
+  for (const record of records) {
+    record.copy(batch, at)
+    setBatchFlag(batch, at, true)
+    starts.push(at)
+    at += record.length
+  }
+  writeHeader(batch, 0, RecordKind.Batch, 0, length, 0)
+  return { batch, starts }
+}
+
+/** Set or clear the member flag of the record at `at`, and its header checksum with it. */
+export function setBatchFlag(bytes: Buffer, at: number, inBatch: boolean): void {
+  bytes[at + 5] = inBatch ? IN_BATCH : 0
+  bytes.writeUInt32LE(crc32(bytes.subarray(at, at + 16)), at + 16)
+}
+
+/** A member of a batch, as batchMembers finds it. */
+export interface BatchMember {
+  /** Where it starts, from the start of the batch record. */
+  readonly at: number
+  readonly kind: RecordKind
+  /** Its key as JSON. */
+  readonly id: string
+  readonly length: number
+}
+
+/**
+ * The members of an intact batch record (its body checksum held), or
+ * undefined if its value is not a run of whole flagged puts and tombstones
+ * (then the batch is damage, skipped whole).
+ */
+export function batchMembers(bytes: Buffer, at: number, header: RecordHeader): BatchMember[] | undefined {
+  const members: BatchMember[] = []
+  const end = at + header.length
+  for (let position = at + RECORD_HEADER_BYTES; position < end; ) {
+    const member = readHeader(bytes, position)
+    if (!member?.inBatch || member.kind === RecordKind.Batch || position + member.length > end) return undefined
+    const key = readKey(bytes, position, member)
+    if (!key) return undefined
+    members.push({ at: position - at, kind: member.kind, id: key.id, length: member.length })
+    position += member.length
+  }
+  return members
+}
+
+function writeHeader(record: Buffer, at: number, kind: RecordKind, keyLength: number, valueLength: number, flags: number): void {
+  record.writeUInt32LE(MAGIC_U32, at)
+  record[at + 4] = kind
+  record[at + 5] = flags
+  record.writeUInt16LE(keyLength, at + 6)
+  record.writeUInt32LE(valueLength, at + 8)
+  record.writeUInt32LE(crc32(record.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + keyLength + valueLength)), at + 12)
+  record.writeUInt32LE(crc32(record.subarray(at, at + 16)), at + 16)
 }
 
 const EMPTY = new Uint8Array(0)
@@ -84,11 +158,21 @@ export function readHeader(bytes: Buffer, at: number): RecordHeader | undefined 
   if (bytes.readUInt32LE(at) !== MAGIC_U32) return undefined
   if (crc32(bytes.subarray(at, at + 16)) !== bytes.readUInt32LE(at + 16)) return undefined
   const kind = bytes[at + 4]
+  const flags = bytes[at + 5]!
   const keyLength = bytes.readUInt16LE(at + 6)
   const valueLength = bytes.readUInt32LE(at + 8)
-  if (kind !== RecordKind.Put && kind !== RecordKind.Tombstone) return undefined
+  if (kind !== RecordKind.Put && kind !== RecordKind.Tombstone && kind !== RecordKind.Batch) return undefined
   if (kind === RecordKind.Tombstone && valueLength !== 0) return undefined
-  return { kind, keyLength, valueLength, bodyCrc: bytes.readUInt32LE(at + 12), length: RECORD_HEADER_BYTES + keyLength + valueLength }
+  if (kind === RecordKind.Batch && (keyLength !== 0 || flags !== 0)) return undefined
+  if ((flags & ~IN_BATCH) !== 0) return undefined
+  return {
+    kind,
+    keyLength,
+    valueLength,
+    bodyCrc: bytes.readUInt32LE(at + 12),
+    length: RECORD_HEADER_BYTES + keyLength + valueLength,
+    inBatch: flags === IN_BATCH,
+  }
 }
 
 /** Whether the key and value after a header match the header's body checksum. */

@@ -68,7 +68,11 @@ export function logStore(kind: Kind): StorageUnderTest {
 export function repoStore(): StorageUnderTest {
   const forwarded = "storageForRepo only forwards to openStorage's storage, which runs this part on its own"
   return {
-    cannot: { crash: forwarded, damage: forwarded },
+    cannot: {
+      crash: forwarded,
+      damage: forwarded,
+      batch: "the Repo saves one key at a time; the database writes its batches to openStorage's storage, which runs this part",
+    },
     async open() {
       const dir = await mkdtemp(join(tmpdir(), "cairn-conformance-"))
       let peerStorage: PeerStorage = await openStorage(dir)
