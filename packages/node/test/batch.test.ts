@@ -4,27 +4,16 @@
  * its documents' part is rolled back on open, and the journal entries of changes made
  * on documents in memory are gone once the repo has saved those changes.
  */
-import { mkdtemp, readFile, rm, truncate } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { readFile, truncate } from "node:fs/promises"
 import { join } from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
+import { afterThisTest, tempDir } from "./helpers/afterEachTest.js"
 import { defineType, f } from "@cairn/core"
 import { NodePeer } from "../src/index.js"
 import { LogStorageAdapter } from "../src/storage/LogStorageAdapter.js"
 import { openStorage } from "../src/storage/openStorage.js"
 
 const Task = defineType("task", { fields: { title: f.string(), votes: f.counter() } })
-
-const cleanup: (() => Promise<void>)[] = []
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "cairn-batch-"))
-  cleanup.push(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (data: Uint8Array | undefined) => (data === undefined ? undefined : new TextDecoder().decode(data))
@@ -69,7 +58,7 @@ describe("a batch across the documents' and the catalog's logs", () => {
   }
 
   it("rolls back on open the catalog part of a batch whose documents' part never landed", async () => {
-    const dir = await tempDir()
+    const dir = await tempDir("cairn-batch-")
     const { documents, catalog } = await savedBatch(dir)
     // As if the process had died right after the catalog's log had its part: nothing in the documents' log.
     await truncate(documents.path, 16)
@@ -81,7 +70,7 @@ describe("a batch across the documents' and the catalog's logs", () => {
   })
 
   it("rolls back a batch whose documents' part was torn", async () => {
-    const dir = await tempDir()
+    const dir = await tempDir("cairn-batch-")
     const { documents, catalog } = await savedBatch(dir)
     await truncate(documents.path, documents.tombstoneStart - 3)
     await truncate(catalog.path, catalog.tombstoneStart)
@@ -89,7 +78,7 @@ describe("a batch across the documents' and the catalog's logs", () => {
   })
 
   it("keeps a batch both of whose parts landed, and forgets its records, when the process died before", async () => {
-    const dir = await tempDir()
+    const dir = await tempDir("cairn-batch-")
     const { documents, catalog } = await savedBatch(dir)
     await truncate(documents.path, documents.tombstoneStart)
     await truncate(catalog.path, catalog.tombstoneStart)
@@ -97,16 +86,16 @@ describe("a batch across the documents' and the catalog's logs", () => {
   })
 
   it("keeps a batch whose pending record was removed but not its done record", async () => {
-    const dir = await tempDir()
+    const dir = await tempDir("cairn-batch-")
     const { documents } = await savedBatch(dir)
     await truncate(documents.path, documents.tombstoneStart)
     await expectFinished(dir, true)
   })
 
   it("refuses a batch that would overwrite a key of the catalog's log, saving nothing", async () => {
-    const dir = await tempDir()
+    const dir = await tempDir("cairn-batch-")
     const storage = await openStorage(dir)
-    cleanup.push(() => storage.close())
+    afterThisTest(() => storage.close())
     await storage.save(["cairn-sync", "peer"], bytes("checkpoint"))
     await expect(
       storage.saveBatch([
@@ -119,9 +108,9 @@ describe("a batch across the documents' and the catalog's logs", () => {
   })
 
   it("routes a batch that is all documents or all catalog to one log, with no intent", async () => {
-    const dir = await tempDir()
+    const dir = await tempDir("cairn-batch-")
     const storage = await openStorage(dir)
-    cleanup.push(() => storage.close())
+    afterThisTest(() => storage.close())
     await storage.saveBatch([{ key: ["doc1", "snapshot", "s"], data: bytes("d") }])
     await storage.saveBatch([{ key: ["cairn-sync", "peer"], data: bytes("c") }])
     expect(await storage.loadRange(["cairn-batch"])).toEqual([])
@@ -131,7 +120,7 @@ describe("a batch across the documents' and the catalog's logs", () => {
 
 describe("journal entries of changes made on documents in memory", () => {
   it("are removed once the repo has saved the changes, so edits do not pile up chunks", async () => {
-    const dir = await tempDir()
+    const dir = await tempDir("cairn-batch-")
     const peer = await NodePeer.open({ dir, types: [Task] })
     const { id } = await peer.db.create(Task, { title: "edited often" })
     for (let i = 0; i < 200; i++) await peer.db.change(Task, id, draft => draft.votes.increment(1))
@@ -143,7 +132,7 @@ describe("journal entries of changes made on documents in memory", () => {
     expect(keys.filter(name => name.startsWith("cairn-"))).toEqual([])
     expect(keys.length).toBeLessThan(10)
     const reopened = await NodePeer.open({ dir, types: [Task] })
-    cleanup.push(() => reopened.close())
+    afterThisTest(() => reopened.close())
     expect((await reopened.db.get(Task, id)).data.votes).toBe(200)
   })
 })

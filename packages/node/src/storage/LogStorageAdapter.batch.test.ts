@@ -3,27 +3,15 @@
  * of its saves, so a batch a crash tore is dropped whole on open, damage
  * next to it takes nothing of it, and a compaction keeps what is live of it.
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { readFile, writeFile } from "node:fs/promises"
+import { describe, expect, it } from "vitest"
+import { afterThisTest, tempDir } from "../../test/helpers/afterEachTest.js"
 import { flipByte, logPath, offsetOf } from "../../test/helpers/logFile.js"
 import { LogStorageAdapter } from "./LogStorageAdapter.js"
 
-const cleanup: (() => Promise<unknown>)[] = []
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "cairn-batch-"))
-  cleanup.push(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
 async function openAdapter(dir: string): Promise<LogStorageAdapter> {
   const adapter = await LogStorageAdapter.open(dir)
-  cleanup.push(() => adapter.close())
+  afterThisTest(() => adapter.close())
   return adapter
 }
 
@@ -54,7 +42,7 @@ async function writeLog(dir: string): Promise<{ start: number; end: number }> {
 
 describe("LogStorageAdapter.saveBatch", () => {
   it("saves every chunk, seen at once and after reopening twice", async () => {
-    const dir = await tempDir()
+    const dir = await tempDir("cairn-batch-")
     const adapter = await LogStorageAdapter.open(dir)
     const saving = adapter.saveBatch(batch("v1"))
     expect(await batchValues(adapter)).toEqual(BATCH_KEYS.map(key => `${key[0]}:v1`.repeat(20)))
@@ -69,7 +57,7 @@ describe("LogStorageAdapter.saveBatch", () => {
   })
 
   it("drops a torn batch whole, wherever the tear is, keeps what came before, and goes on working", async () => {
-    const dir = await tempDir()
+    const dir = await tempDir("cairn-batch-")
     const { start, end } = await writeLog(dir)
     const original = await readFile(logPath(dir))
     // Cut inside the header, after the first member, in the middle, one byte short.
@@ -90,7 +78,7 @@ describe("LogStorageAdapter.saveBatch", () => {
   })
 
   it("keeps a whole batch followed by a damaged record", async () => {
-    const dir = await tempDir()
+    const dir = await tempDir("cairn-batch-")
     await writeLog(dir)
     await flipByte(dir, await offsetOf(dir, "after-value"))
     const reopened = await openAdapter(dir)
@@ -101,7 +89,7 @@ describe("LogStorageAdapter.saveBatch", () => {
   })
 
   it("keeps the whole members of a batch damaged since it was written, reporting the damaged one by its key", async () => {
-    const dir = await tempDir()
+    const dir = await tempDir("cairn-batch-")
     await writeLog(dir)
     await flipByte(dir, await offsetOf(dir, "doc-b:v1"))
     const reopened = await openAdapter(dir)
@@ -112,7 +100,7 @@ describe("LogStorageAdapter.saveBatch", () => {
   })
 
   it("drops a damaged batch at the end of the log whole, as a torn one", async () => {
-    const dir = await tempDir()
+    const dir = await tempDir("cairn-batch-")
     const adapter = await LogStorageAdapter.open(dir)
     await adapter.save(["before"], bytes("kept"))
     await adapter.saveBatch(batch("v1"))
@@ -125,7 +113,7 @@ describe("LogStorageAdapter.saveBatch", () => {
   })
 
   it("never takes a batch's members for records of their own when the batch's header is damaged", async () => {
-    const dir = await tempDir()
+    const dir = await tempDir("cairn-batch-")
     const { start } = await writeLog(dir)
     await flipByte(dir, start + 8)
     const reopened = await openAdapter(dir)
@@ -136,7 +124,7 @@ describe("LogStorageAdapter.saveBatch", () => {
   })
 
   it("keeps the live saves of committed batches through compaction, and reopens twice", async () => {
-    const dir = await tempDir()
+    const dir = await tempDir("cairn-batch-")
     const adapter = await LogStorageAdapter.open(dir)
     await adapter.saveBatch(batch("v1"))
     // One member overwritten and one removed: the batch is partly dead, and its live member is copied on its own.
@@ -161,7 +149,7 @@ describe("LogStorageAdapter.saveBatch", () => {
   })
 
   it("keeps a key's last value when a batch gives it twice", async () => {
-    const dir = await tempDir()
+    const dir = await tempDir("cairn-batch-")
     const adapter = await LogStorageAdapter.open(dir)
     await adapter.saveBatch([
       { key: ["k"], data: bytes("first") },
@@ -174,7 +162,7 @@ describe("LogStorageAdapter.saveBatch", () => {
   })
 
   it("rejects a batch with a bad key or value naming it, and saves none of it", async () => {
-    const adapter = await openAdapter(await tempDir())
+    const adapter = await openAdapter(await tempDir("cairn-batch-"))
     const good = { key: ["good"], data: bytes("g") }
     await expect(adapter.saveBatch([good, { key: ["bad"], data: "text" as unknown as Uint8Array }])).rejects.toThrow(
       /Uint8Array, got string for key \["bad"\]/,
