@@ -12,7 +12,8 @@
  * dropped (a process killed without a goodbye), one that says goodbye at once.
  */
 import { createHash } from "node:crypto"
-import { Bonjour, type Browser, type Service } from "bonjour-service"
+import { createRequire } from "node:module"
+import type { Bonjour, Browser, Service } from "bonjour-service"
 import { fromHex } from "@cairn/core"
 
 /** The DNS-SD service type: `_cairn._tcp`. */
@@ -64,6 +65,16 @@ export interface DiscoveryOptions {
 
 type Listener = (machine: NearbyMachine) => void
 
+/**
+ * bonjour-service (CommonJS, with multicast-dns and its DNS codec) is loaded
+ * by the first Discovery, not by every process that imports @cairn/node: a
+ * peer that never looks for machines nearby does not pay its module loading
+ * at start-up (a reconnect is timed from the process start).
+ */
+function loadBonjour(): typeof Bonjour {
+  return (createRequire(import.meta.url)("bonjour-service") as typeof import("bonjour-service")).Bonjour
+}
+
 /** The fingerprint of an ed25519 public key (hex): the first 16 bytes of its SHA-256, in hex. */
 export function keyFingerprint(publicKeyHex: string): string {
   return createHash("sha256").update(fromHex(publicKeyHex)).digest("hex").slice(0, 32)
@@ -84,7 +95,7 @@ export class Discovery {
     // bonjour-service throws from its socket's error by default: a network that goes away must not end the peer.
     // Its first argument goes to multicast-dns (whose options include `interface`), though typed as a service's.
     const mdnsOptions = (options.interface ? { interface: options.interface } : {}) as ConstructorParameters<typeof Bonjour>[0]
-    this.#bonjour = new Bonjour(mdnsOptions, (error: Error) => log(`discovery: ${error.message}`))
+    this.#bonjour = new (loadBonjour())(mdnsOptions, (error: Error) => log(`discovery: ${error.message}`))
   }
 
   /** Advertise (when asked to) and start looking. */

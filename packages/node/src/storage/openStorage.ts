@@ -36,7 +36,6 @@ import { mkdir, readdir, readFile, rename, rm, unlink } from "node:fs/promises"
 import { join } from "node:path"
 import type { Chunk, StorageKey } from "@automerge/automerge-repo"
 import type { AtomicStorage, BatchChunk } from "@cairn/core"
-import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import { writeAtomic } from "../DataDirectory.js"
 import { LogStorageAdapter, type DamagedRecord } from "./LogStorageAdapter.js"
 
@@ -262,18 +261,19 @@ async function migrateFromNodeFS(path: string, storage: PeerStorage): Promise<vo
     await rm(aside, { recursive: true, force: true })
     return
   }
-  const chunks = await new NodeFSStorage(aside).loadRange([])
+  const chunks = await loadAllNodeFS(aside)
   await Promise.all(chunks.filter(chunk => chunk.data).map(chunk => storage.save(chunk.key, chunk.data!)))
   await rm(aside, { recursive: true, force: true })
 }
 
 /**
- * nodefs, except that `loadRange([])` lists every key (nodefs 2.5.6 throws a
- * TypeError on the empty prefix).
+ * Every chunk of a store in nodefs's layout. nodefs (and the glob and rimraf
+ * it brings, about 60 ms of module loading) is imported only here, by the
+ * rare open that migrates, not by every open. nodefs maps the key [""] to its
+ * base directory and turns every file under it back into its key: 2.5.6
+ * throws a TypeError on the empty prefix.
  */
-class NodeFSStorage extends NodeFSStorageAdapter {
-  override loadRange(keyPrefix: StorageKey): Promise<Chunk[]> {
-    // nodefs maps [""] to its base directory and turns every file under it back into its key.
-    return super.loadRange(keyPrefix.length === 0 ? [""] : keyPrefix)
-  }
+async function loadAllNodeFS(dir: string): Promise<Chunk[]> {
+  const { NodeFSStorageAdapter } = await import("@automerge/automerge-repo-storage-nodefs")
+  return new NodeFSStorageAdapter(dir).loadRange([""])
 }
