@@ -1,0 +1,75 @@
+import { createServer } from "node:net"
+import pg from "pg"
+import { afterAll, describe, expect, it } from "vitest"
+import { PgStore, PgStoreError } from "../src/storage/postgres/PgStore.js"
+import { PgStorage } from "../src/storage/postgres/PgStorage.js"
+import { freshSchema, POSTGRES_URL } from "./helpers/postgres.js"
+
+/** A port nothing listens on (taken from the kernel, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1")
+  await new Promise(resolve => server.once("listening", resolve))
+  const port = (server.address() as { port: number }).port
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
+describe("PgStore: errors that name the problem", () => {
+  it("rejects a URL that is not PostgreSQL's, saying what it expects", async () => {
+    await expect(PgStore.open("not a url")).rejects.toThrow(/not a PostgreSQL URL.*postgres:\/\/USER/)
+    await expect(PgStore.open("http://example.com/db")).rejects.toThrow(PgStoreError)
+    await expect(PgStore.open("postgres://u@127.0.0.1:5432")).rejects.toThrow(/names no database/)
+    await expect(PgStore.open("postgres://u@127.0.0.1/db?sslmode=x")).rejects.toThrow(/option Cairn does not know: "sslmode"/)
+    await expect(PgStore.open("postgres://u@127.0.0.1/db?schema=Bad-Name")).rejects.toThrow(/invalid schema name/)
+  })
+
+  it("says a refused connection is refused, naming the server", async () => {
+    const port = await closedPort()
+    const error = await PgStore.open(`postgres://u@127.0.0.1:${port}/db`).catch(e => e)
+    expect(error).toBeInstanceOf(PgStoreError)
+    expect(error.message).toBe(
+      `cannot reach PostgreSQL at 127.0.0.1:${port}/db: connection refused (is the server running, on that host and port?)`,
+    )
+  })
+})
+
+describe.skipIf(!POSTGRES_URL)("PgStore on a real server", () => {
+  const role = `cairn_pw_${process.pid}`
+  const admin = () => new pg.Client({ connectionString: POSTGRES_URL })
+  afterAll(async () => {
+    const client = admin()
+    await client.connect()
+    await client.query(`DROP ROLE IF EXISTS ${role}`)
+    await client.end()
+  })
+
+  it("says a wrong password is wrong, and a missing one is missing", async () => {
+    const client = admin()
+    await client.connect()
+    await client.query(`CREATE ROLE ${role} LOGIN PASSWORD 'right'`)
+    await client.end()
+    const url = new URL(POSTGRES_URL!)
+    url.username = role
+    url.password = "wrong"
+    const wrong = await PgStore.open(url.toString()).catch(e => e)
+    expect(wrong).toBeInstanceOf(PgStoreError)
+    expect(wrong.message).toMatch(new RegExp(`refused the password for user "${role}"`))
+    url.password = ""
+    await expect(PgStore.open(url.toString())).rejects.toThrow(/asks user .* for a password and the URL gives none/)
+  })
+
+  it("says a missing database is missing", async () => {
+    const url = new URL(POSTGRES_URL!)
+    url.pathname = "/no_such_database"
+    await expect(PgStore.open(url.toString())).rejects.toThrow(/has no such database.*createdb/)
+  })
+
+  it("creates its schema once when several processes open it at the same moment", async () => {
+    const { url, drop } = freshSchema()
+    const stores = await Promise.all(Array.from({ length: 4 }, () => PgStore.open(url, { maxConnections: 1 })))
+    await new PgStorage(stores[0]!).save(["doc", "snapshot", "h"], new Uint8Array([1]))
+    expect(await new PgStorage(stores[3]!).load(["doc", "snapshot", "h"])).toEqual(new Uint8Array([1]))
+    await Promise.all(stores.map(store => store.close()))
+    await drop()
+  })
+})
