@@ -31,6 +31,8 @@ export interface ServeOptions {
   /** How often discovery asks who is there, in ms. */
   discoverInterval?: string
   folder?: string
+  /** A PostgreSQL URL: the relay's store, shared by every process given it (see NodePeer's `store`). */
+  store?: string
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/
@@ -63,6 +65,7 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
     wants,
     relay: options.relay ?? false,
     auth,
+    ...(options.store ? { store: options.store } : {}),
     ...(options.name ? { name: options.name } : {}),
     log: message => process.stderr.write(`cairn: ${message}\n`),
   })

@@ -21,6 +21,9 @@ import {
 import { DataDirectory } from "./DataDirectory.js"
 import { openStorage, type PeerStorage } from "./storage/openStorage.js"
 import { storageForRepo, type RepoStorage } from "./storage/storageForRepo.js"
+import { PgState } from "./storage/postgres/PgState.js"
+import { PgStorage } from "./storage/postgres/PgStorage.js"
+import { PgStore } from "./storage/postgres/PgStore.js"
 import {
   PeerNetwork,
   type AuthMode,
@@ -69,6 +72,12 @@ export interface NodePeerOptions {
    * directory for a moment only (one `cairn` command) need not.
    */
   localSocket?: boolean
+  /**
+   * A relay's PostgreSQL store (`postgres://USER@HOST:PORT/DB[?schema=NAME]`): documents, catalog, checkpoints,
+   * identity, trust list and types live there instead of the directory, which keeps only this process's lock
+   * and local socket. Several processes (each with a directory of its own) given one store share one identity.
+   */
+  store?: string
 }
 
 export class NodePeer {
@@ -95,12 +104,16 @@ export class NodePeer {
     await directory.lock()
     let storage: PeerStorage | undefined
     try {
-      const machine = await directory.machine(options.name)
-      if (options.types?.length) await directory.saveTypes(options.types)
-      const types = await directory.types()
+      const shared = options.store ? new PgState(await PgStore.open(options.store)) : undefined
+      // From here on the store's connections are closed with the storage (on failure too).
+      if (shared) storage = new PgStorage(shared.store)
+      const state = shared ?? directory
+      const machine = await state.machine(options.name)
+      if (options.types?.length) await state.saveTypes(options.types)
+      const types = await state.types()
       const logger = options.log ? Logger.from(options.log) : Logger.warningsTo(message => process.emitWarning(message))
       const storageLog = logger.child("storage")
-      storage = await openStorage(directory.storePath, {
+      storage ??= await openStorage(directory.storePath, {
         onDamage: damage =>
           storageLog.warn(
             `storage: skipped a damaged record (${damage.reason}, ${damage.length} bytes at ${damage.offset}${damage.key ? `, key ${damage.key.join("/")}` : ""})`,
@@ -119,7 +132,7 @@ export class NodePeer {
         ...(options.presence ? { presence: options.presence } : {}),
       })
       const damageSettled = await handleStorageDamage(peer, storage, storageLog)
-      const trust = await TrustList.open(directory.path)
+      const trust = await TrustList.open(directory.path, shared?.trustStore())
       const admission = new Admission({
         machine,
         auth: options.auth ?? { mode: "open" },

@@ -67,9 +67,10 @@ describe.skipIf(!POSTGRES_URL)("PgStore on a real server", () => {
   it("creates its schema once when several processes open it at the same moment", async () => {
     const { url, drop } = freshSchema()
     const stores = await Promise.all(Array.from({ length: 4 }, () => PgStore.open(url, { maxConnections: 1 })))
-    await new PgStorage(stores[0]!).save(["doc", "snapshot", "h"], new Uint8Array([1]))
-    expect(await new PgStorage(stores[3]!).load(["doc", "snapshot", "h"])).toEqual(new Uint8Array([1]))
-    await Promise.all(stores.map(store => store.close()))
+    const storages = stores.map(store => new PgStorage(store))
+    await storages[0]!.save(["doc", "snapshot", "h"], new Uint8Array([1]))
+    expect(await storages[3]!.load(["doc", "snapshot", "h"])).toEqual(new Uint8Array([1]))
+    await Promise.all(storages.map(storage => storage.close()))
     await drop()
   })
 })

@@ -20,13 +20,10 @@ export function pgStore(): StorageUnderTest {
     cannot: { damage: "PostgreSQL detects damage to its own pages (a read fails rather than returning garbage); Cairn adds no checksum" },
     async open(): Promise<StoreUnderTest> {
       const { url, drop } = freshSchema()
-      let store = await PgStore.open(url, { maxConnections: 4 })
-      let current = new PgStorage(store)
+      let current = new PgStorage(await PgStore.open(url, { maxConnections: 4 }))
       const reopen = async () => {
         await current.close()
-        await store.close()
-        store = await PgStore.open(url, { maxConnections: 4 })
-        current = new PgStorage(store)
+        current = new PgStorage(await PgStore.open(url, { maxConnections: 4 }))
         return current
       }
       return {
@@ -38,7 +35,6 @@ export function pgStore(): StorageUnderTest {
         },
         async dispose() {
           await current.close()
-          await store.close()
           await drop()
         },
       }

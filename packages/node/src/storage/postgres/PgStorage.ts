@@ -105,9 +105,10 @@ export class PgStorage implements PeerStorage {
   /** PostgreSQL reclaims dead rows itself (autovacuum). */
   async compact(): Promise<void> {}
 
-  /** Waits for this process's writes; the store (pool) belongs to whoever opened it. */
+  /** Waits for this process's writes, then closes the store's connections (the peer closes its storage last). */
   async close(): Promise<void> {
     await this.#writes
+    await this.store.close()
   }
 }
 
