@@ -60,12 +60,20 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
     throw new UsageError((error as Error).message)
   }
   const auth: AuthMode = options.open ? { mode: "open" } : options.psk ? { mode: "psk", secret: options.psk } : { mode: "trust" }
+  let storeLost: ((reason: string) => void) | undefined
+  const lost = new Promise<string>(resolve => (storeLost = resolve))
   const peer = await NodePeer.open({
     dir,
     wants,
     relay: options.relay ?? false,
     auth,
-    ...(options.store ? { store: options.store } : {}),
+    ...(options.store
+      ? {
+          store: options.store,
+          onStandby: () => process.stderr.write("cairn: another process is serving this store; waiting to take over from it\n"),
+          onStoreLost: (reason: string) => storeLost?.(reason),
+        }
+      : {}),
     ...(options.name ? { name: options.name } : {}),
     log: message => process.stderr.write(`cairn: ${message}\n`),
   })
@@ -115,15 +123,19 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
     folder.start()
     process.stdout.write(`syncing through folder ${folder.dir}\n`)
   }
-  await new Promise<void>(resolve => {
-    process.once("SIGINT", resolve)
-    process.once("SIGTERM", resolve)
-  })
+  const lostReason = await Promise.race([
+    lost,
+    new Promise<undefined>(resolve => {
+      process.once("SIGINT", () => resolve(undefined))
+      process.once("SIGTERM", () => resolve(undefined))
+    }),
+  ])
   // The dashboard's open event streams would keep the HTTP server alive: close them first.
   dashboard.close()
   await peer.close()
   http.closeAllConnections()
   await new Promise<void>(resolve => http.close(() => resolve()))
+  if (lostReason !== undefined) throw new Error(`lost the store (${lostReason}); stopped serving, since another process may take over`)
 }
 
 /**

@@ -1,43 +1,104 @@
 /**
  * `cairn serve --relay --store postgres://…`: relay processes (separate OS
  * processes, each with a directory of its own for its lock and socket) over
- * one PostgreSQL store share one identity and one set of documents.
+ * one PostgreSQL store. One serves, the others wait as standbys with the same
+ * identity and take over when it dies.
  */
+import { spawn, type ChildProcess } from "node:child_process"
+import { createInterface } from "node:readline"
 import { afterAll, describe, expect, it } from "vitest"
+import { NodePeer, PgStore } from "@cairn/node"
 import { freshSchema, POSTGRES_URL } from "../../node/test/helpers/postgres.js"
-import { Dirs, cairn, json, startServe } from "./helpers.js"
+import { BIN, Dirs, cairn, json, until } from "./helpers.js"
 
 const dirs = new Dirs()
 afterAll(() => dirs.cleanup())
 
+/** `cairn serve --relay --open --store URL` in a process of its own; `listening` resolves with its URL once it serves. */
+function relayProcess(dir: string, store: string): { child: ChildProcess; stderr: () => string; listening: Promise<string> } {
+  const child = spawn(process.execPath, [BIN, "--data", dir, "serve", "--relay", "--open", "--store", store, "--port", "0"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  })
+  let stderr = ""
+  child.stderr!.on("data", text => (stderr += text))
+  const listening = new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once("line", line => resolve(line.replace(/^listening on /, "")))
+    child.once("exit", code => reject(new Error(`serve exited with ${code}: ${stderr}`)))
+  })
+  listening.catch(() => {})
+  return { child, stderr: () => stderr, listening }
+}
+
+async function stop(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise(resolve => child.once("exit", resolve))
+  child.kill(signal)
+  await exited
+}
+
 describe.skipIf(!POSTGRES_URL)("cairn serve --store (PostgreSQL)", () => {
-  it("processes on one store are one relay: one identity, and a process started later serves what another stored", async () => {
+  it("a second process is a standby with the same identity; killed with SIGKILL mid-sync, the first hands over and the client loses nothing", async () => {
     const store = freshSchema()
-    const relayDirs = [await dirs.make(), await dirs.make(), await dirs.make()]
-    const relay = (i: number) => startServe(["--data", relayDirs[i]!], ["--relay", "--open", "--store", store.url])
-    const [first, second] = await Promise.all([relay(0), relay(1)])
+    const [dir1, dir2] = [await dirs.make(), await dirs.make()]
+    const first = relayProcess(dir1, store.url)
+    const second = relayProcess(dir2, store.url)
+    const client = await NodePeer.open({ dir: await dirs.make(), localSocket: false })
+    const db = await PgStore.open(store.url, { maxConnections: 1 })
     try {
-      // Started at the same moment, they still agree on one identity (the first insert wins, both read it).
-      const identities = await Promise.all([0, 1].map(i => json(["--data", relayDirs[i]!, "whoami"])))
-      expect(identities[1]).toEqual(identities[0])
+      // Whichever started first serves; the other says it waits.
+      const url1 = await Promise.race([first.listening, second.listening])
+      const [active, standby] = (await Promise.race([first.listening.then(() => true), new Promise(r => setTimeout(r, 50, false))]))
+        ? [first, second]
+        : [second, first]
+      await until(async () => standby.stderr().includes("waiting to take over"))
+      const identity = await json(["--data", active === first ? dir1 : dir2, "whoami"])
 
-      const client = ["--data", await dirs.make()]
-      const created = await json([...client, "create", "task", '{"title": "through relay 1"}'])
-      expect(await json([...client, "sync", first.url])).toMatchObject({ sent: 1, documents: 1 })
-      await first.stop()
+      const N = 400
+      const ids = new Set<string>()
+      await client.db.transaction(tx => {
+        for (let i = 0; i < N; i++) ids.add(tx.create("task", { title: `task ${i}` }))
+      })
+      client.connect(url1)
+      // Killed once some documents reached PostgreSQL through it, and (checked below) before all had.
+      const stored = async () =>
+        Number((await db.query(`SELECT count(DISTINCT head) AS n FROM "${store.schema}".chunks WHERE head NOT LIKE 'cairn-%'`)).rows[0]?.n)
+      await until(async () => (await stored()) > 0, 30_000)
+      await stop(active.child, "SIGKILL")
+      const atKill = await stored()
+      expect(atKill, "the kill came after the whole sync: nothing was in flight").toBeLessThan(N)
 
-      // Relay 1's process is gone; a new process reads the document from PostgreSQL, not from relay 1's directory.
-      const third = await relay(2)
-      try {
-        expect(await json(["--data", relayDirs[2]!, "whoami"])).toEqual(identities[0])
-        const other = ["--data", await dirs.make()]
-        expect(await json([...other, "sync", third.url])).toMatchObject({ received: 1, documents: 1 })
-        expect((await json([...other, "get", created.id])).data.title).toBe("through relay 1")
-      } finally {
-        await third.stop()
-      }
+      const url2 = await standby.listening
+      expect(await json(["--data", standby === first ? dir1 : dir2, "whoami"])).toEqual(identity)
+      client.connect(url2)
+      await client.whenSynced(60_000)
+
+      // A fresh client of the relay now gets every document A wrote, from PostgreSQL through the second process.
+      const reader = ["--data", await dirs.make()]
+      expect(await json([...reader, "sync", url2])).toMatchObject({ documents: N })
+      const listed = new Set((await json([...reader, "ls", "--type", "task"])).map((d: { id: string }) => d.id))
+      expect([...ids].filter(id => !listed.has(id))).toEqual([])
     } finally {
-      await Promise.all([first.stop(), second.stop()])
+      await client.close()
+      await db.close()
+      await Promise.all([stop(first.child), stop(second.child)])
+      await store.drop()
+    }
+  })
+
+  it("stops serving, exit code 1, the moment its hold on the store breaks (another process may be writing)", async () => {
+    const store = freshSchema()
+    const relay = relayProcess(await dirs.make(), store.url)
+    const db = await PgStore.open(store.url, { maxConnections: 1 })
+    try {
+      await relay.listening
+      const exited = new Promise<number | null>(resolve => relay.child.once("exit", resolve))
+      // The writer's lock lives with its session: end that session as a server restart or a network cut would.
+      await db.query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()")
+      expect(await exited).toBe(1)
+      expect(relay.stderr()).toMatch(/cairn: lost the store \(.*\); stopped serving, since another process may take over/)
+    } finally {
+      await stop(relay.child)
+      await db.close()
       await store.drop()
     }
   })

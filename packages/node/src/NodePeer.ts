@@ -78,13 +78,22 @@ export interface NodePeerOptions {
    * and local socket. Several processes (each with a directory of its own) given one store share one identity.
    */
   store?: string
+  /** With `store`: told (once) that another process holds the store, and that this one waits to take over. */
+  onStandby?: () => void
+  /**
+   * With `store`: this process lost its hold on the store (its connection broke), so another may be writing;
+   * the peer has closed itself. Default: a process warning.
+   */
+  onStoreLost?: (reason: string) => void
 }
 
 export class NodePeer {
-  #closed = false
+  #closing: Promise<void> | undefined
   /** Resolves once damage found on open is dealt with for good (see handleStorageDamage); close waits for it. */
   #damageSettled: { stop(): Promise<void> } | undefined
   #local: LocalServer | undefined
+  /** This process's hold on a shared store (released last, once everything is written). */
+  #writer: { release(): Promise<void> } | undefined
   #discovery: { discovery: Discovery; stop: () => void } | undefined
   readonly #folders = new Set<FolderSync>()
 
@@ -103,10 +112,21 @@ export class NodePeer {
     const directory = await DataDirectory.open(options.dir)
     await directory.lock()
     let storage: PeerStorage | undefined
+    let writer: { release(): Promise<void> } | undefined
+    let opened: NodePeer | undefined
     try {
       const shared = options.store ? new PgState(await PgStore.open(options.store)) : undefined
       // From here on the store's connections are closed with the storage (on failure too).
       if (shared) storage = new PgStorage(shared.store)
+      // Only one process writes a store at a time, the others wait as standbys (see PgStore.holdWriterLock).
+      writer = await shared?.store.holdWriterLock(
+        () => options.onStandby?.(),
+        reason => {
+          const lost = options.onStoreLost ?? ((why: string) => process.emitWarning(`cairn: lost the store: ${why}; closing`))
+          lost(reason)
+          void opened?.close().catch(() => {})
+        },
+      )
       const state = shared ?? directory
       const machine = await state.machine(options.name)
       if (options.types?.length) await state.saveTypes(options.types)
@@ -140,11 +160,13 @@ export class NodePeer {
         ...(options.limits?.connectionsPerMachine !== undefined ? { connectionsPerMachine: options.limits.connectionsPerMachine } : {}),
       })
       const network = new PeerNetwork(peer, admission, options.limits)
-      const opened = new NodePeer(directory, peer, network, trust, storage, repoStorage)
+      opened = new NodePeer(directory, peer, network, trust, storage, repoStorage)
+      opened.#writer = writer
       opened.#damageSettled = damageSettled
       if (options.localSocket !== false) await opened.#serveLocal(logger.child("local"))
       return opened
     } catch (error) {
+      await writer?.release()
       await storage?.close().catch(() => {})
       await directory.unlock()
       throw error
@@ -277,9 +299,13 @@ export class NodePeer {
   }
 
   /** Flush everything to disk, disconnect, and release the directory (also when a flush fails: the error is rethrown). */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
+  close(): Promise<void> {
+    // A second caller (the app, after a lost store closed the peer) waits for the same close.
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
     try {
       await this.#local?.close()
       this.#discovery?.stop()
@@ -294,6 +320,7 @@ export class NodePeer {
       } finally {
         this.repoStorage.retire()
         await this.storage.close()
+        await this.#writer?.release()
         await this.directory.unlock()
       }
     }

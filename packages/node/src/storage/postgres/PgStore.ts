@@ -97,6 +97,49 @@ export class PgStore {
     return client
   }
 
+  /**
+   * Become the store's one writing process: wait (`onWaiting` is told once)
+   * until no other process holds the store, then hold it until `release` or
+   * this process's end. PostgreSQL keeps the lock with the session, so a
+   * process killed with SIGKILL releases it the moment its connection drops
+   * and a waiting process takes over. `onLost`: the lock's connection broke
+   * (a server restart, a network cut) and another process may now write; the
+   * holder must stop writing at once.
+   *
+   * Why one writer: each process keeps the catalog and its change sequence
+   * in memory and numbers its catalog's log records itself, so two writing
+   * processes would overwrite each other's records (see README, "A relay on
+   * PostgreSQL"); until the store assigns the sequence, a second process is
+   * a standby.
+   */
+  async holdWriterLock(onWaiting: () => void, onLost: (reason: string) => void): Promise<{ release(): Promise<void> }> {
+    const client = await this.dedicatedClient()
+    const key = `cairn writer ${this.schema}`
+    let released = false
+    const lost = (reason: string) => {
+      if (!released) onLost(reason)
+      released = true
+    }
+    try {
+      const { rows } = await client.query<{ held: boolean }>("SELECT pg_try_advisory_lock(hashtext($1)) AS held", [key])
+      if (!rows[0]?.held) {
+        onWaiting()
+        await client.query("SELECT pg_advisory_lock(hashtext($1))", [key])
+      }
+    } catch (error) {
+      await client.end().catch(() => {})
+      throw this.explain(error)
+    }
+    client.on("error", error => lost(this.explain(error).message))
+    client.on("end", () => lost(`the connection to PostgreSQL at ${this.where} closed`))
+    return {
+      release: async () => {
+        released = true
+        await client.end().catch(() => {})
+      },
+    }
+  }
+
   /** Turn what pg throws into a PgStoreError that says what is wrong, when it is something a user can fix. */
   explain(error: unknown): Error {
     if (error instanceof CairnError) return error
