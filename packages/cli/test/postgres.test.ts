@@ -14,11 +14,14 @@ import { BIN, Dirs, cairn, json, until } from "./helpers.js"
 const dirs = new Dirs()
 afterAll(() => dirs.cleanup())
 
-/** `cairn serve --relay --open --store URL` in a process of its own; `listening` resolves with its URL once it serves. */
-function relayProcess(dir: string, store: string): { child: ChildProcess; stderr: () => string; listening: Promise<string> } {
-  const child = spawn(process.execPath, [BIN, "--data", dir, "serve", "--relay", "--open", "--store", store, "--port", "0"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  })
+/** `cairn serve --relay --store URL` (`--open` unless `trust`) in a process of its own; `listening` resolves with its URL once it serves. */
+function relayProcess(
+  dir: string,
+  store: string,
+  auth: "open" | "trust" = "open",
+): { child: ChildProcess; stderr: () => string; listening: Promise<string> } {
+  const args = ["--data", dir, "serve", "--relay", ...(auth === "open" ? ["--open"] : []), "--store", store, "--port", "0"]
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] })
   let stderr = ""
   child.stderr!.on("data", text => (stderr += text))
   const listening = new Promise<string>((resolve, reject) => {
@@ -80,6 +83,51 @@ describe.skipIf(!POSTGRES_URL)("cairn serve --store (PostgreSQL)", () => {
     } finally {
       await client.close()
       await db.close()
+      await Promise.all([stop(first.child), stop(second.child)])
+      await store.drop()
+    }
+  })
+
+  it("grants and type filtering come from the store: a trust given through one process holds through the one that takes over", async () => {
+    const store = freshSchema()
+    const [dir1, dir2] = [await dirs.make(), await dirs.make()]
+    const first = relayProcess(dir1, store.url, "trust")
+    const url1 = await first.listening
+    const second = relayProcess(dir2, store.url, "trust")
+    try {
+      const relayKey = (await json(["--data", dir1, "whoami"])).publicKey
+      const machine = async (read: string, write: string) => {
+        const data = ["--data", await dirs.make()]
+        const { publicKey } = await json([...data, "whoami"])
+        await json([...data, "trust", relayKey, "--read", "*", "--write", "*"])
+        // Given through relay 1's socket, so kept in PostgreSQL.
+        await json(["--data", dir1, "trust", publicKey, "--read", read, "--write", write])
+        return data
+      }
+      const writer = await machine("*", "task")
+      const reader = await machine("note", "note")
+      await cairn([...writer, "create", "task", '{"title": "t"}'])
+      await cairn([...writer, "create", "note", '{"body": "n"}'])
+      // Its note is not taken: it may write tasks only.
+      expect(await json([...writer, "sync", url1])).toMatchObject({ sent: 1 })
+
+      await stop(first.child, "SIGKILL")
+      const url2 = await second.listening
+      // The relay's trust list, identity and grants are the store's: relay 2 still takes no note from the writer.
+      expect(await json([...writer, "sync", url2])).toMatchObject({ sent: 0, received: 0 })
+      // A machine given read "note" only is served notes only, which the writer could not store: nothing.
+      expect(await json([...reader, "sync", url2])).toMatchObject({ received: 0, documents: 0 })
+      await cairn([...reader, "create", "note", '{"body": "from the reader"}'])
+      expect(await json([...reader, "sync", url2])).toMatchObject({ sent: 1 })
+      // The writer reads everything: the task it wrote and the reader's note.
+      expect(await json([...writer, "sync", url2])).toMatchObject({ received: 1 })
+      // A machine the relay never trusted is refused by the process that took over.
+      const stranger = ["--data", await dirs.make()]
+      await json([...stranger, "trust", relayKey, "--read", "*", "--write", "*"])
+      const refused = await cairn([...stranger, "sync", url2])
+      expect(refused.code).not.toBe(0)
+      expect(refused.stderr).toMatch(/not trusted|refused/)
+    } finally {
       await Promise.all([stop(first.child), stop(second.child)])
       await store.drop()
     }
