@@ -132,9 +132,15 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
   ])
   // The dashboard's open event streams would keep the HTTP server alive: close them first.
   dashboard.close()
-  await peer.close()
-  http.closeAllConnections()
-  await new Promise<void>(resolve => http.close(() => resolve()))
+  try {
+    // A peer that lost its store cannot write what it still had (the store refuses it): that is what it says below.
+    await peer.close().catch(error => {
+      if (lostReason === undefined) throw error
+    })
+  } finally {
+    http.closeAllConnections()
+    await new Promise<void>(resolve => http.close(() => resolve()))
+  }
   if (lostReason !== undefined) throw new Error(`lost the store (${lostReason}); stopped serving, since another process may take over`)
 }
 

@@ -23,7 +23,7 @@ import { openStorage, type PeerStorage } from "./storage/openStorage.js"
 import { storageForRepo, type RepoStorage } from "./storage/storageForRepo.js"
 import { PgState } from "./storage/postgres/PgState.js"
 import { PgStorage } from "./storage/postgres/PgStorage.js"
-import { PgStore } from "./storage/postgres/PgStore.js"
+import { PgStore, type WriterLock } from "./storage/postgres/PgStore.js"
 import {
   PeerNetwork,
   type AuthMode,
@@ -112,12 +112,13 @@ export class NodePeer {
     const directory = await DataDirectory.open(options.dir)
     await directory.lock()
     let storage: PeerStorage | undefined
-    let writer: { release(): Promise<void> } | undefined
+    let writer: WriterLock | undefined
     let opened: NodePeer | undefined
     try {
       const shared = options.store ? new PgState(await PgStore.open(options.store)) : undefined
       // From here on the store's connections are closed with the storage (on failure too).
-      if (shared) storage = new PgStorage(shared.store)
+      const sharedStorage = shared && new PgStorage(shared.store)
+      storage = sharedStorage
       // Only one process writes a store at a time, the others wait as standbys (see PgStore.holdWriterLock).
       writer = await shared?.store.holdWriterLock(
         () => options.onStandby?.(),
@@ -127,6 +128,7 @@ export class NodePeer {
           void opened?.close().catch(() => {})
         },
       )
+      if (writer) sharedStorage?.fence(writer.pid)
       const state = shared ?? directory
       const machine = await state.machine(options.name)
       if (options.types?.length) await state.saveTypes(options.types)

@@ -80,6 +80,41 @@ describe.skipIf(!POSTGRES_URL)("PgStore on a real server", () => {
     }
   })
 
+  it("a storage fenced by a writer lock refuses every write once that lock's session is gone, and a standby gets the lock", async () => {
+    const { url, drop } = freshSchema()
+    const [writerStore, standbyStore] = [await PgStore.open(url), await PgStore.open(url)]
+    const storage = new PgStorage(writerStore)
+    let lost = ""
+    const lock = await writerStore.holdWriterLock(
+      () => {},
+      reason => (lost = reason),
+    )
+    storage.fence(lock.pid)
+    let waited = false
+    const standby = standbyStore.holdWriterLock(
+      () => (waited = true),
+      () => {},
+    )
+    try {
+      await storage.save(["doc", "snapshot", "a"], new Uint8Array([1]))
+      await expect.poll(() => waited).toBe(true)
+      await writerStore.query("SELECT pg_terminate_backend($1)", [lock.pid])
+      await (await standby).release()
+      for (const write of [
+        () => storage.save(["doc", "snapshot", "b"], new Uint8Array([2])),
+        () => storage.remove(["doc", "snapshot", "a"]),
+        () => storage.removeRange(["doc"]),
+      ])
+        await expect(write()).rejects.toThrow(/no longer holds the store at .*: write refused/)
+      expect((await storage.loadRange(["doc"])).map(chunk => chunk.key)).toEqual([["doc", "snapshot", "a"]])
+      await expect.poll(() => lost).toMatch(/PostgreSQL/)
+    } finally {
+      await storage.close()
+      await standbyStore.close()
+      await drop()
+    }
+  })
+
   it("creates its schema once when several processes open it at the same moment", async () => {
     const { url, drop } = freshSchema()
     const stores = await Promise.all(Array.from({ length: 4 }, () => PgStore.open(url, { maxConnections: 1 })))

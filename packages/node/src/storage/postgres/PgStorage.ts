@@ -20,7 +20,7 @@ import type { Chunk, StorageKey } from "@automerge/automerge-repo"
 import type { BatchChunk } from "@cairn/core"
 import type { PeerStorage, StorageDamage } from "../openStorage.js"
 import type { DamagedRecord } from "../LogStorageAdapter.js"
-import type { PgStore } from "./PgStore.js"
+import { PgStoreError, type PgStore } from "./PgStore.js"
 
 export class PgStorage implements PeerStorage {
   /**
@@ -32,6 +32,7 @@ export class PgStorage implements PeerStorage {
   readonly damaged: readonly DamagedRecord[] = []
   readonly damage: StorageDamage = { catalog: false, documents: [], unknownDocuments: false }
   #writes: Promise<unknown> = Promise.resolve()
+  #writerPid: number | undefined
   readonly #chunks: string
 
   constructor(readonly store: PgStore) {
@@ -56,13 +57,11 @@ export class PgStorage implements PeerStorage {
   }
 
   remove(key: StorageKey): Promise<void> {
-    return this.#write(() => this.store.query(`DELETE FROM ${this.#chunks} WHERE key = $1`, [checkKey(key)]))
+    return this.#write(`DELETE FROM ${this.#chunks} WHERE key = $1`, () => [checkKey(key)])
   }
 
   removeRange(prefix: StorageKey): Promise<void> {
-    return this.#write(() =>
-      this.store.query(`DELETE FROM ${this.#chunks} ${whereUnder(prefix)}`, prefix.length > 0 ? [prefix[0], checkKey(prefix)] : []),
-    )
+    return this.#write(`DELETE FROM ${this.#chunks} ${whereUnder(prefix)}`, () => (prefix.length > 0 ? [prefix[0], checkKey(prefix)] : []))
   }
 
   saveBatch(chunks: readonly BatchChunk[]): Promise<void> {
@@ -83,20 +82,41 @@ export class PgStorage implements PeerStorage {
     // Copied now: the caller may change its array once the call returns.
     const values = [...last.values()].map(chunk => Buffer.from(chunk.data))
     // One statement is one transaction: every chunk lands or none does.
-    return this.#write(() =>
-      this.store.query(
-        `INSERT INTO ${this.#chunks} (key, data)
-         SELECT ARRAY(SELECT jsonb_array_elements_text(k::jsonb)), d FROM unnest($1::text[], $2::bytea[]) AS t(k, d)
-         ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data`,
-        [keys, values],
-      ),
+    return this.#write(
+      `INSERT INTO ${this.#chunks} (key, data)
+       SELECT ARRAY(SELECT jsonb_array_elements_text(k::jsonb)), d FROM unnest($1::text[], $2::bytea[]) AS t(k, d)
+       ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data`,
+      () => [keys, values],
     )
   }
 
-  #write(run: () => Promise<unknown>): Promise<void> {
+  /**
+   * Write only while `writerPid` (the session of PgStore.holdWriterLock)
+   * holds the store: each write then checks, in its own transaction, that
+   * the lock's session still has it. A process whose lock connection broke
+   * is told at once, but writes already queued would otherwise still land
+   * after a standby took over and read the catalog, and could overwrite the
+   * records it writes next.
+   */
+  fence(writerPid: number): void {
+    this.#writerPid = writerPid
+  }
+
+  #write(text: string, values: () => unknown[]): Promise<void> {
+    const run = async () => {
+      const params = values()
+      const writerPid = this.#writerPid
+      if (writerPid === undefined) return void (await this.store.query(text, params))
+      await this.store.transaction(async client => {
+        const held = await client.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1", [writerPid])
+        if (held.rowCount === 0)
+          throw new PgStoreError(`this process no longer holds the store at ${this.store.where} (another may be writing): write refused`)
+        await client.query(text, params)
+      })
+    }
     const done = this.#writes.then(run)
     this.#writes = done.catch(() => {})
-    return done.then(() => {})
+    return done
   }
 
   /** Nothing to repair: see `checksummed`. */

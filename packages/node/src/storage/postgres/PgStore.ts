@@ -24,6 +24,13 @@ export interface PgStoreOptions {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
 
+/** A process's hold on a store (see PgStore.holdWriterLock). */
+export interface WriterLock {
+  /** The server process of the session holding the lock (what PgStorage.fence checks for). */
+  readonly pid: number
+  release(): Promise<void>
+}
+
 export class PgStore {
   private constructor(
     readonly pool: pg.Pool,
@@ -112,7 +119,7 @@ export class PgStore {
    * PostgreSQL"); until the store assigns the sequence, a second process is
    * a standby.
    */
-  async holdWriterLock(onWaiting: () => void, onLost: (reason: string) => void): Promise<{ release(): Promise<void> }> {
+  async holdWriterLock(onWaiting: () => void, onLost: (reason: string) => void): Promise<WriterLock> {
     const client = await this.dedicatedClient()
     const key = `cairn writer ${this.schema}`
     let released = false
@@ -132,7 +139,9 @@ export class PgStore {
     }
     client.on("error", error => lost(this.explain(error).message))
     client.on("end", () => lost(`the connection to PostgreSQL at ${this.where} closed`))
+    const pid = (client as unknown as { processID: number }).processID
     return {
+      pid,
       release: async () => {
         released = true
         await client.end().catch(() => {})
