@@ -18,7 +18,7 @@ export class PgStoreError extends CairnError {}
 export interface PgStoreOptions {
   /** The schema Cairn's tables live in (default `cairn`); several stores may share a database in separate schemas. */
   schema?: string
-  /** Connections this process keeps at most (default 10); LISTEN holds one more of its own. */
+  /** Connections this process keeps at most (default 10); a writer lock (holdWriterLock) holds one more of its own. */
   maxConnections?: number
 }
 
@@ -93,7 +93,7 @@ export class PgStore {
     }
   }
 
-  /** A connection of its own, outside the pool (LISTEN needs one that stays open). */
+  /** A connection of its own, outside the pool: a session lock lives exactly as long as it. */
   async dedicatedClient(): Promise<pg.Client> {
     const client = new pg.Client(this.config)
     try {
