@@ -324,8 +324,12 @@ export function program(): Command {
       .option("--discover", "find peers on the local network (mDNS) and connect to the trusted ones; advertised unless on loopback")
       .addOption(new Option("--discover-interval <ms>", "how often discovery asks who is there").hideHelp())
       .option("--folder <dir>", "also keep syncing through this shared folder (Dropbox, Syncthing, a NAS share)")
+      .option(
+        "--store <url>",
+        "keep documents, catalog, identity and trust list in PostgreSQL (postgres://USER@HOST:PORT/DB[?schema=NAME]); processes given one store form one relay",
+      )
       .action((options: ServeOptions) => serve(dataDir(global()), options)),
-    "  cairn serve --port 3030\n  cairn serve --open --port 0\n  cairn serve --port 3030 --tcp 3031",
+    "  cairn serve --port 3030\n  cairn serve --open --port 0\n  cairn serve --port 3030 --tcp 3031\n  cairn --dir relay1 serve --relay --store postgres://cairn@127.0.0.1:5432/cairn",
   )
   example(
     program

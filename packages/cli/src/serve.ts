@@ -31,6 +31,8 @@ export interface ServeOptions {
   /** How often discovery asks who is there, in ms. */
   discoverInterval?: string
   folder?: string
+  /** A PostgreSQL URL: the relay's store, shared by every process given it (see NodePeer's `store`). */
+  store?: string
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/
@@ -58,11 +60,20 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
     throw new UsageError((error as Error).message)
   }
   const auth: AuthMode = options.open ? { mode: "open" } : options.psk ? { mode: "psk", secret: options.psk } : { mode: "trust" }
+  let storeLost: ((reason: string) => void) | undefined
+  const lost = new Promise<string>(resolve => (storeLost = resolve))
   const peer = await NodePeer.open({
     dir,
     wants,
     relay: options.relay ?? false,
     auth,
+    ...(options.store
+      ? {
+          store: options.store,
+          onStandby: () => process.stderr.write("cairn: another process is serving this store; waiting to take over from it\n"),
+          onStoreLost: (reason: string) => storeLost?.(reason),
+        }
+      : {}),
     ...(options.name ? { name: options.name } : {}),
     log: message => process.stderr.write(`cairn: ${message}\n`),
   })
@@ -112,15 +123,25 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
     folder.start()
     process.stdout.write(`syncing through folder ${folder.dir}\n`)
   }
-  await new Promise<void>(resolve => {
-    process.once("SIGINT", resolve)
-    process.once("SIGTERM", resolve)
-  })
+  const lostReason = await Promise.race([
+    lost,
+    new Promise<undefined>(resolve => {
+      process.once("SIGINT", () => resolve(undefined))
+      process.once("SIGTERM", () => resolve(undefined))
+    }),
+  ])
   // The dashboard's open event streams would keep the HTTP server alive: close them first.
   dashboard.close()
-  await peer.close()
-  http.closeAllConnections()
-  await new Promise<void>(resolve => http.close(() => resolve()))
+  try {
+    // A peer that lost its store cannot write what it still had (the store refuses it): that is what it says below.
+    await peer.close().catch(error => {
+      if (lostReason === undefined) throw error
+    })
+  } finally {
+    http.closeAllConnections()
+    await new Promise<void>(resolve => http.close(() => resolve()))
+  }
+  if (lostReason !== undefined) throw new Error(`lost the store (${lostReason}); stopped serving, since another process may take over`)
 }
 
 /**

@@ -21,6 +21,9 @@ import {
 import { DataDirectory } from "./DataDirectory.js"
 import { openStorage, type PeerStorage } from "./storage/openStorage.js"
 import { storageForRepo, type RepoStorage } from "./storage/storageForRepo.js"
+import { PgState } from "./storage/postgres/PgState.js"
+import { PgStorage } from "./storage/postgres/PgStorage.js"
+import { PgStore, type WriterLock } from "./storage/postgres/PgStore.js"
 import {
   PeerNetwork,
   type AuthMode,
@@ -69,13 +72,28 @@ export interface NodePeerOptions {
    * directory for a moment only (one `cairn` command) need not.
    */
   localSocket?: boolean
+  /**
+   * A relay's PostgreSQL store (`postgres://USER@HOST:PORT/DB[?schema=NAME]`): documents, catalog, checkpoints,
+   * identity, trust list and types live there instead of the directory, which keeps only this process's lock
+   * and local socket. Several processes (each with a directory of its own) given one store share one identity.
+   */
+  store?: string
+  /** With `store`: told (once) that another process holds the store, and that this one waits to take over. */
+  onStandby?: () => void
+  /**
+   * With `store`: this process lost its hold on the store (its connection broke), so another may be writing;
+   * the peer has closed itself. Default: a process warning.
+   */
+  onStoreLost?: (reason: string) => void
 }
 
 export class NodePeer {
-  #closed = false
+  #closing: Promise<void> | undefined
   /** Resolves once damage found on open is dealt with for good (see handleStorageDamage); close waits for it. */
   #damageSettled: { stop(): Promise<void> } | undefined
   #local: LocalServer | undefined
+  /** This process's hold on a shared store (released last, once everything is written). */
+  #writer: { release(): Promise<void> } | undefined
   #discovery: { discovery: Discovery; stop: () => void } | undefined
   readonly #folders = new Set<FolderSync>()
 
@@ -94,13 +112,30 @@ export class NodePeer {
     const directory = await DataDirectory.open(options.dir)
     await directory.lock()
     let storage: PeerStorage | undefined
+    let writer: WriterLock | undefined
+    let opened: NodePeer | undefined
     try {
-      const machine = await directory.machine(options.name)
-      if (options.types?.length) await directory.saveTypes(options.types)
-      const types = await directory.types()
+      const shared = options.store ? new PgState(await PgStore.open(options.store)) : undefined
+      // From here on the store's connections are closed with the storage (on failure too).
+      const sharedStorage = shared && new PgStorage(shared.store)
+      storage = sharedStorage
+      // Only one process writes a store at a time, the others wait as standbys (see PgStore.holdWriterLock).
+      writer = await shared?.store.holdWriterLock(
+        () => options.onStandby?.(),
+        reason => {
+          const lost = options.onStoreLost ?? ((why: string) => process.emitWarning(`cairn: lost the store: ${why}; closing`))
+          lost(reason)
+          void opened?.close().catch(() => {})
+        },
+      )
+      if (writer) sharedStorage?.fence(writer.pid)
+      const state = shared ?? directory
+      const machine = await state.machine(options.name)
+      if (options.types?.length) await state.saveTypes(options.types)
+      const types = await state.types()
       const logger = options.log ? Logger.from(options.log) : Logger.warningsTo(message => process.emitWarning(message))
       const storageLog = logger.child("storage")
-      storage = await openStorage(directory.storePath, {
+      storage ??= await openStorage(directory.storePath, {
         onDamage: damage =>
           storageLog.warn(
             `storage: skipped a damaged record (${damage.reason}, ${damage.length} bytes at ${damage.offset}${damage.key ? `, key ${damage.key.join("/")}` : ""})`,
@@ -119,7 +154,7 @@ export class NodePeer {
         ...(options.presence ? { presence: options.presence } : {}),
       })
       const damageSettled = await handleStorageDamage(peer, storage, storageLog)
-      const trust = await TrustList.open(directory.path)
+      const trust = await TrustList.open(directory.path, shared?.trustStore())
       const admission = new Admission({
         machine,
         auth: options.auth ?? { mode: "open" },
@@ -127,11 +162,13 @@ export class NodePeer {
         ...(options.limits?.connectionsPerMachine !== undefined ? { connectionsPerMachine: options.limits.connectionsPerMachine } : {}),
       })
       const network = new PeerNetwork(peer, admission, options.limits)
-      const opened = new NodePeer(directory, peer, network, trust, storage, repoStorage)
+      opened = new NodePeer(directory, peer, network, trust, storage, repoStorage)
+      opened.#writer = writer
       opened.#damageSettled = damageSettled
       if (options.localSocket !== false) await opened.#serveLocal(logger.child("local"))
       return opened
     } catch (error) {
+      await writer?.release()
       await storage?.close().catch(() => {})
       await directory.unlock()
       throw error
@@ -264,9 +301,13 @@ export class NodePeer {
   }
 
   /** Flush everything to disk, disconnect, and release the directory (also when a flush fails: the error is rethrown). */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
+  close(): Promise<void> {
+    // A second caller (the app, after a lost store closed the peer) waits for the same close.
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
     try {
       await this.#local?.close()
       this.#discovery?.stop()
@@ -281,6 +322,7 @@ export class NodePeer {
       } finally {
         this.repoStorage.retire()
         await this.storage.close()
+        await this.#writer?.release()
         await this.directory.unlock()
       }
     }

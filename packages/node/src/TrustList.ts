@@ -1,7 +1,8 @@
 /**
  * The machines this peer trusts, and what each may read and write:
- * `<dir>/trust.json`. Authentication proves a machine holds its key; this
- * list decides whether that machine is let in, and with which types.
+ * `<dir>/trust.json`, or a relay's PostgreSQL store (`TrustStore`).
+ * Authentication proves a machine holds its key; this list decides whether
+ * that machine is let in, and with which types.
  */
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
@@ -35,27 +36,52 @@ export function parseTypeSelection(text: string): TypeSelection {
   return types
 }
 
+/** Where a trust list is kept: a file in the data directory, or a relay's shared store. */
+export interface TrustStore {
+  /** The saved list (empty if none was saved); throws TrustError if it is damaged. */
+  load(): Promise<TrustedMachine[]>
+  /** Replace the saved list, whole or not at all. */
+  save(machines: TrustedMachine[]): Promise<void>
+}
+
+/** `<dir>/trust.json`, mode 0600. */
+function trustFile(dir: string): TrustStore {
+  const path = join(dir, "trust.json")
+  return {
+    async load() {
+      let text: string
+      try {
+        text = await readFile(path, "utf8")
+      } catch {
+        return []
+      }
+      try {
+        return JSON.parse(text).machines as TrustedMachine[]
+      } catch (error) {
+        throw new TrustError(`${path} is damaged: ${(error as Error).message}`)
+      }
+    },
+    save: machines => writeAtomic(path, JSON.stringify({ machines }, null, 2) + "\n", 0o600),
+  }
+}
+
 /** Admission (in @cairn/core) looks machines up here. */
 export class TrustList implements TrustLookup {
   #machines = new Map<string, TrustedMachine>()
   #saveTimer: ReturnType<typeof setTimeout> | undefined
 
-  private constructor(private readonly path: string) {}
+  private constructor(private readonly store: TrustStore) {}
 
-  static async open(dir: string): Promise<TrustList> {
-    const list = new TrustList(join(dir, "trust.json"))
-    let text: string | undefined
-    try {
-      text = await readFile(list.path, "utf8")
-    } catch {
-      return list
-    }
-    try {
-      for (const machine of JSON.parse(text).machines as TrustedMachine[]) list.#machines.set(machine.publicKey, machine)
-    } catch (error) {
-      throw new TrustError(`${list.path} is damaged: ${(error as Error).message}`)
-    }
+  /** The list in `<dir>/trust.json`, or in `store` when given. */
+  static async open(dir: string, store: TrustStore = trustFile(dir)): Promise<TrustList> {
+    const list = new TrustList(store)
+    await list.reload()
     return list
+  }
+
+  /** Read the saved list again (a relay process does when another process of the relay changed it). */
+  async reload(): Promise<void> {
+    this.#machines = new Map((await this.store.load()).map(machine => [machine.publicKey, machine]))
   }
 
   /** Trust a machine by its public key (hex), with read and write grants. Replaces an earlier entry. */
@@ -111,7 +137,7 @@ export class TrustList implements TrustLookup {
   }
 
   async save(): Promise<void> {
-    await writeAtomic(this.path, JSON.stringify({ machines: this.list() }, null, 2) + "\n", 0o600)
+    await this.store.save(this.list())
   }
 
   async close(): Promise<void> {

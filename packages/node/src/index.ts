@@ -11,7 +11,9 @@ export {
   type Transport,
   transportOfUrl,
 } from "./PeerNetwork.js"
-export { TrustList, TrustError, parseTypeSelection, type TrustedMachine } from "./TrustList.js"
+export { TrustList, TrustError, parseTypeSelection, type TrustedMachine, type TrustStore } from "./TrustList.js"
+export { PgStore, PgStoreError, type PgStoreOptions } from "./storage/postgres/PgStore.js"
+export { PgStorage } from "./storage/postgres/PgStorage.js"
 export { WebSocketServerTransport, type WebSocketServerTransportOptions, type ListenAddress } from "./network/WebSocketServerTransport.js"
 export { createNodeClientAdapter } from "./network/createNodeClientAdapter.js"
 export {

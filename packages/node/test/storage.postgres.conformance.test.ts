@@ -1,0 +1,10 @@
+import { describe } from "vitest"
+import { registerCases } from "../../core/test/conformance/vitest.js"
+import { storageConformance } from "../../core/test/conformance/storage.js"
+import { pgStore } from "./conformance/pgStore.js"
+import { POSTGRES_URL } from "./helpers/postgres.js"
+
+describe.skipIf(!POSTGRES_URL)("PostgreSQL", () => {
+  registerCases("storage conformance: PgStorage", storageConformance(pgStore()))
+  registerCases("storage conformance: PgStorage fenced by a writer lock", storageConformance(pgStore({ fenced: true })))
+})
