@@ -1,5 +1,6 @@
 import { TypeDefinitionError, ValidationError } from "../errors.js"
 import { fieldFromJSON, type FieldJSON, type Fields, type InferCreate, type InferFields } from "./fields.js"
+import { chainOps, checkLensStep, lensBackwardFields, type LensOp, type LensStep } from "./lenses.js"
 import { toStored } from "./values.js"
 
 /** A type name starts with a lowercase letter; then lowercase letters, digits, `.`, `_` or `-`; at most 64 characters. */
@@ -24,6 +25,8 @@ export interface TypeDefinitionJSON {
   name: string
   version: number
   fields: Record<string, FieldJSON>
+  /** How earlier versions read as this one (see schema/lenses.ts); absent when there are none. */
+  lenses?: LensStep[]
 }
 
 /**
@@ -39,13 +42,28 @@ export class TypeDefinition<F extends Fields = Fields> {
     readonly name: string,
     readonly version: number,
     readonly fields: F,
+    readonly lenses: readonly LensStep[] = [],
   ) {}
 
   /** The plain JSON form; `typeFromJSON` turns it back into a definition. */
   toJSON(): TypeDefinitionJSON {
     const fields: Record<string, FieldJSON> = {}
     for (const [key, field] of Object.entries(this.fields)) fields[key] = field.spec
-    return { name: this.name, version: this.version, fields }
+    const json: TypeDefinitionJSON = { name: this.name, version: this.version, fields }
+    if (this.lenses.length > 0) json.lenses = structuredClone([...this.lenses])
+    return json
+  }
+
+  /**
+   * The lens operations that read a document created at `version` as this
+   * version: none for this version, or for an older one no declared chain
+   * reaches (its changes were compatible: read as it is, with defaults).
+   * A newer version's documents read as they are too; reading them through
+   * the newer lens needs the newer definition.
+   */
+  lensFrom(version: number): LensOp[] {
+    if (version >= this.version) return []
+    return chainOps(this.lenses, version, this.version) ?? []
   }
 }
 
@@ -55,6 +73,24 @@ const dataFields = new WeakMap<TypeDefinition, FieldJSON>()
 export function dataFieldOf(definition: TypeDefinition<any>): FieldJSON {
   let field = dataFields.get(definition)
   if (!field) dataFields.set(definition, (field = { kind: "map", fields: definition.toJSON().fields }))
+  return field
+}
+
+const storedFields = new WeakMap<TypeDefinition, Map<number, FieldJSON>>()
+
+/**
+ * The data field of a document created at `version`, as this definition
+ * sees it: its own fields when no lens lies between, else the older shape
+ * derived back through the lens (what such a document is validated and
+ * written against). Made once per definition and version.
+ */
+export function storedDataFieldOf(definition: TypeDefinition<any>, version: number): FieldJSON {
+  const ops = definition.lensFrom(version)
+  if (ops.length === 0) return dataFieldOf(definition)
+  let byVersion = storedFields.get(definition)
+  if (!byVersion) storedFields.set(definition, (byVersion = new Map()))
+  let field = byVersion.get(version)
+  if (!field) byVersion.set(version, (field = { kind: "map", fields: lensBackwardFields(ops, definition.toJSON().fields) }))
   return field
 }
 
@@ -69,7 +105,10 @@ export type CreateDataOf<D> = D extends TypeDefinition<infer F> ? InferCreate<F>
  * @example
  * const Task = defineType("task", { version: 1, fields: { title: f.string(), done: f.boolean().default(false) } })
  */
-export function defineType<F extends Fields>(name: string, options: { version?: number; fields: F }): TypeDefinition<F> {
+export function defineType<F extends Fields>(
+  name: string,
+  options: { version?: number; fields: F; lenses?: readonly LensStep[] },
+): TypeDefinition<F> {
   assertTypeName(name)
   const version = options.version ?? 1
   if (!Number.isInteger(version) || version < 1) {
@@ -79,7 +118,12 @@ export function defineType<F extends Fields>(name: string, options: { version?: 
     assertFieldName(name, key)
     checkDefaults(name, field.spec, [key])
   }
-  return new TypeDefinition(name, version, options.fields)
+  const lenses = (options.lenses ?? []).map((step, i) => checkLensStep(step, `type ${name}: lenses[${i}]`))
+  for (const step of lenses) {
+    if (step.to > version)
+      throw new TypeDefinitionError(`type ${name}: a lens step goes to version ${step.to}, above the type's ${version}`)
+  }
+  return new TypeDefinition(name, version, options.fields, lenses)
 }
 
 /** Rebuild a definition from its JSON form; throws TypeDefinitionError naming what is wrong. */
@@ -100,7 +144,8 @@ export function typeFromJSON(json: unknown): TypeDefinition {
     if (error instanceof TypeDefinitionError) throw error
     throw new TypeDefinitionError(`type ${o.name}: ${(error as Error).message}`)
   }
-  return defineType(o.name, { version: (o.version ?? 1) as number, fields })
+  if (o.lenses !== undefined && !Array.isArray(o.lenses)) throw new TypeDefinitionError(`type ${o.name}: "lenses" must be a list`)
+  return defineType(o.name, { version: (o.version ?? 1) as number, fields, lenses: o.lenses as LensStep[] | undefined })
 }
 
 /** A default that does not fit its field would fail every create that leaves the field out: refuse it with the definition. */
