@@ -105,6 +105,50 @@ describe("a version 2 app on documents created at version 1", () => {
   })
 })
 
+describe("a version 1 app on documents created at version 2", () => {
+  async function v2Created() {
+    const old = await openDb({ types: [TaskV1] })
+    const next = await openDb({ types: [TaskV2] })
+    const created = await next.db.create(TaskV2, { name: "Ship it", estimate: "8", status: "closed", tag: ["a", "b"] })
+    await sendDocs(next.db, old.db, [created.id])
+    return { old: old.db, next: next.db, id: created.id }
+  }
+
+  it("quarantines them without the newer definition, and reads them in its own shape once it learns it", async () => {
+    const { old, id } = await v2Created()
+    expect(old.catalog.get(id)!.quarantined).toMatch(/title/)
+    expect(await old.learnNewer(typeFromJSON(JSON.parse(JSON.stringify(TaskV2.toJSON()))))).toBe(true)
+    expect(old.catalog.get(id)!.quarantined).toBeUndefined()
+    expect((await old.get(TaskV1, id)).data).toEqual({ title: "Ship it", estimate: 8, status: "done", tag: "a", priority: 1 })
+  })
+
+  it("writes back in the newer shape, keeping what its own shape cannot hold", async () => {
+    const { old, next, id } = await v2Created()
+    await old.learnNewer(TaskV2)
+    await old.change(TaskV1, id, draft => {
+      draft.title.splice(0, 4, "Test")
+      draft.estimate = 13
+      draft.status = "todo"
+      draft.tag = "z"
+    })
+    await sendDocs(old, next, [id])
+    // The list's other items stay: version 1 sees, and so replaces, only the first.
+    expect((await next.get(TaskV2, id)).data).toEqual({ name: "Test it", estimate: "13", status: "open", tag: ["z", "b"], priority: 1 })
+  })
+
+  it("keeps the first of two different definitions of one version, and says so", async () => {
+    const { old } = await v2Created()
+    await old.learnNewer(TaskV2)
+    const other = defineType("task", {
+      version: 2,
+      fields: { title: f.text() },
+      lenses: [{ from: 1, to: 2, ops: [{ op: "head", path: ["x"] }] }],
+    })
+    await expect(old.learnNewer(other)).rejects.toThrow(/two different definitions of task version 2/)
+    expect(await old.learnNewer(TaskV2)).toBe(false)
+  })
+})
+
 describe("lenses as data", () => {
   it("travel in the definition's JSON and come back the same", () => {
     const json = JSON.parse(JSON.stringify(TaskV2.toJSON()))

@@ -51,7 +51,7 @@ import { DeletedDocumentError, ValidationError, WrongTypeError } from "../errors
 import type { Fields, FieldsValue } from "../schema/fields.js"
 import { fromHex } from "../identity/actor.js"
 import type { MachineIdentity } from "../identity/Machine.js"
-import { assertTypeName, dataFieldOf, TypeDefinition } from "../schema/TypeDefinition.js"
+import { assertTypeName, dataFieldOf, definitionToUse, TypeDefinition } from "../schema/TypeDefinition.js"
 import { fromTaggedData, initialValue, isPlainObject, toPlain, toStored, withDefaults } from "../schema/values.js"
 import type { DocumentStore } from "./DocumentStore.js"
 import { validateData } from "./entries.js"
@@ -314,7 +314,7 @@ export class Transaction {
     }
     // A definition the caller passed validates its change even if it was never registered with the database.
     const given = ops.find(op => op.kind === "change" && op.definition)
-    const definition = (given?.kind === "change" ? given.definition : undefined) ?? this.context.definition(entry.type)
+    const definition = definitionToUse(given?.kind === "change" ? given.definition : undefined, this.context.definition(entry.type))
     for (const op of ops) {
       if (op.kind === "delete") doc.deletedAt = Date.now()
       else if (op.kind === "restore") doc.deletedAt = null

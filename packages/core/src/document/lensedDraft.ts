@@ -12,7 +12,7 @@ import type * as A from "@automerge/automerge"
 import { ValidationError } from "../errors.js"
 import { convertValue, isPrefix, type LensOp, lensPaths } from "../schema/lenses.js"
 import { storedDataFieldOf, type TypeDefinition } from "../schema/TypeDefinition.js"
-import { draftOfData } from "./draft.js"
+import { type DraftList, draftOfData } from "./draft.js"
 import type { Envelope } from "./envelope.js"
 
 type Reshape = Exclude<LensOp, { op: "rename" }>
@@ -128,6 +128,15 @@ function viewMap(draft: object, ops: readonly LensOp[], touched: string[][], pre
   const write = (key: string, value: unknown): void => {
     const { path, stored, reshapes, parent } = place(key)
     if (!parent) throw new ValidationError("no map to write into", stored.slice(0, -1))
+    const list =
+      reshapes.length === 1 && reshapes[0]!.op === "head" ? (parent[stored.at(-1)!] as DraftList<unknown> | undefined) : undefined
+    if (typeof list === "object" && list !== null && "push" in list) {
+      // A register the document stores as a list (a newer version's): it is the list's first item, and the others stay.
+      if (value === undefined) list.delete(0)
+      else if (list.length > 0) list.set(0, value)
+      else list.push(value)
+      return
+    }
     const back = backward(reshapes, value, path)
     if (back === undefined) delete parent[stored.at(-1)!]
     else parent[stored.at(-1)!] = back

@@ -1,6 +1,6 @@
 import { TypeDefinitionError, ValidationError } from "../errors.js"
 import { fieldFromJSON, type FieldJSON, type Fields, type InferCreate, type InferFields } from "./fields.js"
-import { chainOps, checkLensStep, lensBackwardFields, type LensOp, type LensStep } from "./lenses.js"
+import { chainOps, checkLensStep, invertOps, lensBackwardFields, type LensOp, type LensStep } from "./lenses.js"
 import { toStored } from "./values.js"
 
 /** A type name starts with a lowercase letter; then lowercase letters, digits, `.`, `_` or `-`; at most 64 characters. */
@@ -43,7 +43,15 @@ export class TypeDefinition<F extends Fields = Fields> {
     readonly version: number,
     readonly fields: F,
     readonly lenses: readonly LensStep[] = [],
-  ) {}
+    /** Newer versions of this type learnt from peers, whose lenses reach back to this version (see `withNewer`). */
+    readonly newer: readonly TypeDefinition[] = [],
+    /** The app's own definition this one was made from by `withNewer` (itself, for a definition made by `defineType`). */
+    origin?: TypeDefinition,
+  ) {
+    this.origin = origin ?? this
+  }
+
+  readonly origin: TypeDefinition
 
   /** The plain JSON form; `typeFromJSON` turns it back into a definition. */
   toJSON(): TypeDefinitionJSON {
@@ -62,9 +70,48 @@ export class TypeDefinition<F extends Fields = Fields> {
    * the newer lens needs the newer definition.
    */
   lensFrom(version: number): LensOp[] {
-    if (version >= this.version) return []
-    return chainOps(this.lenses, version, this.version) ?? []
+    if (version === this.version) return []
+    if (version < this.version) return chainOps(this.lenses, version, this.version) ?? []
+    const newer = this.newer.find(candidate => candidate.version === version)
+    return newer ? invertOps(chainOps(newer.lenses, this.version, version)!) : []
   }
+
+  /** The newer definition of this type known for documents created at `version`, if any. */
+  newerAt(version: number): TypeDefinition | undefined {
+    return this.newer.find(candidate => candidate.version === version)
+  }
+
+  /**
+   * This definition, also knowing a newer version of the type (from a peer
+   * that runs it), so documents created at that version read and write in
+   * this version's shape through the newer one's lens, backwards. Throws
+   * TypeDefinitionError unless `newer` is this type at a higher version
+   * with a lens chain reaching back to this one, or conflicts with a newer
+   * definition of the same version already known.
+   */
+  withNewer(newer: TypeDefinition): TypeDefinition<F> {
+    if (newer.name !== this.name || newer.version <= this.version)
+      throw new TypeDefinitionError(`${newer.name} version ${newer.version} is not a newer version of ${this.name} ${this.version}`)
+    if (!chainOps(newer.lenses, this.version, newer.version))
+      throw new TypeDefinitionError(`${newer.name} version ${newer.version} declares no lens chain back to version ${this.version}`)
+    const known = this.newerAt(newer.version)
+    if (known) {
+      if (JSON.stringify(known.toJSON()) === JSON.stringify(newer.toJSON())) return this
+      throw new TypeDefinitionError(`two different definitions of ${this.name} version ${newer.version}: the one known here is kept`)
+    }
+    return new TypeDefinition(this.name, this.version, this.fields, this.lenses, [...this.newer, newer], this.origin)
+  }
+}
+
+/**
+ * The definition to read and write with: the registered one when it is the
+ * app's `given` definition grown with newer versions learnt from peers
+ * (`withNewer`), else `given` (a definition the caller passes wins), else
+ * the registered one.
+ */
+export function definitionToUse(given: TypeDefinition | undefined, registered: TypeDefinition | undefined): TypeDefinition | undefined {
+  if (!given) return registered
+  return registered && registered !== given && registered.origin === given.origin ? registered : given
 }
 
 const dataFields = new WeakMap<TypeDefinition, FieldJSON>()
@@ -80,11 +127,13 @@ const storedFields = new WeakMap<TypeDefinition, Map<number, FieldJSON>>()
 
 /**
  * The data field of a document created at `version`, as this definition
- * sees it: its own fields when no lens lies between, else the older shape
- * derived back through the lens (what such a document is validated and
+ * sees it: its own fields when no lens lies between, a newer version's own
+ * when it is known, else the older shape derived back through the lens (what such a document is validated and
  * written against). Made once per definition and version.
  */
 export function storedDataFieldOf(definition: TypeDefinition<any>, version: number): FieldJSON {
+  const newer = version > definition.version ? definition.newerAt(version) : undefined
+  if (newer) return dataFieldOf(newer)
   const ops = definition.lensFrom(version)
   if (ops.length === 0) return dataFieldOf(definition)
   let byVersion = storedFields.get(definition)

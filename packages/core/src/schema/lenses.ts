@@ -110,6 +110,18 @@ export function chainOps(steps: readonly LensStep[], from: number, to: number): 
   return ops
 }
 
+/** The operations that read the newer shape as the older one: an older app's lens onto a newer version's documents. */
+export function invertOps(ops: readonly LensOp[]): LensOp[] {
+  return [...ops].reverse().map((op): LensOp => {
+    if (op.op === "rename") return { op: "rename", from: op.to, to: op.from }
+    if (op.op === "wrap") return { op: "head", path: op.path }
+    if (op.op === "head") return { op: "wrap", path: op.path }
+    const inverse: LensOp = { op: "convert", path: op.path, from: op.to, to: op.from }
+    if (op.map) inverse.map = op.map.map(([old, next]) => [next, old])
+    return inverse
+  })
+}
+
 /** Plain data of the older shape, read as the newer one (a new tree; `data` is not changed). */
 export function lensForward(ops: readonly LensOp[], data: Record<string, unknown>): Record<string, unknown> {
   const out = structuredClone(data)
