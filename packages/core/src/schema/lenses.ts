@@ -157,7 +157,12 @@ function applyOp(op: LensOp, data: Record<string, unknown>, direction: Direction
     else deletePath(data, op.path)
     return
   }
-  setPath(data, op.path, convertValue(op, value, direction, op.path))
+  try {
+    setPath(data, op.path, convertValue(op, value, direction, op.path))
+  } catch (error) {
+    // A value outside the conversion (written by a peer, not by a checked draft) reads as it is stored, never lost.
+    if (!(error instanceof ValidationError)) throw error
+  }
 }
 
 /** One register value through a conversion, either way (ValidationError when it has no form on the other side). */
