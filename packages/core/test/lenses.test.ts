@@ -9,7 +9,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { defineType, f, typeFromJSON, TypeDefinitionError, ValidationError } from "../src/index.js"
 import { type LensOp, lensBackward, lensForward } from "../src/schema/lenses.js"
-import { exchange, openDb, sendDocs } from "./helpers.js"
+import { exchange, openDb, sendDocs, waitFor } from "./helpers.js"
 
 const TaskV1 = defineType("task", {
   version: 1,
@@ -96,6 +96,15 @@ describe("a version 2 app on documents created at version 1", () => {
     await expect(next.change(TaskV2, id, draft => void (draft.estimate = "soon"))).rejects.toThrow(ValidationError)
     await expect(next.change(TaskV2, id, draft => void (draft.estimate = "soon"))).rejects.toThrow(/estimate/)
     expect((await next.get(TaskV2, id)).data.estimate).toBe("3")
+  })
+
+  it("shows them in its own shape in a live query too, filtered by its own field names", async () => {
+    const { next } = await v1AndV2()
+    const results: unknown[][] = []
+    const stop = next.liveQuery(TaskV2, { where: { status: "open" } }, docs => results.push(docs.map(doc => doc.data.name)))
+    await waitFor(() => results.length > 0)
+    stop()
+    expect(results.at(-1)).toEqual(["Write docs"])
   })
 
   it("creates at its own version: no lens between it and its own documents", async () => {

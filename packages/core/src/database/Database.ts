@@ -309,6 +309,7 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
       read: id => this.#store.read(id),
       watch: (name, changed) => this.#follow(event => event.type === name, changed),
       closed: () => this.#closed,
+      definition: () => this.#definitionFor(type, typeName(type)),
     }
     return startLiveQuery(source, typeName(type), options, listener as (docs: Doc[]) => void)
   }
