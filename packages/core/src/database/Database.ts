@@ -14,6 +14,8 @@ import { Emitter } from "../helpers/Emitter.js"
 import type { AppDatabase } from "./AppDatabase.js"
 import { newSessionActor } from "../identity/actor.js"
 import type { MachineIdentity } from "../identity/Machine.js"
+import { describedType, type PublishedDefinition } from "../schema/schemaDocuments.js"
+import { learnPublished, publishDefinitions, publishedDefinitions } from "./publishedSchemas.js"
 import { assertTypeName, type CreateDataOf, type DataOf, definitionToUse, TypeDefinition } from "../schema/TypeDefinition.js"
 import { DamagedDocumentError, type DamagedDocument } from "./DamagedDocuments.js"
 import { DocumentStore, type StoreEvents } from "./DocumentStore.js"
@@ -89,6 +91,21 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
       type => this.#definitions.get(type),
       () => this.#commit.commit([]),
     )
+    // A newer version's definition arriving as a document (through a relay, say) is learnt as one from a peer at connect is.
+    this.on("change", event => {
+      const described = describedType(event.type)
+      if (described && event.origin !== "local" && this.#definitions.has(described)) void learnPublished(this, described).catch(() => {})
+    })
+  }
+
+  /** Store this peer's definitions as schema documents, so peers without app code know them (see database/publishedSchemas.ts). */
+  publishDefinitions(): Promise<string[]> {
+    return publishDefinitions(this)
+  }
+
+  /** The definitions of `type` stored here as schema documents (published here or synced from peers), by version, conflicts named. */
+  publishedDefinitions(type: string): Promise<PublishedDefinition[]> {
+    return publishedDefinitions(this, type)
   }
 
   /** Open a database: load the catalog (rebuilding it from the documents if it is missing or damaged). Loads no document. */

@@ -159,6 +159,10 @@ export function defineType<F extends Fields>(
   options: { version?: number; fields: F; lenses?: readonly LensStep[] },
 ): TypeDefinition<F> {
   assertTypeName(name)
+  if (name.startsWith("cairn."))
+    throw new TypeDefinitionError(
+      `type name ${JSON.stringify(name)} is reserved: names starting with "cairn." are Cairn's own (definitions stored as data)`,
+    )
   const version = options.version ?? 1
   if (!Number.isInteger(version) || version < 1) {
     throw new TypeDefinitionError(`type ${name}: version must be a positive integer, got ${JSON.stringify(version)}`)
