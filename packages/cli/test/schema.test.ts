@@ -122,4 +122,23 @@ describe("cairn schema check", () => {
       "warning: phone defines task as version 3, this peer as version 1: needs a lens (title removed; name added)",
     )
   })
+
+  it("a relay with no app code knows version 2's fields from the published definition, and create applies its defaults", async () => {
+    const [desk, relay] = [await dirs.make(), await dirs.make()]
+    const v2 = {
+      ...task(2, { name: title, priority: { kind: "register", of: "number", default: 0 } }),
+      lenses: [{ from: 1, to: 2, ops: [{ op: "rename", from: ["title"], to: ["name"] }] }],
+    }
+    await writeFile(join(desk, "types.json"), JSON.stringify([v2]))
+    await json(["--data", desk, "init", "--name", "desk"])
+    await json(["--data", relay, "init", "--name", "relay"])
+    expect(await json(["--data", desk, "schema", "publish"])).toHaveLength(1)
+    const server = await startServe(["--data", relay])
+    stops.push(server.stop)
+    await json(["--data", desk, "sync", server.url])
+    const [listed] = await json(["--data", relay, "schema", "list"])
+    expect(listed).toMatchObject({ type: "task", version: 2, fields: v2.fields, lenses: v2.lenses })
+    const made = await json(["--data", relay, "create", "task", '{"name": "made on the relay"}'])
+    expect(made.data).toEqual({ name: "made on the relay", priority: 0 })
+  })
 })
