@@ -94,6 +94,7 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
     // A newer version's definition arriving as a document (through a relay, say) is learnt as one from a peer at connect is.
     this.on("change", event => {
       const described = describedType(event.type)
+      // A conflict is left for publishedDefinitions to report; what else can fail here is reading while the database closes.
       if (described && event.origin !== "local" && this.#definitions.has(described)) void learnPublished(this, described).catch(() => {})
     })
   }
