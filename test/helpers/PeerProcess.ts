@@ -23,7 +23,7 @@ export interface PeerProcessOptions {
    * Definitions instead of test/fixtures/types.mjs: "tour", the README tour's (test/fixtures/tourTypes.mjs);
    * "task-v1" or "task-v2", two versions of one task type (test/fixtures/evolvingTypes.mjs).
    */
-  types?: "tour" | "task-v1" | "task-v2" | "task-v3"
+  types?: "tour" | "task-v1" | "task-v2" | "task-v3" | "task-v2-lens"
   /** The machine's name. */
   name?: string
   /** Presence republished every N ms, and a machine silent for 3N dropped (default 10 s, 30 s). */

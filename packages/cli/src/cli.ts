@@ -414,6 +414,18 @@ export function program(): Command {
     "  cairn schema check task.v1.json task.v2.json\n  cairn schema check old.json new.json --json",
   )
   example(
+    schema
+      .command("list")
+      .argument("[type]", "only this type")
+      .description("the definitions stored here as documents (published here or synced): fields, versions, lenses, conflicts")
+      .action(action("schema-list")),
+    "  cairn schema list\n  cairn schema list task --json",
+  )
+  schema
+    .command("publish")
+    .description("store this peer's definitions (types.json) as documents, so peers without app code know them")
+    .action(action("schema-publish"))
+  example(
     program
       .command("peers")
       .description("trusted and connected machines, with when each was last seen")

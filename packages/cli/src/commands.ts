@@ -26,6 +26,7 @@ import { UsageError } from "./errors.js"
 import { EXPORT_MANIFEST, inside, readExportFile, type ManifestEntry } from "./exportFiles.js"
 import { folderLinks, syncThroughFolder } from "./folder.js"
 import { parsePath } from "./paths.js"
+import { latestPublished, schemaCommands } from "./schemaCommands.js"
 
 export interface Request {
   command: string
@@ -130,7 +131,8 @@ export const commands: Record<string, Command> = {
     if (text === undefined || text.trim() === "") throw new UsageError("no data: give JSON as an argument or on standard input")
     const data = parseJSON(text, "the document data")
     if (typeof data !== "object" || data === null || Array.isArray(data)) throw new UsageError("the document data must be a JSON object")
-    const definition = peer.db.definition(type)
+    // Without app code for the type, the newest definition synced here as a document gives its defaults and kinds.
+    const definition = peer.db.definition(type) ?? (await latestPublished(peer, type))
     if (definition) return peer.db.create(definition, untagForField(dataFieldOf(definition), data, []) as never, messageOf(options))
     return peer.db.create(type, data as Record<string, unknown>, messageOf(options))
   },
@@ -409,6 +411,7 @@ export const commands: Record<string, Command> = {
       peer.network.disconnect(url)
     }
   },
+  ...schemaCommands,
 }
 
 function selection(text: string) {

@@ -54,7 +54,7 @@ function humanReport(report: CompatibilityReport): string {
     lines.push(
       table(
         ["FIELD", "CHANGE", "VERDICT", "WHY"],
-        report.fields.map(c => [c.path, c.change, c.verdict, c.reason]),
+        report.fields.map(c => [c.path, c.change, c.lens ? "compatible (lens)" : c.verdict, c.reason]),
       ),
     )
   return lines.join("\n")

@@ -32,6 +32,27 @@ describe("cairn schema check", () => {
     ["a field with a default added", 0, task(2, { title, priority: { kind: "register", of: "number", default: 0 } })],
     ["a renamed field", 1, task(2, { name: title })],
     ["a kind changed", 1, task(2, { title: { kind: "text" } })],
+    [
+      "a rename with its lens declared",
+      0,
+      { ...task(2, { name: title }), lenses: [{ from: 1, to: 2, ops: [{ op: "rename", from: ["title"], to: ["name"] }] }] },
+    ],
+    [
+      "a kind change with its lens declared",
+      0,
+      {
+        ...task(2, { title: { kind: "register", of: "number" } }),
+        lenses: [{ from: 1, to: 2, ops: [{ op: "convert", path: ["title"], from: "string", to: "number" }] }],
+      },
+    ],
+    [
+      "a lens that does not cover the change (a rename declared, the field made a number too)",
+      1,
+      {
+        ...task(2, { name: { kind: "register", of: "number" } }),
+        lenses: [{ from: 1, to: 2, ops: [{ op: "rename", from: ["title"], to: ["name"] }] }],
+      },
+    ],
     ["a change that needs a lens without a new version", 2, task(1, { name: title })],
     ["another type", 2, { name: "note", version: 2, fields: { title } }],
   ])("%s: exit code %i", async (_, code, next) => {
@@ -56,6 +77,15 @@ describe("cairn schema check", () => {
     })
   })
 
+  it("marks a change its lens covers as compatible through the lens", async () => {
+    const lensed = { ...task(2, { name: title }), lenses: [{ from: 1, to: 2, ops: [{ op: "rename", from: ["title"], to: ["name"] }] }] }
+    const human = await check(task(1, { title }), lensed)
+    expect(human.stdout).toMatch(/^task: version 1 → 2: compatible$/m)
+    expect(human.stdout).toMatch(/^name\s+added\s+compatible \(lens\)\s+compatible with the declared lens/m)
+    const json = await check(task(1, { title }), lensed, true)
+    expect(JSON.parse(json.stdout).fields).toContainEqual(expect.objectContaining({ path: "title", verdict: "compatible", lens: true }))
+  })
+
   it("exits 3 naming the file when a definition cannot be read", async () => {
     const broken = await check(task(1, { title }), "{ not json")
     expect(broken.code).toBe(3)
@@ -63,6 +93,12 @@ describe("cairn schema check", () => {
     const invalid = await check(task(1, { title }), task(2, { title: { kind: "telepathy" } }))
     expect(invalid.code).toBe(3)
     expect(invalid.stderr).toMatch(/not a type definition/)
+    const badLens = await check(task(1, { title }), {
+      ...task(2, { title }),
+      lenses: [{ from: 1, to: 2, ops: [{ op: "run", code: "x" }] }],
+    })
+    expect(badLens.code).toBe(3)
+    expect(badLens.stderr).toMatch(/unknown lens operation "run"/)
   })
 
   it("cairn peers names a connected machine whose definition of a type cannot live beside this one's", async () => {
@@ -85,5 +121,24 @@ describe("cairn schema check", () => {
     expect(human.stdout).toContain(
       "warning: phone defines task as version 3, this peer as version 1: needs a lens (title removed; name added)",
     )
+  })
+
+  it("a relay with no app code knows version 2's fields from the published definition, and create applies its defaults", async () => {
+    const [desk, relay] = [await dirs.make(), await dirs.make()]
+    const v2 = {
+      ...task(2, { name: title, priority: { kind: "register", of: "number", default: 0 } }),
+      lenses: [{ from: 1, to: 2, ops: [{ op: "rename", from: ["title"], to: ["name"] }] }],
+    }
+    await writeFile(join(desk, "types.json"), JSON.stringify([v2]))
+    await json(["--data", desk, "init", "--name", "desk"])
+    await json(["--data", relay, "init", "--name", "relay"])
+    expect(await json(["--data", desk, "schema", "publish"])).toHaveLength(1)
+    const server = await startServe(["--data", relay])
+    stops.push(server.stop)
+    await json(["--data", desk, "sync", server.url])
+    const [listed] = await json(["--data", relay, "schema", "list"])
+    expect(listed).toMatchObject({ type: "task", version: 2, fields: v2.fields, lenses: v2.lenses })
+    const made = await json(["--data", relay, "create", "task", '{"name": "made on the relay"}'])
+    expect(made.data).toEqual({ name: "made on the relay", priority: 0 })
   })
 })

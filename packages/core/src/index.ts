@@ -28,6 +28,8 @@ export {
   type FieldChange,
   type Verdict,
 } from "./schema/compatibility.js"
+export type { LensOp, LensStep } from "./schema/lenses.js"
+export { schemaTypeOf, describedType, type PublishedDefinition } from "./schema/schemaDocuments.js"
 export { toPlain, toTagged, fromTagged, untagForField, withDefaults, type TaggedKind } from "./schema/values.js"
 export type { Doc, DocOf } from "./document/Document.js"
 export { applyEdit, fieldAt, EditError, type Edit, type DataPath } from "./document/edits.js"

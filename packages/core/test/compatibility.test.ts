@@ -93,6 +93,45 @@ describe("checkCompatibility", () => {
     expect([verdictExitCode("compatible"), verdictExitCode("needs a lens"), verdictExitCode("breaking")]).toEqual([0, 1, 2])
   })
 
+  describe("with a declared lens", () => {
+    const old = v(1, { title: f.string(), estimate: f.number(), tag: f.string().optional(), done: f.boolean().default(false) })
+    const withLens = (fields: Fields, ops: unknown[]) =>
+      defineType("task", { version: 2, fields, lenses: [{ from: 1, to: 2, ops: ops as never }] }).toJSON()
+
+    it("calls a rename, a kind change and a wrap it covers compatible, marked as by the lens", () => {
+      const next = withLens({ name: f.string(), estimate: f.string(), tag: f.list(f.string()), done: f.boolean().default(false) }, [
+        { op: "rename", from: ["title"], to: ["name"] },
+        { op: "convert", path: ["estimate"], from: "number", to: "string" },
+        { op: "wrap", path: ["tag"] },
+      ])
+      const report = checkCompatibility(old, next)
+      expect(report.verdict).toBe("compatible")
+      expect(
+        report.fields
+          .filter(c => c.lens)
+          .map(c => c.path)
+          .sort(),
+      ).toEqual(["estimate", "name", "tag", "title"])
+      expect(report.fields.every(c => c.verdict === "compatible")).toBe(true)
+      expect(report.fields[0]!.reason).toMatch(/^compatible with the declared lens/)
+    })
+
+    it("leaves what the lens does not cover, or covers wrongly, needing a lens", () => {
+      const next = withLens({ name: f.string(), estimate: f.boolean(), owner: f.string(), done: f.boolean().default(false) }, [
+        { op: "rename", from: ["title"], to: ["name"] },
+        // Declared as number → string, but version 2 made it a boolean: the lens does not produce what version 2 reads.
+        { op: "convert", path: ["estimate"], from: "number", to: "string" },
+      ])
+      const report = checkCompatibility(old, next)
+      expect(report.verdict).toBe("needs a lens")
+      const byPath = Object.fromEntries(report.fields.map(c => [c.path, c]))
+      expect(byPath.name!.verdict).toBe("compatible")
+      expect(byPath.owner!.verdict).toBe("needs a lens")
+      expect(byPath.estimate!.verdict).toBe("needs a lens")
+      expect(byPath.estimate!.reason).toMatch(/the declared lens does not cover it/)
+    })
+  })
+
   // Random pairs of flat definitions: where the check says compatible, a document each version creates (every field
   // that cannot start by itself given a value) validates under the other (as stored: another version may have written it).
   const scalar = fc.constantFrom(

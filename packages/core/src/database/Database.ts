@@ -8,13 +8,15 @@ import type { DocHandle, Repo, StorageAdapterInterface } from "@automerge/autome
 import { isVisible, type Catalog, type CatalogEntry } from "../catalog/Catalog.js"
 import { materialize, type Doc, type DocOf } from "../document/Document.js"
 import type { Envelope } from "../document/envelope.js"
-import { NotFoundError, WrongTypeError, ClosedError, TypeDefinitionError } from "../errors.js"
+import { NotFoundError, WrongTypeError, ClosedError, QuarantinedError, TypeDefinitionError } from "../errors.js"
 import { encodeDocument, type DecodedDocument, type ExportedDocument } from "../codec/exportCodec.js"
 import { Emitter } from "../helpers/Emitter.js"
 import type { AppDatabase } from "./AppDatabase.js"
 import { newSessionActor } from "../identity/actor.js"
 import type { MachineIdentity } from "../identity/Machine.js"
-import { assertTypeName, type CreateDataOf, type DataOf, TypeDefinition } from "../schema/TypeDefinition.js"
+import { describedType, type PublishedDefinition } from "../schema/schemaDocuments.js"
+import { learnPublished, publishDefinitions, publishedDefinitions } from "./publishedSchemas.js"
+import { assertTypeName, type CreateDataOf, type DataOf, definitionToUse, TypeDefinition } from "../schema/TypeDefinition.js"
 import { DamagedDocumentError, type DamagedDocument } from "./DamagedDocuments.js"
 import { DocumentStore, type StoreEvents } from "./DocumentStore.js"
 import { ChangeSeries } from "./ChangeSeries.js"
@@ -89,6 +91,22 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
       type => this.#definitions.get(type),
       () => this.#commit.commit([]),
     )
+    // A newer version's definition arriving as a document (through a relay, say) is learnt as one from a peer at connect is.
+    this.on("change", event => {
+      const described = describedType(event.type)
+      // A conflict is left for publishedDefinitions to report; what else can fail here is reading while the database closes.
+      if (described && event.origin !== "local" && this.#definitions.has(described)) void learnPublished(this, described).catch(() => {})
+    })
+  }
+
+  /** Store this peer's definitions as schema documents, so peers without app code know them (see database/publishedSchemas.ts). */
+  publishDefinitions(): Promise<string[]> {
+    return publishDefinitions(this)
+  }
+
+  /** The definitions of `type` stored here as schema documents (published here or synced from peers), by version, conflicts named. */
+  publishedDefinitions(type: string): Promise<PublishedDefinition[]> {
+    return publishedDefinitions(this, type)
   }
 
   /** Open a database: load the catalog (rebuilding it from the documents if it is missing or damaged). Loads no document. */
@@ -102,6 +120,33 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
   /** Add a type definition (documents of that type are validated from now on). */
   register(definition: TypeDefinition<any>): void {
     this.#definitions.set(definition.name, definition)
+  }
+
+  /**
+   * A newer version of a registered type, from a peer that runs it: from
+   * now on this peer reads and writes documents created at that version in
+   * its own version's shape, through the newer version's lens backwards,
+   * and checks them against the newer definition. Documents quarantined
+   * because this peer could not read them are checked again. Throws
+   * TypeDefinitionError when it is no newer version of a registered type,
+   * has no lens back to it, or differs from a definition of the same
+   * version already learnt (the first is kept: a conflict is never a
+   * silent overwrite).
+   */
+  async learnNewer(newer: TypeDefinition): Promise<boolean> {
+    const own = this.#definitions.get(newer.name)
+    if (!own || newer.version <= own.version) return false
+    const grown = own.withNewer(newer)
+    if (grown === own) return false
+    this.#definitions.set(newer.name, grown)
+    for (const id of [...this.catalog.idsOfType(newer.name)]) {
+      if (!this.catalog.get(id)?.quarantined) continue
+      // Still refused (for another reason): it stays quarantined, with that reason.
+      await this.releaseQuarantined(id).catch(error => {
+        if (!(error instanceof QuarantinedError)) throw error
+      })
+    }
+    return true
   }
 
   /** The definition of a type, if this peer has one. */
@@ -282,6 +327,7 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
       read: id => this.#store.read(id),
       watch: (name, changed) => this.#follow(event => event.type === name, changed),
       closed: () => this.#closed,
+      definition: () => this.#definitionFor(type, typeName(type)),
     }
     return startLiveQuery(source, typeName(type), options, listener as (docs: Doc[]) => void)
   }
@@ -434,7 +480,7 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
 
   /** The definition documents of `type` are read with: the one the caller passed, else the one registered. */
   #definitionFor(type: TypeRef | undefined, name: string): TypeDefinition | undefined {
-    return type instanceof TypeDefinition ? type : this.#definitions.get(name)
+    return definitionToUse(type instanceof TypeDefinition ? type : undefined, this.#definitions.get(name))
   }
 
   #open(): void {

@@ -16,6 +16,7 @@
 import type * as A from "@automerge/automerge"
 import { isVisible, type Catalog } from "../catalog/Catalog.js"
 import { materialize, type Doc } from "../document/Document.js"
+import type { TypeDefinition } from "../schema/TypeDefinition.js"
 import type { Envelope } from "../document/envelope.js"
 import { forEachLimited } from "../helpers/forEachLimited.js"
 import { runQuery, type QueryOptions } from "./Query.js"
@@ -44,6 +45,8 @@ export interface LiveQuerySource {
   watch(type: string, listener: (id: string) => void): () => void
   /** True once the database is closed. */
   closed(): boolean
+  /** The definition results read with (through its lens, with its defaults), as `query` reads them; asked each time, since a newer version may be learnt meanwhile. */
+  definition?(): TypeDefinition | undefined
 }
 
 /** Start a live query; returns the function that stops it. */
@@ -66,7 +69,7 @@ export function startLiveQuery(
     if (!shown(id)) return void docs.delete(id)
     try {
       const doc = await source.read(id)
-      if (shown(id)) docs.set(id, materialize(id, doc, source.catalog.get(id)!))
+      if (shown(id)) docs.set(id, materialize(id, doc, source.catalog.get(id)!, source.definition?.()))
       else docs.delete(id)
     } catch {
       // Gone meanwhile (purged), or nothing readable left (reported by `damaged()`): not in the results.

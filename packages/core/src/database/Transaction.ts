@@ -41,7 +41,8 @@
 import * as A from "@automerge/automerge"
 import type { DocumentId, Repo } from "@automerge/automerge-repo"
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
-import { draftOfData, type Draft } from "../document/draft.js"
+import type { Draft } from "../document/draft.js"
+import { draftOfDocument } from "../document/lensedDraft.js"
 import { asMaterialized, newDocument, newDocumentId } from "../document/creation.js"
 import type { Doc } from "../document/Document.js"
 import { creationMessage, newEnvelope, type Envelope } from "../document/envelope.js"
@@ -50,7 +51,7 @@ import { DeletedDocumentError, ValidationError, WrongTypeError } from "../errors
 import type { Fields, FieldsValue } from "../schema/fields.js"
 import { fromHex } from "../identity/actor.js"
 import type { MachineIdentity } from "../identity/Machine.js"
-import { assertTypeName, dataFieldOf, TypeDefinition } from "../schema/TypeDefinition.js"
+import { assertTypeName, dataFieldOf, definitionToUse, TypeDefinition } from "../schema/TypeDefinition.js"
 import { fromTaggedData, initialValue, isPlainObject, toPlain, toStored, withDefaults } from "../schema/values.js"
 import type { DocumentStore } from "./DocumentStore.js"
 import { validateData } from "./entries.js"
@@ -313,14 +314,11 @@ export class Transaction {
     }
     // A definition the caller passed validates its change even if it was never registered with the database.
     const given = ops.find(op => op.kind === "change" && op.definition)
-    const definition = (given?.kind === "change" ? given.definition : undefined) ?? this.context.definition(entry.type)
-    // Made once per definition, not on every change (a keystroke is one).
-    const dataField = definition && dataFieldOf(definition)
-    const fields = dataField?.kind === "map" ? dataField.fields : undefined
+    const definition = definitionToUse(given?.kind === "change" ? given.definition : undefined, this.context.definition(entry.type))
     for (const op of ops) {
       if (op.kind === "delete") doc.deletedAt = Date.now()
       else if (op.kind === "restore") doc.deletedAt = null
-      else op.mutate(draftOfData(doc as A.Doc<unknown>, fields))
+      else op.mutate(draftOfDocument(doc as A.Doc<Envelope>, definition))
     }
     // No whole-document validation here: a typed draft checks every write as it is made, and reaches only the
     // document's data, never its type (see draftOfData). Reading the type back here cost a lookup on every keystroke.

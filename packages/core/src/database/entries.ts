@@ -11,7 +11,7 @@ import type { CatalogEntry } from "../catalog/Catalog.js"
 import { modifiedAtOf, readEnvelope, verifyCreation, type Envelope } from "../document/envelope.js"
 import { sortedHeads } from "../document/heads.js"
 import { ValidationError } from "../errors.js"
-import { dataFieldOf, type TypeDefinition } from "../schema/TypeDefinition.js"
+import { storedDataFieldOf, type TypeDefinition } from "../schema/TypeDefinition.js"
 import { validateStored } from "../schema/values.js"
 
 /** The definition of a type, if this peer has one. */
@@ -104,16 +104,17 @@ export async function creationCheck(id: string, doc: A.Doc<Envelope>): Promise<s
 export function invalidData(definition: TypeDefinition | undefined, type: string, doc: A.Doc<Envelope>): string | undefined {
   if (!definition) return undefined
   try {
-    validateData(definition, doc.data, true)
+    // Against the shape of the version it was created at, derived through the lens when one lies between.
+    validateData(definition, doc.data, true, doc.typeVersion)
     return undefined
   } catch (error) {
     return error instanceof ValidationError ? `its data does not match type ${type}: ${error.message}` : String(error)
   }
 }
 
-/** Validate a document's data map against its definition (throws ValidationError). */
-export function validateData(definition: TypeDefinition, data: unknown, fromOtherVersions: boolean): void {
-  validateStored(dataFieldOf(definition), data, [], { fromOtherVersions })
+/** Validate a document's data map (of one created at `version`) against its definition (throws ValidationError). */
+export function validateData(definition: TypeDefinition, data: unknown, fromOtherVersions: boolean, version = definition.version): void {
+  validateStored(storedDataFieldOf(definition, version), data, [], { fromOtherVersions })
 }
 
 function typeChange(from: string, to: string): string {

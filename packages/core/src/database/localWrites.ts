@@ -59,5 +59,5 @@ export async function checkLocalWrite(
     if (unproven) throw refuse(unproven)
   }
   const definition = definitionOf(envelope.meta.type)
-  if (definition) validateData(definition, next.data, current !== undefined)
+  if (definition) validateData(definition, next.data, current !== undefined, next.typeVersion)
 }

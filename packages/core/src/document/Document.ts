@@ -7,6 +7,7 @@
 import type * as A from "@automerge/automerge"
 import type { CatalogEntry } from "../catalog/Catalog.js"
 import { dataFieldOf, type DataOf, type TypeDefinition } from "../schema/TypeDefinition.js"
+import { lensForward } from "../schema/lenses.js"
 import { toPlain, withDefaults } from "../schema/values.js"
 import type { Envelope } from "./envelope.js"
 
@@ -32,7 +33,9 @@ const cache = new WeakMap<object, { definition: TypeDefinition | undefined; doc:
 /**
  * The app-form snapshot of an Automerge document (cached per Automerge
  * snapshot). With the type's definition, fields the document lacks read as
- * their defaults (see withDefaults); nothing is written to the document.
+ * their defaults (see withDefaults), and a document created at an older
+ * version reads through the definition's lens (see schema/lenses.ts);
+ * nothing is written to the document.
  */
 export function materialize<Data>(id: string, doc: A.Doc<Envelope>, entry: CatalogEntry, definition?: TypeDefinition): Doc<Data> {
   const cached = cache.get(doc)
@@ -44,8 +47,15 @@ export function materialize<Data>(id: string, doc: A.Doc<Envelope>, entry: Catal
     createdBy: doc.createdBy.val,
     modifiedAt: entry.modifiedAt,
     deletedAt: doc.deletedAt ?? null,
-    data: toPlain(definition ? withDefaults(dataFieldOf(definition), doc.data) : doc.data) as Data,
+    data: (definition ? readAs(definition, doc) : toPlain(doc.data)) as Data,
   })
   cache.set(doc, { definition, doc: result })
   return result
+}
+
+/** A document's data in the shape of `definition`'s version: through the lens from the version it was created at. */
+function readAs(definition: TypeDefinition, doc: A.Doc<Envelope>): unknown {
+  const ops = definition.lensFrom(doc.typeVersion)
+  const data = ops.length === 0 ? doc.data : lensForward(ops, toPlain(doc.data) as Record<string, unknown>)
+  return toPlain(withDefaults(dataFieldOf(definition), data))
 }

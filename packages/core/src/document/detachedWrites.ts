@@ -10,10 +10,10 @@
 import * as A from "@automerge/automerge"
 import { DeletedDocumentError, ValidationError, WrongTypeError } from "../errors.js"
 import { fromHex } from "../identity/actor.js"
-import { dataFieldOf, type TypeDefinition } from "../schema/TypeDefinition.js"
+import type { TypeDefinition } from "../schema/TypeDefinition.js"
 import { fromTaggedData, isPlainObject, toStored } from "../schema/values.js"
 import { newDocument, newDocumentId } from "./creation.js"
-import { draftOfData } from "./draft.js"
+import { draftOfDocument } from "./lensedDraft.js"
 import { creationMessage, newEnvelope, type Envelope } from "./envelope.js"
 
 /** One write to a document, as a transaction collects them. */
@@ -42,13 +42,11 @@ export function writeDetached(
     if (write.type !== undefined && write.type !== type) throw new WrongTypeError(id, write.type, type)
     if (doc.deletedAt !== null && !restores) throw new DeletedDocumentError(id)
   }
-  const dataField = definition && dataFieldOf(definition)
-  const fields = dataField?.kind === "map" ? dataField.fields : undefined
   return A.change(doc, options.message ? options : { time: options.time }, root => {
     for (const write of writes) {
       if (write.kind === "delete") root.deletedAt = options.time
       else if (write.kind === "restore") root.deletedAt = null
-      else write.mutate(draftOfData(root as A.Doc<unknown>, fields))
+      else write.mutate(draftOfDocument(root as A.Doc<Envelope>, definition))
     }
   })
 }

@@ -19,7 +19,7 @@ import { Emitter } from "../helpers/Emitter.js"
 import type { InboundVerdict } from "../network/CairnNetworkAdapter.js"
 import { CheckpointStore } from "./CheckpointStore.js"
 import { PeerSession, type PeerLink, type PeerStatus } from "./PeerSession.js"
-import { compareDefinitions, type SchemaMismatch } from "./definitions.js"
+import { compareDefinitions, newerDefinitions, type SchemaMismatch } from "./definitions.js"
 import {
   PROTOCOL_VERSION,
   malformed,
@@ -229,6 +229,14 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     const local = (type: string) => (session.sends(type) || session.accepts(type) ? this.#db.definition(type) : undefined)
     const { mismatches, problems } = compareDefinitions(local, defs)
     for (const problem of problems) this.options.onProtocolError?.(session.peerId, problem)
+    // A newer version with a lens back to ours lets this peer read and write that version's documents. Only from a peer
+    // that may write the type: how its documents read here is something a reader of the type has no say in.
+    const newer = newerDefinitions(defs, type => (session.accepts(type) ? this.#db.definition(type) : undefined))
+    for (const definition of newer) {
+      this.#db
+        .learnNewer(definition)
+        .catch(error => this.options.onProtocolError?.(session.peerId, `definitions: ${(error as Error).message}`))
+    }
     session.noteSchemas(mismatches)
     if (mismatches.length > 0) {
       const { machineId } = session.status()

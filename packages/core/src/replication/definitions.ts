@@ -69,6 +69,22 @@ export function compareDefinitions(
   return { mismatches, problems }
 }
 
+/** The definitions sent that are newer versions, with a lens chain back, of a type defined here (`local`). Invalid ones are skipped: compareDefinitions reports them. */
+export function newerDefinitions(remote: readonly unknown[], local: (type: string) => TypeDefinition | undefined): TypeDefinition[] {
+  const out: TypeDefinition[] = []
+  for (const json of remote.slice(0, MAX_DEFINITIONS)) {
+    let theirs: TypeDefinition
+    try {
+      theirs = typeFromJSON(json)
+    } catch {
+      continue
+    }
+    const ours = local(theirs.name)
+    if (ours && theirs.version > ours.version && theirs.lensFrom(ours.origin.version).length > 0) out.push(theirs)
+  }
+  return out
+}
+
 /** One line for a person: which type, which versions, and why. */
 export function describeMismatch(mismatch: SchemaMismatch, peer: string): string {
   const why = [...mismatch.fields.map(field => `${field.path} ${field.change}`), ...mismatch.problems].join("; ")

@@ -26,6 +26,7 @@
  * send is answered `refused`); A asks again when one does not come (see
  * PeerSession), and ignores offers for a pull it has since sent again.
  */
+import { describedType } from "../schema/schemaDocuments.js"
 import { MAX_DEFINITIONS } from "./definitions.js"
 
 export const PROTOCOL_VERSION = 1
@@ -94,7 +95,9 @@ export type ControlMessage =
 
 /** True when `type` is in the selection. */
 export function selects(selection: TypeSelection, type: string): boolean {
-  return selection === "*" || selection.includes(type)
+  // The definitions of a type go where its documents go, and come only from who may write them (schema/schemaDocuments.ts).
+  const subject = describedType(type) ?? type
+  return selection === "*" || selection.includes(subject)
 }
 
 /** Check a control message's shape; returns a reason when it is malformed. */

@@ -20,6 +20,7 @@
 import type { FieldJSON } from "./fields.js"
 import type { TypeDefinitionJSON } from "./TypeDefinition.js"
 import { ValidationError } from "../errors.js"
+import { chainOps, lensBackwardFields, lensPaths } from "./lenses.js"
 import { initialValue } from "./values.js"
 
 export type Verdict = "compatible" | "needs a lens" | "breaking"
@@ -31,6 +32,8 @@ export interface FieldChange {
   verdict: Verdict
   /** Why, in words a developer acts on. */
   reason: string
+  /** True when the newer definition's lens is what makes it compatible. */
+  lens?: true
 }
 
 export interface CompatibilityReport {
@@ -53,11 +56,12 @@ export function verdictExitCode(verdict: Verdict): 0 | 1 | 2 {
 
 /** Compare an old and a new definition of a type (their JSON forms, as `typeFromJSON` reads them). */
 export function checkCompatibility(old: TypeDefinitionJSON, next: TypeDefinitionJSON): CompatibilityReport {
-  const fields: FieldChange[] = []
-  compareMaps(old.fields, next.fields, "", fields)
+  const raw: FieldChange[] = []
+  compareMaps(old.fields, next.fields, "", raw)
+  const needsLens = raw.some(change => change.verdict !== "compatible")
+  const fields = coverByLens(raw, old, next)
   const problems: string[] = []
   if (old.name !== next.name) problems.push(`the type's name changed from ${old.name} to ${next.name}: that is another type`)
-  const needsLens = fields.some(change => change.verdict !== "compatible")
   if (next.version < old.version) problems.push(`the version went down, from ${old.version} to ${next.version}`)
   else if (needsLens && next.version === old.version)
     problems.push(`a change needs a lens but the version stayed ${old.version}: peers tell the two shapes apart by it, so raise it`)
@@ -70,6 +74,29 @@ export function checkCompatibility(old: TypeDefinitionJSON, next: TypeDefinition
     fields,
     problems,
   }
+}
+
+/**
+ * The changes that the newer definition's declared lens (from the older
+ * version) covers become compatible: the older shape derived back through
+ * the lens is compared with the older definition, and a change the lens
+ * touches is covered when that comparison finds nothing wrong near it.
+ */
+function coverByLens(raw: FieldChange[], old: TypeDefinitionJSON, next: TypeDefinitionJSON): FieldChange[] {
+  const ops = next.version > old.version ? chainOps(next.lenses ?? [], old.version, next.version) : undefined
+  if (!ops || ops.length === 0) return raw
+  const throughLens: FieldChange[] = []
+  compareMaps(old.fields, lensBackwardFields(ops, next.fields), "", throughLens)
+  const touched = lensPaths(ops).map(path => path.join("."))
+  const related = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`) || a.startsWith(`${b}[`)
+  return raw.map(change => {
+    if (change.verdict === "compatible") return change
+    const near = touched.filter(path => related(change.path, path))
+    if (near.length === 0) return change
+    const left = throughLens.find(other => other.verdict !== "compatible" && near.some(path => related(other.path, path)))
+    if (left) return { ...change, reason: `${change.reason}; the declared lens does not cover it (${left.path}: ${left.reason})` }
+    return { ...change, verdict: "compatible", lens: true, reason: `compatible with the declared lens (${change.reason})` }
+  })
 }
 
 function compareMaps(old: Record<string, FieldJSON>, next: Record<string, FieldJSON>, prefix: string, out: FieldChange[]): void {
