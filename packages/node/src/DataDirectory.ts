@@ -130,18 +130,7 @@ export class DataDirectory {
   /** Type definitions stored in the directory. */
   async types(): Promise<TypeDefinition[]> {
     const path = join(this.path, "types.json")
-    let text: string
-    try {
-      text = await readFile(path, "utf8")
-    } catch {
-      return []
-    }
-    try {
-      const list = JSON.parse(text) as TypeDefinitionJSON[]
-      return list.map(json => typeFromJSON(json))
-    } catch (error) {
-      throw new DataDirectoryError(`${path} is damaged: ${(error as Error).message}`)
-    }
+    return readJSONFile(path, [], (list: TypeDefinitionJSON[]) => list.map(json => typeFromJSON(json)), DataDirectoryError)
   }
 
   /** Store type definitions (replacing those of the same name). */
@@ -172,6 +161,29 @@ function isAlive(pid: number): boolean {
     return stat[stat.lastIndexOf(")") + 2] !== "Z"
   } catch {
     return true
+  }
+}
+
+/**
+ * A JSON file read with `read`, or `missing` when the file cannot be read; content that does not parse, or
+ * that `read` rejects, is an `Error` of the class given, naming the file.
+ */
+export async function readJSONFile<J, T>(
+  path: string,
+  missing: T,
+  read: (json: J) => T,
+  Damaged: new (message: string) => Error,
+): Promise<T> {
+  let text: string
+  try {
+    text = await readFile(path, "utf8")
+  } catch {
+    return missing
+  }
+  try {
+    return read(JSON.parse(text) as J)
+  } catch (error) {
+    throw new Damaged(`${path} is damaged: ${(error as Error).message}`)
   }
 }
 

@@ -4,10 +4,9 @@
  * Authentication proves a machine holds its key; this list decides whether
  * that machine is let in, and with which types.
  */
-import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { CairnError, machineIdFromPublicKey, fromHex, isTypeName, type TrustLookup, type TypeSelection } from "@cairn/core"
-import { writeAtomic } from "./DataDirectory.js"
+import { readJSONFile, writeAtomic } from "./DataDirectory.js"
 
 export interface TrustedMachine {
   publicKey: string
@@ -48,19 +47,7 @@ export interface TrustStore {
 function trustFile(dir: string): TrustStore {
   const path = join(dir, "trust.json")
   return {
-    async load() {
-      let text: string
-      try {
-        text = await readFile(path, "utf8")
-      } catch {
-        return []
-      }
-      try {
-        return JSON.parse(text).machines as TrustedMachine[]
-      } catch (error) {
-        throw new TrustError(`${path} is damaged: ${(error as Error).message}`)
-      }
-    },
+    load: () => readJSONFile(path, [], (json: { machines: TrustedMachine[] }) => json.machines, TrustError),
     save: machines => writeAtomic(path, JSON.stringify({ machines }, null, 2) + "\n", 0o600),
   }
 }
