@@ -9,6 +9,7 @@
 import { describe, expect, it } from "vitest"
 import { defineType, f, TypeDefinitionError } from "../src/index.js"
 import { selects } from "../src/replication/protocol.js"
+import { schemaDocumentData, schemaDocumentType } from "../src/schema/schemaDocuments.js"
 import { openDb, sendDocs } from "./helpers.js"
 
 const V1 = defineType("task", { version: 1, fields: { title: f.string() } })
@@ -55,6 +56,23 @@ describe("definitions stored and synced as documents", () => {
     // The peer with the other definition, now holding both, refuses to publish over it.
     await sendDocs(a.db, other.db, allIds(a.db))
     await expect(other.db.publishDefinitions()).rejects.toThrow(/another definition of task version 2 is published/)
+  })
+
+  it("name a document that holds no definition, or another type's, and learn nothing from it", async () => {
+    const [hostile, old] = [await openDb(), await openDb({ types: [V1] })]
+    const schema = schemaDocumentType("task")
+    await hostile.db.create(schema, { name: "task", version: 2, definition: "not a definition" })
+    const note = defineType("note", { version: 2, fields: { body: f.string() } })
+    await hostile.db.create(schema, { ...schemaDocumentData(note), name: "task" })
+    await sendDocs(hostile.db, old.db, allIds(hostile.db))
+    await expect.poll(async () => (await old.db.publishedDefinitions("task")).flatMap(entry => entry.invalid).length).toBe(2)
+    const [invalid] = await old.db.publishedDefinitions("task")
+    expect(invalid!.definition).toBeUndefined()
+    expect(invalid!.invalid.map(entry => entry.reason).join("\n")).toMatch(/it defines note, not task/)
+    // The older app still reads and writes with its own version, nothing learnt.
+    expect(old.db.definition("task")?.version).toBe(1)
+    const made = await old.db.create(V1, { title: "still version 1" })
+    expect((await old.db.get(V1, made.id)).data).toEqual({ title: "still version 1" })
   })
 
   it("go only where the type they describe goes, and apps cannot define the reserved names", () => {
