@@ -26,6 +26,12 @@ const TaskV2Compatible = defineType("task", {
   version: 2,
   fields: { title: f.string(), done: f.boolean().default(false), due: f.string().optional() },
 })
+// Version 2 with a lens back to version 1: a peer at version 1 may learn it, from a peer that may write tasks.
+const TaskV2Lensed = defineType("task", {
+  version: 2,
+  fields: { name: f.string(), done: f.boolean().default(false) },
+  lenses: [{ from: 1, to: 2, ops: [{ op: "rename", from: ["title"], to: ["name"] }] }],
+})
 const SecretV1 = defineType("secret", { version: 1, fields: { code: f.string() } })
 const SecretV2 = defineType("secret", { version: 2, fields: { pin: f.number() } })
 
@@ -46,13 +52,18 @@ async function peer(types: TypeDefinition<any>[], warnings: string[] = []) {
   return { peer: opened, machine, warnings }
 }
 
-/** `client` dials `server`; the server lets it read and write `grants`. */
-function connect(server: Awaited<ReturnType<typeof peer>>, client: Awaited<ReturnType<typeof peer>>, read: string[] | "*") {
+/** `client` dials `server`; the server lets it read `read` and write `write` (the same types, unless given). */
+function connect(
+  server: Awaited<ReturnType<typeof peer>>,
+  client: Awaited<ReturnType<typeof peer>>,
+  read: string[] | "*",
+  write: string[] | "*" = read,
+) {
   const { dial } = serve(server.peer, {
     admission: new Admission({
       machine: server.machine,
       auth: { mode: "trust" },
-      trust: trusting({ machine: client.machine, read, write: read }),
+      trust: trusting({ machine: client.machine, read, write }),
     }),
   })
   dial(client.peer, {
@@ -102,6 +113,24 @@ describe("definitions at connect", () => {
     expect(schemasOf(server.peer)).toEqual([])
     // The secret's definitions differ, but the client may not know of secrets: neither side says a word of them.
     expect(schemasOf(client.peer)).toEqual([])
+  })
+
+  it("learns a newer version's lens only from a peer that may write the type, not from one that may only read it", async () => {
+    const server = await peer([TaskV1])
+    const inSync = (client: Awaited<ReturnType<typeof peer>>) =>
+      waitFor(
+        () => client.peer.replicator.status()[0]?.state === "in-sync" && server.peer.replicator.status().every(s => s.state === "in-sync"),
+        5_000,
+      )
+    const reader = await peer([TaskV2Lensed])
+    connect(server, reader, ["task"], [])
+    await inSync(reader)
+    expect(server.peer.db.definition("task")?.newer).toEqual([])
+    const writer = await peer([TaskV2Lensed])
+    connect(server, writer, ["task"])
+    await inSync(writer)
+    await waitFor(() => server.peer.db.definition("task")?.newer.length === 1, 5_000)
+    expect(server.peer.db.definition("task")?.newer[0]?.toJSON()).toEqual(TaskV2Lensed.toJSON())
   })
 
   it("takes a garbled or oversized list of definitions as a protocol error, and one bad definition does not hide the rest", () => {
