@@ -128,7 +128,7 @@ export class NodePeer {
           void opened?.close().catch(() => {})
         },
       )
-      if (writer) sharedStorage?.fence(writer.pid)
+      if (writer) sharedStorage?.fence(writer)
       const state = shared ?? directory
       const machine = await state.machine(options.name)
       if (options.types?.length) await state.saveTypes(options.types)

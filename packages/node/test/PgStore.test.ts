@@ -89,7 +89,7 @@ describe.skipIf(!POSTGRES_URL)("PgStore on a real server", () => {
       () => {},
       reason => (lost = reason),
     )
-    storage.fence(lock.pid)
+    storage.fence(lock)
     let waited = false
     const standby = standbyStore.holdWriterLock(
       () => (waited = true),

@@ -28,7 +28,7 @@ export function pgStore(options: { fenced?: boolean } = {}): StorageUnderTest {
       )
       const openStorage = async () => {
         const storage = new PgStorage(await PgStore.open(url, { maxConnections: 4 }))
-        if (lock) storage.fence(lock.pid)
+        if (lock) storage.fence(lock)
         return storage
       }
       let current = await openStorage()

@@ -20,7 +20,7 @@ import type { Chunk, StorageKey } from "@automerge/automerge-repo"
 import type { BatchChunk } from "@cairn/core"
 import type { PeerStorage, StorageDamage } from "../openStorage.js"
 import type { DamagedRecord } from "../LogStorageAdapter.js"
-import { PgStoreError, type PgStore } from "./PgStore.js"
+import { PgStoreError, type PgStore, type WriterLock } from "./PgStore.js"
 
 export class PgStorage implements PeerStorage {
   /**
@@ -32,7 +32,7 @@ export class PgStorage implements PeerStorage {
   readonly damaged: readonly DamagedRecord[] = []
   readonly damage: StorageDamage = { catalog: false, documents: [], unknownDocuments: false }
   #writes: Promise<unknown> = Promise.resolve()
-  #writerPid: number | undefined
+  #writer: Pick<WriterLock, "pid" | "startedAt"> | undefined
   readonly #chunks: string
 
   constructor(readonly store: PgStore) {
@@ -91,24 +91,29 @@ export class PgStorage implements PeerStorage {
   }
 
   /**
-   * Write only while `writerPid` (the session of PgStore.holdWriterLock)
-   * holds the store: each write then checks, in its own transaction, that
-   * the lock's session still has it. A process whose lock connection broke
+   * Write only while `lock`'s session (PgStore.holdWriterLock: its pid and
+   * start time, since the server reuses the pids of ended sessions) holds
+   * the store: each write then checks, in its own transaction, that the
+   * lock's session still has it. A process whose lock connection broke
    * is told at once, but writes already queued would otherwise still land
    * after a standby took over and read the catalog, and could overwrite the
    * records it writes next.
    */
-  fence(writerPid: number): void {
-    this.#writerPid = writerPid
+  fence(lock: Pick<WriterLock, "pid" | "startedAt">): void {
+    this.#writer = lock
   }
 
   #write(text: string, values: () => unknown[]): Promise<void> {
     const run = async () => {
       const params = values()
-      const writerPid = this.#writerPid
-      if (writerPid === undefined) return void (await this.store.query(text, params))
+      const writer = this.#writer
+      if (writer === undefined) return void (await this.store.query(text, params))
       await this.store.transaction(async client => {
-        const held = await client.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1", [writerPid])
+        const held = await client.query(
+          `SELECT 1 FROM pg_locks JOIN pg_stat_activity USING (pid)
+           WHERE locktype = 'advisory' AND granted AND pid = $1 AND backend_start::text = $2`,
+          [writer.pid, writer.startedAt],
+        )
         if (held.rowCount === 0)
           throw new PgStoreError(`this process no longer holds the store at ${this.store.where} (another may be writing): write refused`)
         await client.query(text, params)

@@ -28,6 +28,11 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
 export interface WriterLock {
   /** The server process of the session holding the lock (what PgStorage.fence checks for). */
   readonly pid: number
+  /**
+   * When that session started, as the server writes it: with the pid, it names the session for good (the server
+   * may give a dead session's pid to a new one, a standby's lock session among them).
+   */
+  readonly startedAt: string
   release(): Promise<void>
 }
 
@@ -140,8 +145,20 @@ export class PgStore {
     client.on("error", error => lost(this.explain(error).message))
     client.on("end", () => lost(`the connection to PostgreSQL at ${this.where} closed`))
     const pid = (client as unknown as { processID: number }).processID
+    let startedAt: string
+    try {
+      const { rows: started } = await client.query<{ at: string }>(
+        "SELECT backend_start::text AS at FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+      )
+      startedAt = started[0]!.at
+    } catch (error) {
+      released = true
+      await client.end().catch(() => {})
+      throw this.explain(error)
+    }
     return {
       pid,
+      startedAt,
       release: async () => {
         released = true
         await client.end().catch(() => {})
