@@ -14,7 +14,7 @@
 // needs: the CPU time of the relay processes and of PostgreSQL's, the WAL
 // PostgreSQL wrote and the growth of the store, each per change.
 //
-//   node test/bench/relays.mjs [--relays 1,2,4] [--clients 8] [--docs 5] [--seconds 15] [--rate 10] [--json FILE]
+//   node test/bench/relays.mjs [--relays 1,2,4] [--clients 8 (or a list: 2,4,8)] [--docs 5] [--seconds 15] [--rate 10] [--json FILE]
 //
 // PostgreSQL: $CAIRN_TEST_POSTGRES if set, else a throwaway cluster started
 // (and removed) with test/helpers/postgres.sh. Every process runs on this
@@ -31,7 +31,7 @@ import { percentile } from "./lib/stats.mjs"
 
 const args = Object.fromEntries(process.argv.slice(2).flatMap((arg, i, all) => (arg.startsWith("--") ? [[arg.slice(2), all[i + 1]]] : [])))
 const RELAYS = (args.relays ?? "1,2,4").split(",").map(Number)
-const CLIENTS = Number(args.clients ?? 8)
+const CLIENT_COUNTS = (args.clients ?? "8").split(",").map(Number)
 const DOCS = Number(args.docs ?? 5)
 const SECONDS = Number(args.seconds ?? 15)
 const RATE = Number(args.rate ?? 10)
@@ -60,6 +60,12 @@ async function cpuOf(pid) {
   } catch {
     return 0
   }
+}
+
+/** Resident memory of a process (bytes), from /proc. */
+async function rssOf(pid) {
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "")
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
 }
 
 /** CPU seconds of the PostgreSQL server: the postmaster and every process it started (backends, WAL writer, checkpointer). */
@@ -173,7 +179,7 @@ async function phase(clients, rate, seconds = SECONDS) {
   }
 }
 
-async function run(relayCount) {
+async function run(relayCount, clientCount) {
   const schema = `bench_relays_${relayCount}_${Date.now()}`
   const store = `${baseUrl}${baseUrl.includes("?") ? "&" : "?"}schema=${schema}`
   const relays = Array.from({ length: relayCount }, (_, i) => relayProcess(i, store))
@@ -182,17 +188,19 @@ async function run(relayCount) {
     const urls = (await Promise.all(relays.map(relay => within(relay.listening, 15_000)))).filter(Boolean)
     const serving = urls.length
     if (serving < relayCount) process.stderr.write(`${relayCount} relays: only ${serving} serve (the others wait as standbys)\n`)
-    for (let i = 0; i < CLIENTS; i++) clients.push(clientProcess(`c${i}`))
+    const rssBefore = await Promise.all(relays.map(r => rssOf(r.child.pid)))
+    for (let i = 0; i < clientCount; i++) clients.push(clientProcess(`c${i}`))
     await Promise.all(clients.map(c => c.ready))
     await Promise.all(clients.map((c, i) => c.call("connect", { url: urls[i % serving] })))
     await Promise.all(clients.map(c => c.call("create", { count: DOCS })))
     await until(
-      async () => (await Promise.all(clients.map(c => c.call("count")))).every(n => n === CLIENTS * DOCS),
+      async () => (await Promise.all(clients.map(c => c.call("count")))).every(n => n === clientCount * DOCS),
       60_000,
       "every client to hold every client's documents",
     )
     // A short paced phase first, not counted: code paths compiled in every process, PostgreSQL's caches warm.
     await phase(clients, RATE, 3)
+    const rssAfter = await Promise.all(relays.map(r => rssOf(r.child.pid)))
     const paced = await phase(clients, RATE)
     const relayCpu0 = await Promise.all(relays.map(r => cpuOf(r.child.pid)))
     const pgCpu0 = await postgresCpu()
@@ -206,6 +214,8 @@ async function run(relayCount) {
     return {
       relays: relayCount,
       serving,
+      clients: clientCount,
+      relayRssPerClient: rssAfter.reduce((n, rss, i) => n + rss - rssBefore[i], 0) / clientCount,
       paced,
       flat,
       perChange: {
@@ -227,26 +237,27 @@ const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "–")
 const results = []
 const load = [loadavg()[0]]
 try {
-  for (const n of RELAYS) {
-    const result = await run(n)
-    results.push(result)
-    const { paced, flat, perChange } = result
-    process.stdout.write(
-      `${n} relay(s), ${result.serving} serving, ${CLIENTS} clients:\n` +
-        `  paced (${RATE}/s a client): ${fmt(paced.perSecond)} changes/s, delivered ${fmt(paced.delivered * 100, 1)}%, ` +
-        `latency p50 ${fmt(paced.p50)} ms, p99 ${fmt(paced.p99)} ms, max ${fmt(paced.max)} ms\n` +
-        `  flat out: ${fmt(flat.perSecond)} changes/s, delivered ${fmt(flat.delivered * 100, 1)}%, ` +
-        `latency p50 ${fmt(flat.p50)} ms, p99 ${fmt(flat.p99)} ms\n` +
-        `  per change (flat out): relay CPU ${fmt(perChange.relayCpuMs, 2)} ms, PostgreSQL CPU ${fmt(perChange.postgresCpuMs, 2)} ms, ` +
-        `WAL ${fmt(perChange.walBytes)} B, store growth ${fmt(perChange.storeBytes)} B\n`,
-    )
-  }
+  for (const n of RELAYS)
+    for (const clientCount of CLIENT_COUNTS) {
+      const result = await run(n, clientCount)
+      results.push(result)
+      const { paced, flat, perChange } = result
+      process.stdout.write(
+        `${n} relay(s), ${result.serving} serving, ${clientCount} clients (relay memory ${fmt(result.relayRssPerClient / 1024)} KB a client):\n` +
+          `  paced (${RATE}/s a client): ${fmt(paced.perSecond)} changes/s, delivered ${fmt(paced.delivered * 100, 1)}%, ` +
+          `latency p50 ${fmt(paced.p50)} ms, p99 ${fmt(paced.p99)} ms, max ${fmt(paced.max)} ms\n` +
+          `  flat out: ${fmt(flat.perSecond)} changes/s, delivered ${fmt(flat.delivered * 100, 1)}%, ` +
+          `latency p50 ${fmt(flat.p50)} ms, p99 ${fmt(flat.p99)} ms\n` +
+          `  per change (flat out): relay CPU ${fmt(perChange.relayCpuMs, 2)} ms, PostgreSQL CPU ${fmt(perChange.postgresCpuMs, 2)} ms, ` +
+          `WAL ${fmt(perChange.walBytes)} B, store growth ${fmt(perChange.storeBytes)} B\n`,
+      )
+    }
 } finally {
   load.push(loadavg()[0])
   await admin.end()
   if (startedPostgres) startedPostgres()
   await rm(scratch, { recursive: true, force: true })
 }
-const header = { date: new Date().toISOString(), cores: cpus().length, load, clients: CLIENTS, docs: DOCS, seconds: SECONDS, rate: RATE }
+const header = { date: new Date().toISOString(), cores: cpus().length, load, docs: DOCS, seconds: SECONDS, rate: RATE }
 process.stdout.write(`load average ${load.map(l => l.toFixed(1)).join(" → ")} on ${cpus().length} cores\n`)
 if (args.json) await writeFile(args.json, JSON.stringify({ ...header, results }, null, 2))
