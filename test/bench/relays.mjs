@@ -84,6 +84,14 @@ async function postgresCpu() {
   return total
 }
 
+/** The database's committed transactions and rows written so far (pg_stat_database; reads in their own transactions count too). */
+async function databaseStats() {
+  const { rows } = await admin.query(
+    "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted AS rows FROM pg_stat_database WHERE datname = current_database()",
+  )
+  return { commits: Number(rows[0].xact_commit), rows: Number(rows[0].rows) }
+}
+
 async function walBytes(since) {
   const { rows } = await admin.query("SELECT pg_current_wal_lsn() AS lsn")
   if (!since) return { lsn: rows[0].lsn, bytes: 0 }
@@ -205,11 +213,15 @@ async function run(relayCount, clientCount) {
     const relayCpu0 = await Promise.all(relays.map(r => cpuOf(r.child.pid)))
     const pgCpu0 = await postgresCpu()
     const wal0 = await walBytes()
+    const stats0 = await databaseStats()
     const size0 = Number((await admin.query(`SELECT pg_total_relation_size('"${schema}".chunks') AS n`)).rows[0].n)
     const flat = await phase(clients, 0)
     const relayCpu = (await Promise.all(relays.map(r => cpuOf(r.child.pid)))).reduce((n, cpu, i) => n + cpu - relayCpu0[i], 0)
     const pgCpu = (await postgresCpu()) - pgCpu0
     const wal = (await walBytes(wal0)).bytes
+    // The statistics collector reports with a delay of up to a second (PostgreSQL 15 flushes them at most so often).
+    await new Promise(resolve => setTimeout(resolve, 1_500))
+    const stats = await databaseStats()
     const size = Number((await admin.query(`SELECT pg_total_relation_size('"${schema}".chunks') AS n`)).rows[0].n) - size0
     return {
       relays: relayCount,
@@ -223,6 +235,8 @@ async function run(relayCount, clientCount) {
         postgresCpuMs: (pgCpu * 1000) / flat.written,
         walBytes: wal / flat.written,
         storeBytes: size / flat.written,
+        transactions: (stats.commits - stats0.commits) / flat.written,
+        rowsWritten: (stats.rows - stats0.rows) / flat.written,
       },
     }
   } finally {
@@ -249,7 +263,8 @@ try {
           `  flat out: ${fmt(flat.perSecond)} changes/s, delivered ${fmt(flat.delivered * 100, 1)}%, ` +
           `latency p50 ${fmt(flat.p50)} ms, p99 ${fmt(flat.p99)} ms\n` +
           `  per change (flat out): relay CPU ${fmt(perChange.relayCpuMs, 2)} ms, PostgreSQL CPU ${fmt(perChange.postgresCpuMs, 2)} ms, ` +
-          `WAL ${fmt(perChange.walBytes)} B, store growth ${fmt(perChange.storeBytes)} B\n`,
+          `WAL ${fmt(perChange.walBytes)} B, store growth ${fmt(perChange.storeBytes)} B, ` +
+          `${fmt(perChange.transactions, 2)} transactions, ${fmt(perChange.rowsWritten, 2)} rows written\n`,
       )
     }
 } finally {
