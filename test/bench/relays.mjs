@@ -239,6 +239,9 @@ async function run(relayCount, clientCount) {
         rowsWritten: (stats.rows - stats0.rows) / flat.written,
       },
     }
+  } catch (error) {
+    for (const [i, relay] of relays.entries()) process.stderr.write(`relay ${i} said:\n${relay.stderr().slice(-3000)}\n`)
+    throw error
   } finally {
     await Promise.all(clients.map(c => c.close()))
     for (const relay of relays) relay.child.kill("SIGTERM")
