@@ -7,7 +7,9 @@
  */
 import { createServer, connect, type Server } from "node:net"
 import { afterAll, describe, expect, it } from "vitest"
-import { NodePeer, PgStore } from "@cairn/node"
+import * as A from "@automerge/automerge"
+import { NodePeer, PgStorage, PgStore } from "@cairn/node"
+import { decodeEntryRow } from "../../core/src/catalog/sharedRows.js"
 import { freshSchema, POSTGRES_URL } from "../../node/test/helpers/postgres.js"
 import { Dirs, json, until } from "./helpers.js"
 import { relayProcess, stop } from "./relayProcess.js"
@@ -195,7 +197,20 @@ describe.skipIf(!POSTGRES_URL)("several relay processes serving one PostgreSQL s
         ])
       const complete = (data: Record<string, unknown>) => Array.from({ length: 20 }, (_, i) => data[`a${i}`] === i && data[`b${i}`] === i).every(Boolean)
       for (const peer of [a, b]) await until(async () => complete((await peer.db.get(doc.id)).data), 30_000)
-      // Both relay processes converge on the document's heads: a fresh client of each gets every change.
+      // The catalog's row (what each process adopts, and loads on restart) converges on the document's heads,
+      // although each writer listed only its own change: a client holding those heads would be offered nothing.
+      const heads = (await a.db.replica.store.read(doc.id).then(d => A.getHeads(d))).sort()
+      expect(heads.length).toBeGreaterThan(0)
+      const storage = new PgStorage(await PgStore.open(store.url, { maxConnections: 1 }))
+      try {
+        await until(async () => {
+          const [row] = (await storage.loadCommitted(["cairn-catalog", "entry", doc.id]))
+          return row && decodeEntryRow(row.data!, row.seq).entry.heads.join() === heads.join()
+        })
+      } finally {
+        await storage.close()
+      }
+      // Both relay processes serve every change: a fresh client of each gets them all.
       for (const url of [url1, url2]) {
         const reader = ["--data", await dirs.make()]
         await json([...reader, "sync", url])

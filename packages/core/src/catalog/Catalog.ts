@@ -153,6 +153,12 @@ export class Catalog {
     const { entry, base } = decodeEntryRow(row.data!, row.seq)
     const current = this.#entries.get(entry.id)
     const concurrent = base < row.prev
+    if (current && sameEntry(current, entry)) {
+      // Ours, read back (perhaps before its write has returned), or the same listing: it takes the store's number.
+      current.seq = row.seq
+      this.#base.set(entry.id, row.seq)
+      return { entry: current, taken: false, concurrent }
+    }
     // Ours is newer (dirty), or ours was written after this row and comes back with its own number: keep ours.
     const mineLater = current !== undefined && current.seq === undefined && row.own && !sameEntry(current, entry)
     if (this.#dirty.has(entry.id) || mineLater) {

@@ -171,6 +171,7 @@ export class Replica extends Emitter<ReplicaEvents> {
     for (const row of rows) {
       if (row.key[0] !== "cairn-catalog" || row.data === undefined) continue
       const { entry, taken, concurrent } = this.catalog.adopt(row)
+      if (process.env.DBG) console.error('row', row.seq, row.prev, row.own, concurrent, taken, entry.heads.map(h=>h.slice(0,6)).join())
       if (concurrent) await this.#merge(entry)
       else if (taken && !row.own && !entry.quarantined) this.emit("change", { id: entry.id, type: entry.type, origin: "remote", entry })
     }
