@@ -30,7 +30,10 @@ async function countingProxy(target: string): Promise<{ url: string; bytes: () =
       sockets.add(socket)
       socket.on("data", data => (bytes += data.byteLength))
       socket.on("error", () => {})
-      socket.on("close", () => (inbound.destroy(), outbound.destroy()))
+      socket.on("close", () => {
+        inbound.destroy()
+        outbound.destroy()
+      })
     }
     inbound.pipe(outbound)
     outbound.pipe(inbound)
@@ -195,7 +198,8 @@ describe.skipIf(!POSTGRES_URL)("several relay processes serving one PostgreSQL s
           a.db.change("task", doc.id, draft => void (draft[`a${i}`] = i)),
           b.db.change("task", doc.id, draft => void (draft[`b${i}`] = i)),
         ])
-      const complete = (data: Record<string, unknown>) => Array.from({ length: 20 }, (_, i) => data[`a${i}`] === i && data[`b${i}`] === i).every(Boolean)
+      const complete = (data: Record<string, unknown>) =>
+        Array.from({ length: 20 }, (_, i) => data[`a${i}`] === i && data[`b${i}`] === i).every(Boolean)
       for (const peer of [a, b]) await until(async () => complete((await peer.db.get(doc.id)).data), 30_000)
       // The catalog's row (what each process adopts, and loads on restart) converges on the document's heads,
       // although each writer listed only its own change: a client holding those heads would be offered nothing.
@@ -204,8 +208,8 @@ describe.skipIf(!POSTGRES_URL)("several relay processes serving one PostgreSQL s
       const storage = new PgStorage(await PgStore.open(store.url, { maxConnections: 1 }))
       try {
         await until(async () => {
-          const [row] = (await storage.loadCommitted(["cairn-catalog", "entry", doc.id]))
-          return row && decodeEntryRow(row.data!, row.seq).entry.heads.join() === heads.join()
+          const [row] = await storage.loadCommitted(["cairn-catalog", "entry", doc.id])
+          return row && decodeEntryRow(row.data!, row.seq).heads.join() === heads.join()
         })
       } finally {
         await storage.close()

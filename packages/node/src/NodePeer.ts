@@ -146,6 +146,9 @@ export class NodePeer {
       }
       const damageSettled = await handleStorageDamage(peer, storage, storageLog)
       const trust = await TrustList.open(directory.path, shared?.trustStore())
+      if (follower)
+        follower.onTrust = () =>
+          void trust.reload().catch(error => storageLog.warn(`storage: reading the relay's trust list failed (${error.message})`))
       const admission = new Admission({
         machine,
         auth: options.auth ?? { mode: "open" },

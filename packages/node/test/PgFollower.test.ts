@@ -34,7 +34,10 @@ describe.skipIf(!POSTGRES_URL)("PgFollower: relay peers over one PostgreSQL stor
     const store = freshSchema()
     const relay = async () => NodePeer.open({ dir: await dir(), relay: true, store: store.url, localSocket: false })
     const [one, two] = [await relay(), await relay()]
-    const [left, right] = [await NodePeer.open({ dir: await dir(), localSocket: false }), await NodePeer.open({ dir: await dir(), localSocket: false })]
+    const [left, right] = [
+      await NodePeer.open({ dir: await dir(), localSocket: false }),
+      await NodePeer.open({ dir: await dir(), localSocket: false }),
+    ]
     try {
       const { id } = await left.db.create("task", { title: "shared" })
       const whole = (peer: NodePeer) => peer.db.replica.bytesFor(id, []).then(bytes => ({ id, bytes: bytes! }))
@@ -52,19 +55,36 @@ describe.skipIf(!POSTGRES_URL)("PgFollower: relay peers over one PostgreSQL stor
       await new Promise(resolve => setTimeout(resolve, 300))
       expect((await storage(two).sequence()).seq).toBe(seq)
 
-      for (let round = 0; round < 10; round++) {
+      const gate = await storage(one).store.dedicatedClient()
+      const sequence = storage(one).store.table("sequence")
+      for (let round = 0; round < 5; round++) {
         await left.db.change("task", id, draft => void (draft[`left${round}`] = round))
         await right.db.change("task", id, draft => void (draft[`right${round}`] = round))
         // Each relay process takes one side's change at the same moment: neither has seen the other's when it writes.
-        await Promise.all([one.db.replica.ingest([await whole(left)]), two.db.replica.ingest([await whole(right)])])
+        // Made certain by holding the store's sequence row: both batches wait for it, each having read the document.
+        await gate.query(`BEGIN; SELECT seq FROM ${sequence} FOR UPDATE`)
+        const [toOne, toTwo] = [await whole(left), await whole(right)]
+        const both = Promise.all([one.db.replica.ingest([toOne]), two.db.replica.ingest([toTwo])])
+        // Asked outside the gate's transaction, which sees pg_stat_activity as it was when the transaction began.
+        await until(async () => {
+          const { rows } = await storage(two).store.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE%sequence%'",
+          )
+          return rows[0]!.n === 2
+        })
+        await gate.query("COMMIT")
+        await both
       }
       await until(async () => {
-        const now = A.getHeads((await one.db.replica.store.loadStored(id))!).sort().join()
+        const now = A.getHeads((await one.db.replica.store.loadStored(id))!)
+          .sort()
+          .join()
         return [one, two].every(peer => peer.db.catalog.get(id)!.heads.join() === now)
       }, 20_000)
+      await gate.end()
     } finally {
       await Promise.all([left.close(), right.close(), one.close(), two.close()])
       await store.drop()
     }
-  })
+  }, 30_000)
 })

@@ -94,7 +94,9 @@ describe.skipIf(!POSTGRES_URL)("PgStore on a real server", () => {
       await Promise.all(writes)
       // A batch the server refuses (a NUL byte in a key) is rolled back whole: no number, no notification.
       await expect(one.saveBatch([{ key: ["bad\u0000key"], data: new Uint8Array([1]) }])).rejects.toThrow()
-      const { rows } = await one.store.query<{ head: string; seq: string }>(`SELECT head, seq FROM ${one.store.table("chunks")} ORDER BY seq`)
+      const { rows } = await one.store.query<{ head: string; seq: string }>(
+        `SELECT head, seq FROM ${one.store.table("chunks")} ORDER BY seq`,
+      )
       expect(rows.map(row => Number(row.seq))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
       expect((await one.sequence()).seq).toBe(20)
       await expect.poll(() => notified.length).toBe(20)

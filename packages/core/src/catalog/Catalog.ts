@@ -67,8 +67,6 @@ export class Catalog {
   #epoch = randomEpoch()
   /** Set on a storage shared by several processes: entries are rows numbered by the store (see sharedRows.ts). */
   readonly #shared: SequencedStorage | undefined
-  /** On a shared storage: for each entry, the commit whose version of it this process's entry builds on. */
-  readonly #base = new Map<string, number>()
 
   private constructor(private readonly storage: StorageAdapterInterface | undefined) {
     this.#shared = isSequencedStorage(storage) ? storage : undefined
@@ -130,10 +128,9 @@ export class Catalog {
     let damaged = false
     for (const row of await shared.loadCommitted([PREFIX, ENTRY])) {
       try {
-        const { entry } = decodeEntryRow(row.data!, row.seq)
+        const entry = decodeEntryRow(row.data!, row.seq)
         if (!isEntry(entry)) throw new Error("bad entry")
         this.#put(entry)
-        this.#base.set(entry.id, row.seq)
       } catch {
         damaged = true
       }
@@ -145,19 +142,19 @@ export class Catalog {
   /**
    * A catalog row another process committed (or this one, read back): take
    * it, unless this process has changed the entry since (its own version is
-   * written next, and numbered then). `concurrent`: the row's writer had not
-   * seen the version it replaced, so its heads may lack a change the store
-   * holds; the caller merges from the document. On any other storage, never called.
+   * written next, and numbered then). `concurrent`: the row replaced
+   * another process's version, which its writer may not have seen, so its
+   * heads may lack a change the store holds; the caller lets the document
+   * decide. On any other storage, never called.
    */
   adopt(row: CommittedRow): { entry: CatalogEntry; taken: boolean; concurrent: boolean } {
-    const { entry, base } = decodeEntryRow(row.data!, row.seq)
+    const entry = decodeEntryRow(row.data!, row.seq)
     const current = this.#entries.get(entry.id)
-    const concurrent = base < row.prev
+    const concurrent = row.prev > 0
     if (current && sameEntry(current, entry)) {
       // Ours, read back (perhaps before its write has returned), or the same listing: it takes the store's number.
       current.seq = row.seq
-      this.#base.set(entry.id, row.seq)
-      return { entry: current, taken: false, concurrent }
+      return { entry: current, taken: true, concurrent }
     }
     // Ours is newer (dirty), or ours was written after this row and comes back with its own number: keep ours.
     const mineLater = current !== undefined && current.seq === undefined && row.own && !sameEntry(current, entry)
@@ -165,7 +162,6 @@ export class Catalog {
       if (this.#dirty.has(entry.id)) this.#onDisk.set(entry.id, entry)
       return { entry, taken: false, concurrent }
     }
-    this.#base.set(entry.id, row.seq)
     this.#put(entry)
     return { entry, taken: true, concurrent }
   }
@@ -311,7 +307,7 @@ export class Catalog {
     }
     if (this.#shared) {
       const entries = [...updates.entries.values()]
-      await write(entries.map(entry => ({ key: [PREFIX, ENTRY, entry.id], data: encodeEntryRow(entry, this.#base.get(entry.id) ?? 0) })))
+      await write(entries.map(entry => ({ key: [PREFIX, ENTRY, entry.id], data: encodeEntryRow(entry) })))
       this.#written(updates)
       return
     }

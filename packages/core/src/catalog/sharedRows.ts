@@ -1,28 +1,27 @@
 /**
  * The catalog on a shared, sequenced storage (storage/SequencedStorage.ts):
  * one row per entry, `[cairn-catalog, entry, id]`, stamped by the store with
- * the number of the commit that wrote it. A row also says which version of
- * the entry its writer had seen (`base`, a commit number): the store says
- * which version the row replaced (`prev`), and `base < prev` means two
- * processes changed the document without seeing each other's change, so
- * neither row's heads are the document's (see Replica.applyCommitted).
+ * the number of the commit that wrote it, and with the one it replaced when
+ * another process wrote that (`prev`): then the two may have changed the
+ * document without seeing each other's change, and the document decides
+ * (see Replica.applyCommitted).
  */
 import type { CatalogEntry } from "./CatalogEntry.js"
 import { decodeLog, encodeLog } from "./catalogRecords.js"
 
 export const ENTRY = "entry"
 
-/** A row's bytes: a log record of one entry, its `seq` holding the base (the entry's own seq is the row's). */
-export function encodeEntryRow(entry: CatalogEntry, base: number): Uint8Array {
+/** A row's bytes: a log record of one entry, unnumbered (the entry's seq is the row's). */
+export function encodeEntryRow(entry: CatalogEntry): Uint8Array {
   const { seq: _ignored, ...unnumbered } = entry
-  return encodeLog({ seq: base, entries: [unnumbered] })
+  return encodeLog({ seq: 0, entries: [unnumbered] })
 }
 
-export function decodeEntryRow(bytes: Uint8Array, seq: number): { entry: CatalogEntry; base: number } {
+export function decodeEntryRow(bytes: Uint8Array, seq: number): CatalogEntry {
   const record = decodeLog(bytes)
   const entry = record.entries[0]
   if (!entry || record.entries.length !== 1) throw new Error("bad catalog entry row")
-  return { entry: { ...entry, seq }, base: record.seq }
+  return { ...entry, seq }
 }
 
 /** The same listing: what a peer compares and a reader sees. */

@@ -158,10 +158,10 @@ export class Replica extends Emitter<ReplicaEvents> {
    * (SequencedStorage.ts), in commit order, every commit up to `upTo`:
    * applied to what is in memory here without writing them again. A document
    * loaded here takes its new chunks, the catalog takes the entries (with the
-   * store's numbers), and peers that may read them are told to pull. Two
-   * processes that changed a document without seeing each other's change
-   * both wrote entries that lack the other's heads: the document (which holds
-   * both changes) decides, and the merged entry is written once.
+   * store's numbers), and peers that may read them are told to pull. An
+   * entry that replaced another process's may lack that one's change (the two
+   * changed the document at once): the document, which holds both, decides,
+   * and a merged entry is written when they differ.
    */
   async applyCommitted(rows: readonly CommittedRow[], upTo: number): Promise<void> {
     this.assertOpen()
@@ -171,9 +171,10 @@ export class Replica extends Emitter<ReplicaEvents> {
     for (const row of rows) {
       if (row.key[0] !== "cairn-catalog" || row.data === undefined) continue
       const { entry, taken, concurrent } = this.catalog.adopt(row)
-      if (process.env.DBG) console.error('row', row.seq, row.prev, row.own, concurrent, taken, entry.heads.map(h=>h.slice(0,6)).join())
+      // Not taken: this process changed it since, and its own row (written next) is checked when it comes back.
+      if (!taken) continue
       if (concurrent) await this.#merge(entry)
-      else if (taken && !row.own && !entry.quarantined) this.emit("change", { id: entry.id, type: entry.type, origin: "remote", entry })
+      else if (!row.own && !entry.quarantined) this.emit("change", { id: entry.id, type: entry.type, origin: "remote", entry })
     }
     this.catalog.appliedUpTo(upTo)
   }

@@ -18,7 +18,11 @@ export interface CommittedRow {
   data: Uint8Array | undefined
   /** The number of the commit that wrote the row (commit order, store-wide). */
   seq: number
-  /** The number of the commit whose version of the row this one replaced (0: none). */
+  /**
+   * The number of the commit whose version of the row this one replaced,
+   * when another process wrote that version (0 otherwise): then this row's
+   * writer may not have seen it (see Catalog.adopt).
+   */
   prev: number
   /** Written by this process. */
   own: boolean

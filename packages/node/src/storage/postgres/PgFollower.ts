@@ -24,6 +24,8 @@ export class PgFollower {
   #again = false
   #closed = false
   #retry: NodeJS.Timeout | undefined
+  /** Another process changed the relay's trust list (or a notification of it may have been missed): read it again. */
+  onTrust: () => void = () => {}
 
   constructor(
     private readonly storage: PgStorage,
@@ -89,7 +91,7 @@ export class PgFollower {
       // Named with the OS process, so an operator (or a test) can tell in pg_stat_activity whose it is.
       client = await this.storage.store.dedicatedClient(`cairn listen pid=${process.pid}`)
       this.#client = client
-      client.on("notification", () => void this.catchUp())
+      client.on("notification", message => (message.payload === "trust" ? this.onTrust() : void this.catchUp()))
       client.on("error", () => this.#lost(client))
       client.on("end", () => this.#lost(client))
       await client.query(`LISTEN ${this.storage.store.channel}`)
@@ -100,6 +102,7 @@ export class PgFollower {
       return
     }
     // Commits made while no connection listened (before start, or while it was down) are read now.
+    this.onTrust()
     await this.catchUp()
   }
 

@@ -88,7 +88,11 @@ export class PgStorage implements PeerStorage, SequencedStorage {
   /** The follower applied every commit up to `seq`. */
   noteApplied(seq: number): void {
     this.#applied = Math.max(this.#applied, seq)
-    for (const waiter of this.#waiting) if (waiter.upTo <= this.#applied) (this.#waiting.delete(waiter), waiter.resolve())
+    for (const waiter of this.#waiting) {
+      if (waiter.upTo > this.#applied) continue
+      this.#waiting.delete(waiter)
+      waiter.resolve()
+    }
   }
 
   applied(): Promise<void> {
@@ -150,7 +154,7 @@ export class PgStorage implements PeerStorage, SequencedStorage {
         await client.query(
           `INSERT INTO ${this.#chunks} AS c (key, data, seq, prev, writer)
            SELECT ARRAY(SELECT jsonb_array_elements_text(k::jsonb)), d, $3, 0, $4 FROM unnest($1::text[], $2::bytea[]) AS t(k, d)
-           ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, seq = EXCLUDED.seq, prev = c.seq, writer = EXCLUDED.writer`,
+           ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, seq = EXCLUDED.seq, prev = CASE WHEN c.writer IS DISTINCT FROM EXCLUDED.writer THEN c.seq ELSE 0 END, writer = EXCLUDED.writer`,
           [keys, values, seq, this.writer],
         )
         await client.query(`NOTIFY ${this.store.channel}, '${Number(seq)}'`)
