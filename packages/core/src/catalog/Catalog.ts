@@ -178,8 +178,15 @@ export class Catalog {
   }
 
   /** An empty catalog on the same storage, to be filled by a rebuild and then saved whole. */
-  static empty(storage: StorageAdapterInterface | undefined): Catalog {
-    return new Catalog(storage)
+  static empty(storage: StorageAdapterInterface | undefined, previous?: Catalog): Catalog {
+    const catalog = new Catalog(storage)
+    // On a shared storage the epoch and the numbers are the store's, for every process: a rebuild keeps them, and
+    // its entries, written as new rows, are numbered above every checkpoint.
+    if (catalog.#shared && previous) {
+      catalog.#epoch = previous.#epoch
+      catalog.#changeSeq = catalog.#durableSeq = previous.#durableSeq
+    }
+    return catalog
   }
 
   /**
