@@ -312,9 +312,10 @@ export class NodePeer {
     } finally {
       try {
         await this.#damageSettled?.stop()
+        // First: what it would apply now would find the database closing.
+        await this.#follower?.close()
         await this.peer.close()
       } finally {
-        await this.#follower?.close()
         this.repoStorage.retire()
         await this.storage.close()
         await this.directory.unlock()

@@ -117,6 +117,9 @@ export class PgFollower {
   async close(): Promise<void> {
     this.#closed = true
     clearTimeout(this.#retry)
+    // Nothing is applied from now on: whoever waits for it (a pull being answered while the peer closes) goes on.
+    this.storage.wake = () => {}
+    this.storage.noteApplied(Number.POSITIVE_INFINITY)
     const client = this.#client
     this.#client = undefined
     await client?.end().catch(() => {})
