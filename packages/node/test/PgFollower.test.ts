@@ -87,4 +87,52 @@ describe.skipIf(!POSTGRES_URL)("PgFollower: relay peers over one PostgreSQL stor
       await store.drop()
     }
   }, 30_000)
+
+  it("a document open in a process takes another's commit and its live client gets it, with nothing written again", async () => {
+    const store = freshSchema()
+    const relay = async () => NodePeer.open({ dir: await dir(), relay: true, store: store.url, localSocket: false })
+    const [one, two] = [await relay(), await relay()]
+    const watcher = await NodePeer.open({ dir: await dir(), localSocket: false })
+    const writer = await NodePeer.open({ dir: await dir(), localSocket: false })
+    try {
+      const { id } = await writer.db.create("task", { title: "v0" })
+      await one.db.replica.ingest([{ id, bytes: (await writer.db.replica.bytesFor(id, []))! }])
+      watcher.connect((await two.listen({ port: 0 })).url)
+      await until(() => watcher.db.catalog.get(id) !== undefined)
+      const titles: unknown[] = []
+      const stop = watcher.db.subscribe(id, doc => doc && titles.push(doc.data.title))
+      // A change on the watcher opens the document in its repo; watched, it syncs live, which opens it in process two.
+      await watcher.db.change("task", id, draft => void (draft.seenBy = "watcher"))
+      await until(() => two.repo.handles[id as never]?.isReady() === true)
+      const written = async () =>
+        Number(
+          (
+            await (two as unknown as { storage: PgStorage }).storage.store.query(
+              `SELECT count(*) AS n FROM ${(two as unknown as { storage: PgStorage }).storage.store.table("chunks")} WHERE writer = $1 AND head = $2`,
+              [(two as unknown as { storage: PgStorage }).storage.writer, id],
+            )
+          ).rows[0]!.n,
+        )
+      // The watcher's own change is written by process two (its repo's save too); counted from when that is done.
+      const watcherHeads = () =>
+        A.getHeads(watcher.repo.handles[id as never]!.doc() as A.Doc<unknown>)
+          .sort()
+          .join()
+      await until(() => one.db.catalog.get(id)?.heads.join() === watcherHeads())
+      await new Promise(resolve => setTimeout(resolve, 1500))
+      const before = await written()
+      for (let i = 1; i <= 3; i++) {
+        await writer.db.change("task", id, draft => void (draft.title = `v${i}`))
+        await one.db.replica.ingest([{ id, bytes: (await writer.db.replica.bytesFor(id, []))! }])
+        await until(() => titles.includes(`v${i}`))
+      }
+      expect(A.getHeads(two.repo.handles[id as never]!.doc() as A.Doc<unknown>).sort()).toEqual(one.db.catalog.get(id)!.heads)
+      await new Promise(resolve => setTimeout(resolve, 1500))
+      expect(await written(), "process two wrote the document's chunks again").toBe(before)
+      stop()
+    } finally {
+      await Promise.all([watcher.close(), writer.close(), one.close(), two.close()])
+      await store.drop()
+    }
+  }, 30_000)
 })
