@@ -60,20 +60,12 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
     throw new UsageError((error as Error).message)
   }
   const auth: AuthMode = options.open ? { mode: "open" } : options.psk ? { mode: "psk", secret: options.psk } : { mode: "trust" }
-  let storeLost: ((reason: string) => void) | undefined
-  const lost = new Promise<string>(resolve => (storeLost = resolve))
   const peer = await NodePeer.open({
     dir,
     wants,
     relay: options.relay ?? false,
     auth,
-    ...(options.store
-      ? {
-          store: options.store,
-          onStandby: () => process.stderr.write("cairn: another process is serving this store; waiting to take over from it\n"),
-          onStoreLost: (reason: string) => storeLost?.(reason),
-        }
-      : {}),
+    ...(options.store ? { store: options.store } : {}),
     ...(options.name ? { name: options.name } : {}),
     log: message => process.stderr.write(`cairn: ${message}\n`),
   })
@@ -123,25 +115,18 @@ export async function serve(dir: string, options: ServeOptions): Promise<void> {
     folder.start()
     process.stdout.write(`syncing through folder ${folder.dir}\n`)
   }
-  const lostReason = await Promise.race([
-    lost,
-    new Promise<undefined>(resolve => {
-      process.once("SIGINT", () => resolve(undefined))
-      process.once("SIGTERM", () => resolve(undefined))
-    }),
-  ])
+  await new Promise<void>(resolve => {
+    process.once("SIGINT", () => resolve())
+    process.once("SIGTERM", () => resolve())
+  })
   // The dashboard's open event streams would keep the HTTP server alive: close them first.
   dashboard.close()
   try {
-    // A peer that lost its store cannot write what it still had (the store refuses it): that is what it says below.
-    await peer.close().catch(error => {
-      if (lostReason === undefined) throw error
-    })
+    await peer.close()
   } finally {
     http.closeAllConnections()
     await new Promise<void>(resolve => http.close(() => resolve()))
   }
-  if (lostReason !== undefined) throw new Error(`lost the store (${lostReason}); stopped serving, since another process may take over`)
 }
 
 /**

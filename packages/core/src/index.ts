@@ -67,6 +67,7 @@ export {
 } from "./document/detachedWrites.js"
 export type { RebuildReport } from "./database/rebuild.js"
 export { isAtomicStorage, type AtomicStorage, type BatchChunk } from "./storage/AtomicStorage.js"
+export { isSequencedStorage, type CommittedRow, type SequencedStorage } from "./storage/SequencedStorage.js"
 export { Machine, machineIdFromPublicKey, verifySignature, type MachineIdentity, type MachineIdentityJSON } from "./identity/Machine.js"
 export { machineIdOfActor, newSessionActor, toHex, fromHex } from "./identity/actor.js"
 export { encodeDocument, decodeDocument, EXPORT_FORMAT, type ExportedDocument, type DecodedDocument } from "./codec/exportCodec.js"

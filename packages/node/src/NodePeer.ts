@@ -23,7 +23,8 @@ import { openStorage, type PeerStorage } from "./storage/openStorage.js"
 import { storageForRepo, type RepoStorage } from "./storage/storageForRepo.js"
 import { PgState } from "./storage/postgres/PgState.js"
 import { PgStorage } from "./storage/postgres/PgStorage.js"
-import { PgStore, type WriterLock } from "./storage/postgres/PgStore.js"
+import { PgFollower } from "./storage/postgres/PgFollower.js"
+import { PgStore } from "./storage/postgres/PgStore.js"
 import {
   PeerNetwork,
   type AuthMode,
@@ -75,16 +76,10 @@ export interface NodePeerOptions {
   /**
    * A relay's PostgreSQL store (`postgres://USER@HOST:PORT/DB[?schema=NAME]`): documents, catalog, checkpoints,
    * identity, trust list and types live there instead of the directory, which keeps only this process's lock
-   * and local socket. Several processes (each with a directory of its own) given one store share one identity.
+   * and local socket. Several processes (each with a directory of its own) given one store serve at once as one
+   * relay: one identity, and each process's clients get what the others write, live (see PgFollower).
    */
   store?: string
-  /** With `store`: told (once) that another process holds the store, and that this one waits to take over. */
-  onStandby?: () => void
-  /**
-   * With `store`: this process lost its hold on the store (its connection broke), so another may be writing;
-   * the peer has closed itself. Default: a process warning.
-   */
-  onStoreLost?: (reason: string) => void
 }
 
 export class NodePeer {
@@ -92,8 +87,8 @@ export class NodePeer {
   /** Resolves once damage found on open is dealt with for good (see handleStorageDamage); close waits for it. */
   #damageSettled: { stop(): Promise<void> } | undefined
   #local: LocalServer | undefined
-  /** This process's hold on a shared store (released last, once everything is written). */
-  #writer: { release(): Promise<void> } | undefined
+  /** With a shared store: what reads the other processes' commits (stopped before the storage closes). */
+  #follower: PgFollower | undefined
   #discovery: { discovery: Discovery; stop: () => void } | undefined
   readonly #folders = new Set<FolderSync>()
 
@@ -112,23 +107,13 @@ export class NodePeer {
     const directory = await DataDirectory.open(options.dir)
     await directory.lock()
     let storage: PeerStorage | undefined
-    let writer: WriterLock | undefined
+    let follower: PgFollower | undefined
     let opened: NodePeer | undefined
     try {
       const shared = options.store ? new PgState(await PgStore.open(options.store)) : undefined
       // From here on the store's connections are closed with the storage (on failure too).
       const sharedStorage = shared && new PgStorage(shared.store)
       storage = sharedStorage
-      // Only one process writes a store at a time, the others wait as standbys (see PgStore.holdWriterLock).
-      writer = await shared?.store.holdWriterLock(
-        () => options.onStandby?.(),
-        reason => {
-          const lost = options.onStoreLost ?? ((why: string) => process.emitWarning(`cairn: lost the store: ${why}; closing`))
-          lost(reason)
-          void opened?.close().catch(() => {})
-        },
-      )
-      if (writer) sharedStorage?.fence(writer)
       const state = shared ?? directory
       const machine = await state.machine(options.name)
       if (options.types?.length) await state.saveTypes(options.types)
@@ -153,8 +138,17 @@ export class NodePeer {
         logger,
         ...(options.presence ? { presence: options.presence } : {}),
       })
+      if (sharedStorage) {
+        follower = new PgFollower(sharedStorage, peer.db.replica, peer.db.catalog.durableSeq, error =>
+          storageLog.warn(`storage: reading the store's new commits failed (${error.message}); trying again`),
+        )
+        await follower.start()
+      }
       const damageSettled = await handleStorageDamage(peer, storage, storageLog)
       const trust = await TrustList.open(directory.path, shared?.trustStore())
+      if (follower)
+        follower.onTrust = () =>
+          void trust.reload().catch(error => storageLog.warn(`storage: reading the relay's trust list failed (${error.message})`))
       const admission = new Admission({
         machine,
         auth: options.auth ?? { mode: "open" },
@@ -163,12 +157,12 @@ export class NodePeer {
       })
       const network = new PeerNetwork(peer, admission, options.limits)
       opened = new NodePeer(directory, peer, network, trust, storage, repoStorage)
-      opened.#writer = writer
+      opened.#follower = follower
       opened.#damageSettled = damageSettled
       if (options.localSocket !== false) await opened.#serveLocal(logger.child("local"))
       return opened
     } catch (error) {
-      await writer?.release()
+      await follower?.close()
       await storage?.close().catch(() => {})
       await directory.unlock()
       throw error
@@ -302,7 +296,7 @@ export class NodePeer {
 
   /** Flush everything to disk, disconnect, and release the directory (also when a flush fails: the error is rethrown). */
   close(): Promise<void> {
-    // A second caller (the app, after a lost store closed the peer) waits for the same close.
+    // A second caller waits for the same close.
     this.#closing ??= this.#close()
     return this.#closing
   }
@@ -318,11 +312,12 @@ export class NodePeer {
     } finally {
       try {
         await this.#damageSettled?.stop()
+        // First: what it would apply now would find the database closing.
+        await this.#follower?.close()
         await this.peer.close()
       } finally {
         this.repoStorage.retire()
         await this.storage.close()
-        await this.#writer?.release()
         await this.directory.unlock()
       }
     }

@@ -85,17 +85,16 @@ export class TrustList implements TrustLookup {
       addedAt: Date.now(),
       ...(this.#machines.get(key)?.lastSeen ? { lastSeen: this.#machines.get(key)!.lastSeen! } : {}),
     }
-    this.#machines.set(key, machine)
-    await this.save()
+    await this.#update(machines => machines.set(key, machine))
     return machine
   }
 
   /** Stop trusting a machine; returns false if it was not trusted. */
   async untrust(publicKeyOrMachineId: string): Promise<boolean> {
+    await this.reload()
     const machine = this.find(publicKeyOrMachineId)
     if (!machine) return false
-    this.#machines.delete(machine.publicKey)
-    await this.save()
+    await this.#update(machines => machines.delete(machine.publicKey))
     return true
   }
 
@@ -124,6 +123,21 @@ export class TrustList implements TrustLookup {
   }
 
   async save(): Promise<void> {
+    await this.#update(() => {})
+  }
+
+  /**
+   * Change the saved list: read again first, so a change another process of a relay made to the shared list
+   * (PgState) is kept, not overwritten with this process's older copy; the times machines were seen here stay.
+   */
+  async #update(change: (machines: Map<string, TrustedMachine>) => void): Promise<void> {
+    const seen = new Map([...this.#machines.values()].filter(m => m.lastSeen).map(m => [m.publicKey, m.lastSeen!]))
+    await this.reload()
+    for (const [key, at] of seen) {
+      const machine = this.#machines.get(key)
+      if (machine && (machine.lastSeen ?? 0) < at) machine.lastSeen = at
+    }
+    change(this.#machines)
     await this.store.save(this.list())
   }
 

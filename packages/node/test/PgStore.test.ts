@@ -80,37 +80,35 @@ describe.skipIf(!POSTGRES_URL)("PgStore on a real server", () => {
     }
   })
 
-  it("a storage fenced by a writer lock refuses every write once that lock's session is gone, and a standby gets the lock", async () => {
+  it("numbers batches in commit order across processes and notifies each on commit; a batch rolled back gets no number and no notification", async () => {
     const { url, drop } = freshSchema()
-    const [writerStore, standbyStore] = [await PgStore.open(url), await PgStore.open(url)]
-    const storage = new PgStorage(writerStore)
-    let lost = ""
-    const lock = await writerStore.holdWriterLock(
-      () => {},
-      reason => (lost = reason),
-    )
-    storage.fence(lock)
-    let waited = false
-    const standby = standbyStore.holdWriterLock(
-      () => (waited = true),
-      () => {},
-    )
+    const [one, two] = [new PgStorage(await PgStore.open(url)), new PgStorage(await PgStore.open(url))]
+    const listener = await one.store.dedicatedClient()
+    const notified: number[] = []
+    listener.on("notification", message => notified.push(Number(message.payload)))
+    await listener.query(`LISTEN ${one.store.channel}`)
     try {
-      await storage.save(["doc", "snapshot", "a"], new Uint8Array([1]))
-      await expect.poll(() => waited).toBe(true)
-      await writerStore.query("SELECT pg_terminate_backend($1)", [lock.pid])
-      await (await standby).release()
-      for (const write of [
-        () => storage.save(["doc", "snapshot", "b"], new Uint8Array([2])),
-        () => storage.remove(["doc", "snapshot", "a"]),
-        () => storage.removeRange(["doc"]),
-      ])
-        await expect(write()).rejects.toThrow(/no longer holds the store at .*: write refused/)
-      expect((await storage.loadRange(["doc"])).map(chunk => chunk.key)).toEqual([["doc", "snapshot", "a"]])
-      await expect.poll(() => lost).toMatch(/PostgreSQL/)
+      const writes = Array.from({ length: 20 }, (_, i) =>
+        (i % 2 ? one : two).saveBatch([{ key: [`doc${i}`, "snapshot", "h"], data: new Uint8Array([i]) }]),
+      )
+      await Promise.all(writes)
+      // A batch the server refuses (a NUL byte in a key) is rolled back whole: no number, no notification.
+      await expect(one.saveBatch([{ key: ["bad\u0000key"], data: new Uint8Array([1]) }])).rejects.toThrow()
+      const { rows } = await one.store.query<{ head: string; seq: string }>(
+        `SELECT head, seq FROM ${one.store.table("chunks")} ORDER BY seq`,
+      )
+      expect(rows.map(row => Number(row.seq))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+      expect((await one.sequence()).seq).toBe(20)
+      await expect.poll(() => notified.length).toBe(20)
+      expect([...notified].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+      const { rows: committed, upTo } = await two.committedSince(15, 100)
+      expect(upTo).toBe(20)
+      expect(committed.map(row => row.seq)).toEqual([16, 17, 18, 19, 20])
+      // `own`: written by the storage that asks (two wrote the even documents).
+      for (const row of committed) expect(row.own).toBe(Number(String(row.key[0]).slice(3)) % 2 === 0)
     } finally {
-      await storage.close()
-      await standbyStore.close()
+      await listener.end()
+      await Promise.all([one.close(), two.close()])
       await drop()
     }
   })

@@ -6,5 +6,4 @@ import { POSTGRES_URL } from "./helpers/postgres.js"
 
 describe.skipIf(!POSTGRES_URL)("PostgreSQL", () => {
   registerCases("storage conformance: PgStorage", storageConformance(pgStore()))
-  registerCases("storage conformance: PgStorage fenced by a writer lock", storageConformance(pgStore({ fenced: true })))
 })

@@ -10,8 +10,10 @@
  */
 import type { StorageAdapterInterface } from "@automerge/automerge-repo"
 import type { BatchChunk } from "../storage/AtomicStorage.js"
+import { isSequencedStorage, type CommittedRow, type SequencedStorage } from "../storage/SequencedStorage.js"
 import type { CatalogEntry } from "./CatalogEntry.js"
 import { decodeLog, decodeSnapshot, encodeLog, encodeSnapshot, FORMAT, type LogRecord, type SnapshotRecord } from "./catalogRecords.js"
+import { decodeEntryRow, encodeEntryRow, ENTRY, sameEntry } from "./sharedRows.js"
 
 export type { CatalogEntry }
 
@@ -63,8 +65,12 @@ export class Catalog {
   #changeSeq = 0
   #durableSeq = 0
   #epoch = randomEpoch()
+  /** Set on a storage shared by several processes: entries are rows numbered by the store (see sharedRows.ts). */
+  readonly #shared: SequencedStorage | undefined
 
-  private constructor(private readonly storage: StorageAdapterInterface | undefined) {}
+  private constructor(private readonly storage: StorageAdapterInterface | undefined) {
+    this.#shared = isSequencedStorage(storage) ? storage : undefined
+  }
 
   /**
    * Load the catalog from storage. `damaged` is true when a record could not
@@ -73,6 +79,7 @@ export class Catalog {
   static async load(storage: StorageAdapterInterface | undefined): Promise<{ catalog: Catalog; found: boolean; damaged: boolean }> {
     const catalog = new Catalog(storage)
     if (!storage) return { catalog, found: false, damaged: false }
+    if (catalog.#shared) return catalog.#loadShared(catalog.#shared)
     const chunks = await storage.loadRange([PREFIX])
     let snapshot: SnapshotRecord | undefined
     const logs: LogRecord[] = []
@@ -110,9 +117,76 @@ export class Catalog {
     return { catalog, found, damaged }
   }
 
+  /**
+   * The entries of a shared storage, numbered by its commits. The store's
+   * sequence is read first: a row committed after it is read again by the
+   * follower, which finds it the same.
+   */
+  async #loadShared(shared: SequencedStorage): Promise<{ catalog: Catalog; found: boolean; damaged: boolean }> {
+    const { epoch, seq } = await shared.sequence()
+    this.#epoch = epoch
+    let damaged = false
+    for (const row of await shared.loadCommitted([PREFIX, ENTRY])) {
+      try {
+        const entry = decodeEntryRow(row.data!, row.seq)
+        if (!isEntry(entry)) throw new Error("bad entry")
+        this.#put(entry)
+      } catch {
+        damaged = true
+      }
+    }
+    this.#changeSeq = this.#durableSeq = seq
+    return { catalog: this, found: this.#entries.size > 0, damaged }
+  }
+
+  /**
+   * A catalog row another process committed (or this one, read back): take
+   * it, unless this process has changed the entry since (its own version is
+   * written next, and numbered then). `concurrent`: the row replaced
+   * another process's version, which its writer may not have seen, so its
+   * heads may lack a change the store holds; the caller lets the document
+   * decide. On any other storage, never called.
+   */
+  adopt(row: CommittedRow): { entry: CatalogEntry; taken: boolean; concurrent: boolean } {
+    const entry = decodeEntryRow(row.data!, row.seq)
+    const current = this.#entries.get(entry.id)
+    const concurrent = row.prev > 0
+    if (current && sameEntry(current, entry)) {
+      // Ours, read back (perhaps before its write has returned), or the same listing: it takes the store's number.
+      current.seq = row.seq
+      return { entry: current, taken: true, concurrent }
+    }
+    // Ours is newer (dirty), or ours was written after this row and comes back with its own number: keep ours.
+    const mineLater = current !== undefined && current.seq === undefined && row.own && !sameEntry(current, entry)
+    if (this.#dirty.has(entry.id) || mineLater) {
+      if (this.#dirty.has(entry.id)) this.#onDisk.set(entry.id, entry)
+      return { entry, taken: false, concurrent }
+    }
+    this.#put(entry)
+    return { entry, taken: true, concurrent }
+  }
+
+  /** Resolves once this process's commits so far are applied here (on a shared storage; see SequencedStorage.applied). */
+  async settled(): Promise<void> {
+    await this.#shared?.applied()
+  }
+
+  /** On a shared storage: every commit up to `seq` is applied here, so it may be promised to peers (see durableSeq). */
+  appliedUpTo(seq: number): void {
+    this.#durableSeq = Math.max(this.#durableSeq, seq)
+    this.#changeSeq = Math.max(this.#changeSeq, seq)
+  }
+
   /** An empty catalog on the same storage, to be filled by a rebuild and then saved whole. */
-  static empty(storage: StorageAdapterInterface | undefined): Catalog {
-    return new Catalog(storage)
+  static empty(storage: StorageAdapterInterface | undefined, previous?: Catalog): Catalog {
+    const catalog = new Catalog(storage)
+    // On a shared storage the epoch and the numbers are the store's, for every process: a rebuild keeps them, and
+    // its entries, written as new rows, are numbered above every checkpoint.
+    if (catalog.#shared && previous) {
+      catalog.#epoch = previous.#epoch
+      catalog.#changeSeq = catalog.#durableSeq = previous.#durableSeq
+    }
+    return catalog
   }
 
   /**
@@ -137,9 +211,14 @@ export class Catalog {
     return this.storage ? this.#durableSeq : this.#changeSeq
   }
 
-  /** Entries changed after `seq` (all of them for 0), in no particular order. */
+  /**
+   * Entries changed after `seq` (all of them for 0), in no particular order.
+   * On a shared storage, also every entry not yet numbered by the store
+   * (changed here, not yet read back): it is above any checkpoint.
+   */
   *changedSince(seq: number): IterableIterator<CatalogEntry> {
-    for (const entry of this.#entries.values()) if ((entry.seq ?? 0) > seq) yield entry
+    const unnumbered = this.#shared ? Number.POSITIVE_INFINITY : 0
+    for (const entry of this.#entries.values()) if ((entry.seq ?? unnumbered) > seq) yield entry
   }
 
   get size(): number {
@@ -171,7 +250,9 @@ export class Catalog {
   /** Record an entry (new or changed); it is written on the next `flush`. */
   set(entry: CatalogEntry): void {
     if (!this.#dirty.has(entry.id)) this.#onDisk.set(entry.id, this.#entries.get(entry.id) ?? null)
-    entry.seq = ++this.#changeSeq
+    // On a shared storage the store numbers it, in commit order, when the follower reads it back.
+    if (this.#shared) delete entry.seq
+    else entry.seq = ++this.#changeSeq
     this.#put(entry)
     this.#dirty.add(entry.id)
   }
@@ -220,13 +301,21 @@ export class Catalog {
       return
     }
     if (this.#logOutgrown()) return this.#compactNow(updates)
-    await this.#flushThrough(updates, async ([record]) => this.storage!.save(record!.key, record!.data))
+    await this.#flushThrough(updates, async records =>
+      this.#shared ? this.#shared.saveBatch(records) : this.storage!.save(records[0]!.key, records[0]!.data),
+    )
   }
 
   async #flushThrough(updates: CatalogUpdates, write: (records: BatchChunk[]) => Promise<void>): Promise<void> {
     if (updates.entries.size === 0) {
       await write([])
-      this.#durableSeq = Math.max(this.#durableSeq, updates.upTo)
+      if (!this.#shared) this.#durableSeq = Math.max(this.#durableSeq, updates.upTo)
+      return
+    }
+    if (this.#shared) {
+      const entries = [...updates.entries.values()]
+      await write(entries.map(entry => ({ key: [PREFIX, ENTRY, entry.id], data: encodeEntryRow(entry) })))
+      this.#written(updates)
       return
     }
     const seq = ++this.#seq
@@ -238,6 +327,7 @@ export class Catalog {
   }
 
   #logOutgrown(): boolean {
+    if (this.#shared) return false
     return (
       (this.#logRecords >= MAX_LOG_RECORDS && this.#logBytes * 4 > this.#snapshotBytes) ||
       (this.#logBytes > 64 * 1024 && this.#logBytes > this.#snapshotBytes)
@@ -246,6 +336,8 @@ export class Catalog {
 
   async #compactNow(updates: CatalogUpdates): Promise<void> {
     if (!this.storage) return
+    // Rows need no compaction: the whole catalog (a rebuild's) is its dirty entries, written as rows.
+    if (this.#shared) return this.#flushNow(updates)
     const seq = ++this.#seq
     const entries: CatalogEntry[] = []
     for (const entry of this.#entries.values()) {
@@ -272,7 +364,8 @@ export class Catalog {
         this.#onDisk.set(id, entry)
       }
     }
-    this.#durableSeq = Math.max(this.#durableSeq, updates.upTo)
+    // On a shared storage only the follower moves it: a commit of another process may come before ours.
+    if (!this.#shared) this.#durableSeq = Math.max(this.#durableSeq, updates.upTo)
   }
 
   #put(entry: CatalogEntry): void {

@@ -319,6 +319,27 @@ export class DocumentStore extends Emitter<StoreEvents> {
     this.emit("change", { id: tombstone.id, type: tombstone.type, origin, entry: tombstone })
   }
 
+  /**
+   * Another process sharing the storage committed changes to this document
+   * (see SequencedStorage.ts): a copy loaded here takes them from storage,
+   * and the repo's storage subsystem records the heads it read as saved, so it
+   * does not write them again. The catalog follows the committed entry
+   * (Replica.applyCommitted), not this handle. Its live peers get the changes
+   * from the repo, as any change.
+   */
+  async followStored(id: string): Promise<void> {
+    const handle = (this.#handles.get(id) ?? this.repo.handles[id as DocumentId]) as DocHandle<Envelope> | undefined
+    if (!handle?.isReady()) return
+    const stored = await this.repo.storageSubsystem?.loadDoc<Envelope>(id as DocumentId)
+    if (!stored || !handle.isReady()) return
+    this.#applyingLocal = true
+    try {
+      handle.update(doc => A.merge(doc, stored))
+    } finally {
+      this.#applyingLocal = false
+    }
+  }
+
   /** Before a local change: give the handle this session's actor (see identity/actor.ts). */
   prepareLocal(handle: DocHandle<Envelope>): void {
     if (this.#forked.has(handle)) return

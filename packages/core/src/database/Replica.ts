@@ -8,6 +8,7 @@
  */
 import * as A from "@automerge/automerge"
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
+import type { CommittedRow } from "../storage/SequencedStorage.js"
 import type { Envelope } from "../document/envelope.js"
 import { containsHeads, headsKey } from "../document/heads.js"
 import { Emitter } from "../helpers/Emitter.js"
@@ -149,6 +150,39 @@ export class Replica extends Emitter<ReplicaEvents> {
   /** Resolves when every acknowledged write so far is on disk (the catalog's `durableSeq` then covers it). */
   async flush(): Promise<void> {
     await this.commit.idle()
+    await this.catalog.settled()
+  }
+
+  /**
+   * Rows committed to a storage this process shares with others
+   * (SequencedStorage.ts), in commit order, every commit up to `upTo`:
+   * applied to what is in memory here without writing them again. A document
+   * loaded here takes its new chunks, the catalog takes the entries (with the
+   * store's numbers), and peers that may read them are told to pull. An
+   * entry that replaced another process's may lack that one's change (the two
+   * changed the document at once): the document, which holds both, decides,
+   * and a merged entry is written when they differ.
+   */
+  async applyCommitted(rows: readonly CommittedRow[], upTo: number): Promise<void> {
+    this.assertOpen()
+    const documents = new Set<string>()
+    for (const row of rows) if (!row.own && !String(row.key[0]).startsWith("cairn-")) documents.add(row.key[0]!)
+    for (const id of documents) await this.store.followStored(id)
+    for (const row of rows) {
+      if (row.key[0] !== "cairn-catalog" || row.data === undefined) continue
+      const { entry, taken, concurrent } = this.catalog.adopt(row)
+      // Not taken: this process changed it since, and its own row (written next) is checked when it comes back.
+      if (!taken) continue
+      if (concurrent) await this.#merge(entry)
+      else if (!row.own && !entry.quarantined) this.emit("change", { id: entry.id, type: entry.type, origin: "remote", entry })
+    }
+    this.catalog.appliedUpTo(upTo)
+  }
+
+  async #merge(entry: CatalogEntry): Promise<void> {
+    const doc = (await this.store.readyHandle(entry.id))?.doc() ?? (await this.store.loadStored(entry.id))
+    if (doc && !entry.purged && headsKey(A.getHeads(doc)) !== headsKey(entry.heads)) this.store.noteRemote(entry.id, doc)
+    else this.emit("change", { id: entry.id, type: entry.type, origin: "remote", entry: this.catalog.get(entry.id) ?? entry })
   }
 
   /** Documents found damaged here and not yet recovered from a peer. */

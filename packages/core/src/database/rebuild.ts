@@ -98,7 +98,7 @@ export async function rebuildCatalog(
   storage: StorageAdapterInterface,
   previous?: Catalog,
 ): Promise<{ catalog: Catalog; report: RebuildReport }> {
-  const catalog = Catalog.empty(storage)
+  const catalog = Catalog.empty(storage, previous)
   const byDoc = new Map<string, Chunk[]>()
   for (const chunk of await storage.loadRange([])) {
     const id = chunk.key[0]!

@@ -15,22 +15,12 @@ import { freshSchema } from "../helpers/postgres.js"
 
 const WRITER = join(dirname(fileURLToPath(import.meta.url)), "pg-crash-writer.mjs")
 
-/** `fenced`: as a relay's writing process uses it, every write checking a writer lock (see PgStorage.fence). */
-export function pgStore(options: { fenced?: boolean } = {}): StorageUnderTest {
+export function pgStore(): StorageUnderTest {
   return {
     cannot: { damage: "PostgreSQL detects damage to its own pages (a read fails rather than returning garbage); Cairn adds no checksum" },
     async open(): Promise<StoreUnderTest> {
       const { url, drop } = freshSchema()
-      const lockStore = options.fenced ? await PgStore.open(url, { maxConnections: 1 }) : undefined
-      const lock = await lockStore?.holdWriterLock(
-        () => {},
-        () => {},
-      )
-      const openStorage = async () => {
-        const storage = new PgStorage(await PgStore.open(url, { maxConnections: 4 }))
-        if (lock) storage.fence(lock)
-        return storage
-      }
+      const openStorage = async () => new PgStorage(await PgStore.open(url, { maxConnections: 4 }))
       let current = await openStorage()
       const reopen = async () => {
         await current.close()
@@ -46,8 +36,6 @@ export function pgStore(options: { fenced?: boolean } = {}): StorageUnderTest {
         },
         async dispose() {
           await current.close()
-          await lock?.release()
-          await lockStore?.close()
           await drop()
         },
       }

@@ -87,7 +87,15 @@ export class PgState {
         if (!Array.isArray(saved.machines)) throw new TrustError(`the relay's trust list in ${this.store.where} is damaged`)
         return saved.machines as TrustedMachine[]
       },
-      save: machines => this.#set("trust", { machines }),
+      // Notified with the write, so the relay's other processes read the list again (PgFollower.onTrust).
+      save: machines =>
+        this.store.transaction(async client => {
+          await client.query(
+            `INSERT INTO ${this.#table} (name, value) VALUES ('trust', $1) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`,
+            [JSON.stringify({ machines })],
+          )
+          await client.query(`NOTIFY ${this.store.channel}, 'trust'`)
+        }),
     }
   }
 }

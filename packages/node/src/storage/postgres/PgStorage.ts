@@ -15,14 +15,23 @@
  * reads go to the pool in parallel. Writes of other processes are not ordered
  * with ours, which is safe for automerge's chunks: their keys name their
  * content (a hash), and a compaction removes only the chunks it loaded.
+ *
+ * Several processes share it (a SequencedStorage, see core): every batch is
+ * numbered by the store in commit order and notifies the store's channel
+ * inside its transaction, so the notification is delivered on commit and
+ * only if it commits; each process's PgFollower reads what others committed.
  */
 import type { Chunk, StorageKey } from "@automerge/automerge-repo"
-import type { BatchChunk } from "@cairn/core"
+import { randomUUID } from "node:crypto"
+import type { BatchChunk, CommittedRow, SequencedStorage } from "@cairn/core"
 import type { PeerStorage, StorageDamage } from "../openStorage.js"
 import type { DamagedRecord } from "../LogStorageAdapter.js"
-import { PgStoreError, type PgStore, type WriterLock } from "./PgStore.js"
+import type { PgStore } from "./PgStore.js"
 
-export class PgStorage implements PeerStorage {
+export class PgStorage implements PeerStorage, SequencedStorage {
+  readonly sequenced = true
+  /** Names this process's rows (`writer`), so its follower does not take its own chunks for another's. */
+  readonly writer = randomUUID()
   /**
    * PostgreSQL never hands back a half-written or garbled row (its WAL makes a
    * commit whole; a damaged page is an error, not data), which is what core
@@ -32,11 +41,66 @@ export class PgStorage implements PeerStorage {
   readonly damaged: readonly DamagedRecord[] = []
   readonly damage: StorageDamage = { catalog: false, documents: [], unknownDocuments: false }
   #writes: Promise<unknown> = Promise.resolve()
-  #writer: Pick<WriterLock, "pid" | "startedAt"> | undefined
   readonly #chunks: string
+  /** The number of this process's latest commit, and up to which commit its follower has applied the store's. */
+  #committed = 0
+  #applied = 0
+  readonly #waiting = new Set<{ upTo: number; resolve: () => void }>()
+  /** Asks the follower to read now (set by PgFollower). */
+  wake: () => void = () => {}
 
   constructor(readonly store: PgStore) {
     this.#chunks = store.table("chunks")
+  }
+
+  async sequence(): Promise<{ epoch: string; seq: number }> {
+    const { rows } = await this.store.query<{ epoch: string; seq: string }>(`SELECT epoch, seq FROM ${this.store.table("sequence")}`)
+    return { epoch: rows[0]!.epoch, seq: Number(rows[0]!.seq) }
+  }
+
+  async loadCommitted(prefix: StorageKey): Promise<CommittedRow[]> {
+    if (prefix.length === 0) throw new TypeError("loadCommitted needs a prefix")
+    const { rows } = await this.store.query<RowOf>(
+      `SELECT key, data, seq, prev, coalesce(writer = $3, false) AS own FROM ${this.#chunks} ${whereUnder(prefix)}`,
+      [prefix[0], checkKey(prefix), this.writer],
+    )
+    return rows.map(committedRow)
+  }
+
+  /**
+   * What commits after `after` left, up to the newest commit (at most `limit`
+   * commits ahead): every row but the checkpoints, with the bytes of catalog
+   * rows only (a document's chunks are read by whoever holds it, see
+   * DocumentStore.followStored). Every commit up to `upTo` is in: numbers are
+   * given in commit order, so none below the newest one read is still to come.
+   */
+  async committedSince(after: number, limit: number): Promise<{ rows: CommittedRow[]; upTo: number }> {
+    const top = Math.min((await this.sequence()).seq, after + limit)
+    if (top <= after) return { rows: [], upTo: after }
+    const { rows } = await this.store.query<RowOf>(
+      `SELECT key, CASE WHEN head = 'cairn-catalog' THEN data END AS data, seq, prev, coalesce(writer = $3, false) AS own FROM ${this.#chunks}
+       WHERE seq > $1 AND seq <= $2 AND head <> 'cairn-sync' ORDER BY seq`,
+      [after, top, this.writer],
+    )
+    return { rows: rows.map(committedRow), upTo: top }
+  }
+
+  /** The follower applied every commit up to `seq`. */
+  noteApplied(seq: number): void {
+    this.#applied = Math.max(this.#applied, seq)
+    for (const waiter of this.#waiting) {
+      if (waiter.upTo > this.#applied) continue
+      this.#waiting.delete(waiter)
+      waiter.resolve()
+    }
+  }
+
+  applied(): Promise<void> {
+    const upTo = this.#committed
+    if (upTo <= this.#applied) return Promise.resolve()
+    const done = new Promise<void>(resolve => this.#waiting.add({ upTo, resolve }))
+    this.wake()
+    return done
   }
 
   async load(key: StorageKey): Promise<Uint8Array | undefined> {
@@ -81,44 +145,30 @@ export class PgStorage implements PeerStorage {
     const keys = [...last.values()].map(chunk => JSON.stringify(chunk.key))
     // Copied now: the caller may change its array once the call returns.
     const values = [...last.values()].map(chunk => Buffer.from(chunk.data))
-    // One statement is one transaction: every chunk lands or none does.
-    return this.#write(
-      `INSERT INTO ${this.#chunks} (key, data)
-       SELECT ARRAY(SELECT jsonb_array_elements_text(k::jsonb)), d FROM unnest($1::text[], $2::bytea[]) AS t(k, d)
-       ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data`,
-      () => [keys, values],
-    )
-  }
-
-  /**
-   * Write only while `lock`'s session (PgStore.holdWriterLock: its pid and
-   * start time, since the server reuses the pids of ended sessions) holds
-   * the store: each write then checks, in its own transaction, that the
-   * lock's session still has it. A process whose lock connection broke
-   * is told at once, but writes already queued would otherwise still land
-   * after a standby took over and read the catalog, and could overwrite the
-   * records it writes next.
-   */
-  fence(lock: Pick<WriterLock, "pid" | "startedAt">): void {
-    this.#writer = lock
+    // One transaction: every chunk lands or none does. Taking the next number locks the sequence row until the
+    // commit, so the next batch gets its number only once this one is committed; the notification goes on commit.
+    const run = () =>
+      this.store.transaction(async client => {
+        const { rows } = await client.query<{ seq: string }>(`UPDATE ${this.store.table("sequence")} SET seq = seq + 1 RETURNING seq`)
+        const seq = rows[0]!.seq
+        await client.query(
+          `INSERT INTO ${this.#chunks} AS c (key, data, seq, prev, writer)
+           SELECT ARRAY(SELECT jsonb_array_elements_text(k::jsonb)), d, $3, 0, $4 FROM unnest($1::text[], $2::bytea[]) AS t(k, d)
+           ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, seq = EXCLUDED.seq, prev = CASE WHEN c.writer IS DISTINCT FROM EXCLUDED.writer THEN c.seq ELSE 0 END, writer = EXCLUDED.writer`,
+          [keys, values, seq, this.writer],
+        )
+        await client.query(`NOTIFY ${this.store.channel}, '${Number(seq)}'`)
+        return Number(seq)
+      })
+    // Counted once committed: a batch rolled back has no number anyone waits for.
+    return this.#queue(async () => void (this.#committed = Math.max(this.#committed, await run())))
   }
 
   #write(text: string, values: () => unknown[]): Promise<void> {
-    const run = async () => {
-      const params = values()
-      const writer = this.#writer
-      if (writer === undefined) return void (await this.store.query(text, params))
-      await this.store.transaction(async client => {
-        const held = await client.query(
-          `SELECT 1 FROM pg_locks JOIN pg_stat_activity USING (pid)
-           WHERE locktype = 'advisory' AND granted AND pid = $1 AND backend_start::text = $2`,
-          [writer.pid, writer.startedAt],
-        )
-        if (held.rowCount === 0)
-          throw new PgStoreError(`this process no longer holds the store at ${this.store.where} (another may be writing): write refused`)
-        await client.query(text, params)
-      })
-    }
+    return this.#queue(async () => void (await this.store.query(text, values())))
+  }
+
+  #queue(run: () => Promise<void>): Promise<void> {
     const done = this.#writes.then(run)
     this.#writes = done.catch(() => {})
     return done
@@ -134,6 +184,24 @@ export class PgStorage implements PeerStorage {
   async close(): Promise<void> {
     await this.#writes
     await this.store.close()
+  }
+}
+
+interface RowOf {
+  key: string[]
+  data: Buffer | null
+  seq: string
+  prev: string
+  own: boolean
+}
+
+function committedRow(row: RowOf): CommittedRow {
+  return {
+    key: row.key,
+    data: row.data ? new Uint8Array(row.data) : undefined,
+    seq: Number(row.seq),
+    prev: Number(row.prev),
+    own: row.own,
   }
 }
 

@@ -18,23 +18,11 @@ export class PgStoreError extends CairnError {}
 export interface PgStoreOptions {
   /** The schema Cairn's tables live in (default `cairn`); several stores may share a database in separate schemas. */
   schema?: string
-  /** Connections this process keeps at most (default 10); a writer lock (holdWriterLock) holds one more of its own. */
+  /** Connections this process keeps at most (default 10); its follower (PgFollower) holds one more of its own, to listen. */
   maxConnections?: number
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
-
-/** A process's hold on a store (see PgStore.holdWriterLock). */
-export interface WriterLock {
-  /** The server process of the session holding the lock (what PgStorage.fence checks for). */
-  readonly pid: number
-  /**
-   * When that session started, as the server writes it: with the pid, it names the session for good (the server
-   * may give a dead session's pid to a new one, a standby's lock session among them).
-   */
-  readonly startedAt: string
-  release(): Promise<void>
-}
 
 export class PgStore {
   private constructor(
@@ -65,8 +53,13 @@ export class PgStore {
   }
 
   /** A table of this store's schema, quoted for SQL. */
-  table(name: "chunks" | "state"): string {
+  table(name: "chunks" | "state" | "sequence"): string {
     return `"${this.schema}"."${name}"`
+  }
+
+  /** The channel a commit notifies (its number as the payload), quoted for LISTEN. */
+  get channel(): string {
+    return `"cairn_${this.schema}"`
   }
 
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
@@ -98,72 +91,15 @@ export class PgStore {
     }
   }
 
-  /** A connection of its own, outside the pool: a session lock lives exactly as long as it. */
-  async dedicatedClient(): Promise<pg.Client> {
-    const client = new pg.Client(this.config)
+  /** A connection of its own, outside the pool: LISTEN lives exactly as long as it. */
+  async dedicatedClient(applicationName?: string): Promise<pg.Client> {
+    const client = new pg.Client({ ...this.config, ...(applicationName ? { application_name: applicationName } : {}) })
     try {
       await client.connect()
     } catch (error) {
       throw this.explain(error)
     }
     return client
-  }
-
-  /**
-   * Become the store's one writing process: wait (`onWaiting` is told once)
-   * until no other process holds the store, then hold it until `release` or
-   * this process's end. PostgreSQL keeps the lock with the session, so a
-   * process killed with SIGKILL releases it the moment its connection drops
-   * and a waiting process takes over. `onLost`: the lock's connection broke
-   * (a server restart, a network cut) and another process may now write; the
-   * holder must stop writing at once.
-   *
-   * Why one writer: each process keeps the catalog and its change sequence
-   * in memory and numbers its catalog's log records itself, so two writing
-   * processes would overwrite each other's records (see README, "A relay on
-   * PostgreSQL"); until the store assigns the sequence, a second process is
-   * a standby.
-   */
-  async holdWriterLock(onWaiting: () => void, onLost: (reason: string) => void): Promise<WriterLock> {
-    const client = await this.dedicatedClient()
-    const key = `cairn writer ${this.schema}`
-    let released = false
-    const lost = (reason: string) => {
-      if (!released) onLost(reason)
-      released = true
-    }
-    try {
-      const { rows } = await client.query<{ held: boolean }>("SELECT pg_try_advisory_lock(hashtext($1)) AS held", [key])
-      if (!rows[0]?.held) {
-        onWaiting()
-        await client.query("SELECT pg_advisory_lock(hashtext($1))", [key])
-      }
-    } catch (error) {
-      await client.end().catch(() => {})
-      throw this.explain(error)
-    }
-    client.on("error", error => lost(this.explain(error).message))
-    client.on("end", () => lost(`the connection to PostgreSQL at ${this.where} closed`))
-    const pid = (client as unknown as { processID: number }).processID
-    let startedAt: string
-    try {
-      const { rows: started } = await client.query<{ at: string }>(
-        "SELECT backend_start::text AS at FROM pg_stat_activity WHERE pid = pg_backend_pid()",
-      )
-      startedAt = started[0]!.at
-    } catch (error) {
-      released = true
-      await client.end().catch(() => {})
-      throw this.explain(error)
-    }
-    return {
-      pid,
-      startedAt,
-      release: async () => {
-        released = true
-        await client.end().catch(() => {})
-      },
-    }
   }
 
   /** Turn what pg throws into a PgStoreError that says what is wrong, when it is something a user can fix. */
@@ -236,6 +172,11 @@ function parseUrl(url: string): { config: pg.ClientConfig; where: string; schema
  *   matches whole key parts. `head` (the key's first part, a document id or
  *   `cairn-catalog`) is indexed: every prefix query names it.
  * - state: the relay's own small records (identity, trust list, types).
+ * - sequence: one row, the store's epoch and the number of its latest commit.
+ *   Each batch increments it inside its transaction, so the row's lock orders
+ *   commits: numbers are given in commit order (see PgStorage.saveBatch). A
+ *   chunk row keeps the number of the commit that wrote it (`seq`), of the one
+ *   whose version it replaced (`prev`), and which process wrote it (`writer`).
  */
 const SCHEMA_SQL = (schema: string) => `
 BEGIN;
@@ -244,4 +185,9 @@ CREATE SCHEMA IF NOT EXISTS "${schema}";
 CREATE TABLE IF NOT EXISTS "${schema}"."chunks" (key text[] PRIMARY KEY, head text GENERATED ALWAYS AS (key[1]) STORED, data bytea NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_head ON "${schema}"."chunks" (head);
 CREATE TABLE IF NOT EXISTS "${schema}"."state" (name text PRIMARY KEY, value jsonb NOT NULL);
+ALTER TABLE "${schema}"."chunks" ADD COLUMN IF NOT EXISTS seq bigint NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS prev bigint NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS writer text;
+CREATE INDEX IF NOT EXISTS chunks_seq ON "${schema}"."chunks" (seq);
+CREATE TABLE IF NOT EXISTS "${schema}"."sequence" (one boolean PRIMARY KEY DEFAULT true CHECK (one), epoch text NOT NULL, seq bigint NOT NULL);
+INSERT INTO "${schema}"."sequence" (epoch, seq) VALUES (substr(md5(random()::text || clock_timestamp()::text), 1, 16), 0) ON CONFLICT DO NOTHING;
 COMMIT;`
