@@ -44,10 +44,13 @@ describe.skipIf(!POSTGRES_URL)("PgFollower: relay peers over one PostgreSQL stor
       await right.db.replica.ingest([await whole(left)])
       await one.db.replica.ingest([await whole(left)])
       await until(() => two.db.catalog.get(id) !== undefined)
-      // Numbered by the store: the same number in both processes, and both promise it once applied.
-      expect(two.db.catalog.get(id)!.seq).toBe(one.db.catalog.get(id)!.seq)
+      // The writer's own entry takes its number once its follower reads the commit back, which flush waits for
+      // (the other process may have read it first).
       await one.db.replica.flush()
       await two.db.replica.flush()
+      // Numbered by the store: the same number in both processes, and both promise it once applied.
+      expect(one.db.catalog.get(id)!.seq).toBeGreaterThan(0)
+      expect(two.db.catalog.get(id)!.seq).toBe(one.db.catalog.get(id)!.seq)
       expect(two.db.catalog.durableSeq).toBeGreaterThanOrEqual(one.db.catalog.get(id)!.seq!)
       // Taking it in wrote nothing: the store's sequence stays at the one commit that brought it.
       const storage = (peer: NodePeer) => (peer as unknown as { storage: PgStorage }).storage
