@@ -49,6 +49,8 @@ export interface NodePeerOptions {
   wants?: TypeSelection
   /** Keep every type sent, without schemas (a relay). */
   relay?: boolean
+  /** Publish the definitions as schema documents on open (default true; see PeerOptions.publishDefinitions in core). */
+  publishDefinitions?: boolean
   /** A human name for this machine (saved). */
   name?: string
   /**
@@ -152,6 +154,7 @@ export class NodePeer {
         storageDamaged: storage.damage.catalog,
         logger,
         ...(options.presence ? { presence: options.presence } : {}),
+        ...(options.publishDefinitions === false ? { publishDefinitions: false } : {}),
       })
       const damageSettled = await handleStorageDamage(peer, storage, storageLog)
       const trust = await TrustList.open(directory.path, shared?.trustStore())
