@@ -37,7 +37,7 @@ describe.skipIf(!chromiumAvailable())("browser peer (Chromium)", () => {
     http = await servePage(outDir)
     origin = http.origin
     nodeDir = await temp.make("cairn-web-node-")
-    node = await PeerProcess.start({ dir: nodeDir })
+    node = await PeerProcess.start({ dir: nodeDir, publish: true })
     ;({ url: wsUrl, port: wsPort } = await node.call("listen"))
   })
 
@@ -110,7 +110,7 @@ describe.skipIf(!chromiumAvailable())("browser peer (Chromium)", () => {
     expect((await eventually(() => call(page, "get", id), 10_000))?.data.title).toBe("made offline")
     await page.locator(`[data-id="${id}"]`).waitFor({ timeout: 5_000 })
 
-    node = await PeerProcess.start({ dir: nodeDir })
+    node = await PeerProcess.start({ dir: nodeDir, publish: true })
     await node.call("listen", { port: wsPort })
     await call(page, "whenSynced", 15_000)
     expect((await eventually(() => node.call("get", { id }).catch(() => null))).data.title).toBe("made offline")
@@ -141,7 +141,8 @@ describe.skipIf(!chromiumAvailable())("browser peer (Chromium)", () => {
       ...(await node.call<{ id: string }[]>("list", { type: "cairn.schema.secret" })),
       ...(await node.call<{ id: string }[]>("list", { type: "cairn.schema.note" })),
     ].map(doc => doc.id)
-    expect(otherSchemas).toHaveLength(2)
+    // The node's own two, and those the apps of the other tests published through it.
+    expect(otherSchemas.length).toBeGreaterThanOrEqual(2)
     const wire = Buffer.concat(received)
     expect(wire.length).toBeGreaterThan(0)
     expect(wire.includes(taskId)).toBe(true)

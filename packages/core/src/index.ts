@@ -16,6 +16,7 @@ export {
   assertTypeName,
   isTypeName,
   dataFieldOf,
+  definitionToUse,
   TypeDefinition,
   type TypeDefinitionJSON,
   type DataOf,

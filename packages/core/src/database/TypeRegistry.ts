@@ -35,8 +35,17 @@ export class TypeRegistry {
     return [...this.byName.values()]
   }
 
+  /** Registering a type again (an app on the local socket says hello with its types) keeps the newer versions learnt for it that still reach it. */
   register(definition: TypeDefinition<any>): void {
-    this.byName.set(definition.name, definition)
+    let grown: TypeDefinition = definition
+    for (const newer of this.byName.get(definition.name)?.newer ?? []) {
+      try {
+        grown = grown.withNewer(newer)
+      } catch {
+        // Not newer than this definition, or no lens back to it: it does not apply any more.
+      }
+    }
+    this.byName.set(definition.name, grown)
   }
 
   /** The definition documents of `type` are read with: the one the caller passed, else the one registered. */
