@@ -30,9 +30,10 @@ export class SyncedSchemas {
 
   /** The types that have schema documents here. */
   described(): string[] {
-    return this.db
+    // The catalog's type names, not db.types(): that counts every type's documents, and the overview counts them already.
+    return this.db.catalog
       .types()
-      .map(({ type }) => describedType(type))
+      .map(type => describedType(type))
       .filter((type): type is string => type !== undefined)
   }
 

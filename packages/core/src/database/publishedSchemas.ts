@@ -46,11 +46,7 @@ export type PublishOutcome = { id: string; made: boolean; conflict?: undefined }
 /** Publish `own` unless the same definition is stored; never beside a different one of its name and version. */
 export async function publishDefinition(db: Database, own: TypeDefinition): Promise<PublishOutcome> {
   const text = JSON.stringify(own.toJSON())
-  const docs = await db.query(schemaTypeOf(own.name))
-  const stored = readPublished(
-    own.name,
-    docs.map(doc => ({ id: doc.id, data: doc.data })),
-  ).find(entry => entry.version === own.version)
+  const stored = (await publishedDefinitions(db, own.name)).find(entry => entry.version === own.version)
   if (stored?.definition && JSON.stringify(stored.definition.toJSON()) === text) return { id: stored.ids![0]!, made: false }
   if (stored)
     return { conflict: `another definition of ${own.name} version ${own.version} is published: a changed definition needs a new version` }
