@@ -37,7 +37,7 @@ describe.skipIf(!chromiumAvailable())("browser peer (Chromium)", () => {
     http = await servePage(outDir)
     origin = http.origin
     nodeDir = await temp.make("cairn-web-node-")
-    node = await PeerProcess.start({ dir: nodeDir })
+    node = await PeerProcess.start({ dir: nodeDir, publish: true })
     ;({ url: wsUrl, port: wsPort } = await node.call("listen"))
   })
 
@@ -110,7 +110,7 @@ describe.skipIf(!chromiumAvailable())("browser peer (Chromium)", () => {
     expect((await eventually(() => call(page, "get", id), 10_000))?.data.title).toBe("made offline")
     await page.locator(`[data-id="${id}"]`).waitFor({ timeout: 5_000 })
 
-    node = await PeerProcess.start({ dir: nodeDir })
+    node = await PeerProcess.start({ dir: nodeDir, publish: true })
     await node.call("listen", { port: wsPort })
     await call(page, "whenSynced", 15_000)
     expect((await eventually(() => node.call("get", { id }).catch(() => null))).data.title).toBe("made offline")
@@ -128,16 +128,26 @@ describe.skipIf(!chromiumAvailable())("browser peer (Chromium)", () => {
     await openApp(context, { name: "filtered", url: wsUrl, wants: "task" }, page)
     await call(page, "whenSynced")
 
-    const catalog = await call<{ id: string; type: string }[]>(page, "catalog")
+    const catalog = await call<{ id: string; type: string; createdBy: string }[]>(page, "catalog")
     expect(catalog.map(entry => entry.id)).toContain(taskId)
-    expect(new Set(catalog.map(entry => entry.type))).toEqual(new Set(["task"]))
+    // What came from the node: tasks, and the node's definition of task (a type's schema goes where the type goes).
+    const mine = await call<string>(page, "machineId")
+    const fromNode = catalog.filter(entry => entry.createdBy !== mine)
+    expect(new Set(fromNode.map(entry => entry.type))).toEqual(new Set(["task", "cairn.schema.task"]))
     expect(await call(page, "get", secretId)).toBeNull()
 
-    // Nothing on the wire named the other documents or carried their content.
+    // Nothing on the wire named the other documents, their definitions, or carried their content.
+    const otherSchemas = [
+      ...(await node.call<{ id: string }[]>("list", { type: "cairn.schema.secret" })),
+      ...(await node.call<{ id: string }[]>("list", { type: "cairn.schema.note" })),
+    ].map(doc => doc.id)
+    // The node's own two, and those the apps of the other tests published through it.
+    expect(otherSchemas.length).toBeGreaterThanOrEqual(2)
     const wire = Buffer.concat(received)
     expect(wire.length).toBeGreaterThan(0)
     expect(wire.includes(taskId)).toBe(true)
-    for (const secret of [secretId, noteId, "never-in-the-browser-7f3a", "not wanted either"]) expect(wire.includes(secret)).toBe(false)
+    for (const secret of [secretId, noteId, ...otherSchemas, "never-in-the-browser-7f3a", "not wanted either"])
+      expect(wire.includes(secret)).toBe(false)
   })
 
   // CAIRN_BROWSER_PULL=100000 for the soak's run (test/reliability/soak.mjs).

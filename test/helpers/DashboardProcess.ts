@@ -30,9 +30,15 @@ export class DashboardProcess {
     readonly machineId: string,
   ) {}
 
-  /** With `heartbeatMs`, presence publishes that often and forgets a machine silent for three of them. */
-  static async start(dir: string, name: string, options: { heartbeatMs?: number } = {}): Promise<DashboardProcess> {
-    const args = [FIXTURE, `--dir=${dir}`, `--name=${name}`, ...(options.heartbeatMs ? [`--heartbeat=${options.heartbeatMs}`] : [])]
+  /** With `heartbeatMs`, presence publishes that often and forgets a machine silent for three of them; `relay`: no app code. */
+  static async start(dir: string, name: string, options: { heartbeatMs?: number; relay?: boolean } = {}): Promise<DashboardProcess> {
+    const args = [
+      FIXTURE,
+      `--dir=${dir}`,
+      `--name=${name}`,
+      ...(options.heartbeatMs ? [`--heartbeat=${options.heartbeatMs}`] : []),
+      ...(options.relay ? ["--relay"] : []),
+    ]
     const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] })
     const stderr: string[] = []
     child.stderr.on("data", chunk => stderr.push(String(chunk)))

@@ -17,6 +17,8 @@ export interface PeerProcessOptions {
   dir: string
   wants?: string
   relay?: boolean
+  /** Publish its definitions as schema documents on open, as a peer does by default (test/fixtures/peer.mjs says why not here). */
+  publish?: boolean
   /** "open" (default), "trust", or "psk:SECRET" */
   auth?: string
   /**
@@ -62,6 +64,7 @@ export class PeerProcess {
     if (options.types) args.push(`--types=${options.types}`)
     if (options.name) args.push(`--name=${options.name}`)
     if (options.presenceMs) args.push(`--presence-ms=${options.presenceMs}`)
+    if (options.publish) args.push("--publish")
     return PeerProcess.#run(args, options)
   }
 

@@ -16,17 +16,19 @@ import {
   dataFieldOf,
   isVisible,
   decodeDocument,
+  describedType,
   untagForField,
   type Doc,
   type Edit,
   type FieldJSON,
+  newestPublished,
 } from "@cairn/core"
 import { parseTypeSelection, type NodePeer } from "@cairn/node"
 import { UsageError } from "./errors.js"
 import { EXPORT_MANIFEST, inside, readExportFile, type ManifestEntry } from "./exportFiles.js"
 import { folderLinks, syncThroughFolder } from "./folder.js"
 import { parsePath } from "./paths.js"
-import { latestPublished, schemaCommands } from "./schemaCommands.js"
+import { schemaCommands } from "./schemaCommands.js"
 
 export interface Request {
   command: string
@@ -132,7 +134,7 @@ export const commands: Record<string, Command> = {
     const data = parseJSON(text, "the document data")
     if (typeof data !== "object" || data === null || Array.isArray(data)) throw new UsageError("the document data must be a JSON object")
     // Without app code for the type, the newest definition synced here as a document gives its defaults and kinds.
-    const definition = peer.db.definition(type) ?? (await latestPublished(peer, type))
+    const definition = peer.db.definition(type) ?? (await newestPublished(peer.db, type))
     if (definition) return peer.db.create(definition, untagForField(dataFieldOf(definition), data, []) as never, messageOf(options))
     return peer.db.create(type, data as Record<string, unknown>, messageOf(options))
   },
@@ -147,7 +149,13 @@ export const commands: Record<string, Command> = {
   },
 
   async ls(peer, { options }) {
-    const types = options.type ? [String(options.type)] : peer.db.types().map(t => t.type)
+    // Schema documents describe types (`cairn schema list` shows them); `--type cairn.schema.task` lists them as documents.
+    const types = options.type
+      ? [String(options.type)]
+      : peer.db
+          .types()
+          .map(t => t.type)
+          .filter(type => describedType(type) === undefined)
     for (const type of types) assertTypeName(type)
     const docs = (await Promise.all(types.map(type => peer.db.list(type, { includeDeleted: !!options.deleted })))).flat()
     return docs.sort((a, b) => b.modifiedAt - a.modifiedAt || (a.id < b.id ? -1 : 1))

@@ -4,15 +4,8 @@
  * no app code knows each type's fields and versions, and `cairn create`
  * applies defaults and kinds from them.
  */
-import { describedType, type PublishedDefinition, type TypeDefinition } from "@cairn/core"
-import type { NodePeer } from "@cairn/node"
+import { describedType, type PublishedDefinition } from "@cairn/core"
 import type { Command } from "./commands.js"
-
-/** The newest published definition of `type` that no conflict clouds, if any. */
-export async function latestPublished(peer: NodePeer, type: string): Promise<TypeDefinition | undefined> {
-  const published = await peer.db.publishedDefinitions(type)
-  return published.filter(entry => entry.definition).at(-1)?.definition
-}
 
 function describe(entry: PublishedDefinition) {
   return {

@@ -123,7 +123,7 @@ describe("cairn schema check", () => {
     )
   })
 
-  it("a relay with no app code knows version 2's fields from the published definition, and create applies its defaults", async () => {
+  it("a relay with no app code knows version 2's fields from the definition published when the desk opened, and create applies its defaults", async () => {
     const [desk, relay] = [await dirs.make(), await dirs.make()]
     const v2 = {
       ...task(2, { name: title, priority: { kind: "register", of: "number", default: 0 } }),
@@ -132,7 +132,8 @@ describe("cairn schema check", () => {
     await writeFile(join(desk, "types.json"), JSON.stringify([v2]))
     await json(["--data", desk, "init", "--name", "desk"])
     await json(["--data", relay, "init", "--name", "relay"])
-    expect(await json(["--data", desk, "schema", "publish"])).toHaveLength(1)
+    // Opening the desk with its types.json published them: publishing by hand finds nothing left to do.
+    expect(await json(["--data", desk, "schema", "publish"])).toEqual([])
     const server = await startServe(["--data", relay])
     stops.push(server.stop)
     await json(["--data", desk, "sync", server.url])

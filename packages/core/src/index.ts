@@ -16,6 +16,7 @@ export {
   assertTypeName,
   isTypeName,
   dataFieldOf,
+  definitionToUse,
   TypeDefinition,
   type TypeDefinitionJSON,
   type DataOf,
@@ -29,7 +30,9 @@ export {
   type Verdict,
 } from "./schema/compatibility.js"
 export type { LensOp, LensStep } from "./schema/lenses.js"
-export { schemaTypeOf, describedType, type PublishedDefinition } from "./schema/schemaDocuments.js"
+export { schemaTypeOf, describedType, newestOf, type PublishedDefinition } from "./schema/schemaDocuments.js"
+export type { PublishReport } from "./database/publishOnOpen.js"
+export { newestPublished } from "./database/publishedSchemas.js"
 export { toPlain, toTagged, fromTagged, untagForField, withDefaults, type TaggedKind } from "./schema/values.js"
 export type { Doc, DocOf } from "./document/Document.js"
 export { applyEdit, fieldAt, EditError, type Edit, type DataPath } from "./document/edits.js"

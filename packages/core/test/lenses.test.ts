@@ -80,6 +80,47 @@ describe("a version 2 app on documents created at version 1", () => {
     expect((await old.get(TaskV1, id)).data).toEqual({ title: "Review docs", estimate: 5, status: "done", tag: "review", priority: 3 })
   })
 
+  it("lists its own fields as the draft's keys: Object.keys, in and spread see the version 2 shape", async () => {
+    const { next, id } = await v1AndV2()
+    let seen: unknown
+    await next.change(TaskV2, id, draft => {
+      const spread = { ...draft } as Record<string, unknown>
+      seen = {
+        keys: Object.keys(draft).sort(),
+        renamed: "name" in draft,
+        stored: "title" in draft,
+        spread: Object.keys(spread).sort(),
+        status: spread.status,
+        tag: [...(spread.tag as Iterable<unknown>)],
+      }
+    })
+    expect(seen).toEqual({
+      keys: ["estimate", "name", "priority", "status", "tag"],
+      renamed: true,
+      stored: false,
+      spread: ["estimate", "name", "priority", "status", "tag"],
+      status: "open",
+      tag: ["docs"],
+    })
+  })
+
+  it("lists a field moved into a map under the map, and not where it is stored", async () => {
+    const V1 = defineType("note", { version: 1, fields: { title: f.string(), body: f.string() } })
+    const V2 = defineType("note", {
+      version: 2,
+      fields: { meta: f.map({ title: f.string() }), body: f.string() },
+      lenses: [{ from: 1, to: 2, ops: [{ op: "rename", from: ["title"], to: ["meta", "title"] }] }],
+    })
+    const [old, next] = [await openDb({ types: [V1] }), await openDb({ types: [V2] })]
+    const made = await old.db.create(V1, { title: "moved", body: "stays" })
+    await sendDocs(old.db, next.db, [made.id])
+    let seen: unknown
+    await next.db.change(V2, made.id, draft => {
+      seen = { top: Object.keys(draft).sort(), meta: Object.keys(draft.meta), title: { ...draft.meta }.title }
+    })
+    expect(seen).toEqual({ top: ["body", "meta"], meta: ["title"], title: "moved" })
+  })
+
   it("merges concurrent text edits of the renamed field as edits of one text", async () => {
     const { old, next, id } = await v1AndV2()
     await old.change(TaskV1, id, draft => draft.title.splice(draft.title.length, 0, " today"))

@@ -19,6 +19,8 @@ import {
   ValidationError,
   WrongTypeError,
   assertTypeName,
+  dataFieldOf,
+  describedType,
   fromTagged,
   isVisible,
   toTagged,
@@ -46,6 +48,7 @@ import { DocumentHistory } from "./DocumentHistory.js"
 import { DocumentIndex, type IndexedRow } from "./DocumentIndex.js"
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, needsIndex, parseDocumentQuery, runDocumentQuery, sortEntries } from "./DocumentQuery.js"
 import { cellsOf } from "./summaries.js"
+import { type SchemaSource, SyncedSchemas } from "./SyncedSchemas.js"
 
 /** The newest changes a document's detail carries; the history endpoint pages through the rest. */
 const DETAIL_HISTORY = 50
@@ -57,6 +60,9 @@ export class DashboardApi {
   /** Changes with diffs, versions, restores (see DocumentHistory.ts). */
   readonly history: DocumentHistory
 
+  /** The definitions shown and created with, the app's or synced (see SyncedSchemas.ts). */
+  readonly schemas: SyncedSchemas
+
   constructor(
     private readonly peer: NodePeer,
     private readonly memory: PeerMemory,
@@ -65,6 +71,7 @@ export class DashboardApi {
   ) {
     this.index = new DocumentIndex(peer.db)
     this.history = new DocumentHistory(peer.db, machineId => this.#nameOf(machineId))
+    this.schemas = new SyncedSchemas(peer.db)
   }
 
   /** Every machine this peer's presence can see (itself first), with its state and links: the whole network, not only direct links. */
@@ -91,17 +98,30 @@ export class DashboardApi {
   async overview(): Promise<Overview> {
     const { db, replicator, network, directory } = this.peer
     const schemas: Record<string, TypeDefinitionJSON> = {}
+    const schemaSources: Record<string, SchemaSource> = {}
     for (const saved of await directory.types()) {
       const definition = db.definition(saved.name)
-      if (definition) schemas[definition.name] = definition.toJSON()
+      if (definition) [schemas[definition.name], schemaSources[definition.name]] = [definition.toJSON(), "app"]
     }
-    const counts = new Map([...Object.keys(schemas).map(type => [type, 0] as const), ...db.types().map(t => [t.type, t.count] as const)])
+    for (const type of this.schemas.described()) {
+      const shown = schemas[type] ? undefined : await this.schemas.of(type)
+      if (shown) [schemas[type], schemaSources[type]] = [shown.definition.toJSON(), shown.source]
+    }
+    // A schema document is shown as its type's schema, not as a type of its own.
+    const held = db.types().filter(({ type }) => describedType(type) === undefined)
+    const counts = new Map([...Object.keys(schemas).map(type => [type, 0] as const), ...held.map(t => [t.type, t.count] as const)])
     return {
       machine: { machineId: db.machine.machineId, name: db.machine.name ?? null, wants: replicator.wants, relay: replicator.relay },
       types: [...counts]
         .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([type, count]) => ({ type, count, defined: db.definition(type) !== undefined })),
+        .map(([type, count]) => ({
+          type,
+          count,
+          defined: db.definition(type) !== undefined,
+          ...(schemaSources[type] === "synced" ? { synced: true as const } : {}),
+        })),
       schemas,
+      schemaSources,
       peers: this.peers(),
       connections: [...network.clients(), ...this.#folderLinks()],
       quarantined: db.quarantined().length,
@@ -177,7 +197,7 @@ export class DashboardApi {
     const { db } = this.peer
     const [exported, history] = await Promise.all([db.exportDocument(id), this.history.entries(id)])
     const { format: _, ...document } = exported
-    const definition = db.definition(document.type)?.toJSON()
+    const definition = (await this.schemas.at(document.type, document.typeVersion))?.toJSON()
     // A document made without the definition (by the CLI, say) shows, as the app reads it, the defaults of the fields it lacks.
     if (definition)
       document.data = toTagged(withDefaults({ kind: "map", fields: definition.fields }, fromTagged(document.data, []))) as Record<
@@ -197,11 +217,12 @@ export class DashboardApi {
         400,
         `"data" must be a JSON object of fields (tagged JSON: "s" is a register, {"$text": "s"} text, {"$counter": 1} a counter)`,
       )
-    const definition = this.peer.db.definition(type)
-    const input = definition
-      ? (untagForField({ kind: "map", fields: definition.toJSON().fields }, data, []) as Record<string, unknown>)
-      : data
-    const doc = await this.peer.db.create(type, input, { message: "created in the dashboard" })
+    // Without app code for the type, the newest synced definition gives its defaults and kinds, as `cairn create` does.
+    const definition = (await this.schemas.of(type))?.definition
+    const message = { message: "created in the dashboard" }
+    const doc = definition
+      ? await this.peer.db.create(definition, untagForField(dataFieldOf(definition), data, []) as never, message)
+      : await this.peer.db.create(type, data, message)
     return this.document(doc.id)
   }
 

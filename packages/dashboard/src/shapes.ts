@@ -31,10 +31,15 @@ export type {
 
 export interface Overview {
   machine: { machineId: string; name: string | null; wants: TypeSelection; relay: boolean }
-  /** Types with documents here, and types this peer has a schema for (count 0 when it has none of them). */
-  types: { type: string; count: number; defined: boolean }[]
-  /** The schemas this peer validates with, by type. */
+  /**
+   * Types with documents here, and types this peer has a schema for (count 0 when it has none of them); `defined`: the
+   * app's own definition, `synced`: only a definition synced as a schema document. Schema documents are not a type here.
+   */
+  types: { type: string; count: number; defined: boolean; synced?: true }[]
+  /** The schemas shown and created with, by type: the app's own (which this peer validates with), else the newest synced one. */
   schemas: Record<string, TypeDefinitionJSON>
+  /** Where each of `schemas` comes from. */
+  schemaSources: Record<string, "app" | "synced">
   peers: PeerView[]
   /** Servers this peer connects to, with how each connection stands. */
   connections: Connection[]

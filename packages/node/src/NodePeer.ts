@@ -50,6 +50,8 @@ export interface NodePeerOptions {
   wants?: TypeSelection
   /** Keep every type sent, without schemas (a relay). */
   relay?: boolean
+  /** Publish the definitions as schema documents on open (default true; see PeerOptions.publishDefinitions in core). */
+  publishDefinitions?: boolean
   /** A human name for this machine (saved). */
   name?: string
   /**
@@ -137,6 +139,7 @@ export class NodePeer {
         storageDamaged: storage.damage.catalog,
         logger,
         ...(options.presence ? { presence: options.presence } : {}),
+        ...(options.publishDefinitions === false ? { publishDefinitions: false } : {}),
       })
       if (sharedStorage) {
         follower = new PgFollower(sharedStorage, peer.db.replica, peer.db.catalog.durableSeq, error =>

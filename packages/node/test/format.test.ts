@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { defineType, f } from "@cairn/core"
+import { describedType, defineType, f } from "@cairn/core"
 import { NodePeer } from "../src/index.js"
 
 const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false), votes: f.counter() } })
@@ -25,13 +25,18 @@ async function copyOfFixture(): Promise<string> {
   return dir
 }
 
+/** Catalog entries of the app's types, not the schema documents that describe them. */
+const appEntries = (peer: NodePeer) => [...peer.db.catalog.entries()].filter(entry => describedType(entry.type) === undefined).length
+
 describe("a data directory written in the previous format (JSON catalog records, documents as Automerge document chunks)", () => {
   it("opens with its catalog as it was (not rebuilt), every document readable as written", async () => {
     const dir = await copyOfFixture()
     const peer = await NodePeer.open({ dir, types: [Task, Note] })
     cleanup.push(() => peer.close())
     expect(peer.db.repairs).toBeUndefined()
-    expect(peer.db.catalog.size).toBe(114)
+    // The old documents, and the two definitions the peer published as it opened (the old format had none).
+    expect(appEntries(peer)).toBe(114)
+    expect(peer.db.catalog.size).toBe(114 + 2)
     const first = await peer.db.get(Task, ids.first!)
     expect(first.data).toEqual({ title: "first", done: true, votes: 2 })
     expect((await peer.db.get(Note, ids.note!)).data).toEqual({ body: "hello world", tags: ["x"] })
@@ -55,7 +60,8 @@ describe("a data directory written in the previous format (JSON catalog records,
     const again = await NodePeer.open({ dir, types: [Task, Note] })
     cleanup.push(() => again.close())
     expect(again.db.repairs).toBeUndefined()
-    expect(again.db.catalog.size).toBe(114 + 121)
+    expect(appEntries(again)).toBe(114 + 121)
+    expect(again.db.catalog.size).toBe(114 + 121 + 2)
     expect((await again.db.get(Task, ids.late!)).data.done).toBe(true)
     expect((await again.db.get(Note, made.id)).data).toEqual({ body: "new", tags: [] })
     expect((await again.db.get(Task, ids.first!)).data.votes).toBe(2)

@@ -1,5 +1,9 @@
 // The Cairn side of every workload, through Cairn's public API: a NodePeer
 // on a data directory, its typed database, and its WebSocket replication.
+// Every open passes `publishDefinitions: false`: the workloads compare N
+// documents with plain automerge-repo's N, and the schema documents a peer
+// publishes on open would be more (their cost at open is what
+// test/bench/open-publish.mjs measures).
 import * as A from "@automerge/automerge"
 import { NodePeer } from "@cairn/node"
 import { byName, Note, Task, types } from "../types.mjs"
@@ -13,7 +17,7 @@ export class CairnDriver {
 
   open({ dir, wants = "*", relay = false }) {
     return timed(async () => {
-      this.peer = await NodePeer.open({ dir, types: relay ? [] : types, wants, relay })
+      this.peer = await NodePeer.open({ dir, types: relay ? [] : types, wants, relay, publishDefinitions: false })
       return { size: this.peer.db.catalog.size }
     })
   }
@@ -78,7 +82,7 @@ export class CairnDriver {
   /** Open a data directory and list one type (W4): both inside the timing. */
   openList({ dir, type }) {
     return timed(async () => {
-      this.peer = await NodePeer.open({ dir, types })
+      this.peer = await NodePeer.open({ dir, types, publishDefinitions: false })
       const docs = await this.peer.db.list(byName.get(type))
       return { count: docs.length }
     })
@@ -218,7 +222,7 @@ export class CairnDriver {
    */
   async textTrace({ name, limit, dir, step = 1000 }) {
     const trace = loadTrace(name, limit)
-    let peer = await NodePeer.open({ dir, types })
+    let peer = await NodePeer.open({ dir, types, publishDefinitions: false })
     const { id } = await peer.db.create(Note, { body: trace.startContent ?? "" })
     const { db } = peer
     const replay = await replayInSteps(trace.txns, step, (from, to) =>
@@ -233,7 +237,7 @@ export class CairnDriver {
     const body = (await db.get(Note, id)).data.body
     if (body !== trace.endContent) throw new Error(`the note ended at a text of ${body.length} characters, not the trace's end`)
     await peer.close()
-    peer = await NodePeer.open({ dir, types })
+    peer = await NodePeer.open({ dir, types, publishDefinitions: false })
     const bytes = await peer.db.replica.store.readStored(id)
     const rawBefore = timeLoad(bytes, doc => doc.data.body.length)
     const started = performance.now()
@@ -254,7 +258,7 @@ export class CairnDriver {
    */
   async concurrentTrace({ name, dirs }) {
     const trace = loadTrace(name)
-    const peers = await Promise.all(dirs.map(dir => NodePeer.open({ dir, types })))
+    const peers = await Promise.all(dirs.map(dir => NodePeer.open({ dir, types, publishDefinitions: false })))
     try {
       const { id } = await peers[0].db.create(Note, { body: "" })
       const created = await peers[0].db.replica.store.readStored(id)

@@ -61,7 +61,7 @@ async function start() {
         doc => doc,
         () => null,
       ),
-    catalog: () => [...peer.db.catalog.entries()].map(({ id, type }) => ({ id, type })),
+    catalog: () => [...peer.db.catalog.entries()].map(({ id, type, createdBy }) => ({ id, type, createdBy })),
     whenSynced: (timeoutMs = 15_000) => peer.whenSynced(timeoutMs),
     whenSaved: () => peer.whenSaved(),
     close: () => peer.close(),

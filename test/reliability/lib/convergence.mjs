@@ -92,6 +92,8 @@ class FuzzPeer {
       types: this.relay ? [] : types,
       wants: this.wants,
       relay: this.relay,
+      // The model compares documents of the app's types: no definitions published as documents.
+      publishDefinitions: false,
       log: message => this.logs.push(message),
     })
   }

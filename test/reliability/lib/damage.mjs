@@ -180,9 +180,10 @@ export async function runDamage(options) {
   let healthy
   let victim
   try {
-    healthy = await NodePeer.open({ dir: join(root, "healthy"), types })
+    // The check compares the documents of the app's types: no definitions published as documents.
+    healthy = await NodePeer.open({ dir: join(root, "healthy"), types, publishDefinitions: false })
     const { url } = await healthy.listen({ port: 0 })
-    victim = await NodePeer.open({ dir: victimDir, types })
+    victim = await NodePeer.open({ dir: victimDir, types, publishDefinitions: false })
     const ids = []
     for (let i = 0; i < count; i++) {
       const type = typeNames[i % typeNames.length]
@@ -244,7 +245,7 @@ export async function runDamage(options) {
 
     // Reopen: it must open, report, rebuild if needed, and keep every healthy document as it was.
     try {
-      victim = await NodePeer.open({ dir: victimDir, types })
+      victim = await NodePeer.open({ dir: victimDir, types, publishDefinitions: false })
     } catch (error) {
       fail(`the damaged store did not open: ${error?.stack ?? error}`)
       return result
@@ -325,7 +326,7 @@ export async function runDamage(options) {
 
     // And it stays whole across one more restart.
     await victim.close()
-    victim = await NodePeer.open({ dir: victimDir, types })
+    victim = await NodePeer.open({ dir: victimDir, types, publishDefinitions: false })
     const again = await victim.db.verify()
     if (again.length > 0) fail(`damage reported again after a clean restart: ${again.map(d => `${d.id} (${d.reason})`).join(", ")}`)
     const reopened = await snapshotOf(victim)

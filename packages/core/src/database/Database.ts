@@ -3,36 +3,35 @@
  * an automerge-repo `Repo` that the runtime (Node, browser) provides with its
  * storage and network.
  */
-import type * as A from "@automerge/automerge"
 import type { DocHandle, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
 import { isVisible, type Catalog, type CatalogEntry } from "../catalog/Catalog.js"
 import { materialize, type Doc, type DocOf } from "../document/Document.js"
-import type { Envelope } from "../document/envelope.js"
-import { NotFoundError, WrongTypeError, ClosedError, QuarantinedError, TypeDefinitionError } from "../errors.js"
-import { encodeDocument, type DecodedDocument, type ExportedDocument } from "../codec/exportCodec.js"
+import { NotFoundError, WrongTypeError, ClosedError, TypeDefinitionError } from "../errors.js"
+import type { DecodedDocument, ExportedDocument } from "../codec/exportCodec.js"
 import { Emitter } from "../helpers/Emitter.js"
 import type { AppDatabase } from "./AppDatabase.js"
 import { newSessionActor } from "../identity/actor.js"
 import type { MachineIdentity } from "../identity/Machine.js"
 import { describedType, type PublishedDefinition } from "../schema/schemaDocuments.js"
 import { learnPublished, publishDefinitions, publishedDefinitions } from "./publishedSchemas.js"
-import { assertTypeName, type CreateDataOf, type DataOf, definitionToUse, TypeDefinition } from "../schema/TypeDefinition.js"
-import { DamagedDocumentError, type DamagedDocument } from "./DamagedDocuments.js"
+import { assertTypeName, type CreateDataOf, type DataOf, TypeDefinition } from "../schema/TypeDefinition.js"
+import type { DamagedDocument } from "./DamagedDocuments.js"
 import { DocumentStore, type StoreEvents } from "./DocumentStore.js"
 import { ChangeSeries } from "./ChangeSeries.js"
 import { GroupCommit } from "./GroupCommit.js"
 import { GroupWriter } from "./GroupWriter.js"
 import { isAtomicStorage } from "../storage/AtomicStorage.js"
-import { conflictsAt, historyOf, stateAt, type HistoryEntry } from "./history.js"
-import { diffOfChange, type FieldDiff } from "./changeDiff.js"
+import { DocumentPast, type HistoryEntry } from "./history.js"
+import type { FieldDiff } from "./changeDiff.js"
 import { runQuery, type QueryOptions } from "./Query.js"
-import { READ_CONCURRENCY, startLiveQuery, type LiveQuerySource } from "./LiveQuery.js"
-import { forEachLimited } from "../helpers/forEachLimited.js"
+import { readDocuments, startLiveQuery, type LiveQuerySource } from "./LiveQuery.js"
 import { Quarantine, type QuarantinedDocument } from "./Quarantine.js"
 import { importDocument, importHistory, type ImportTarget } from "./importing.js"
 import { openCatalog, type RebuildReport } from "./rebuild.js"
 import { Replica } from "./Replica.js"
 import { Transaction, type DraftOf, type TypeRef } from "./Transaction.js"
+import { TypeRegistry } from "./TypeRegistry.js"
+import { followDocuments, subscribeDocument } from "./subscription.js"
 
 export interface DatabaseOptions {
   /** The automerge-repo Repo, with the runtime's storage and network. */
@@ -55,11 +54,12 @@ export type DatabaseEvents = StoreEvents
 
 export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
   readonly #store: DocumentStore
-  readonly #definitions: Map<string, TypeDefinition>
+  readonly #definitions: TypeRegistry
   readonly #commit: GroupCommit
   readonly #writer: GroupWriter
   readonly #series = new ChangeSeries(() => this.#transaction())
   readonly #quarantine: Quarantine
+  readonly #past: DocumentPast
   #closed = false
   /** What opening had to repair, if anything (a rebuilt catalog). */
   readonly repairs: RebuildReport | undefined
@@ -70,14 +70,14 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
     readonly repo: Repo,
     readonly machine: MachineIdentity,
     readonly catalog: Catalog,
-    definitions: Map<string, TypeDefinition>,
+    types: readonly TypeDefinition<any>[],
     repairs: RebuildReport | undefined,
     storage: StorageAdapterInterface | undefined,
   ) {
     super()
-    this.#definitions = definitions
+    this.#definitions = new TypeRegistry(types, catalog, id => this.releaseQuarantined(id))
     this.repairs = repairs
-    this.#store = new DocumentStore(repo, catalog, newSessionActor(machine.machineId), definitions, storage)
+    this.#store = new DocumentStore(repo, catalog, newSessionActor(machine.machineId), this.#definitions.byName, storage)
     this.#store.on("change", event => this.emit("change", event))
     this.#store.on("quarantine", event => this.emit("quarantine", event))
     this.#store.on("damaged", event => this.emit("damaged", event))
@@ -91,6 +91,7 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
       type => this.#definitions.get(type),
       () => this.#commit.commit([]),
     )
+    this.#past = new DocumentPast(this.#store, catalog, type => this.#definitions.get(type))
     // A newer version's definition arriving as a document (through a relay, say) is learnt as one from a peer at connect is.
     this.on("change", event => {
       const described = describedType(event.type)
@@ -111,15 +112,13 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
 
   /** Open a database: load the catalog (rebuilding it from the documents if it is missing or damaged). Loads no document. */
   static async open(options: DatabaseOptions): Promise<Database> {
-    const definitions = new Map<string, TypeDefinition>()
-    for (const definition of options.types ?? []) definitions.set(definition.name, definition)
     const { catalog, repairs } = await openCatalog(options.storage, options.storageDamaged === true)
-    return new Database(options.repo, options.machine, catalog, definitions, repairs, options.storage)
+    return new Database(options.repo, options.machine, catalog, options.types ?? [], repairs, options.storage)
   }
 
   /** Add a type definition (documents of that type are validated from now on). */
   register(definition: TypeDefinition<any>): void {
-    this.#definitions.set(definition.name, definition)
+    this.#definitions.register(definition)
   }
 
   /**
@@ -133,20 +132,8 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
    * version already learnt (the first is kept: a conflict is never a
    * silent overwrite).
    */
-  async learnNewer(newer: TypeDefinition): Promise<boolean> {
-    const own = this.#definitions.get(newer.name)
-    if (!own || newer.version <= own.version) return false
-    const grown = own.withNewer(newer)
-    if (grown === own) return false
-    this.#definitions.set(newer.name, grown)
-    for (const id of [...this.catalog.idsOfType(newer.name)]) {
-      if (!this.catalog.get(id)?.quarantined) continue
-      // Still refused (for another reason): it stays quarantined, with that reason.
-      await this.releaseQuarantined(id).catch(error => {
-        if (!(error instanceof QuarantinedError)) throw error
-      })
-    }
-    return true
+  learnNewer(newer: TypeDefinition): Promise<boolean> {
+    return this.#definitions.learnNewer(newer)
   }
 
   /** The definition of a type, if this peer has one. */
@@ -156,7 +143,7 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
 
   /** Every definition this peer has. */
   definitions(): TypeDefinition[] {
-    return [...this.#definitions.values()]
+    return this.#definitions.all()
   }
 
   /** Every type that has documents here, with how many live (not deleted) documents each has. */
@@ -193,7 +180,7 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
     if (entry && expected !== undefined && entry.type !== expected) throw new WrongTypeError(id, expected, entry.type)
     const doc = await this.#store.read(id)
     const current = this.catalog.get(id)!
-    return materialize(id, doc, current, this.#definitionFor(type, current.type)) as never
+    return materialize(id, doc, current, this.#definitions.for(type, current.type)) as never
   }
 
   /** Change a document through a typed draft; invalid results are refused as a whole. Resolves when on disk. */
@@ -242,15 +229,13 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
    * a definition was fixed, say). If it passes it is listed and synced
    * again; if not, QuarantinedError says why, and it stays quarantined.
    */
-  async releaseQuarantined(id: string): Promise<void> {
-    this.#open()
-    await this.#quarantine.release(id)
+  releaseQuarantined(id: string): Promise<void> {
+    return this.#rejecting(() => this.#quarantine.release(id))
   }
 
   /** Drop a quarantined document here: its body is removed, and it is not taken from peers again. Nothing is sent to peers. */
-  async dropQuarantined(id: string): Promise<void> {
-    this.#open()
-    await this.#quarantine.drop(id)
+  dropQuarantined(id: string): Promise<void> {
+    return this.#rejecting(() => this.#quarantine.drop(id))
   }
 
   /**
@@ -277,44 +262,19 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
   ): Promise<DocOf<R>[]> {
     this.#open()
     const name = typeName(type)
-    const definition = this.#definitionFor(type, name)
+    const definition = this.#definitions.for(type, name)
     const ids = [...this.catalog.idsOfType(name)].filter(id => isVisible(this.catalog.get(id), options))
-    const docs: Doc[] = []
-    // A few at a time: reading thousands at once holds thousands of Automerge documents alive together, and garbage
-    // collection then takes most of the time (10,000 documents: 17 s of CPU at once, 3 to 4 s a few at a time).
-    await forEachLimited(ids, READ_CONCURRENCY, async id => {
-      try {
-        docs.push(materialize(id, await this.#store.read(id), this.catalog.get(id)!, definition))
-      } catch (error) {
-        // A document with nothing readable left is reported by `damaged()`; it must not hide the healthy rest.
-        if (!(error instanceof DamagedDocumentError)) throw error
-      }
-    })
+    const docs = await readDocuments(this.#store, this.catalog, ids, definition)
     return runQuery(docs as never, options as never) as DocOf<R>[]
   }
 
   /** Call `listener` with the document now and after every change to it (local or remote); undefined once deleted or purged. */
   subscribe(id: string, listener: (doc: Doc | undefined) => void): () => void {
-    let active = true
-    let generation = 0
-    const push = () => {
-      const mine = ++generation
-      // Reads can finish out of order: only the latest may call the listener, and none after unsubscribing.
-      const deliver = (doc: Doc | undefined) => {
-        if (active && mine === generation) listener(doc)
-      }
-      if (!isVisible(this.catalog.get(id))) return deliver(undefined)
-      this.get(id).then(deliver, () => deliver(undefined))
-    }
-    push()
-    const stop = this.#follow(event => event.id === id, push)
-    const unwatch = this.replica.watch(id)
-    return () => {
-      if (!active) return
-      active = false
-      stop()
-      unwatch()
-    }
+    return subscribeDocument(
+      { events: this, visible: id => isVisible(this.catalog.get(id)), get: id => this.get(id), watch: id => this.replica.watch(id) },
+      id,
+      listener,
+    )
   }
 
   /**
@@ -325,66 +285,41 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
     const source: LiveQuerySource = {
       catalog: this.catalog,
       read: id => this.#store.read(id),
-      watch: (name, changed) => this.#follow(event => event.type === name, changed),
+      watch: (name, changed) => followDocuments(this, event => event.type === name, changed),
       closed: () => this.#closed,
-      definition: () => this.#definitionFor(type, typeName(type)),
+      definition: () => this.#definitions.for(type, typeName(type)),
     }
     return startLiveQuery(source, typeName(type), options, listener as (docs: Doc[]) => void)
   }
 
-  /** Call `changed` with the id of every document that `matches` as it changes or is quarantined; returns the function that stops. */
-  #follow(matches: (event: { id: string; type: string }) => boolean, changed: (id: string) => void): () => void {
-    const stopChanges = this.on("change", event => matches(event) && changed(event.id))
-    // A quarantined document must drop out at once.
-    const stopQuarantine = this.on("quarantine", event => matches(event) && changed(event.id))
-    return () => {
-      stopChanges()
-      stopQuarantine()
-    }
-  }
-
   /** Every value concurrently written to the register at `path` (one value when there is no conflict). */
-  async conflicts(id: string, path: (string | number)[]): Promise<unknown[]> {
-    return conflictsAt(id, await this.#store.read(id), path)
+  conflicts(id: string, path: (string | number)[]): Promise<unknown[]> {
+    return this.#past.conflicts(id, path)
   }
 
   /** The changes of a document, oldest first: hash, machine, time, message. */
-  async history(id: string): Promise<HistoryEntry[]> {
-    return historyOf(await this.#store.read(id))
+  history(id: string): Promise<HistoryEntry[]> {
+    return this.#past.history(id)
   }
 
   /** What the change `hash` (from history) did to the document's data, field by field (see changeDiff.ts). Throws UnknownChangeError for a hash it does not have. */
-  async changeDiff(id: string, hash: string): Promise<FieldDiff[]> {
-    return diffOfChange(id, await this.#store.read(id), hash)
+  changeDiff(id: string, hash: string): Promise<FieldDiff[]> {
+    return this.#past.changeDiff(id, hash)
   }
 
   /** A read-only view of a document as it was at a change (`hash` from history), or at several heads. Throws UnknownChangeError for a hash it does not have. */
-  async view(id: string, heads: string | string[]): Promise<Doc> {
-    const { at, entry } = await this.#at(id, heads)
-    return { ...materialize(id, at, entry, this.#definitions.get(entry.type)), modifiedAt: entry.modifiedAt }
+  view(id: string, heads: string | string[]): Promise<Doc> {
+    return this.#past.view(id, heads)
   }
 
   /** A document as exportable JSON that keeps field kinds (see codec/exportCodec.ts); with `heads`, as it was at that change (see view). */
-  async exportDocument(id: string, heads?: string | string[]): Promise<ExportedDocument> {
-    if (heads !== undefined) {
-      const { at, entry } = await this.#at(id, heads)
-      return encodeDocument(id, at, entry)
-    }
-    const doc = await this.#store.read(id)
-    return encodeDocument(id, doc, this.catalog.get(id)!)
-  }
-
-  async #at(id: string, heads: string | string[]): Promise<{ at: A.Doc<Envelope>; entry: CatalogEntry }> {
-    const current = await this.#store.read(id)
-    return stateAt(id, current, this.catalog.get(id)!, heads)
+  exportDocument(id: string, heads?: string | string[]): Promise<ExportedDocument> {
+    return this.#past.exportDocument(id, heads)
   }
 
   /** A document's whole history (its saved Automerge bytes), to export beside its JSON. */
-  async exportHistory(id: string): Promise<Uint8Array> {
-    await this.#store.read(id)
-    const bytes = await this.#store.readStored(id)
-    if (!bytes) throw new NotFoundError(id)
-    return bytes
+  exportHistory(id: string): Promise<Uint8Array> {
+    return this.#past.exportHistory(id)
   }
 
   /**
@@ -476,11 +411,6 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
       definition: name => this.#definitions.get(name),
       commit: ids => this.#commit.commit(ids),
     })
-  }
-
-  /** The definition documents of `type` are read with: the one the caller passed, else the one registered. */
-  #definitionFor(type: TypeRef | undefined, name: string): TypeDefinition | undefined {
-    return definitionToUse(type instanceof TypeDefinition ? type : undefined, this.#definitions.get(name))
   }
 
   #open(): void {

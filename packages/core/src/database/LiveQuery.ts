@@ -19,10 +19,32 @@ import { materialize, type Doc } from "../document/Document.js"
 import type { TypeDefinition } from "../schema/TypeDefinition.js"
 import type { Envelope } from "../document/envelope.js"
 import { forEachLimited } from "../helpers/forEachLimited.js"
+import { DamagedDocumentError } from "./DamagedDocuments.js"
 import { runQuery, type QueryOptions } from "./Query.js"
 
 /** Reads in flight at once (see forEachLimited). */
 export const READ_CONCURRENCY = 32
+
+/** Read `ids` as `definition` reads them (db.query), skipping a document with nothing readable left (`damaged()` reports it). */
+export async function readDocuments(
+  source: { read(id: string): Promise<A.Doc<Envelope>> },
+  catalog: Catalog,
+  ids: readonly string[],
+  definition: TypeDefinition | undefined,
+): Promise<Doc[]> {
+  const docs: Doc[] = []
+  // A few at a time: reading thousands at once holds thousands of Automerge documents alive together, and garbage
+  // collection then takes most of the time (10,000 documents: 17 s of CPU at once, 3 to 4 s a few at a time).
+  await forEachLimited(ids, READ_CONCURRENCY, async id => {
+    try {
+      docs.push(materialize(id, await source.read(id), catalog.get(id)!, definition))
+    } catch (error) {
+      // It must not hide the healthy rest.
+      if (!(error instanceof DamagedDocumentError)) throw error
+    }
+  })
+  return docs
+}
 
 /**
  * The shortest time between two results. An initial sync delivers its

@@ -3,11 +3,16 @@
  * concurrently written to a register.
  */
 import * as A from "@automerge/automerge"
-import type { CatalogEntry } from "../catalog/Catalog.js"
+import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
+import { encodeDocument, type ExportedDocument } from "../codec/exportCodec.js"
+import { materialize, type Doc } from "../document/Document.js"
 import { changeTimeMs, type Envelope } from "../document/envelope.js"
 import { NotFoundError, UnknownChangeError } from "../errors.js"
 import { machineIdOfActor } from "../identity/actor.js"
+import type { TypeDefinition } from "../schema/TypeDefinition.js"
 import { toPlain } from "../schema/values.js"
+import { diffOfChange, type FieldDiff } from "./changeDiff.js"
+import type { DocumentStore } from "./DocumentStore.js"
 
 export interface HistoryEntry {
   hash: string
@@ -54,4 +59,47 @@ export function conflictsAt(id: string, doc: A.Doc<Envelope>, path: (string | nu
   if (values) return Object.values(values).map(toPlain)
   // Automerge reports nothing for a register with a single value: that value is the answer.
   return parent[key] === undefined ? [] : [toPlain(parent[key])]
+}
+
+/** The reads of a document's past that Database offers (each documented there). */
+export class DocumentPast {
+  constructor(
+    private readonly store: DocumentStore,
+    private readonly catalog: Catalog,
+    private readonly definition: (type: string) => TypeDefinition | undefined,
+  ) {}
+
+  async conflicts(id: string, path: (string | number)[]): Promise<unknown[]> {
+    return conflictsAt(id, await this.store.read(id), path)
+  }
+
+  async history(id: string): Promise<HistoryEntry[]> {
+    return historyOf(await this.store.read(id))
+  }
+
+  async changeDiff(id: string, hash: string): Promise<FieldDiff[]> {
+    return diffOfChange(id, await this.store.read(id), hash)
+  }
+
+  async view(id: string, heads: string | string[]): Promise<Doc> {
+    const { at, entry } = await this.#at(id, heads)
+    return { ...materialize(id, at, entry, this.definition(entry.type)), modifiedAt: entry.modifiedAt }
+  }
+
+  async exportDocument(id: string, heads?: string | string[]): Promise<ExportedDocument> {
+    if (heads === undefined) return encodeDocument(id, await this.store.read(id), this.catalog.get(id)!)
+    const { at, entry } = await this.#at(id, heads)
+    return encodeDocument(id, at, entry)
+  }
+
+  async exportHistory(id: string): Promise<Uint8Array> {
+    await this.store.read(id)
+    const bytes = await this.store.readStored(id)
+    if (!bytes) throw new NotFoundError(id)
+    return bytes
+  }
+
+  async #at(id: string, heads: string | string[]): Promise<{ at: A.Doc<Envelope>; entry: CatalogEntry }> {
+    return stateAt(id, await this.store.read(id), this.catalog.get(id)!, heads)
+  }
 }

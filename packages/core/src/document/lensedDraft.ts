@@ -22,6 +22,13 @@ export function lensedDraft(draft: object, ops: readonly LensOp[]): object {
   return viewMap(draft, ops, lensPaths(ops), [])
 }
 
+/** The path in the app's shape of a stored path: each rename applied in order (the inverse of `resolve`'s walk). */
+function forwardPath(ops: readonly LensOp[], storedPath: string[]): string[] {
+  let path = storedPath
+  for (const op of ops) if (op.op === "rename" && isPrefix(op.from, path)) path = [...op.to, ...path.slice(op.from.length)]
+  return path
+}
+
 /** The stored path of a path in the app's shape, and the reshaping ops on its way (newest first). */
 function resolve(ops: readonly LensOp[], viewPath: string[]): { stored: string[]; reshapes: Reshape[] } {
   let path = viewPath
@@ -141,9 +148,30 @@ function viewMap(draft: object, ops: readonly LensOp[], touched: string[][], pre
     if (back === undefined) delete parent[stored.at(-1)!]
     else parent[stored.at(-1)!] = back
   }
+  // The app's keys here: the stored map's keys under their names in the app's shape, and the places renames move fields
+  // to, each only where it reads as something (so `Object.keys`, `in` and spread see the app's fields, not the stored ones).
+  const keys = (): string[] => {
+    const found = new Set<string>()
+    const take = (viewPath: string[]) => {
+      if (viewPath.length === prefix.length + 1 && isPrefix(prefix, viewPath)) found.add(viewPath.at(-1)!)
+    }
+    const storedPrefix = resolve(ops, prefix).stored
+    const storedMap = at(draft, storedPrefix)
+    if (typeof storedMap === "object" && storedMap !== null)
+      for (const key of Object.keys(storedMap)) take(forwardPath(ops, [...storedPrefix, key]))
+    for (const op of ops) if (op.op === "rename") for (let end = 1; end <= op.to.length; end++) take(op.to.slice(0, end))
+    return [...found].filter(key => read(key) !== undefined)
+  }
   return new Proxy({} as Record<string, unknown>, {
     get(_, key) {
       return read(key)
+    },
+    ownKeys() {
+      return keys()
+    },
+    getOwnPropertyDescriptor(_, key) {
+      if (typeof key === "symbol" || !keys().includes(key)) return undefined
+      return { configurable: true, enumerable: true, writable: true, value: read(key) }
     },
     set(_, key, value) {
       if (typeof key === "symbol") throw new ValidationError("symbol keys cannot be stored", prefix)
@@ -157,7 +185,7 @@ function viewMap(draft: object, ops: readonly LensOp[], touched: string[][], pre
       return true
     },
     has(_, key) {
-      return read(key) !== undefined
+      return typeof key === "string" && keys().includes(key)
     },
   })
 }

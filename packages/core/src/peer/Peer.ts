@@ -7,6 +7,7 @@
  */
 import { Repo, type PeerId, type StorageAdapterInterface } from "@automerge/automerge-repo"
 import { Database } from "../database/Database.js"
+import { publishOnOpen, type PublishReport } from "../database/publishOnOpen.js"
 import { Logger } from "../helpers/Logger.js"
 import type { MachineIdentity } from "../identity/Machine.js"
 import type { CairnClientAdapter } from "../network/CairnClientAdapter.js"
@@ -38,6 +39,12 @@ export interface PeerOptions {
   readonly repoStorage?: StorageAdapterInterface
   /** The storage skipped damaged records on open (see `DatabaseOptions.storageDamaged`). */
   readonly storageDamaged?: boolean
+  /**
+   * Publish this peer's definitions as schema documents when it opens, where no identical one is stored yet
+   * (database/publishOnOpen.ts), so relays, the CLI and the dashboard learn them from sync. Default true; false keeps a
+   * peer's field names to itself (its peers still learn its definitions at connect).
+   */
+  readonly publishDefinitions?: boolean
   /** Default: silent. */
   readonly logger?: Logger
   /** How often presence is published again while nothing changed, and when a silent machine is dropped (see PresenceOptions). */
@@ -53,6 +60,8 @@ export class Peer {
   readonly #side: AttachablePeer
   /** Which machines are up, their states, and the network they see (see presence/Presence.ts). */
   readonly presence: Presence
+  /** What opening published of this peer's definitions (see database/publishOnOpen.ts). */
+  published: PublishReport = { published: [], conflicts: [] }
   #closed = false
 
   private constructor(
@@ -139,6 +148,7 @@ export class Peer {
       onStall: (peer, reason) => sync.warn(`sync with peer ${peer}: ${reason}`),
     })
     peer = new Peer(repo, db, replicator, logger, options.presence)
+    if (options.publishDefinitions !== false) peer.published = await publishDefinitionsOnOpen(db, options.storage, logger.child("schema"))
     return peer
   }
 
@@ -188,5 +198,17 @@ export class Peer {
     }
     this.#attachments.add(attachment as Attachment<unknown>)
     return attachment
+  }
+}
+
+/** Publish what is not published yet; a conflict or a failure is a warning, never a reason for the peer not to open. */
+async function publishDefinitionsOnOpen(db: Database, storage: StorageAdapterInterface | undefined, log: Logger): Promise<PublishReport> {
+  try {
+    const report = await publishOnOpen(db, storage)
+    for (const conflict of report.conflicts) log.warn(`${conflict}; this peer's definition is not published`)
+    return report
+  } catch (error) {
+    log.warn(`publishing this peer's definitions failed: ${(error as Error).message}`)
+    return { published: [], conflicts: [] }
   }
 }

@@ -50,10 +50,17 @@ export interface PublishedDefinition {
   type: string
   version: number
   definition?: TypeDefinition
+  /** With `definition`: the documents holding it (one per machine that published it). */
+  ids?: string[]
   /** Set when documents disagree: each different definition's JSON, and the ids of the documents holding it. */
   conflict?: { definition: string; ids: string[] }[]
   /** Documents that are not a valid definition of their type, with why. */
   invalid: { id: string; reason: string }[]
+}
+
+/** The newest of `published` that no conflict clouds: what a peer without app code for the type reads and creates with. */
+export function newestOf(published: readonly PublishedDefinition[]): TypeDefinition | undefined {
+  return published.filter(entry => entry.definition).at(-1)?.definition
 }
 
 /** Group schema documents (`docs`: id and data, all of one described `type`) by version; identical content reads as one. */
@@ -81,7 +88,10 @@ export function readPublished(type: string, docs: readonly { id: string; data: R
     .sort(([a], [b]) => a - b)
     .map(([version, group]) => {
       const texts = [...group.texts.entries()]
-      if (texts.length === 1) return { type, version, definition: typeFromJSON(JSON.parse(texts[0]![0])), invalid: [] }
+      if (texts.length === 1) {
+        const [text, ids] = texts[0]!
+        return { type, version, definition: typeFromJSON(JSON.parse(text)), ids: ids.sort(), invalid: [] }
+      }
       return { type, version, conflict: texts.map(([definition, ids]) => ({ definition, ids: ids.sort() })), invalid: [] }
     })
   if (invalidOf.length > 0) out.push({ type, version: 0, invalid: invalidOf })

@@ -1,9 +1,11 @@
 /**
- * "New document": a type and its data as tagged JSON. For a type with a
- * schema the data starts as a template of its fields.
+ * "New document": a type and its data. For a type with a schema (the app's,
+ * or one synced from peers) a typed form of its fields, each starting at its
+ * default (see TypedFields.ts); for any other type, tagged JSON.
  */
-import { ApiError, type DocumentDetail, type FieldJSON, type TypeDefinitionJSON } from "./api.js"
+import { ApiError, type DocumentDetail, type TypeDefinitionJSON } from "./api.js"
 import { fill, h } from "./dom.js"
+import { typedFields, type TypedFields } from "./TypedFields.js"
 
 export interface NewDocumentOptions {
   types: string[]
@@ -24,6 +26,15 @@ export function openNewDocument(dialog: HTMLDialogElement, options: NewDocumentO
     value: options.initialType ?? "",
   }) as HTMLInputElement
   const dataInput = h("textarea", { name: "data", rows: 9, spellcheck: "false" }) as HTMLTextAreaElement
+  const dataLabel = h(
+    "label",
+    {},
+    "Data ",
+    h("span", { class: "hint" }, 'tagged JSON: "s" is a register, {"$text": "s"} text, {"$counter": 0} a counter'),
+    dataInput,
+  )
+  const typedBox = h("fieldset", { class: "typed-fields", hidden: true })
+  let typed: TypedFields | undefined
   const error = h("p", { class: "error", role: "alert", hidden: true })
   const submit = h("button", { type: "submit", class: "primary" }, "Create")
   let touched = false
@@ -31,9 +42,12 @@ export function openNewDocument(dialog: HTMLDialogElement, options: NewDocumentO
   for (const input of [typeInput, dataInput]) input.addEventListener("input", () => (error.hidden = true))
 
   const prefill = () => {
-    if (touched) return
-    const fields = options.schemas[typeInput.value.trim()]?.fields
-    dataInput.value = JSON.stringify(fields ? template({ kind: "map", fields }) : { title: "" }, null, 2)
+    const definition = options.schemas[typeInput.value.trim()]
+    typed = definition && typedFields(definition)
+    typedBox.hidden = !typed
+    dataLabel.hidden = typed !== undefined
+    fill(typedBox, typed ? [h("legend", {}, `${definition!.name}, version ${definition!.version}`), typed.element] : null)
+    if (!touched && !typed) dataInput.value = JSON.stringify({ title: "" }, null, 2)
   }
   typeInput.addEventListener("input", prefill)
 
@@ -47,13 +61,8 @@ export function openNewDocument(dialog: HTMLDialogElement, options: NewDocumentO
       { id: "known-types" },
       options.types.map(type => h("option", { value: type })),
     ),
-    h(
-      "label",
-      {},
-      "Data ",
-      h("span", { class: "hint" }, 'tagged JSON: "s" is a register, {"$text": "s"} text, {"$counter": 0} a counter'),
-      dataInput,
-    ),
+    typedBox,
+    dataLabel,
     error,
     h("div", { class: "dialog-actions" }, h("button", { type: "button", onClick: () => dialog.close() }, "Cancel"), submit),
   )
@@ -61,9 +70,9 @@ export function openNewDocument(dialog: HTMLDialogElement, options: NewDocumentO
     event.preventDefault()
     let data: unknown
     try {
-      data = JSON.parse(dataInput.value)
+      data = typed ? typed.read() : JSON.parse(dataInput.value)
     } catch (problem) {
-      return show(`The data is not valid JSON: ${(problem as Error).message}`)
+      return show(typed ? (problem as Error).message : `The data is not valid JSON: ${(problem as Error).message}`)
     }
     submit.disabled = true
     try {
@@ -84,25 +93,5 @@ export function openNewDocument(dialog: HTMLDialogElement, options: NewDocumentO
   fill(dialog, form)
   prefill()
   dialog.showModal()
-  ;(options.initialType ? dataInput : typeInput).focus()
-}
-
-/** A starting value for a field, in tagged JSON. */
-function template(field: FieldJSON): unknown {
-  switch (field.kind) {
-    case "counter":
-      return { $counter: field.default ?? 0 }
-    case "text":
-      return { $text: field.default ?? "" }
-    case "list":
-      return []
-    case "record":
-      return {}
-    case "map":
-      return Object.fromEntries(Object.entries(field.fields).map(([key, sub]) => [key, template(sub)]))
-    case "register":
-      if (field.default !== undefined) return field.default
-      if (field.values?.length) return field.values[0]
-      return field.of === "number" ? 0 : field.of === "boolean" ? false : field.of === "null" ? null : ""
-  }
+  ;(options.initialType ? (typed?.first ?? dataInput) : typeInput).focus()
 }

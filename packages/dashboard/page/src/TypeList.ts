@@ -54,7 +54,7 @@ export function renderTypes(
   }
   fill(
     list,
-    types.map(({ type, count, defined }) =>
+    types.map(({ type, count, defined, synced }) =>
       h(
         "li",
         {},
@@ -69,6 +69,13 @@ export function renderTypes(
           },
           h("span", { class: "type-name" }, type),
           defined ? h("span", { class: "badge", title: "this peer has a schema for the type" }, "schema") : null,
+          synced
+            ? h(
+                "span",
+                { class: "badge synced", title: "a schema synced from peers: this peer has no app code for the type" },
+                "synced schema",
+              )
+            : null,
           h("span", { class: "count" }, count),
         ),
       ),

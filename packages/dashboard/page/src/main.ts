@@ -30,6 +30,8 @@ import { renderNetwork } from "./PeersGraph.js"
 import { renderQuarantineList } from "./QuarantineList.js"
 import { renderOutcome, renderQuarantined, type QuarantineOutcome } from "./QuarantinePanel.js"
 import { renderTypes } from "./TypeList.js"
+import { renderTypeSchema } from "./TypeSchema.js"
+import { renderMismatches } from "./SchemaMismatches.js"
 
 const view = {
   machine: byId("machine"),
@@ -38,10 +40,12 @@ const view = {
   documents: byId("documents"),
   documentsHeading: byId("documents-heading"),
   finder: byId("finder"),
+  typeSchema: byId("type-schema"),
   showDeleted: byId<HTMLInputElement>("show-deleted"),
   document: byId("document"),
   graph: byId("graph"),
   peerTable: byId("peer-table"),
+  mismatches: byId("mismatches"),
   dialog: byId<HTMLDialogElement>("create-dialog"),
   newDocument: byId<HTMLButtonElement>("new-document"),
 }
@@ -153,6 +157,7 @@ const loadOverview = latest(api.overview, (overview, error) => {
   }
   if (state.type && !inQuarantine()) finder.offer(overview.schemas[state.type]?.fields)
   drawTypes()
+  drawTypeSchema()
   drawNetwork()
 })
 
@@ -262,7 +267,18 @@ function drawTypes(): void {
   renderTypes(view.types, state.overview?.types ?? [], state.type, type => go(type), quarantine)
 }
 
+function drawTypeSchema(): void {
+  const shown = inQuarantine() ? undefined : state.type
+  renderTypeSchema(
+    view.typeSchema,
+    shown,
+    shown ? state.overview?.schemas[shown] : undefined,
+    shown ? state.overview?.schemaSources[shown] : undefined,
+  )
+}
+
 function drawDocuments(): void {
+  drawTypeSchema()
   if (inQuarantine())
     return renderQuarantineList(
       view.documents,
@@ -314,7 +330,9 @@ function drawQuarantined(): void {
 }
 
 function drawNetwork(): void {
-  if (state.overview) renderNetwork(view.graph, view.peerTable, state.overview, state.presence)
+  if (!state.overview) return
+  renderNetwork(view.graph, view.peerTable, state.overview, state.presence)
+  renderMismatches(view.mismatches, state.overview.peers)
 }
 
 const actions = {

@@ -21,6 +21,7 @@ import * as A from "@automerge/automerge"
 import {
   buildDetached,
   ClosedError,
+  definitionToUse,
   fromHex,
   newSessionActor,
   runQuery,
@@ -84,6 +85,8 @@ export class LocalDatabase implements AppDatabase {
     const json = types.map(definition => definition.toJSON())
     const db = new LocalDatabase(await LocalSession.open(client, json, options.reconnect ?? false))
     for (const definition of types) db.#definitions.set(definition.name, definition)
+    // Again, now that the app's own definitions are in: they grow with the newer versions the peer knows.
+    db.#learn(db.session.hello)
     return db
   }
 
@@ -197,6 +200,14 @@ export class LocalDatabase implements AppDatabase {
   /** The definitions the peer has (an app's own, given to open, stay the ones it uses). */
   #learn(hello: Hello): void {
     for (const json of hello.types) if (!this.#definitions.has(json.name)) this.#definitions.set(json.name, typeFromJSON(json))
+    for (const json of hello.newer ?? []) {
+      const known = this.#definitions.get(json.name)
+      try {
+        if (known) this.#definitions.set(json.name, known.withNewer(typeFromJSON(json)))
+      } catch {
+        // Not newer than the app's version, or no lens back to it: its documents stay refused by the peer's checks.
+      }
+    }
   }
 
   /** Build a transaction, make its writes here, and have the peer apply them; resolves with the documents written. */
@@ -222,7 +233,8 @@ export class LocalDatabase implements AppDatabase {
     for (const [id, writes] of tx.writes) {
       const copy = this.#copies.get(id)!
       const given = writes.find(write => write.kind === "change" && write.definition)
-      const definition = (given?.kind === "change" ? given.definition : undefined) ?? this.#definitions.get(copy.type.val)
+      // The app's own definition grown with the newer versions the peer knows, so a newer version's document is written through its lens.
+      const definition = definitionToUse(given?.kind === "change" ? given.definition : undefined, this.#definitions.get(copy.type.val))
       // On a clone: a write refused here or by the peer must leave the copy as the peer has it.
       const next = writeDetached(id, A.clone(copy, { actor: this.#actor as A.ActorId }), writes, definition, ops)
       if (!sameHeads(A.getHeads(next), A.getHeads(copy))) changed.push({ id, bytes: A.saveSince(next, A.getHeads(copy)), next })

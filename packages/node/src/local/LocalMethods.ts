@@ -36,7 +36,16 @@ export function appMethods(host: LocalHost, methodNames: () => string[]): Record
       }
       const { machineId, publicKey, name } = db.machine
       const known = (await host.directory.types()).map(definition => definition.toJSON())
-      return { machineId, publicKey, name: name ?? null, dir: host.directory.path, types: known, methods: ["stop", ...methodNames()] }
+      const newer = db.definitions().flatMap(definition => definition.newer.map(version => version.toJSON()))
+      return {
+        machineId,
+        publicKey,
+        name: name ?? null,
+        dir: host.directory.path,
+        types: known,
+        newer,
+        methods: ["stop", ...methodNames()],
+      }
     },
 
     async get(params) {

@@ -18,6 +18,8 @@ export interface Hello {
   name: string | null
   /** The type definitions saved in the directory. */
   types: TypeDefinitionJSON[]
+  /** Newer versions of those types the peer has learnt (from peers that write them): an app reads and writes their documents through their lenses. */
+  newer?: TypeDefinitionJSON[]
   /** The methods it serves (`command` where it is `cairn serve`). */
   methods: string[]
 }

@@ -21,7 +21,14 @@ export async function tempDir(prefix = "cairn-folder-"): Promise<string> {
 
 /** A peer on a fresh (or given) data directory, closed after the test. */
 export async function openPeer(options: Partial<NodePeerOptions> = {}): Promise<NodePeer> {
-  const peer = await NodePeer.open({ dir: options.dir ?? (await tempDir("cairn-peer-")), types: [Task, Note], ...options })
+  // These tests look at the folder's exact layout and documents: no definitions published as documents (they are ordinary
+  // documents to a folder; publishing is tested in packages/core/test/publishOnOpen.test.ts).
+  const peer = await NodePeer.open({
+    dir: options.dir ?? (await tempDir("cairn-peer-")),
+    types: [Task, Note],
+    publishDefinitions: false,
+    ...options,
+  })
   cleanup.push(() => peer.close())
   return peer
 }
