@@ -2,7 +2,8 @@
  * A button for what cannot be undone (delete, drop): the first click arms
  * it, a second within a few seconds acts. Two steps instead of a modal
  * confirm(); the armed state lives outside the button, so a live update that
- * redraws the panel between the clicks keeps it.
+ * redraws the panel between the clicks keeps it, and a click that lands on a
+ * button a redraw is replacing arms the one that replaces it too.
  */
 import { h } from "./dom.js"
 
@@ -21,6 +22,12 @@ export interface ConfirmButtonOptions {
 
 let armed: { key: string; until: number } | undefined
 const ARMED_MS = 4000
+const REFRESH = "cairn-confirm-refresh"
+
+/** Show the armed state on every confirm button on the page now. */
+function showAll(): void {
+  for (const button of document.querySelectorAll("button[data-confirm]")) button.dispatchEvent(new Event(REFRESH))
+}
 
 export function confirmButton(options: ConfirmButtonOptions): HTMLButtonElement {
   const { key, action, label, confirm, done, run } = options
@@ -33,6 +40,8 @@ export function confirmButton(options: ConfirmButtonOptions): HTMLButtonElement 
     button.textContent = on ? confirm : label
   }
   showArmed()
+  button.dataset.confirm = ""
+  button.addEventListener(REFRESH, showArmed)
   button.addEventListener("click", () => {
     if (button.dataset.armed) {
       armed = undefined
@@ -42,7 +51,8 @@ export function confirmButton(options: ConfirmButtonOptions): HTMLButtonElement 
     }
     armed = { key, until: Date.now() + ARMED_MS }
     showArmed()
-    setTimeout(() => button.isConnected && showArmed(), ARMED_MS + 50)
+    showAll()
+    setTimeout(showAll, ARMED_MS + 50)
   })
   return button
 }
