@@ -6,7 +6,7 @@
 import * as A from "@automerge/automerge"
 import type { DocHandle, DocumentId, HandleState, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
-import { readEnvelope, type Envelope } from "../document/envelope.js"
+import { readEnvelope, type Envelope, type EnvelopeCheck } from "../document/envelope.js"
 import { containsHeads, headsKey, sortedHeads } from "../document/heads.js"
 import { NotFoundError, PurgedError, QuarantinedError } from "../errors.js"
 import type { TypeDefinition } from "../schema/TypeDefinition.js"
@@ -16,7 +16,7 @@ import { Turns } from "../helpers/Turns.js"
 import { DamagedDocumentError, DamagedDocuments, type DamagedDocument } from "./DamagedDocuments.js"
 import { ChunkStore } from "./ChunkStore.js"
 import { loadDocument, READ_ONLY_ACTOR } from "./StoredChunks.js"
-import { creationCheck, localEntry, remoteEntry } from "./entries.js"
+import { creationCheck, localEntry, remoteEntry, remoteState, type RemoteState } from "./entries.js"
 import { isAtomicStorage } from "../storage/AtomicStorage.js"
 
 export type Origin = "local" | "remote"
@@ -401,13 +401,26 @@ export class DocumentStore extends Emitter<StoreEvents> {
    * data that fails its type's definition quarantines the document.
    */
   noteRemote(id: string, doc: A.Doc<Envelope>, unproven?: string, envelope = readEnvelope(doc)): CatalogEntry {
+    return this.noteRemoteState(id, remoteState(doc), unproven, envelope, () => this.#damaged.settle(id, doc, "peer"))
+  }
+
+  /**
+   * noteRemote for a state read without Automerge (a new document's first change: see ingest.ts), or with its
+   * damage settled by `settle`; a caller with no Automerge document asks `isDamaged` first.
+   */
+  noteRemoteState(id: string, state: RemoteState, unproven: string | undefined, envelope: EnvelopeCheck, settle = () => {}): CatalogEntry {
     const previous = this.catalog.get(id)
-    const entry = remoteEntry(id, doc, previous, type => this.definitions.get(type), unproven, envelope)
+    const entry = remoteEntry(id, state, previous, type => this.definitions.get(type), unproven, envelope)
     this.catalog.set(entry)
-    this.#damaged.settle(id, doc, "peer")
+    settle()
     if (entry.quarantined && !previous?.quarantined) this.emit("quarantine", { id, type: entry.type, reason: entry.quarantined })
     if (!entry.quarantined) this.emit("change", { id, type: entry.type, origin: this.#ownIngests.has(id) ? "local" : "remote", entry })
     return entry
+  }
+
+  /** True while a document's stored copy is known damaged (a peer's copy is then checked against what it lacks). */
+  isDamaged(id: string): boolean {
+    return this.#damaged.get(id) !== undefined
   }
 
   /** While the returned function is not called, what arrives for `ids` is this machine's own writes: their changes are "local". */
