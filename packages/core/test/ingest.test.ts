@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest"
 import { newDocument, readFirstChange } from "../src/document/creation.js"
 import type { Envelope } from "../src/document/envelope.js"
 import { defineType, f, type Database } from "../src/index.js"
-import { openDb } from "./helpers.js"
+import { openDb, waitFor } from "./helpers.js"
 
 const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false) } })
 const Note = defineType("note", { fields: { body: f.text().default("") } })
@@ -69,6 +69,23 @@ describe("a document new here, read from its first change or loaded by Automerge
     expect((await fast.db.get(Task, id)).data).toEqual({ title: "from a peer", done: false })
   })
 
+  it("reads its later changes, local or from a peer, not the state it arrived in", async () => {
+    const { db: other } = await openDb({ types: [Task, Note] })
+    const { id } = await other.create(Task, { title: "from a peer" })
+    const [fast] = await bothWays(id, (await other.replica.store.readStored(id))!)
+    const seen: boolean[] = []
+    const stop = fast.db.liveQuery(Task, {}, docs => seen.push(docs[0]?.data.done as boolean))
+    expect((await fast.db.get(Task, id)).data.done).toBe(false)
+    await fast.db.change(Task, id, d => (d.done = true))
+    expect((await fast.db.get(Task, id)).data.done).toBe(true)
+    expect((await fast.db.list(Task))[0]!.data.done).toBe(true)
+    await other.change(Task, id, d => (d.title = "renamed there"))
+    await fast.db.replica.ingest([{ id, bytes: (await other.replica.store.readStored(id))! }])
+    expect((await fast.db.get(Task, id)).data).toEqual({ title: "renamed there", done: true })
+    await waitFor(() => seen.at(-1) === true)
+    stop()
+  })
+
   it("is quarantined alike when its proof was forged", async () => {
     const { id, bytes } = await madeElsewhere()
     const forged = altered(bytes, root => {
@@ -123,6 +140,21 @@ describe("a document new here, read from its first change or loaded by Automerge
       expect(side.entries).toEqual([])
       expect(side.entry).toBeUndefined()
       expect(await side.db.replica.store.readStored(id)).toBeUndefined()
+    }
+  })
+
+  it("is served by a peer as its first change, even right after it was made or read there", async () => {
+    const { db } = await openDb({ types: [Task, Note] })
+    const made = await db.create(Task, { title: "made here" })
+    let inTx = ""
+    await db.transaction(tx => {
+      inTx = tx.create(Task, { title: "in a transaction" })
+    })
+    for (const id of [made.id, inTx]) {
+      expect(readFirstChange((await db.replica.bytesFor(id, []))!)).toBeDefined()
+      await db.get(Task, id)
+      await db.list(Task)
+      expect(readFirstChange((await db.replica.bytesFor(id, []))!)).toBeDefined()
     }
   })
 })

@@ -191,7 +191,7 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
     const entry = this.catalog.get(id)
     const expected = type === undefined ? undefined : typeName(type)
     if (entry && expected !== undefined && entry.type !== expected) throw new WrongTypeError(id, expected, entry.type)
-    const doc = await this.#store.read(id)
+    const doc = await this.#store.view(id)
     const current = this.catalog.get(id)!
     return materialize(id, doc, current, this.#definitionFor(type, current.type)) as never
   }
@@ -284,7 +284,7 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
     // collection then takes most of the time (10,000 documents: 17 s of CPU at once, 3 to 4 s a few at a time).
     await forEachLimited(ids, READ_CONCURRENCY, async id => {
       try {
-        docs.push(materialize(id, await this.#store.read(id), this.catalog.get(id)!, definition))
+        docs.push(materialize(id, await this.#store.view(id), this.catalog.get(id)!, definition))
       } catch (error) {
         // A document with nothing readable left is reported by `damaged()`; it must not hide the healthy rest.
         if (!(error instanceof DamagedDocumentError)) throw error
@@ -324,7 +324,7 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
   liveQuery<R extends TypeRef>(type: R, options: QueryOptions<any>, listener: (docs: DocOf<R>[]) => void): () => void {
     const source: LiveQuerySource = {
       catalog: this.catalog,
-      read: id => this.#store.read(id),
+      read: id => this.#store.view(id),
       watch: (name, changed) => this.#follow(event => event.type === name, changed),
       closed: () => this.#closed,
       definition: () => this.#definitionFor(type, typeName(type)),

@@ -39,7 +39,9 @@ export interface StoreEvents extends Record<string, unknown> {
 export class DocumentStore extends Emitter<StoreEvents> {
   readonly #handles = new Map<string, DocHandle<Envelope>>()
   /** Documents read lately, and new ones by their bytes (loaded when first read: see rememberNew). */
-  readonly #readCache = new LruCache<string, { heads: string; doc?: A.Doc<Envelope>; bytes?: Uint8Array }>(READ_CACHE_SIZE)
+  readonly #readCache = new LruCache<string, { heads: string; doc?: A.Doc<Envelope>; bytes?: Uint8Array; root?: Readonly<Envelope> }>(
+    READ_CACHE_SIZE,
+  )
   readonly #loading = new Map<string, Promise<DocHandle<Envelope>>>()
   readonly #forked = new WeakSet<DocHandle<Envelope>>()
   readonly #damaged = new DamagedDocuments()
@@ -252,9 +254,24 @@ export class DocumentStore extends Emitter<StoreEvents> {
     this.#readCache.set(id, { heads: headsKey(A.getHeads(doc)), doc })
   }
 
-  /** Keep a new document by its bytes, as a read would keep it, without loading it now (loading costs more than creating). */
-  rememberNew(id: string, bytes: Uint8Array, heads: string[]): void {
-    this.#readCache.set(id, { heads: headsKey(heads), bytes })
+  /**
+   * Keep a new document by its bytes, as a read would keep it, without loading it now (loading costs more than
+   * creating), and its root when it was read without Automerge (see `view`).
+   */
+  rememberNew(id: string, bytes: Uint8Array, heads: string[], root?: Readonly<Envelope>): void {
+    this.#readCache.set(id, { heads: headsKey(heads), bytes, root })
+  }
+
+  /**
+   * A document's current values, for reading them only (materialize), never for Automerge's functions: a new
+   * document read from its first change at ingest (ingest.ts) is given as that root. A page listing what an initial
+   * sync brings read each one again, and loading it with Automerge was most of the page's time for a document.
+   */
+  async view(id: string): Promise<Readonly<Envelope>> {
+    const entry = this.#readable(id)
+    const cached = this.#handles.get(id)?.isReady() ? undefined : this.#readCache.get(id)
+    if (cached?.root && cached.heads === headsKey(entry.heads)) return cached.root
+    return this.read(id)
   }
 
   /** Load a handle without the catalog checks (for documents arriving from peers). */

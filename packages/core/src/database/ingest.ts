@@ -192,6 +192,8 @@ async function ingestCreated(
   if (appliedToLateHandle(store, id, bytes, entries)) return
   const state = { root: created.root, heads: [created.head], modifiedAt: changeTimeMs(created.time) }
   entries.push(store.noteRemoteState(id, state, unproven, envelope))
+  // Its root, for reading it (a page listing what arrives reads every new document): no Automerge load later either.
+  store.rememberNew(id, bytes, state.heads, created.root)
 }
 
 /** Write a document's new bytes as one more chunk; false (and nothing left written) when it was purged meanwhile. */
