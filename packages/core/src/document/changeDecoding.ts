@@ -14,24 +14,19 @@
  * in creation.ts), so a change Automerge would read differently can never
  * pass as one it reads this way. It never throws on bad bytes.
  */
-import type { FirstChange, MapOp, ScalarValue } from "./changeEncoding.js"
+import {
+  ACTION_MAKE_MAP,
+  ACTION_SET,
+  CHANGE_CHUNK,
+  COLUMN,
+  MAGIC,
+  type FirstChange,
+  type MapOp,
+  type ScalarValue,
+} from "./changeEncoding.js"
 
-const MAGIC = [0x85, 0x6f, 0x4a, 0x83]
-const CHANGE_CHUNK = 1
-
-// Column specs, as changeEncoding.ts writes them.
-const OBJ_ACTOR = 0x01
-const OBJ_CTR = 0x02
-const KEY_STR = 0x15
-const INSERT = 0x34
-const ACTION = 0x42
-const VAL_LEN = 0x56
-const VAL_RAW = 0x57
-const PRED_GROUP = 0x70
-const KNOWN_COLUMNS = new Set([OBJ_ACTOR, OBJ_CTR, KEY_STR, INSERT, ACTION, VAL_LEN, VAL_RAW, PRED_GROUP])
-
-const ACTION_MAKE_MAP = 0
-const ACTION_SET = 1
+const { OBJ_ACTOR, OBJ_CTR, KEY_STR, INSERT, ACTION, VAL_LEN, VAL_RAW, PRED_GROUP } = COLUMN
+const KNOWN_COLUMNS = new Set<number>(Object.values(COLUMN))
 
 const decoder = new TextDecoder("utf-8", { fatal: true })
 
