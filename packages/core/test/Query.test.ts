@@ -122,11 +122,11 @@ describe("Database.liveQuery", () => {
     const results: number[] = []
     const stop = db.liveQuery(Task, { orderBy: "title" }, docs => results.push(docs.length))
     await expect.poll(() => results.at(-1)).toBe(4)
-    const read = db.replica.store.read.bind(db.replica.store)
+    const view = db.replica.store.view.bind(db.replica.store)
     const reads: string[] = []
-    db.replica.store.read = id => {
+    db.replica.store.view = id => {
       reads.push(id)
-      return read(id)
+      return view(id)
     }
     // The batch arrives one document after another (as replication ingests it): a query run per document read
     // every task for each, 100 × 100 reads and 100 results.

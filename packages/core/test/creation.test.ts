@@ -2,7 +2,8 @@ import * as A from "@automerge/automerge"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { isValidDocumentId, parseAutomergeUrl, stringifyAutomergeUrl, type DocumentId } from "@automerge/automerge-repo"
-import { buildNewDocument, newDocument, newDocumentId } from "../src/document/creation.js"
+import { buildNewDocument, newDocument, newDocumentId, readFirstChange } from "../src/document/creation.js"
+import { encodeFirstChange, sealChange } from "../src/document/changeEncoding.js"
 import { newEnvelope, readEnvelope, type Envelope } from "../src/document/envelope.js"
 import { isIntact } from "../src/database/StoredChunks.js"
 import { defineType, f } from "../src/index.js"
@@ -92,6 +93,104 @@ describe("a new document's first change", () => {
     }
   })
 })
+
+/** The root Automerge loads from `bytes`, as plain properties (what readFirstChange must give). */
+function loadedRoot(bytes: Uint8Array): Record<string, unknown> {
+  return { ...A.load<Envelope>(bytes) }
+}
+
+describe("reading a first change back without Automerge (readFirstChange)", () => {
+  it("reads what newDocument wrote as Automerge loads it: the same root, values and head", async () => {
+    await fc.assert(
+      fc.property(
+        data,
+        fc.integer({ min: 0, max: 2 ** 45 }),
+        fc.option(fc.string({ maxLength: 30 }), { nil: undefined }),
+        (d, time, message) => {
+          const made = newDocument(ACTOR, envelope(d), time, message)
+          const read = readFirstChange(made.bytes)
+          expect(read).toBeDefined()
+          expect(read!.root).toEqual(loadedRoot(made.bytes))
+          expect([read!.head]).toEqual(A.getHeads(A.load(made.bytes)))
+          expect(read!.actor).toBe(ACTOR)
+          expect(read!.time).toBe(time)
+        },
+      ),
+      { numRuns: 200 },
+    )
+  }, 30_000)
+
+  it("any byte changed, its checksum made good again: not read at all, or read exactly as Automerge loads it", async () => {
+    await fc.assert(
+      fc.property(data, fc.nat(), fc.integer({ min: 0, max: 255 }), (d, at, value) => {
+        const bytes = newDocument(ACTOR, envelope(d), 1_796_000_000_001).bytes.slice()
+        bytes[8 + (at % (bytes.byteLength - 8))] = value
+        sealChange(bytes)
+        const read = readFirstChange(bytes)
+        if (!read) return
+        expect(read.root).toEqual(loadedRoot(bytes))
+        expect([read.head]).toEqual(A.getHeads(A.load(bytes)))
+      }),
+      { numRuns: 500 },
+    )
+  }, 30_000)
+
+  it("does not read bytes cut short, lengthened, or with a bad checksum", () => {
+    const bytes = newDocument(ACTOR, envelope({ title: new A.ImmutableString("t"), done: false }), 1).bytes
+    expect(readFirstChange(bytes)).toBeDefined()
+    for (let cut = 0; cut < bytes.byteLength; cut++) expect(readFirstChange(bytes.subarray(0, cut))).toBeUndefined()
+    expect(readFirstChange(new Uint8Array([...bytes, 0]))).toBeUndefined()
+    const badSum = bytes.slice()
+    badSum[4]! ^= 1
+    expect(readFirstChange(badSum)).toBeUndefined()
+  })
+
+  it("leaves to Automerge every change that is not the one newDocument writes for its root", () => {
+    const root = envelope({ title: new A.ImmutableString("t"), done: false })
+    const change = (fn: (d: Envelope) => void) =>
+      A.getAllChanges(A.change(A.init<Envelope>({ actor: ACTOR as A.ActorId }), { time: 1 }, fn))[0]!
+    const all = (d: Envelope, order: (keyof Envelope)[], data = root.data) => {
+      for (const key of order) (d as any)[key] = key === "data" ? data : root[key]
+    }
+    const keys: (keyof Envelope)[] = ["v", "type", "createdBy", "createdAt", "typeVersion", "deletedAt", "data", "creatorKey", "proof"]
+    // The canonical one is read (the control for the cases below).
+    expect(readFirstChange(change(d => all(d, keys)))).toBeDefined()
+    const notRead = {
+      // Same root, other operation order: `type` is no longer operation 2, which readEnvelope refuses.
+      "keys in another order": change(d => all(d, ["type", ...keys.filter(k => k !== "type")])),
+      "an extra root key": change(d => {
+        all(d, keys)
+        ;(d as any).extra = 1
+      }),
+      "a key set twice in the change": change(d => {
+        all(d, keys)
+        d.type = new A.ImmutableString("note")
+      }),
+      "a key deleted in the change": change(d => {
+        all(d, keys)
+        delete (d as any).deletedAt
+      }),
+      "a list in the data": change(d => all(d, keys, { tags: [1] })),
+      "text in the data": change(d => all(d, keys, { body: "text" })),
+      "a whole saved document": A.save(A.load(change(d => all(d, keys)))),
+    }
+    for (const [what, bytes] of Object.entries(notRead)) expect(readFirstChange(bytes), what).toBeUndefined()
+    // Two operations on one key, neither replacing the other: Automerge holds both values (a conflict).
+    const ops = [
+      { obj: 0, key: "v", value: { type: "int" as const, value: 1 } },
+      { obj: 0, key: "type", value: { type: "str" as const, value: "task" } },
+      { obj: 0, key: "type", value: { type: "str" as const, value: "note" } },
+    ]
+    const twice = encodeFirstChange({ actor: fromHexActor(), time: 1, message: undefined, ops })
+    sealChange(twice)
+    expect(A.getConflicts(A.load(twice), "type")).toBeDefined()
+    expect(readFirstChange(twice)).toBeUndefined()
+  })
+})
+
+function fromHexActor(): Uint8Array {
+  return Uint8Array.from(ACTOR.match(/../g)!.map(h => parseInt(h, 16)))
+}
 
 describe("db.create's result", () => {
   const Everything = defineType("everything", {

@@ -178,7 +178,7 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
     const entry = this.catalog.get(id)
     const expected = type === undefined ? undefined : typeName(type)
     if (entry && expected !== undefined && entry.type !== expected) throw new WrongTypeError(id, expected, entry.type)
-    const doc = await this.#store.read(id)
+    const doc = await this.#store.view(id)
     const current = this.catalog.get(id)!
     return materialize(id, doc, current, this.#definitions.for(type, current.type)) as never
   }
@@ -264,7 +264,8 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
     const name = typeName(type)
     const definition = this.#definitions.for(type, name)
     const ids = [...this.catalog.idsOfType(name)].filter(id => isVisible(this.catalog.get(id), options))
-    const docs = await readDocuments(this.#store, this.catalog, ids, definition)
+    // Read as a view: a new document read at ingest is given as its root, without loading it (DocumentStore.view).
+    const docs = await readDocuments({ read: id => this.#store.view(id) }, this.catalog, ids, definition)
     return runQuery(docs as never, options as never) as DocOf<R>[]
   }
 
@@ -284,7 +285,7 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
   liveQuery<R extends TypeRef>(type: R, options: QueryOptions<any>, listener: (docs: DocOf<R>[]) => void): () => void {
     const source: LiveQuerySource = {
       catalog: this.catalog,
-      read: id => this.#store.read(id),
+      read: id => this.#store.view(id),
       watch: (name, changed) => followDocuments(this, event => event.type === name, changed),
       closed: () => this.#closed,
       definition: () => this.#definitions.for(type, typeName(type)),

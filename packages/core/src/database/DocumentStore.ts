@@ -6,7 +6,7 @@
 import * as A from "@automerge/automerge"
 import type { DocHandle, DocumentId, HandleState, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
-import { readEnvelope, type Envelope } from "../document/envelope.js"
+import { readEnvelope, type Envelope, type EnvelopeCheck } from "../document/envelope.js"
 import { containsHeads, headsKey, sortedHeads } from "../document/heads.js"
 import { NotFoundError, PurgedError, QuarantinedError } from "../errors.js"
 import type { TypeDefinition } from "../schema/TypeDefinition.js"
@@ -16,7 +16,7 @@ import { Turns } from "../helpers/Turns.js"
 import { DamagedDocumentError, DamagedDocuments, type DamagedDocument } from "./DamagedDocuments.js"
 import { ChunkStore } from "./ChunkStore.js"
 import { loadDocument, READ_ONLY_ACTOR } from "./StoredChunks.js"
-import { creationCheck, localEntry, remoteEntry } from "./entries.js"
+import { creationCheck, localEntry, remoteEntry, remoteState, type RemoteState } from "./entries.js"
 import { isAtomicStorage } from "../storage/AtomicStorage.js"
 
 export type Origin = "local" | "remote"
@@ -39,7 +39,9 @@ export interface StoreEvents extends Record<string, unknown> {
 export class DocumentStore extends Emitter<StoreEvents> {
   readonly #handles = new Map<string, DocHandle<Envelope>>()
   /** Documents read lately, and new ones by their bytes (loaded when first read: see rememberNew). */
-  readonly #readCache = new LruCache<string, { heads: string; doc?: A.Doc<Envelope>; bytes?: Uint8Array }>(READ_CACHE_SIZE)
+  readonly #readCache = new LruCache<string, { heads: string; doc?: A.Doc<Envelope>; bytes?: Uint8Array; root?: Readonly<Envelope> }>(
+    READ_CACHE_SIZE,
+  )
   readonly #loading = new Map<string, Promise<DocHandle<Envelope>>>()
   readonly #forked = new WeakSet<DocHandle<Envelope>>()
   readonly #damaged = new DamagedDocuments()
@@ -252,9 +254,24 @@ export class DocumentStore extends Emitter<StoreEvents> {
     this.#readCache.set(id, { heads: headsKey(A.getHeads(doc)), doc })
   }
 
-  /** Keep a new document by its bytes, as a read would keep it, without loading it now (loading costs more than creating). */
-  rememberNew(id: string, bytes: Uint8Array, heads: string[]): void {
-    this.#readCache.set(id, { heads: headsKey(heads), bytes })
+  /**
+   * Keep a new document by its bytes, as a read would keep it, without loading it now (loading costs more than
+   * creating), and its root when it was read without Automerge (see `view`).
+   */
+  rememberNew(id: string, bytes: Uint8Array, heads: string[], root?: Readonly<Envelope>): void {
+    this.#readCache.set(id, { heads: headsKey(heads), bytes, root })
+  }
+
+  /**
+   * A document's current values, for reading them only (materialize), never for Automerge's functions: a new
+   * document read from its first change at ingest (ingest.ts) is given as that root. A page listing what an initial
+   * sync brings read each one again, and loading it with Automerge was most of the page's time for a document.
+   */
+  async view(id: string): Promise<Readonly<Envelope>> {
+    const entry = this.#readable(id)
+    const cached = this.#handles.get(id)?.isReady() ? undefined : this.#readCache.get(id)
+    if (cached?.root && cached.heads === headsKey(entry.heads)) return cached.root
+    return this.read(id)
   }
 
   /** Load a handle without the catalog checks (for documents arriving from peers). */
@@ -422,13 +439,26 @@ export class DocumentStore extends Emitter<StoreEvents> {
    * data that fails its type's definition quarantines the document.
    */
   noteRemote(id: string, doc: A.Doc<Envelope>, unproven?: string, envelope = readEnvelope(doc)): CatalogEntry {
+    return this.noteRemoteState(id, remoteState(doc), unproven, envelope, () => this.#damaged.settle(id, doc, "peer"))
+  }
+
+  /**
+   * noteRemote for a state read without Automerge (a new document's first change: see ingest.ts), or with its
+   * damage settled by `settle`; a caller with no Automerge document asks `isDamaged` first.
+   */
+  noteRemoteState(id: string, state: RemoteState, unproven: string | undefined, envelope: EnvelopeCheck, settle = () => {}): CatalogEntry {
     const previous = this.catalog.get(id)
-    const entry = remoteEntry(id, doc, previous, type => this.definitions.get(type), unproven, envelope)
+    const entry = remoteEntry(id, state, previous, type => this.definitions.get(type), unproven, envelope)
     this.catalog.set(entry)
-    this.#damaged.settle(id, doc, "peer")
+    settle()
     if (entry.quarantined && !previous?.quarantined) this.emit("quarantine", { id, type: entry.type, reason: entry.quarantined })
     if (!entry.quarantined) this.emit("change", { id, type: entry.type, origin: this.#ownIngests.has(id) ? "local" : "remote", entry })
     return entry
+  }
+
+  /** True while a document's stored copy is known damaged (a peer's copy is then checked against what it lacks). */
+  isDamaged(id: string): boolean {
+    return this.#damaged.get(id) !== undefined
   }
 
   /** While the returned function is not called, what arrives for `ids` is this machine's own writes: their changes are "local". */

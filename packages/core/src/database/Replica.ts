@@ -96,9 +96,10 @@ export class Replica extends Emitter<ReplicaEvents> {
    */
   async bytesFor(id: string, have: string[]): Promise<Uint8Array | undefined> {
     if (have.length === 0) {
-      // A whole document: the stored bytes as they are, unless it is in memory (an initial sync loads nothing).
-      const inMemory = this.#inMemory(id)
-      return inMemory ? A.save(inMemory) : this.store.readStored(id)
+      // A whole document: the stored bytes as they are (an initial sync loads nothing), or its handle's state. Not a
+      // save of a copy in the read cache: a document still stored as its first change then reached the peer as a
+      // saved document, which it must load with Automerge instead of reading the change (see ingest.ts).
+      return this.store.readStored(id)
     }
     const doc = await this.#current(id)
     if (!doc) return undefined

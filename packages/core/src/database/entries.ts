@@ -8,7 +8,7 @@
  */
 import type * as A from "@automerge/automerge"
 import type { CatalogEntry } from "../catalog/Catalog.js"
-import { modifiedAtOf, readEnvelope, verifyCreation, type Envelope } from "../document/envelope.js"
+import { modifiedAtOf, readEnvelope, verifyCreation, type Envelope, type EnvelopeCheck } from "../document/envelope.js"
 import { sortedHeads } from "../document/heads.js"
 import { ValidationError } from "../errors.js"
 import { storedDataFieldOf, type TypeDefinition } from "../schema/TypeDefinition.js"
@@ -32,26 +32,36 @@ export function localEntry(id: string, doc: A.Doc<Envelope>, modifiedAt: number,
   return entry
 }
 
+/** What the catalog needs of a document state: its root, its heads (sorted) and the time of its latest change. */
+export interface RemoteState {
+  root: A.Doc<Envelope>
+  heads: string[]
+  modifiedAt: number
+}
+
+/** The state of an Automerge document. */
+export function remoteState(doc: A.Doc<Envelope>): RemoteState {
+  return { root: doc, heads: sortedHeads(doc), modifiedAt: modifiedAtOf(doc) }
+}
+
 /**
  * What the catalog lists for a document state from a peer, given what it
- * listed before (`previous`) and, for a document new here, why its creation
- * proof failed (`unproven`).
+ * listed before (`previous`), what its envelope holds (`readEnvelope`) and,
+ * for a document new here, why its creation proof failed (`unproven`).
  */
 export function remoteEntry(
   id: string,
-  doc: A.Doc<Envelope>,
+  { root: doc, heads, modifiedAt }: RemoteState,
   previous: CatalogEntry | undefined,
   definitions: Definitions,
-  unproven?: string,
-  envelope = readEnvelope(doc),
+  unproven: string | undefined,
+  envelope: EnvelopeCheck,
 ): CatalogEntry {
-  const heads = sortedHeads(doc)
   let reason = envelope.ok ? unproven : envelope.reason
   if (envelope.ok && previous && !previous.quarantined && previous.type !== envelope.meta.type)
     reason = typeChange(previous.type, envelope.meta.type)
   const type = previous?.type ?? (envelope.ok ? envelope.meta.type : "unknown")
   if (!reason && envelope.ok) reason = invalidData(definitions(envelope.meta.type), envelope.meta.type, doc)
-  const modifiedAt = modifiedAtOf(doc)
   const entry: CatalogEntry = envelope.ok
     ? {
         id,

@@ -10,8 +10,18 @@
 import * as A from "@automerge/automerge"
 import type { DocHandle, DocumentId } from "@automerge/automerge-repo"
 import type { CatalogEntry } from "../catalog/Catalog.js"
-import { fixedKeyRefusal, fixedKeyWritten, readEnvelope, verifyCreation, type Envelope } from "../document/envelope.js"
+import { readFirstChange, type FirstChangeRead } from "../document/creation.js"
+import {
+  changeTimeMs,
+  envelopeValues,
+  fixedKeyRefusal,
+  fixedKeyWritten,
+  readEnvelope,
+  verifyCreation,
+  type Envelope,
+} from "../document/envelope.js"
 import { headsKey } from "../document/heads.js"
+import type { ChunkStore } from "./ChunkStore.js"
 import type { DocumentStore } from "./DocumentStore.js"
 import { changeChunks, loadDocument, READ_ONLY_ACTOR } from "./StoredChunks.js"
 
@@ -98,6 +108,10 @@ async function ingestDetached(
 ): Promise<void> {
   const { catalog, chunks } = store
   const listed = catalog.get(id)
+  if (!listed && chunks && !store.isDamaged(id)) {
+    const created = readFirstChange(bytes)
+    if (created) return ingestCreated(store, chunks, id, bytes, created, acceptType, entries)
+  }
   // A tombstone wins over bytes asked for before it came (from another peer, or a purge here): never store a purged body again.
   if (listed?.purged) return
   // The copy last read or ingested, when it is still what the catalog lists: a server sends one document to
@@ -143,24 +157,64 @@ async function ingestDetached(
   if (chunks && stored && stored.keys.length >= COMPACT_CHUNKS) {
     await chunks.compact(id, doc, stored.keys)
   } else if (chunks) {
-    const key = await chunks.append(id, bytes)
-    if (catalog.get(id)?.purged) return chunks.remove(key)
+    if (!(await appendUnlessPurged(store, chunks, id, bytes))) return
   } else {
     store.repo.import(A.save(doc), { docId: id as DocumentId })
   }
-  // The document may have been loaded meanwhile (a local change, a peer's live sync): then its copy in memory
-  // is the newest, and `doc` (built from what was stored before) would set the catalog back.
-  const apply = (handle: DocHandle<Envelope>) => handle.update(current => A.loadIncremental(current, bytes))
-  const late = store.lateHandle(id, apply)
-  if (late) {
-    apply(late)
-    entries.push(catalog.get(id)!)
-    return
-  }
+  // The document may have been loaded meanwhile: `doc` (built from what was stored before) would set the catalog back.
+  if (appliedToLateHandle(store, id, bytes, entries)) return
   entries.push(store.noteRemote(id, doc, unproven, envelope))
   // Kept for the next peer's changes to a document already here (see `cached` above). One new here is not: an
   // initial sync of 10,000 left the last 2,000 in memory for nothing, 35 to 40 MB of the client's RSS.
   if (listed) store.remember(id, doc)
+}
+
+/**
+ * A document new here whose bytes are its one first change as Cairn writes it (what an initial sync moves:
+ * nearly every document), read in JavaScript instead of loaded with Automerge (see document/creation.ts:
+ * `readFirstChange` trusts only bytes that encode back exactly). The same checks as any document new here:
+ * the envelope, the type asked for, the creation proof, the data against its type, before it is listed.
+ */
+async function ingestCreated(
+  store: DocumentStore,
+  chunks: ChunkStore,
+  id: string,
+  bytes: Uint8Array,
+  created: FirstChangeRead,
+  acceptType: (type: string) => boolean,
+  entries: CatalogEntry[],
+): Promise<void> {
+  const { catalog } = store
+  const envelope = envelopeValues(created.root, created.actor)
+  if (envelope.ok && !acceptType(envelope.meta.type)) return
+  const unproven = envelope.ok ? await verifyCreation(id, created.root, envelope.meta) : undefined
+  if (catalog.get(id)?.purged || !(await appendUnlessPurged(store, chunks, id, bytes))) return
+  if (appliedToLateHandle(store, id, bytes, entries)) return
+  const state = { root: created.root, heads: [created.head], modifiedAt: changeTimeMs(created.time) }
+  entries.push(store.noteRemoteState(id, state, unproven, envelope))
+  // Its root, for reading it (a page listing what arrives reads every new document): no Automerge load later either.
+  store.rememberNew(id, bytes, state.heads, created.root)
+}
+
+/** Write a document's new bytes as one more chunk; false (and nothing left written) when it was purged meanwhile. */
+async function appendUnlessPurged(store: DocumentStore, chunks: ChunkStore, id: string, bytes: Uint8Array): Promise<boolean> {
+  const key = await chunks.append(id, bytes)
+  if (!store.catalog.get(id)?.purged) return true
+  await chunks.remove(key)
+  return false
+}
+
+/**
+ * A document loaded while its bytes were checked and written (a local change, a peer's live sync): its copy in
+ * memory is the newest, so the bytes go to its handle, and the catalog follows the handle. True when that happened.
+ */
+function appliedToLateHandle(store: DocumentStore, id: string, bytes: Uint8Array, entries: CatalogEntry[]): boolean {
+  const apply = (handle: DocHandle<Envelope>) => handle.update(current => A.loadIncremental(current, bytes))
+  const late = store.lateHandle(id, apply)
+  if (!late) return false
+  apply(late)
+  entries.push(store.catalog.get(id)!)
+  return true
 }
 
 /** The fixed envelope key that the changes `doc` has beyond `heads` write, if any (see fixedKeyWritten). */

@@ -44,23 +44,26 @@ export interface FirstChange {
 import { sha256 } from "@noble/hashes/sha2"
 import { bytesToHex } from "@noble/hashes/utils"
 
-const MAGIC = [0x85, 0x6f, 0x4a, 0x83]
+export const MAGIC = [0x85, 0x6f, 0x4a, 0x83]
 const EMPTY = new Uint8Array(0)
-const CHANGE_CHUNK = 1
+export const CHANGE_CHUNK = 1
 const encoder = new TextEncoder()
 
-// Column specs: (column id << 4) | column type.
-const OBJ_ACTOR = 0x01
-const OBJ_CTR = 0x02
-const KEY_STR = 0x15
-const INSERT = 0x34
-const ACTION = 0x42
-const VAL_LEN = 0x56
-const VAL_RAW = 0x57
-const PRED_GROUP = 0x70
+/** Column specs: (column id << 4) | column type (shared with changeDecoding.ts). */
+export const COLUMN = {
+  OBJ_ACTOR: 0x01,
+  OBJ_CTR: 0x02,
+  KEY_STR: 0x15,
+  INSERT: 0x34,
+  ACTION: 0x42,
+  VAL_LEN: 0x56,
+  VAL_RAW: 0x57,
+  PRED_GROUP: 0x70,
+} as const
+const { OBJ_ACTOR, OBJ_CTR, KEY_STR, INSERT, ACTION, VAL_LEN, VAL_RAW, PRED_GROUP } = COLUMN
 
-const ACTION_MAKE_MAP = 0
-const ACTION_SET = 1
+export const ACTION_MAKE_MAP = 0
+export const ACTION_SET = 1
 const VALUE_TYPE = { null: 0, false: 1, true: 2, int: 4, f64: 5, str: 6, bytes: 7, counter: 8, timestamp: 9 } as const
 
 /** The change's bytes, its checksum left zero for `sealChange` to fill in. */

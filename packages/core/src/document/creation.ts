@@ -19,8 +19,9 @@
 import type * as A from "@automerge/automerge"
 import { interpretAsDocumentId, type BinaryDocumentId } from "@automerge/automerge-repo"
 import { Counter, getBackend, ImmutableString, init } from "@automerge/automerge"
-import { fromHex } from "../identity/actor.js"
+import { fromHex, toHex } from "../identity/actor.js"
 import { encodeFirstChange, sealChange, type MapOp, type ScalarValue } from "./changeEncoding.js"
+import { decodeFirstChange } from "./changeDecoding.js"
 import type { Envelope } from "./envelope.js"
 
 /**
@@ -73,6 +74,87 @@ export function newDocument(actor: string, envelope: Envelope, time: number, mes
   if (!ops) return buildNewDocument(actor, envelope, time, message)
   const bytes = encodeFirstChange({ actor: actorBytes(actor), time, message, ops })
   return { bytes, head: sealChange(bytes) }
+}
+
+/** A new document read from its first change without Automerge (see `readFirstChange`). */
+export interface FirstChangeRead {
+  /** The root as Automerge materialises it from these bytes (strings as ImmutableString, counters, dates, bytes). */
+  root: Envelope
+  /** The change's hash: the document's one head. */
+  head: string
+  /** The creating actor, hex. */
+  actor: string
+  /** The change's time as recorded (Cairn writes milliseconds). */
+  time: number
+}
+
+/**
+ * A document whose bytes are exactly the first change `newDocument` writes
+ * for some envelope (this encoder's kind: maps and scalars), read in
+ * JavaScript; undefined for any other bytes, which are Automerge's to load.
+ *
+ * Why it can be trusted: the root read is encoded again, as `newDocument`
+ * would, and accepted only if that gives every byte of `bytes` (checksum
+ * included), so these bytes are the canonical change of that root, which
+ * Automerge loads as that root with that head (creation.test.ts compares the
+ * two on random data). A change with anything else in it (a second value
+ * for a key, a key out of order, an extra column) does not encode back alike.
+ */
+export function readFirstChange(bytes: Uint8Array): FirstChangeRead | undefined {
+  const change = decodeFirstChange(bytes)
+  if (!change) return undefined
+  const maps: Record<string, unknown>[] = [{}]
+  for (const [i, op] of change.ops.entries()) {
+    const target = maps[op.obj]
+    // A key set twice in one change is two concurrent values to Automerge: not this kind.
+    if (!target || op.key === "__proto__" || Object.hasOwn(target, op.key)) return undefined
+    if ("make" in op.value) {
+      const map: Record<string, unknown> = {}
+      maps[i + 1] = map
+      target[op.key] = map
+    } else target[op.key] = materialized(op.value)
+  }
+  const root = maps[0]!
+  if (!isEnvelopeShaped(root)) return undefined
+  const ops = envelopeOps(root)
+  if (!ops) return undefined
+  const again = encodeFirstChange({ actor: change.actor, time: change.time, message: change.message, ops })
+  const head = sealChange(again)
+  if (again.byteLength !== bytes.byteLength) return undefined
+  for (let i = 0; i < again.byteLength; i++) if (again[i] !== bytes[i]) return undefined
+  return { root, head, actor: toHex(change.actor), time: change.time }
+}
+
+/** A scalar as Automerge gives it to JavaScript. */
+function materialized(value: ScalarValue): unknown {
+  switch (value.type) {
+    case "null":
+      return null
+    case "str":
+      return new ImmutableString(value.value)
+    case "counter":
+      return new Counter(value.value)
+    case "timestamp":
+      return new Date(value.value)
+    default:
+      return value.value
+  }
+}
+
+/** The root has the envelope's keys with values `envelopeOps` can write back (a missing one would not be an int). */
+function isEnvelopeShaped(root: Record<string, unknown>): root is Record<string, unknown> & Envelope {
+  return (
+    Number.isSafeInteger(root.v) &&
+    root.type instanceof ImmutableString &&
+    root.createdBy instanceof ImmutableString &&
+    typeof root.createdAt === "number" &&
+    typeof root.typeVersion === "number" &&
+    (root.deletedAt === null || typeof root.deletedAt === "number") &&
+    typeof root.data === "object" &&
+    root.data !== null &&
+    root.creatorKey instanceof Uint8Array &&
+    root.proof instanceof Uint8Array
+  )
 }
 
 const actors = new Map<string, Uint8Array>()

@@ -116,6 +116,9 @@ export interface EnvelopeMeta {
   actor: string
 }
 
+/** What reading a document's envelope finds: its metadata, or why the document must be quarantined. */
+export type EnvelopeCheck = { ok: true; meta: EnvelopeMeta } | { ok: false; reason: string }
+
 /** Build the envelope of a new document (keys in this order; see the file comment). */
 export function newEnvelope(
   type: string,
@@ -140,7 +143,7 @@ export function newEnvelope(
  * the document must be quarantined: not a Cairn document, a type that was
  * changed after creation or forged concurrently, a forged creator.
  */
-export function readEnvelope(doc: A.Doc<unknown>): { ok: true; meta: EnvelopeMeta } | { ok: false; reason: string } {
+export function readEnvelope(doc: A.Doc<unknown>): EnvelopeCheck {
   const root = doc as Partial<Envelope>
   if (root.v === undefined && root.type === undefined) return { ok: false, reason: "not a Cairn document (no envelope)" }
   const backend = A.getBackend(doc)
@@ -148,21 +151,30 @@ export function readEnvelope(doc: A.Doc<unknown>): { ok: true; meta: EnvelopeMet
   if (typeOps.length !== 1) return { ok: false, reason: `its type was set concurrently to ${typeOps.length} values` }
   const typeOp = typeOps[0]!
   if (!typeOp.startsWith("2@")) return { ok: false, reason: "its type was changed after creation" }
-  if (!(root.type instanceof A.ImmutableString) || !isTypeName(root.type.val))
-    return { ok: false, reason: "its type is not a valid type name" }
   const creatorOps = backend.getAll("_root", "createdBy").map(value => String(value.at(-1)))
   if (creatorOps.length !== 1 || !(root.createdBy instanceof A.ImmutableString))
     return { ok: false, reason: "its creator is missing or was set concurrently" }
   const creatorActor = actorOfOp(creatorOps[0]!)
   if (creatorActor !== actorOfOp(typeOp) || !creatorOps[0]!.startsWith("3@"))
     return { ok: false, reason: "its creator was changed after creation" }
-  if (machineIdOfActor(creatorActor) !== root.createdBy.val)
-    return { ok: false, reason: "its creator does not match the machine that created it" }
   for (const field of ["creatorKey", "proof"] as const) {
     const ops = backend.getAll("_root", field).map(value => String(value.at(-1)))
     if (ops.length !== 1 || actorOfOp(ops[0]!) !== creatorActor || !(root[field] instanceof Uint8Array))
       return { ok: false, reason: `its ${field} is missing, was changed or was set concurrently` }
   }
+  return envelopeValues(root, creatorActor)
+}
+
+/**
+ * The checks of `readEnvelope` on the values alone, for a root whose operations are known to be one creating
+ * change's, in the envelope's order, each key set once by `creatorActor` (a change that `readFirstChange` read).
+ */
+export function envelopeValues(root: Partial<Envelope>, creatorActor: string): EnvelopeCheck {
+  if (!(root.type instanceof A.ImmutableString) || !isTypeName(root.type.val))
+    return { ok: false, reason: "its type is not a valid type name" }
+  if (!(root.createdBy instanceof A.ImmutableString)) return { ok: false, reason: "its creator is missing or was set concurrently" }
+  if (machineIdOfActor(creatorActor) !== root.createdBy.val)
+    return { ok: false, reason: "its creator does not match the machine that created it" }
   if (typeof root.createdAt !== "number") return { ok: false, reason: "createdAt is not a number" }
   if (root.deletedAt !== null && typeof root.deletedAt !== "number") return { ok: false, reason: "deletedAt is not a number or null" }
   if (typeof root.data !== "object" || root.data === null || Array.isArray(root.data)) return { ok: false, reason: "data is not a map" }
