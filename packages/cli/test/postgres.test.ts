@@ -94,6 +94,20 @@ describe.skipIf(!POSTGRES_URL)("cairn serve --store (PostgreSQL)", () => {
       const refused = await cairn([...stranger, "sync", url2])
       expect(refused.code).not.toBe(0)
       expect(refused.stderr).toMatch(/not trusted|refused/)
+      // A machine removed through relay 1 loses the connection it holds to relay 2 (the trust list is the store's,
+      // and each process closes what it no longer admits when the list changes).
+      const live = await NodePeer.open({ dir: await dirs.make(), localSocket: false })
+      try {
+        await live.trust.trust(relayKey, { read: "*", write: "*" })
+        await json(["--data", dir1, "trust", live.db.machine.publicKey, "--read", "*", "--write", "*"])
+        live.connect(url2)
+        await live.whenSynced(30_000)
+        await json(["--data", dir1, "untrust", live.db.machine.publicKey])
+        await until(async () => live.network.clients()[0]?.status === "refused", 15_000)
+        expect(live.network.clients()[0]?.refusal).toMatch(/not trusted here/)
+      } finally {
+        await live.close()
+      }
     } finally {
       await Promise.all([stop(first.child), stop(second.child)])
       await store.drop()

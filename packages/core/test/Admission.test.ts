@@ -101,7 +101,7 @@ describe("Admission", () => {
     trust.trust(clientMachine, ["task"], [])
     clientTrust.trust(serverMachine, "*", "*")
     const { decision, exchange, client } = await handshake()
-    expect(decision).toEqual({ ok: true, grants: { read: ["task"], write: [] } })
+    expect(decision).toEqual({ ok: true, grants: { read: ["task"], write: [] }, publicKey: clientMachine.publicKey })
     expect(exchange.rounds).toBe(1)
     expect(trust.seenKeys).toEqual([clientMachine.publicKey])
     expect(client.checkWelcome("ws://server")).toBeUndefined()
@@ -140,9 +140,32 @@ describe("Admission", () => {
 
   it("psk: admits a machine that knows the secret with every grant, or a trusted one with its grants", async () => {
     const { handshake, trust, clientMachine } = await setup({ mode: "psk", secret: "household" })
-    expect((await handshake()).decision).toEqual({ ok: true, grants: { read: "*", write: "*" } })
+    const { publicKey } = clientMachine
+    expect((await handshake()).decision).toEqual({ ok: true, grants: { read: "*", write: "*" }, publicKey })
     trust.trust(clientMachine, ["note"], ["note"])
-    expect((await handshake()).decision).toEqual({ ok: true, grants: { read: ["note"], write: ["note"] } })
+    expect((await handshake()).decision).toEqual({ ok: true, grants: { read: ["note"], write: ["note"] }, publicKey })
+  })
+
+  it("recheck: the trust list's answer now for a connection admitted earlier, as admit would give it", async () => {
+    const { trust, clientMachine, serverMachine } = await setup({ mode: "trust" })
+    const server = new Admission({ machine: serverMachine, auth: { mode: "trust" }, trust })
+    const { machineId, publicKey } = clientMachine
+    trust.trust(clientMachine, ["task"], [])
+    const admitted = { machineId, publicKey, grants: { read: ["task"], write: [] } }
+    expect(server.recheck(admitted)).toEqual({ ok: true, grants: admitted.grants, publicKey })
+    trust.trust(clientMachine, [], [])
+    expect(server.recheck(admitted)).toMatchObject({ ok: false, reason: expect.stringMatching(/may read and write nothing/) })
+    trust.trust(clientMachine, ["note"], ["note"])
+    expect(server.recheck(admitted)).toEqual({ ok: true, grants: { read: ["note"], write: ["note"] }, publicKey })
+    const psk = new Admission({
+      machine: serverMachine,
+      auth: { mode: "psk", secret: "household" },
+      trust: { get: () => undefined, seen() {} },
+    })
+    // Under a shared secret a machine the list does not name keeps every grant; in trust mode it is refused.
+    expect(psk.recheck(admitted)).toEqual({ ok: true, grants: { read: "*", write: "*" }, publicKey })
+    const open = new Admission({ machine: serverMachine, auth: { mode: "open" } })
+    expect(open.recheck({ machineId, grants: { read: "*", write: "*" } })).toEqual({ ok: true, grants: { read: "*", write: "*" } })
   })
 
   it("psk: a client with another secret refuses the server, which cannot prove the secret either", async () => {

@@ -159,6 +159,8 @@ export class NodePeer {
         ...(options.limits?.connectionsPerMachine !== undefined ? { connectionsPerMachine: options.limits.connectionsPerMachine } : {}),
       })
       const network = new PeerNetwork(peer, admission, options.limits)
+      // A machine removed or given other grants (here, or by another process of a relay) keeps no connection admitted under the old ones.
+      trust.onChange = () => network.recheckAdmissions()
       opened = new NodePeer(directory, peer, network, trust, storage, repoStorage)
       opened.#follower = follower
       opened.#damageSettled = damageSettled

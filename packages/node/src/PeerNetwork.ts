@@ -197,6 +197,11 @@ export class PeerNetwork {
     await Promise.all(servers.map(server => server.transport.close()))
   }
 
+  /** The trust list changed: close the connections it would now admit otherwise (see Attachment.recheckAdmissions). */
+  recheckAdmissions(): void {
+    for (const server of this.#servers()) server.recheckAdmissions()
+  }
+
   #servers(): Attachment<WebSocketServerTransport | TcpServerTransport>[] {
     return [this.#server, this.#tcpServer].filter(server => server !== undefined)
   }

@@ -56,6 +56,8 @@ function trustFile(dir: string): TrustStore {
 export class TrustList implements TrustLookup {
   #machines = new Map<string, TrustedMachine>()
   #saveTimer: ReturnType<typeof setTimeout> | undefined
+  /** Called after the list changed here or was read again (the network closes connections it no longer admits). */
+  onChange: () => void = () => {}
 
   private constructor(private readonly store: TrustStore) {}
 
@@ -69,6 +71,7 @@ export class TrustList implements TrustLookup {
   /** Read the saved list again (a relay process does when another process of the relay changed it). */
   async reload(): Promise<void> {
     this.#machines = new Map((await this.store.load()).map(machine => [machine.publicKey, machine]))
+    this.onChange()
   }
 
   /** Trust a machine by its public key (hex), with read and write grants. Replaces an earlier entry. */
@@ -139,6 +142,7 @@ export class TrustList implements TrustLookup {
     }
     change(this.#machines)
     await this.store.save(this.list())
+    this.onChange()
   }
 
   async close(): Promise<void> {

@@ -54,9 +54,11 @@ export interface AdmissionOptions {
 export interface Admitted {
   readonly machineId: string
   readonly grants: Grants
+  /** The key it proved it holds (none when the server lets anyone in unauthenticated). */
+  readonly publicKey?: string
 }
 
-export type Decision = { ok: true; grants: Grants } | { ok: false; reason: string }
+export type Decision = { ok: true; grants: Grants; publicKey?: string } | { ok: false; reason: string }
 
 /** One client connection's side of the handshake (see `Admission.client`), for the client adapter's options. */
 export interface ClientAdmission {
@@ -127,14 +129,34 @@ export class Admission {
     const reason = await serverAuthenticate(this.#prover(), { publicKey, nonce: hello.nonce }, exchange)
     if (reason) return { ok: false, reason: `authentication failed: ${reason}` }
     this.#trust.seen(publicKey)
-    if (!trusted) return { ok: true, grants: ALL_GRANTS }
+    return this.#grantsFor(info.machineId, publicKey)
+  }
+
+  /**
+   * The decision the trust list gives now for a connection admitted earlier: a connection keeps the grants it was
+   * admitted with, so when the list changes (a machine removed, its grants narrowed) the server asks this for
+   * every open connection and closes those whose answer differs (see Attachment.recheckAdmissions).
+   */
+  recheck(session: Admitted): Decision {
+    if (this.#auth.mode === "open" || session.publicKey === undefined) return { ok: true, grants: ALL_GRANTS }
+    return this.#grantsFor(session.machineId, session.publicKey)
+  }
+
+  #grantsFor(machineId: string, publicKey: string): Decision {
+    const trusted = this.#trust.get(publicKey)
+    if (this.#auth.mode === "trust" && !trusted)
+      return {
+        ok: false,
+        reason: `machine ${machineId} is not trusted here; on the server run: cairn trust ${publicKey} --read TYPES --write TYPES`,
+      }
+    if (!trusted) return { ok: true, grants: ALL_GRANTS, publicKey }
     if (mayDoNothing(trusted)) {
       return {
         ok: false,
-        reason: `machine ${info.machineId} is trusted here but may read and write nothing; on the server run: cairn trust ${publicKey} --read TYPES --write TYPES`,
+        reason: `machine ${machineId} is trusted here but may read and write nothing; on the server run: cairn trust ${publicKey} --read TYPES --write TYPES`,
       }
     }
-    return { ok: true, grants: { read: trusted.read, write: trusted.write } }
+    return { ok: true, grants: { read: trusted.read, write: trusted.write }, publicKey }
   }
 
   /** The client's side for one adapter: each connection attempt gets a fresh nonce. */

@@ -128,12 +128,16 @@ export abstract class CairnNetworkAdapter<Events extends CairnAdapterEvents = Ca
     this.#maxBufferedBytes = options.maxBufferedBytes
   }
 
-  /** Close one peer's connection, telling it why (for example: it exceeded a rate limit). */
-  closePeer(peerId: PeerId, reason: string): void {
+  /**
+   * Close one peer's connection, telling it why (for example: it exceeded a rate limit). Refused by default, which
+   * a client does not retry; `CloseCode.GOING_AWAY` closes it as a server going away, which a client reconnects to.
+   */
+  closePeer(peerId: PeerId, reason: string, code: number = CloseCode.REFUSED): void {
     const connection = this.connectionOf(peerId)
     if (!connection) return
     this.log(`${connection.label}: closing the connection: ${reason}`)
-    connection.refuse(reason, CloseCode.REFUSED)
+    if (code === CloseCode.REFUSED) connection.refuse(reason, code)
+    else connection.close(code, reason)
   }
 
   /** The peers with an open connection right now. */

@@ -15,7 +15,8 @@ import type { CairnNetworkAdapter, ControlEvent, InboundVerdict, PeerEvent, Remo
 import type { AcceptHook, CairnServerAdapter } from "../network/CairnServerAdapter.js"
 import type { HelloInfo, PeerInfo } from "../network/frames.js"
 import type { Replicator } from "../replication/Replicator.js"
-import { PROTOCOL_VERSION, type ControlMessage } from "../replication/protocol.js"
+import { PROTOCOL_VERSION, type ControlMessage, type Grants, type TypeSelection } from "../replication/protocol.js"
+import { CloseCode } from "../network/closeCodes.js"
 
 export interface AttachOptions {
   /**
@@ -139,6 +140,25 @@ export class Attachment<T> {
     })
   }
 
+  /**
+   * The trust list changed: close every connection whose admission it would now decide otherwise (the machine
+   * removed: refused; its grants changed: closed so that it reconnects and is admitted with the new ones). A
+   * connection keeps the grants it was admitted with, so without this a removed machine would keep reading and
+   * writing until it disconnected. A client's attachment has nothing to recheck.
+   */
+  recheckAdmissions(): void {
+    const admission = this.#options.admission
+    if (!admission) return
+    for (const remote of this.adapter.peers) {
+      const session = remote.session as Admitted | undefined
+      if (!session) continue
+      const now = admission.recheck(session)
+      if (!now.ok) this.adapter.closePeer(remote.peerId, now.reason)
+      else if (!sameGrants(now.grants, session.grants))
+        this.adapter.closePeer(remote.peerId, "its grants changed here; reconnect to be admitted with the new ones", CloseCode.GOING_AWAY)
+    }
+  }
+
   /** End this transport's sessions and take its adapter off the Repo, which disconnects it. Safe to call twice. */
   detach(): void {
     if (this.#detached) return
@@ -165,7 +185,11 @@ export class Attachment<T> {
     if (!admission) return { ok: true, info: { ...this.#peer.replicator.localInfo() } }
     const decision = await admission.admit(hello.peerId, info, exchange, this.adapter.peers)
     if (!decision.ok) return decision
-    const session: Admitted = { machineId: info.machineId, grants: decision.grants }
+    const session: Admitted = {
+      machineId: info.machineId,
+      grants: decision.grants,
+      ...(decision.publicKey === undefined ? {} : { publicKey: decision.publicKey }),
+    }
     return { ok: true, info: { ...this.#peer.replicator.localInfo(), publicKey: admission.publicKey }, session }
   }
 
@@ -220,4 +244,9 @@ export class Attachment<T> {
     this.adapter.closePeer(peer.peerId, `more than ${rate} messages per second`)
     return false
   }
+}
+
+function sameGrants(a: Grants, b: Grants): boolean {
+  const key = (selection: TypeSelection) => (selection === "*" ? "*" : JSON.stringify([...selection].sort()))
+  return key(a.read) === key(b.read) && key(a.write) === key(b.write)
 }
