@@ -9,6 +9,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest"
 import { PeerProcess, TempDirs, eventually } from "./helpers/PeerProcess.js"
+import { sameHeads, shareThenUpgrade } from "./helpers/upgrading.js"
 
 const dirs = new TempDirs()
 const running: PeerProcess[] = []
@@ -24,8 +25,6 @@ async function start(types: "note-v1" | "note-v2-text", dir?: string): Promise<P
 }
 
 const splice = (path: string, index: number, text: string) => ({ op: "splice", path: [path], index, del: 0, text })
-const sameHeads = async (a: PeerProcess, b: PeerProcess, id: string) =>
-  eventually(async () => JSON.stringify(await a.call("heads", { id })) === JSON.stringify(await b.call("heads", { id })))
 
 describe("a string register made text through a lens", () => {
   it("version 1 and version 2 apps edit the same notes offline, converge, and each reads its own kinds", async () => {
@@ -73,14 +72,13 @@ describe("a string register made text through a lens", () => {
 
   it("two peers upgrading at once edit the title as text, and version 1 still reads one string register", async () => {
     const [dirA, dirB] = [await dirs.make(), await dirs.make()]
-    let [a, b] = await Promise.all([start("note-v1", dirA), start("note-v1", dirB)])
-    const id = await a.call("create", { type: "note", data: { title: "shared", body: "text" } })
-    const { url } = await a.call("listen")
-    await b.call("connect", { url })
-    await eventually(async () => (await b.call("entry", { id }))?.heads)
-    await Promise.all([a.stop(), b.stop()])
-
-    ;[a, b] = await Promise.all([start("note-v2-text", dirA), start("note-v2-text", dirB)])
+    const { a, b, id } = await shareThenUpgrade(
+      [dirA, dirB],
+      dir => start("note-v1", dir),
+      dir => start("note-v2-text", dir),
+      "note",
+      { title: "shared", body: "text" },
+    )
     await a.call("change", { type: "note", id, ops: [splice("title", 6, " on a")] })
     await b.call("change", { type: "note", id, ops: [splice("title", 0, "b: ")] })
     const again = await a.call("listen")
