@@ -9,6 +9,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest"
 import { PeerProcess, TempDirs, eventually } from "./helpers/PeerProcess.js"
+import { sameHeads, shareThenUpgrade } from "./helpers/upgrading.js"
 
 const dirs = new TempDirs()
 const running: PeerProcess[] = []
@@ -53,10 +54,7 @@ describe("a type changed through a lens", () => {
     await next.call("connect", { url })
     await next.call("synced")
 
-    const same = async (id: string) => {
-      await eventually(async () => JSON.stringify(await old.call("heads", { id })) === JSON.stringify(await next.call("heads", { id })))
-    }
-    await Promise.all([same(fromOld), same(fromNew)])
+    await Promise.all([sameHeads(old, next, fromOld), sameHeads(old, next, fromNew)])
     expect((await old.call("get", { id: fromOld })).data).toMatchObject({
       title: "made by version 1",
       notes: "v1: old :v2",
@@ -70,21 +68,20 @@ describe("a type changed through a lens", () => {
 
   it("two peers upgrading to version 2 at once write no migrated copy: the stored shape stays version 1's", async () => {
     const [dirA, dirB] = [await dirs.make(), await dirs.make()]
-    let [a, b] = await Promise.all([start("task-v1", dirA), start("task-v1", dirB)])
-    const id = await a.call("create", { type: "task", data: { title: "shared", notes: "text" } })
-    const { url } = await a.call("listen")
-    await b.call("connect", { url })
-    await eventually(async () => (await b.call("entry", { id }))?.heads)
-    await Promise.all([a.stop(), b.stop()])
-
     // Both upgrade while apart, and each edits through version 2's shape before they meet again.
-    ;[a, b] = await Promise.all([start("task-v2-lens", dirA), start("task-v2-lens", dirB)])
+    const { a, b, id } = await shareThenUpgrade(
+      [dirA, dirB],
+      dir => start("task-v1", dir),
+      dir => start("task-v2-lens", dir),
+      "task",
+      { title: "shared", notes: "text" },
+    )
     await a.call("change", { type: "task", id, ops: [{ op: "set", path: ["name"], value: "renamed on a" }] })
     await b.call("change", { type: "task", id, ops: [{ op: "splice", path: ["body"], index: 4, del: 0, text: " from b" }] })
     const again = await a.call("listen")
     await b.call("connect", { url: again.url })
     await b.call("synced")
-    await eventually(async () => JSON.stringify(await a.call("heads", { id })) === JSON.stringify(await b.call("heads", { id })))
+    await sameHeads(a, b, id)
     expect((await a.call("get", { id })).data).toEqual({ name: "renamed on a", body: "text from b", done: false, priority: 0 })
     await Promise.all([a.stop(), b.stop()])
 

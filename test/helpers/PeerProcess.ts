@@ -23,9 +23,10 @@ export interface PeerProcessOptions {
   auth?: string
   /**
    * Definitions instead of test/fixtures/types.mjs: "tour", the README tour's (test/fixtures/tourTypes.mjs);
-   * "task-v1" or "task-v2", two versions of one task type (test/fixtures/evolvingTypes.mjs).
+   * "task-v1" … "task-v2-lens", versions of one task type, and "note-v1", "note-v2-text", of a note
+   * (test/fixtures/evolvingTypes.mjs).
    */
-  types?: "tour" | "task-v1" | "task-v2" | "task-v3" | "task-v2-lens"
+  types?: "tour" | "task-v1" | "task-v2" | "task-v3" | "task-v2-lens" | "note-v1" | "note-v2-text"
   /** The machine's name. */
   name?: string
   /** Presence republished every N ms, and a machine silent for 3N dropped (default 10 s, 30 s). */

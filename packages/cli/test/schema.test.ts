@@ -46,6 +46,14 @@ describe("cairn schema check", () => {
       },
     ],
     [
+      "a string register made text with its lens declared",
+      0,
+      {
+        ...task(2, { title: { kind: "text" } }),
+        lenses: [{ from: 1, to: 2, ops: [{ op: "convert", path: ["title"], from: "string", to: "text" }] }],
+      },
+    ],
+    [
       "a lens that does not cover the change (a rename declared, the field made a number too)",
       1,
       {

@@ -229,10 +229,12 @@ export class DashboardApi {
   async edit(id: string, body: unknown): Promise<DocumentDetail> {
     const edit = parseEdit(body)
     const entry = this.#entry(id)
-    const fields = this.peer.db.definition(entry.type)?.toJSON().fields
-    await this.peer.db.change(entry.type, id, draft => applyEdit(draft, edit, fields), {
-      message: `dashboard: ${edit.op} ${edit.path.join(".")}`,
-    })
+    // Without app code for the type, the synced definition of the document's version checks the edit (kinds, allowed
+    // values, defaults), as the app would: a relay's dashboard must not write what no version of the app can read.
+    const definition = this.peer.db.definition(entry.type) ?? (await this.schemas.at(entry.type, await this.#versionOf(id)))
+    const message = { message: `dashboard: ${edit.op} ${edit.path.join(".")}` }
+    const fields = definition?.toJSON().fields
+    await this.peer.db.change(definition ?? entry.type, id, draft => applyEdit(draft, edit, fields), message)
     return this.document(id)
   }
 
@@ -272,6 +274,12 @@ export class DashboardApi {
     if (entry.purged) throw new NotFoundError(id)
     if (!entry.quarantined) throw new HttpError(404, `document ${id} is not quarantined; see GET /api/quarantine for those that are`)
     return { id, type: entry.type, reason: entry.quarantined, modifiedAt: entry.modifiedAt }
+  }
+
+  /** The version a document was created at (its stored shape's), from its envelope. */
+  async #versionOf(id: string): Promise<number> {
+    const version = (await this.peer.db.replica.store.read(id)).typeVersion
+    return typeof version === "number" ? version : 1
   }
 
   #entry(id: string): CatalogEntry {

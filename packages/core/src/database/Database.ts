@@ -50,7 +50,10 @@ export interface DatabaseOptions {
   storageDamaged?: boolean
 }
 
-export type DatabaseEvents = StoreEvents
+export interface DatabaseEvents extends StoreEvents {
+  /** A newer version of a registered type was learnt (see learnNewer); emitted before its quarantined documents are checked again. */
+  learnt: { definition: TypeDefinition }
+}
 
 export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
   readonly #store: DocumentStore
@@ -75,7 +78,12 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
     storage: StorageAdapterInterface | undefined,
   ) {
     super()
-    this.#definitions = new TypeRegistry(types, catalog, id => this.releaseQuarantined(id))
+    this.#definitions = new TypeRegistry(
+      types,
+      catalog,
+      id => this.releaseQuarantined(id),
+      definition => this.emit("learnt", { definition }),
+    )
     this.repairs = repairs
     this.#store = new DocumentStore(repo, catalog, newSessionActor(machine.machineId), this.#definitions.byName, storage)
     this.#store.on("change", event => this.emit("change", event))

@@ -19,6 +19,8 @@ export class TypeRegistry {
     private readonly catalog: Catalog,
     /** Check a quarantined document again (Database.releaseQuarantined). */
     private readonly release: (id: string) => Promise<void>,
+    /** A newer version was learnt: told before its quarantined documents are released, so a listener reads them with it. */
+    private readonly learnt: (definition: TypeDefinition) => void = () => {},
   ) {
     for (const definition of types) this.byName.set(definition.name, definition)
   }
@@ -60,6 +62,7 @@ export class TypeRegistry {
     const grown = own.withNewer(newer)
     if (grown === own) return false
     this.byName.set(newer.name, grown)
+    this.learnt(newer)
     for (const id of [...this.catalog.idsOfType(newer.name)]) {
       if (!this.catalog.get(id)?.quarantined) continue
       // Still refused (for another reason): it stays quarantined, with that reason.

@@ -5,7 +5,9 @@
  * field under its new name (the same Automerge object, so a text splice made
  * by either version merges with the other's); a converted register reads
  * through the conversion and is written back through its inverse; a wrapped
- * or unwrapped register reads and is assigned whole. Every write still goes
+ * or unwrapped register reads and is assigned whole, and so does a string
+ * register the app sees as text (its splices rewrite the register: the
+ * stored shape cannot merge characters). Every write still goes
  * through the stored-shape draft, which checks it.
  */
 import type * as A from "@automerge/automerge"
@@ -13,6 +15,7 @@ import { ValidationError } from "../errors.js"
 import { convertValue, isPrefix, type LensOp, lensPaths } from "../schema/lenses.js"
 import { storedDataFieldOf, type TypeDefinition } from "../schema/TypeDefinition.js"
 import { type DraftList, draftOfData } from "./draft.js"
+import { checkSplice, type DraftText } from "./textDraft.js"
 import type { Envelope } from "./envelope.js"
 
 type Reshape = Exclude<LensOp, { op: "rename" }>
@@ -111,6 +114,25 @@ function wholeList(read: () => unknown[], write: (items: unknown[]) => void): ob
   })
 }
 
+/** Text the app sees where the document stores a string register: each edit writes the whole new value back. */
+function wholeText(read: () => string, write: (text: string) => void): DraftText {
+  return {
+    get value() {
+      return read()
+    },
+    get length() {
+      return read().length
+    },
+    splice(index, deleteCount, insert = "") {
+      const text = read()
+      checkSplice(index, deleteCount, text.length)
+      write(text.slice(0, index) + insert + text.slice(index + deleteCount))
+    },
+    set: text => write(text),
+    toString: () => read(),
+  }
+}
+
 function viewMap(draft: object, ops: readonly LensOp[], touched: string[][], prefix: string[]): object {
   const place = (key: string) => {
     const path = [...prefix, key]
@@ -122,6 +144,12 @@ function viewMap(draft: object, ops: readonly LensOp[], touched: string[][], pre
     const { path, stored, reshapes } = place(key)
     if (reshapes.length > 0) {
       const value = forward(reshapes, plainOf(at(draft, stored)), path)
+      const last = reshapes[0]!
+      if (last.op === "convert" && last.to === "text" && typeof value === "string")
+        return wholeText(
+          () => forward(reshapes, plainOf(at(draft, stored)), path) as string,
+          text => write(key, text),
+        )
       if (!Array.isArray(value)) return value
       return wholeList(
         () => forward(reshapes, plainOf(at(draft, stored)), path) as unknown[],

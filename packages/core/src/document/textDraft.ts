@@ -24,6 +24,14 @@ export interface DraftText {
   toString(): string
 }
 
+/** Throws RangeError when a splice of `deleteCount` characters at `index` does not fit a text of `length`. */
+export function checkSplice(index: number, deleteCount: number, length: number): void {
+  if (!Number.isInteger(index) || index < 0 || index > length)
+    throw new RangeError(`splice position ${index} is outside the text (length ${length})`)
+  if (!Number.isInteger(deleteCount) || deleteCount < 0 || index + deleteCount > length)
+    throw new RangeError(`cannot delete ${deleteCount} characters at ${index} from text of length ${length}`)
+}
+
 /** The object id of the text at `key` of `container` in the change whose root proxy is `root`, or undefined if no text is there. */
 export function textAt(root: A.Doc<unknown>, container: Container, key: string | number): string | undefined {
   const address = container.address()
@@ -75,11 +83,7 @@ class TextDraft implements DraftText, Kinded {
   }
 
   splice(index: number, deleteCount: number, insert?: string): void {
-    const length = this.length
-    if (!Number.isInteger(index) || index < 0 || index > length)
-      throw new RangeError(`splice position ${index} is outside the text (length ${length})`)
-    if (!Number.isInteger(deleteCount) || deleteCount < 0 || index + deleteCount > length)
-      throw new RangeError(`cannot delete ${deleteCount} characters at ${index} from text of length ${length}`)
+    checkSplice(index, deleteCount, this.length)
     if (deleteCount === 0 && !insert) return
     this.#backend.splice(this.#made(), index, deleteCount, insert ?? "")
   }

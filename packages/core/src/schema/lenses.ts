@@ -16,19 +16,24 @@
  * - `wrap` a register into a list of it (back: its first item), `head` the reverse;
  * - `convert` a register's scalar kind, from a fixed vocabulary: number ↔
  *   string (canonical decimal), boolean ↔ string, and a value mapping table
- *   (`map`, pairs `[old, new]`, one to one) for enums and booleans.
+ *   (`map`, pairs `[old, new]`, one to one) for enums and booleans; or a
+ *   string register ↔ collaborative text (the same characters: on the
+ *   register's side an edit replaces the whole value, last writer wins; on
+ *   the text's side it is a minimal diff of splices).
  */
 import { TypeDefinitionError, ValidationError } from "../errors.js"
 import type { FieldJSON, ScalarName } from "./fields.js"
 
 export type LensPath = string[]
 type Scalar = string | number | boolean | null
+/** What a conversion converts between: a register's scalar, or text (a string register ↔ text only). */
+export type ConvertKind = ScalarName | "text"
 
 export type LensOp =
   | { op: "rename"; from: LensPath; to: LensPath }
   | { op: "wrap"; path: LensPath }
   | { op: "head"; path: LensPath }
-  | { op: "convert"; path: LensPath; from: ScalarName; to: ScalarName; map?: [Scalar, Scalar][] }
+  | { op: "convert"; path: LensPath; from: ConvertKind; to: ConvertKind; map?: [Scalar, Scalar][] }
 
 /** One step of a chain: how version `from` reads as version `to` (to = from + 1 is usual, but any higher version works). */
 export interface LensStep {
@@ -37,7 +42,15 @@ export interface LensStep {
   ops: LensOp[]
 }
 
-const CONVERSIONS = new Set(["number>string", "string>number", "boolean>string", "string>boolean", "string>string"])
+const CONVERSIONS = new Set([
+  "number>string",
+  "string>number",
+  "boolean>string",
+  "string>boolean",
+  "string>string",
+  "string>text",
+  "text>string",
+])
 
 /** Check a lens step's JSON form (throws TypeDefinitionError naming what is wrong). */
 export function checkLensStep(json: unknown, where: string): LensStep {
@@ -74,7 +87,9 @@ function checkOp(json: unknown, where: string): LensOp {
         throw new TypeDefinitionError(
           `${where}: no conversion from ${JSON.stringify(o.from)} to ${JSON.stringify(o.to)} (known: ${[...CONVERSIONS].join(", ")})`,
         )
-      const op = { op: "convert" as const, path, from: o.from as ScalarName, to: o.to as ScalarName }
+      const op = { op: "convert" as const, path, from: o.from as ConvertKind, to: o.to as ConvertKind }
+      if (o.map !== undefined && (op.from === "text" || op.to === "text"))
+        throw new TypeDefinitionError(`${where}: a conversion between a string and text keeps every character: it takes no "map"`)
       if (o.map === undefined) {
         if (op.from === "string" && op.to === "string")
           throw new TypeDefinitionError(`${where}: a string to string conversion needs a "map"`)
@@ -168,6 +183,8 @@ function applyOp(op: LensOp, data: Record<string, unknown>, direction: Direction
 /** One register value through a conversion, either way (ValidationError when it has no form on the other side). */
 export function convertValue(op: Extract<LensOp, { op: "convert" }>, value: unknown, direction: Direction, path: string[]): unknown {
   const [from, to] = direction === "forward" ? [op.from, op.to] : [op.to, op.from]
+  // Text and a string register hold the same characters; which of the two is stored is the draft's business.
+  if (from === "text" || to === "text") return value
   if (typeof value !== from) return value
   if (op.map) {
     const pair = op.map.find(candidate => candidate[direction === "forward" ? 0 : 1] === value)
@@ -204,14 +221,21 @@ export function lensBackwardFields(ops: readonly LensOp[], fields: Record<string
     if (!field) continue
     if (op.op === "wrap" && field.kind === "list") setField(root, op.path, { ...field.of, optional: true })
     else if (op.op === "head") setField(root, op.path, { kind: "list", of: stripOptional(field) })
-    else if (op.op === "convert" && field.kind === "register" && field.of === op.to) setField(root, op.path, convertedField(op, field))
+    else if (op.op === "convert") {
+      const converted = convertedField(op, field)
+      if (converted) setField(root, op.path, converted)
+    }
   }
   return (root as Extract<FieldJSON, { kind: "map" }>).fields
 }
 
-function convertedField(op: Extract<LensOp, { op: "convert" }>, field: Extract<FieldJSON, { kind: "register" }>): FieldJSON {
-  const out: FieldJSON = { kind: "register", of: op.from }
-  if (field.optional || "default" in field) out.optional = true
+/** The older version's field a conversion came from, given the newer one's (undefined: the field is not what the lens converts to). */
+function convertedField(op: Extract<LensOp, { op: "convert" }>, field: FieldJSON): FieldJSON | undefined {
+  const mayLack = field.optional || "default" in field ? { optional: true as const } : {}
+  if (op.to === "text") return field.kind === "text" ? { kind: "register", of: "string", ...mayLack } : undefined
+  if (field.kind !== "register" || field.of !== op.to) return undefined
+  if (op.from === "text") return field.of === "string" ? { kind: "text", ...mayLack } : undefined
+  const out: FieldJSON = { kind: "register", of: op.from, ...mayLack }
   if (op.from === "string" && field.values) {
     out.values = field.values.map(value => {
       const back = convertValue(op, value, "backward", op.path)

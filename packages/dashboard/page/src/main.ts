@@ -6,82 +6,30 @@
  * and the server's event stream keeps every part current.
  */
 import "./style.css"
-import {
-  api,
-  ApiError,
-  type ChangeView,
-  type DocumentDetail,
-  type DocumentSummary,
-  type Edit,
-  type Overview,
-  type PresenceView,
-  type QuarantinedDetail,
-  type QuarantinedSummary,
-  type VersionView,
-} from "./api.js"
+import { api, type Overview } from "./api.js"
 import { DocumentFinder, PAGE_SIZE } from "./DocumentFinder.js"
 import { renderDocument, renderEmptyDocument } from "./DocumentPanel.js"
 import { renderDocuments } from "./DocumentList.js"
-import { byId, fill, h } from "./dom.js"
+import { fill, h } from "./dom.js"
 import { refreshTimes, setServerNow, shortId, types } from "./format.js"
 import { connectLive, type LiveState } from "./LiveEvents.js"
 import { openNewDocument } from "./NewDocumentForm.js"
 import { renderNetwork } from "./PeersGraph.js"
 import { renderQuarantineList } from "./QuarantineList.js"
-import { renderOutcome, renderQuarantined, type QuarantineOutcome } from "./QuarantinePanel.js"
+import { renderOutcome, renderQuarantined } from "./QuarantinePanel.js"
+import { go, inQuarantine, message, QUARANTINE, state, view } from "./PageState.js"
+import { panelActions } from "./PanelActions.js"
 import { renderTypes } from "./TypeList.js"
 import { renderTypeSchema } from "./TypeSchema.js"
 import { renderMismatches } from "./SchemaMismatches.js"
 
-const view = {
-  machine: byId("machine"),
-  live: byId("live"),
-  types: byId("types"),
-  documents: byId("documents"),
-  documentsHeading: byId("documents-heading"),
-  finder: byId("finder"),
-  typeSchema: byId("type-schema"),
-  showDeleted: byId<HTMLInputElement>("show-deleted"),
-  document: byId("document"),
-  graph: byId("graph"),
-  peerTable: byId("peer-table"),
-  mismatches: byId("mismatches"),
-  dialog: byId<HTMLDialogElement>("create-dialog"),
-  newDocument: byId<HTMLButtonElement>("new-document"),
-}
-
-/** The quarantine's place in the address: no type name starts with "!". */
-const QUARANTINE = "!quarantine"
-
-const state = {
-  overview: undefined as Overview | undefined,
-  type: undefined as string | undefined,
-  id: undefined as string | undefined,
-  docs: [] as DocumentSummary[],
-  total: 0,
-  indexing: undefined as { read: number; of: number } | undefined,
-  offset: 0,
-  sort: "modifiedAt",
-  order: "desc" as "asc" | "desc",
-  /** The document's changes loaded so far (newest first, with diffs), and how many it has. */
-  changes: [] as ChangeView[],
-  changesTotal: 0,
-  /** The past version open in the panel, if any. */
-  version: undefined as VersionView | undefined,
-  presence: undefined as PresenceView | undefined,
-  detail: undefined as DocumentDetail | undefined,
-  documentError: undefined as string | undefined,
-  fresh: new Set<string>(),
-  /** Undefined until the quarantine's list has loaded. */
-  quarantine: undefined as { docs: QuarantinedSummary[]; total: number } | undefined,
-  quarantined: undefined as QuarantinedDetail | undefined,
-  /** A document this page saw released or dropped, said in the panel until something else is picked. */
-  outcome: undefined as QuarantineOutcome | undefined,
-}
-
-const inQuarantine = () => state.type === QUARANTINE
-
 const finder = new DocumentFinder(view.finder, () => void loadList())
+const { actions, quarantineActions, settled } = panelActions({
+  drawDocument: () => drawDocument(),
+  loadOlder: () => loadOlder(),
+  loadHistory: () => loadHistory(),
+  reloadAll: () => reload.all(),
+})
 
 // ---- what is selected: the address is the truth, so links and reloads work
 
@@ -113,11 +61,6 @@ function readAddress(): void {
   drawDocuments()
 }
 
-function go(type: string | undefined, id?: string): void {
-  const hash = type ? `#/${encodeURIComponent(type)}${id ? `/${encodeURIComponent(id)}` : ""}` : ""
-  if (location.hash !== hash) location.hash = hash
-}
-
 // ---- loading: when requests overlap, only the newest answer is shown
 
 function latest<T>(request: () => Promise<T> | undefined, show: (value: T | undefined, error?: unknown) => void): () => Promise<void> {
@@ -132,8 +75,6 @@ function latest<T>(request: () => Promise<T> | undefined, show: (value: T | unde
     }
   }
 }
-
-const message = (error: unknown) => (error instanceof ApiError ? error.message : String(error))
 
 const loadOverview = latest(api.overview, (overview, error) => {
   if (!overview) return console.error(error)
@@ -333,96 +274,6 @@ function drawNetwork(): void {
   if (!state.overview) return
   renderNetwork(view.graph, view.peerTable, state.overview, state.presence)
   renderMismatches(view.mismatches, state.overview.peers)
-}
-
-const actions = {
-  async edit(id: string, edit: Edit) {
-    try {
-      state.detail = await api.edit(id, edit)
-      state.documentError = undefined
-    } catch (error) {
-      state.documentError = message(error)
-    }
-    if (id === state.id) drawDocument()
-  },
-  viewAt(hash: string) {
-    const id = state.id
-    if (!id) return
-    api.version(id, hash).then(
-      version => {
-        if (id !== state.id) return
-        state.version = version
-        state.documentError = undefined
-        drawDocument()
-      },
-      error => {
-        state.documentError = message(error)
-        drawDocument()
-      },
-    )
-  },
-  now() {
-    state.version = undefined
-    state.documentError = undefined
-    drawDocument()
-  },
-  older() {
-    void loadOlder()
-  },
-  async restore(id: string, hash: string, field: string) {
-    try {
-      state.detail = await api.restore(id, hash, [field])
-      state.version = undefined
-      state.documentError = undefined
-    } catch (error) {
-      state.documentError = message(error)
-    }
-    if (id === state.id) {
-      drawDocument()
-      void loadHistory()
-    }
-  },
-  async remove(id: string) {
-    try {
-      await api.remove(id)
-      state.documentError = undefined
-    } catch (error) {
-      state.documentError = message(error)
-    }
-    reload.all()
-  },
-}
-
-/** A released or dropped document leaves the quarantine's panel; the panel says what became of it. */
-function settled(outcome: QuarantineOutcome): void {
-  state.outcome = outcome
-  state.documentError = undefined
-  if (inQuarantine() && state.id === outcome.id) go(QUARANTINE)
-  else drawDocument()
-}
-
-const quarantineActions = {
-  async release(id: string) {
-    try {
-      const released = await api.release(id)
-      settled({ id, type: released.document.type, state: "released" })
-    } catch (error) {
-      // Still refused: the panel stays, with why.
-      state.documentError = message(error)
-      if (id === state.id) drawDocument()
-    }
-    reload.all()
-  },
-  async drop(id: string) {
-    try {
-      const dropped = await api.drop(id)
-      settled({ id, type: dropped.type, state: "dropped" })
-    } catch (error) {
-      state.documentError = message(error)
-      if (id === state.id) drawDocument()
-    }
-    reload.all()
-  },
 }
 
 // ---- live

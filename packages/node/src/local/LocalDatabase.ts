@@ -41,10 +41,11 @@ import {
   type Envelope,
   type HistoryEntry,
   type QueryOptions,
+  type TypeDefinitionJSON,
   type TypeRef,
 } from "@cairn/core"
 import type { LocalClient } from "./LocalClient.js"
-import { LocalSession, type Hello } from "./LocalSession.js"
+import { LocalSession } from "./LocalSession.js"
 import { LocalTransaction } from "./LocalTransaction.js"
 import { fromBase64, toBase64 } from "./wire.js"
 
@@ -66,13 +67,15 @@ export class LocalDatabase implements AppDatabase {
     const { machineId, publicKey, name } = session.hello
     this.machine = { machineId, publicKey, ...(name ? { name } : {}) }
     this.#actor = newSessionActor(machineId)
-    this.#learn(session.hello)
+    this.#learn(session.hello.types, session.hello.newer)
+    // Versions the peer learns later (from sync, at a peer's connect) reach the app as they are learnt, not at its next session.
+    session.stream("definitions", {}, event => this.#learn([], (event as { newer?: TypeDefinitionJSON[] }).newer))
     // Another peer process now: the copies and this session's actor start afresh (a write lost with the connection
     // may have reached its disk or not, and the copies would not know).
     session.onReconnect(hello => {
       this.#copies.clear()
       this.#actor = newSessionActor(machineId)
-      this.#learn(hello)
+      this.#learn(hello.types, hello.newer)
     })
   }
 
@@ -86,7 +89,7 @@ export class LocalDatabase implements AppDatabase {
     const db = new LocalDatabase(await LocalSession.open(client, json, options.reconnect ?? false))
     for (const definition of types) db.#definitions.set(definition.name, definition)
     // Again, now that the app's own definitions are in: they grow with the newer versions the peer knows.
-    db.#learn(db.session.hello)
+    db.#learn(db.session.hello.types, db.session.hello.newer)
     return db
   }
 
@@ -198,9 +201,9 @@ export class LocalDatabase implements AppDatabase {
   }
 
   /** The definitions the peer has (an app's own, given to open, stay the ones it uses). */
-  #learn(hello: Hello): void {
-    for (const json of hello.types) if (!this.#definitions.has(json.name)) this.#definitions.set(json.name, typeFromJSON(json))
-    for (const json of hello.newer ?? []) {
+  #learn(types: TypeDefinitionJSON[], newer: TypeDefinitionJSON[] = []): void {
+    for (const json of types) if (!this.#definitions.has(json.name)) this.#definitions.set(json.name, typeFromJSON(json))
+    for (const json of newer) {
       const known = this.#definitions.get(json.name)
       try {
         if (known) this.#definitions.set(json.name, known.withNewer(typeFromJSON(json)))
@@ -229,7 +232,7 @@ export class LocalDatabase implements AppDatabase {
     const time = Date.now()
     const ops = message ? { time, message } : { time }
     await this.#refresh([...tx.writes.keys()])
-    const changed: { id: string; bytes: Uint8Array; next: A.Doc<Envelope> }[] = []
+    const changed: { id: string; bytes: Uint8Array; next: A.Doc<Envelope>; reads?: { version: number; newer: number[] } }[] = []
     for (const [id, writes] of tx.writes) {
       const copy = this.#copies.get(id)!
       const given = writes.find(write => write.kind === "change" && write.definition)
@@ -237,7 +240,11 @@ export class LocalDatabase implements AppDatabase {
       const definition = definitionToUse(given?.kind === "change" ? given.definition : undefined, this.#definitions.get(copy.type.val))
       // On a clone: a write refused here or by the peer must leave the copy as the peer has it.
       const next = writeDetached(id, A.clone(copy, { actor: this.#actor as A.ActorId }), writes, definition, ops)
-      if (!sameHeads(A.getHeads(next), A.getHeads(copy))) changed.push({ id, bytes: A.saveSince(next, A.getHeads(copy)), next })
+      if (!sameHeads(A.getHeads(next), A.getHeads(copy))) {
+        // What the change was written through, so the peer can refuse one made without the document's version (see checkAppReads).
+        const reads = definition && { version: definition.version, newer: definition.newer.map(version => version.version) }
+        changed.push({ id, bytes: A.saveSince(next, A.getHeads(copy)), next, ...(reads ? { reads } : {}) })
+      }
     }
     const created: { id: string; bytes: Uint8Array }[] = []
     if (tx.creates.length) {
@@ -249,7 +256,9 @@ export class LocalDatabase implements AppDatabase {
     }
     const sent = [...created, ...changed]
     if (sent.length === 0) return Promise.all([...tx.writes.keys()].map(id => this.get(id)))
-    const docs = await this.#call<Doc[]>("apply", { docs: sent.map(({ id, bytes }) => ({ id, bytes: toBase64(bytes) })) })
+    const docs = await this.#call<Doc[]>("apply", {
+      docs: sent.map(write => ({ id: write.id, bytes: toBase64(write.bytes), ...("reads" in write ? { reads: write.reads } : {}) })),
+    })
     for (const { id, next } of changed) this.#keep(id, next)
     return docs
   }

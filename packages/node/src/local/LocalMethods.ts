@@ -36,7 +36,7 @@ export function appMethods(host: LocalHost, methodNames: () => string[]): Record
       }
       const { machineId, publicKey, name } = db.machine
       const known = (await host.directory.types()).map(definition => definition.toJSON())
-      const newer = db.definitions().flatMap(definition => definition.newer.map(version => version.toJSON()))
+      const newer = newerDefinitions(db)
       return {
         machineId,
         publicKey,
@@ -102,10 +102,15 @@ export function appMethods(host: LocalHost, methodNames: () => string[]): Record
 
     /** Apply writes: every document's bytes checked first, then all ingested together (one commit); answers with the documents. */
     async apply(params) {
-      const writes = documents(params, "docs").map(item => ({ id: text(item, "id"), bytes: fromBase64(item.bytes, "bytes") }))
+      const writes = documents(params, "docs").map(item => ({
+        id: text(item, "id"),
+        bytes: fromBase64(item.bytes, "bytes"),
+        reads: appReads(item.reads),
+      }))
       if (new Set(writes.map(write => write.id)).size !== writes.length) throw new LocalPeerError("apply: a document appears twice")
       for (const write of writes) {
         const current = db.catalog.get(write.id) ? await db.replica.store.read(write.id) : undefined
+        if (current) checkAppReads(write.id, current, write.reads)
         await checkLocalWrite(write.id, current, write.bytes, db.machine.machineId, type => db.definition(type))
       }
       const refused: string[] = []
@@ -130,6 +135,14 @@ export function appMethods(host: LocalHost, methodNames: () => string[]): Record
       context.stream(emit => db.liveQuery(type, options, emit))
     },
 
+    /** The newer versions this peer knows (see hello), at once and again each time it learns one: the app writes through their lenses. */
+    async definitions(_params, context) {
+      context.stream(emit => {
+        emit({ newer: newerDefinitions(db) })
+        return db.on("learnt", () => emit({ newer: newerDefinitions(db) }))
+      })
+    },
+
     /** Every `change` (or `quarantine`) event of the database. */
     async watch(params, context) {
       const event = params.event ?? "change"
@@ -137,6 +150,39 @@ export function appMethods(host: LocalHost, methodNames: () => string[]): Record
       context.stream(emit => db.on(event, emit))
     },
   }
+}
+
+/** The newer versions of registered types this peer has learnt, as JSON. */
+function newerDefinitions(db: LocalHost["db"]): TypeDefinitionJSON[] {
+  return db.definitions().flatMap(definition => definition.newer.map(version => version.toJSON()))
+}
+
+/** The versions of a document's type an app writes through: its own (and older ones, by its lenses) and the newer ones it has learnt. */
+interface AppReads {
+  version: number
+  newer: number[]
+}
+
+function appReads(value: unknown): AppReads | undefined {
+  if (value === undefined || value === null) return undefined
+  const o = value as Record<string, unknown>
+  if (typeof o !== "object" || !Number.isSafeInteger(o.version) || !Array.isArray(o.newer) || !o.newer.every(Number.isSafeInteger))
+    throw new LocalPeerError("reads must be { version, newer: [versions] }")
+  return { version: o.version as number, newer: o.newer as number[] }
+}
+
+/**
+ * An app that changes a document of a version it has not learnt would write its own field names into another
+ * version's shape (data under the wrong names): refused, so it can learn the version (the peer pushes it, see
+ * `definitions`) and write again. An app with no definition of the type (`reads` absent) writes it untyped.
+ */
+function checkAppReads(id: string, current: { type: unknown; typeVersion?: unknown }, reads: AppReads | undefined): void {
+  const version = current.typeVersion
+  if (!reads || typeof version !== "number" || version <= reads.version || reads.newer.includes(version)) return
+  const type = (current.type as { val?: string })?.val ?? String(current.type)
+  throw new RefusedChangeError(
+    `refused the change to ${id}: it was created at ${type} version ${version}, which this app (version ${reads.version}) has not learnt; write it again once the app has learnt it`,
+  )
 }
 
 function typeName(value: unknown): string {
