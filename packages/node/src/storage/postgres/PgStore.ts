@@ -9,7 +9,12 @@
  * problem and the server, never pg's internals: `cairn serve --store URL`
  * prints the message as it is.
  */
-import pg from "pg"
+import type pg from "pg"
+
+// pg (and what it loads at import, about 40 ms in a fresh process) is imported by the first store opened, so a peer
+// on a data directory, which never uses it, does not pay for it at start.
+let pgModule: Promise<typeof pg> | undefined
+const loadPg = (): Promise<typeof pg> => (pgModule ??= import("pg").then(module => module.default))
 import { CairnError } from "@cairn/core"
 
 /** The PostgreSQL store cannot be used: the message says why and what to check. */
@@ -31,6 +36,7 @@ export class PgStore {
     /** The server as the user named it, without the password, for messages. */
     readonly where: string,
     private readonly config: pg.ClientConfig,
+    private readonly pgLib: typeof pg,
   ) {}
 
   /** Connect, check the server answers, and create the schema and tables if missing. */
@@ -39,10 +45,11 @@ export class PgStore {
     const schema = options.schema ?? named ?? "cairn"
     if (!SCHEMA_NAME.test(schema))
       throw new PgStoreError(`invalid schema name ${JSON.stringify(schema)}: use lower-case letters, digits and _`)
-    const pool = new pg.Pool({ ...config, max: options.maxConnections ?? 10, idleTimeoutMillis: 30_000 })
+    const pgLib = await loadPg()
+    const pool = new pgLib.Pool({ ...config, max: options.maxConnections ?? 10, idleTimeoutMillis: 30_000 })
     // An idle connection dropped by the server (a restart) must not crash the process: the next query reconnects.
     pool.on("error", () => {})
-    const store = new PgStore(pool, schema, where, config)
+    const store = new PgStore(pool, schema, where, config, pgLib)
     try {
       await store.query(SCHEMA_SQL(schema))
     } catch (error) {
@@ -93,7 +100,7 @@ export class PgStore {
 
   /** A connection of its own, outside the pool: LISTEN lives exactly as long as it. */
   async dedicatedClient(applicationName?: string): Promise<pg.Client> {
-    const client = new pg.Client({ ...this.config, ...(applicationName ? { application_name: applicationName } : {}) })
+    const client = new this.pgLib.Client({ ...this.config, ...(applicationName ? { application_name: applicationName } : {}) })
     try {
       await client.connect()
     } catch (error) {
