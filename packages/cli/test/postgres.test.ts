@@ -5,6 +5,8 @@
  * one killed, its clients finish through another. (What crosses between
  * them live: postgres.relays.test.ts.)
  */
+import { stat } from "node:fs/promises"
+import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { NodePeer, PgStore } from "@cairn/node"
 import { freshSchema, POSTGRES_URL } from "../../node/test/helpers/postgres.js"
@@ -110,6 +112,35 @@ describe.skipIf(!POSTGRES_URL)("cairn serve --store (PostgreSQL)", () => {
       }
     } finally {
       await Promise.all([stop(first.child), stop(second.child)])
+      await store.drop()
+    }
+  })
+
+  it("a command on a relay's directory while none of its processes runs acts on the store, not on the directory", async () => {
+    const store = freshSchema()
+    const [dir1, dir2] = [await dirs.make(), await dirs.make()]
+    const first = relayProcess(dir1, store.url, "trust")
+    let second: ReturnType<typeof relayProcess> | undefined
+    try {
+      await first.listening
+      const relayKey = (await json(["--data", dir1, "whoami"])).publicKey
+      await stop(first.child)
+      // The URL may hold a password: the directory keeps it as it keeps the machine's key.
+      expect((await stat(join(dir1, "store.json"))).mode & 0o777).toBe(0o600)
+
+      // No relay process runs: before, this made the directory an identity and a trust list of its own.
+      expect((await json(["--data", dir1, "whoami"])).publicKey).toBe(relayKey)
+      const data = ["--data", await dirs.make()]
+      const { publicKey } = await json([...data, "whoami"])
+      await json([...data, "trust", relayKey, "--read", "*", "--write", "*"])
+      await json(["--data", dir1, "trust", publicKey, "--read", "*", "--write", "task"])
+
+      // Another process of the relay, with a directory of its own, admits the machine: the trust is the store's.
+      second = relayProcess(dir2, store.url, "trust")
+      await cairn([...data, "create", "task", '{"title": "t"}'])
+      expect(await json([...data, "sync", await second.listening])).toMatchObject({ sent: 1 })
+    } finally {
+      await Promise.all([stop(first.child), second && stop(second.child)])
       await store.drop()
     }
   })

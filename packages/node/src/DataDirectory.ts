@@ -4,6 +4,7 @@
  *   <dir>/machine.json   this machine's identity (id, ed25519 key pair), mode 0600
  *   <dir>/types.json     type definitions this peer knows, as JSON (schemas are data)
  *   <dir>/lock           the pid of the process that has the directory open
+ *   <dir>/store.json     the PostgreSQL store a relay's directory serves, if any, mode 0600 (its URL may hold a password)
  *   <dir>/store/         documents, catalog and checkpoints (the storage adapter)
  *
  * One process at a time: a second one gets DirectoryLockedError instead of
@@ -142,6 +143,29 @@ export class DataDirectory {
     // Every open saves the app's types: unchanged ones cost no write and no fsync, which a reconnect would wait for.
     if (content === (await readFile(path, "utf8").catch(() => undefined))) return
     await writeAtomic(path, content)
+  }
+
+  /**
+   * The PostgreSQL store this directory serves, recorded when a process opened it with one (so a command on the
+   * directory acts on the store, not on a directory the relay ignores); undefined for a directory that keeps its
+   * own documents.
+   */
+  async store(): Promise<string | undefined> {
+    return readJSONFile(
+      join(this.path, "store.json"),
+      undefined,
+      (json: { url?: unknown }) => {
+        if (typeof json?.url !== "string" || json.url === "") throw new Error("it names no store URL")
+        return json.url
+      },
+      DataDirectoryError,
+    )
+  }
+
+  /** Record the store this directory serves (mode 0600: the URL may hold a password). */
+  async saveStore(url: string): Promise<void> {
+    if ((await this.store().catch(() => undefined)) === url) return
+    await writeAtomic(join(this.path, "store.json"), JSON.stringify({ url }, null, 2) + "\n", 0o600)
   }
 }
 

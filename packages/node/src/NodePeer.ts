@@ -79,7 +79,9 @@ export interface NodePeerOptions {
    * A relay's PostgreSQL store (`postgres://USER@HOST:PORT/DB[?schema=NAME]`): documents, catalog, checkpoints,
    * identity, trust list and types live there instead of the directory, which keeps only this process's lock
    * and local socket. Several processes (each with a directory of its own) given one store serve at once as one
-   * relay: one identity, and each process's clients get what the others write, live (see PgFollower).
+   * relay: one identity, and each process's clients get what the others write, live (see PgFollower). The
+   * directory remembers it: opened later without `store` (a `cairn` command while no relay process runs), it
+   * opens the same store.
    */
   store?: string
 }
@@ -112,7 +114,9 @@ export class NodePeer {
     let follower: PgFollower | undefined
     let opened: NodePeer | undefined
     try {
-      const shared = options.store ? new PgState(await PgStore.open(options.store)) : undefined
+      const storeUrl = options.store ?? (await directory.store())
+      const shared = storeUrl ? new PgState(await PgStore.open(storeUrl)) : undefined
+      if (options.store) await directory.saveStore(options.store)
       // From here on the store's connections are closed with the storage (on failure too).
       const sharedStorage = shared && new PgStorage(shared.store)
       storage = sharedStorage
