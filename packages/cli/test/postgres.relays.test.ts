@@ -2,15 +2,17 @@
  * Several `cairn serve --relay --store postgres://…` processes serving one
  * store at once, as one relay: a change written through one reaches the
  * clients of the others live (LISTEN/NOTIFY, then the rows read back), a
- * client's checkpoint means the same in every process, and concurrent
- * writes of one document through two processes both survive.
+ * client's checkpoint means the same in every process, writes of one
+ * document through two processes at the same moment both survive, and a
+ * process that applies another's commit writes none of it again (every row
+ * written is logged by a trigger the tests add to the store's table).
  */
 import { createServer, connect, type Server } from "node:net"
 import { afterAll, describe, expect, it } from "vitest"
 import * as A from "@automerge/automerge"
 import { NodePeer, PgStorage, PgStore } from "@cairn/node"
 import { decodeEntryRow } from "../../core/src/catalog/sharedRows.js"
-import { freshSchema, POSTGRES_URL } from "../../node/test/helpers/postgres.js"
+import { freshSchema, POSTGRES_URL, type TestSchema } from "../../node/test/helpers/postgres.js"
 import { Dirs, json, until } from "./helpers.js"
 import { relayProcess, stop } from "./relayProcess.js"
 
@@ -182,49 +184,157 @@ describe.skipIf(!POSTGRES_URL)("several relay processes serving one PostgreSQL s
     }
   })
 
-  it("concurrent writes of one document through both processes both survive, and both processes list the same heads", async () => {
+  it("writes of one document through both processes at the same moment, each without the other's commit, both survive", async () => {
     const store = freshSchema()
     const [relay1, relay2] = [relayProcess(await dirs.make(), store.url), relayProcess(await dirs.make(), store.url)]
     const [a, b] = [await client(), await client()]
+    const [url1, url2] = await Promise.all([relay1.listening, relay2.listening])
+    const log = await writeLog(store)
+    const db = await PgStore.open(store.url, { maxConnections: 2 })
+    const gate = await db.dedicatedClient()
     try {
-      const [url1, url2] = await Promise.all([relay1.listening, relay2.listening])
-      const doc = await a.db.create("task", { title: "shared", count: 0 })
+      const doc = await a.db.create("task", { title: "shared" })
       a.connect(url1)
       b.connect(url2)
       await until(async () => b.db.catalog.get(doc.id) !== undefined)
-      // Twenty rounds of both writing at once, each through its own relay process.
-      for (let i = 0; i < 20; i++)
+      // Watched, the document syncs live between each client and its process.
+      const watching = [a, b].map(peer => peer.db.subscribe(doc.id, () => {}))
+      const seen = (peer: NodePeer, key: string) => async () => (await peer.db.get(doc.id)).data[key] !== undefined
+      // Each process holds the document loaded: each client writes it once through its own, and sees the other's.
+      await b.db.change("task", doc.id, draft => void (draft.openB = true))
+      await until(seen(a, "openB"))
+      await a.db.change("task", doc.id, draft => void (draft.openA = true))
+      await until(seen(b, "openA"))
+      const ROUNDS = 3
+      for (let i = 0; i < ROUNDS; i++) {
+        const before = await latestSeq(db)
+        // Holding the store's sequence row holds back every commit: each process writes its change while the
+        // other's is not committed, so neither can have it. Released once both wait on it (and their documents'
+        // saves, which follow a client's change within a few milliseconds, are queued).
+        await gate.query(`BEGIN; SELECT seq FROM ${db.table("sequence")} FOR UPDATE`)
         await Promise.all([
           a.db.change("task", doc.id, draft => void (draft[`a${i}`] = i)),
           b.db.change("task", doc.id, draft => void (draft[`b${i}`] = i)),
         ])
+        await until(async () => {
+          const { rows } = await db.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE%sequence%'",
+          )
+          return rows[0]!.n === 2
+        })
+        await new Promise(resolve => setTimeout(resolve, 300))
+        await gate.query("COMMIT")
+        // Both processes wrote the document behind the held row: two writers of its chunks in this round.
+        await until(async () => new Set((await log.since(before)).filter(row => row.key[0] === doc.id).map(row => row.writer)).size === 2)
+      }
       const complete = (data: Record<string, unknown>) =>
-        Array.from({ length: 20 }, (_, i) => data[`a${i}`] === i && data[`b${i}`] === i).every(Boolean)
-      for (const peer of [a, b]) await until(async () => complete((await peer.db.get(doc.id)).data), 30_000)
+        Array.from({ length: ROUNDS }, (_, i) => data[`a${i}`] === i && data[`b${i}`] === i).every(Boolean)
+      // Live, through each client's own process: each process took the other's commit into the document it holds.
+      for (const peer of [a, b]) await until(async () => complete((await peer.db.get(doc.id)).data), 15_000)
+      for (const stopWatching of watching) stopWatching()
       // The catalog's row (what each process adopts, and loads on restart) converges on the document's heads,
       // although each writer listed only its own change: a client holding those heads would be offered nothing.
       const heads = (await a.db.replica.store.read(doc.id).then(d => A.getHeads(d))).sort()
-      expect(heads.length).toBeGreaterThan(0)
-      const storage = new PgStorage(await PgStore.open(store.url, { maxConnections: 1 }))
-      try {
-        await until(async () => {
-          const [row] = await storage.loadCommitted(["cairn-catalog", "entry", doc.id])
-          return row && decodeEntryRow(row.data!, row.seq).heads.join() === heads.join()
-        })
-      } finally {
-        await storage.close()
-      }
-      // Both relay processes serve every change: a fresh client of each gets them all.
+      const storage = new PgStorage(db)
+      await until(async () => {
+        const [row] = await storage.loadCommitted(["cairn-catalog", "entry", doc.id])
+        return row && decodeEntryRow(row.data!, row.seq).heads.join() === heads.join()
+      })
+      // And a fresh client of either process gets every change.
       for (const url of [url1, url2]) {
         const reader = ["--data", await dirs.make()]
         await json([...reader, "sync", url])
-        const [listed] = await json([...reader, "ls", "--type", "task"])
-        expect(complete((await json([...reader, "get", listed.id])).data)).toBe(true)
+        expect(complete((await json([...reader, "get", doc.id])).data)).toBe(true)
       }
     } finally {
+      await gate.end()
+      await log.close()
+      await db.close()
       await Promise.all([a.close(), b.close()])
       await Promise.all([stop(relay1.child), stop(relay2.child)])
       await store.drop()
     }
   })
+
+  it("a process applying another's commits writes nothing back, neither the document's chunks nor its catalog row", async () => {
+    const store = freshSchema()
+    const [relay1, relay2] = [relayProcess(await dirs.make(), store.url), relayProcess(await dirs.make(), store.url)]
+    const [writer, watcher] = [await client(), await client()]
+    const [url1, url2] = await Promise.all([relay1.listening, relay2.listening])
+    const log = await writeLog(store)
+    const db = await PgStore.open(store.url, { maxConnections: 1 })
+    try {
+      const doc = await writer.db.create("task", { title: "v0" })
+      writer.connect(url1)
+      watcher.connect(url2)
+      await until(async () => watcher.db.catalog.get(doc.id) !== undefined)
+      const titles: unknown[] = []
+      const stopWatching = watcher.db.subscribe(doc.id, d => d && titles.push(d.data.title))
+      await until(async () => titles.includes("v0"))
+      // A change of the watcher's, synced live, opens the document in process two, which from then on merges each
+      // commit it takes into the document it holds and pushes it to the watcher.
+      await watcher.db.change("task", doc.id, draft => void (draft.seenBy = "watcher"))
+      await until(async () => (await writer.db.get(doc.id)).data.seenBy === "watcher")
+      await Promise.all([writer.whenSynced(15_000), watcher.whenSynced(15_000)])
+      await new Promise(resolve => setTimeout(resolve, 500))
+      const before = await latestSeq(db)
+      for (let i = 1; i <= 3; i++) {
+        await writer.db.change("task", doc.id, draft => void (draft.title = `v${i}`))
+        await until(async () => titles.includes(`v${i}`))
+      }
+      await Promise.all([writer.whenSynced(15_000), watcher.whenSynced(15_000)])
+      // Past automerge-repo's save debounce: a write back would have been made by now.
+      await new Promise(resolve => setTimeout(resolve, 1_000))
+      stopWatching()
+      // What a process records of a client it serves (its checkpoint, automerge-repo's sync state) is its own to write.
+      const written = (await log.since(before)).filter(row => row.key[0] !== "cairn-sync" && row.key[1] !== "sync-state")
+      const writers = new Map<string, Written[]>()
+      for (const row of written) writers.set(row.writer, [...(writers.get(row.writer) ?? []), row])
+      const perCommit = [...writers.values()].map(rows => rows.map(row => `${row.seq}:${row.key.join("/")}:${row.bytes}B`).join(" "))
+      expect(written.some(row => row.key[0] === doc.id)).toBe(true)
+      expect(writers.size, `rows written per process since commit ${before}: ${perCommit.join(" | ")}`).toBe(1)
+    } finally {
+      await log.close()
+      await db.close()
+      await Promise.all([writer.close(), watcher.close()])
+      await Promise.all([stop(relay1.child), stop(relay2.child)])
+      await store.drop()
+    }
+  })
 })
+
+/**
+ * Every row a batch writes to `<schema>.chunks`, kept even if a later batch
+ * overwrites or a compaction removes it: (seq, writer, key, bytes), logged by
+ * a trigger the test adds once the store made its tables.
+ */
+async function writeLog(store: TestSchema): Promise<{ since: (seq: number) => Promise<Written[]>; close: () => Promise<void> }> {
+  const db = await PgStore.open(store.url, { maxConnections: 1 })
+  const [log, chunks, fn] = [`"${store.schema}".written`, db.table("chunks"), `"${store.schema}".log_written`]
+  await db.query(`CREATE TABLE ${log} (seq bigint, writer text, key text[], bytes int)`)
+  await db.query(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN INSERT INTO ${log} VALUES (NEW.seq, NEW.writer, NEW.key, length(NEW.data)); RETURN NEW; END $$`)
+  await db.query(`CREATE TRIGGER log_written AFTER INSERT OR UPDATE ON ${chunks} FOR EACH ROW EXECUTE FUNCTION ${fn}()`)
+  return {
+    since: async seq =>
+      (
+        await db.query<{ seq: string; writer: string; key: string[]; bytes: number }>(
+          `SELECT seq, writer, key, bytes FROM ${log} WHERE seq > $1 ORDER BY seq`,
+          [seq],
+        )
+      ).rows.map(row => ({ ...row, seq: Number(row.seq) })),
+    close: () => db.close(),
+  }
+}
+
+interface Written {
+  seq: number
+  writer: string
+  key: string[]
+  bytes: number
+}
+
+/** The store's latest commit. */
+async function latestSeq(db: PgStore): Promise<number> {
+  return Number((await db.query<{ seq: string }>(`SELECT seq FROM ${db.table("sequence")}`)).rows[0]!.seq)
+}
