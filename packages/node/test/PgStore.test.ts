@@ -122,4 +122,32 @@ describe.skipIf(!POSTGRES_URL)("PgStore on a real server", () => {
     await Promise.all(storages.map(storage => storage.close()))
     await drop()
   })
+
+  it("opens while another process is inside a batch, without a deadlock for either", async () => {
+    const { url, drop } = freshSchema()
+    const first = await PgStore.open(url, { maxConnections: 1 })
+    const batch = await first.dedicatedClient()
+    try {
+      // A batch as PgStorage.saveBatch makes one: its number taken (the sequence row locked), its chunks not yet written.
+      await batch.query(`BEGIN; UPDATE ${first.table("sequence")} SET seq = seq + 1`)
+      const opening = PgStore.open(url, { maxConnections: 1 })
+      await expect
+        .poll(async () => {
+          const { rows } = await first.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%cairn schema%'",
+          )
+          return rows[0]!.n
+        })
+        .toBe(1)
+      // The batch writes its chunks and commits while the other process waits to open.
+      await batch.query(`INSERT INTO ${first.table("chunks")} (key, data) VALUES ('{doc,snapshot,h}', '\\x01'); COMMIT`)
+      const second = await opening
+      expect((await second.query(`SELECT count(*)::int AS n FROM ${second.table("chunks")}`)).rows[0]!.n).toBe(1)
+      await second.close()
+    } finally {
+      await batch.end()
+      await first.close()
+      await drop()
+    }
+  })
 })

@@ -173,7 +173,11 @@ function parseUrl(url: string): { config: pg.ClientConfig; where: string; schema
 /**
  * The tables, created if missing (several processes may run this at once:
  * CREATE … IF NOT EXISTS can still race on the catalog's unique index, so it
- * runs under an advisory lock held to the end of its transaction).
+ * runs under an advisory lock held to the end of its transaction). Its DDL
+ * locks the chunks table even when there is nothing to change, so it first
+ * takes the sequence row, as a batch does before it writes chunks: taken in
+ * the other order, a process opening the store while another committed a
+ * batch deadlocked (and the opening process exited).
  *
  * - chunks: automerge-repo's key-value storage; a key is text[], so a prefix
  *   matches whole key parts. `head` (the key's first part, a document id or
@@ -188,6 +192,9 @@ function parseUrl(url: string): { config: pg.ClientConfig; where: string; schema
 const SCHEMA_SQL = (schema: string) => `
 BEGIN;
 SELECT pg_advisory_xact_lock(hashtext('cairn schema ${schema}'));
+DO $$ BEGIN
+  IF to_regclass('"${schema}"."sequence"') IS NOT NULL THEN PERFORM 1 FROM "${schema}"."sequence" FOR UPDATE; END IF;
+END $$;
 CREATE SCHEMA IF NOT EXISTS "${schema}";
 CREATE TABLE IF NOT EXISTS "${schema}"."chunks" (key text[] PRIMARY KEY, head text GENERATED ALWAYS AS (key[1]) STORED, data bytea NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_head ON "${schema}"."chunks" (head);
