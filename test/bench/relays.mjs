@@ -15,6 +15,9 @@
 // PostgreSQL wrote and the growth of the store, each per change.
 //
 //   node test/bench/relays.mjs [--relays 1,2,4] [--clients 8 (or a list: 2,4,8)] [--docs 5] [--seconds 15] [--rate 10] [--json FILE]
+//                              [--profile DIR]
+//
+// --profile DIR: every relay process writes a V8 CPU profile (node --cpu-prof) into DIR when it stops.
 //
 // PostgreSQL: $CAIRN_TEST_POSTGRES if set, else a throwaway cluster started
 // (and removed) with test/helpers/postgres.sh. Every process runs on this
@@ -35,6 +38,7 @@ const CLIENT_COUNTS = (args.clients ?? "8").split(",").map(Number)
 const DOCS = Number(args.docs ?? 5)
 const SECONDS = Number(args.seconds ?? 15)
 const RATE = Number(args.rate ?? 10)
+const PROFILE = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}`] : []
 const CLI = fileURLToPath(new URL("../../packages/cli/bin/cairn.js", import.meta.url))
 const CLIENT = fileURLToPath(new URL("./relay-client.mjs", import.meta.url))
 const POSTGRES_SH = fileURLToPath(new URL("../helpers/postgres.sh", import.meta.url))
@@ -137,7 +141,7 @@ function clientProcess(name) {
 /** `cairn serve --relay --open --store URL` in a process of its own; `listening` resolves with its URL once it serves. */
 function relayProcess(index, store) {
   const dir = join(scratch, `relay-${index}-${Date.now()}`)
-  const child = spawn(process.execPath, [CLI, "--data", dir, "serve", "--relay", "--open", "--store", store, "--port", "0"], {
+  const child = spawn(process.execPath, [...PROFILE, CLI, "--data", dir, "serve", "--relay", "--open", "--store", store, "--port", "0"], {
     stdio: ["ignore", "pipe", "pipe"],
   })
   let stderr = ""

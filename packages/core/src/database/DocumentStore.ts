@@ -249,6 +249,21 @@ export class DocumentStore extends Emitter<StoreEvents> {
     return doc
   }
 
+  /**
+   * Another process committed these chunks of a document (Replica.applyCommitted): its cached copy takes them. It
+   * is used again once the catalog lists the heads they bring (`cached` compares them), which may come in a later
+   * commit than the chunks; a copy that missed a chunk never matches, and the next read loads from storage.
+   */
+  advanceCached(id: string, chunks: readonly Uint8Array[]): void {
+    if (this.#handles.get(id)?.isReady()) return
+    const cached = this.#readCache.get(id)
+    if (!cached) return
+    // A copy of its own: the cached one may be in a reader's hands, and loading into it would outdate it there.
+    let doc = cached.doc ? A.clone(cached.doc, { actor: READ_ONLY_ACTOR }) : loadDocument(cached.bytes!)
+    for (const chunk of chunks) doc = A.loadIncremental(doc, chunk)
+    this.remember(id, doc)
+  }
+
   /** Keep a document just read or ingested for the next read (see `cached`). */
   remember(id: string, doc: A.Doc<Envelope>): void {
     this.#readCache.set(id, { heads: headsKey(A.getHeads(doc)), doc })

@@ -166,9 +166,21 @@ export class Replica extends Emitter<ReplicaEvents> {
    */
   async applyCommitted(rows: readonly CommittedRow[], upTo: number): Promise<void> {
     this.assertOpen()
-    const documents = new Set<string>()
-    for (const row of rows) if (!row.own && !String(row.key[0]).startsWith("cairn-")) documents.add(row.key[0]!)
-    for (const id of documents) await this.store.followStored(id)
+    // Another process's chunks of each document, by document (undefined once a chunk came without its bytes).
+    const documents = new Map<string, Uint8Array[] | undefined>()
+    for (const row of rows) {
+      const id = row.key[0]!
+      if (row.own || id.startsWith("cairn-")) continue
+      const chunks = documents.has(id) ? documents.get(id) : []
+      documents.set(id, chunks && row.data ? [...chunks, row.data] : undefined)
+    }
+    for (const [id, chunks] of documents) {
+      await this.store.followStored(id)
+      // The copy kept for reading and ingesting takes them too (without them, the next read of the document here,
+      // to serve it to a client or ingest a client's change, loaded it whole from storage: with several processes,
+      // that was most of what each process added cost every change).
+      if (chunks) this.store.advanceCached(id, chunks)
+    }
     for (const row of rows) {
       if (row.key[0] !== "cairn-catalog" || row.data === undefined) continue
       const { entry, taken, concurrent } = this.catalog.adopt(row)

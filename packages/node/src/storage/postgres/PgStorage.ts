@@ -28,6 +28,9 @@ import type { PeerStorage, StorageDamage } from "../openStorage.js"
 import type { DamagedRecord } from "../LogStorageAdapter.js"
 import type { PgStore } from "./PgStore.js"
 
+/** The largest row a follower is sent the bytes of (a document's incremental chunk is a few hundred bytes; a compaction's snapshot may be megabytes). */
+const FOLLOWED_BYTES = 64 * 1024
+
 export class PgStorage implements PeerStorage, SequencedStorage {
   readonly sequenced = true
   /** Names this process's rows (`writer`), so its follower does not take its own chunks for another's. */
@@ -69,20 +72,26 @@ export class PgStorage implements PeerStorage, SequencedStorage {
 
   /**
    * What commits after `after` left, up to the newest commit (at most `limit`
-   * commits ahead): every row but the checkpoints, with the bytes of catalog
-   * rows only (a document's chunks are read by whoever holds it, see
-   * DocumentStore.followStored). Every commit up to `upTo` is in: numbers are
-   * given in commit order, so none below the newest one read is still to come.
+   * commits ahead): every row but the checkpoints and automerge-repo's sync
+   * states (what a process keeps of the clients it serves), with their bytes:
+   * always a catalog row's, a document chunk's unless it is this process's
+   * own or larger than FOLLOWED_BYTES (then whoever needs it reads it, see
+   * Replica.applyCommitted). Every commit up to `upTo` is in: numbers are
+   * given in commit order, so none below the newest one read is still to
+   * come. One statement, so one snapshot and one round trip.
    */
   async committedSince(after: number, limit: number): Promise<{ rows: CommittedRow[]; upTo: number }> {
-    const top = Math.min((await this.sequence()).seq, after + limit)
-    if (top <= after) return { rows: [], upTo: after }
-    const { rows } = await this.store.query<RowOf>(
-      `SELECT key, CASE WHEN head = 'cairn-catalog' THEN data END AS data, seq, prev, coalesce(writer = $3, false) AS own FROM ${this.#chunks}
-       WHERE seq > $1 AND seq <= $2 AND head <> 'cairn-sync' ORDER BY seq`,
-      [after, top, this.writer],
+    const { rows } = await this.store.query<RowOf & { top: string }>(
+      `WITH t AS (SELECT least(seq, $1::bigint + $2) AS top FROM ${this.store.table("sequence")})
+       SELECT t.top, c.key, CASE WHEN c.head = 'cairn-catalog' OR (c.writer IS DISTINCT FROM $3 AND length(c.data) <= ${FOLLOWED_BYTES}) THEN c.data END AS data,
+         c.seq, c.prev, coalesce(c.writer = $3, false) AS own
+       FROM t LEFT JOIN ${this.#chunks} c ON c.seq > $1 AND c.seq <= t.top AND c.head <> 'cairn-sync' AND c.key[2] IS DISTINCT FROM 'sync-state'
+       ORDER BY c.seq`,
+      [after, limit, this.writer],
     )
-    return { rows: rows.map(committedRow), upTo: top }
+    const top = Number(rows[0]!.top)
+    if (top <= after) return { rows: [], upTo: after }
+    return { rows: rows.filter(row => row.key !== null).map(committedRow), upTo: top }
   }
 
   /** The follower applied every commit up to `seq`. */
