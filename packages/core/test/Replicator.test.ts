@@ -165,9 +165,47 @@ describe("Replicator", () => {
     await waitFor(() => b.db.catalog.size === 200)
     await rb.whenSynced("a", 5000)
     await ra.whenSynced("b", 5000)
-    // Ten batches arrived; a needs none of them back, only its checkpoint of b moved past them: one pull, not ten.
-    expect(wire.filter(w => w.from === "b" && w.message.t === "notify").length).toBe(1)
-    expect(wire.filter(w => w.from === "a" && w.message.t === "pull").length).toBe(2)
+    // Ten batches arrived; a needs none of them back, only its checkpoint of b moved past them: b says so as its pull
+    // ends, so a pulls b once (at connect), not once more, nor ten times.
+    expect(wire.filter(w => w.from === "b" && w.message.t === "notify").length).toBe(0)
+    expect(wire.filter(w => w.from === "a" && w.message.t === "pull").length).toBe(1)
+  })
+
+  it("ends a reconnect with nothing changed on one side without a return leg, and its checkpoints hold", async () => {
+    const { a, b, ra, rb, wire, connect, disconnect } = await pair(["task"], ["task"])
+    const tasks = await Promise.all(Array.from({ length: 100 }, (_, i) => a.db.create(Task, { title: `t${i}` })))
+    connect()
+    await ra.whenSynced("b", 5000)
+    await rb.whenSynced("a", 5000)
+    disconnect()
+    for (const task of tasks.slice(0, 10))
+      await a.db.change(Task, task.id, d => {
+        d.done = true
+      })
+    wire.length = 0
+    connect()
+    await rb.whenSynced("a", 5000)
+    await ra.whenSynced("b", 5000)
+    const kinds = (from: string) => wire.filter(w => w.from === from && w.message.t !== "definitions").map(w => w.message.t)
+    // b pulls (pull, offer of 10, want, docs, pulled) while a pulls b and finds nothing (pull, empty offer, pulled);
+    // b's pulled says the 10 it stored are a's own documents back, and a answers with its pulled: no notify, no second pull.
+    expect(kinds("a").sort()).toEqual(["offer", "pull", "pulled", "pulled", "docs"].sort())
+    expect(kinds("b").sort()).toEqual(["offer", "pull", "pulled", "want"].sort())
+    const echo = wire.find(w => w.from === "b" && w.message.t === "pulled")!.message
+    expect(echo).toMatchObject({ echo: { seq: b.db.catalog.durableSeq } })
+    expect((await b.db.list(Task)).filter(t => t.data.done).length).toBe(10)
+    // The checkpoints moved past all of it: the next reconnect offers nothing either way, and a change made on b later flows.
+    disconnect()
+    await b.db.change(Task, tasks[50]!.id, d => {
+      d.title = "changed on b"
+    })
+    wire.length = 0
+    connect()
+    await waitFor(async () => (await a.db.get(Task, tasks[50]!.id)).data.title === "changed on b")
+    await ra.whenSynced("b", 5000)
+    await rb.whenSynced("a", 5000)
+    const offered = wire.flatMap(w => (w.message.t === "offer" ? w.message.entries.map(e => `${w.from}:${e.id}`) : []))
+    expect(offered).toEqual([`b:${tasks[50]!.id}`])
   })
 
   it("whenSynced follows the sessions' status: it resolves when a peer comes and syncs, and times out with TimeoutError", async () => {

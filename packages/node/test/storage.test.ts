@@ -29,8 +29,9 @@ describe("a peer's storage", () => {
     const peer = await NodePeer.open({ dir, types: [Task] })
     for (let i = 0; i < 20; i++) await peer.db.create(Task, { title: `task ${i}` })
     await peer.close()
-    expect((await readdir(join(dir, "store"))).sort()).toEqual(["catalog", "storage.log"])
-    expect(await readdir(join(dir, "store", "catalog"))).toEqual(["storage.log"])
+    // Beside each log, the index saved at close (see savedIndex.ts).
+    expect((await readdir(join(dir, "store"))).sort()).toEqual(["catalog", "storage.log", "storage.log.index"])
+    expect((await readdir(join(dir, "store", "catalog"))).sort()).toEqual(["storage.log", "storage.log.index"])
     const reopened = await NodePeer.open({ dir, types: [Task] })
     cleanup.push(() => reopened.close())
     expect(await reopened.db.list(Task)).toHaveLength(20)

@@ -93,6 +93,7 @@ export class PeerSession extends Emitter<PeerSessionEvents> {
       changed: () => this.#changed(),
       stalled: reason => this.emit("stalled", { reason }),
       finished: () => this.#echo && this.notify(),
+      echo: () => this.#echoed(),
     })
     this.#peerHas = context.peerHas
     for (const entry of this.#replica.catalog.entries()) {
@@ -182,6 +183,16 @@ export class PeerSession extends Emitter<PeerSessionEvents> {
     return false
   }
 
+  /** At the end of a pull: the echo to tell the peer of instead of telling it to pull (see ServingLane.echo). */
+  async #echoed() {
+    if (!this.#echo) return undefined
+    // Cleared first: an entry touched while this is worked out asks again.
+    this.#echo = false
+    const echo = await this.#serving.echo()
+    if (!echo) this.#echo = true
+    return echo
+  }
+
   inSync(): boolean {
     return !this.#closed && this.#pulling.idle && this.#remotePulledSeq >= this.#relevantSeq
   }
@@ -229,6 +240,7 @@ export class PeerSession extends Emitter<PeerSessionEvents> {
       case "pulled":
         this.#remotePulledSeq = Math.max(this.#remotePulledSeq, message.seq)
         this.#changed()
+        if (message.echo) await this.#pulling.advance(message.echo)
         return
       case "notify":
         return this.#pulling.pull()

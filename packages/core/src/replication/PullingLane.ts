@@ -11,7 +11,7 @@
  */
 import { headsKey, sameHeads } from "../document/heads.js"
 import type { LaneContext } from "./LaneContext.js"
-import type { ControlMessage } from "./protocol.js"
+import type { ControlMessage, Echo } from "./protocol.js"
 
 /** A pull that failed (its batch could not be stored) is tried again after this, doubling to a minute. */
 const RETRY_MS = 1000
@@ -24,6 +24,8 @@ export interface PullEvents {
   stalled(reason: string): void
   /** A pull ended with everything stored and the peer told so. */
   finished(): void
+  /** What to tell the peer, with the end of a pull, of our own changes that are its documents come back (see ServingLane.echo). */
+  echo(): Promise<Echo | undefined>
 }
 
 export class PullingLane {
@@ -227,7 +229,8 @@ export class PullingLane {
     this.#retryMs = RETRY_MS
     this.pulledOnce = true
     this.lastSyncAt = Date.now()
-    this.context.send({ t: "pulled", seq })
+    const echo = await this.events.echo().catch(() => undefined)
+    this.context.send({ t: "pulled", seq, ...(echo ? { echo } : {}) })
     if (this.#pullAgain) {
       this.#pullAgain = false
       this.pull()
@@ -235,6 +238,28 @@ export class PullingLane {
       this.events.finished()
     }
     this.events.changed()
+  }
+
+  /**
+   * The peer says its catalog changed since the last offer it served us only
+   * with documents we offered it (see ServingLane.echo): when our checkpoint
+   * of it is at that offer or past it, move it to `echo.seq` and say so,
+   * without a pull that would find nothing to want. Otherwise (a pull in
+   * progress, a checkpoint elsewhere) pull, as when told to.
+   */
+  async advance(echo: Echo): Promise<void> {
+    const { checkpoints, link } = this.context
+    const scope = this.#scope()
+    const held = this.pulling ? null : await checkpoints.get(link.info.machineId, scope).catch(() => null)
+    if (this.pulling || !held || held.epoch !== echo.epoch || held.seq < echo.from) return this.pull()
+    if (held.seq < echo.seq) {
+      try {
+        await checkpoints.set(link.info.machineId, scope, { epoch: echo.epoch, seq: echo.seq })
+      } catch {
+        return this.pull()
+      }
+    }
+    this.context.send({ t: "pulled", seq: Math.max(held.seq, echo.seq) })
   }
 
   #progress(): void {

@@ -6,7 +6,7 @@
 import { isVisible } from "../catalog/Catalog.js"
 import { headsKey } from "../document/heads.js"
 import type { LaneContext } from "./LaneContext.js"
-import type { Checkpoint, OfferEntry } from "./protocol.js"
+import type { Checkpoint, Echo, OfferEntry } from "./protocol.js"
 
 const OFFER_CHUNK = 2000
 /** Documents read at once when answering a want. */
@@ -17,6 +17,8 @@ const DOCS_FRAME_BYTES = 4 * 1024 * 1024
 export class ServingLane {
   /** Documents sent to the peer in this connection. */
   sent = 0
+  /** The checkpoint of the last offer served to the peer. */
+  #served: Checkpoint | undefined
 
   constructor(private readonly context: LaneContext) {}
 
@@ -32,6 +34,7 @@ export class ServingLane {
     // (a narrower read grant) must not skip the documents of the others that changed before it.
     const epoch = `${catalog.epoch}:${this.#readScope()}`
     const from = since && since.epoch === epoch ? since.seq : 0
+    this.#served = { epoch, seq }
     const entries: OfferEntry[] = []
     for (const entry of catalog.changedSince(from)) {
       if (entry.quarantined || !sends(entry.type)) continue
@@ -57,6 +60,30 @@ export class ServingLane {
         ...(pull !== undefined ? { pull } : {}),
       })
     }
+  }
+
+  /**
+   * When every entry the peer may read that changed here since the last
+   * offer we served it is a document it offered us, with the heads it
+   * offered (we just pulled them from it), its checkpoint of us may move past
+   * them without a pull: the pull would find nothing to want. Undefined when
+   * any such entry is something else (a change of ours, a purge, one not yet
+   * on disk): then the peer must pull.
+   */
+  async echo(): Promise<Echo | undefined> {
+    const served = this.#served
+    if (!served) return undefined
+    const { replica, peerHas, sends } = this.context
+    const catalog = replica.catalog
+    // The checkpoint must be on disk (see serve).
+    await replica.flush().catch(() => {})
+    const seq = catalog.durableSeq
+    if (seq <= served.seq || `${catalog.epoch}:${this.#readScope()}` !== served.epoch) return undefined
+    for (const entry of catalog.changedSince(served.seq)) {
+      if (entry.quarantined || !sends(entry.type)) continue
+      if (entry.purged || entry.seq === undefined || entry.seq > seq || peerHas.get(entry.id) !== headsKey(entry.heads)) return undefined
+    }
+    return { epoch: served.epoch, from: served.seq, seq }
   }
 
   /** What decides which types we send this peer (see `sends`). */

@@ -9,7 +9,10 @@
  *                                      answering pull `id` (in chunks; the last is `done`)
  *   A → B  want   { docs: {id, have} } the ones whose heads A lacks
  *   B → A  docs   { docs: {id, bytes} } changes since `have` (or whole documents)
- *   A → B  pulled { seq }              A now holds everything B had at `seq`
+ *   A → B  pulled { seq, echo? }       A now holds everything B had at `seq`; `echo` {epoch, from, seq}: every
+ *                                      entry of A's B may read changed after `from` (the last offer A served B)
+ *                                      is one B offered A with those heads, so B's checkpoint of A may move to
+ *                                      `seq` without pulling (B answers `pulled`, or pulls when it cannot)
  *   B → A  notify                      B changed something A may want: pull again
  *   B → A  denied { ids, reason }      B refused A's changes to these documents (no write grant)
  *   A ↔ B  presence { body, sig, ... } a machine's state and links, signed by it (see presence/Presence.ts)
@@ -67,6 +70,17 @@ export interface OfferEntry {
   modifiedAt?: number
 }
 
+/**
+ * A peer's word that its catalog changed from `from` to `seq` (of `epoch`)
+ * only with documents we offered it, with the heads we offered: we hold
+ * them all (see PullingLane.advance).
+ */
+export interface Echo {
+  epoch: string
+  from: number
+  seq: number
+}
+
 /** A machine's presence: `body` is the signed JSON (id, seq, time, state, linked machine ids); `types` per link are not signed. */
 export interface PresenceMessage {
   t: "presence"
@@ -87,7 +101,7 @@ export type ControlMessage =
   | { t: "offer"; epoch: string; seq: number; entries: OfferEntry[]; done: boolean; pull?: number }
   | { t: "want"; docs: { id: string; have: string[] }[] }
   | { t: "docs"; docs: { id: string; bytes: Uint8Array }[]; refused?: { id: string; reason: string }[] }
-  | { t: "pulled"; seq: number }
+  | { t: "pulled"; seq: number; echo?: Echo }
   | { t: "notify" }
   | { t: "denied"; ids: string[]; reason: string }
   | { t: "definitions"; defs: unknown[] }
@@ -149,8 +163,22 @@ export function malformed(message: unknown): string | undefined {
         if (typeof d !== "object" || d === null || typeof d.id !== "string" || !(d.bytes instanceof Uint8Array)) return "docs: bad entry"
       }
       return undefined
-    case "pulled":
-      return typeof m.seq === "number" ? undefined : "pulled: bad seq"
+    case "pulled": {
+      if (typeof m.seq !== "number") return "pulled: bad seq"
+      const echo = m.echo as Echo | undefined
+      if (
+        echo !== undefined &&
+        (typeof echo !== "object" ||
+          echo === null ||
+          typeof echo.epoch !== "string" ||
+          !Number.isSafeInteger(echo.from) ||
+          !Number.isSafeInteger(echo.seq) ||
+          echo.from < 0 ||
+          echo.seq <= echo.from)
+      )
+        return "pulled: bad echo"
+      return undefined
+    }
     case "notify":
       return undefined
     case "denied":

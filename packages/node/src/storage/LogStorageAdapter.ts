@@ -4,10 +4,12 @@
  *
  *   <directory>/storage.log              the log (see LogFile.ts, record.ts)
  *   <directory>/storage.log.compacting   a compaction in progress (deleted on open)
+ *   <directory>/storage.log.index        the key index as of a clean close or a compaction (see savedIndex.ts)
  *
  * - A save appends a checksummed record; a remove appends a tombstone. An
  *   in-memory index (KeyIndex.ts) maps each live key to its record, built by
- *   reading the log front to back on open. Values stay on disk until loaded:
+ *   reading the log front to back on open, or from the index saved beside
+ *   it and the records after what that covers. Values stay on disk until loaded:
  *   automerge-repo keeps loaded documents in memory and the OS caches the
  *   file, so a value cache here would only hold the same bytes a third time.
  * - Group commit: saves and removes made while the disk is busy (or in the
@@ -39,12 +41,14 @@ import { StorageClosedError, StorageFailedError } from "./errors.js"
 import { KeyIndex, type IndexEntry } from "./KeyIndex.js"
 import { FILE_HEADER_BYTES, fsyncDirectory, LogFile } from "./LogFile.js"
 import { encodeBatch, encodeKey, encodeRecord, intactRecord, keyId, readValue, RECORD_HEADER_BYTES, RecordKind } from "./record.js"
+import { encodeSavedIndex, readSavedIndex, removeSavedIndex, writeSavedIndex } from "./savedIndex.js"
 import { scanLog, type DamagedRecord } from "./scanLog.js"
 
 export type { DamagedRecord } from "./scanLog.js"
 
 const LOG_NAME = "storage.log"
 const COMPACTING_NAME = "storage.log.compacting"
+const INDEX_NAME = "storage.log.index"
 
 export interface LogStorageOptions {
   /**
@@ -72,6 +76,10 @@ export interface LogStorageStats {
   readonly compactions: number
   /** Why the last automatic compaction failed, if it did; it is retried once the log has grown. */
   readonly lastCompactionError: unknown
+  /** How the open found the keys: from the saved index (then `scannedBytes` is the tail after it) or by scanning the whole log. */
+  readonly openedFrom: "saved index" | "scan"
+  /** Bytes of the log the open read record by record. */
+  readonly scannedBytes: number
 }
 
 interface QueuedWrite {
@@ -98,17 +106,24 @@ export class LogStorageAdapter implements StorageAdapterInterface {
   #lastCompactionError: unknown
   /** After a failed automatic compaction, the file size at which to try again (so a full disk is not retried on every write). */
   #retryCompactionAt = 0
+  /** The log file holds damaged records (found on open or by a read), so no index is saved for it (see savedIndex.ts). */
+  #fileDamaged: boolean
+  readonly #opened: { from: "saved index" | "scan"; scannedBytes: number }
 
   private constructor(
     readonly directory: string,
     file: LogFile,
     index: KeyIndex,
     damaged: DamagedRecord[],
+    opened: { from: "saved index" | "scan"; scannedBytes: number },
     options: LogStorageOptions,
   ) {
     this.#file = file
     this.#index = index
     this.#damaged = damaged
+    this.#opened = opened
+    // A torn tail is cut off on open: what is left is whole.
+    this.#fileDamaged = damaged.some(damage => damage.reason !== "torn-tail")
     this.#fsync = options.fsync ?? true
     this.#compactMinDeadBytes = options.compactMinDeadBytes ?? 64 * 1024
     this.#onDamage = options.onDamage
@@ -124,16 +139,26 @@ export class LogStorageAdapter implements StorageAdapterInterface {
     await makeDirectoryDurably(dir)
     // A compaction that a crash interrupted: the log it was replacing is still whole.
     await rm(join(dir, COMPACTING_NAME), { force: true })
+    await rm(join(dir, `${INDEX_NAME}.writing`), { force: true })
     const file = await openOrCreateLog(dir)
     const index = new KeyIndex()
     try {
-      const { end, damaged } = await scanLog(file, record => {
-        if (record.kind === RecordKind.Put) index.set(newEntry(record.id, record.offset, record.length, undefined))
-        else index.delete(record.id)
-      })
+      // The saved index, when it holds, gives the keys up to where it was saved: only the records after are read.
+      const saved = await readSavedIndex(join(dir, INDEX_NAME), file).catch(() => undefined)
+      for (const entry of saved?.entries ?? []) index.set(newEntry(entry.id, entry.offset, entry.length, undefined))
+      const from = saved?.length ?? FILE_HEADER_BYTES
+      const { end, damaged } = await scanLog(
+        file,
+        record => {
+          if (record.kind === RecordKind.Put) index.set(newEntry(record.id, record.offset, record.length, undefined))
+          else index.delete(record.id)
+        },
+        from,
+      )
+      const opened = { from: saved ? ("saved index" as const) : ("scan" as const), scannedBytes: file.size - from }
       if (end < file.size) await file.truncate(end)
       for (const damage of damaged) options.onDamage?.(damage)
-      return new LogStorageAdapter(dir, file, index, damaged, options)
+      return new LogStorageAdapter(dir, file, index, damaged, opened, options)
     } catch (error) {
       await file.closeWhenIdle()
       throw error
@@ -153,6 +178,8 @@ export class LogStorageAdapter implements StorageAdapterInterface {
       keys: this.#index.size,
       compactions: this.#compactions,
       lastCompactionError: this.#lastCompactionError,
+      openedFrom: this.#opened.from,
+      scannedBytes: this.#opened.scannedBytes,
     }
   }
 
@@ -243,12 +270,24 @@ export class LogStorageAdapter implements StorageAdapterInterface {
     return done
   }
 
-  /** Finish queued writes and close the file. Later calls throw StorageClosedError. Closing twice is harmless. */
+  /**
+   * Finish queued writes, save the key index beside the log (so the next open
+   * need not scan it) and close the file. Later calls throw StorageClosedError.
+   * Closing twice is harmless.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     await this.#draining
+    // Best effort: without an index the next open scans the log, as after a crash.
+    await this.#saveIndex().catch(() => undefined)
     await this.#file.closeWhenIdle()
+  }
+
+  /** Save the key index for the log as it is, when every record is written and the log holds no known damage. */
+  async #saveIndex(): Promise<void> {
+    if (this.#failure || this.#fileDamaged || this.#queue.length > 0 || this.#index.writtenLiveBytes !== this.#index.liveBytes) return
+    await writeSavedIndex(join(this.directory, INDEX_NAME), await encodeSavedIndex(this.#file, this.#index.entries()))
   }
 
   #assertUsable(): void {
@@ -269,6 +308,7 @@ export class LogStorageAdapter implements StorageAdapterInterface {
 
   #reportReadDamage(entry: IndexEntry, offset: number): void {
     if (!this.#index.isLive(entry)) return
+    this.#fileDamaged = true
     this.#index.delete(entry.id)
     const damage: DamagedRecord = { offset, length: entry.length, reason: "checksum", key: JSON.parse(entry.id), foundWhen: "read" }
     this.#damaged.push(damage)
@@ -354,6 +394,9 @@ export class LogStorageAdapter implements StorageAdapterInterface {
     const copy = await copyLiveRecords(this.#file, live, temporaryPath)
     try {
       await copy.file.sync()
+      // The index of the old log goes first: it must never stand beside the new one (it would fail its checks, but
+      // only by its checksum).
+      await removeSavedIndex(join(this.directory, INDEX_NAME))
       await copy.file.renameTo(logPath)
     } catch (error) {
       // The old log is untouched and still in place.
@@ -366,6 +409,8 @@ export class LogStorageAdapter implements StorageAdapterInterface {
     for (const [entry, offset] of copy.offsets) entry.offset = offset
     this.#file = copy.file
     for (const entry of copy.damaged) this.#reportReadDamage(entry, entry.offset)
+    // The copy left the damaged records behind.
+    this.#fileDamaged = false
     // Nothing to do if closing the replaced file fails: it is already unlinked.
     old.closeWhenIdle().catch(() => undefined)
     try {
@@ -375,6 +420,8 @@ export class LogStorageAdapter implements StorageAdapterInterface {
       this.#fail(error, [])
       throw error
     }
+    // With no write waiting, the index of the new log (else the one saved at close).
+    await this.#saveIndex().catch(() => undefined)
   }
 
   #fail(error: unknown, batch: QueuedWrite[]): void {

@@ -16,6 +16,10 @@ describe("crc32", () => {
       const slice = data.subarray(3, 3 + length)
       expect(crc32Portable(slice)).toBe(zlib.crc32(slice))
       expect(crc32(slice)).toBe(zlib.crc32(slice))
+      // Continued over two parts, the CRC of the whole.
+      const cut = length >> 1
+      expect(crc32Portable(slice.subarray(cut), crc32Portable(slice.subarray(0, cut)))).toBe(zlib.crc32(slice))
+      expect(crc32(slice.subarray(cut), crc32(slice.subarray(0, cut)))).toBe(zlib.crc32(slice))
     }
   })
 })

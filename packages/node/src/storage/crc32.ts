@@ -29,10 +29,10 @@ function buildTables(): Int32Array {
   return tables
 }
 
-/** CRC-32 computed in JavaScript, eight bytes per step. Same result as `zlib.crc32`. */
-export function crc32Portable(bytes: Uint8Array): number {
+/** CRC-32 computed in JavaScript, eight bytes per step. Same result as `zlib.crc32` (also when continuing from `previous`). */
+export function crc32Portable(bytes: Uint8Array, previous = 0): number {
   const t = TABLES
-  let crc = -1
+  let crc = ~previous
   let i = 0
   const end = bytes.length
   for (; i + 8 <= end; i += 8) {
@@ -51,5 +51,9 @@ export function crc32Portable(bytes: Uint8Array): number {
   return (crc ^ -1) >>> 0
 }
 
-/** CRC-32 of `bytes` as an unsigned 32-bit integer: native where Node has it, else `crc32Portable`. */
-export const crc32: (bytes: Uint8Array) => number = typeof zlib.crc32 === "function" ? bytes => zlib.crc32(bytes) : crc32Portable
+/**
+ * CRC-32 of `bytes` as an unsigned 32-bit integer: native where Node has it, else `crc32Portable`. With `previous`
+ * (the CRC of the bytes before), the CRC of both together.
+ */
+export const crc32: (bytes: Uint8Array, previous?: number) => number =
+  typeof zlib.crc32 === "function" ? (bytes, previous = 0) => zlib.crc32(bytes, previous) : crc32Portable

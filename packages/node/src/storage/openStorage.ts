@@ -76,7 +76,7 @@ export interface OpenStorageOptions {
 }
 
 /** The log's own files; anything else in the directory is an older nodefs store. */
-const LOG_FILES = new Set(["storage.log", "storage.log.compacting"])
+const LOG_FILES = new Set(["storage.log", "storage.log.compacting", "storage.log.index", "storage.log.index.writing"])
 const CATALOG_DIR = "catalog"
 const MIGRATING = ".nodefs-migrating"
 const DAMAGE_FILE = "damage.json"

@@ -53,11 +53,15 @@ export interface ScanResult {
   readonly damaged: DamagedRecord[]
 }
 
-/** Call `onRecord` for every intact record of `file`, in order, and report the damage in between. */
-export async function scanLog(file: LogFile, onRecord: (record: ScannedRecord) => void): Promise<ScanResult> {
+/**
+ * Call `onRecord` for every intact record of `file`, in order, and report the
+ * damage in between; from `from` on (where a record starts) when what comes
+ * before is already known (see savedIndex.ts).
+ */
+export async function scanLog(file: LogFile, onRecord: (record: ScannedRecord) => void, from = FILE_HEADER_BYTES): Promise<ScanResult> {
   const reader = new ForwardReader(file, file.size)
   const damaged: DamagedRecord[] = []
-  let position = FILE_HEADER_BYTES
+  let position = from
   let intactEnd = position
   /** The intact members of damaged batches since the last intact record (see `salvage`). */
   let suspect: ScannedRecord[] = []
