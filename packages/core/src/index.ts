@@ -119,3 +119,4 @@ export {
   type PresenceOptions,
 } from "./presence/Presence.js"
 export { MAX_EPHEMERAL_BYTES, type DocumentChannel } from "./presence/DocumentChannel.js"
+export { checkVouches, makeVouch, packVouches, unpackVouches, vouchSigner, VOUCH_BYTES, type Vouch } from "./identity/vouch.js"

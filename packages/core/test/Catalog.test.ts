@@ -163,7 +163,9 @@ describe("Catalog", () => {
       const { db } = await openDb({ storage, types: [Task, Note] })
       expect(db.repairs).toEqual({ documents: 5, damaged: [] })
       expect(db.catalog.size).toBe(5)
-      for (const [id, entry] of entries) expect({ ...db.catalog.get(id), seq: undefined }).toEqual(entry)
+      // Vouches are not in the documents, so a rebuilt catalog has none (this machine vouches for its own documents
+      // again as it sends them: Replica.vouchesFor).
+      for (const [id, entry] of entries) expect({ ...db.catalog.get(id), seq: undefined }).toEqual({ ...entry, vouches: undefined })
       expect((await db.list(Task)).map(d => d.id).sort()).toEqual(
         tasks
           .slice(0, 2)

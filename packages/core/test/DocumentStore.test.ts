@@ -9,7 +9,10 @@ import { Repo, type DocumentId } from "@automerge/automerge-repo"
 import { describe, expect, it } from "vitest"
 import { defineType, f, PurgedError, QuarantinedError, type Database, type Doc } from "../src/index.js"
 import { changeChunks } from "../src/database/StoredChunks.js"
-import { adapterPair, MemoryStorage, openDb, sendDocs, sleep, storageKeys, waitFor } from "./helpers.js"
+import { adapterPair, MemoryStorage, openDb, sendDocs, sleep, storageKeys, vouchesOf, waitFor } from "./helpers.js"
+import { Machine } from "../src/identity/Machine.js"
+import { newSessionActor } from "../src/identity/actor.js"
+import { makeVouch, packVouches } from "../src/identity/vouch.js"
 
 const Task = defineType("task", { fields: { title: f.string(), done: f.boolean().default(false) } })
 const Note = defineType("note", { fields: { body: f.text() } })
@@ -23,12 +26,20 @@ class LoadHookStorage extends MemoryStorage {
   }
 }
 
-/** A raw copy of a database's document in a separate Repo, for a peer to edit. */
+/**
+ * A raw copy of a database's document in a separate Repo, for a peer to edit: a machine of its own, which vouches
+ * for its changes (identity/vouch.ts) with the database's vouches for the rest, as a peer passes them on.
+ */
 async function rawPeerCopy(db: Database, id: string) {
+  const machine = await Machine.generate()
   const repo = new Repo({ network: [] })
   const handle = repo.import<any>((await db.replica.store.readStored(id))!, { docId: id as DocumentId })
-  const send = () => db.replica.ingest([{ id, bytes: A.save(handle.doc()) }])
-  return { handle, send }
+  handle.update(doc => A.clone(doc, { actor: newSessionActor(machine.machineId) }))
+  const held = await db.replica.vouchesFor(id)
+  const vouched = async () =>
+    packVouches([...held, ...(await Promise.all(A.getHeads(handle.doc()).map(head => makeVouch(machine, id, head))))])
+  const send = async () => db.replica.ingest([{ id, bytes: A.save(handle.doc()), vouches: await vouched() }])
+  return { handle, send, vouched }
 }
 
 /** Everything the app could see of a document, recorded while a peer changes its type. */
@@ -71,7 +82,9 @@ describe("a document whose type a peer changed", () => {
     const peer = await rawPeerCopy(db, doc.id)
     peer.handle.change(d => (d.type = new A.ImmutableString("note")))
     const refused: [string, string][] = []
-    await db.replica.ingest([{ id: doc.id, bytes: A.save(peer.handle.doc()) }], undefined, (id, reason) => refused.push([id, reason]))
+    await db.replica.ingest([{ id: doc.id, bytes: A.save(peer.handle.doc()), vouches: await peer.vouched() }], undefined, (id, reason) =>
+      refused.push([id, reason]),
+    )
     expect(refused).toEqual([[doc.id, "a document's type is fixed at its creation and cannot be changed"]])
     await expectUnchanged(db, doc.id, "victim")
     expect(seen.at(-1)?.data.title).toBe("victim")
@@ -96,7 +109,7 @@ describe("a document whose type a peer changed", () => {
     expect(changeChunks(since)).toHaveLength(2)
     expect(changeChunks(A.save(peer.handle.doc()))).toBeUndefined()
     const refused: string[] = []
-    await db.replica.ingest([{ id: doc.id, bytes: since }], undefined, (_, reason) => refused.push(reason))
+    await db.replica.ingest([{ id: doc.id, bytes: since, vouches: await peer.vouched() }], undefined, (_, reason) => refused.push(reason))
     expect(refused).toEqual(["a document's type is fixed at its creation and cannot be changed"])
     await expectUnchanged(db, doc.id, "victim")
   })
@@ -112,7 +125,9 @@ describe("a document whose type a peer changed", () => {
     const peer = await rawPeerCopy(db, doc.id)
     peer.handle.change(d => (d.type = new A.ImmutableString("note")))
     const refused: string[] = []
-    await db.replica.ingest([{ id: doc.id, bytes: A.save(peer.handle.doc()) }], undefined, (_, reason) => refused.push(reason))
+    await db.replica.ingest([{ id: doc.id, bytes: A.save(peer.handle.doc()), vouches: await peer.vouched() }], undefined, (_, reason) =>
+      refused.push(reason),
+    )
     expect(refused).toEqual(["a document's type is fixed at its creation and cannot be changed"])
     expect(quarantines).toEqual([])
     await expectUnchanged(db, doc.id, "victim")
@@ -140,7 +155,9 @@ describe("a document whose type a peer changed", () => {
     const peer = await rawPeerCopy(db, doc.id)
     peer.handle.change(d => (d.data.title = new A.ImmutableString("after")))
     const refused: string[] = []
-    await db.replica.ingest([{ id: doc.id, bytes: A.save(peer.handle.doc()) }], undefined, (_, reason) => refused.push(reason))
+    await db.replica.ingest([{ id: doc.id, bytes: A.save(peer.handle.doc()), vouches: await peer.vouched() }], undefined, (_, reason) =>
+      refused.push(reason),
+    )
     expect(refused).toEqual([])
     await expectUnchanged(db, doc.id, "after")
   })
@@ -153,7 +170,7 @@ describe("a document whose type a peer changed", () => {
     const { db } = await openDb({ types: [Task, Note] })
     const quarantines: { reason: string }[] = []
     db.on("quarantine", event => quarantines.push(event))
-    await db.replica.ingest([{ id: doc.id, bytes: A.save(peer.handle.doc()) }])
+    await db.replica.ingest([{ id: doc.id, bytes: A.save(peer.handle.doc()), vouches: await peer.vouched() }])
     expect(quarantines.map(q => q.reason)).toEqual(["its type was changed after creation"])
     await expect(db.get(doc.id)).rejects.toThrow(QuarantinedError)
     expect(await db.list(Task)).toEqual([])
@@ -237,7 +254,7 @@ describe("changes from peers", () => {
     const { db: b } = await openDb({ types: [Task, Note] })
     const note = await a.create(Note, { body: "private" })
     const bytes = (await a.replica.store.readStored(note.id))!
-    expect(await b.replica.ingest([{ id: note.id, bytes }], type => type === "task")).toEqual([])
+    expect(await b.replica.ingest([{ id: note.id, bytes, vouches: await vouchesOf(a, note.id) }], type => type === "task")).toEqual([])
     expect(b.catalog.has(note.id)).toBe(false)
   })
 
@@ -285,7 +302,7 @@ describe("changes from peers", () => {
     // b asked a peer for the document; another peer's tombstone for it lands first, then the bytes.
     const tombstone = { ...a.catalog.get(doc.id)!, heads: [], purged: true as const, modifiedAt: Date.now() }
     b.replica.applyTombstone(tombstone)
-    await b.replica.ingest([{ id: doc.id, bytes }])
+    await b.replica.ingest([{ id: doc.id, bytes, vouches: await vouchesOf(a, doc.id) }])
     expect(b.catalog.get(doc.id)?.purged).toBe(true)
     await expect(b.get(doc.id)).rejects.toThrow(/purged/i)
     // Nor is its body stored again.

@@ -101,8 +101,8 @@ export class TestPeer {
   }
 
   /** The gate every automerge-repo message passes in a real peer (the adapters' `inbound`); only what it passes reaches the Repo. */
-  admits(from: string, message: Message): boolean {
-    return this.replicator.admitRepoMessage(from, message) === "pass"
+  admits(from: string, message: Message): Promise<boolean> {
+    return Promise.resolve(this.replicator.admitRepoMessage(from, message)).then(verdict => verdict === "pass")
   }
 
   async close(): Promise<void> {
@@ -259,6 +259,7 @@ export class Links {
 class RepoLinkEnd extends NetworkAdapter {
   #other!: RepoLinkEnd
   #connected = false
+  #queue: Promise<void> = Promise.resolve()
 
   private constructor(private readonly owner: TestPeer) {
     super()
@@ -293,8 +294,16 @@ class RepoLinkEnd extends NetworkAdapter {
     const other = this.#other
     if (!this.#connected || !other.#connected) return
     const copy = structuredClone(message)
-    setTimeout(() => {
-      if (this.#connected && other.#connected && other.owner.admits(copy.senderId, copy)) other.emit("message", copy)
+    // As the adapters do: what the sender's outbound hook gives (the vouches for the changes) goes just before it, on
+    // the same link, and messages are handed over in order, each once the gate has decided.
+    const before = this.owner.replicator.outbound(copy.targetId, copy)
+    const linked = () => this.#connected && other.#connected
+    this.#queue = this.#queue.then(async () => {
+      const control = await before
+      await new Promise(resolve => setTimeout(resolve))
+      if (!linked()) return
+      if (control) other.owner.replicator.receive(copy.senderId, structuredClone(control))
+      if ((await other.owner.admits(copy.senderId, copy)) && linked()) other.emit("message", copy)
     })
   }
 

@@ -12,6 +12,7 @@ import {
   type ExportedDocument,
 } from "../src/index.js"
 import { openDb, unknownId } from "./helpers.js"
+import { fromHex } from "../src/identity/actor.js"
 
 const Task = defineType("task", {
   version: 2,
@@ -44,14 +45,17 @@ describe("export", () => {
       modifiedAt: doc.modifiedAt,
       deletedAt: null,
       data: { title: "t", votes: { $counter: 3 }, body: { $text: "text" }, meta: { owner: "ann" }, tags: ["x"], flags: { a: true } },
+      // The machine's vouch for its change (identity/vouch.ts), which an import of the history checks.
+      vouches: expect.stringMatching(/^[0-9a-f]{256}$/),
     })
   })
 
   it("decodes to stored form with the same kinds and metadata", async () => {
     const { json } = await exported()
     const decoded = decodeDocument(JSON.stringify(json))
-    const { format, data, ...meta } = json
+    const { format, data, vouches, ...meta } = json
     expect(decoded).toMatchObject(meta)
+    expect(decoded.vouches).toEqual(fromHex(vouches!))
     expect(decoded.data.title).toBeInstanceOf(ImmutableString)
     expect(decoded.data.votes).toBeInstanceOf(Counter)
     expect(decoded.data.body).toBe("text")
@@ -84,7 +88,10 @@ describe("import", () => {
     const { db, json, doc } = await exported()
     const history = await db.exportHistory(doc.id)
     const other = await openDb({ types: [Task] })
-    expect(await other.db.importHistory(doc.id, history)).toBe("created")
+    // Without the vouches exported beside it, no change in it is proven to be its machine's: refused, nothing stored.
+    await expect(other.db.importHistory(doc.id, history)).rejects.toThrow(/without that machine's signature/)
+    expect(other.db.catalog.get(doc.id)).toBeUndefined()
+    expect(await other.db.importHistory(doc.id, history, decodeDocument(JSON.stringify(json)))).toBe("created")
     const imported = await other.db.get(Task, doc.id)
     expect(imported.data).toEqual(doc.data)
     expect(imported.createdBy).toBe(doc.createdBy)
@@ -93,7 +100,8 @@ describe("import", () => {
     // Both go on; each side's history merges into the other's without a second creation.
     await db.change(Task, doc.id, d => d.votes.increment())
     await other.db.change(Task, doc.id, d => d.body.splice(0, 0, "other "))
-    expect(await other.db.importHistory(doc.id, await db.exportHistory(doc.id))).toBe("merged")
+    const again = decodeDocument(JSON.stringify(await db.exportDocument(doc.id)))
+    expect(await other.db.importHistory(doc.id, await db.exportHistory(doc.id), again)).toBe("merged")
     const merged = await other.db.get(Task, doc.id)
     expect(merged.data).toMatchObject({ votes: 4, body: "other text" })
     expect(other.db.catalog.get(doc.id)!.quarantined).toBeUndefined()

@@ -56,6 +56,7 @@ export async function openDb(options: { storage?: MemoryStorage; machine?: Machi
 }
 
 export { sleep, waitFor } from "./wait.js"
+import { packVouches } from "../src/identity/vouch.js"
 
 type Opened = Awaited<ReturnType<typeof openDb>>
 
@@ -66,13 +67,18 @@ export async function twoPeers(types: TypeDefinition<any>[] = []): Promise<{ a: 
 
 /** Send documents' full Automerge state from one database to another, as replication does (bytes through `ingest`). */
 export async function sendDocs(from: Database, to: Database, ids: string[]) {
-  const docs: { id: string; bytes: Uint8Array }[] = []
+  const docs: { id: string; bytes: Uint8Array; vouches: Uint8Array }[] = []
   for (const id of ids) {
     const bytes = await from.replica.store.readStored(id)
     if (!bytes) throw new Error(`no stored bytes for ${id}`)
-    docs.push({ id, bytes })
+    docs.push({ id, bytes, vouches: await vouchesOf(from, id) })
   }
   return to.replica.ingest(docs)
+}
+
+/** The vouches a database sends with a document (identity/vouch.ts), as a peer would send them. */
+export async function vouchesOf(from: Database, id: string): Promise<Uint8Array> {
+  return packVouches(await from.replica.vouchesFor(id))
 }
 
 /** Exchange documents both ways, so both databases hold every change either made. */

@@ -3,7 +3,8 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { newSessionActor } from "../src/identity/actor.js"
 import { Machine } from "../src/identity/Machine.js"
-import { makeVouch, unvouched, type Vouch, vouchSigner } from "../src/identity/vouch.js"
+import { makeVouch, packVouches, unpackVouches, unvouched, type Vouch, vouchedHash, vouchSigner } from "../src/identity/vouch.js"
+import { fromHex } from "../src/identity/actor.js"
 
 const DOC = "4NMNnkMhL8jXrdJ9jamS58PAVdXu"
 const [alice, bob, mallory] = await Promise.all([Machine.generate(), Machine.generate(), Machine.generate()])
@@ -16,22 +17,37 @@ function links(doc: A.Doc<unknown>, since: A.Heads = []) {
 }
 
 describe("a vouch", () => {
-  it("is by the machine whose key signed it, for the document it names", async () => {
+  it("is by the machine whose key signed it, for the document and change it names", async () => {
     const hash = "ab".repeat(32)
     const vouch = await makeVouch(alice, DOC, hash)
+    expect(vouch.byteLength).toBe(128)
+    expect(vouchedHash(vouch)).toBe(hash)
     expect(await vouchSigner(DOC, vouch)).toBe(alice.machineId)
     expect(await vouchSigner(`${DOC}x`, vouch)).toBeUndefined()
-    expect(await vouchSigner(DOC, { ...vouch, hash: "cd".repeat(32) })).toBeUndefined()
+    const otherHash = vouch.slice()
+    otherHash.set(fromHex("cd".repeat(32)), 0)
+    expect(await vouchSigner(DOC, otherHash)).toBeUndefined()
     // Another machine's key with this signature, as a relay claiming someone else signed: refused.
-    expect(await vouchSigner(DOC, { ...vouch, publicKey: bob.publicKey })).toBeUndefined()
-    const flipped = vouch.signature.slice(0, -1) + (vouch.signature.endsWith("0") ? "1" : "0")
-    expect(await vouchSigner(DOC, { ...vouch, signature: flipped })).toBeUndefined()
+    const otherKey = vouch.slice()
+    otherKey.set(fromHex(bob.publicKey), 32)
+    expect(await vouchSigner(DOC, otherKey)).toBeUndefined()
+    const flipped = vouch.slice()
+    flipped[127] = flipped[127]! ^ 1
+    expect(await vouchSigner(DOC, flipped)).toBeUndefined()
   })
 
   it("of the wrong shape is refused, never thrown on", async () => {
     const good = await makeVouch(alice, DOC, "00".repeat(32))
-    for (const bad of [null, 1, "x", {}, { ...good, hash: "AB".repeat(32) }, { ...good, signature: 5 }, { ...good, publicKey: "" }])
+    for (const bad of [null, 1, "x", {}, good.slice(0, 127), new Uint8Array([...good, 0])])
       expect(await vouchSigner(DOC, bad)).toBeUndefined()
+    expect(() => makeVouch(alice, DOC, "AB".repeat(32))).rejects.toThrow(TypeError)
+  })
+
+  it("packs one after another and unpacks to the same, and refuses a part of one", async () => {
+    const vouches = [await makeVouch(alice, DOC, "01".repeat(32)), await makeVouch(bob, DOC, "02".repeat(32))]
+    expect(unpackVouches(packVouches(vouches))).toEqual(vouches)
+    expect(unpackVouches(packVouches(vouches).subarray(1))).toBeUndefined()
+    expect(unpackVouches(undefined)).toEqual([])
   })
 })
 
@@ -44,8 +60,8 @@ describe("unvouched", () => {
     const forgedVouch = await makeVouch(mallory, DOC, A.getHeads(forged)[0]!)
     honest = A.merge(honest, forged)
     const checked = [
-      { hash: vouch.hash, machineId: (await vouchSigner(DOC, vouch))! },
-      { hash: forgedVouch.hash, machineId: (await vouchSigner(DOC, forgedVouch))! },
+      { hash: vouchedHash(vouch), machineId: (await vouchSigner(DOC, vouch))! },
+      { hash: vouchedHash(forgedVouch), machineId: (await vouchSigner(DOC, forgedVouch))! },
     ]
     const left = unvouched(links(honest), checked)
     expect(left.map(change => change.hash)).toEqual(A.getHeads(forged))
@@ -82,7 +98,7 @@ describe("unvouched", () => {
           const vouches: Vouch[] = []
           for (const [i, hash] of latest.entries())
             if (hash && !(i === 1 && withholdBob)) vouches.push(await makeVouch(machines[i]!, DOC, hash))
-          const checked = await Promise.all(vouches.map(async v => ({ hash: v.hash, machineId: (await vouchSigner(DOC, v))! })))
+          const checked = await Promise.all(vouches.map(async v => ({ hash: vouchedHash(v), machineId: (await vouchSigner(DOC, v))! })))
           const left = new Set(unvouched(message, checked).map(change => change.hash))
           // Alice's vouch reaches Bob's changes she merged, but vouches only for her own: without Bob's, his are left.
           const expected = message.filter(change => change.actor === actors[2] || (withholdBob && change.actor === actors[1]))

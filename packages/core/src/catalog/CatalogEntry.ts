@@ -18,4 +18,12 @@ export interface CatalogEntry {
    * checkpoint) asks only for entries above it on reconnect.
    */
   seq?: number
+  /**
+   * Other machines' vouches for the document's changes (identity/vouch.ts), one after another: what this peer
+   * passes on with the document, so the next peer can check who made each change. This machine's own are made when
+   * it sends the document.
+   */
+  vouches?: Uint8Array
+  /** This machine has changed the document (it vouches for its heads when it sends it). */
+  mine?: true
 }

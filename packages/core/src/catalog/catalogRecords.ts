@@ -35,8 +35,24 @@ const cbor = new Encoder({ tagUint8Array: false, useRecords: false })
 const cborDecoder = new Decoder({ useRecords: false, mapsAsObjects: true })
 const textDecoder = new TextDecoder()
 
-/** A packed entry: id, type index, createdAt, machine index, modifiedAt − createdAt, deletedAt, heads, seq, then quarantined, purged when set. */
-type Row = [string, number, number, number, number, number | null, Uint8Array | string[], number | null, (string | null)?, true?]
+/**
+ * A packed entry: id, type index, createdAt, machine index, modifiedAt − createdAt, deletedAt, heads, seq, then
+ * quarantined, purged, vouches and mine when set (null before a later one that is).
+ */
+type Row = [
+  string,
+  number,
+  number,
+  number,
+  number,
+  number | null,
+  Uint8Array | string[],
+  number | null,
+  (string | null)?,
+  (true | null)?,
+  (Uint8Array | null)?,
+  true?,
+]
 
 interface Packed {
   format: number
@@ -105,8 +121,9 @@ function pack(entries: readonly CatalogEntry[]): Packed {
       packHeads(entry.heads),
       entry.seq ?? null,
     ]
-    if (entry.quarantined !== undefined || entry.purged) row.push(entry.quarantined ?? null)
-    if (entry.purged) row.push(true)
+    const tail: Row[8 | 9 | 10 | 11][] = [entry.quarantined ?? null, entry.purged ?? null, entry.vouches ?? null, entry.mine ?? null]
+    while (tail.length > 0 && tail.at(-1) === null) tail.pop()
+    ;(row as unknown[]).push(...tail)
     return row
   })
   return { format: FORMAT, types: types.values, machines: machines.values, rows }
@@ -114,7 +131,7 @@ function pack(entries: readonly CatalogEntry[]): Packed {
 
 function unpack(packed: Packed): CatalogEntry[] {
   return packed.rows.map(row => {
-    const [id, type, createdAt, machine, sinceCreated, deletedAt, heads, seq, quarantined, purged] = row
+    const [id, type, createdAt, machine, sinceCreated, deletedAt, heads, seq, quarantined, purged, vouches, mine] = row
     const entry: CatalogEntry = {
       id,
       type: packed.types[type]!,
@@ -127,6 +144,9 @@ function unpack(packed: Packed): CatalogEntry[] {
     if (purged) entry.purged = true
     if (typeof quarantined === "string") entry.quarantined = quarantined
     if (typeof seq === "number") entry.seq = seq
+    // A copy: the decoder's bytes may be a view of the whole record, which would stay in memory with the entry.
+    if (vouches instanceof Uint8Array && vouches.byteLength > 0) entry.vouches = new Uint8Array(vouches)
+    if (mine === true) entry.mine = true
     return entry
   })
 }

@@ -8,6 +8,7 @@ import { isValidDocumentId } from "@automerge/automerge-repo"
 import type { CatalogEntry } from "../catalog/Catalog.js"
 import type { Envelope } from "../document/envelope.js"
 import { CodecError, ValidationError } from "../errors.js"
+import { fromHex } from "../identity/actor.js"
 import { isTypeName } from "../schema/TypeDefinition.js"
 import { fromTaggedData, isPlainObject, toTagged } from "../schema/values.js"
 
@@ -25,11 +26,17 @@ export interface ExportedDocument {
   deletedAt: number | null
   /** Tagged JSON: a string is a register, `{"$text"}` text, `{"$counter"}` a counter. */
   data: Record<string, unknown>
+  /**
+   * The vouches of the machines whose changes the document's history holds (identity/vouch.ts), hex, one after
+   * another: importing the history checks them as a peer's changes are checked.
+   */
+  vouches?: string
 }
 
 /** A decoded export, ready to import: data is in stored form. */
-export interface DecodedDocument extends Omit<ExportedDocument, "data" | "format"> {
+export interface DecodedDocument extends Omit<ExportedDocument, "data" | "format" | "vouches"> {
   data: Record<string, unknown>
+  vouches?: Uint8Array
 }
 
 /** Encode a document (its Automerge state and catalog entry) as exportable JSON. */
@@ -70,6 +77,12 @@ export function decodeDocument(input: unknown, source = "export"): DecodedDocume
   if (typeof json.createdBy !== "string") throw new CodecError(`${source}: "createdBy" must be a string`)
   if (json.deletedAt !== null && typeof json.deletedAt !== "number") throw new CodecError(`${source}: "deletedAt" must be a number or null`)
   if (!isPlainObject(json.data)) throw new CodecError(`${source}: "data" must be an object`)
+  let vouches: Uint8Array | undefined
+  if (json.vouches !== undefined) {
+    if (typeof json.vouches !== "string" || !/^(?:[0-9a-f]{256})*$/.test(json.vouches))
+      throw new CodecError(`${source}: "vouches" must be hex, 128 bytes a vouch`)
+    vouches = fromHex(json.vouches)
+  }
   let data: Record<string, unknown>
   try {
     data = fromTaggedData(json.data)
@@ -86,5 +99,6 @@ export function decodeDocument(input: unknown, source = "export"): DecodedDocume
     modifiedAt: json.modifiedAt as number,
     deletedAt: json.deletedAt as number | null,
     data,
+    ...(vouches ? { vouches } : {}),
   }
 }

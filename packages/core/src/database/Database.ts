@@ -10,7 +10,8 @@ import { NotFoundError, WrongTypeError, ClosedError, TypeDefinitionError } from 
 import type { DecodedDocument, ExportedDocument } from "../codec/exportCodec.js"
 import { Emitter } from "../helpers/Emitter.js"
 import type { AppDatabase } from "./AppDatabase.js"
-import { newSessionActor } from "../identity/actor.js"
+import { newSessionActor, toHex } from "../identity/actor.js"
+import { packVouches } from "../identity/vouch.js"
 import type { MachineIdentity } from "../identity/Machine.js"
 import { describedType, type PublishedDefinition } from "../schema/schemaDocuments.js"
 import { learnPublished, publishDefinitions, publishedDefinitions } from "./publishedSchemas.js"
@@ -85,14 +86,14 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
       definition => this.emit("learnt", { definition }),
     )
     this.repairs = repairs
-    this.#store = new DocumentStore(repo, catalog, newSessionActor(machine.machineId), this.#definitions.byName, storage)
+    this.#store = new DocumentStore(repo, catalog, newSessionActor(machine.machineId), this.#definitions.byName, storage, machine)
     this.#store.on("change", event => this.emit("change", event))
     this.#store.on("quarantine", event => this.emit("quarantine", event))
     this.#store.on("damaged", event => this.emit("damaged", event))
     for (const damage of repairs?.damaged ?? []) this.#store.noteDamaged(damage.id, damage.reason)
     this.#writer = new GroupWriter(repo, this.#store, catalog, isAtomicStorage(storage) ? storage : undefined)
     this.#commit = new GroupCommit(ids => this.#writer.write(ids))
-    this.replica = new Replica(this.#store, catalog, this.#commit, () => this.#open())
+    this.replica = new Replica(this.#store, catalog, this.#commit, machine, () => this.#open())
     this.#quarantine = new Quarantine(
       this.#store,
       catalog,
@@ -322,8 +323,12 @@ export class Database extends Emitter<DatabaseEvents> implements AppDatabase {
   }
 
   /** A document as exportable JSON that keeps field kinds (see codec/exportCodec.ts); with `heads`, as it was at that change (see view). */
-  exportDocument(id: string, heads?: string | string[]): Promise<ExportedDocument> {
-    return this.#past.exportDocument(id, heads)
+  async exportDocument(id: string, heads?: string | string[]): Promise<ExportedDocument> {
+    const exported = await this.#past.exportDocument(id, heads)
+    if (heads !== undefined) return exported
+    // With the vouches for its history (exportHistory), which an import checks.
+    const vouches = await this.replica.vouchesFor(id)
+    return vouches.length > 0 ? { ...exported, vouches: toHex(packVouches(vouches)) } : exported
   }
 
   /** A document's whole history (its saved Automerge bytes), to export beside its JSON. */

@@ -18,6 +18,10 @@ import { ChunkStore } from "./ChunkStore.js"
 import { loadDocument, READ_ONLY_ACTOR } from "./StoredChunks.js"
 import { creationCheck, localEntry, remoteEntry, remoteState, type RemoteState } from "./entries.js"
 import { isAtomicStorage } from "../storage/AtomicStorage.js"
+import { fromHex, machineIdOfActor } from "../identity/actor.js"
+import type { MachineIdentity } from "../identity/Machine.js"
+import { makeVouch } from "../identity/vouch.js"
+import { replaceOwn, VouchBook } from "./vouches.js"
 
 export type Origin = "local" | "remote"
 
@@ -52,15 +56,23 @@ export class DocumentStore extends Emitter<StoreEvents> {
   readonly #ownIngests = new Map<string, number>()
   /** The chunks written behind the repo; undefined without a storage (the repo then holds everything). */
   readonly chunks: ChunkStore | undefined
+  /** Other machines' vouches accepted for documents' changes, listed with their next entries (see vouches.ts). */
+  readonly vouches: VouchBook
+  /** Documents with changes of this machine that no vouch in their entries covers yet (see vouchOwn). */
+  readonly #toVouch = new Set<string>()
+  #ownKeyBytes: Uint8Array | undefined
 
   constructor(
     readonly repo: Repo,
     readonly catalog: Catalog,
     readonly actor: string,
     private readonly definitions: Map<string, TypeDefinition>,
-    private readonly storage?: StorageAdapterInterface,
+    private readonly storage: StorageAdapterInterface | undefined,
+    /** This machine: it vouches for its changes (see vouchOwn). */
+    private readonly machine: MachineIdentity,
   ) {
     super()
+    this.vouches = new VouchBook()
     this.chunks = storage && new ChunkStore(storage, (id, reason) => this.noteDamaged(id, reason), isAtomicStorage(storage))
   }
 
@@ -438,11 +450,47 @@ export class DocumentStore extends Emitter<StoreEvents> {
 
   /** What the catalog lists for a document after a local change. */
   localEntry(id: string, doc: A.Doc<Envelope>, modifiedAt: number): CatalogEntry {
-    return localEntry(id, doc, modifiedAt, this.catalog.get(id))
+    return localEntry(id, doc, modifiedAt, this.catalog.get(id), machineIdOfActor(this.actor))
+  }
+
+  /**
+   * Sign this machine's vouches for the documents it changed since the last call (one over each of a document's
+   * heads, which proves every change of this machine under them: identity/vouch.ts), replacing its older ones in
+   * their entries. The group commit calls it before it writes the entries, so an entry reaches the disk with the
+   * vouch for its change; live sync asks for one before it sends a change (Replica.vouchesFor).
+   */
+  async vouchOwn(ids: Iterable<string> = this.#toVouch): Promise<void> {
+    const wanted = [...ids].filter(id => this.#toVouch.has(id))
+    for (const id of wanted) this.#toVouch.delete(id)
+    await Promise.all(
+      wanted.map(async id => {
+        const entry = this.catalog.get(id)
+        if (!entry || entry.purged || entry.heads.length === 0) return
+        const own = await Promise.all(entry.heads.map(head => makeVouch(this.machine, id, head)))
+        const now = this.catalog.get(id)
+        // Changed meanwhile (a peer's change merged, or another of ours): these are for heads it no longer has, and
+        // the next call vouches over the new ones, which hold this machine's change too.
+        if (now !== entry) {
+          if (now && !now.purged) this.#toVouch.add(id)
+          return
+        }
+        this.catalog.set({ ...entry, vouches: replaceOwn(entry.vouches, own, this.#ownKey) })
+      }),
+    )
+  }
+
+  /** True when the document has changes of this machine its entry has no vouch for yet. */
+  unvouched(id: string): boolean {
+    return this.#toVouch.has(id)
+  }
+
+  get #ownKey(): Uint8Array {
+    return (this.#ownKeyBytes ??= fromHex(this.machine.publicKey))
   }
 
   /** List an entry (from localEntry, or one a check released from quarantine) and tell listeners. */
   noteEntry(entry: CatalogEntry, origin: Origin = "local"): CatalogEntry {
+    if (origin === "local") this.#toVouch.add(entry.id)
     this.catalog.set(entry)
     this.emit("change", { id: entry.id, type: entry.type, origin, entry })
     return entry
@@ -454,19 +502,28 @@ export class DocumentStore extends Emitter<StoreEvents> {
    * data that fails its type's definition quarantines the document.
    */
   noteRemote(id: string, doc: A.Doc<Envelope>, unproven?: string, envelope = readEnvelope(doc)): CatalogEntry {
-    return this.noteRemoteState(id, remoteState(doc), unproven, envelope, () => this.#damaged.settle(id, doc, "peer"))
+    return this.noteRemoteState(id, remoteState(doc), unproven, envelope, () => this.#damaged.settle(id, doc, "peer"), doc)
   }
 
   /**
    * noteRemote for a state read without Automerge (a new document's first change: see ingest.ts), or with its
    * damage settled by `settle`; a caller with no Automerge document asks `isDamaged` first.
    */
-  noteRemoteState(id: string, state: RemoteState, unproven: string | undefined, envelope: EnvelopeCheck, settle = () => {}): CatalogEntry {
+  noteRemoteState(
+    id: string,
+    state: RemoteState,
+    unproven: string | undefined,
+    envelope: EnvelopeCheck,
+    settle = () => {},
+    doc?: A.Doc<Envelope>,
+  ): CatalogEntry {
     const previous = this.catalog.get(id)
-    const entry = remoteEntry(id, state, previous, type => this.definitions.get(type), unproven, envelope)
+    const vouches = this.vouches.merged(id, previous?.vouches, doc)
+    const entry = remoteEntry(id, state, previous, type => this.definitions.get(type), unproven, envelope, vouches)
     this.catalog.set(entry)
     settle()
     if (entry.quarantined && !previous?.quarantined) this.emit("quarantine", { id, type: entry.type, reason: entry.quarantined })
+    if (this.#ownIngests.has(id)) this.#toVouch.add(id)
     if (!entry.quarantined) this.emit("change", { id, type: entry.type, origin: this.#ownIngests.has(id) ? "local" : "remote", entry })
     return entry
   }

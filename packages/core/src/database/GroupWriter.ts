@@ -50,6 +50,8 @@ export class GroupWriter {
 
   /** Write the group of `ids` (and every entry and chunk waiting now); resolves once it is on disk. */
   async write(ids: string[]): Promise<void> {
+    // This machine's vouches for its changes of the group, in their entries before those are captured.
+    await this.store.vouchOwn()
     // The catalog writes the entries of this group's changes (captured before their documents are saved), not
     // those of changes made while the documents save: their documents wait for the next group, and so do they.
     const updates = this.catalog.capture()

@@ -16,7 +16,10 @@ import { LruCache } from "../helpers/LruCache.js"
 import type { DamagedDocument } from "./DamagedDocuments.js"
 import type { DocumentStore, StoreEvents } from "./DocumentStore.js"
 import type { GroupCommit } from "./GroupCommit.js"
-import { ingest, type Refuse } from "./ingest.js"
+import { ingest, type IngestDoc, type Refuse } from "./ingest.js"
+import type { MachineIdentity } from "../identity/Machine.js"
+import { makeVouch, storedVouches, vouchedHash, unpackVouches, unvouched, type ChangeLinks, type Vouch } from "../identity/vouch.js"
+import { machineIdOfActor, toHex } from "../identity/actor.js"
 
 export interface ReplicaEvents extends StoreEvents {
   /** The app started or stopped subscribing to a document. */
@@ -38,6 +41,8 @@ export class Replica extends Emitter<ReplicaEvents> {
     /** The catalog replication serves from: entries, their change sequence, its epoch. */
     readonly catalog: Catalog,
     private readonly commit: GroupCommit,
+    /** This machine (it vouches for its changes: identity/vouch.ts). */
+    private readonly machine: MachineIdentity,
     /** Throws when the database is closed. */
     private readonly assertOpen: () => void,
   ) {
@@ -61,7 +66,7 @@ export class Replica extends Emitter<ReplicaEvents> {
    * checked with checkLocalWrite), and their change events say so.
    */
   async ingest(
-    docs: { id: string; bytes: Uint8Array }[],
+    docs: IngestDoc[],
     acceptType: (type: string) => boolean = () => true,
     refuse?: Refuse,
     origin: "local" | "remote" = "remote",
@@ -70,7 +75,9 @@ export class Replica extends Emitter<ReplicaEvents> {
     for (const { id } of docs) this.#ingesting.set(id, (this.#ingesting.get(id) ?? 0) + 1)
     const releaseOwn = origin === "local" ? this.store.ingestingOwn(docs.map(doc => doc.id)) : () => {}
     try {
-      const entries = await ingest(this.store, docs, acceptType, refuse)
+      // This machine's own writes (an app's, checked with checkLocalWrite: every change is this machine's) need no
+      // vouch to come in; this machine vouches for them at the commit. Anything else needs its machines' vouches.
+      const entries = await ingest(this.store, docs, acceptType, refuse, origin === "remote")
       await this.commit.commit(docs.map(d => d.id))
       return entries
     } finally {
@@ -112,6 +119,34 @@ export class Replica extends Emitter<ReplicaEvents> {
       this.#encoded.set(key, bytes)
     }
     return bytes
+  }
+
+  /**
+   * The vouches to send with a document's changes: those its entry lists (its machines', this machine's among them)
+   * and those accepted for it and not yet listed. Given the changes sent (`changes`), only the vouches that name one
+   * of them, and this machine's vouch for those of its own no listed vouch reaches (a change live sync sends before
+   * the group commit has vouched for it), signed now.
+   */
+  async vouchesFor(id: string, changes?: readonly ChangeLinks[]): Promise<Vouch[]> {
+    if (!changes && this.store.unvouched(id)) await this.store.vouchOwn([id])
+    const entry = this.catalog.get(id)
+    const all = [...(unpackVouches(entry?.vouches) ?? []), ...this.store.vouches.pending(id)]
+    if (!changes) {
+      // A document of this machine's listed without its vouch (a catalog rebuilt from the documents, or one written
+      // before vouches): vouched for now, over the heads listed.
+      if (entry && !entry.purged && entry.createdBy === this.machine.machineId && !all.some(vouch => isOwn(vouch, this.machine)))
+        all.push(...(await Promise.all(entry.heads.map(head => makeVouch(this.machine, id, head)))))
+      return all
+    }
+    const sent = new Set(changes.map(change => change.hash))
+    const naming = await storedVouches(all.filter(vouch => sent.has(vouchedHash(vouch))))
+    const own = this.machine.machineId
+    const uncovered = unvouched(changes, naming).filter(change => machineIdOfActor(change.actor) === own)
+    // One vouch for the last of each actor's changes: an actor's changes are a chain, each in the next one's history.
+    const last = new Map<string, string>()
+    for (const change of uncovered) last.set(change.actor, change.hash)
+    const signed = await Promise.all([...last.values()].map(hash => makeVouch(this.machine, id, hash)))
+    return [...naming.map(checked => checked.vouch), ...signed]
   }
 
   /** True when this peer's copy of a document already contains all of `heads`. */
@@ -264,6 +299,11 @@ export class Replica extends Emitter<ReplicaEvents> {
     else this.#watchers.delete(id)
     if ((delta > 0 && count === 1) || count === 0) this.emit("watch", { id, watched: count > 0 })
   }
+}
+
+/** True when `vouch` is signed with `machine`'s key. */
+function isOwn(vouch: Vouch, machine: MachineIdentity): boolean {
+  return toHex(vouch.subarray(32, 64)) === machine.publicKey
 }
 
 /**

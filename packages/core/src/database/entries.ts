@@ -17,8 +17,17 @@ import { validateStored } from "../schema/values.js"
 /** The definition of a type, if this peer has one. */
 export type Definitions = (type: string) => TypeDefinition | undefined
 
-/** What the catalog lists for a document after a local change (`previous`: what it listed before). */
-export function localEntry(id: string, doc: A.Doc<Envelope>, modifiedAt: number, previous: CatalogEntry | undefined): CatalogEntry {
+/**
+ * What the catalog lists for a document after a local change (`previous`: what it listed before) by machine
+ * `machineId`: the document is then one it vouches for (see `vouchesMine`).
+ */
+export function localEntry(
+  id: string,
+  doc: A.Doc<Envelope>,
+  modifiedAt: number,
+  previous: CatalogEntry | undefined,
+  machineId: string,
+): CatalogEntry {
   const entry: CatalogEntry = {
     id,
     type: doc.type.val,
@@ -29,7 +38,14 @@ export function localEntry(id: string, doc: A.Doc<Envelope>, modifiedAt: number,
     heads: sortedHeads(doc),
   }
   if (previous?.quarantined) entry.quarantined = previous.quarantined
+  if (previous?.vouches) entry.vouches = previous.vouches
+  if (previous?.mine || entry.createdBy !== machineId) entry.mine = true
   return entry
+}
+
+/** True when machine `machineId` has changes in the document listed as `entry`: it vouches for them when it sends it. */
+export function vouchesMine(entry: CatalogEntry, machineId: string): boolean {
+  return entry.mine === true || entry.createdBy === machineId
 }
 
 /** What the catalog needs of a document state: its root, its heads (sorted) and the time of its latest change. */
@@ -56,6 +72,7 @@ export function remoteEntry(
   definitions: Definitions,
   unproven: string | undefined,
   envelope: EnvelopeCheck,
+  vouches?: Uint8Array,
 ): CatalogEntry {
   let reason = envelope.ok ? unproven : envelope.reason
   if (envelope.ok && previous && !previous.quarantined && previous.type !== envelope.meta.type)
@@ -82,6 +99,8 @@ export function remoteEntry(
         heads,
       }
   if (reason ?? previous?.quarantined) entry.quarantined = (reason ?? previous?.quarantined)!
+  if (vouches) entry.vouches = vouches
+  if (previous?.mine) entry.mine = true
   return entry
 }
 

@@ -18,7 +18,7 @@ import type { Transaction } from "./Transaction.js"
 export interface ImportTarget {
   catalog: Catalog
   /** Apply bytes as from a peer (see Replica.ingest); `refuse` is told of a document not changed, and why. */
-  ingest(docs: { id: string; bytes: Uint8Array }[], refuse: (id: string, reason: string) => void): Promise<unknown>
+  ingest(docs: { id: string; bytes: Uint8Array; vouches?: Uint8Array }[], refuse: (id: string, reason: string) => void): Promise<unknown>
   get(id: string): Promise<Doc>
   change(type: string, id: string, mutate: (draft: any) => void, options: { message?: string }): Promise<unknown>
   /** True when this peer has a definition of the type. */
@@ -49,7 +49,7 @@ export async function importHistory(
   if (existing?.purged) throw new PurgedError(id)
   const before = existing?.heads ?? []
   let refused: string | undefined
-  await target.ingest([{ id, bytes }], (_, reason) => {
+  await target.ingest([{ id, bytes, ...(json?.vouches ? { vouches: json.vouches } : {}) }], (_, reason) => {
     refused = reason
   })
   if (refused !== undefined) throw new CodecError(`the history of ${id} is refused: ${refused}`)

@@ -24,6 +24,8 @@ import { headsKey } from "../document/heads.js"
 import type { ChunkStore } from "./ChunkStore.js"
 import type { DocumentStore } from "./DocumentStore.js"
 import { changeChunks, loadDocument, READ_ONLY_ACTOR } from "./StoredChunks.js"
+import { checkVouches, unpackVouches, unvouched, type ChangeLinks } from "../identity/vouch.js"
+import { machineIdOfActor } from "../identity/actor.js"
 
 /**
  * An ingest that finds this many chunks stored for a document writes it as
@@ -38,6 +40,67 @@ const INGEST_GROUP = 50
 /** Told of a document whose bytes were refused (and not applied), and why. */
 export type Refuse = (id: string, reason: string) => void
 
+/** A document's bytes to apply, with the vouches of its changes' machines (identity/vouch.ts), one after another. */
+export interface IngestDoc {
+  id: string
+  bytes: Uint8Array
+  vouches?: Uint8Array
+}
+
+/**
+ * Why changes of a document are refused for want of vouches: some name a machine that did not vouch for them. Only
+ * the changes not held here already (`links`) are asked about; undefined when every one is vouched for, and the
+ * vouches that name them are then accepted (listed with the document's next entry).
+ */
+export async function vouchRefusal(
+  store: DocumentStore,
+  id: string,
+  vouches: Uint8Array | undefined,
+  links: readonly ChangeLinks[],
+): Promise<string | undefined> {
+  if (links.length === 0) return undefined
+  const checked = await checkVouches(id, unpackVouches(vouches) ?? [])
+  const left = unvouched(links, checked)
+  if (left.length > 0) return unvouchedReason(left)
+  const named = new Set(links.map(change => change.hash))
+  store.vouches.accept(
+    id,
+    checked.filter(vouch => named.has(vouch.hash)).map(vouch => vouch.vouch),
+  )
+  return undefined
+}
+
+/** The refusal of changes no vouch reaches, naming their machines. */
+export function unvouchedReason(changes: readonly ChangeLinks[]): string {
+  const machines = [...new Set(changes.map(change => machineIdOfActor(change.actor)))]
+  return `${changes.length === 1 ? "a change" : `${changes.length} changes`} made as machine ${machines.join(", ")} without that machine's signature (a forged or unsigned change)`
+}
+
+/** The links of encoded changes (raw change chunks). */
+export function linksOf(changes: readonly Uint8Array[]): ChangeLinks[] {
+  return changes.map(bytes => {
+    const { hash, actor, deps } = A.decodeChange(bytes)
+    return { hash: hash!, actor, deps }
+  })
+}
+
+/** The links of the changes `doc` has beyond `heads`. */
+export function linksSince(doc: A.Doc<unknown>, heads: A.Heads): ChangeLinks[] {
+  return A.getChangesMetaSince(doc, heads).map(({ hash, actor, deps }) => ({ hash, actor, deps }))
+}
+
+/** The changes of `links` that `doc` does not hold yet. */
+export function notHeld(doc: A.Doc<unknown>, links: readonly ChangeLinks[]): ChangeLinks[] {
+  if (links.length === 0) return []
+  const missing = new Set(
+    A.getMissingDeps(
+      doc,
+      links.map(change => change.hash),
+    ),
+  )
+  return links.filter(change => missing.has(change.hash))
+}
+
 /**
  * Apply `docs` to the store; a document of a type `acceptType` refuses is not stored at all. Returns the entries
  * listed for them. Bytes that would change what a document held here fixed at its creation (its type, creator,
@@ -46,12 +109,15 @@ export type Refuse = (id: string, reason: string) => void
  */
 export async function ingest(
   store: DocumentStore,
-  docs: { id: string; bytes: Uint8Array }[],
+  docs: IngestDoc[],
   acceptType: (type: string) => boolean,
   refuse: Refuse = () => {},
+  /** Every change must be vouched for by its machine (false only for this machine's own writes). */
+  vouched = true,
 ): Promise<CatalogEntry[]> {
   const entries: CatalogEntry[] = []
-  const direct: { id: string; bytes: Uint8Array }[] = []
+  const direct: IngestDoc[] = []
+  const proof = vouched ? vouchRefusal : async () => undefined
   for (const item of docs) {
     const handle = await store.readyHandle(item.id)
     if (handle) {
@@ -60,11 +126,16 @@ export async function ingest(
       // document, a bundle) on a copy. A copy per ingest of a document being typed into cost a third of a keystroke's
       // latency to the other peer (W7).
       const changes = changeChunks(item.bytes)
-      const fixed = changes
-        ? fixedKeyWritten(changes)
-        : fixedKeyAdded(A.loadIncremental(A.clone(current, { actor: READ_ONLY_ACTOR }), item.bytes), A.getHeads(current))
+      const copy = changes ? undefined : A.loadIncremental(A.clone(current, { actor: READ_ONLY_ACTOR }), item.bytes)
+      const fixed = changes ? fixedKeyWritten(changes) : fixedKeyAdded(copy!, A.getHeads(current))
       if (fixed !== undefined) {
         refuse(item.id, fixedKeyRefusal(fixed))
+        continue
+      }
+      const links = changes ? notHeld(current, linksOf(changes)) : linksSince(copy!, A.getHeads(current))
+      const unproven = await proof(store, item.id, item.vouches, links)
+      if (unproven !== undefined) {
+        refuse(item.id, unproven)
         continue
       }
       handle.update(doc => A.loadIncremental(doc, item.bytes))
@@ -83,7 +154,11 @@ export async function ingest(
       const group = direct.slice(start, start + INGEST_GROUP)
       writing.push(
         Promise.all(
-          group.map(({ id, bytes }) => store.exclusive([id], () => ingestDetached(store, id, bytes, acceptType, entries, refuse))),
+          group.map(({ id, bytes, vouches }) =>
+            store.exclusive([id], () =>
+              ingestDetached(store, id, bytes, acceptType, entries, refuse, links => proof(store, id, vouches, links)),
+            ),
+          ),
         ),
       )
       if (writing.length > 1) await writing.shift()
@@ -105,12 +180,14 @@ async function ingestDetached(
   acceptType: (type: string) => boolean,
   entries: CatalogEntry[],
   refuse: Refuse,
+  /** Why the changes `links` are refused for want of vouches, if they are. */
+  proof: (links: ChangeLinks[]) => Promise<string | undefined>,
 ): Promise<void> {
   const { catalog, chunks } = store
   const listed = catalog.get(id)
   if (!listed && chunks && !store.isDamaged(id)) {
     const created = readFirstChange(bytes)
-    if (created) return ingestCreated(store, chunks, id, bytes, created, acceptType, entries)
+    if (created) return ingestCreated(store, chunks, id, bytes, created, acceptType, entries, refuse, proof)
   }
   // A tombstone wins over bytes asked for before it came (from another peer, or a purge here): never store a purged body again.
   if (listed?.purged) return
@@ -150,6 +227,8 @@ async function ingestDetached(
   }
   const fixed = held && held.length > 0 ? fixedKeyAdded(doc, held) : undefined
   if (fixed !== undefined) return refuse(id, fixedKeyRefusal(fixed))
+  const unvouchedChanges = await proof(linksSince(doc, held ?? []))
+  if (unvouchedChanges !== undefined) return refuse(id, unvouchedChanges)
   // A document new here: its creation proof is checked once, now (see document/envelope.ts).
   const unproven = before || !envelope.ok ? undefined : await verifyCreation(id, doc, envelope.meta)
   // Purged while it was read and checked, or while its chunk was written: it stays purged.
@@ -183,10 +262,14 @@ async function ingestCreated(
   created: FirstChangeRead,
   acceptType: (type: string) => boolean,
   entries: CatalogEntry[],
+  refuse: Refuse,
+  proof: (links: ChangeLinks[]) => Promise<string | undefined>,
 ): Promise<void> {
   const { catalog } = store
   const envelope = envelopeValues(created.root, created.actor)
   if (envelope.ok && !acceptType(envelope.meta.type)) return
+  const unvouchedChange = await proof([{ hash: created.head, actor: created.actor, deps: [] }])
+  if (unvouchedChange !== undefined) return refuse(id, unvouchedChange)
   const unproven = envelope.ok ? await verifyCreation(id, created.root, envelope.meta) : undefined
   if (catalog.get(id)?.purged || !(await appendUnlessPurged(store, chunks, id, bytes))) return
   if (appliedToLateHandle(store, id, bytes, entries)) return

@@ -12,6 +12,13 @@ export class LruCache<K, V> {
     return value
   }
 
+  /** Remove a key; returns its value, if it had one. */
+  take(key: K): V | undefined {
+    const value = this.#entries.get(key)
+    this.#entries.delete(key)
+    return value
+  }
+
   set(key: K, value: V): void {
     this.#entries.delete(key)
     this.#entries.set(key, value)

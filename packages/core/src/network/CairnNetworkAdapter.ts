@@ -79,10 +79,25 @@ export interface AdapterOptions {
    * answer). This is where a peer's read and write grants hold on
    * automerge-repo's live sync, which has no notion of them.
    */
-  readonly inbound: (peer: RemotePeer, message: Message) => InboundVerdict
+  readonly inbound: (peer: RemotePeer, message: Message) => InboundVerdict | Promise<InboundVerdict>
+  /**
+   * Sees every automerge-repo message to a peer before it is sent; a control message it gives (or resolves to) is
+   * sent just before it (the vouches for the changes it carries, from a Replicator's `vouchesFor`). Messages to a
+   * peer leave in the order the Repo sent them, whatever each waits for.
+   */
+  readonly outbound?: (peer: RemotePeer, message: Message) => Promise<unknown> | undefined
 }
 
 let nextConnectionId = 1
+
+/** Run `work` after the work queued for `connection` in `queues` (a failure does not stop the queue). */
+function inOrder(queues: WeakMap<Connection, Promise<void>>, connection: Connection, work: () => Promise<void>): void {
+  const next = (queues.get(connection) ?? Promise.resolve()).then(work).catch(() => {})
+  queues.set(connection, next)
+  void next.then(() => {
+    if (queues.get(connection) === next) queues.delete(connection)
+  })
+}
 
 /** A fresh id for a welcomed connection (see `RemotePeer.connectionId`). */
 export function newConnectionId(): number {
@@ -110,11 +125,15 @@ export abstract class CairnNetworkAdapter<Events extends CairnAdapterEvents = Ca
   protected readonly keepAliveMs: number
   protected readonly handshakeTimeoutMs: number
   protected readonly log: (message: string) => void
-  protected readonly inbound: (peer: RemotePeer, message: Message) => InboundVerdict
+  protected readonly inbound: (peer: RemotePeer, message: Message) => InboundVerdict | Promise<InboundVerdict>
+  protected readonly outbound: ((peer: RemotePeer, message: Message) => Promise<unknown> | undefined) | undefined
   protected readonly compression: FrameCompression | undefined
   readonly #maxBufferedBytes: number | undefined
   readonly #peers = new Map<PeerId, { remote: RemotePeer; connection: Connection }>()
   readonly #totals = emptyStats()
+  /** Per connection, the last repo message still waiting to be sent, or to be handed to the Repo (in order). */
+  readonly #sending = new WeakMap<Connection, Promise<void>>()
+  readonly #receiving = new WeakMap<Connection, Promise<void>>()
 
   constructor(options: AdapterOptions) {
     super()
@@ -124,6 +143,7 @@ export abstract class CairnNetworkAdapter<Events extends CairnAdapterEvents = Ca
     const logger = Logger.from(options.log ?? (message => console.warn(`cairn network: ${message}`)))
     this.log = message => logger.info(message)
     this.inbound = options.inbound
+    this.outbound = options.outbound
     this.compression = options.compression
     this.#maxBufferedBytes = options.maxBufferedBytes
   }
@@ -154,7 +174,19 @@ export abstract class CairnNetworkAdapter<Events extends CairnAdapterEvents = Ca
     // automerge-repo passes an ephemeral message on with its first sender's id; on this hop the sender is this
     // peer (the other side closes a connection whose messages name anyone but the peer it welcomed).
     const hop = message.senderId === this.peerId || !this.peerId ? message : { ...message, senderId: this.peerId }
-    this.#peers.get(message.targetId)?.connection.send({ kind: "repo", message: hop })
+    const entry = this.#peers.get(message.targetId)
+    if (!entry) return
+    const { connection, remote } = entry
+    const before = this.outbound?.(remote, hop)
+    if (before === undefined && !this.#sending.has(connection)) {
+      connection.send({ kind: "repo", message: hop })
+      return
+    }
+    inOrder(this.#sending, connection, async () => {
+      const control = await before?.catch(() => undefined)
+      if (control !== undefined) connection.send({ kind: "control", message: control })
+      connection.send({ kind: "repo", message: hop })
+    })
   }
 
   /**
@@ -229,19 +261,15 @@ export abstract class CairnNetworkAdapter<Events extends CairnAdapterEvents = Ca
           this.closeForBadFrame(connection, `repo message from ${senderId} to ${targetId} on ${remote.peerId}'s connection`)
           return
         }
-        const verdict = this.inbound(remote, frame.message)
-        if (verdict === "pass") this.emit("message", frame.message)
-        else if (verdict === "unavailable" && "documentId" in frame.message && this.peerId) {
-          connection.send({
-            kind: "repo",
-            message: {
-              type: "doc-unavailable",
-              senderId: this.peerId,
-              targetId: remote.peerId,
-              documentId: frame.message.documentId,
-            } as Message,
-          })
-        }
+        // Asked at once (what the gate takes from the messages before this one, it takes now), answered in order.
+        const message = frame.message
+        const verdict = this.inbound(remote, message)
+        if (!(verdict instanceof Promise) && !this.#receiving.has(connection)) return this.#deliver(remote, connection, message, verdict)
+        inOrder(this.#receiving, connection, async () => {
+          const decided = await Promise.resolve(verdict).catch((): InboundVerdict => "drop")
+          // Gone meanwhile: the Repo has forgotten the peer.
+          if (this.#peers.get(remote.peerId)?.connection === connection) this.#deliver(remote, connection, message, decided)
+        })
         return
       }
       case "control":
@@ -253,6 +281,22 @@ export abstract class CairnNetworkAdapter<Events extends CairnAdapterEvents = Ca
         return
       default:
         this.closeForBadFrame(connection, `unexpected ${frame.kind} frame after the handshake`)
+    }
+  }
+
+  /** Act on the gate's verdict for a message from a peer. */
+  #deliver(remote: RemotePeer, connection: Connection, message: Message, verdict: InboundVerdict): void {
+    if (verdict === "pass") this.emit("message", message)
+    else if (verdict === "unavailable" && "documentId" in message && this.peerId) {
+      connection.send({
+        kind: "repo",
+        message: {
+          type: "doc-unavailable",
+          senderId: this.peerId,
+          targetId: remote.peerId,
+          documentId: message.documentId,
+        } as Message,
+      })
     }
   }
 

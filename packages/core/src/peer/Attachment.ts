@@ -42,7 +42,8 @@ export interface AttachOptions {
 
 /** What every attached adapter is built with (spread into its options). */
 interface Hooks {
-  readonly inbound: (peer: RemotePeer, message: Message) => InboundVerdict
+  readonly inbound: (peer: RemotePeer, message: Message) => InboundVerdict | Promise<InboundVerdict>
+  readonly outbound: (peer: RemotePeer, message: Message) => Promise<unknown> | undefined
   readonly log: Logger
 }
 
@@ -112,7 +113,7 @@ export class Attachment<T> {
     options: AttachOptions = {},
   ): Attachment<T> {
     return new Attachment<T>(peer, options, attachment => ({
-      transport: build({ inbound: attachment.#inbound, log: attachment.#log, accept: attachment.#accept }),
+      transport: build({ inbound: attachment.#inbound, outbound: attachment.#outbound, log: attachment.#log, accept: attachment.#accept }),
       grantsOf: event => (event.session as Admitted | undefined)?.grants ?? ALL_GRANTS,
     }))
   }
@@ -127,6 +128,7 @@ export class Attachment<T> {
     return new Attachment<T>(peer, options, attachment => {
       const hooks: ClientHooks = {
         inbound: attachment.#inbound,
+        outbound: attachment.#outbound,
         log: attachment.#log,
         info: () => (client ? client.info(peer.replicator.localInfo()) : { ...peer.replicator.localInfo() }),
         ...(client
@@ -198,10 +200,14 @@ export class Attachment<T> {
    * kind: over its connection's rate limit, the connection is closed;
    * otherwise the replicator's gate decides (grants, hidden documents).
    */
-  readonly #inbound = (peer: RemotePeer, message: Message): InboundVerdict => {
+  readonly #inbound = (peer: RemotePeer, message: Message): InboundVerdict | Promise<InboundVerdict> => {
     if (!this.#allowRate(peer)) return "drop"
     return this.#replicatorOf(peer.peerId)?.admitRepoMessage(peer.peerId, message) ?? "drop"
   }
+
+  /** Every automerge-repo message to a peer passes here first: the vouches for the changes it carries go before it. */
+  readonly #outbound = (peer: RemotePeer, message: Message): Promise<unknown> | undefined =>
+    this.#replicatorOf(peer.peerId)?.outbound(peer.peerId, message)
 
   /**
    * Replication sessions follow the adapter's connections, with the grants

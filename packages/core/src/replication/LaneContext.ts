@@ -5,7 +5,7 @@
  */
 import type { Catalog, CatalogEntry } from "../catalog/Catalog.js"
 import type { CheckpointStore } from "./CheckpointStore.js"
-import type { ControlMessage, Grants, ReplicationInfo, TypeSelection } from "./protocol.js"
+import type { ControlMessage, DocsEntry, Grants, ReplicationInfo, TypeSelection } from "./protocol.js"
 
 /** The transport's side of a connected peer. */
 export interface PeerLink {
@@ -32,13 +32,11 @@ export interface SessionReplica {
   /** Resolves when every acknowledged write so far is on disk (so `catalog.durableSeq` covers it). */
   flush(): Promise<void>
   /** Apply documents the peer sent; a document of a type `acceptType` refuses is not stored, one `refuse` is told of is not changed. */
-  ingest(
-    docs: { id: string; bytes: Uint8Array }[],
-    acceptType: (type: string) => boolean,
-    refuse: (id: string, reason: string) => void,
-  ): Promise<unknown>
+  ingest(docs: DocsEntry[], acceptType: (type: string) => boolean, refuse: (id: string, reason: string) => void): Promise<unknown>
   /** Apply a purge tombstone the peer sent. */
   applyTombstone(tombstone: CatalogEntry): void
+  /** The vouches to send with a document (see Replica.vouchesFor). */
+  vouchesFor(id: string): Promise<Uint8Array[]>
   /** A document's changes since `have` (all of it when `have` is empty), or undefined when nothing readable is here. */
   bytesFor(id: string, have: string[]): Promise<Uint8Array | undefined>
   /** True when the copy here already contains all of `heads`. */

@@ -15,6 +15,11 @@ import type { LaneContext, PeerLink, SessionReplica, SessionSettings } from "./L
 import type { SchemaMismatch } from "./definitions.js"
 import { selects, type ControlMessage, type Grants, type ReplicationInfo, type TypeSelection } from "./protocol.js"
 import { PullingLane } from "./PullingLane.js"
+import { LruCache } from "../helpers/LruCache.js"
+import { checkVouches, unpackVouches, type CheckedVouch } from "../identity/vouch.js"
+
+/** Documents whose vouches from the peer wait for its message about them. */
+const ARRIVING_DOCUMENTS = 1024
 import { ServingLane } from "./ServingLane.js"
 
 export interface PeerStatus {
@@ -70,6 +75,8 @@ export class PeerSession extends Emitter<PeerSessionEvents> {
   /** Entries the peer sent us changed here during our pull from it: it is told to pull when that pull is over (see touched). */
   #echo = false
   #schemas: SchemaMismatch[] = []
+  /** Vouches the peer sent for its next automerge-repo message about a document, being checked (see Replicator.admitRepoMessage). */
+  readonly #arriving = new LruCache<string, Promise<CheckedVouch[]>>(ARRIVING_DOCUMENTS)
   #remotePulledSeq = -1
   #relevantSeq = 0
 
@@ -136,6 +143,18 @@ export class PeerSession extends Emitter<PeerSessionEvents> {
 
   start(): void {
     this.#pulling.start()
+  }
+
+  /** The peer sent vouches for its next message about document `id`: their signatures are checked from now. */
+  noteVouches(id: string, vouches: Uint8Array): void {
+    const before = this.#arriving.get(id)
+    const checking = checkVouches(id, unpackVouches(vouches) ?? [])
+    this.#arriving.set(id, before ? Promise.all([before, checking]).then(([a, b]) => [...a, ...b]) : checking)
+  }
+
+  /** The vouches the peer sent for a document since it was last asked (checked: the valid ones). */
+  takeVouches(id: string): Promise<CheckedVouch[]> {
+    return this.#arriving.take(id) ?? Promise.resolve([])
   }
 
   /** The peer's definitions that ours cannot live beside, as found when it sent them. */

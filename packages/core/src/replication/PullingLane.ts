@@ -11,7 +11,7 @@
  */
 import { headsKey, sameHeads } from "../document/heads.js"
 import type { LaneContext } from "./LaneContext.js"
-import type { ControlMessage, Echo } from "./protocol.js"
+import type { ControlMessage, DocsEntry, Echo } from "./protocol.js"
 
 /** A pull that failed (its batch could not be stored) is tried again after this, doubling to a minute. */
 const RETRY_MS = 1000
@@ -180,7 +180,7 @@ export class PullingLane {
     }
   }
 
-  async docs(docs: { id: string; bytes: Uint8Array }[], refused: { id: string }[]): Promise<void> {
+  async docs(docs: DocsEntry[], refused: { id: string }[]): Promise<void> {
     const { replica, accepts, hides } = this.context
     const asked = docs.filter(doc => this.#outstanding.has(doc.id) && !hides(doc.id))
     if (asked.length > 0 || refused.some(doc => this.#outstanding.has(doc.id))) this.#progress()

@@ -10,6 +10,8 @@
 import * as A from "@automerge/automerge"
 import type { DocumentId, Message, PeerId, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
 import { fixedKeyRefusal, fixedKeyWritten } from "../document/envelope.js"
+import { linksOf, notHeld, unvouchedReason } from "../database/ingest.js"
+import { packVouches, unvouched, type ChangeLinks, type CheckedVouch } from "../identity/vouch.js"
 import { changesIn, READ_ONLY_ACTOR } from "../database/StoredChunks.js"
 import { isVisible, type CatalogEntry } from "../catalog/Catalog.js"
 import type { Database } from "../database/Database.js"
@@ -220,6 +222,12 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     }
     if ((message as ControlMessage).t === "presence") return this.emit("presence", { peerId, message: message as PresenceMessage })
     if ((message as ControlMessage).t === "definitions") return this.#compareDefinitions(session, (message as { defs: unknown[] }).defs)
+    // At once, not in a lane: the automerge-repo message these vouches are for is the next frame, and the gate
+    // takes them as it arrives (admitRepoMessage).
+    if ((message as ControlMessage).t === "vouches") {
+      const { id, vouches } = message as { id: string; vouches: Uint8Array }
+      return session.noteVouches(id, vouches)
+    }
     session.receive(message as ControlMessage).catch(error => this.options.onProtocolError?.(peerId, String(error)))
   }
 
@@ -255,7 +263,7 @@ export class Replicator extends Emitter<ReplicatorEvents> {
    * carries changes to a type the peer may not write is dropped, and the
    * peer told why.
    */
-  admitRepoMessage(peerId: string, message: Message): InboundVerdict {
+  admitRepoMessage(peerId: string, message: Message): InboundVerdict | Promise<InboundVerdict> {
     const session = this.#sessions.get(peerId)
     if (!session || !DOCUMENT_MESSAGES.has(message.type)) return "drop"
     const documentId = (message as { documentId?: string }).documentId
@@ -268,6 +276,8 @@ export class Replicator extends Emitter<ReplicatorEvents> {
       return data instanceof Uint8Array && data.length <= MAX_EPHEMERAL_BYTES ? "pass" : "drop"
     }
     if (message.type !== "sync" && message.type !== "request") return "pass"
+    // Taken now, whatever happens next: they were sent for this message, not the next one.
+    const vouches = session.takeVouches(entry.id)
     let changes: Uint8Array[]
     try {
       changes = A.decodeSyncMessage((message as { data: Uint8Array }).data).changes
@@ -281,24 +291,86 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     }
     // A writer of the type may change the data, never what was fixed at creation (its type above all): refused here,
     // the document stays as it was; let through, it would be quarantined on arrival and lost to this peer's apps.
-    let fixed: string | undefined
+    let decoded: Uint8Array[]
     try {
-      fixed = this.#fixedKeyIn(entry.id, changes)
+      decoded = this.#changesOf(entry.id, changes)
     } catch {
       return "drop"
     }
-    if (fixed === undefined) return "pass"
-    session.deny([entry.id], fixedKeyRefusal(fixed))
-    return "drop"
+    const fixed = fixedKeyWritten(decoded)
+    if (fixed !== undefined) {
+      session.deny([entry.id], fixedKeyRefusal(fixed))
+      return "drop"
+    }
+    return this.#vouchedFor(session, entry.id, decoded, vouches)
   }
 
   /**
-   * The fixed envelope key the changes of a sync message write, if any. A message's changes are not always one
+   * Every change of a message that is new here must be vouched for by the machine it names (identity/vouch.ts),
+   * with the vouches the peer sent just before it: a peer passing on a change cannot say another machine made it.
+   * Refused, the peer is told why and it is reported here; passed, the vouches are kept with the document.
+   */
+  async #vouchedFor(session: PeerSession, id: string, changes: Uint8Array[], arriving: Promise<CheckedVouch[]>): Promise<InboundVerdict> {
+    let links: ChangeLinks[]
+    try {
+      links = linksOf(changes)
+    } catch {
+      return "drop"
+    }
+    const handle = this.#db.repo.handles[id as DocumentId]
+    if (handle?.isReady()) links = notHeld(handle.doc() as A.Doc<unknown>, links)
+    const vouches = await arriving
+    if (links.length === 0) return "pass"
+    const left = unvouched(links, vouches)
+    if (left.length > 0) {
+      const reason = unvouchedReason(left)
+      session.deny([id], reason)
+      this.options.onProtocolError?.(session.peerId, `refused changes to ${id}: ${reason}`)
+      return "drop"
+    }
+    const named = new Set(links.map(change => change.hash))
+    this.#replica.store.vouches.accept(
+      id,
+      vouches.filter(vouch => named.has(vouch.hash)).map(vouch => vouch.vouch),
+    )
+    return "pass"
+  }
+
+  /**
+   * What to send before an automerge-repo message to a peer: for a sync message carrying changes, the vouches for
+   * them (Replica.vouchesFor), which the peer's gate asks for (admitRepoMessage). Undefined for any other.
+   */
+  outbound(peerId: string, message: Message): Promise<ControlMessage | undefined> | undefined {
+    if ((message.type !== "sync" && message.type !== "request") || !this.#sessions.has(peerId)) return undefined
+    const id = (message as { documentId?: string }).documentId
+    if (id === undefined) return undefined
+    let changes: Uint8Array[]
+    try {
+      changes = A.decodeSyncMessage((message as { data: Uint8Array }).data).changes
+    } catch {
+      return undefined
+    }
+    if (changes.length === 0) return undefined
+    return (async () => {
+      let links: ChangeLinks[] | undefined
+      try {
+        links = linksOf(this.#changesOf(id, changes))
+      } catch {
+        // Changes that cannot be read without the document: every vouch the document has.
+        links = undefined
+      }
+      const vouches = await this.#replica.vouchesFor(id, links)
+      return vouches.length > 0 ? { t: "vouches", id, vouches: packVouches(vouches) } : undefined
+    })()
+  }
+
+  /**
+   * The changes of a sync message, one encoded change each. A message's changes are not always one
    * change each: Automerge runs several together, or sends a whole document; read as single changes they failed to
    * decode and every such message was dropped, so a document being typed into reached the other peer only by the
    * batched pull, hundreds of milliseconds later (W7). Anything else is checked on a copy of the document here.
    */
-  #fixedKeyIn(id: string, changes: Uint8Array[]): string | undefined {
+  #changesOf(id: string, changes: Uint8Array[]): Uint8Array[] {
     const decoded: Uint8Array[] = []
     for (const bytes of changes) {
       const split = changesIn(bytes)
@@ -312,7 +384,7 @@ export class Replicator extends Emitter<ReplicatorEvents> {
       const applied = A.loadIncremental(A.clone(current, { actor: READ_ONLY_ACTOR }), bytes)
       decoded.push(...A.getChangesSince(applied, A.getHeads(current)))
     }
-    return fixedKeyWritten(decoded)
+    return decoded
   }
 
   /** Every connected peer's sync status. */

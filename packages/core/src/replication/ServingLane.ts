@@ -6,7 +6,8 @@
 import { isVisible } from "../catalog/Catalog.js"
 import { headsKey } from "../document/heads.js"
 import type { LaneContext } from "./LaneContext.js"
-import type { Checkpoint, Echo, OfferEntry } from "./protocol.js"
+import type { Checkpoint, DocsEntry, Echo, OfferEntry } from "./protocol.js"
+import { packVouches } from "../identity/vouch.js"
 
 const OFFER_CHUNK = 2000
 /** Documents read at once when answering a want. */
@@ -100,7 +101,7 @@ export class ServingLane {
    */
   async want(wants: { id: string; have: string[] }[]): Promise<void> {
     const { replica, link, sends, send } = this.context
-    let docs: { id: string; bytes: Uint8Array }[] = []
+    let docs: DocsEntry[] = []
     let refused: { id: string; reason: string }[] = []
     let bytes = 0
     for (let i = 0; i < wants.length; i += READ_SLICE) {
@@ -110,9 +111,9 @@ export class ServingLane {
           // The same answer whether the id is unknown or of a type the peer may not read: its existence is not revealed.
           if (!isVisible(entry, { includeDeleted: true }) || !sends(entry.type)) return refused.push({ id, reason: "not available" })
           // A document that cannot be read here is refused like one that is not here: every want gets an answer.
-          const found = await replica.bytesFor(id, have).catch(() => undefined)
+          const [found, vouches] = await Promise.all([replica.bytesFor(id, have), replica.vouchesFor(id)]).catch(() => [])
           if (!found) return refused.push({ id, reason: "not available" })
-          docs.push({ id, bytes: found })
+          docs.push(vouches && vouches.length > 0 ? { id, bytes: found, vouches: packVouches(vouches) } : { id, bytes: found })
           bytes += found.byteLength
         }),
       )

@@ -8,7 +8,9 @@
  *                                      of types A may have (never any other id),
  *                                      answering pull `id` (in chunks; the last is `done`)
  *   A → B  want   { docs: {id, have} } the ones whose heads A lacks
- *   B → A  docs   { docs: {id, bytes} } changes since `have` (or whole documents)
+ *   B → A  docs   { docs: {id, bytes, vouches?} } changes since `have` (or whole documents), with the vouches of
+ *                                      their machines (identity/vouch.ts): a change no vouch reaches is refused
+ *   A ↔ B  vouches { id, vouches }     the vouches for the changes of the next automerge-repo message about `id`
  *   A → B  pulled { seq, echo? }       A now holds everything B had at `seq`; `echo` {epoch, from, seq}: every
  *                                      entry of A's B may read changed after `from` (the last offer A served B)
  *                                      is one B offered A with those heads, so B's checkpoint of A may move to
@@ -31,6 +33,7 @@
  */
 import { describedType } from "../schema/schemaDocuments.js"
 import { MAX_DEFINITIONS } from "./definitions.js"
+import { VOUCH_BYTES } from "../identity/vouch.js"
 
 export const PROTOCOL_VERSION = 1
 
@@ -81,6 +84,22 @@ export interface Echo {
   seq: number
 }
 
+/** A document sent in a `docs` message. */
+export interface DocsEntry {
+  id: string
+  bytes: Uint8Array
+  /** Vouches (identity/vouch.ts), one after another. */
+  vouches?: Uint8Array
+}
+
+/** The most vouches one document may come with (one per machine that wrote it, usually a handful). */
+export const MAX_VOUCHES = 256
+
+/** True for vouches as sent: whole vouches, not too many. */
+function isVouchList(value: unknown): boolean {
+  return value instanceof Uint8Array && value.byteLength % VOUCH_BYTES === 0 && value.byteLength <= MAX_VOUCHES * VOUCH_BYTES
+}
+
 /** A machine's presence: `body` is the signed JSON (id, seq, time, state, linked machine ids); `types` per link are not signed. */
 export interface PresenceMessage {
   t: "presence"
@@ -100,7 +119,8 @@ export type ControlMessage =
   | { t: "pull"; since: Checkpoint | null; id?: number }
   | { t: "offer"; epoch: string; seq: number; entries: OfferEntry[]; done: boolean; pull?: number }
   | { t: "want"; docs: { id: string; have: string[] }[] }
-  | { t: "docs"; docs: { id: string; bytes: Uint8Array }[]; refused?: { id: string; reason: string }[] }
+  | { t: "docs"; docs: DocsEntry[]; refused?: { id: string; reason: string }[] }
+  | { t: "vouches"; id: string; vouches: Uint8Array }
   | { t: "pulled"; seq: number; echo?: Echo }
   | { t: "notify" }
   | { t: "denied"; ids: string[]; reason: string }
@@ -159,10 +179,13 @@ export function malformed(message: unknown): string | undefined {
       return undefined
     case "docs":
       if (!Array.isArray(m.docs)) return "docs: bad docs"
-      for (const d of m.docs as { id: unknown; bytes: unknown }[]) {
+      for (const d of m.docs as { id: unknown; bytes: unknown; vouches?: unknown }[]) {
         if (typeof d !== "object" || d === null || typeof d.id !== "string" || !(d.bytes instanceof Uint8Array)) return "docs: bad entry"
+        if (d.vouches !== undefined && !isVouchList(d.vouches)) return "docs: bad vouches"
       }
       return undefined
+    case "vouches":
+      return typeof m.id === "string" && isVouchList(m.vouches) ? undefined : "vouches: bad fields"
     case "pulled": {
       if (typeof m.seq !== "number") return "pulled: bad seq"
       const echo = m.echo as Echo | undefined

@@ -6,7 +6,16 @@
  */
 import { mkdir, rm, stat } from "node:fs/promises"
 import * as A from "@automerge/automerge"
-import { encodeDocument, headsKey, sameHeads, type CatalogEntry, type Database, type Envelope, type MachineIdentity } from "@cairn/core"
+import {
+  encodeDocument,
+  headsKey,
+  packVouches,
+  sameHeads,
+  type CatalogEntry,
+  type Database,
+  type Envelope,
+  type MachineIdentity,
+} from "@cairn/core"
 import { encodeFolderFile, FOLDER_FORMAT, type FolderPayload, type FolderTombstone } from "./FolderFile.js"
 import { fileName, writeWhole, type FolderLayout } from "./FolderLayout.js"
 import { PURGED, type FolderState, type OwnFile, type TypeState } from "./FolderState.js"
@@ -56,8 +65,8 @@ export async function exportType(context: ExportContext, type: string): Promise<
     if (have.length > 0 && sameHeads(have, entry.heads)) continue
     // The heads before the bytes: bytes read after them hold at least these changes.
     const heads = entry.heads
-    const bytes = await db.replica.bytesFor(id, have).catch(() => undefined)
-    if (bytes) docs.push({ id, heads, bytes })
+    const [bytes, vouches] = await Promise.all([db.replica.bytesFor(id, have), db.replica.vouchesFor(id)]).catch(() => [])
+    if (bytes) docs.push({ id, heads, bytes, ...(vouches && vouches.length > 0 ? { vouches: packVouches(vouches) } : {}) })
   }
   if (!snapshot && docs.length === 0 && tombstones.length === 0) return { docs: 0, tombstones: 0 }
   const seq = own.seq + 1

@@ -43,8 +43,11 @@ export interface FolderPayload {
   /** Holds every document of the type the writer has: files before it are not needed. */
   snapshot: boolean
   writtenAt: number
-  /** Changes since what the writer wrote before (the whole document in a snapshot), and the heads they bring it to. */
-  docs: { id: string; heads: string[]; bytes: Uint8Array }[]
+  /**
+   * Changes since what the writer wrote before (the whole document in a snapshot), the heads they bring it to, and
+   * the vouches of their machines (identity/vouch.ts in @cairn/core): a change no vouch reaches is refused.
+   */
+  docs: { id: string; heads: string[]; bytes: Uint8Array; vouches?: Uint8Array }[]
   tombstones: FolderTombstone[]
 }
 
@@ -112,7 +115,12 @@ function shapeProblem(p: FolderPayload): string | undefined {
   if (!Number.isSafeInteger(p.seq) || !Number.isSafeInteger(p.prev) || p.prev >= p.seq) return "its numbering is malformed"
   if (!Array.isArray(p.docs) || !Array.isArray(p.tombstones)) return "it lists no documents"
   for (const doc of p.docs)
-    if (typeof doc?.id !== "string" || !(doc.bytes instanceof Uint8Array) || !Array.isArray(doc.heads))
+    if (
+      typeof doc?.id !== "string" ||
+      !(doc.bytes instanceof Uint8Array) ||
+      !Array.isArray(doc.heads) ||
+      (doc.vouches !== undefined && !(doc.vouches instanceof Uint8Array))
+    )
       return "a document in it is malformed"
   for (const tombstone of p.tombstones) if (typeof tombstone?.id !== "string") return "a purge in it is malformed"
   return undefined

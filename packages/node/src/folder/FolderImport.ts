@@ -185,7 +185,7 @@ async function apply(context: ImportContext, type: string, payload: FolderPayloa
     into.refused.push({ id, type, reason })
   }
   await db.replica.ingest(
-    docs.map(({ id, bytes }) => ({ id, bytes })),
+    docs.map(({ id, bytes, vouches }) => ({ id, bytes, ...(vouches ? { vouches } : {}) })),
     documentType => documentType === type && selects(wants, type),
     refuse,
   )
