@@ -142,7 +142,7 @@ describe("guarantees on every path", () => {
     }
     await client.call("rawServe", {
       entries: Object.entries(crafted).map(([id, { heads }]) => ({ id, type: "task", heads })),
-      docs: Object.fromEntries(Object.entries(crafted).map(([id, { bytes }]) => [id, bytes])),
+      docs: Object.fromEntries(Object.entries(crafted).map(([id, { bytes, vouches }]) => [id, { bytes, vouches }])),
     })
     await client.call("rawOpen", { url })
     const denied: any[] = []

@@ -299,7 +299,7 @@ class RepoLinkEnd extends NetworkAdapter {
     const before = this.owner.replicator.outbound(copy.targetId, copy)
     const linked = () => this.#connected && other.#connected
     this.#queue = this.#queue.then(async () => {
-      const control = await before
+      const control = await before?.()
       await new Promise(resolve => setTimeout(resolve))
       if (!linked()) return
       if (control) other.owner.replicator.receive(copy.senderId, structuredClone(control))

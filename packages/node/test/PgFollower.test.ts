@@ -9,6 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as A from "@automerge/automerge"
 import { afterAll, describe, expect, it } from "vitest"
+import { packVouches } from "@cairn/core"
 import { NodePeer } from "../src/NodePeer.js"
 import type { PgStorage } from "../src/storage/postgres/PgStorage.js"
 import { freshSchema, POSTGRES_URL } from "./helpers/postgres.js"
@@ -40,7 +41,11 @@ describe.skipIf(!POSTGRES_URL)("PgFollower: relay peers over one PostgreSQL stor
     ]
     try {
       const { id } = await left.db.create("task", { title: "shared" })
-      const whole = (peer: NodePeer) => peer.db.replica.bytesFor(id, []).then(bytes => ({ id, bytes: bytes! }))
+      const whole = async (peer: NodePeer) => ({
+        id,
+        bytes: (await peer.db.replica.bytesFor(id, []))!,
+        vouches: packVouches(await peer.db.replica.vouchesFor(id)),
+      })
       await right.db.replica.ingest([await whole(left)])
       await one.db.replica.ingest([await whole(left)])
       await until(() => two.db.catalog.get(id) !== undefined)
@@ -99,7 +104,9 @@ describe.skipIf(!POSTGRES_URL)("PgFollower: relay peers over one PostgreSQL stor
     const writer = await NodePeer.open({ dir: await dir(), localSocket: false })
     try {
       const { id } = await writer.db.create("task", { title: "v0" })
-      await one.db.replica.ingest([{ id, bytes: (await writer.db.replica.bytesFor(id, []))! }])
+      await one.db.replica.ingest([
+        { id, bytes: (await writer.db.replica.bytesFor(id, []))!, vouches: packVouches(await writer.db.replica.vouchesFor(id)) },
+      ])
       watcher.connect((await two.listen({ port: 0 })).url)
       await until(() => watcher.db.catalog.get(id) !== undefined)
       const titles: unknown[] = []
@@ -126,7 +133,9 @@ describe.skipIf(!POSTGRES_URL)("PgFollower: relay peers over one PostgreSQL stor
       const before = await written()
       for (let i = 1; i <= 3; i++) {
         await writer.db.change("task", id, draft => void (draft.title = `v${i}`))
-        await one.db.replica.ingest([{ id, bytes: (await writer.db.replica.bytesFor(id, []))! }])
+        await one.db.replica.ingest([
+          { id, bytes: (await writer.db.replica.bytesFor(id, []))!, vouches: packVouches(await writer.db.replica.vouchesFor(id)) },
+        ])
         await until(() => titles.includes(`v${i}`))
       }
       expect(A.getHeads(two.repo.handles[id as never]!.doc() as A.Doc<unknown>).sort()).toEqual(one.db.catalog.get(id)!.heads)

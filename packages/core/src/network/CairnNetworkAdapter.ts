@@ -81,11 +81,11 @@ export interface AdapterOptions {
    */
   readonly inbound: (peer: RemotePeer, message: Message) => InboundVerdict | Promise<InboundVerdict>
   /**
-   * Sees every automerge-repo message to a peer before it is sent; a control message it gives (or resolves to) is
-   * sent just before it (the vouches for the changes it carries, from a Replicator's `vouchesFor`). Messages to a
-   * peer leave in the order the Repo sent them, whatever each waits for.
+   * Sees every automerge-repo message to a peer before it is sent; the control message its answer resolves to, if
+   * any, is sent just before it (the vouches for the changes it carries: a Replicator's `outbound`). The answer is
+   * asked for when the message's turn comes, and messages to a peer leave in the order the Repo sent them.
    */
-  readonly outbound?: (peer: RemotePeer, message: Message) => Promise<unknown> | undefined
+  readonly outbound?: (peer: RemotePeer, message: Message) => (() => Promise<unknown>) | undefined
 }
 
 let nextConnectionId = 1
@@ -126,7 +126,7 @@ export abstract class CairnNetworkAdapter<Events extends CairnAdapterEvents = Ca
   protected readonly handshakeTimeoutMs: number
   protected readonly log: (message: string) => void
   protected readonly inbound: (peer: RemotePeer, message: Message) => InboundVerdict | Promise<InboundVerdict>
-  protected readonly outbound: ((peer: RemotePeer, message: Message) => Promise<unknown> | undefined) | undefined
+  protected readonly outbound: ((peer: RemotePeer, message: Message) => (() => Promise<unknown>) | undefined) | undefined
   protected readonly compression: FrameCompression | undefined
   readonly #maxBufferedBytes: number | undefined
   readonly #peers = new Map<PeerId, { remote: RemotePeer; connection: Connection }>()
@@ -183,7 +183,7 @@ export abstract class CairnNetworkAdapter<Events extends CairnAdapterEvents = Ca
       return
     }
     inOrder(this.#sending, connection, async () => {
-      const control = await before?.catch(() => undefined)
+      const control = await before?.().catch(() => undefined)
       if (control !== undefined) connection.send({ kind: "control", message: control })
       connection.send({ kind: "repo", message: hop })
     })

@@ -43,7 +43,7 @@ export interface AttachOptions {
 /** What every attached adapter is built with (spread into its options). */
 interface Hooks {
   readonly inbound: (peer: RemotePeer, message: Message) => InboundVerdict | Promise<InboundVerdict>
-  readonly outbound: (peer: RemotePeer, message: Message) => Promise<unknown> | undefined
+  readonly outbound: (peer: RemotePeer, message: Message) => (() => Promise<unknown>) | undefined
   readonly log: Logger
 }
 
@@ -206,7 +206,7 @@ export class Attachment<T> {
   }
 
   /** Every automerge-repo message to a peer passes here first: the vouches for the changes it carries go before it. */
-  readonly #outbound = (peer: RemotePeer, message: Message): Promise<unknown> | undefined =>
+  readonly #outbound = (peer: RemotePeer, message: Message): (() => Promise<unknown>) | undefined =>
     this.#replicatorOf(peer.peerId)?.outbound(peer.peerId, message)
 
   /**

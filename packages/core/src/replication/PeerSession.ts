@@ -59,6 +59,8 @@ export interface PeerSessionEvents extends Record<string, unknown> {
   denied: { ids: string[]; reason: string }
   /** A pull from the peer made no progress for the stall timeout, or failed; `reason` says what it waits for. */
   stalled: { reason: string }
+  /** We refused documents the peer sent (a forged or unsigned change, a fixed key rewritten), and told it why. */
+  refused: { ids: string[]; reason: string }
 }
 
 export class PeerSession extends Emitter<PeerSessionEvents> {
@@ -99,6 +101,7 @@ export class PeerSession extends Emitter<PeerSessionEvents> {
     this.#pulling = new PullingLane(context, {
       changed: () => this.#changed(),
       stalled: reason => this.emit("stalled", { reason }),
+      refused: (ids, reason) => this.emit("refused", { ids, reason }),
       finished: () => this.#echo && this.notify(),
       echo: () => this.#echoed(),
     })

@@ -22,6 +22,8 @@ export interface PullEvents {
   changed(): void
   /** The pull stalled or failed; `reason` says what it waits for. */
   stalled(reason: string): void
+  /** Documents the peer sent were refused (not applied), and it was told why. */
+  refused(ids: string[], reason: string): void
   /** A pull ended with everything stored and the peer told so. */
   finished(): void
   /** What to tell the peer, with the end of a pull, of our own changes that are its documents come back (see ServingLane.echo). */
@@ -195,7 +197,10 @@ export class PullingLane {
         // Not stored (a full disk, a closing database): this pull must not move the checkpoint past them.
         this.#pullFailed = error
       }
-      for (const [reason, ids] of refusals) this.context.send({ t: "denied", ids, reason })
+      for (const [reason, ids] of refusals) {
+        this.context.send({ t: "denied", ids, reason })
+        this.events.refused(ids, reason)
+      }
     }
     for (const doc of docs) this.#outstanding.delete(doc.id)
     for (const doc of refused) this.#outstanding.delete(doc.id)

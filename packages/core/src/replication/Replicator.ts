@@ -12,7 +12,7 @@ import type { DocumentId, Message, PeerId, Repo, StorageAdapterInterface } from 
 import { fixedKeyRefusal, fixedKeyWritten } from "../document/envelope.js"
 import { linksOf, notHeld, unvouchedReason } from "../database/ingest.js"
 import { packVouches, unvouched, type ChangeLinks, type CheckedVouch } from "../identity/vouch.js"
-import { changesIn, READ_ONLY_ACTOR } from "../database/StoredChunks.js"
+import { changeChunks, changesIn, READ_ONLY_ACTOR } from "../database/StoredChunks.js"
 import { isVisible, type CatalogEntry } from "../catalog/Catalog.js"
 import type { Database } from "../database/Database.js"
 import type { Replica } from "../database/Replica.js"
@@ -173,6 +173,9 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     })
     session.on("status", status => this.emit("status", status))
     session.on("denied", ({ ids, reason }) => this.emit("denied", { peerId: link.peerId, ids, reason }))
+    session.on("refused", ({ ids, reason }) =>
+      this.options.onProtocolError?.(link.peerId, `refused changes to ${ids.join(", ")}: ${reason}`),
+    )
     session.on("stalled", ({ reason }) => {
       this.options.onStall?.(link.peerId, reason)
       this.emit("stalled", { peerId: link.peerId, reason })
@@ -340,28 +343,27 @@ export class Replicator extends Emitter<ReplicatorEvents> {
    * What to send before an automerge-repo message to a peer: for a sync message carrying changes, the vouches for
    * them (Replica.vouchesFor), which the peer's gate asks for (admitRepoMessage). Undefined for any other.
    */
-  outbound(peerId: string, message: Message): Promise<ControlMessage | undefined> | undefined {
+  outbound(peerId: string, message: Message): (() => Promise<ControlMessage | undefined>) | undefined {
     if ((message.type !== "sync" && message.type !== "request") || !this.#sessions.has(peerId)) return undefined
     const id = (message as { documentId?: string }).documentId
     if (id === undefined) return undefined
-    let changes: Uint8Array[]
-    try {
-      changes = A.decodeSyncMessage((message as { data: Uint8Array }).data).changes
-    } catch {
-      return undefined
-    }
-    if (changes.length === 0) return undefined
-    return (async () => {
-      let links: ChangeLinks[] | undefined
+    // Worked out when the message's turn to leave comes, not now: a peer asking for a large document forty times
+    // had forty of them decoded at once here.
+    return async () => {
+      let changes: Uint8Array[]
       try {
-        links = linksOf(this.#changesOf(id, changes))
+        changes = A.decodeSyncMessage((message as { data: Uint8Array }).data).changes
       } catch {
-        // Changes that cannot be read without the document: every vouch the document has.
-        links = undefined
+        return undefined
       }
+      if (changes.length === 0) return undefined
+      // Changes one by one (what live sync of a document being typed into sends) are read for their hashes, and
+      // vouched for exactly; anything else (a whole document, a bundle) goes with every vouch the document has.
+      const split = changes.map(bytes => changeChunks(bytes))
+      const links = split.every(chunks => chunks !== undefined) ? linksOf(split.flat() as Uint8Array[]) : undefined
       const vouches = await this.#replica.vouchesFor(id, links)
       return vouches.length > 0 ? { t: "vouches", id, vouches: packVouches(vouches) } : undefined
-    })()
+    }
   }
 
   /**
