@@ -106,8 +106,13 @@ export class PeerSession extends Emitter<PeerSessionEvents> {
       echo: () => this.#echoed(),
     })
     this.#peerHas = context.peerHas
+    // `sends` asked once a type, not once an entry: asked for each of 10,000 entries it took about 6 ms (2 to 15) of a
+    // fresh process, between the welcome and the session's first pull.
+    const sent = new Map<string, boolean>()
     for (const entry of this.#replica.catalog.entries()) {
-      if (this.sends(entry.type)) this.#relevantSeq = Math.max(this.#relevantSeq, entry.seq ?? 0)
+      let sends = sent.get(entry.type)
+      if (sends === undefined) sent.set(entry.type, (sends = this.sends(entry.type)))
+      if (sends) this.#relevantSeq = Math.max(this.#relevantSeq, entry.seq ?? 0)
     }
   }
 
