@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// What signed changes (issue 20) would cost with vouches (packages/core/src/identity/vouch.ts): the time to sign one
+// What signed changes (issue 20) cost with vouches (packages/core/src/identity/vouch.ts): the time to sign one
 // at a commit, to check one on arrival, and to find the unvouched changes of a message, here the first N
 // transactions of the automerge-paper trace sent at once (decoding each change for its hash, actor and deps, then
 // the walk). Medians of `reps`. Run after a build:
@@ -45,8 +45,7 @@ for (let rep = 0; rep < reps; rep++) {
   walks.push(((performance.now() - t) / changes.length) * 1000)
   if (left.length !== 0) throw new Error(`${left.length} changes left unvouched`)
 }
-const vouch = await makeVouch(machine, DOC, head)
-const binaryBytes = (vouch.hash.length + vouch.publicKey.length + vouch.signature.length) / 2
+const binaryBytes = (await makeVouch(machine, DOC, head)).byteLength
 console.log(
   JSON.stringify({
     changes: changes.length,

@@ -1,5 +1,5 @@
 import { Repo } from "@automerge/automerge-repo"
-import { Database, Machine, defineType, f } from "@cairn/core"
+import { Database, Machine, defineType, f, packVouches } from "@cairn/core"
 import { afterEach, describe, expect, it } from "vitest"
 import { liveDocument, liveQuery, LiveValue } from "./live.js"
 
@@ -79,7 +79,9 @@ describe("liveDocument", () => {
     const live = liveDocument(db, Task, task.id)
     expect(await next(live, doc => doc !== undefined)).toBeNull()
     const arrived = next(live, doc => !!doc)
-    await db.replica.ingest([{ id: task.id, bytes: (await elsewhere.replica.store.readStored(task.id))! }])
+    // With the other machine's vouch for its change, as a peer sends it.
+    const vouches = packVouches(await elsewhere.replica.vouchesFor(task.id))
+    await db.replica.ingest([{ id: task.id, bytes: (await elsewhere.replica.store.readStored(task.id))!, vouches }])
     expect((await arrived)!.data.title).toBe("from another peer")
   })
 })

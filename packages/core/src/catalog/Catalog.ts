@@ -14,6 +14,7 @@ import { isSequencedStorage, type CommittedRow, type SequencedStorage } from "..
 import type { CatalogEntry } from "./CatalogEntry.js"
 import { decodeLog, decodeSnapshot, encodeLog, encodeSnapshot, FORMAT, type LogRecord, type SnapshotRecord } from "./catalogRecords.js"
 import { decodeEntryRow, encodeEntryRow, ENTRY, sameEntry } from "./sharedRows.js"
+import { unionVouches } from "../identity/vouch.js"
 
 export type { CatalogEntry }
 
@@ -151,14 +152,19 @@ export class Catalog {
     const entry = decodeEntryRow(row.data!, row.seq)
     const current = this.#entries.get(entry.id)
     const concurrent = row.prev > 0
+    // Both processes' vouches for the document's changes: each may have checked some the other has not seen.
+    const vouches = unionVouches(current?.vouches, entry.vouches)
     if (current && sameEntry(current, entry)) {
       // Ours, read back (perhaps before its write has returned), or the same listing: it takes the store's number.
       current.seq = row.seq
+      if (vouches) current.vouches = vouches
       return { entry: current, taken: true, concurrent }
     }
+    if (vouches) entry.vouches = vouches
     // Ours is newer (dirty), or ours was written after this row and comes back with its own number: keep ours.
     const mineLater = current !== undefined && current.seq === undefined && row.own && !sameEntry(current, entry)
     if (this.#dirty.has(entry.id) || mineLater) {
+      if (vouches) current!.vouches = vouches
       if (this.#dirty.has(entry.id)) this.#onDisk.set(entry.id, entry)
       return { entry, taken: false, concurrent }
     }

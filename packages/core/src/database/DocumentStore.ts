@@ -60,6 +60,8 @@ export class DocumentStore extends Emitter<StoreEvents> {
   readonly vouches: VouchBook
   /** Documents with changes of this machine that no vouch in their entries covers yet (see vouchOwn). */
   readonly #toVouch = new Set<string>()
+  /** Documents whose vouches are being signed (see vouchOwn). */
+  readonly #vouching = new Map<string, Promise<void>>()
   #ownKeyBytes: Uint8Array | undefined
 
   constructor(
@@ -460,28 +462,39 @@ export class DocumentStore extends Emitter<StoreEvents> {
    * vouch for its change; live sync asks for one before it sends a change (Replica.vouchesFor).
    */
   async vouchOwn(ids: Iterable<string> = this.#toVouch): Promise<void> {
-    const wanted = [...ids].filter(id => this.#toVouch.has(id))
+    const asked = [...ids]
+    const wanted = asked.filter(id => this.#toVouch.has(id))
     for (const id of wanted) this.#toVouch.delete(id)
-    await Promise.all(
-      wanted.map(async id => {
-        const entry = this.catalog.get(id)
-        if (!entry || entry.purged || entry.heads.length === 0) return
-        const own = await Promise.all(entry.heads.map(head => makeVouch(this.machine, id, head)))
-        const now = this.catalog.get(id)
-        // Changed meanwhile (a peer's change merged, or another of ours): these are for heads it no longer has, and
-        // the next call vouches over the new ones, which hold this machine's change too.
-        if (now !== entry) {
-          if (now && !now.purged) this.#toVouch.add(id)
-          return
-        }
-        this.catalog.set({ ...entry, vouches: replaceOwn(entry.vouches, own, this.#ownKey) })
-      }),
-    )
+    // Those being vouched for already are waited for: until their vouches are in their entries, what is sent of
+    // them would go without.
+    const running = asked.filter(id => !wanted.includes(id)).map(id => this.#vouching.get(id))
+    const started = wanted.map(id => {
+      const work = this.#vouchOne(id).finally(() => {
+        if (this.#vouching.get(id) === work) this.#vouching.delete(id)
+      })
+      this.#vouching.set(id, work)
+      return work
+    })
+    await Promise.all([...running, ...started])
+  }
+
+  async #vouchOne(id: string): Promise<void> {
+    const entry = this.catalog.get(id)
+    if (!entry || entry.purged || entry.heads.length === 0) return
+    const own = await Promise.all(entry.heads.map(head => makeVouch(this.machine, id, head)))
+    const now = this.catalog.get(id)
+    // Changed meanwhile (a peer's change merged, or another of ours): these are for heads it no longer has, and
+    // the next call vouches over the new ones, which hold this machine's change too.
+    if (now !== entry) {
+      if (now && !now.purged) this.#toVouch.add(id)
+      return
+    }
+    this.catalog.set({ ...entry, vouches: replaceOwn(entry.vouches, own, this.#ownKey) })
   }
 
   /** True when the document has changes of this machine its entry has no vouch for yet. */
   unvouched(id: string): boolean {
-    return this.#toVouch.has(id)
+    return this.#toVouch.has(id) || this.#vouching.has(id)
   }
 
   get #ownKey(): Uint8Array {

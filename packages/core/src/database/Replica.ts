@@ -18,7 +18,17 @@ import type { DocumentStore, StoreEvents } from "./DocumentStore.js"
 import type { GroupCommit } from "./GroupCommit.js"
 import { ingest, type IngestDoc, type Refuse } from "./ingest.js"
 import type { MachineIdentity } from "../identity/Machine.js"
-import { makeVouch, storedVouches, vouchedHash, unpackVouches, unvouched, type ChangeLinks, type Vouch } from "../identity/vouch.js"
+import {
+  makeVouch,
+  packVouches,
+  storedVouches,
+  unionVouches,
+  vouchedHash,
+  unpackVouches,
+  unvouched,
+  type ChangeLinks,
+  type Vouch,
+} from "../identity/vouch.js"
 import { machineIdOfActor, toHex } from "../identity/actor.js"
 
 export interface ReplicaEvents extends StoreEvents {
@@ -110,7 +120,10 @@ export class Replica extends Emitter<ReplicaEvents> {
     }
     const doc = await this.#current(id)
     if (!doc) return undefined
-    const known = have.filter(hash => containsHeads(doc, [hash])).sort()
+    return this.#changesSince(id, doc, have.filter(hash => containsHeads(doc, [hash])).sort())
+  }
+
+  #changesSince(id: string, doc: A.Doc<unknown>, known: string[]): Uint8Array {
     // A change made on one peer is wanted by every other peer that syncs its type, most of them with the same heads.
     const key = `${id} ${A.getHeads(doc).join()} ${known.join()}`
     let bytes = this.#encoded.get(key)
@@ -123,14 +136,20 @@ export class Replica extends Emitter<ReplicaEvents> {
 
   /**
    * The vouches to send with a document's changes: those its entry lists (its machines', this machine's among them)
-   * and those accepted for it and not yet listed. Given the changes sent (`changes`), only the vouches that name one
-   * of them, and this machine's vouch for those of its own no listed vouch reaches (a change live sync sends before
-   * the group commit has vouched for it), signed now.
+   * and those accepted for it and not yet listed (`held`, when the caller took them when the changes were read:
+   * see vouchesHeld). Given the changes sent (`changes`), only the vouches that name one of them, and this machine's
+   * vouches over the heads of the changes sent when a change of its own is among those none of them reaches (a
+   * change live sync sends before the group commit has vouched for it), signed now.
    */
-  async vouchesFor(id: string, changes?: readonly ChangeLinks[]): Promise<Vouch[]> {
-    if (!changes && this.store.unvouched(id)) await this.store.vouchOwn([id])
+  async vouchesFor(id: string, changes?: readonly ChangeLinks[], held?: readonly Vouch[]): Promise<Vouch[]> {
+    // Until this machine's vouch for its latest change is in the entry (a few rounds at most: each is a signature,
+    // and only a change made meanwhile needs another).
+    for (let round = 0; !changes && round < 4 && this.store.unvouched(id); round++) await this.store.vouchOwn([id])
     const entry = this.catalog.get(id)
-    const all = [...(unpackVouches(entry?.vouches) ?? []), ...this.store.vouches.pending(id)]
+    // Without the changes, those held when they were read and those held now (a vouch may have given way to a newer
+    // one since, and this machine's own may have been made just now).
+    const all =
+      held && changes ? [...held] : (unpackVouches(unionVouches(packVouches(held ?? []), packVouches(this.vouchesHeld(id)))) ?? [])
     if (!changes) {
       // A document of this machine's listed without its vouch (a catalog rebuilt from the documents, or one written
       // before vouches): vouched for now, over the heads listed.
@@ -141,12 +160,37 @@ export class Replica extends Emitter<ReplicaEvents> {
     const sent = new Set(changes.map(change => change.hash))
     const naming = await storedVouches(all.filter(vouch => sent.has(vouchedHash(vouch))))
     const own = this.machine.machineId
-    const uncovered = unvouched(changes, naming).filter(change => machineIdOfActor(change.actor) === own)
-    // One vouch for the last of each actor's changes: an actor's changes are a chain, each in the next one's history.
-    const last = new Map<string, string>()
-    for (const change of uncovered) last.set(change.actor, change.hash)
-    const signed = await Promise.all([...last.values()].map(hash => makeVouch(this.machine, id, hash)))
+    if (!unvouched(changes, naming).some(change => machineIdOfActor(change.actor) === own)) return naming.map(checked => checked.vouch)
+    // Over the changes' heads (those no other change sent depends on): following dependencies from them reaches
+    // every change sent, so they reach every one of this machine's.
+    const depended = new Set(changes.flatMap(change => change.deps))
+    const heads = changes.filter(change => !depended.has(change.hash)).map(change => change.hash)
+    const signed = await Promise.all(heads.map(hash => makeVouch(this.machine, id, hash)))
     return [...naming.map(checked => checked.vouch), ...signed]
+  }
+
+  /** The vouches held for a document now: those its entry lists and those accepted for it since. */
+  vouchesHeld(id: string): Vouch[] {
+    return [...(unpackVouches(this.catalog.get(id)?.vouches) ?? []), ...this.store.vouches.pending(id)]
+  }
+
+  /**
+   * A document for a peer that wants it (see bytesFor), with the vouches for what is sent: for changes since
+   * `have`, exactly those naming them (read from the same state as the changes, so a change made meanwhile cannot
+   * leave them without); for a whole document, every vouch held.
+   */
+  async documentFor(id: string, have: string[]): Promise<{ bytes: Uint8Array; vouches: Vouch[] } | undefined> {
+    if (have.length === 0) {
+      const bytes = await this.bytesFor(id, [])
+      return bytes && { bytes, vouches: await this.vouchesFor(id) }
+    }
+    const doc = await this.#current(id)
+    if (!doc) return undefined
+    const held = this.vouchesHeld(id)
+    const known = have.filter(hash => containsHeads(doc, [hash])).sort()
+    const bytes = this.#changesSince(id, doc, known)
+    const links = A.getChangesMetaSince(doc, known).map(({ hash, actor, deps }) => ({ hash, actor, deps }))
+    return { bytes, vouches: await this.vouchesFor(id, links, held) }
   }
 
   /** True when this peer's copy of a document already contains all of `heads`. */

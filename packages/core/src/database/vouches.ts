@@ -4,11 +4,9 @@
  * they arrived with the document's changes, and this machine's own, made over the document's heads at each group
  * commit that changed it (DocumentStore.vouchOwn), replacing its older ones.
  *
- * Kept small: per machine (per public key), a vouch whose change is in the history of another vouch of that machine
- * proves nothing the other does not, and is dropped when the document is at hand to tell; a vouch naming a change
- * the document does not hold is dropped too. What is left is about one vouch per machine that wrote the document.
+ * Kept small: per machine (per public key) the newest few, and none naming a change the document does not hold.
  */
-import * as A from "@automerge/automerge"
+import type * as A from "@automerge/automerge"
 import { containsHeads } from "../document/heads.js"
 import { LruCache } from "../helpers/LruCache.js"
 import { toHex } from "../identity/actor.js"
@@ -16,8 +14,12 @@ import { packVouches, unpackVouches, vouchedHash, type Vouch } from "../identity
 
 /** Documents whose accepted vouches wait for their changes to be listed (a live sync message passed the gate). */
 const PENDING_DOCUMENTS = 1024
-/** At most this many vouches of one machine are kept for a document when it is not at hand to prune them. */
-const PER_MACHINE = 16
+/**
+ * The newest this many vouches of each machine are kept for a document. The newest alone proves all the older
+ * ones do (it covers its machine's changes in its history), but a peer may be sent the document as it was a change
+ * or two ago, with changes the newest vouch does not name.
+ */
+const PER_MACHINE = 4
 
 export class VouchBook {
   readonly #pending = new LruCache<string, Vouch[]>(PENDING_DOCUMENTS)
@@ -45,10 +47,19 @@ export class VouchBook {
   }
 }
 
-/** A document's listed vouches with this machine's (`ownKey`, raw) replaced by `own`. */
+/**
+ * This machine's vouches kept for a document: the newest few, not only the newest. A peer may be sent the document
+ * as it was a change or two ago (read just before a change here), and the newest vouch names a change it is not sent.
+ */
+const OWN_KEPT = 4
+
+/** A document's listed vouches with this machine's (`ownKey`, raw) newest `own` added, keeping OWN_KEPT of them. */
 export function replaceOwn(listed: Uint8Array | undefined, own: readonly Vouch[], ownKey: Uint8Array): Uint8Array {
-  const others = (unpackVouches(listed) ?? []).filter(vouch => !sameBytes(vouch.subarray(32, 64), ownKey))
-  return packVouches([...others, ...own])
+  const all = unpackVouches(listed) ?? []
+  const others = all.filter(vouch => !sameBytes(vouch.subarray(32, 64), ownKey))
+  const older = all.filter(vouch => sameBytes(vouch.subarray(32, 64), ownKey))
+  const keep = Math.max(0, OWN_KEPT - own.length)
+  return packVouches([...others, ...older.slice(older.length - keep), ...own])
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -63,25 +74,15 @@ function prune(vouches: Vouch[], doc: A.Doc<unknown> | undefined): Vouch[] {
     const key = toHex(vouch.subarray(32, 64))
     let hashes = byKey.get(key)
     if (!hashes) byKey.set(key, (hashes = new Map()))
-    // The latest of two vouches for one hash (they are alike unless one is bad, and only checked ones get here).
+    // The latest of two vouches for one hash (they are alike unless one is bad, and only checked ones get here),
+    // moved to the end: the newest come last.
+    hashes.delete(vouchedHash(vouch))
     hashes.set(vouchedHash(vouch), vouch)
   }
   const kept: Vouch[] = []
   for (const hashes of byKey.values()) {
     let left = [...hashes.keys()]
-    if (doc) {
-      left = left.filter(hash => containsHeads(doc, [hash]))
-      if (left.length > 1) {
-        // A hash is covered by another when it is not among the changes after that one.
-        const covered = new Set<string>()
-        for (const hash of left) {
-          if (covered.has(hash)) continue
-          const after = new Set(A.getChangesMetaSince(doc, [hash]).map(change => change.hash))
-          for (const other of left) if (other !== hash && !after.has(other)) covered.add(other)
-        }
-        left = left.filter(hash => !covered.has(hash))
-      }
-    }
+    if (doc) left = left.filter(hash => containsHeads(doc, [hash]))
     for (const hash of left.slice(-PER_MACHINE)) kept.push(hashes.get(hash)!)
   }
   return kept

@@ -185,3 +185,18 @@ export function unpackVouches(bytes: Uint8Array | undefined): Vouch[] | undefine
   for (let at = 0; at < bytes.byteLength; at += VOUCH_BYTES) out.push(bytes.slice(at, at + VOUCH_BYTES))
   return out
 }
+
+/** Two packed lists of vouches as one, each vouch once (undefined when both are empty). */
+export function unionVouches(a: Uint8Array | undefined, b: Uint8Array | undefined): Uint8Array | undefined {
+  if (!a?.byteLength) return b?.byteLength ? b : undefined
+  if (!b?.byteLength) return a
+  const seen = new Set<string>()
+  const all: Vouch[] = []
+  for (const vouch of [...(unpackVouches(a) ?? []), ...(unpackVouches(b) ?? [])]) {
+    const key = toHex(vouch.subarray(64))
+    if (seen.has(key)) continue
+    seen.add(key)
+    all.push(vouch)
+  }
+  return packVouches(all)
+}

@@ -35,8 +35,8 @@ export interface SessionReplica {
   ingest(docs: DocsEntry[], acceptType: (type: string) => boolean, refuse: (id: string, reason: string) => void): Promise<unknown>
   /** Apply a purge tombstone the peer sent. */
   applyTombstone(tombstone: CatalogEntry): void
-  /** The vouches to send with a document (see Replica.vouchesFor). */
-  vouchesFor(id: string): Promise<Uint8Array[]>
+  /** A document's changes since `have` with the vouches for them (see Replica.documentFor), or undefined. */
+  documentFor(id: string, have: string[]): Promise<{ bytes: Uint8Array; vouches: Uint8Array[] } | undefined>
   /** A document's changes since `have` (all of it when `have` is empty), or undefined when nothing readable is here. */
   bytesFor(id: string, have: string[]): Promise<Uint8Array | undefined>
   /** True when the copy here already contains all of `heads`. */

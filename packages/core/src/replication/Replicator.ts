@@ -347,8 +347,11 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     if ((message.type !== "sync" && message.type !== "request") || !this.#sessions.has(peerId)) return undefined
     const id = (message as { documentId?: string }).documentId
     if (id === undefined) return undefined
-    // Worked out when the message's turn to leave comes, not now: a peer asking for a large document forty times
-    // had forty of them decoded at once here.
+    // The vouches held now, as the message's changes were read: by the time it leaves, one naming a change in it
+    // may have given way to a newer one that does not (see database/vouches.ts).
+    const held = this.#replica.vouchesHeld(id)
+    // The rest is worked out when the message's turn to leave comes, not now: a peer asking for a large document
+    // forty times had forty of them decoded at once here.
     return async () => {
       let changes: Uint8Array[]
       try {
@@ -361,7 +364,7 @@ export class Replicator extends Emitter<ReplicatorEvents> {
       // vouched for exactly; anything else (a whole document, a bundle) goes with every vouch the document has.
       const split = changes.map(bytes => changeChunks(bytes))
       const links = split.every(chunks => chunks !== undefined) ? linksOf(split.flat() as Uint8Array[]) : undefined
-      const vouches = await this.#replica.vouchesFor(id, links)
+      const vouches = await this.#replica.vouchesFor(id, links, held)
       return vouches.length > 0 ? { t: "vouches", id, vouches: packVouches(vouches) } : undefined
     }
   }

@@ -111,10 +111,11 @@ export class ServingLane {
           // The same answer whether the id is unknown or of a type the peer may not read: its existence is not revealed.
           if (!isVisible(entry, { includeDeleted: true }) || !sends(entry.type)) return refused.push({ id, reason: "not available" })
           // A document that cannot be read here is refused like one that is not here: every want gets an answer.
-          const [found, vouches] = await Promise.all([replica.bytesFor(id, have), replica.vouchesFor(id)]).catch(() => [])
+          const found = await replica.documentFor(id, have).catch(() => undefined)
           if (!found) return refused.push({ id, reason: "not available" })
-          docs.push(vouches && vouches.length > 0 ? { id, bytes: found, vouches: packVouches(vouches) } : { id, bytes: found })
-          bytes += found.byteLength
+          const { vouches } = found
+          docs.push(vouches.length > 0 ? { id, bytes: found.bytes, vouches: packVouches(vouches) } : { id, bytes: found.bytes })
+          bytes += found.bytes.byteLength
         }),
       )
       if (bytes < DOCS_FRAME_BYTES && i + READ_SLICE < wants.length) continue

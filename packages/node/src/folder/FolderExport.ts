@@ -65,8 +65,8 @@ export async function exportType(context: ExportContext, type: string): Promise<
     if (have.length > 0 && sameHeads(have, entry.heads)) continue
     // The heads before the bytes: bytes read after them hold at least these changes.
     const heads = entry.heads
-    const [bytes, vouches] = await Promise.all([db.replica.bytesFor(id, have), db.replica.vouchesFor(id)]).catch(() => [])
-    if (bytes) docs.push({ id, heads, bytes, ...(vouches && vouches.length > 0 ? { vouches: packVouches(vouches) } : {}) })
+    const found = await db.replica.documentFor(id, have).catch(() => undefined)
+    if (found) docs.push({ id, heads, bytes: found.bytes, ...(found.vouches.length > 0 ? { vouches: packVouches(found.vouches) } : {}) })
   }
   if (!snapshot && docs.length === 0 && tombstones.length === 0) return { docs: 0, tombstones: 0 }
   const seq = own.seq + 1
