@@ -116,6 +116,36 @@ describe("authentication and grants", () => {
     await Promise.all([server.stop(), member.stop(), outsider.stop()])
   })
 
+  it("a machine removed with untrust has its later changes refused even when another machine passes them on", async () => {
+    const [server, middle, removed] = [await start({ auth: "trust" }), await start({ auth: "trust" }), await start({ auth: "trust" })]
+    const [s, m, r] = await Promise.all([server.call("info"), middle.call("info"), removed.call("info")])
+    const everything = { read: "*", write: "*" }
+    await Promise.all([
+      server.call("trust", { publicKey: m.publicKey, ...everything }),
+      server.call("trust", { publicKey: r.publicKey, ...everything }),
+      middle.call("trust", { publicKey: s.publicKey, ...everything }),
+      middle.call("trust", { publicKey: r.publicKey, ...everything }),
+      removed.call("trust", { publicKey: m.publicKey, ...everything }),
+    ])
+    const { url } = await server.call("listen")
+    const { url: middleUrl } = await middle.call("listen")
+    await middle.call("connect", { url })
+    await removed.call("connect", { url: middleUrl })
+    const before = await removed.call("create", { type: "task", data: { title: "before the removal" } })
+    await eventually(async () => (await server.call("entry", { id: before })) !== null)
+    expect(await server.call("untrust", { key: r.machineId })).toBe(true)
+    // Its change and its new document reach the middle machine, which still trusts it, and go on to the server.
+    await removed.call("change", { type: "task", id: before, ops: [{ op: "set", path: ["title"], value: "after" }] })
+    const after = await removed.call("create", { type: "task", data: { title: "made after the removal" } })
+    const own = await middle.call("create", { type: "task", data: { title: "the middle machine's own" } })
+    await eventually(async () => (await middle.call("entry", { id: after })) !== null)
+    await eventually(async () => (await server.call("entry", { id: own })) !== null)
+    await eventually(() => server.stderr.join("").includes(`made as machine ${r.machineId}, which this peer no longer trusts`))
+    expect(await server.call("entry", { id: after })).toBeNull()
+    expect((await server.call("get", { id: before })).data.title).toBe("before the removal")
+    await Promise.all([server.stop(), middle.stop(), removed.stop()])
+  })
+
   it("a document whose creator is forged is refused on arrival (its change is not signed by the machine it names) and passed on to no one", async () => {
     const server = await start()
     const { url } = await server.call("listen")

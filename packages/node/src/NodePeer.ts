@@ -165,6 +165,8 @@ export class NodePeer {
       const network = new PeerNetwork(peer, admission, options.limits)
       // A machine removed or given other grants (here, or by another process of a relay) keeps no connection admitted under the old ones.
       trust.onChange = () => network.recheckAdmissions()
+      // A machine removed with `untrust`: its changes are refused whoever passes them on (their vouches name it).
+      peer.db.replica.store.vouches.revoked = machineId => trust.removed(machineId)
       opened = new NodePeer(directory, peer, network, trust, storage, repoStorage)
       opened.#follower = follower
       opened.#damageSettled = damageSettled

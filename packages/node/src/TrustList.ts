@@ -19,6 +19,11 @@ export interface TrustedMachine {
   addedAt: number
   /** When it last connected (ms), if ever. */
   lastSeen?: number
+  /**
+   * Set when it was removed (`untrust`): it is let in no more, and its changes that reach this peer through
+   * another machine are refused (their vouches name it: see identity/vouch.ts in @cairn/core).
+   */
+  removedAt?: number
 }
 
 /** A trust command got something it cannot use (a malformed key, a bad type list). */
@@ -56,6 +61,7 @@ function trustFile(dir: string): TrustStore {
 export class TrustList implements TrustLookup {
   #machines = new Map<string, TrustedMachine>()
   #saveTimer: ReturnType<typeof setTimeout> | undefined
+  #updating: Promise<void> = Promise.resolve()
   /** Called after the list changed here or was read again (the network closes connections it no longer admits). */
   onChange: () => void = () => {}
 
@@ -97,21 +103,40 @@ export class TrustList implements TrustLookup {
     await this.reload()
     const machine = this.find(publicKeyOrMachineId)
     if (!machine) return false
-    await this.#update(machines => machines.delete(machine.publicKey))
+    // Kept, marked removed, with no grants: its later changes are refused however they come (see `removed`).
+    await this.#update(machines =>
+      machines.set(machine.publicKey, {
+        publicKey: machine.publicKey,
+        machineId: machine.machineId,
+        ...(machine.name ? { name: machine.name } : {}),
+        read: [],
+        write: [],
+        addedAt: machine.addedAt,
+        removedAt: Date.now(),
+      }),
+    )
     return true
   }
 
   get(publicKey: string): TrustedMachine | undefined {
-    return this.#machines.get(publicKey)
+    const machine = this.#machines.get(publicKey)
+    return machine?.removedAt === undefined ? machine : undefined
   }
 
   /** By public key or machine id. */
   find(key: string): TrustedMachine | undefined {
-    return this.#machines.get(key) ?? [...this.#machines.values()].find(m => m.machineId === key)
+    return this.get(key) ?? this.list().find(m => m.machineId === key)
   }
 
+  /** The machines trusted now (not those removed). */
   list(): TrustedMachine[] {
-    return [...this.#machines.values()]
+    return [...this.#machines.values()].filter(machine => machine.removedAt === undefined)
+  }
+
+  /** True for a machine removed with `untrust` (and not trusted again since). */
+  removed(machineId: string): boolean {
+    for (const machine of this.#machines.values()) if (machine.machineId === machineId) return machine.removedAt !== undefined
+    return false
   }
 
   /** Note that a machine connected now (saved shortly after, not on every connect). */
@@ -133,7 +158,14 @@ export class TrustList implements TrustLookup {
    * Change the saved list: read again first, so a change another process of a relay made to the shared list
    * (PgState) is kept, not overwritten with this process's older copy; the times machines were seen here stay.
    */
-  async #update(change: (machines: Map<string, TrustedMachine>) => void): Promise<void> {
+  #update(change: (machines: Map<string, TrustedMachine>) => void): Promise<void> {
+    // One at a time: two at once wrote the same temporary file, and one failed to move it into place.
+    const run = this.#updating.then(() => this.#updateNow(change))
+    this.#updating = run.catch(() => {})
+    return run
+  }
+
+  async #updateNow(change: (machines: Map<string, TrustedMachine>) => void): Promise<void> {
     const seen = new Map([...this.#machines.values()].filter(m => m.lastSeen).map(m => [m.publicKey, m.lastSeen!]))
     await this.reload()
     for (const [key, at] of seen) {
@@ -141,7 +173,7 @@ export class TrustList implements TrustLookup {
       if (machine && (machine.lastSeen ?? 0) < at) machine.lastSeen = at
     }
     change(this.#machines)
-    await this.store.save(this.list())
+    await this.store.save([...this.#machines.values()])
     this.onChange()
   }
 

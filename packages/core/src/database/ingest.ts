@@ -59,6 +59,8 @@ export async function vouchRefusal(
   links: readonly ChangeLinks[],
 ): Promise<string | undefined> {
   if (links.length === 0) return undefined
+  const revoked = revokedReason(store, links)
+  if (revoked !== undefined) return revoked
   const checked = await checkVouches(id, unpackVouches(vouches) ?? [])
   const left = unvouched(links, checked)
   if (left.length > 0) return unvouchedReason(left)
@@ -68,6 +70,12 @@ export async function vouchRefusal(
     checked.filter(vouch => named.has(vouch.hash)).map(vouch => vouch.vouch),
   )
   return undefined
+}
+
+/** Why changes are refused for their machine, when one of them was removed here (VouchBook.revoked). */
+export function revokedReason(store: DocumentStore, links: readonly ChangeLinks[]): string | undefined {
+  const machines = [...new Set(links.map(change => machineIdOfActor(change.actor)))].filter(machine => store.vouches.revoked(machine))
+  return machines.length > 0 ? `changes made as machine ${machines.join(", ")}, which this peer no longer trusts` : undefined
 }
 
 /** The refusal of changes no vouch reaches, naming their machines. */

@@ -23,6 +23,8 @@ const PER_MACHINE = 4
 
 export class VouchBook {
   readonly #pending = new LruCache<string, Vouch[]>(PENDING_DOCUMENTS)
+  /** Machines whose changes are refused on arrival, whoever passes them on (a runtime's trust list: removed ones). */
+  revoked: (machineId: string) => boolean = () => false
 
   /** Vouches checked for a document's changes that are about to be applied: listed with its next entry. */
   accept(id: string, vouches: readonly Vouch[]): void {

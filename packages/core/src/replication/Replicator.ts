@@ -10,7 +10,7 @@
 import * as A from "@automerge/automerge"
 import type { DocumentId, Message, PeerId, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
 import { fixedKeyRefusal, fixedKeyWritten } from "../document/envelope.js"
-import { linksOf, notHeld, unvouchedReason } from "../database/ingest.js"
+import { linksOf, notHeld, revokedReason, unvouchedReason } from "../database/ingest.js"
 import { packVouches, unvouched, type ChangeLinks, type CheckedVouch } from "../identity/vouch.js"
 import { changeChunks, changesIn, READ_ONLY_ACTOR } from "../database/StoredChunks.js"
 import { isVisible, type CatalogEntry } from "../catalog/Catalog.js"
@@ -325,8 +325,8 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     const vouches = await arriving
     if (links.length === 0) return "pass"
     const left = unvouched(links, vouches)
-    if (left.length > 0) {
-      const reason = unvouchedReason(left)
+    const reason = revokedReason(this.#replica.store, links) ?? (left.length > 0 ? unvouchedReason(left) : undefined)
+    if (reason !== undefined) {
       session.deny([id], reason)
       this.options.onProtocolError?.(session.peerId, `refused changes to ${id}: ${reason}`)
       return "drop"
