@@ -11,7 +11,7 @@ import * as A from "@automerge/automerge"
 import type { DocumentId, Message, PeerId, Repo, StorageAdapterInterface } from "@automerge/automerge-repo"
 import { fixedKeyRefusal, fixedKeyWritten } from "../document/envelope.js"
 import { linksOf, notHeld, revokedReason, unvouchedReason } from "../database/ingest.js"
-import { packVouches, unvouched, type ChangeLinks, type CheckedVouch } from "../identity/vouch.js"
+import { makeVouch, packVouches, unvouched, type ChangeLinks, type CheckedVouch } from "../identity/vouch.js"
 import { changeChunks, changesIn, READ_ONLY_ACTOR } from "../database/StoredChunks.js"
 import { isVisible, type CatalogEntry } from "../catalog/Catalog.js"
 import type { Database } from "../database/Database.js"
@@ -350,6 +350,10 @@ export class Replicator extends Emitter<ReplicatorEvents> {
     // The vouches held now, as the message's changes were read: by the time it leaves, one naming a change in it
     // may have given way to a newer one that does not (see database/vouches.ts).
     const held = this.#replica.vouchesHeld(id)
+    // And the heads it was made at: a whole document is vouched for over them (the repo makes a message from the
+    // document as it is, and sends it at once).
+    const handle = this.#db.repo.handles[id as DocumentId]
+    const heads = handle?.isReady() ? A.getHeads(handle.doc() as A.Doc<unknown>) : undefined
     // The rest is worked out when the message's turn to leave comes, not now: a peer asking for a large document
     // forty times had forty of them decoded at once here.
     return async () => {
@@ -360,11 +364,11 @@ export class Replicator extends Emitter<ReplicatorEvents> {
         return undefined
       }
       if (changes.length === 0) return undefined
-      // Changes one by one (what live sync of a document being typed into sends) are read for their hashes, and
-      // vouched for exactly; anything else (a whole document, a bundle) goes with every vouch the document has.
-      const split = changes.map(bytes => changeChunks(bytes))
-      const links = split.every(chunks => chunks !== undefined) ? linksOf(split.flat() as Uint8Array[]) : undefined
+      // Changes (one by one, or several as a bundle: what live sync of a document being typed into sends) are read
+      // for their hashes and vouched for exactly; a whole document goes with every vouch the document has.
+      const links = linksOfMessage(changes)
       const vouches = await this.#replica.vouchesFor(id, links, held)
+      if (!links && heads) vouches.push(...(await Promise.all(heads.map(head => makeVouch(this.#db.machine, id, head)))))
       return vouches.length > 0 ? { t: "vouches", id, vouches: packVouches(vouches) } : undefined
     }
   }
@@ -471,6 +475,24 @@ export class Replicator extends Emitter<ReplicatorEvents> {
 }
 
 export type { Grants, PeerLink, PeerStatus }
+
+/** The links of a sync message's changes, each given as changes or as a bundle of them; undefined for anything else. */
+function linksOfMessage(entries: Uint8Array[]): ChangeLinks[] | undefined {
+  const links: ChangeLinks[] = []
+  for (const bytes of entries) {
+    const chunks = changeChunks(bytes)
+    if (chunks) {
+      links.push(...linksOf(chunks))
+      continue
+    }
+    try {
+      for (const { hash, actor, deps } of A.readBundle(bytes).changes) links.push({ hash: hash!, actor, deps })
+    } catch {
+      return undefined
+    }
+  }
+  return links
+}
 
 /** The types a peer that wants `wants` and may read `read` gets from here: "*" for every type. */
 function syncedTypes(wants: TypeSelection, read: TypeSelection): string[] {
