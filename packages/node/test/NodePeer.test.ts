@@ -75,6 +75,40 @@ describe("NodePeer", () => {
     await expect.poll(async () => (await server.db.get(Task, tasks[0]!.id)).data.done, { timeout: 5000 }).toBe(true)
   })
 
+  it("two machines typing into one note at once: every keystroke of each is vouched for and taken by the other", async () => {
+    // Live sync then sends changes one by one, as bundles and as whole documents; each form goes with the vouches
+    // of the changes it carries (identity/vouch.ts in @cairn/core), or the other peer refuses it and logs why.
+    const logs: string[] = []
+    const [a, b] = [await peer({ log: message => logs.push(message) }), await peer({ log: message => logs.push(message) })]
+    const { url } = await a.listen({ port: 0 })
+    b.connect(url)
+    await b.whenSynced(10_000)
+    const note = await a.db.create(Note, { body: "" })
+    await a.whenSynced(10_000)
+    const stops = [a.db.subscribe(note.id, () => {}), b.db.subscribe(note.id, () => {})]
+    const type = async (on: NodePeer, char: string) => {
+      const acks: Promise<unknown>[] = []
+      for (let k = 0; k < 150; k++) {
+        await new Promise(resolve => setTimeout(resolve, 4))
+        acks.push(on.db.change(Note, note.id, draft => void draft.body.splice(draft.body.length, 0, char)))
+      }
+      await Promise.all(acks)
+    }
+    await Promise.all([type(a, "a"), type(b, "b")])
+    const count = async (on: NodePeer) => {
+      const body = String((await on.db.get(Note, note.id)).data.body)
+      return [...body].filter(c => c === "a").length + [...body].filter(c => c === "b").length
+    }
+    const deadline = Date.now() + 15_000
+    while ((await count(a)) < 300 || (await count(b)) < 300) {
+      if (Date.now() > deadline) break
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    for (const stop of stops) stop()
+    expect(logs.filter(line => line.includes("refused"))).toEqual([])
+    expect([await count(a), await count(b)]).toEqual([300, 300])
+  })
+
   it("deflates the batches it syncs: fewer bytes arrive than the documents weigh", async () => {
     const server = await peer()
     const client = await peer()
