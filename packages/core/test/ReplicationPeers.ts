@@ -298,13 +298,16 @@ class RepoLinkEnd extends NetworkAdapter {
     // the same link, and messages are handed over in order, each once the gate has decided.
     const before = this.owner.replicator.outbound(copy.targetId, copy)
     const linked = () => this.#connected && other.#connected
-    this.#queue = this.#queue.then(async () => {
-      const control = await before?.()
-      await new Promise(resolve => setTimeout(resolve))
-      if (!linked()) return
-      if (control) other.owner.replicator.receive(copy.senderId, structuredClone(control))
-      if ((await other.owner.admits(copy.senderId, copy)) && linked()) other.emit("message", copy)
-    })
+    // A failure (the peer closed meanwhile) drops this message, as a closing connection would, not the ones after it.
+    this.#queue = this.#queue
+      .then(async () => {
+        const control = await before?.().catch(() => undefined)
+        await new Promise(resolve => setTimeout(resolve))
+        if (!linked()) return
+        if (control) other.owner.replicator.receive(copy.senderId, structuredClone(control))
+        if ((await other.owner.admits(copy.senderId, copy)) && linked()) other.emit("message", copy)
+      })
+      .catch(() => {})
   }
 
   /** Cuts the link for both ends (each Repo hears once that the other went away). */

@@ -263,6 +263,21 @@ export class Catalog {
     this.#dirty.add(entry.id)
   }
 
+  /**
+   * Replace an entry with one that differs only in what is not offered to peers (its vouches): written like any
+   * change, but it keeps its number, so no peer is told to pull for it and none finds its checkpoint behind. (A new
+   * number with no one told left a peer that connected later waiting for a pull that never came.)
+   */
+  annotate(entry: CatalogEntry): void {
+    const current = this.#entries.get(entry.id)
+    if (!current) return
+    if (!this.#dirty.has(entry.id)) this.#onDisk.set(entry.id, current)
+    if (current.seq === undefined) delete entry.seq
+    else entry.seq = current.seq
+    this.#put(entry)
+    this.#dirty.add(entry.id)
+  }
+
   /** The entries dirty now, for a later `flush(updates)` (see CatalogUpdates). */
   capture(): CatalogUpdates {
     return { upTo: this.#changeSeq, entries: new Map([...this.#dirty].map(id => [id, this.#entries.get(id)!])) }

@@ -469,9 +469,12 @@ export class DocumentStore extends Emitter<StoreEvents> {
     // them would go without.
     const running = asked.filter(id => !wanted.includes(id)).map(id => this.#vouching.get(id))
     const started = wanted.map(id => {
-      const work = this.#vouchOne(id).finally(() => {
-        if (this.#vouching.get(id) === work) this.#vouching.delete(id)
-      })
+      // A failure (the database closing) leaves it to be vouched for by the next call.
+      const work = this.#vouchOne(id)
+        .catch(() => void this.#toVouch.add(id))
+        .finally(() => {
+          if (this.#vouching.get(id) === work) this.#vouching.delete(id)
+        })
       this.#vouching.set(id, work)
       return work
     })
@@ -489,7 +492,7 @@ export class DocumentStore extends Emitter<StoreEvents> {
       if (now && !now.purged) this.#toVouch.add(id)
       return
     }
-    this.catalog.set({ ...entry, vouches: replaceOwn(entry.vouches, own, this.#ownKey) })
+    this.catalog.annotate({ ...entry, vouches: replaceOwn(entry.vouches, own, this.#ownKey) })
   }
 
   /** True when the document has changes of this machine its entry has no vouch for yet. */
