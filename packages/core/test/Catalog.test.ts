@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest"
+import { unpackVouches, vouchedHash, vouchSigner } from "../src/identity/vouch.js"
 import { isValidDocumentId } from "@automerge/automerge-repo"
 import { Catalog, defineType, f, isVisible } from "../src/index.js"
 import { MemoryStorage, openDb, storageKeys } from "./helpers.js"
@@ -106,6 +107,28 @@ describe("Catalog", () => {
     expect(damaged).toBe(false)
     expect(catalog.get(first.id)!.heads).toEqual(db.catalog.get(first.id)!.heads)
     expect(catalog.has(second.id)).toBe(true)
+  })
+
+  it("keeps a machine's vouch for its change with the entry, on disk, without giving the entry a new number", async () => {
+    const storage = new MemoryStorage()
+    const { db } = await openDb({ storage, types: [Task] })
+    const task = await db.create(Task, { title: "vouched for" })
+    await db.change(Task, task.id, d => (d.title = "and again"))
+    await db.replica.flush()
+    const entry = db.catalog.get(task.id)!
+    // The newest vouch names the change the entry lists, and is this machine's (identity/vouch.ts); the one before
+    // it, for the creation, is kept too.
+    const vouches = unpackVouches(entry.vouches)!
+    expect(vouches).toHaveLength(2)
+    const vouch = vouches.at(-1)
+    expect(vouchedHash(vouch!)).toBe(entry.heads[0])
+    expect(await vouchSigner(task.id, vouch)).toBe(db.machine.machineId)
+    // No new number for it: the next document's number is the next one (a peer's checkpoint is compared with them).
+    const next = await db.create(Task, { title: "next" })
+    expect(db.catalog.get(next.id)!.seq).toBe(entry.seq! + 1)
+    const { catalog } = await Catalog.load(storage)
+    expect(catalog.get(task.id)!.vouches).toEqual(entry.vouches)
+    expect(catalog.get(task.id)!.seq).toBe(entry.seq)
   })
 
   it("writes what was captured before the documents were saved, not what changed while they saved", async () => {
