@@ -141,7 +141,8 @@ function scalarOf(typeCode: number, raw: Uint8Array): ScalarValue {
     case 9: {
       const reader = new Reader(raw)
       const value = reader.sleb()
-      if (!reader.done) throw NOT_THIS_KIND
+      // Automerge gives 2^53 − 1 as a bigint (every smaller magnitude as a number): left to Automerge to load.
+      if (!reader.done || value >= Number.MAX_SAFE_INTEGER) throw NOT_THIS_KIND
       return { type: typeCode === 4 ? "int" : typeCode === 8 ? "counter" : "timestamp", value }
     }
     case 5:
