@@ -18,7 +18,7 @@ import { ChunkStore } from "./ChunkStore.js"
 import { loadDocument, READ_ONLY_ACTOR } from "./StoredChunks.js"
 import { creationCheck, localEntry, remoteEntry, remoteState, type RemoteState } from "./entries.js"
 import { isAtomicStorage } from "../storage/AtomicStorage.js"
-import { fromHex, machineIdOfActor } from "../identity/actor.js"
+import { machineIdOfActor } from "../identity/actor.js"
 import type { MachineIdentity } from "../identity/Machine.js"
 import { makeVouch } from "../identity/vouch.js"
 import { replaceOwn, VouchBook } from "./vouches.js"
@@ -62,7 +62,6 @@ export class DocumentStore extends Emitter<StoreEvents> {
   readonly #toVouch = new Set<string>()
   /** Documents whose vouches are being signed (see vouchOwn). */
   readonly #vouching = new Map<string, Promise<void>>()
-  #ownKeyBytes: Uint8Array | undefined
 
   constructor(
     readonly repo: Repo,
@@ -492,16 +491,12 @@ export class DocumentStore extends Emitter<StoreEvents> {
       if (now && !now.purged) this.#toVouch.add(id)
       return
     }
-    this.catalog.annotate({ ...entry, vouches: replaceOwn(entry.vouches, own, this.#ownKey) })
+    this.catalog.annotate({ ...entry, vouches: replaceOwn(entry.vouches, own, this.machine.publicKey) })
   }
 
   /** True when the document has changes of this machine its entry has no vouch for yet. */
   unvouched(id: string): boolean {
     return this.#toVouch.has(id) || this.#vouching.has(id)
-  }
-
-  get #ownKey(): Uint8Array {
-    return (this.#ownKeyBytes ??= fromHex(this.machine.publicKey))
   }
 
   /** List an entry (from localEntry, or one a check released from quarantine) and tell listeners. */

@@ -24,12 +24,13 @@ import {
   storedVouches,
   unionVouches,
   vouchedHash,
+  vouchKey,
   unpackVouches,
   unvouched,
   type ChangeLinks,
   type Vouch,
 } from "../identity/vouch.js"
-import { machineIdOfActor, toHex } from "../identity/actor.js"
+import { machineIdOfActor } from "../identity/actor.js"
 
 export interface ReplicaEvents extends StoreEvents {
   /** The app started or stopped subscribing to a document. */
@@ -153,7 +154,12 @@ export class Replica extends Emitter<ReplicaEvents> {
     if (!changes) {
       // A document of this machine's listed without its vouch (a catalog rebuilt from the documents, or one written
       // before vouches): vouched for now, over the heads listed.
-      if (entry && !entry.purged && entry.createdBy === this.machine.machineId && !all.some(vouch => isOwn(vouch, this.machine)))
+      if (
+        entry &&
+        !entry.purged &&
+        entry.createdBy === this.machine.machineId &&
+        !all.some(vouch => vouchKey(vouch) === this.machine.publicKey)
+      )
         all.push(...(await Promise.all(entry.heads.map(head => makeVouch(this.machine, id, head)))))
       return all
     }
@@ -343,11 +349,6 @@ export class Replica extends Emitter<ReplicaEvents> {
     else this.#watchers.delete(id)
     if ((delta > 0 && count === 1) || count === 0) this.emit("watch", { id, watched: count > 0 })
   }
-}
-
-/** True when `vouch` is signed with `machine`'s key. */
-function isOwn(vouch: Vouch, machine: MachineIdentity): boolean {
-  return toHex(vouch.subarray(32, 64)) === machine.publicKey
 }
 
 /**

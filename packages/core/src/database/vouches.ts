@@ -9,8 +9,7 @@
 import type * as A from "@automerge/automerge"
 import { containsHeads } from "../document/heads.js"
 import { LruCache } from "../helpers/LruCache.js"
-import { toHex } from "../identity/actor.js"
-import { packVouches, unpackVouches, vouchedHash, type Vouch } from "../identity/vouch.js"
+import { packVouches, unpackVouches, vouchedHash, vouchKey, type Vouch } from "../identity/vouch.js"
 
 /** Documents whose accepted vouches wait for their changes to be listed (a live sync message passed the gate). */
 const PENDING_DOCUMENTS = 1024
@@ -55,25 +54,19 @@ export class VouchBook {
  */
 const OWN_KEPT = 4
 
-/** A document's listed vouches with this machine's (`ownKey`, raw) newest `own` added, keeping OWN_KEPT of them. */
-export function replaceOwn(listed: Uint8Array | undefined, own: readonly Vouch[], ownKey: Uint8Array): Uint8Array {
+/** A document's listed vouches with this machine's (`ownKey`, hex) newest `own` added, keeping OWN_KEPT of them. */
+export function replaceOwn(listed: Uint8Array | undefined, own: readonly Vouch[], ownKey: string): Uint8Array {
   const all = unpackVouches(listed) ?? []
-  const others = all.filter(vouch => !sameBytes(vouch.subarray(32, 64), ownKey))
-  const older = all.filter(vouch => sameBytes(vouch.subarray(32, 64), ownKey))
+  const others = all.filter(vouch => vouchKey(vouch) !== ownKey)
+  const older = all.filter(vouch => vouchKey(vouch) === ownKey)
   const keep = Math.max(0, OWN_KEPT - own.length)
   return packVouches([...others, ...older.slice(older.length - keep), ...own])
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
-  return true
 }
 
 function prune(vouches: Vouch[], doc: A.Doc<unknown> | undefined): Vouch[] {
   const byKey = new Map<string, Map<string, Vouch>>()
   for (const vouch of vouches) {
-    const key = toHex(vouch.subarray(32, 64))
+    const key = vouchKey(vouch)
     let hashes = byKey.get(key)
     if (!hashes) byKey.set(key, (hashes = new Map()))
     // The latest of two vouches for one hash (they are alike unless one is bad, and only checked ones get here),

@@ -69,9 +69,14 @@ export function vouchedHash(vouch: Vouch): string {
   return toHex(vouch.subarray(0, 32))
 }
 
+/** The public key (hex) a vouch says signed it (not checked: see `vouchSigner`). */
+export function vouchKey(vouch: Vouch): string {
+  return toHex(vouch.subarray(32, 64))
+}
+
 /** The machine a vouch says signed it, from its key (not checked: see `vouchSigner`). */
 export function vouchMachine(vouch: Vouch): Promise<string> {
-  return machineOf(toHex(vouch.subarray(32, 64)))
+  return machineOf(vouchKey(vouch))
 }
 
 /** Machine ids of public keys already seen (one SHA-256 each); bounded, since keys come from peers. */
@@ -120,7 +125,7 @@ export async function vouchSigner(documentId: string, vouch: unknown): Promise<s
   } catch {
     valid = false
   }
-  return valid ? machineOf(toHex(vouch.subarray(32, 64))) : undefined
+  return valid ? machineOf(vouchKey(vouch)) : undefined
 }
 
 /** Check a list of vouches from a peer for one document: the valid ones, each with its machine. */
